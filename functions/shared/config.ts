@@ -1,0 +1,109 @@
+import * as z from 'zod/mini';
+import { MisconfiguredError } from './errors.js';
+
+export const RECALL_REGIONS = ['us-east-1', 'us-west-2', 'eu-central-1', 'ap-northeast-1'] as const;
+export type RecallRegion = (typeof RECALL_REGIONS)[number];
+
+/** Recall's regions are separate deployments; keys, OAuth apps and credentials live in exactly one of them. */
+export const recallBaseUrlFor = (region: RecallRegion): string => `https://${region}.recall.ai`;
+
+const nonEmpty = () => z.string().check(z.trim(), z.minLength(1));
+const optionalNonEmpty = () => z.optional(nonEmpty());
+const seconds = (fallback: number) =>
+  z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
+
+/**
+ * Runtime configuration of every function, parsed from the environment once at init. The CDK stack sets these
+ * variables; local mode sets the same ones. Secrets are named here (`*_SECRET_ID`), never carried: only local
+ * mode, which has no Secrets Manager, passes the values themselves.
+ */
+const EnvSchema = z.object({
+  TABLE_NAME: nonEmpty(),
+  /** Exactly as registered at Zoom, byte for byte: used in the authorize URL and in Recall's create call. */
+  ZOOM_REDIRECT_URI: z.url(),
+  ZOOM_AUTHORIZE_URL: z._default(z.url(), 'https://zoom.us/oauth/authorize'),
+  RECALL_REGION: z._default(z.enum(RECALL_REGIONS), 'us-east-1'),
+  RECALL_API_BASE_URL: z.optional(z.url()),
+  RECALL_ZOOM_OAUTH_APP_ID: nonEmpty(),
+  /** Comma-separated return URL prefixes (origin + path). */
+  RETURN_URL_ALLOWLIST: nonEmpty(),
+  /** Secrets Manager id of the JSON secret `{recallApiKey, zoomClientId, zoomWebhookSecretToken}`. */
+  APP_SECRET_ID: optionalNonEmpty(),
+  /** Secrets Manager id of the generated connect-token signing key (a plain string). */
+  SIGNING_KEY_SECRET_ID: optionalNonEmpty(),
+  RECALL_API_KEY: optionalNonEmpty(),
+  ZOOM_CLIENT_ID: optionalNonEmpty(),
+  ZOOM_WEBHOOK_SECRET_TOKEN: optionalNonEmpty(),
+  CONNECT_SIGNING_KEY: optionalNonEmpty(),
+  SECRETS_CACHE_SECONDS: seconds(300),
+  OAUTH_STATE_TTL_SECONDS: seconds(600),
+});
+
+export interface ServiceConfig {
+  tableName: string;
+  zoomRedirectUri: string;
+  zoomAuthorizeUrl: string;
+  recallBaseUrl: string;
+  recallOAuthAppId: string;
+  returnUrlAllowlist: readonly string[];
+  secrets:
+    | { source: 'secrets-manager'; appSecretId: string; signingKeySecretId: string }
+    | {
+        source: 'environment';
+        recallApiKey: string;
+        zoomClientId: string;
+        zoomWebhookSecretToken?: string;
+        signingKey: string;
+      };
+  secretsCacheSeconds: number;
+  oauthStateTtlSeconds: number;
+}
+
+/**
+ * Parses the environment into a frozen config.
+ * @param env - the environment to read, `process.env` in functions
+ * @throws MisconfiguredError naming every variable that is missing or malformed
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new MisconfiguredError(`Invalid environment configuration:\n${z.prettifyError(parsed.error)}`);
+  }
+  const e = parsed.data;
+  const allowlist = e.RETURN_URL_ALLOWLIST.split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const entry of allowlist) {
+    if (!URL.canParse(entry)) throw new MisconfiguredError(`RETURN_URL_ALLOWLIST entry is not a URL: ${entry}`);
+  }
+  return Object.freeze({
+    tableName: e.TABLE_NAME,
+    zoomRedirectUri: e.ZOOM_REDIRECT_URI,
+    zoomAuthorizeUrl: e.ZOOM_AUTHORIZE_URL,
+    recallBaseUrl: (e.RECALL_API_BASE_URL ?? recallBaseUrlFor(e.RECALL_REGION)).replace(/\/+$/, ''),
+    recallOAuthAppId: e.RECALL_ZOOM_OAUTH_APP_ID,
+    returnUrlAllowlist: Object.freeze(allowlist),
+    secrets: secretSource(e),
+    secretsCacheSeconds: e.SECRETS_CACHE_SECONDS,
+    oauthStateTtlSeconds: e.OAUTH_STATE_TTL_SECONDS,
+  });
+}
+
+function secretSource(e: z.infer<typeof EnvSchema>): ServiceConfig['secrets'] {
+  if (e.APP_SECRET_ID && e.SIGNING_KEY_SECRET_ID) {
+    return { source: 'secrets-manager', appSecretId: e.APP_SECRET_ID, signingKeySecretId: e.SIGNING_KEY_SECRET_ID };
+  }
+  const missing = (['RECALL_API_KEY', 'ZOOM_CLIENT_ID', 'CONNECT_SIGNING_KEY'] as const).filter((name) => !e[name]);
+  if (missing.length > 0) {
+    throw new MisconfiguredError(
+      `Set APP_SECRET_ID and SIGNING_KEY_SECRET_ID (on AWS), or ${missing.join(', ')} (local mode).`,
+    );
+  }
+  return {
+    source: 'environment',
+    recallApiKey: e.RECALL_API_KEY as string,
+    zoomClientId: e.ZOOM_CLIENT_ID as string,
+    ...(e.ZOOM_WEBHOOK_SECRET_TOKEN ? { zoomWebhookSecretToken: e.ZOOM_WEBHOOK_SECRET_TOKEN } : {}),
+    signingKey: e.CONNECT_SIGNING_KEY as string,
+  };
+}

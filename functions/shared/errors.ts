@@ -1,0 +1,83 @@
+/**
+ * Named errors of the service. Exactly one place maps them to HTTP (`http.ts`); a message reaches a user only for
+ * 4xx errors, and no message here ever includes a code, state, token or secret.
+ */
+
+/** A request the service refuses with a 4xx; `message` is safe to show to the user. */
+export class RequestError extends Error {
+  override readonly name: string = 'RequestError';
+  constructor(
+    readonly statusCode: 400 | 403 | 404 | 405 | 409,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Why a connect token was refused; the user sees a 400 page, the log sees the reason. */
+export type ConnectTokenProblem = 'malformed' | 'bad_signature' | 'expired' | 'missing_claims' | 'return_to_not_allowed';
+
+export class InvalidConnectTokenError extends RequestError {
+  override readonly name = 'InvalidConnectTokenError';
+  constructor(
+    readonly problem: ConnectTokenProblem,
+    options?: ErrorOptions,
+  ) {
+    super(400, problem === 'expired' ? 'This connect link has expired.' : 'This connect link is not valid.', options);
+  }
+}
+
+/** Stable `reason=` codes on the return URL. Documented in the README; products may switch on them. */
+export const OUTCOME_REASONS = [
+  'state_expired',
+  'browser_mismatch',
+  'code_rejected',
+  'conflict_unresolved',
+  'recall_rejected',
+  'recall_unavailable',
+  'misconfigured',
+  'internal',
+] as const;
+export type OutcomeReason = (typeof OUTCOME_REASONS)[number];
+
+/** The connect flow failed after the user came back from Zoom; the user lands on `error&reason=<reason>`. */
+export class ConnectError extends Error {
+  override readonly name = 'ConnectError';
+  constructor(
+    readonly reason: OutcomeReason,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Recall could not be reached or kept failing (network, timeout, 429/5xx after the retry budget). */
+export class RecallUnavailableError extends Error {
+  override readonly name = 'RecallUnavailableError';
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Recall answered with a 4xx that retrying will not change (bad key, WAF block, unknown id). */
+export class RecallRejectedError extends Error {
+  override readonly name = 'RecallRejectedError';
+  constructor(
+    message: string,
+    readonly status: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Deployment or secret configuration is missing or still holds a placeholder. */
+export class MisconfiguredError extends Error {
+  override readonly name = 'MisconfiguredError';
+}

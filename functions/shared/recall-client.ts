@@ -1,0 +1,267 @@
+import * as z from 'zod/mini';
+import { RecallRejectedError, RecallUnavailableError } from './errors.js';
+
+/** A Recall Zoom OAuth credential, as create, retrieve and list return it. Unknown fields are kept. */
+export const RecallCredentialSchema = z.looseObject({
+  id: z.string().check(z.minLength(1)),
+  oauth_app: z.optional(z.string()),
+  status: z.optional(z.string()),
+  user_id: z.optional(z.nullable(z.string())),
+  account_id: z.optional(z.nullable(z.string())),
+  created_at: z.optional(z.string()),
+});
+export type RecallCredential = z.infer<typeof RecallCredentialSchema>;
+
+const CredentialPageSchema = z.object({
+  next: z.optional(z.nullable(z.string())),
+  results: z.array(RecallCredentialSchema),
+});
+
+/** Recall's 400 for create (`ZoomOAuthCredentialBadRequest`). */
+const CreateBadRequestSchema = z.looseObject({
+  detail: z.optional(z.string()),
+  conflicting_zoom_account_id: z.optional(z.nullable(z.string())),
+  conflicting_zoom_user_id: z.optional(z.nullable(z.string())),
+});
+
+export interface CreateCredentialInput {
+  oauthApp: string;
+  code: string;
+  redirectUri: string;
+  codeVerifier?: string;
+}
+
+/** The Zoom identity a credential belongs to; Recall allows one credential per identity and OAuth app. */
+export type ZoomIdentityFilter = { account_id: string } | { user_id: string };
+
+export type CreateCredentialResult =
+  | { kind: 'created'; credential: RecallCredential }
+  | { kind: 'conflict'; conflict: ZoomIdentityFilter; detail: string }
+  | { kind: 'bad_request'; detail: string };
+
+export interface ListCredentialsFilter {
+  oauth_app: string;
+  account_id?: string;
+  user_id?: string;
+  status?: 'healthy' | 'unhealthy';
+  created_at_after?: string;
+}
+
+export interface RetryPolicy {
+  /** Attempts per call, the first included. */
+  maxAttempts: number;
+  /** Base of the exponential backoff, in ms (full jitter). */
+  baseDelayMs: number;
+  /** Cap of any single wait, `Retry-After` included, in ms. */
+  maxDelayMs: number;
+}
+
+export interface RecallClientOptions {
+  baseUrl: string;
+  apiKey: () => Promise<string>;
+  /** Per-request timeout in ms. */
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  /** Called before each retry, for logs and metrics. Never given a body or header value. */
+  onRetry?: (info: { operation: string; attempt: number; status?: number; delayMs: number }) => void;
+}
+
+const CREDENTIALS_PATH = '/api/v2/zoom-oauth-credentials/';
+const MAX_LIST_PAGES = 20;
+const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 5_000 };
+
+/** Statuses Recall documents as "retry": rate limit, conflict-retry, and dropped-under-load. */
+const RETRYABLE_STATUS = new Set([409, 429, 502, 503, 504]);
+
+/**
+ * A thin client for the Zoom OAuth credential endpoints: `Authorization: Token <key>`, JSON bodies, documented
+ * paths with their trailing slash, bounded retries. It knows HTTP, not the connect flow (see `connect.ts`).
+ */
+export class RecallClient {
+  readonly #options: Required<Omit<RecallClientOptions, 'retry' | 'onRetry'>> & {
+    retry: RetryPolicy;
+    onRetry?: RecallClientOptions['onRetry'];
+  };
+
+  constructor(options: RecallClientOptions) {
+    this.#options = {
+      timeoutMs: 8_000,
+      fetch: globalThis.fetch.bind(globalThis),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      random: Math.random,
+      ...options,
+      baseUrl: options.baseUrl.replace(/\/+$/, ''),
+      retry: { ...DEFAULT_RETRY, ...options.retry },
+    };
+  }
+
+  /**
+   * Create Zoom OAuth Credential. A 2xx may return a credential that already existed (Recall updates in place).
+   * Only statuses that mean "not processed" (429, 409) are retried here: a create whose outcome is unknown must
+   * not spend the one-time code twice.
+   */
+  async createCredential(input: CreateCredentialInput, signal?: AbortSignal): Promise<CreateCredentialResult> {
+    const body = JSON.stringify({
+      oauth_app: input.oauthApp,
+      authorization_code: {
+        code: input.code,
+        redirect_uri: input.redirectUri,
+        ...(input.codeVerifier ? { code_verifier: input.codeVerifier } : {}),
+      },
+    });
+    const response = await this.#request('create', 'POST', CREDENTIALS_PATH, {
+      body,
+      retryOn: new Set([409, 429]),
+      signal,
+    });
+    if (response.ok) return { kind: 'created', credential: await parseBody(response, RecallCredentialSchema) };
+    if (response.status === 400) {
+      const parsed = CreateBadRequestSchema.safeParse(await readJson(response));
+      const data = parsed.success ? parsed.data : {};
+      const detail = data.detail ?? 'Recall rejected the request.';
+      if (data.conflicting_zoom_user_id) {
+        return { kind: 'conflict', conflict: { user_id: data.conflicting_zoom_user_id }, detail };
+      }
+      if (data.conflicting_zoom_account_id) {
+        return { kind: 'conflict', conflict: { account_id: data.conflicting_zoom_account_id }, detail };
+      }
+      return { kind: 'bad_request', detail };
+    }
+    throw await failure('create', response);
+  }
+
+  /** List Zoom OAuth Credentials, always filtered (the endpoint allows 60 calls a minute), following `next`. */
+  async listCredentials(filter: ListCredentialsFilter, signal?: AbortSignal): Promise<RecallCredential[]> {
+    const query = new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== undefined) as [string, string][]);
+    let path: string | undefined = `${CREDENTIALS_PATH}?${query}`;
+    const results: RecallCredential[] = [];
+    for (let page = 0; path && page < MAX_LIST_PAGES; page++) {
+      const response = await this.#request('list', 'GET', path, { retryOn: RETRYABLE_STATUS, signal });
+      if (!response.ok) throw await failure('list', response);
+      const data = await parseBody(response, CredentialPageSchema);
+      results.push(...data.results);
+      path = data.next ? this.#nextPath(data.next, query) : undefined;
+    }
+    return results;
+  }
+
+  /** Retrieve one credential; `undefined` when Recall does not know it. */
+  async getCredential(id: string, signal?: AbortSignal): Promise<RecallCredential | undefined> {
+    const response = await this.#request('retrieve', 'GET', credentialPath(id), { retryOn: RETRYABLE_STATUS, signal });
+    if (response.status === 404) return undefined;
+    if (!response.ok) throw await failure('retrieve', response);
+    return parseBody(response, RecallCredentialSchema);
+  }
+
+  /** Delete by Recall credential id (a UUID, never a Zoom id). Already gone counts as deleted. */
+  async deleteCredential(id: string, signal?: AbortSignal): Promise<void> {
+    const response = await this.#request('delete', 'DELETE', credentialPath(id), { retryOn: RETRYABLE_STATUS, signal });
+    await response.body?.cancel();
+    if (response.ok || response.status === 404) return;
+    throw await failure('delete', response);
+  }
+
+  /** `next` may be a full URL (Django REST style) or a bare cursor; both stay on the configured host. */
+  #nextPath(next: string, query: URLSearchParams): string {
+    if (/^https?:\/\//i.test(next)) {
+      const url = new URL(next);
+      return `${url.pathname}${url.search}`;
+    }
+    const withCursor = new URLSearchParams(query);
+    withCursor.set('cursor', next);
+    return `${CREDENTIALS_PATH}?${withCursor}`;
+  }
+
+  async #request(
+    operation: string,
+    method: string,
+    path: string,
+    { body, retryOn, signal }: { body?: string; retryOn: ReadonlySet<number>; signal?: AbortSignal | undefined },
+  ): Promise<Response> {
+    const { fetch, retry, timeoutMs, sleep, random } = this.#options;
+    const apiKey = await this.#options.apiKey();
+    for (let attempt = 1; ; attempt++) {
+      const timeout = AbortSignal.timeout(timeoutMs);
+      let response: Response | undefined;
+      let networkError: unknown;
+      try {
+        response = await fetch(`${this.#options.baseUrl}${path}`, {
+          method,
+          headers: {
+            Authorization: `Token ${apiKey}`,
+            Accept: 'application/json',
+            ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+          },
+          ...(body === undefined ? {} : { body }),
+          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        });
+      } catch (error) {
+        if (signal?.aborted) throw new RecallUnavailableError(`Recall ${operation} ran out of time.`, undefined, { cause: error });
+        networkError = error;
+      }
+      const retryable = response ? retryOn.has(response.status) : operation !== 'create';
+      if (!retryable || attempt >= retry.maxAttempts) {
+        if (response) return response;
+        throw new RecallUnavailableError(`Recall ${operation} failed: ${describeNetworkError(networkError)}.`, undefined, {
+          cause: networkError,
+        });
+      }
+      const delayMs = Math.min(
+        retry.maxDelayMs,
+        retryAfterMs(response?.headers.get('retry-after')) ?? random() * retry.baseDelayMs * 2 ** (attempt - 1),
+      );
+      await response?.body?.cancel();
+      this.#options.onRetry?.({ operation, attempt, ...(response ? { status: response.status } : {}), delayMs });
+      await sleep(delayMs);
+    }
+  }
+}
+
+const credentialPath = (id: string) => `${CREDENTIALS_PATH}${encodeURIComponent(id)}/`;
+
+/** `Retry-After` is either delay-seconds or an HTTP date. */
+export function retryAfterMs(header: string | null | undefined, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const trimmed = header.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+async function failure(operation: string, response: Response): Promise<Error> {
+  // Recall's bodies may echo what was sent; keep only Recall's own `detail`, and only from JSON.
+  const detail = CreateBadRequestSchema.safeParse(await readJson(response));
+  const suffix = detail.success && detail.data.detail ? `: ${detail.data.detail.slice(0, 300)}` : '';
+  const message = `Recall ${operation} answered ${response.status}${suffix}`;
+  return response.status >= 500 || response.status === 429 || response.status === 409
+    ? new RecallUnavailableError(message, response.status)
+    : new RecallRejectedError(message, response.status);
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  try {
+    return await response.json();
+  } catch {
+    return undefined;
+  }
+}
+
+async function parseBody<T>(response: Response, schema: z.ZodMiniType<T>): Promise<T> {
+  const parsed = schema.safeParse(await readJson(response));
+  if (!parsed.success) {
+    throw new RecallUnavailableError(`Recall answered ${response.status} with an unexpected body.`, response.status);
+  }
+  return parsed.data;
+}
+
+function describeNetworkError(error: unknown): string {
+  if (error instanceof Error) {
+    if (error.name === 'TimeoutError') return 'timed out';
+    const code = (error.cause as { code?: unknown } | undefined)?.code;
+    return typeof code === 'string' ? code : error.name;
+  }
+  return 'unknown error';
+}

@@ -1,0 +1,12 @@
+/**
+ * The key schema of the service's one DynamoDB table. The CDK stack, local mode and the repositories all read
+ * it from here, so the deployed table and dynalite can never disagree.
+ */
+export const TABLE_SCHEMA = {
+  /** String partition key: `STATE#<sha256(state)>`, `USER#<userId>`, `LOCK#<zoomIdentity>`. */
+  partitionKey: 'pk',
+  /** Epoch seconds; DynamoDB's TTL removes expired OAuth states (expiry is also checked on read). */
+  ttlAttribute: 'expiresAt',
+  /** Finds every product user connected to one Zoom identity (conflicts, deauthorization) in one query. */
+  zoomIdentityIndex: { name: 'byZoomIdentity', partitionKey: 'zoomIdentity', sortKey: 'pk' },
+} as const;
