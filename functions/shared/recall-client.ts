@@ -121,7 +121,8 @@ export class RecallClient {
     if (response.status === 400) {
       const parsed = CreateBadRequestSchema.safeParse(await readJson(response));
       const data = parsed.success ? parsed.data : {};
-      const detail = data.detail ?? 'Recall rejected the request.';
+      // Recall's text may quote what it was sent; the one-time code must not travel on into a log line.
+      const detail = redact(data.detail ?? 'Recall rejected the request.', input.code);
       if (data.conflicting_zoom_user_id) {
         return { kind: 'conflict', conflict: { user_id: data.conflicting_zoom_user_id }, detail };
       }
@@ -130,7 +131,9 @@ export class RecallClient {
       }
       return { kind: 'bad_request', detail };
     }
-    throw await failure('create', response);
+    const error = await failure('create', response);
+    error.message = redact(error.message, input.code);
+    throw error;
   }
 
   /** List Zoom OAuth Credentials, always filtered (the endpoint allows 60 calls a minute), following `next`. */
@@ -229,6 +232,10 @@ export function retryAfterMs(header: string | null | undefined, now = Date.now()
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function redact(text: string, secret: string): string {
+  return secret ? text.split(secret).join('[redacted]') : text;
 }
 
 async function failure(operation: string, response: Response): Promise<Error> {

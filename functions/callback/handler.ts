@@ -1,0 +1,65 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { type CallbackLog, completeZoomConnect } from '../shared/callback-flow.js';
+import { dynamoDb, getSecretsManager } from '../shared/clients.js';
+import { loadConfig } from '../shared/config.js';
+import { ConnectionRepository } from '../shared/connection-repository.js';
+import { RequestError } from '../shared/errors.js';
+import { type HttpResult, httpErrors, redirect } from '../shared/http.js';
+import { logger } from '../shared/logger.js';
+import { logContext } from '../shared/middleware.js';
+import { OAuthStateRepository } from '../shared/oauth-state-repository.js';
+import { RecallClient } from '../shared/recall-client.js';
+import { SecretStore } from '../shared/secrets.js';
+import { CallbackQuerySchema } from './schema.js';
+
+const config = loadConfig();
+const secrets = new SecretStore(config, getSecretsManager);
+const states = new OAuthStateRepository(dynamoDb, config.tableName);
+const connections = new ConnectionRepository(dynamoDb, config.tableName);
+const recall = new RecallClient({
+  baseUrl: config.recallBaseUrl,
+  apiKey: async () => (await secrets.get()).recallApiKey,
+  onRetry: (retry) => logger.warn('Retrying a Recall call', retry),
+});
+
+/** API Gateway gives up after 30 s; the user must land on an outcome well before that. */
+const CALLBACK_BUDGET_MS = 20_000;
+const SAFETY_MARGIN_MS = 3_000;
+
+const log: CallbackLog = {
+  info: (message, fields) => logger.info(message, fields ?? {}),
+  warn: (message, fields) => logger.warn(message, fields ?? {}),
+  error: (message, fields) => logger.error(message, fields ?? {}),
+  correlate: (correlationId) => logger.appendKeys({ correlationId }),
+};
+
+/** Zoom's redirect back: finish the attempt and send the user to the product with the outcome. */
+async function callback(event: APIGatewayProxyEventV2, context: Context): Promise<HttpResult> {
+  logContext(context);
+  const query = CallbackQuerySchema.safeParse(event.queryStringParameters ?? {});
+  if (!query.success) throw new RequestError(400, 'This Zoom sign-in link is not valid. Please start again from the app.');
+  const now = Date.now();
+  const remaining = context.getRemainingTimeInMillis?.() ?? CALLBACK_BUDGET_MS + SAFETY_MARGIN_MS;
+  const next = await completeZoomConnect(
+    { ...query.data, cookies: event.cookies },
+    {
+      states,
+      connections,
+      recall,
+      authorization: {
+        zoomAuthorizeUrl: config.zoomAuthorizeUrl,
+        zoomRedirectUri: config.zoomRedirectUri,
+        stateTtlSeconds: config.oauthStateTtlSeconds,
+      },
+      zoomClientId: async () => (await secrets.get()).zoomClientId,
+      oauthAppId: config.recallOAuthAppId,
+      deadlineMs: now + Math.min(CALLBACK_BUDGET_MS, remaining - SAFETY_MARGIN_MS),
+      now: Date.now,
+      log,
+    },
+  );
+  return redirect(next.location, next.cookies);
+}
+
+export const handler = middy<APIGatewayProxyEventV2, HttpResult>().use(httpErrors('html')).handler(callback);

@@ -1,0 +1,50 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { dynamoDb, getSecretsManager } from '../shared/clients.js';
+import { loadConfig } from '../shared/config.js';
+import { type Connection, ConnectionRepository } from '../shared/connection-repository.js';
+import { disconnectUser } from '../shared/disconnect.js';
+import { RequestError } from '../shared/errors.js';
+import { type HttpResult, httpErrors, json } from '../shared/http.js';
+import { logger } from '../shared/logger.js';
+import { logContext } from '../shared/middleware.js';
+import { RecallClient } from '../shared/recall-client.js';
+import { SecretStore } from '../shared/secrets.js';
+import { ConnectionPathSchema } from './schema.js';
+
+const config = loadConfig();
+const secrets = new SecretStore(config, getSecretsManager);
+const connections = new ConnectionRepository(dynamoDb, config.tableName);
+const recall = new RecallClient({
+  baseUrl: config.recallBaseUrl,
+  apiKey: async () => (await secrets.get()).recallApiKey,
+});
+
+/** The product backend reads (`GET`) or ends (`DELETE`) a user's connection. IAM-authorized on AWS. */
+async function connectionsApi(event: APIGatewayProxyEventV2, context: Context): Promise<HttpResult> {
+  logContext(context);
+  const path = ConnectionPathSchema.safeParse(event.pathParameters ?? {});
+  if (!path.success) throw new RequestError(400, 'userId must be 1 to 256 characters.');
+  const { userId } = path.data;
+  switch (event.requestContext.http.method) {
+    case 'GET': {
+      const connection = await connections.get(userId);
+      return connection ? json(200, view(connection)) : json(404, { error: 'No connection for this user.' });
+    }
+    case 'DELETE': {
+      const ended = await disconnectUser(userId, { connections, recall, now: Date.now });
+      if (!ended) return json(404, { error: 'No connection for this user.' });
+      logger.info('Connection ended', { recallCredentialId: ended.recallCredentialId, status: ended.status });
+      return json(200, view(ended));
+    }
+    default:
+      throw new RequestError(405, 'Use GET or DELETE.');
+  }
+}
+
+/** The public shape of a connection; the index key stays internal. */
+function view({ zoomIdentity: _internal, ...connection }: Connection) {
+  return connection;
+}
+
+export const handler = middy<APIGatewayProxyEventV2, HttpResult>().use(httpErrors('json')).handler(connectionsApi);

@@ -1,0 +1,165 @@
+import { type AuthorizationSettings, beginZoomAuthorization } from './authorization.js';
+import { bindingCookieName, clearedBindingCookie, readCookie } from './browser-binding.js';
+import { type CredentialStore, exchangeCodeForCredential } from './connect.js';
+import type { ConnectionRepository } from './connection-repository.js';
+import { markDeletedCredentials, releaseCredentialIfUnused, repointSharers } from './credential-sharing.js';
+import { sha256Hex } from './crypto.js';
+import { ConnectError, MisconfiguredError, type OutcomeReason, RequestError } from './errors.js';
+import type { OAuthStateRepository } from './oauth-state-repository.js';
+import type { RecallCredential } from './recall-client.js';
+import { type ConnectOutcome, withOutcome } from './return-url.js';
+import { zoomIdentityOf } from './zoom-identity.js';
+
+/** What Zoom sent back, as parsed at the edge. */
+export interface ZoomCallback {
+  state?: string | undefined;
+  code?: string | undefined;
+  error?: string | undefined;
+  cookies?: readonly string[] | undefined;
+}
+
+export interface CallbackDeps {
+  states: Pick<OAuthStateRepository, 'consume' | 'save'>;
+  connections: Pick<ConnectionRepository, 'recordConnected' | 'listByZoomIdentity' | 'repoint' | 'setStatus'>;
+  recall: CredentialStore;
+  authorization: Omit<AuthorizationSettings, 'zoomClientId'>;
+  /** Read only for a re-authorize: the happy path does not need it. */
+  zoomClientId: () => Promise<string>;
+  oauthAppId: string;
+  /** Absolute deadline (epoch ms) for everything this callback does with Recall. */
+  deadlineMs: number;
+  now: () => number;
+  log: CallbackLog;
+}
+
+export interface CallbackLog {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+  correlate(correlationId: string): void;
+}
+
+export interface CallbackRedirect {
+  location: string;
+  cookies: string[];
+  outcome: ConnectOutcome['zoom_connect'] | 'reauthorize';
+}
+
+/**
+ * Completes one connect attempt: uses the state once, exchanges the code through the connect module, records the
+ * connection, and says where the browser goes next. Throws `RequestError` only when there is no trustworthy
+ * return URL (unknown state); every later failure becomes a `zoom_connect=error&reason=` redirect.
+ */
+export async function completeZoomConnect(callback: ZoomCallback, deps: CallbackDeps): Promise<CallbackRedirect> {
+  if (!callback.state) {
+    throw new RequestError(400, 'This Zoom sign-in link is incomplete. Please start again from the app.');
+  }
+  const stateId = sha256Hex(callback.state);
+  const binding = readCookie(callback.cookies, bindingCookieName(stateId));
+  const consumed = await deps.states.consume(stateId, binding && sha256Hex(binding), Math.floor(deps.now() / 1000));
+  if (consumed.status === 'unknown') {
+    deps.log.warn('Callback with an unknown or already used state');
+    throw new RequestError(
+      400,
+      'This Zoom sign-in has already been used or has expired. Please start again from the app.',
+    );
+  }
+  const { state } = consumed;
+  deps.log.correlate(state.correlationId);
+  const cookies = [clearedBindingCookie(stateId, new URL(deps.authorization.zoomRedirectUri).pathname)];
+  const fail = (reason: OutcomeReason): CallbackRedirect => ({
+    location: withOutcome(state.returnTo, { zoom_connect: 'error', reason }),
+    cookies,
+    outcome: 'error',
+  });
+
+  if (consumed.status === 'expired') {
+    deps.log.info('Connect attempt expired before Zoom returned', { reason: 'state_expired' });
+    return fail('state_expired');
+  }
+  if (consumed.status === 'browser_mismatch') {
+    deps.log.warn('Callback from a browser that did not start this attempt', { reason: 'browser_mismatch' });
+    // The cookie stays: the state is still usable by the browser that started it.
+    return { ...fail('browser_mismatch'), cookies: [] };
+  }
+  if (!callback.code) {
+    deps.log.info('User did not authorize at Zoom', { zoomError: callback.error?.slice(0, 64) ?? 'no code' });
+    return { location: withOutcome(state.returnTo, { zoom_connect: 'denied' }), cookies, outcome: 'denied' };
+  }
+
+  try {
+    const result = await exchangeCodeForCredential(
+      {
+        oauthApp: deps.oauthAppId,
+        code: callback.code,
+        redirectUri: deps.authorization.zoomRedirectUri,
+        codeVerifier: state.codeVerifier,
+        signal: AbortSignal.timeout(Math.max(0, deps.deadlineMs - deps.now())),
+      },
+      deps.recall,
+      { onConflict: (info) => deps.log.info('Resolved a conflicting Recall credential', info) },
+    );
+    if (result.outcome === 'reauthorize') {
+      await markDeletedCredentials(
+        result.zoomIdentity,
+        result.replacedCredentialIds,
+        deps.connections,
+        new Date(deps.now()).toISOString(),
+      );
+      if (state.reauthCount >= 1) {
+        deps.log.warn('Recall rejected the code again after a re-authorization', { reason: 'code_rejected' });
+        return fail('code_rejected');
+      }
+      deps.log.info('Code spent while resolving a conflict; sending the user back to Zoom');
+      const next = await beginZoomAuthorization(
+        { userId: state.userId, returnTo: state.returnTo, correlationId: state.correlationId, reauthCount: 1 },
+        { ...deps.authorization, zoomClientId: await deps.zoomClientId() },
+        deps.states,
+        deps.now(),
+      );
+      return { location: next.location, cookies: [...cookies, next.cookie], outcome: 'reauthorize' };
+    }
+    await recordConnection(state.userId, result.credential, result.replacedCredentialIds, state.reauthCount > 0, deps);
+    deps.log.info('Zoom account connected', {
+      recallCredentialId: result.credential.id,
+      replaced: result.replacedCredentialIds.length,
+    });
+    return { location: withOutcome(state.returnTo, { zoom_connect: 'connected' }), cookies, outcome: 'connected' };
+  } catch (error) {
+    const reason = reasonOf(error);
+    deps.log.error('Connect attempt failed', { reason, error });
+    return fail(reason);
+  }
+}
+
+/**
+ * Records the user's connection, moves other users of the same Zoom identity onto the credential that replaced
+ * theirs, and releases the user's previous credential when they moved to another Zoom identity.
+ */
+async function recordConnection(
+  userId: string,
+  credential: RecallCredential,
+  replacedCredentialIds: readonly string[],
+  reauthorized: boolean,
+  deps: CallbackDeps,
+): Promise<void> {
+  const now = new Date(deps.now()).toISOString();
+  const identity = zoomIdentityOf(credential);
+  const previous = await deps.connections.recordConnected(userId, credential, deps.oauthAppId, now);
+  const replacedOwn = previous?.zoomIdentity === identity && previous.recallCredentialId !== credential.id;
+  // Skipped on the common path (first connect, or Recall updated in place): nobody can be on a stale id then.
+  if (replacedCredentialIds.length > 0 || reauthorized || replacedOwn) {
+    const moved = await repointSharers(userId, identity, credential, deps.oauthAppId, deps.connections, now);
+    if (moved > 0) deps.log.info('Moved users of the same Zoom identity to the new credential', { moved });
+  }
+  if (previous && previous.zoomIdentity !== identity && previous.status !== 'disconnected') {
+    const deleted = await releaseCredentialIfUnused(previous, deps.connections, deps.recall);
+    deps.log.info('User switched Zoom identity', { previousCredentialId: previous.recallCredentialId, deleted });
+  }
+}
+
+function reasonOf(error: unknown): OutcomeReason {
+  if (error instanceof ConnectError) return error.reason;
+  if (error instanceof MisconfiguredError) return 'misconfigured';
+  return 'internal';
+}

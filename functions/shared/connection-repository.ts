@@ -1,0 +1,201 @@
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { RecallCredential } from './recall-client.js';
+import { TABLE_SCHEMA } from './table-schema.js';
+import { zoomIdentityOf } from './zoom-identity.js';
+
+export const CONNECTION_STATUSES = ['connected', 'revoked', 'unhealthy', 'disconnected'] as const;
+export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
+
+/** Which product user is connected to which Recall credential, for which Zoom identity. */
+export interface Connection {
+  userId: string;
+  status: ConnectionStatus;
+  recallCredentialId: string;
+  zoomAccountId: string | null;
+  zoomUserId: string | null;
+  /** `user#<zoom user id>` for user-level apps, `account#<zoom account id>` for account-level apps. */
+  zoomIdentity: string;
+  oauthAppId: string;
+  connectedAt: string;
+  updatedAt: string;
+}
+
+const PK = TABLE_SCHEMA.partitionKey;
+const key = (userId: string): Record<string, AttributeValue> => ({ [PK]: { S: `USER#${userId}` } });
+const nullable = (value: string | null | undefined): AttributeValue => (value ? { S: value } : { NULL: true });
+
+export class ConnectionRepository {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async get(userId: string): Promise<Connection | undefined> {
+    const { Item } = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: key(userId), ConsistentRead: true }),
+    );
+    return Item && fromItem(Item);
+  }
+
+  /**
+   * Records that `userId` is connected through `credential`.
+   * @returns the record it replaced, if any, so the caller can clean up a credential nobody uses any more
+   */
+  async recordConnected(
+    userId: string,
+    credential: RecallCredential,
+    oauthAppId: string,
+    now: string,
+  ): Promise<Connection | undefined> {
+    const { Attributes } = await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: toItem({
+          userId,
+          status: 'connected',
+          recallCredentialId: credential.id,
+          zoomAccountId: credential.account_id ?? null,
+          zoomUserId: credential.user_id ?? null,
+          zoomIdentity: zoomIdentityOf(credential),
+          oauthAppId,
+          connectedAt: now,
+          updatedAt: now,
+        }),
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    return Attributes && fromItem(Attributes);
+  }
+
+  /** Every product user recorded against one Zoom identity, whatever their status. */
+  async listByZoomIdentity(zoomIdentity: string): Promise<Connection[]> {
+    const connections: Connection[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: TABLE_SCHEMA.zoomIdentityIndex.name,
+          KeyConditionExpression: '#identity = :identity',
+          ExpressionAttributeNames: { '#identity': TABLE_SCHEMA.zoomIdentityIndex.partitionKey },
+          ExpressionAttributeValues: { ':identity': { S: zoomIdentity } },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const connection = fromItem(item);
+        if (connection) connections.push(connection);
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return connections;
+  }
+
+  /**
+   * Moves a record from a credential Recall replaced to its successor, only if it still points at the old one:
+   * a record changed meanwhile (reconnected, disconnected) is left alone.
+   * @returns whether the record was moved
+   */
+  async repoint(userId: string, fromCredentialId: string, to: RecallCredential, now: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: key(userId),
+          UpdateExpression: 'SET #cred = :to, #status = :connected, #updated = :now',
+          ConditionExpression: '#cred = :from AND #status IN (:connected, :unhealthy)',
+          ExpressionAttributeNames: { '#cred': 'recallCredentialId', '#status': 'status', '#updated': 'updatedAt' },
+          ExpressionAttributeValues: {
+            ':to': { S: to.id },
+            ':from': { S: fromCredentialId },
+            ':connected': { S: 'connected' },
+            ':unhealthy': { S: 'unhealthy' },
+            ':now': { S: now },
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Sets a record's status, only if it still points at `credentialId` (a reconnect meanwhile wins).
+   * @returns the updated record, or `undefined` when it no longer matched
+   */
+  async setStatus(
+    userId: string,
+    status: ConnectionStatus,
+    credentialId: string,
+    now: string,
+  ): Promise<Connection | undefined> {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: key(userId),
+          UpdateExpression: 'SET #status = :status, #updated = :now',
+          ConditionExpression: '#cred = :cred',
+          ExpressionAttributeNames: { '#cred': 'recallCredentialId', '#status': 'status', '#updated': 'updatedAt' },
+          ExpressionAttributeValues: { ':status': { S: status }, ':cred': { S: credentialId }, ':now': { S: now } },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes && fromItem(Attributes);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+}
+
+function toItem(connection: Connection): Record<string, AttributeValue> {
+  return {
+    ...key(connection.userId),
+    userId: { S: connection.userId },
+    status: { S: connection.status },
+    recallCredentialId: { S: connection.recallCredentialId },
+    zoomAccountId: nullable(connection.zoomAccountId),
+    zoomUserId: nullable(connection.zoomUserId),
+    [TABLE_SCHEMA.zoomIdentityIndex.partitionKey]: { S: connection.zoomIdentity },
+    oauthAppId: { S: connection.oauthAppId },
+    connectedAt: { S: connection.connectedAt },
+    updatedAt: { S: connection.updatedAt },
+  };
+}
+
+function fromItem(item: Record<string, AttributeValue>): Connection | undefined {
+  const s = (name: string) => item[name]?.S;
+  const status = s('status');
+  const [userId, recallCredentialId, zoomIdentity, oauthAppId, connectedAt, updatedAt] = [
+    s('userId'),
+    s('recallCredentialId'),
+    s(TABLE_SCHEMA.zoomIdentityIndex.partitionKey),
+    s('oauthAppId'),
+    s('connectedAt'),
+    s('updatedAt'),
+  ];
+  if (!userId || !recallCredentialId || !zoomIdentity || !oauthAppId || !connectedAt || !updatedAt) return undefined;
+  if (!CONNECTION_STATUSES.includes(status as ConnectionStatus)) return undefined;
+  return {
+    userId,
+    status: status as ConnectionStatus,
+    recallCredentialId,
+    zoomAccountId: s('zoomAccountId') ?? null,
+    zoomUserId: s('zoomUserId') ?? null,
+    zoomIdentity,
+    oauthAppId,
+    connectedAt,
+    updatedAt,
+  };
+}

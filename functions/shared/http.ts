@@ -1,0 +1,83 @@
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { RequestError } from './errors.js';
+import { logger } from './logger.js';
+
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+/** Every response: nothing cached (URLs and cookies are single-use), no Referer leaking a code or state. */
+const BASE_HEADERS = {
+  'cache-control': 'no-store',
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+} as const;
+
+const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+export function redirect(location: string, cookies: string[] = []): HttpResult {
+  return { statusCode: 302, headers: { ...BASE_HEADERS, location }, cookies, body: '' };
+}
+
+export function json(statusCode: number, body: unknown): HttpResult {
+  return {
+    statusCode,
+    headers: { ...BASE_HEADERS, 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify(body),
+  };
+}
+
+/** A small, self-contained page for when there is no trustworthy return URL to send the user to. */
+export function htmlPage(statusCode: number, title: string, message: string, cookies: string[] = []): HttpResult {
+  const body = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}h1{font-size:1.4rem}</style>
+</head><body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p></main></body></html>`;
+  return {
+    statusCode,
+    headers: { ...BASE_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': PAGE_CSP },
+    cookies,
+    body,
+  };
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const TITLES: Record<number, string> = {
+  400: 'This link cannot be used',
+  403: 'Not allowed',
+  404: 'Not found',
+  405: 'Method not allowed',
+  409: 'Conflict',
+};
+
+/**
+ * The one place errors become HTTP. A `RequestError` is a 4xx whose message is safe to show; anything else is
+ * logged in full and answered with a generic 5xx that reveals nothing.
+ * @param format - pages for browser routes, JSON for the product backend's API
+ */
+export function httpErrors(format: 'html' | 'json'): MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
+  return {
+    onError: async (request) => {
+      const { error } = request;
+      if (error instanceof RequestError) {
+        logger.info('Request refused', { status: error.statusCode, error: error.name, problem: problemOf(error) });
+        request.response =
+          format === 'json'
+            ? json(error.statusCode, { error: error.message })
+            : htmlPage(error.statusCode, TITLES[error.statusCode] ?? 'Request refused', error.message);
+        return;
+      }
+      logger.error('Request failed', { error });
+      const message = 'Something went wrong on our side. Please try again in a few minutes.';
+      request.response =
+        format === 'json' ? json(500, { error: 'internal error' }) : htmlPage(500, 'Something went wrong', message);
+    },
+  };
+}
+
+function problemOf(error: RequestError): string | undefined {
+  return 'problem' in error && typeof error.problem === 'string' ? error.problem : undefined;
+}

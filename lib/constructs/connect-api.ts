@@ -1,0 +1,184 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import type { DeployConfig } from '../config.js';
+import { bindSecret, bindTable } from './bindings.js';
+import { projectPath, ServiceFunction } from './service-function.js';
+
+export interface ConnectApiProps {
+  readonly config: DeployConfig;
+  readonly table: dynamodb.ITable;
+  readonly appSecret: secretsmanager.ISecret;
+  readonly signingKeySecret: secretsmanager.ISecret;
+}
+
+/** API Gateway cuts every integration off at 30 s; the callback must finish (or fail cleanly) before that. */
+const CALLBACK_TIMEOUT = Duration.seconds(25);
+
+const ZOOM_AUTHORIZE_URL = 'https://zoom.us/oauth/authorize';
+
+/**
+ * The variables every function reads (functions/shared/config.ts) that come from deploy config. Tables and
+ * secrets are not here: `bindTable` / `bindSecret` set those together with their grants.
+ */
+function runtimeEnvironment(config: DeployConfig, zoomRedirectUri: string): Record<string, string> {
+  return {
+    ZOOM_REDIRECT_URI: zoomRedirectUri,
+    ZOOM_AUTHORIZE_URL,
+    RECALL_REGION: config.recallRegion,
+    RECALL_ZOOM_OAUTH_APP_ID: config.recallZoomOAuthAppId,
+    RETURN_URL_ALLOWLIST: config.returnUrlAllowlist.join(','),
+  };
+}
+
+/**
+ * The stateless half: the three functions and the HTTP API in front of them.
+ *
+ * - `GET /zoom/authorize` and `GET /zoom/callback` are opened by users' browsers (a link, then Zoom's redirect),
+ *   so they cannot carry AWS credentials; they authenticate with a signed connect token and a one-time state.
+ * - `GET|DELETE /connections/{userId}` are for the product's backend only, and require IAM (SigV4) auth.
+ */
+export class ConnectApi extends Construct {
+  public readonly httpApi: apigwv2.HttpApi;
+  /** The public base URL: the custom domain when configured, else the execute-api endpoint. No trailing slash. */
+  public readonly baseUrl: string;
+  /**
+   * The redirect URI registered at Zoom. Derived here and only here, and handed to the functions verbatim, so the
+   * authorize URL, Recall's create call and the stack output are the same string byte for byte.
+   */
+  public readonly zoomRedirectUri: string;
+  public readonly authorizeFunction: ServiceFunction;
+  public readonly callbackFunction: ServiceFunction;
+  public readonly connectionsFunction: ServiceFunction;
+  public readonly customDomain?: apigwv2.DomainName;
+
+  constructor(scope: Construct, id: string, props: ConnectApiProps) {
+    super(scope, id);
+    const { config } = props;
+
+    // No CORS: the browser routes are navigations (links and redirects), never cross-origin fetches, and the
+    // product backend calls /connections server to server.
+    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+      description: 'recall-zoom-connect: Zoom OAuth for Recall.ai',
+      // The stage is created below, with throttling and access logs the default stage cannot take.
+      createDefaultStage: false,
+    });
+
+    if (config.customDomain) {
+      this.customDomain = new apigwv2.DomainName(this, 'CustomDomain', {
+        domainName: config.customDomain.domainName,
+        certificate: acm.Certificate.fromCertificateArn(this, 'Certificate', config.customDomain.certificateArn),
+      });
+      this.baseUrl = `https://${config.customDomain.domainName}`;
+    } else {
+      this.baseUrl = this.httpApi.apiEndpoint;
+    }
+    this.zoomRedirectUri = `${this.baseUrl}/zoom/callback`;
+
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
+    new apigwv2.HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: config.throttleRateLimit, burstLimit: config.throttleBurstLimit },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(accessLogs),
+        format: apigateway.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
+      ...(this.customDomain ? { domainMapping: { domainName: this.customDomain } } : {}),
+    });
+
+    const functionDefaults = {
+      environment: runtimeEnvironment(config, this.zoomRedirectUri),
+      logLevel: config.logLevel,
+    };
+
+    this.authorizeFunction = new ServiceFunction(this, 'Authorize', {
+      ...functionDefaults,
+      entry: projectPath('functions/authorize/handler.ts'),
+      description: 'GET /zoom/authorize: checks the connect token, stores a one-time state, redirects to Zoom',
+    });
+    this.callbackFunction = new ServiceFunction(this, 'Callback', {
+      ...functionDefaults,
+      entry: projectPath('functions/callback/handler.ts'),
+      description: 'GET /zoom/callback: consumes the state, creates the Recall credential, records the connection',
+      timeout: CALLBACK_TIMEOUT,
+    });
+    this.connectionsFunction = new ServiceFunction(this, 'Connections', {
+      ...functionDefaults,
+      entry: projectPath('functions/connections/handler.ts'),
+      description: 'GET|DELETE /connections/{userId}: reads or ends a user connection (IAM-authorized)',
+    });
+
+    // authorize creates states; the callback consumes them, records connections and may restart authorization
+    // (so it signs nothing, but verifies like authorize); connections deletes Recall credentials.
+    for (const fn of [this.authorizeFunction, this.callbackFunction]) {
+      bindTable(fn, props.table, 'RW');
+      bindSecret(fn, props.appSecret, 'APP_SECRET_ID');
+      bindSecret(fn, props.signingKeySecret, 'SIGNING_KEY_SECRET_ID');
+    }
+    bindTable(this.connectionsFunction, props.table, 'RW');
+    bindSecret(this.connectionsFunction, props.appSecret, 'APP_SECRET_ID');
+
+    const [authorizeRoute] = this.httpApi.addRoutes({
+      path: '/zoom/authorize',
+      methods: [apigwv2.HttpMethod.GET],
+      integration: new HttpLambdaIntegration('AuthorizeIntegration', this.authorizeFunction),
+    });
+    const [callbackRoute] = this.httpApi.addRoutes({
+      path: '/zoom/callback',
+      methods: [apigwv2.HttpMethod.GET],
+      integration: new HttpLambdaIntegration('CallbackIntegration', this.callbackFunction),
+    });
+    this.httpApi.addRoutes({
+      path: '/connections/{userId}',
+      methods: [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.DELETE],
+      integration: new HttpLambdaIntegration('ConnectionsIntegration', this.connectionsFunction),
+      authorizer: new HttpIamAuthorizer(),
+    });
+
+    for (const route of [authorizeRoute, callbackRoute]) {
+      if (!route) continue;
+      Validations.of(route).acknowledge(
+        {
+          id: 'AwsSolutions-APIG4',
+          reason:
+            "Opened by the end user's browser (a link from the product, then Zoom's redirect), which has no AWS credentials. The handler authenticates the request itself: a signed, expiring connect token on /zoom/authorize; a single-use, browser-bound OAuth state on /zoom/callback.",
+        },
+        {
+          id: 'AwsSolutions-COG4',
+          reason:
+            'Same browser route: a Cognito authorizer would need a user pool session the product users do not have. Authentication is the connect token / OAuth state checked in the handler.',
+        },
+      );
+    }
+  }
+}
+
+/**
+ * Access log line per request. Only route keys, never paths or query strings: the callback's query carries the
+ * OAuth code and state, and /connections paths carry product user ids.
+ */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  sourceIp: '$context.identity.sourceIp',
+  userAgent: '$context.identity.userAgent',
+  caller: '$context.identity.userArn',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationLatency: '$context.integrationLatency',
+  integrationStatus: '$context.integrationStatus',
+  integrationError: '$context.integrationErrorMessage',
+  authorizerError: '$context.authorizer.error',
+} as const;

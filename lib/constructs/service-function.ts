@@ -1,0 +1,130 @@
+import { fileURLToPath } from 'node:url';
+import * as path from 'node:path';
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { LogLevel } from '../config.js';
+
+/** The repository root: esbuild's project root, holding package.json, package-lock.json and tsconfig.json. */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** @param relativePath - a path under the repository root, e.g. `functions/authorize/handler.ts` */
+export const projectPath = (relativePath: string): string => path.join(PROJECT_ROOT, relativePath);
+
+/** The service name every function logs and traces under. */
+export const SERVICE_NAME = 'recall-zoom-connect';
+
+/**
+ * ESM bundles cannot `require`, but some CommonJS dependencies inside them still do; esbuild's shim calls a
+ * global `require` when there is one, so give the module one.
+ */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __serviceCreateRequire } from 'node:module'; const require = __serviceCreateRequire(import.meta.url);";
+
+export interface ServiceFunctionProps {
+  /** Absolute path of the handler module; see {@link projectPath}. */
+  readonly entry: string;
+  /**
+   * Exported name of the handler function.
+   * @default 'handler'
+   */
+  readonly handler?: string;
+  /** What the function does, shown in the Lambda console. */
+  readonly description: string;
+  /**
+   * Behind API Gateway this must stay below its 30 s integration limit, so a slow call ends as our own error
+   * page rather than the gateway's 503.
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Lambda allocates CPU in proportion to memory; 512 MB keeps crypto and cold starts quick at little cost.
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * Environment variables on top of the service defaults (service name, log level, source maps). Bind tables
+   * and secrets with `bindTable` / `bindSecret` instead, which grant access in the same call.
+   * @default - only the service defaults
+   */
+  readonly environment?: Record<string, string>;
+  /**
+   * Log level of Powertools and of Lambda's JSON log filter (kept equal, so neither drops the other's lines).
+   * @default 'INFO'
+   */
+  readonly logLevel?: LogLevel;
+  /**
+   * How long the function's log group keeps events.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The defaults every function of the service shares, defined once: Node.js 24 on ARM64, active tracing, JSON
+ * logs in its own log group with a retention, source maps, and an ESM bundle that includes the AWS SDK (a
+ * pinned SDK we tested against, and a cold start we control, rather than whatever the runtime ships).
+ *
+ * The execution role carries no managed policy: it may write to this function's log group and X-Ray, and
+ * anything else comes from explicit grants (`bindTable`, `bindSecret`).
+ */
+export class ServiceFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
+    // Created beside the function (a subclass cannot add children before `super`), and passed in so Lambda
+    // never creates an unmanaged `/aws/lambda/...` group without retention.
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${scope.node.path}/${id}`,
+    });
+    logGroup.grantWrite(role);
+
+    const logLevel = props.logLevel ?? 'INFO';
+    super(scope, id, {
+      entry: props.entry,
+      handler: props.handler ?? 'handler',
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(10),
+      tracing: lambda.Tracing.ACTIVE,
+      role,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel[logLevel],
+      systemLogLevelV2: lambda.SystemLogLevel.INFO,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_LOG_LEVEL: logLevel,
+        ...props.environment,
+      },
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: projectPath('package-lock.json'),
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        minify: true,
+        sourceMap: true,
+        // Stack traces need file names and lines, not the sources; leaving them out halves the bundle.
+        sourcesContent: false,
+        bundleAwsSDK: true,
+        externalModules: [],
+      },
+    });
+
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so Lambda grants them on "*". Only this exact finding is acknowledged; any other wildcard in the role still fails the check.',
+    });
+  }
+}

@@ -1,0 +1,84 @@
+import type { AddressInfo } from 'node:net';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+} from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { TABLE_SCHEMA } from '../functions/shared/table-schema.js';
+
+/** An in-memory DynamoDB (dynalite) on a random loopback port. */
+export interface LocalDynamoDb {
+  /** `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL_DYNAMODB`. */
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+/** Dynalite accepts any credentials; these keep real ones from ever being signed into a local request. */
+export const LOCAL_AWS_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+/** Starts dynalite in memory; tables become ACTIVE at once instead of after dynalite's default 500 ms. */
+export async function startLocalDynamoDb(): Promise<LocalDynamoDb> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        // The SDK keeps sockets alive; without this, close waits for them to time out.
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
+
+/**
+ * Creates the service table exactly as the stack declares it (see `TABLE_SCHEMA`) and waits until it and its
+ * index are ACTIVE. Dynalite has no TTL API; the repositories check expiry on read anyway.
+ * @param endpoint - a DynamoDB endpoint, normally dynalite's
+ * @param tableName - the `TABLE_NAME` the handlers will use
+ */
+export async function createServiceTable(endpoint: string, tableName: string): Promise<void> {
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
+  const { partitionKey, zoomIdentityIndex } = TABLE_SCHEMA;
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: partitionKey, AttributeType: 'S' },
+          { AttributeName: zoomIdentityIndex.partitionKey, AttributeType: 'S' },
+        ],
+        KeySchema: [{ AttributeName: partitionKey, KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: zoomIdentityIndex.name,
+            KeySchema: [
+              { AttributeName: zoomIdentityIndex.partitionKey, KeyType: 'HASH' },
+              { AttributeName: zoomIdentityIndex.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      }),
+    );
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+      const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE');
+      if (Table?.TableStatus === 'ACTIVE' && indexesActive) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`Table ${tableName} did not become ACTIVE.`);
+  } catch (error) {
+    if (error instanceof ResourceInUseException) return;
+    throw error;
+  } finally {
+    client.destroy();
+  }
+}
