@@ -1,0 +1,341 @@
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { sha256Hex } from '../../../functions/shared/crypto.js';
+import { mockSecretsManager } from '../../helpers/aws.js';
+import { context } from '../../helpers/context.js';
+import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
+import { httpEvent } from '../../helpers/events.js';
+import { FakeRecallFetch, credential } from '../../helpers/fake-recall-fetch.js';
+
+useAwsFunctionEnv();
+const recall = new FakeRecallFetch();
+vi.stubGlobal('fetch', recall.fetch);
+const ddb = mockClient(DynamoDBClient);
+let handler: (typeof import('../../../functions/callback/handler.js'))['handler'];
+
+beforeAll(async () => {
+  ({ handler } = await import('../../../functions/callback/handler.js'));
+});
+
+const STATE = 'state-from-zoom-redirect-0123456789abcdefghijklmnop';
+const STATE_ID = sha256Hex(STATE);
+const COOKIE_NAME = `zc_${STATE_ID.slice(0, 16)}`;
+const NONCE = 'browser-binding-nonce';
+const CODE = 'one-time-zoom-code-XYZ';
+const RETURN_TO = 'https://app.example.com/settings/?tab=zoom';
+const APP = AWS_FUNCTION_ENV.RECALL_ZOOM_OAUTH_APP_ID;
+const CREDENTIALS = '/api/v2/zoom-oauth-credentials/';
+
+const stateItem = (overrides: Record<string, AttributeValue> = {}): Record<string, AttributeValue> => ({
+  pk: { S: `STATE#${STATE_ID}` },
+  userId: { S: 'user-42' },
+  returnTo: { S: RETURN_TO },
+  codeVerifier: { S: 'verifier-abc' },
+  bindingHash: { S: sha256Hex(NONCE) },
+  expiresAt: { N: String(Math.floor(Date.now() / 1000) + 300) },
+  reauthCount: { N: '0' },
+  correlationId: { S: 'corr-1' },
+  ...overrides,
+});
+
+const connectionItem = (userId: string, credentialId: string, status = 'connected'): Record<string, AttributeValue> => ({
+  pk: { S: `USER#${userId}` },
+  userId: { S: userId },
+  status: { S: status },
+  recallCredentialId: { S: credentialId },
+  zoomAccountId: { NULL: true },
+  zoomUserId: { S: 'zu-1' },
+  zoomIdentity: { S: 'user#zu-1' },
+  oauthAppId: { S: APP },
+  connectedAt: { S: '2026-11-01T00:00:00.000Z' },
+  updatedAt: { S: '2026-11-01T00:00:00.000Z' },
+});
+
+beforeEach(() => {
+  recall.reset();
+  ddb.reset();
+  ddb.on(DeleteItemCommand).resolves({ Attributes: stateItem() });
+  ddb.on(PutItemCommand).resolves({});
+  ddb.on(QueryCommand).resolves({ Items: [] });
+  ddb.on(UpdateItemCommand).resolves({});
+  mockSecretsManager();
+});
+
+async function callback(
+  query: Record<string, string>,
+  cookies: string[] | undefined = [`${COOKIE_NAME}=${NONCE}`],
+): Promise<APIGatewayProxyStructuredResultV2> {
+  const event = httpEvent({ path: '/zoom/callback', query, ...(cookies ? { cookies } : {}) });
+  return (await handler(event, context)) as APIGatewayProxyStructuredResultV2;
+}
+
+const outcomeOf = (response: APIGatewayProxyStructuredResultV2) => {
+  const url = new URL(String(response.headers?.location));
+  return { url, connect: url.searchParams.get('zoom_connect'), reason: url.searchParams.get('reason') };
+};
+
+const creates = () => recall.requests.filter((r) => r.method === 'POST');
+
+describe('GET /zoom/callback', () => {
+  it('exchanges the code at Recall, records the connection and lands on zoom_connect=connected', async () => {
+    recall.on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(response.statusCode).toBe(302);
+    expect(String(response.headers?.location)).toBe(`${RETURN_TO}&zoom_connect=connected`);
+    expect(recall.requests).toEqual([
+      {
+        method: 'POST',
+        path: CREDENTIALS,
+        authorization: `Token ${SECRETS.recallApiKey}`,
+        contentType: 'application/json',
+        body: {
+          oauth_app: APP,
+          authorization_code: { code: CODE, redirect_uri: AWS_FUNCTION_ENV.ZOOM_REDIRECT_URI, code_verifier: 'verifier-abc' },
+        },
+      },
+    ]);
+    const put = ddb.commandCalls(PutItemCommand)[0]?.args[0].input.Item;
+    expect(put?.pk?.S).toBe('USER#user-42');
+    expect(put?.status?.S).toBe('connected');
+    expect(put?.recallCredentialId?.S).toBe('cred-1');
+    expect(put?.zoomIdentity?.S).toBe('user#zu-1');
+    // Happy path budget: consume the state and write the record, nothing more.
+    expect(ddb.calls()).toHaveLength(2);
+    expect(response.cookies?.[0]).toMatch(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom/callback`));
+  });
+
+  it('consumes the state with one conditional delete bound to the cookie and expiry', async () => {
+    recall.on(() => ({ status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }));
+
+    await callback({ code: CODE, state: STATE });
+
+    const input = ddb.commandCalls(DeleteItemCommand)[0]?.args[0].input;
+    expect(input?.Key?.pk?.S).toBe(`STATE#${STATE_ID}`);
+    expect(input?.ConditionExpression).toBe('attribute_exists(#pk) AND #binding = :binding AND #exp > :now');
+    expect(input?.ExpressionAttributeValues?.[':binding']?.S).toBe(sha256Hex(NONCE));
+  });
+
+  it('treats a Recall 2xx that returns the existing credential as connected (update in place)', async () => {
+    ddb.on(PutItemCommand).resolves({ Attributes: connectionItem('user-42', 'cred-existing') });
+    recall.on(() => ({ status: 200, body: credential('cred-existing', { user_id: 'zu-1' }) }));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response).connect).toBe('connected');
+    expect(creates()).toHaveLength(1);
+    expect(recall.requests.filter((r) => r.method === 'DELETE')).toHaveLength(0);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ['user', { conflicting_zoom_user_id: 'zu-1' }, 'user_id=zu-1', { user_id: 'zu-1' }],
+    ['account', { conflicting_zoom_account_id: 'za-9' }, 'account_id=za-9', { account_id: 'za-9' }],
+  ])(
+    'resolves a %s-level conflict: list by oauth_app + Zoom id, delete by Recall id, create again',
+    async (_level, conflictBody, filter, identity) => {
+      let created = 0;
+      recall
+        .on((r) =>
+          r.method === 'POST' && created++ === 0 ? { status: 400, body: { detail: 'already exists', ...conflictBody } } : undefined,
+        )
+        .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-new', identity) } : undefined))
+        .on((r) =>
+          r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', identity)] } } : undefined,
+        )
+        .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
+      const zoomIdentity = 'user_id' in identity ? 'user#zu-1' : 'account#za-9';
+      ddb.on(QueryCommand).resolves({
+        Items: [{ ...connectionItem('user-7', 'cred-old'), zoomIdentity: { S: zoomIdentity } }],
+      });
+
+      const response = await callback({ code: CODE, state: STATE });
+
+      expect(outcomeOf(response).connect).toBe('connected');
+      expect(recall.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+        `POST ${CREDENTIALS}`,
+        `GET ${CREDENTIALS}?oauth_app=${APP}&${filter}`,
+        `DELETE ${CREDENTIALS}cred-old/`,
+        `POST ${CREDENTIALS}`,
+      ]);
+      // The other product user of the same Zoom identity now points at the new credential.
+      const repoint = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+      expect(repoint?.Key?.pk?.S).toBe('USER#user-7');
+      expect(repoint?.ExpressionAttributeValues?.[':to']?.S).toBe('cred-new');
+      expect(repoint?.ExpressionAttributeValues?.[':from']?.S).toBe('cred-old');
+    },
+  );
+
+  it('sends the user back to Zoom with a fresh state when Recall says the code was spent during the conflict', async () => {
+    let created = 0;
+    recall
+      .on((r) =>
+        r.method === 'POST'
+          ? created++ === 0
+            ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } }
+            : { status: 400, body: { detail: `invalid_grant for code ${CODE}` } }
+          : undefined,
+      )
+      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
+      .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
+    ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-old')] });
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(response.statusCode).toBe(302);
+    const location = new URL(String(response.headers?.location));
+    expect(`${location.origin}${location.pathname}`).toBe('https://zoom.us/oauth/authorize');
+    const newState = location.searchParams.get('state');
+    expect(newState).not.toBe(STATE);
+    const saved = ddb.commandCalls(PutItemCommand).map((c) => c.args[0].input.Item);
+    expect(saved).toHaveLength(1);
+    expect(saved[0]?.pk?.S).toBe(`STATE#${sha256Hex(newState ?? '')}`);
+    expect(saved[0]?.reauthCount?.N).toBe('1');
+    expect(saved[0]?.userId?.S).toBe('user-42');
+    // Old cookie cleared, new one set.
+    expect(response.cookies).toHaveLength(2);
+    // The sharer's record no longer claims a credential that is gone.
+    const marked = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+    expect(marked?.ExpressionAttributeValues?.[':status']?.S).toBe('unhealthy');
+  });
+
+  it('re-authorizes at most once: a second spent code ends with reason=code_rejected', async () => {
+    ddb.on(DeleteItemCommand).resolves({ Attributes: stateItem({ reauthCount: { N: '1' } }) });
+    let created = 0;
+    recall
+      .on((r) =>
+        r.method === 'POST'
+          ? created++ === 0
+            ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } }
+            : { status: 400, body: { detail: 'invalid_grant' } }
+          : undefined,
+      )
+      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [] } } : undefined));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'code_rejected' });
+    expect(ddb.commandCalls(PutItemCommand)).toHaveLength(0);
+  });
+
+  it('lands on reason=code_rejected when Recall rejects the code outright (invalid grant), without logging the code', async () => {
+    recall.on(() => ({ status: 400, body: { detail: `Invalid Grant: code ${CODE} is invalid` } }));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'code_rejected' });
+    expect(String(response.headers?.location)).not.toContain(CODE);
+    expect(creates()).toHaveLength(1);
+    expect(ddb.commandCalls(PutItemCommand)).toHaveLength(0);
+  });
+
+  it('lands on reason=recall_unavailable when Recall answers 503', async () => {
+    recall.on(() => ({ status: 503, body: { detail: 'overloaded' } }));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'recall_unavailable' });
+  });
+
+  it('lands on reason=recall_rejected when Recall refuses the API key', async () => {
+    recall.on(() => ({ status: 401, body: { detail: 'Invalid token.' } }));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'recall_rejected' });
+  });
+
+  it.each(['access_denied', undefined])(
+    'lands on zoom_connect=denied when Zoom returns no code (error=%s) and never calls Recall',
+    async (error) => {
+      const response = await callback({ state: STATE, ...(error ? { error } : {}) });
+
+      expect(String(response.headers?.location)).toBe(`${RETURN_TO}&zoom_connect=denied`);
+      expect(recall.requests).toHaveLength(0);
+    },
+  );
+
+  it('answers a 400 page for a replayed or forged state and never calls Recall', async () => {
+    ddb.on(DeleteItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    ddb.on(GetItemCommand).resolves({});
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(response.statusCode).toBe(400);
+    expect(response.headers?.['content-type']).toContain('text/html');
+    expect(response.body).toContain('already been used');
+    expect(response.body).not.toContain(CODE);
+    expect(recall.requests).toHaveLength(0);
+  });
+
+  it('refuses a callback from a browser without the binding cookie, keeps the state, and never calls Recall', async () => {
+    ddb.on(DeleteItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    ddb.on(GetItemCommand).resolves({ Item: stateItem() });
+
+    const response = await callback({ code: CODE, state: STATE }, []);
+
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'browser_mismatch' });
+    expect(ddb.commandCalls(DeleteItemCommand)[0]?.args[0].input.ExpressionAttributeValues?.[':binding']?.S).toBe('-');
+    expect(ddb.commandCalls(DeleteItemCommand)).toHaveLength(1);
+    expect(recall.requests).toHaveLength(0);
+  });
+
+  it('sends the hash of a wrong binding cookie, so another browser\'s cookie cannot match', async () => {
+    ddb.on(DeleteItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    ddb.on(GetItemCommand).resolves({ Item: stateItem() });
+
+    const response = await callback({ code: CODE, state: STATE }, [`${COOKIE_NAME}=someone-elses-nonce`]);
+
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'browser_mismatch' });
+    const sent = ddb.commandCalls(DeleteItemCommand)[0]?.args[0].input.ExpressionAttributeValues?.[':binding']?.S;
+    expect(sent).toBe(sha256Hex('someone-elses-nonce'));
+    expect(recall.requests).toHaveLength(0);
+  });
+
+  it('lands on reason=state_expired for an expired state and never calls Recall', async () => {
+    ddb.on(DeleteItemCommand).rejectsOnce(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    ddb.on(GetItemCommand).resolves({ Item: stateItem({ expiresAt: { N: String(Math.floor(Date.now() / 1000) - 1) } }) });
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'state_expired' });
+    expect(recall.requests).toHaveLength(0);
+  });
+
+  it.each([
+    ['without state', { code: CODE }],
+    ['with an oversized code', { code: 'x'.repeat(5000), state: STATE }],
+  ])('answers a 400 page for a callback %s', async (_case, query) => {
+    const response = await callback(query);
+
+    expect(response.statusCode).toBe(400);
+    expect(ddb.calls()).toHaveLength(0);
+    expect(recall.requests).toHaveLength(0);
+  });
+
+  it('releases the old credential when the user switches to another Zoom identity nobody else uses', async () => {
+    ddb.on(PutItemCommand).resolves({
+      Attributes: { ...connectionItem('user-42', 'cred-other'), zoomIdentity: { S: 'user#zu-old' } },
+    });
+    recall
+      .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined))
+      .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response).connect).toBe('connected');
+    expect(recall.requests.map((r) => `${r.method} ${r.path}`)).toContain(`DELETE ${CREDENTIALS}cred-other/`);
+  });
+});
