@@ -9,6 +9,8 @@ import { RECALL_REGIONS } from '../functions/shared/config.js';
 
 /** The clearly fake Recall Zoom OAuth App id cdk.json ships with, so `cdk synth` works before it is set. */
 export const PLACEHOLDER_RECALL_ZOOM_OAUTH_APP_ID = '00000000-0000-4000-8000-000000000000';
+/** The example return URL cdk.json ships with (example.com is reserved, so it can never be a real product). */
+export const PLACEHOLDER_RETURN_URL = 'https://app.example.com/';
 
 /** Hosts a deployed service must never send a browser to: Recall rejects them, and they are not the product. */
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '0.0.0.0']);
@@ -64,15 +66,17 @@ const ReturnUrlAllowlist = z.preprocess(
     .min(1, 'returnUrlAllowlist needs at least one entry: the product page users return to after connecting Zoom'),
 );
 
+const DOMAIN_NAME_RULE =
+  'customDomain.domainName must be a fully qualified host name such as connect.example.com (no scheme, no path)';
 const DomainName = z
-  .string()
+  .string({ error: DOMAIN_NAME_RULE })
   .trim()
   .toLowerCase()
-  .regex(
-    /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
-    'customDomain.domainName must be a fully qualified host name such as connect.example.com (no scheme, no path)',
-  )
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, DOMAIN_NAME_RULE)
   .refine((name) => !isLoopback(name), 'customDomain.domainName must be a public host name, not localhost');
+
+const CERTIFICATE_ARN_RULE =
+  'customDomain.certificateArn must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>) in the stack region';
 
 const CustomDomain = z.preprocess(
   parseJsonIfString,
@@ -80,11 +84,8 @@ const CustomDomain = z.preprocess(
     {
       domainName: DomainName,
       certificateArn: z
-        .string()
-        .regex(
-          /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/,
-          'customDomain.certificateArn must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>) in the stack region',
-        ),
+        .string({ error: CERTIFICATE_ARN_RULE })
+        .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/, CERTIFICATE_ARN_RULE),
     },
     {
       error: (issue) =>
@@ -97,7 +98,7 @@ const CustomDomain = z.preprocess(
 
 /** Secrets Manager's own name rule. */
 const SecretName = (key: string) =>
-  z.string().regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, `${key} may contain only letters, digits and /_+=.@- (at most 512)`);
+  z.string({ error: `${key} must be a string` }).regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, `${key} may contain only letters, digits and /_+=.@- (at most 512)`);
 
 const PositiveInt = (key: string, fallback: number) =>
   z.coerce
@@ -158,8 +159,8 @@ export function parseDeployConfig(context: Record<string, unknown>): DeployConfi
   const parsed = DeployConfigSchema.safeParse(context);
   if (!parsed.success) {
     throw new InvalidDeployConfigError(
+      // The message already lists every issue; a `cause` would only add the raw ZodError dump to the terminal.
       `Invalid deploy configuration (CDK context; set it in cdk.json or with -c key=value):\n${z.prettifyError(parsed.error)}`,
-      { cause: parsed.error },
     );
   }
   return parsed.data;

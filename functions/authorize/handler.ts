@@ -5,7 +5,7 @@ import { beginZoomAuthorization } from '../shared/authorization.js';
 import { dynamoDb, getSecretsManager } from '../shared/clients.js';
 import { loadConfig } from '../shared/config.js';
 import { verifyConnectToken } from '../shared/connect-token.js';
-import { RequestError } from '../shared/errors.js';
+import { MisconfiguredError, RequestError } from '../shared/errors.js';
 import { type HttpResult, httpErrors, redirect } from '../shared/http.js';
 import { logger } from '../shared/logger.js';
 import { logContext } from '../shared/middleware.js';
@@ -14,6 +14,9 @@ import { SecretStore } from '../shared/secrets.js';
 import { AuthorizeQuerySchema } from './schema.js';
 
 const config = loadConfig();
+if (config.secrets.source === 'secrets-manager' && !config.secrets.signingKeySecretId) {
+  throw new MisconfiguredError('SIGNING_KEY_SECRET_ID is required: the authorize step verifies connect tokens.');
+}
 const secrets = new SecretStore(config, getSecretsManager);
 const states = new OAuthStateRepository(dynamoDb, config.tableName);
 

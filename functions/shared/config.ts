@@ -47,7 +47,8 @@ export interface ServiceConfig {
   recallOAuthAppId: string;
   returnUrlAllowlist: readonly string[];
   secrets:
-    | { source: 'secrets-manager'; appSecretId: string; signingKeySecretId: string }
+    /** Functions that never verify connect tokens are not given the signing key at all. */
+    | { source: 'secrets-manager'; appSecretId: string; signingKeySecretId?: string }
     | {
         source: 'environment';
         recallApiKey: string;
@@ -90,13 +91,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
 }
 
 function secretSource(e: z.infer<typeof EnvSchema>): ServiceConfig['secrets'] {
-  if (e.APP_SECRET_ID && e.SIGNING_KEY_SECRET_ID) {
-    return { source: 'secrets-manager', appSecretId: e.APP_SECRET_ID, signingKeySecretId: e.SIGNING_KEY_SECRET_ID };
+  if (e.APP_SECRET_ID) {
+    return {
+      source: 'secrets-manager',
+      appSecretId: e.APP_SECRET_ID,
+      ...(e.SIGNING_KEY_SECRET_ID ? { signingKeySecretId: e.SIGNING_KEY_SECRET_ID } : {}),
+    };
   }
   const missing = (['RECALL_API_KEY', 'ZOOM_CLIENT_ID', 'CONNECT_SIGNING_KEY'] as const).filter((name) => !e[name]);
   if (missing.length > 0) {
     throw new MisconfiguredError(
-      `Set APP_SECRET_ID and SIGNING_KEY_SECRET_ID (on AWS), or ${missing.join(', ')} (local mode).`,
+      `Set APP_SECRET_ID (on AWS), or ${missing.join(', ')} (local mode).`,
     );
   }
   return {

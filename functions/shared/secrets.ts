@@ -23,7 +23,7 @@ export interface ServiceSecrets {
   recallApiKey: string;
   zoomClientId: string;
   zoomWebhookSecretToken?: string;
-  /** Current signing key first; a rotation may add the previous one. */
+  /** Current signing key first; a rotation may add the previous one. Empty where the function has no key. */
   signingKeys: readonly string[];
 }
 
@@ -70,7 +70,7 @@ export class SecretStore {
     const client = this.client();
     const [appSecret, signingKey] = await Promise.all([
       readSecretString(client, source.appSecretId),
-      readSecretString(client, source.signingKeySecretId),
+      source.signingKeySecretId === undefined ? undefined : readSecretString(client, source.signingKeySecretId),
     ]);
     const parsed = AppSecretSchema.safeParse(parseJson(appSecret));
     if (!parsed.success) {
@@ -78,10 +78,10 @@ export class SecretStore {
       const fields = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
       throw new MisconfiguredError(`Secret ${source.appSecretId} is not filled in correctly (${fields.join('; ')}).`);
     }
-    if (signingKey.length < 32) {
+    if (signingKey !== undefined && signingKey.length < 32) {
       throw new MisconfiguredError(`Secret ${source.signingKeySecretId} is shorter than 32 characters.`);
     }
-    return { ...parsed.data, signingKeys: [signingKey] };
+    return { ...parsed.data, signingKeys: signingKey === undefined ? [] : [signingKey] };
   }
 }
 

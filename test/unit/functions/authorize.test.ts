@@ -1,5 +1,5 @@
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SignJWT } from 'jose';
@@ -13,7 +13,7 @@ import { httpEvent } from '../../helpers/events.js';
 
 useAwsFunctionEnv();
 const ddb = mockClient(DynamoDBClient);
-let secretsManager: ReturnType<typeof mockClient<SecretsManagerClient>>;
+let secretsManager: ReturnType<typeof mockSecretsManager>;
 let handler: (typeof import('../../../functions/authorize/handler.js'))['handler'];
 
 beforeAll(async () => {
