@@ -63,7 +63,8 @@ export interface RecallClientOptions {
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
   fetch?: typeof fetch;
-  sleep?: (ms: number) => Promise<void>;
+  /** Waits between attempts; must return early when `signal` aborts. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
   /** Called before each retry, for logs and metrics. Never given a body or header value. */
   onRetry?: (info: { operation: string; attempt: number; status?: number; delayMs: number }) => void;
@@ -90,7 +91,7 @@ export class RecallClient {
     this.#options = {
       timeoutMs: 8_000,
       fetch: globalThis.fetch.bind(globalThis),
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      sleep: abortableSleep,
       random: Math.random,
       ...options,
       baseUrl: options.baseUrl.replace(/\/+$/, ''),
@@ -167,15 +168,17 @@ export class RecallClient {
     throw await failure('delete', response);
   }
 
-  /** `next` may be a full URL (Django REST style) or a bare cursor; both stay on the configured host. */
+  /**
+   * `next` may be a full URL (Django REST style) or a bare cursor. Either way the request stays on the configured
+   * host and keeps every filter: an unfiltered page would scan the whole workspace.
+   */
   #nextPath(next: string, query: URLSearchParams): string {
-    if (/^https?:\/\//i.test(next)) {
-      const url = new URL(next);
-      return `${url.pathname}${url.search}`;
-    }
-    const withCursor = new URLSearchParams(query);
-    withCursor.set('cursor', next);
-    return `${CREDENTIALS_PATH}?${withCursor}`;
+    const isUrl = /^https?:\/\//i.test(next);
+    const url = isUrl ? new URL(next) : undefined;
+    const params = new URLSearchParams(url?.search ?? '');
+    if (!isUrl) params.set('cursor', next);
+    for (const [name, value] of query) if (!params.has(name)) params.set(name, value);
+    return `${url?.pathname ?? CREDENTIALS_PATH}?${params}`;
   }
 
   async #request(
@@ -217,10 +220,25 @@ export class RecallClient {
         retryAfterMs(response?.headers.get('retry-after')) ?? random() * retry.baseDelayMs * 2 ** (attempt - 1),
       );
       await response?.body?.cancel();
+      // A wait that outlives the caller's deadline would only turn into a gateway timeout.
+      if (signal?.aborted) throw new RecallUnavailableError(`Recall ${operation} ran out of time.`);
       this.#options.onRetry?.({ operation, attempt, ...(response ? { status: response.status } : {}), delayMs });
-      await sleep(delayMs);
+      await sleep(delayMs, signal);
+      if (signal?.aborted) throw new RecallUnavailableError(`Recall ${operation} ran out of time.`);
     }
   }
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }
 
 const credentialPath = (id: string) => `${CREDENTIALS_PATH}${encodeURIComponent(id)}/`;
@@ -230,6 +248,8 @@ export function retryAfterMs(header: string | null | undefined, now = Date.now()
   if (!header) return undefined;
   const trimmed = header.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // An HTTP date names its weekday and month; anything else ('1.5', '-1') is invalid and ignored (RFC 9110).
+  if (!/[a-z]/i.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

@@ -16,7 +16,11 @@ const notPlaceholder = () =>
 export const AppSecretSchema = z.object({
   recallApiKey: notPlaceholder(),
   zoomClientId: notPlaceholder(),
-  zoomWebhookSecretToken: z.optional(z.string()),
+  // Only the webhook needs it; unfilled (empty or the placeholder) means not set, never a key anyone could know.
+  zoomWebhookSecretToken: z.pipe(
+    z.optional(z.string()),
+    z.transform((value) => (value && value !== SECRET_PLACEHOLDER ? value : undefined)),
+  ),
 });
 
 export interface ServiceSecrets {
@@ -81,7 +85,12 @@ export class SecretStore {
     if (signingKey !== undefined && signingKey.length < 32) {
       throw new MisconfiguredError(`Secret ${source.signingKeySecretId} is shorter than 32 characters.`);
     }
-    return { ...parsed.data, signingKeys: signingKey === undefined ? [] : [signingKey] };
+    const { zoomWebhookSecretToken, ...required } = parsed.data;
+    return {
+      ...required,
+      ...(zoomWebhookSecretToken ? { zoomWebhookSecretToken } : {}),
+      signingKeys: signingKey === undefined ? [] : [signingKey],
+    };
   }
 }
 

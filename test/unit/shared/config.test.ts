@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, RECALL_REGIONS, recallBaseUrlFor } from '../../../functions/shared/config.js';
+import { MisconfiguredError } from '../../../functions/shared/errors.js';
+
+const LOCAL_API_KEY = 'local-recall-api-key-0123456789';
+const LOCAL_SIGNING_KEY = 'local-signing-key-0123456789-abcdefghijklmnop';
+
+/** The environment the stack gives a function on AWS: secrets named, not carried. */
+const awsEnv = (): NodeJS.ProcessEnv => ({
+  TABLE_NAME: 'connect-table',
+  ZOOM_REDIRECT_URI: 'https://connect.example.com/zoom/callback',
+  RECALL_REGION: 'us-west-2',
+  RECALL_ZOOM_OAUTH_APP_ID: '2d40abfe-c692-4723-b26f-869ebfbde4cf',
+  RETURN_URL_ALLOWLIST: 'https://app.example.com/settings/,https://admin.example.com/',
+  APP_SECRET_ID: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:app-AbCdEf',
+  SIGNING_KEY_SECRET_ID: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:signing-GhIjKl',
+});
+
+/** Local mode: no Secrets Manager, the values themselves. */
+const localEnv = (): NodeJS.ProcessEnv => ({
+  TABLE_NAME: 'local-table',
+  ZOOM_REDIRECT_URI: 'http://localhost:3000/zoom/callback',
+  RECALL_ZOOM_OAUTH_APP_ID: 'sandbox-app',
+  RETURN_URL_ALLOWLIST: 'http://localhost:3000/',
+  RECALL_API_KEY: LOCAL_API_KEY,
+  ZOOM_CLIENT_ID: 'sandbox-client',
+  ZOOM_WEBHOOK_SECRET_TOKEN: 'sandbox-token',
+  CONNECT_SIGNING_KEY: LOCAL_SIGNING_KEY,
+});
+
+function misconfiguration(env: NodeJS.ProcessEnv): MisconfiguredError {
+  let error: unknown;
+  try {
+    loadConfig(env);
+  } catch (thrown) {
+    error = thrown;
+  }
+  expect(error).toBeInstanceOf(MisconfiguredError);
+  return error as MisconfiguredError;
+}
+
+describe('loadConfig', () => {
+  it('refuses an environment without TABLE_NAME, naming it', () => {
+    const env = awsEnv();
+    delete env.TABLE_NAME;
+
+    const error = misconfiguration(env);
+
+    expect(error.message).toContain('TABLE_NAME');
+  });
+
+  it('names every missing variable at once', () => {
+    const error = misconfiguration({ APP_SECRET_ID: 'a', SIGNING_KEY_SECRET_ID: 'b' });
+
+    for (const name of ['TABLE_NAME', 'ZOOM_REDIRECT_URI', 'RECALL_ZOOM_OAUTH_APP_ID', 'RETURN_URL_ALLOWLIST']) {
+      expect(error.message).toContain(name);
+    }
+  });
+
+  it('refuses a blank TABLE_NAME', () => {
+    const error = misconfiguration({ ...awsEnv(), TABLE_NAME: '   ' });
+
+    expect(error.message).toContain('TABLE_NAME');
+  });
+
+  it('uses Secrets Manager when both secret ids are set', () => {
+    const config = loadConfig(awsEnv());
+
+    expect(config.secrets).toEqual({
+      source: 'secrets-manager',
+      appSecretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:app-AbCdEf',
+      signingKeySecretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:signing-GhIjKl',
+    });
+  });
+
+  it('uses the environment values in local mode', () => {
+    const config = loadConfig(localEnv());
+
+    expect(config.secrets).toEqual({
+      source: 'environment',
+      recallApiKey: LOCAL_API_KEY,
+      zoomClientId: 'sandbox-client',
+      zoomWebhookSecretToken: 'sandbox-token',
+      signingKey: LOCAL_SIGNING_KEY,
+    });
+  });
+
+  it('prefers Secrets Manager when both sources are configured', () => {
+    const config = loadConfig({ ...localEnv(), ...awsEnv() });
+
+    expect(config.secrets.source).toBe('secrets-manager');
+  });
+
+  it('refuses a configuration with neither secret source, naming what is missing', () => {
+    const env = localEnv();
+    delete env.CONNECT_SIGNING_KEY;
+    delete env.ZOOM_CLIENT_ID;
+
+    const error = misconfiguration(env);
+
+    expect(error.message).toContain('CONNECT_SIGNING_KEY');
+    expect(error.message).toContain('ZOOM_CLIENT_ID');
+    expect(error.message).toContain('APP_SECRET_ID');
+    expect(error.message).not.toContain(LOCAL_API_KEY);
+  });
+
+  it('uses Secrets Manager without a signing key for a function given only APP_SECRET_ID', () => {
+    const env = awsEnv();
+    delete env.SIGNING_KEY_SECRET_ID;
+
+    expect(loadConfig(env).secrets).toEqual({
+      source: 'secrets-manager',
+      appSecretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:app-AbCdEf',
+    });
+  });
+
+  it('does not fall back to Secrets Manager for SIGNING_KEY_SECRET_ID alone', () => {
+    const env: NodeJS.ProcessEnv = { ...localEnv(), SIGNING_KEY_SECRET_ID: 'signing-secret' };
+
+    expect(loadConfig(env).secrets.source).toBe('environment');
+    delete env.RECALL_API_KEY;
+    expect(misconfiguration(env).message).toContain('RECALL_API_KEY');
+  });
+
+  it('never echoes a secret value in a configuration error', () => {
+    const env = { ...localEnv(), RECALL_REGION: 'mars-1', ZOOM_REDIRECT_URI: 'not a url' };
+
+    const error = misconfiguration(env);
+
+    expect(error.message).not.toContain(LOCAL_API_KEY);
+    expect(error.message).not.toContain(LOCAL_SIGNING_KEY);
+  });
+
+  it.each(RECALL_REGIONS)('maps region %s to https://<region>.recall.ai', (region) => {
+    const config = loadConfig({ ...awsEnv(), RECALL_REGION: region });
+
+    expect(config.recallBaseUrl).toBe(`https://${region}.recall.ai`);
+    expect(recallBaseUrlFor(region)).toBe(`https://${region}.recall.ai`);
+  });
+
+  it('defaults to us-east-1', () => {
+    const env = awsEnv();
+    delete env.RECALL_REGION;
+
+    expect(loadConfig(env).recallBaseUrl).toBe('https://us-east-1.recall.ai');
+  });
+
+  it('refuses an unknown region, naming the variable', () => {
+    const error = misconfiguration({ ...awsEnv(), RECALL_REGION: 'eu-west-1' });
+
+    expect(error.message).toContain('RECALL_REGION');
+  });
+
+  it('lets RECALL_API_BASE_URL override RECALL_REGION, without a trailing slash', () => {
+    const config = loadConfig({ ...awsEnv(), RECALL_REGION: 'eu-central-1', RECALL_API_BASE_URL: 'http://127.0.0.1:4010/' });
+
+    expect(config.recallBaseUrl).toBe('http://127.0.0.1:4010');
+  });
+
+  it('refuses a RECALL_API_BASE_URL that is not a URL', () => {
+    const error = misconfiguration({ ...awsEnv(), RECALL_API_BASE_URL: 'recall' });
+
+    expect(error.message).toContain('RECALL_API_BASE_URL');
+  });
+
+  it('keeps ZOOM_REDIRECT_URI byte for byte, trailing slash included', () => {
+    const config = loadConfig({ ...awsEnv(), ZOOM_REDIRECT_URI: 'https://connect.example.com/zoom/callback/' });
+
+    expect(config.zoomRedirectUri).toBe('https://connect.example.com/zoom/callback/');
+  });
+
+  it('refuses a ZOOM_REDIRECT_URI that is not a URL', () => {
+    const error = misconfiguration({ ...awsEnv(), ZOOM_REDIRECT_URI: '/zoom/callback' });
+
+    expect(error.message).toContain('ZOOM_REDIRECT_URI');
+  });
+
+  it('defaults the Zoom authorize URL to zoom.us', () => {
+    expect(loadConfig(awsEnv()).zoomAuthorizeUrl).toBe('https://zoom.us/oauth/authorize');
+  });
+
+  it('splits the allow-list on commas, trimming blanks', () => {
+    const config = loadConfig({ ...awsEnv(), RETURN_URL_ALLOWLIST: ' https://a.example/x , ,https://b.example/ ,' });
+
+    expect(config.returnUrlAllowlist).toEqual(['https://a.example/x', 'https://b.example/']);
+  });
+
+  it('refuses an allow-list entry that is not a URL', () => {
+    const error = misconfiguration({ ...awsEnv(), RETURN_URL_ALLOWLIST: 'https://a.example/,app.example.com' });
+
+    expect(error.message).toContain('RETURN_URL_ALLOWLIST');
+  });
+
+  it('defaults and coerces the cache and state lifetimes', () => {
+    expect(loadConfig(awsEnv())).toMatchObject({ secretsCacheSeconds: 300, oauthStateTtlSeconds: 600 });
+    expect(loadConfig({ ...awsEnv(), SECRETS_CACHE_SECONDS: '60', OAUTH_STATE_TTL_SECONDS: '120' })).toMatchObject({
+      secretsCacheSeconds: 60,
+      oauthStateTtlSeconds: 120,
+    });
+  });
+
+  it.each(['0', '-5', '1.5', 'ten'])('refuses OAUTH_STATE_TTL_SECONDS=%s', (value) => {
+    const error = misconfiguration({ ...awsEnv(), OAUTH_STATE_TTL_SECONDS: value });
+
+    expect(error.message).toContain('OAUTH_STATE_TTL_SECONDS');
+  });
+
+  it('returns a frozen configuration', () => {
+    const config = loadConfig(awsEnv());
+
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.returnUrlAllowlist)).toBe(true);
+  });
+});

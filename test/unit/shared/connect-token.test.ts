@@ -1,0 +1,217 @@
+import { generateKeyPair, SignJWT } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { signConnectToken, verifyConnectToken } from '../../../functions/shared/connect-token.js';
+import { InvalidConnectTokenError, RequestError } from '../../../functions/shared/errors.js';
+
+const KEY = 'current-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz';
+const PREVIOUS_KEY = 'previous-signing-key-0123456789-abcdefghijklmnopqrstuvwxy';
+const OTHER_KEY = 'someone-elses-signing-key-0123456789-abcdefghijklmnopqrstu';
+const ALLOWLIST = ['https://app.example/settings', 'http://127.0.0.1:8080/'];
+const RETURN_TO = 'https://app.example/settings/zoom?tab=integrations';
+const encoder = new TextEncoder();
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** Runs a verification expected to fail and hands back the error for assertions. */
+async function refusal(jwt: string, keys: readonly string[] = [KEY], allowlist = ALLOWLIST) {
+  const error = await verifyConnectToken(jwt, keys, allowlist).then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(InvalidConnectTokenError);
+  const refused = error as InvalidConnectTokenError;
+  expect(refused).toBeInstanceOf(RequestError);
+  expect(refused.statusCode).toBe(400);
+  // No part of the token (header, payload or signature) and no claim value may leak into the message.
+  for (const part of jwt.split('.').filter((segment) => segment.length > 3)) {
+    expect(refused.message).not.toContain(part);
+  }
+  expect(refused.message).not.toContain(RETURN_TO);
+  return refused;
+}
+
+function hs256(claims: Record<string, unknown>) {
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' });
+}
+
+const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('connect token', () => {
+  it('round-trips the user id and return URL through sign and verify', async () => {
+    // Prepare
+    const jwt = await signConnectToken({ userId: 'user-42', returnTo: RETURN_TO }, KEY);
+
+    // Act
+    const token = await verifyConnectToken(jwt, [KEY], ALLOWLIST);
+
+    // Assess
+    expect(token).toEqual({ userId: 'user-42', returnTo: RETURN_TO });
+  });
+
+  it('signs with HS256 over the UTF-8 bytes of the key, with sub, return_to and exp claims', async () => {
+    const jwt = await signConnectToken({ userId: 'user-42', returnTo: RETURN_TO }, KEY, 120);
+    const [header, payload] = jwt.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
+
+    expect(header.alg).toBe('HS256');
+    expect(payload.sub).toBe('user-42');
+    expect(payload.return_to).toBe(RETURN_TO);
+    expect(payload.exp - payload.iat).toBe(120);
+  });
+
+  it('accepts a token minted by another HS256 implementation with the same key', async () => {
+    const jwt = await hs256({ return_to: RETURN_TO })
+      .setSubject('user-7')
+      .setExpirationTime(nowSeconds() + 60)
+      .sign(encoder.encode(KEY));
+
+    await expect(verifyConnectToken(jwt, [KEY], ALLOWLIST)).resolves.toEqual({ userId: 'user-7', returnTo: RETURN_TO });
+  });
+
+  it('refuses an expired token with problem "expired"', async () => {
+    const jwt = await hs256({ return_to: RETURN_TO })
+      .setSubject('user-42')
+      .setIssuedAt(nowSeconds() - 700)
+      .setExpirationTime(nowSeconds() - 100)
+      .sign(encoder.encode(KEY));
+
+    const error = await refusal(jwt);
+
+    expect(error.problem).toBe('expired');
+    expect(error.message).toBe('This connect link has expired.');
+  });
+
+  it('refuses a token signed with another key with problem "bad_signature"', async () => {
+    const jwt = await signConnectToken({ userId: 'user-42', returnTo: RETURN_TO }, OTHER_KEY);
+
+    const error = await refusal(jwt, [KEY, PREVIOUS_KEY]);
+
+    expect(error.problem).toBe('bad_signature');
+  });
+
+  it('refuses a token whose signature was tampered with', async () => {
+    const jwt = await signConnectToken({ userId: 'user-42', returnTo: RETURN_TO }, KEY);
+    const [header, , signature] = jwt.split('.');
+    const forged = `${header}.${base64url({ sub: 'admin', return_to: RETURN_TO, exp: nowSeconds() + 60 })}.${signature}`;
+
+    const error = await refusal(forged);
+
+    expect(error.problem).toBe('bad_signature');
+  });
+
+  it('refuses a token without sub', async () => {
+    const jwt = await hs256({ return_to: RETURN_TO }).setExpirationTime(nowSeconds() + 60).sign(encoder.encode(KEY));
+
+    const error = await refusal(jwt);
+
+    expect(error.problem).toBe('missing_claims');
+  });
+
+  it('refuses a token with an empty sub', async () => {
+    const jwt = await hs256({ return_to: RETURN_TO }).setSubject('').setExpirationTime(nowSeconds() + 60).sign(encoder.encode(KEY));
+
+    const error = await refusal(jwt);
+
+    expect(error.problem).toBe('missing_claims');
+  });
+
+  it('refuses a token without exp', async () => {
+    const jwt = await hs256({ return_to: RETURN_TO }).setSubject('user-42').sign(encoder.encode(KEY));
+
+    const error = await refusal(jwt);
+
+    expect(error.problem).toBe('missing_claims');
+  });
+
+  it('refuses a token without return_to', async () => {
+    const jwt = await hs256({}).setSubject('user-42').setExpirationTime(nowSeconds() + 60).sign(encoder.encode(KEY));
+
+    const error = await refusal(jwt);
+
+    expect(error.problem).toBe('missing_claims');
+  });
+
+  it('refuses an unsigned token (alg "none")', async () => {
+    const unsigned = `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url({
+      sub: 'user-42',
+      return_to: RETURN_TO,
+      exp: nowSeconds() + 60,
+    })}.`;
+
+    const error = await refusal(unsigned);
+
+    expect(error.problem).not.toBe('expired');
+  });
+
+  it('refuses an HS512 token even when it is signed with the right key', async () => {
+    const jwt = await new SignJWT({ return_to: RETURN_TO })
+      .setProtectedHeader({ alg: 'HS512' })
+      .setSubject('user-42')
+      .setExpirationTime(nowSeconds() + 60)
+      .sign(encoder.encode(KEY));
+
+    await refusal(jwt);
+  });
+
+  it('refuses an RS256 token', async () => {
+    const { privateKey } = await generateKeyPair('RS256');
+    const jwt = await new SignJWT({ return_to: RETURN_TO })
+      .setProtectedHeader({ alg: 'RS256' })
+      .setSubject('user-42')
+      .setExpirationTime(nowSeconds() + 60)
+      .sign(privateKey);
+
+    await refusal(jwt);
+  });
+
+  it('refuses a return_to that is not on the allow-list', async () => {
+    const jwt = await signConnectToken({ userId: 'user-42', returnTo: 'http://127.0.0.1:8080.evil.example/' }, KEY);
+
+    const error = await refusal(jwt);
+
+    expect(error.problem).toBe('return_to_not_allowed');
+    expect(error.message).not.toContain('evil.example');
+  });
+
+  it('refuses a javascript: return_to', async () => {
+    const jwt = await signConnectToken({ userId: 'user-42', returnTo: 'javascript:alert(document.cookie)' }, KEY);
+
+    const error = await refusal(jwt);
+
+    expect(error.problem).toBe('return_to_not_allowed');
+  });
+
+  it('verifies a token signed with the second key of the list during a rotation', async () => {
+    const jwt = await signConnectToken({ userId: 'user-42', returnTo: RETURN_TO }, PREVIOUS_KEY);
+
+    await expect(verifyConnectToken(jwt, [KEY, PREVIOUS_KEY], ALLOWLIST)).resolves.toEqual({
+      userId: 'user-42',
+      returnTo: RETURN_TO,
+    });
+  });
+
+  it('reports an expired token signed with the rotated-out key as expired', async () => {
+    const jwt = await hs256({ return_to: RETURN_TO })
+      .setSubject('user-42')
+      .setExpirationTime(nowSeconds() - 100)
+      .sign(encoder.encode(PREVIOUS_KEY));
+
+    const error = await refusal(jwt, [KEY, PREVIOUS_KEY]);
+
+    expect(error.problem).toBe('expired');
+  });
+
+  it.each(['garbage', 'a.b.c', '', 'eyJhbGciOiJIUzI1NiJ9', 'x.y'])('refuses %j as malformed', async (garbage) => {
+    const error = await refusal(garbage);
+
+    expect(error.problem).toBe('malformed');
+    expect(error.message).toBe('This connect link is not valid.');
+  });
+
+  it('returns the normalized return URL', async () => {
+    const jwt = await signConnectToken({ userId: 'user-42', returnTo: 'HTTP://127.0.0.1:8080/a/./b' }, KEY);
+
+    await expect(verifyConnectToken(jwt, [KEY], ALLOWLIST)).resolves.toEqual({
+      userId: 'user-42',
+      returnTo: 'http://127.0.0.1:8080/a/b',
+    });
+  });
+});

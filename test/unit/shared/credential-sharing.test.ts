@@ -1,0 +1,209 @@
+import { describe, expect, it } from 'vitest';
+import type { Connection, ConnectionStatus } from '../../../functions/shared/connection-repository.js';
+import {
+  markDeletedCredentials,
+  releaseCredentialIfUnused,
+  repointSharers,
+} from '../../../functions/shared/credential-sharing.js';
+import type { RecallCredential } from '../../../functions/shared/recall-client.js';
+
+const APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
+const IDENTITY = 'user#zoom-user-1';
+const OLD = 'cred-old';
+const NEW = 'cred-new';
+const NOW = '2026-11-30T18:00:00.000Z';
+
+const connection = (userId: string, status: ConnectionStatus, recallCredentialId: string, extra: Partial<Connection> = {}): Connection => ({
+  userId,
+  status,
+  recallCredentialId,
+  zoomAccountId: 'zoom-account-1',
+  zoomUserId: 'zoom-user-1',
+  zoomIdentity: IDENTITY,
+  oauthAppId: APP,
+  connectedAt: '2026-11-01T00:00:00.000Z',
+  updatedAt: '2026-11-01T00:00:00.000Z',
+  ...extra,
+});
+
+/** An in-memory connection table that records what was asked of it. */
+class FakeConnections {
+  readonly listed: string[] = [];
+  readonly repoints: { userId: string; from: string; to: RecallCredential; now: string }[] = [];
+  readonly statusChanges: { userId: string; status: ConnectionStatus; credentialId: string; now: string }[] = [];
+
+  constructor(
+    private readonly records: Connection[],
+    /** Users whose conditional repoint loses a race (the record changed meanwhile). */
+    private readonly repointLosers: ReadonlySet<string> = new Set(),
+  ) {}
+
+  async listByZoomIdentity(zoomIdentity: string): Promise<Connection[]> {
+    this.listed.push(zoomIdentity);
+    return this.records.filter((record) => record.zoomIdentity === zoomIdentity);
+  }
+
+  async repoint(userId: string, from: string, to: RecallCredential, now: string): Promise<boolean> {
+    this.repoints.push({ userId, from, to, now });
+    return !this.repointLosers.has(userId);
+  }
+
+  async setStatus(userId: string, status: ConnectionStatus, credentialId: string, now: string): Promise<Connection | undefined> {
+    this.statusChanges.push({ userId, status, credentialId, now });
+    return undefined;
+  }
+}
+
+class FakeRecall {
+  readonly deleted: string[] = [];
+  async deleteCredential(id: string): Promise<void> {
+    this.deleted.push(id);
+  }
+}
+
+describe('releaseCredentialIfUnused', () => {
+  const released = { userId: 'alice', recallCredentialId: OLD, zoomIdentity: IDENTITY };
+
+  it('deletes the credential when only the released user relied on it', async () => {
+    const connections = new FakeConnections([connection('alice', 'connected', OLD)]);
+    const recall = new FakeRecall();
+
+    const deleted = await releaseCredentialIfUnused(released, connections, recall);
+
+    expect(deleted).toBe(true);
+    expect(recall.deleted).toEqual([OLD]);
+    expect(connections.listed).toEqual([IDENTITY]);
+  });
+
+  it.each(['connected', 'unhealthy'] as const)('keeps the credential while another %s user shares it', async (status) => {
+    const connections = new FakeConnections([connection('alice', 'disconnected', OLD), connection('bob', status, OLD)]);
+    const recall = new FakeRecall();
+
+    const deleted = await releaseCredentialIfUnused(released, connections, recall);
+
+    expect(deleted).toBe(false);
+    expect(recall.deleted).toEqual([]);
+  });
+
+  it('deletes the credential when the other sharers are only revoked or disconnected', async () => {
+    const connections = new FakeConnections([
+      connection('alice', 'connected', OLD),
+      connection('bob', 'revoked', OLD),
+      connection('carol', 'disconnected', OLD),
+    ]);
+    const recall = new FakeRecall();
+
+    const deleted = await releaseCredentialIfUnused(released, connections, recall);
+
+    expect(deleted).toBe(true);
+    expect(recall.deleted).toEqual([OLD]);
+  });
+
+  it('deletes the credential when another connected user of the identity is on a different credential', async () => {
+    const connections = new FakeConnections([connection('alice', 'connected', OLD), connection('bob', 'connected', NEW)]);
+    const recall = new FakeRecall();
+
+    const deleted = await releaseCredentialIfUnused(released, connections, recall);
+
+    expect(deleted).toBe(true);
+    expect(recall.deleted).toEqual([OLD]);
+  });
+
+  it("does not count the released user's own record as a sharer", async () => {
+    const connections = new FakeConnections([connection('alice', 'connected', OLD)]);
+    const recall = new FakeRecall();
+
+    await expect(releaseCredentialIfUnused(released, connections, recall)).resolves.toBe(true);
+  });
+});
+
+describe('repointSharers', () => {
+  const successor: RecallCredential = { id: NEW, oauth_app: APP, user_id: 'zoom-user-1', account_id: 'zoom-account-1' };
+
+  it('moves other connected and unhealthy users of the same app onto the new credential', async () => {
+    // Prepare
+    const connections = new FakeConnections([
+      connection('alice', 'connected', NEW),
+      connection('bob', 'connected', OLD),
+      connection('carol', 'unhealthy', 'cred-older'),
+    ]);
+
+    // Act
+    const moved = await repointSharers('alice', IDENTITY, successor, APP, connections, NOW);
+
+    // Assess
+    expect(moved).toBe(2);
+    expect(connections.repoints).toEqual([
+      { userId: 'bob', from: OLD, to: successor, now: NOW },
+      { userId: 'carol', from: 'cred-older', to: successor, now: NOW },
+    ]);
+  });
+
+  it('leaves alone the connecting user, revoked and disconnected users, other apps and users already on it', async () => {
+    const connections = new FakeConnections([
+      connection('alice', 'connected', OLD),
+      connection('bob', 'revoked', OLD),
+      connection('carol', 'disconnected', OLD),
+      connection('dave', 'connected', OLD, { oauthAppId: 'another-app' }),
+      connection('erin', 'connected', NEW),
+    ]);
+
+    const moved = await repointSharers('alice', IDENTITY, successor, APP, connections, NOW);
+
+    expect(moved).toBe(0);
+    expect(connections.repoints).toEqual([]);
+  });
+
+  it('counts only the repoints that succeed', async () => {
+    const connections = new FakeConnections(
+      [connection('bob', 'connected', OLD), connection('carol', 'connected', OLD), connection('dave', 'unhealthy', OLD)],
+      new Set(['carol']),
+    );
+
+    const moved = await repointSharers('alice', IDENTITY, successor, APP, connections, NOW);
+
+    expect(moved).toBe(2);
+    expect(connections.repoints.map((call) => call.userId)).toEqual(['bob', 'carol', 'dave']);
+  });
+
+  it('looks only at the given Zoom identity', async () => {
+    const connections = new FakeConnections([connection('bob', 'connected', OLD, { zoomIdentity: 'user#someone-else' })]);
+
+    const moved = await repointSharers('alice', IDENTITY, successor, APP, connections, NOW);
+
+    expect(moved).toBe(0);
+    expect(connections.listed).toEqual([IDENTITY]);
+  });
+});
+
+describe('markDeletedCredentials', () => {
+  it('marks connected records whose credential was deleted as unhealthy, and only those', async () => {
+    // Prepare
+    const connections = new FakeConnections([
+      connection('alice', 'connected', OLD),
+      connection('bob', 'connected', NEW),
+      connection('carol', 'unhealthy', OLD),
+      connection('dave', 'revoked', OLD),
+      connection('erin', 'disconnected', OLD),
+      connection('frank', 'connected', 'cred-older'),
+    ]);
+
+    // Act
+    await markDeletedCredentials(IDENTITY, [OLD, 'cred-older'], connections, NOW);
+
+    // Assess
+    expect(connections.statusChanges).toEqual([
+      { userId: 'alice', status: 'unhealthy', credentialId: OLD, now: NOW },
+      { userId: 'frank', status: 'unhealthy', credentialId: 'cred-older', now: NOW },
+    ]);
+  });
+
+  it('does nothing, not even a lookup, when nothing was deleted', async () => {
+    const connections = new FakeConnections([connection('alice', 'connected', OLD)]);
+
+    await markDeletedCredentials(IDENTITY, [], connections, NOW);
+
+    expect(connections.listed).toEqual([]);
+    expect(connections.statusChanges).toEqual([]);
+  });
+});

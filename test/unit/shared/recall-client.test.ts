@@ -1,0 +1,614 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MisconfiguredError, RecallRejectedError, RecallUnavailableError } from '../../../functions/shared/errors.js';
+import { RecallClient, type RecallClientOptions, retryAfterMs } from '../../../functions/shared/recall-client.js';
+
+const BASE = 'https://us-west-2.recall.ai';
+const API_KEY = 'recall-api-key-0123456789';
+const OAUTH_APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
+const CODE = 'JFiSLNVIEejhfiJLmU6AuTnKZQ';
+const REDIRECT_URI = 'https://connect.example.com/zoom/callback/';
+const VERIFIER = 'pkce-verifier-abcdefghijklmnopqrstuvwxyz0123456789';
+const CREATE_INPUT = { oauthApp: OAUTH_APP, code: CODE, redirectUri: REDIRECT_URI, codeVerifier: VERIFIER };
+
+interface RecordedRequest {
+  url: string;
+  method: string;
+  headers: Headers;
+  body: string | undefined;
+}
+
+/** A scripted answer: a response, a network failure, or a response produced at request time. */
+type Reply = Response | Error | (() => Response);
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+const empty = (status: number, headers: Record<string, string> = {}) => new Response(null, { status, headers });
+const credential = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  oauth_app: OAUTH_APP,
+  status: 'healthy',
+  user_id: 'zoom-user-1',
+  account_id: 'zoom-account-1',
+  created_at: '2026-11-30T18:00:00Z',
+  ...extra,
+});
+
+/** A fake `fetch` that answers from a script, records every request, and a `sleep` that records instead of waiting. */
+function harness(replies: Reply[], options: Partial<RecallClientOptions> = {}) {
+  const requests: RecordedRequest[] = [];
+  const sleeps: number[] = [];
+  const fetch = vi.fn(async (input: string | URL | Request, init?: RequestInit) => {
+    // Like the real fetch: an aborted signal fails the request before anything is sent.
+    if (init?.signal?.aborted) throw init.signal.reason;
+    requests.push({
+      url: String(input),
+      method: init?.method ?? 'GET',
+      headers: new Headers(init?.headers),
+      body: typeof init?.body === 'string' ? init.body : undefined,
+    });
+    const reply = replies.shift();
+    if (reply === undefined) throw new Error(`unexpected request #${requests.length}`);
+    if (reply instanceof Error) throw reply;
+    return typeof reply === 'function' ? reply() : reply;
+  });
+  const client = new RecallClient({
+    baseUrl: BASE,
+    apiKey: async () => API_KEY,
+    fetch: fetch as unknown as typeof globalThis.fetch,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    random: () => 0.5,
+    ...options,
+  });
+  return { client, requests, sleeps, fetch };
+}
+
+const networkError = () => new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } });
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  const error = await promise.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(Error);
+  return error as Error;
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('RecallClient.createCredential', () => {
+  it('POSTs to the documented path with its trailing slash, Token auth, JSON content type and the exact body', async () => {
+    // Prepare
+    const { client, requests } = harness([json(201, credential('cred-1'))]);
+
+    // Act
+    await client.createCredential(CREATE_INPUT);
+
+    // Assess
+    expect(requests).toHaveLength(1);
+    const [request] = requests;
+    expect(request?.method).toBe('POST');
+    expect(request?.url).toBe(`${BASE}/api/v2/zoom-oauth-credentials/`);
+    expect(request?.headers.get('authorization')).toBe(`Token ${API_KEY}`);
+    expect(request?.headers.get('content-type')).toBe('application/json');
+    expect(JSON.parse(request?.body ?? 'null')).toStrictEqual({
+      oauth_app: OAUTH_APP,
+      authorization_code: { code: CODE, redirect_uri: REDIRECT_URI, code_verifier: VERIFIER },
+    });
+  });
+
+  it('sends the redirect URI byte for byte, trailing slash included', async () => {
+    const { client, requests } = harness([json(201, credential('cred-1'))]);
+
+    await client.createCredential(CREATE_INPUT);
+
+    expect(request0Body(requests)).toContain('"redirect_uri":"https://connect.example.com/zoom/callback/"');
+  });
+
+  it('normalizes a base URL with a trailing slash so the path has no double slash', async () => {
+    const { client, requests } = harness([json(201, credential('cred-1'))], { baseUrl: `${BASE}//` });
+
+    await client.createCredential(CREATE_INPUT);
+
+    expect(requests[0]?.url).toBe(`${BASE}/api/v2/zoom-oauth-credentials/`);
+  });
+
+  it('returns created for a 201', async () => {
+    const { client } = harness([json(201, credential('cred-1'))]);
+
+    const result = await client.createCredential(CREATE_INPUT);
+
+    expect(result).toMatchObject({ kind: 'created', credential: { id: 'cred-1', user_id: 'zoom-user-1' } });
+  });
+
+  it('returns created with the existing id for a 200 (Recall updated the credential in place)', async () => {
+    const { client } = harness([json(200, credential('existing-cred'))]);
+
+    const result = await client.createCredential(CREATE_INPUT);
+
+    expect(result).toMatchObject({ kind: 'created', credential: { id: 'existing-cred' } });
+  });
+
+  it('reports a conflict by account id from conflicting_zoom_account_id', async () => {
+    const { client } = harness([
+      json(400, { detail: 'A Zoom OAuth Credential already exists…', conflicting_zoom_account_id: 'acc-9' }),
+    ]);
+
+    const result = await client.createCredential(CREATE_INPUT);
+
+    expect(result).toEqual({
+      kind: 'conflict',
+      conflict: { account_id: 'acc-9' },
+      detail: 'A Zoom OAuth Credential already exists…',
+    });
+  });
+
+  it('reports a conflict by user id from conflicting_zoom_user_id', async () => {
+    const { client } = harness([
+      json(400, { detail: 'exists for user', conflicting_zoom_user_id: 'user-9', conflicting_zoom_account_id: null }),
+    ]);
+
+    const result = await client.createCredential(CREATE_INPUT);
+
+    expect(result).toEqual({ kind: 'conflict', conflict: { user_id: 'user-9' }, detail: 'exists for user' });
+  });
+
+  it('reports bad_request with the detail for a 400 without a conflict', async () => {
+    const { client, requests } = harness([json(400, { detail: 'Invalid Grant' })]);
+
+    const result = await client.createCredential(CREATE_INPUT);
+
+    expect(result).toEqual({ kind: 'bad_request', detail: 'Invalid Grant' });
+    expect(requests).toHaveLength(1);
+  });
+
+  it('reports bad_request for a 400 whose body is not JSON', async () => {
+    const { client } = harness([new Response('<html>Bad Request</html>', { status: 400 })]);
+
+    const result = await client.createCredential(CREATE_INPUT);
+
+    expect(result.kind).toBe('bad_request');
+  });
+
+  it('redacts the one-time code when the 400 detail quotes it', async () => {
+    const { client } = harness([json(400, { detail: `Invalid authorization code ${CODE}, code "${CODE}" expired` })]);
+
+    const result = await client.createCredential(CREATE_INPUT);
+
+    expect(result.kind).toBe('bad_request');
+    const detail = result.kind === 'bad_request' ? result.detail : '';
+    expect(detail).not.toContain(CODE);
+    expect(detail).toContain('[redacted]');
+  });
+
+  it('redacts the code from a conflict detail too', async () => {
+    const { client } = harness([json(400, { detail: `code ${CODE} conflicts`, conflicting_zoom_user_id: 'u' })]);
+
+    const result = await client.createCredential(CREATE_INPUT);
+
+    expect(result.kind).toBe('conflict');
+    expect(JSON.stringify(result)).not.toContain(CODE);
+  });
+
+  it('throws RecallRejectedError on a 401 and does not retry', async () => {
+    const { client, requests, sleeps } = harness([json(401, { detail: 'Invalid token.' })]);
+
+    const error = await rejection(client.createCredential(CREATE_INPUT));
+
+    expect(error).toBeInstanceOf(RecallRejectedError);
+    expect((error as RecallRejectedError).status).toBe(401);
+    expect(requests).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+    expect(error.message).not.toContain(API_KEY);
+  });
+
+  it('throws RecallRejectedError for a WAF 403 and keeps the code out of the message', async () => {
+    const { client } = harness([json(403, { detail: `blocked payload with code ${CODE}` })]);
+
+    const error = await rejection(client.createCredential(CREATE_INPUT));
+
+    expect(error).toBeInstanceOf(RecallRejectedError);
+    expect(error.message).not.toContain(CODE);
+  });
+
+  it('waits for Retry-After seconds on a 429 and then retries', async () => {
+    const { client, requests, sleeps } = harness([
+      empty(429, { 'Retry-After': '2' }),
+      json(201, credential('cred-1')),
+    ]);
+
+    const result = await client.createCredential(CREATE_INPUT);
+
+    expect(result.kind).toBe('created');
+    expect(sleeps).toEqual([2000]);
+    expect(requests).toHaveLength(2);
+    expect(requests[1]?.body).toBe(requests[0]?.body);
+  });
+
+  it('honours Retry-After in its HTTP-date form', async () => {
+    // Prepare: freeze only the clock (no timers), so "3 seconds from now" is exact.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-11-30T18:00:00.000Z'));
+    const { client, sleeps } = harness([
+      empty(429, { 'Retry-After': 'Mon, 30 Nov 2026 18:00:03 GMT' }),
+      json(201, credential('cred-1')),
+    ]);
+
+    // Act
+    await client.createCredential(CREATE_INPUT);
+
+    // Assess
+    expect(sleeps).toEqual([3000]);
+  });
+
+  it('gives up on 429 after maxAttempts with RecallUnavailableError', async () => {
+    const { client, requests, sleeps } = harness(
+      [empty(429, { 'Retry-After': '1' }), empty(429, { 'Retry-After': '1' }), empty(429, { 'Retry-After': '1' })],
+      { retry: { maxAttempts: 3 } },
+    );
+
+    const error = await rejection(client.createCredential(CREATE_INPUT));
+
+    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect((error as RecallUnavailableError).status).toBe(429);
+    expect(requests).toHaveLength(3);
+    expect(sleeps).toEqual([1000, 1000]);
+  });
+
+  it('does not retry a 503 on create, whose outcome is unknown, and throws RecallUnavailableError', async () => {
+    const { client, requests, sleeps } = harness([empty(503), json(201, credential('never-reached'))]);
+
+    const error = await rejection(client.createCredential(CREATE_INPUT));
+
+    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect((error as RecallUnavailableError).status).toBe(503);
+    expect(requests).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+
+  it('does not retry a network error on create and throws RecallUnavailableError', async () => {
+    const { client, requests } = harness([networkError(), json(201, credential('never-reached'))]);
+
+    const error = await rejection(client.createCredential(CREATE_INPUT));
+
+    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect(requests).toHaveLength(1);
+    expect(error.message).not.toContain(CODE);
+  });
+
+  it('throws RecallUnavailableError for a 2xx whose body is not a credential', async () => {
+    const { client } = harness([json(201, { unexpected: true })]);
+
+    const error = await rejection(client.createCredential(CREATE_INPUT));
+
+    expect(error).toBeInstanceOf(RecallUnavailableError);
+  });
+
+  it('lets a MisconfiguredError from the API key loader through without calling Recall', async () => {
+    const { client, requests } = harness([], {
+      apiKey: async () => {
+        throw new MisconfiguredError('Secret app still holds the placeholder');
+      },
+    });
+
+    const error = await rejection(client.createCredential(CREATE_INPUT));
+
+    expect(error).toBeInstanceOf(MisconfiguredError);
+    expect(requests).toHaveLength(0);
+  });
+
+  it("throws RecallUnavailableError without calling Recall when the caller's deadline has already passed", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const { client, requests } = harness([json(201, credential('never-reached'))]);
+
+    const error = await rejection(client.createCredential(CREATE_INPUT, controller.signal));
+
+    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect(requests).toHaveLength(0);
+  });
+
+  it("does not wait out a Retry-After once the caller's deadline has passed", async () => {
+    // Prepare: the callback's deadline passes while Recall answers 429 with a 5 s Retry-After.
+    const controller = new AbortController();
+    const { client, sleeps } = harness([
+      () => {
+        controller.abort();
+        return empty(429, { 'Retry-After': '5' });
+      },
+      json(201, credential('late')),
+    ]);
+
+    // Act
+    const error = await rejection(client.createCredential(CREATE_INPUT, controller.signal));
+
+    // Assess: give up at once instead of sleeping 5 s past the deadline.
+    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect(sleeps).toEqual([]);
+  });
+
+  it('omits code_verifier when none is given', async () => {
+    const { client, requests } = harness([json(201, credential('cred-1'))]);
+
+    await client.createCredential({ oauthApp: OAUTH_APP, code: CODE, redirectUri: REDIRECT_URI });
+
+    expect(JSON.parse(request0Body(requests))).toStrictEqual({
+      oauth_app: OAUTH_APP,
+      authorization_code: { code: CODE, redirect_uri: REDIRECT_URI },
+    });
+  });
+});
+
+describe('RecallClient.listCredentials', () => {
+  it('GETs the documented path with every filter, Token auth and no body', async () => {
+    const { client, requests } = harness([json(200, { next: null, results: [credential('a')] })]);
+
+    const results = await client.listCredentials({ oauth_app: OAUTH_APP, user_id: 'zoom-user-1' });
+
+    expect(results.map((c) => c.id)).toEqual(['a']);
+    const url = new URL(requests[0]?.url ?? '');
+    expect(requests[0]?.method).toBe('GET');
+    expect(`${url.origin}${url.pathname}`).toBe(`${BASE}/api/v2/zoom-oauth-credentials/`);
+    expect(Object.fromEntries(url.searchParams)).toEqual({ oauth_app: OAUTH_APP, user_id: 'zoom-user-1' });
+    expect(requests[0]?.headers.get('authorization')).toBe(`Token ${API_KEY}`);
+    // Recall's WAF blocks a GET that carries a body, even a null one.
+    expect(requests[0]?.body).toBeUndefined();
+    expect(requests[0]?.headers.has('content-type')).toBe(false);
+  });
+
+  it('leaves out filters that are undefined', async () => {
+    const { client, requests } = harness([json(200, { next: null, results: [] })]);
+
+    await client.listCredentials({ oauth_app: OAUTH_APP, account_id: 'acc-1', user_id: undefined });
+
+    expect(Object.fromEntries(new URL(requests[0]?.url ?? '').searchParams)).toEqual({
+      oauth_app: OAUTH_APP,
+      account_id: 'acc-1',
+    });
+  });
+
+  it('follows next given as a full URL, staying on the configured host', async () => {
+    // Prepare: Django REST style `next`, on a host other than the configured one.
+    const { client, requests } = harness([
+      json(200, {
+        next: `https://elsewhere.example/api/v2/zoom-oauth-credentials/?cursor=page2&oauth_app=${OAUTH_APP}&user_id=u1`,
+        results: [credential('a')],
+      }),
+      json(200, { next: null, results: [credential('b')] }),
+    ]);
+
+    // Act
+    const results = await client.listCredentials({ oauth_app: OAUTH_APP, user_id: 'u1' });
+
+    // Assess
+    expect(results.map((c) => c.id)).toEqual(['a', 'b']);
+    const second = new URL(requests[1]?.url ?? '');
+    expect(second.origin).toBe(BASE);
+    expect(second.pathname).toBe('/api/v2/zoom-oauth-credentials/');
+    expect(second.searchParams.get('cursor')).toBe('page2');
+    expect(second.searchParams.get('oauth_app')).toBe(OAUTH_APP);
+    expect(second.searchParams.get('user_id')).toBe('u1');
+  });
+
+  it('keeps the filters when next is a full URL that carries only the cursor', async () => {
+    const { client, requests } = harness([
+      json(200, { next: `${BASE}/api/v2/zoom-oauth-credentials/?cursor=page2`, results: [credential('a')] }),
+      json(200, { next: null, results: [credential('b')] }),
+    ]);
+
+    await client.listCredentials({ oauth_app: OAUTH_APP, status: 'unhealthy' });
+
+    const second = new URL(requests[1]?.url ?? '');
+    expect(second.searchParams.get('cursor')).toBe('page2');
+    expect(second.searchParams.get('oauth_app')).toBe(OAUTH_APP);
+    expect(second.searchParams.get('status')).toBe('unhealthy');
+  });
+
+  it('follows next given as a bare cursor, sending it with every filter', async () => {
+    const { client, requests } = harness([
+      json(200, { next: 'cD0yMDI2LTExLTMw', results: [credential('a')] }),
+      json(200, { next: 'cD0yMDI2LTEyLTAx', results: [credential('b')] }),
+      json(200, { next: null, results: [credential('c')] }),
+    ]);
+
+    const results = await client.listCredentials({ oauth_app: OAUTH_APP, account_id: 'acc-1' });
+
+    expect(results.map((c) => c.id)).toEqual(['a', 'b', 'c']);
+    expect(requests).toHaveLength(3);
+    for (const [index, cursor] of [
+      [1, 'cD0yMDI2LTExLTMw'],
+      [2, 'cD0yMDI2LTEyLTAx'],
+    ] as const) {
+      const url = new URL(requests[index]?.url ?? '');
+      expect(`${url.origin}${url.pathname}`).toBe(`${BASE}/api/v2/zoom-oauth-credentials/`);
+      expect(Object.fromEntries(url.searchParams)).toEqual({ oauth_app: OAUTH_APP, account_id: 'acc-1', cursor });
+    }
+  });
+
+  it('stops after a bounded number of pages even if next never ends', async () => {
+    const pages = Array.from({ length: 50 }, (_, i) => json(200, { next: `cursor-${i}`, results: [credential(`c${i}`)] }));
+    const { client, requests } = harness(pages);
+
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+
+    expect(requests.length).toBeLessThan(50);
+    expect(requests.length).toBeGreaterThan(1);
+  });
+
+  it('retries a 503 up to maxAttempts, then throws RecallUnavailableError', async () => {
+    const { client, requests, sleeps } = harness([empty(503), empty(503), empty(503), empty(200)], {
+      retry: { maxAttempts: 3, baseDelayMs: 200 },
+    });
+
+    const error = await rejection(client.listCredentials({ oauth_app: OAUTH_APP }));
+
+    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect((error as RecallUnavailableError).status).toBe(503);
+    expect(requests).toHaveLength(3);
+    // Full jitter with random() = 0.5: 0.5 × 200 × 2^(attempt-1).
+    expect(sleeps).toEqual([100, 200]);
+  });
+
+  it('succeeds when a retried 502 is followed by a 200', async () => {
+    const { client, requests } = harness([empty(502), json(200, { next: null, results: [credential('a')] })]);
+
+    const results = await client.listCredentials({ oauth_app: OAUTH_APP });
+
+    expect(results.map((c) => c.id)).toEqual(['a']);
+    expect(requests).toHaveLength(2);
+  });
+
+  it('retries a network error', async () => {
+    const { client, requests, sleeps } = harness([
+      networkError(),
+      networkError(),
+      json(200, { next: null, results: [credential('a')] }),
+    ]);
+
+    const results = await client.listCredentials({ oauth_app: OAUTH_APP });
+
+    expect(results.map((c) => c.id)).toEqual(['a']);
+    expect(requests).toHaveLength(3);
+    expect(sleeps).toHaveLength(2);
+  });
+
+  it('throws RecallUnavailableError when the network keeps failing', async () => {
+    const { client, requests } = harness([networkError(), networkError(), networkError()], { retry: { maxAttempts: 3 } });
+
+    const error = await rejection(client.listCredentials({ oauth_app: OAUTH_APP }));
+
+    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect(requests).toHaveLength(3);
+  });
+
+  it('throws RecallRejectedError on a 401 without retrying', async () => {
+    const { client, requests } = harness([json(401, { detail: 'Invalid token.' })]);
+
+    const error = await rejection(client.listCredentials({ oauth_app: OAUTH_APP }));
+
+    expect(error).toBeInstanceOf(RecallRejectedError);
+    expect(requests).toHaveLength(1);
+  });
+
+  it('bounds every retry delay by maxDelayMs, Retry-After included', async () => {
+    const { client, sleeps } = harness(
+      [empty(503), empty(503), empty(503), empty(429, { 'Retry-After': '3600' }), json(200, { next: null, results: [] })],
+      { retry: { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 1500 } },
+    );
+
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+
+    expect(sleeps).toEqual([500, 1000, 1500, 1500]);
+    for (const delay of sleeps) expect(delay).toBeLessThanOrEqual(1500);
+  });
+
+  it('reports each retry without any header or body value', async () => {
+    const onRetry = vi.fn();
+    const { client } = harness([empty(503), json(200, { next: null, results: [] })], { onRetry });
+
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+
+    expect(onRetry).toHaveBeenCalledTimes(1);
+    expect(onRetry).toHaveBeenCalledWith({ operation: 'list', attempt: 1, status: 503, delayMs: 100 });
+  });
+});
+
+describe('RecallClient.deleteCredential', () => {
+  it('DELETEs /api/v2/zoom-oauth-credentials/{id}/ with Token auth', async () => {
+    const { client, requests } = harness([empty(204)]);
+
+    await client.deleteCredential('dadcc9c3-2a6d-4f9a-9467-ff3a2b02a82f');
+
+    expect(requests).toHaveLength(1);
+    expect(requests[0]?.method).toBe('DELETE');
+    expect(requests[0]?.url).toBe(`${BASE}/api/v2/zoom-oauth-credentials/dadcc9c3-2a6d-4f9a-9467-ff3a2b02a82f/`);
+    expect(requests[0]?.headers.get('authorization')).toBe(`Token ${API_KEY}`);
+  });
+
+  it('treats 404 as already deleted', async () => {
+    const { client, requests } = harness([json(404, { detail: 'Not found.' })]);
+
+    await expect(client.deleteCredential('gone')).resolves.toBeUndefined();
+    expect(requests).toHaveLength(1);
+  });
+
+  it('encodes the id so it cannot change the path', async () => {
+    const { client, requests } = harness([empty(204)]);
+
+    await client.deleteCredential('../../bots/x?y');
+
+    expect(requests[0]?.url).toBe(`${BASE}/api/v2/zoom-oauth-credentials/..%2F..%2Fbots%2Fx%3Fy/`);
+  });
+
+  it('retries a 503 and succeeds', async () => {
+    const { client, requests } = harness([empty(503), empty(204)]);
+
+    await client.deleteCredential('cred-1');
+
+    expect(requests).toHaveLength(2);
+  });
+
+  it('throws RecallRejectedError on a 403', async () => {
+    const { client } = harness([json(403, { detail: 'Forbidden' })]);
+
+    const error = await rejection(client.deleteCredential('cred-1'));
+
+    expect(error).toBeInstanceOf(RecallRejectedError);
+  });
+});
+
+describe('RecallClient.getCredential', () => {
+  it('GETs /{id}/ and returns the credential', async () => {
+    const { client, requests } = harness([json(200, credential('cred-1'))]);
+
+    const result = await client.getCredential('cred-1');
+
+    expect(result?.id).toBe('cred-1');
+    expect(requests[0]?.url).toBe(`${BASE}/api/v2/zoom-oauth-credentials/cred-1/`);
+  });
+
+  it('returns undefined for a 404', async () => {
+    const { client } = harness([json(404, { detail: 'Not found.' })]);
+
+    await expect(client.getCredential('cred-1')).resolves.toBeUndefined();
+  });
+});
+
+describe('retryAfterMs', () => {
+  const now = Date.parse('2026-11-30T18:00:00.000Z');
+
+  it.each([
+    ['2', 2000],
+    ['0', 0],
+    [' 7 ', 7000],
+    ['120', 120_000],
+  ])('reads delay-seconds %j as %i ms', (header, expected) => {
+    expect(retryAfterMs(header, now)).toBe(expected);
+  });
+
+  it('reads an HTTP date as the time left until it', () => {
+    expect(retryAfterMs('Mon, 30 Nov 2026 18:00:05 GMT', now)).toBe(5000);
+  });
+
+  it('reads an HTTP date in the past as no wait', () => {
+    expect(retryAfterMs('Mon, 30 Nov 2026 17:59:00 GMT', now)).toBe(0);
+  });
+
+  it.each([null, undefined, '', 'soon', 'Mon, 99 Foo'])('returns undefined for %j', (header) => {
+    expect(retryAfterMs(header, now)).toBeUndefined();
+  });
+
+  // Neither delay-seconds (1*DIGIT) nor an HTTP date: RFC 9110 says to ignore it, so the caller falls back to backoff.
+  it.each(['1.5', '-1'])('returns undefined for the malformed value %j rather than "retry now"', (header) => {
+    expect(retryAfterMs(header, now)).toBeUndefined();
+  });
+});
+
+function request0Body(requests: RecordedRequest[]): string {
+  const body = requests[0]?.body;
+  expect(body).toBeTypeOf('string');
+  return body as string;
+}
