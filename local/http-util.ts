@@ -37,9 +37,3 @@ export async function readBody(req: IncomingMessage, limitBytes: number): Promis
 export function parseForm(body: Buffer): URLSearchParams {
   return new URLSearchParams(body.toString('utf8'));
 }
-
-/** The request's origin as the browser sees it, from the Host header; falls back to `fallback`. */
-export function requestOrigin(req: IncomingMessage, fallback: string): string {
-  const host = req.headers.host;
-  return host && /^[A-Za-z0-9.\-:[\]]+$/.test(host) ? `http://${host}` : fallback;
-}

@@ -1,0 +1,190 @@
+import * as z from 'zod/mini';
+import { RECALL_REGIONS, recallBaseUrlFor } from '../functions/shared/config.js';
+
+/**
+ * Local mode's configuration: the DESIGN.md variables with their local defaults, plus the sandbox knobs. Every
+ * variable overrides its default. Nothing here is secret: the defaults exist so that `npm start` needs no accounts.
+ */
+
+/** Values the sandboxes accept by default and the handlers are configured with. */
+export const LOCAL_DEFAULTS = {
+  port: 3000,
+  tableName: 'recall-zoom-connect-local',
+  recallApiKey: 'sandbox-recall-api-key',
+  recallOAuthAppId: '7d1c3f0a-5b6e-4c2d-9a8f-1e2d3c4b5a69',
+  zoomClientId: 'sandbox-zoom-client-id',
+  zoomWebhookSecretToken: 'sandbox-zoom-webhook-secret-token',
+  /** Public on purpose: it protects nothing but a local demo. As long as a deployed key (32+ characters). */
+  connectSigningKey: 'local-development-connect-signing-key-not-a-secret',
+  healthSyncIntervalSeconds: 900,
+} as const;
+
+export const SANDBOX_RECALL_PATH = '/sandbox/recall';
+export const SANDBOX_ZOOM_AUTHORIZE_PATH = '/sandbox/zoom/oauth/authorize';
+
+export type RecallAppKind = 'user_level' | 'account_level';
+export type ConflictMode = 'conflict' | 'update';
+
+const optionalText = () => z.optional(z.string().check(z.trim(), z.minLength(1)));
+const optionalUrl = () => z.optional(z.url({ protocol: /^https?$/ }));
+const flag = () =>
+  z.optional(
+    z.pipe(
+      z.enum(['true', 'false', '1', '0', 'yes', 'no']),
+      z.transform((value) => value === 'true' || value === '1' || value === 'yes'),
+    ),
+  );
+const integer = (min: number, max: number) =>
+  z.optional(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)));
+
+/** Empty variables count as unset, the way a shell `FOO= npm start` is usually meant. */
+const LocalEnvSchema = z.object({
+  PORT: integer(0, 65_535),
+  TABLE_NAME: optionalText(),
+  ZOOM_REDIRECT_URI: optionalUrl(),
+  RECALL_API_BASE_URL: optionalUrl(),
+  RECALL_REGION: z.optional(z.enum(RECALL_REGIONS)),
+  RECALL_API_KEY: optionalText(),
+  RECALL_ZOOM_OAUTH_APP_ID: optionalText(),
+  ZOOM_CLIENT_ID: optionalText(),
+  ZOOM_AUTHORIZE_URL: optionalUrl(),
+  ZOOM_WEBHOOK_SECRET_TOKEN: optionalText(),
+  CONNECT_SIGNING_KEY: optionalText(),
+  RETURN_URL_ALLOWLIST: optionalText(),
+  HEALTH_SYNC_INTERVAL_SECONDS: integer(1, 86_400),
+  SANDBOX_RECALL_CONFLICT_MODE: z.optional(z.enum(['conflict', 'update'])),
+  SANDBOX_RECALL_SPEND_CODE_ON_CONFLICT: flag(),
+  SANDBOX_RECALL_APP_KIND: z.optional(z.enum(['user_level', 'account_level'])),
+  SANDBOX_RECALL_PAGE_SIZE: integer(1, 100),
+  SANDBOX_RECALL_REJECT_LOCALHOST_REDIRECT: flag(),
+});
+export type LocalEnv = z.infer<typeof LocalEnvSchema>;
+
+export class LocalConfigError extends Error {
+  override readonly name = 'LocalConfigError';
+}
+
+/**
+ * Parses the local-mode variables.
+ * @throws LocalConfigError naming each malformed variable (never echoing values: some are keys)
+ */
+export function parseLocalEnv(env: NodeJS.ProcessEnv): LocalEnv {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = LocalEnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new LocalConfigError(`Invalid local configuration:\n${problems.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** Where the handlers' Recall calls go. */
+export type RecallTarget =
+  | { kind: 'sandbox'; baseUrl: string }
+  /** A real (or separately run) Recall: chosen by RECALL_API_BASE_URL, or by RECALL_REGION alone. */
+  | { kind: 'external'; baseUrl: string; chosenBy: 'RECALL_API_BASE_URL' | 'RECALL_REGION' };
+
+export interface SandboxRecallSettings {
+  appKind: RecallAppKind;
+  conflictMode: ConflictMode;
+  spendCodeOnConflict: boolean;
+  pageSize: number;
+  rejectLocalhostRedirect: boolean;
+}
+
+/** Local configuration once the listening port is known. */
+export interface LocalSettings {
+  port: number;
+  /** `http://localhost:<port>`: the demo page, the default return URLs, the sandboxes. */
+  baseUrl: string;
+  /** Origin of the service's own routes as the browser must use them: the redirect URI's origin. */
+  apiBaseUrl: string;
+  tableName: string;
+  zoomRedirectUri: string;
+  zoomAuthorizeUrl: string;
+  zoomIsSandbox: boolean;
+  recall: RecallTarget;
+  recallRegion: (typeof RECALL_REGIONS)[number];
+  recallApiKey: string;
+  recallOAuthAppId: string;
+  zoomClientId: string;
+  zoomWebhookSecretToken: string;
+  connectSigningKey: string;
+  returnUrlAllowlist: string;
+  healthSyncIntervalSeconds: number;
+  sandboxRecall: SandboxRecallSettings;
+}
+
+/**
+ * Fills in the defaults for a server listening on `port`.
+ *
+ * Which Recall: RECALL_API_BASE_URL wins; otherwise a RECALL_REGION set explicitly means the real Recall of that
+ * region (`https://<region>.recall.ai`); with neither, the built-in sandbox. A real Recall needs a real key and
+ * OAuth app, so RECALL_API_KEY and RECALL_ZOOM_OAUTH_APP_ID must then be set explicitly.
+ */
+export function resolveLocalSettings(env: LocalEnv, port: number): LocalSettings {
+  const baseUrl = `http://localhost:${port}`;
+  const zoomRedirectUri = env.ZOOM_REDIRECT_URI ?? `${baseUrl}/zoom/callback`;
+  const zoomAuthorizeUrl = env.ZOOM_AUTHORIZE_URL ?? `${baseUrl}${SANDBOX_ZOOM_AUTHORIZE_PATH}`;
+  const recall: RecallTarget = env.RECALL_API_BASE_URL
+    ? { kind: 'external', baseUrl: env.RECALL_API_BASE_URL, chosenBy: 'RECALL_API_BASE_URL' }
+    : env.RECALL_REGION
+      ? { kind: 'external', baseUrl: recallBaseUrlFor(env.RECALL_REGION), chosenBy: 'RECALL_REGION' }
+      : { kind: 'sandbox', baseUrl: `${baseUrl}${SANDBOX_RECALL_PATH}` };
+  if (recall.kind === 'external') {
+    const missing = (['RECALL_API_KEY', 'RECALL_ZOOM_OAUTH_APP_ID'] as const).filter((name) => !env[name]);
+    if (missing.length > 0) {
+      throw new LocalConfigError(
+        `${recall.chosenBy} points local mode at a Recall other than the sandbox, so set ${missing.join(' and ')} too ` +
+          '(the sandbox defaults only work with the sandbox).',
+      );
+    }
+  }
+  return {
+    port,
+    baseUrl,
+    apiBaseUrl: new URL(zoomRedirectUri).origin,
+    tableName: env.TABLE_NAME ?? LOCAL_DEFAULTS.tableName,
+    zoomRedirectUri,
+    zoomAuthorizeUrl,
+    zoomIsSandbox: env.ZOOM_AUTHORIZE_URL === undefined,
+    recall,
+    recallRegion: env.RECALL_REGION ?? 'us-east-1',
+    recallApiKey: env.RECALL_API_KEY ?? LOCAL_DEFAULTS.recallApiKey,
+    recallOAuthAppId: env.RECALL_ZOOM_OAUTH_APP_ID ?? LOCAL_DEFAULTS.recallOAuthAppId,
+    zoomClientId: env.ZOOM_CLIENT_ID ?? LOCAL_DEFAULTS.zoomClientId,
+    zoomWebhookSecretToken: env.ZOOM_WEBHOOK_SECRET_TOKEN ?? LOCAL_DEFAULTS.zoomWebhookSecretToken,
+    connectSigningKey: env.CONNECT_SIGNING_KEY ?? LOCAL_DEFAULTS.connectSigningKey,
+    returnUrlAllowlist: env.RETURN_URL_ALLOWLIST ?? `${baseUrl}/`,
+    healthSyncIntervalSeconds: env.HEALTH_SYNC_INTERVAL_SECONDS ?? LOCAL_DEFAULTS.healthSyncIntervalSeconds,
+    sandboxRecall: {
+      appKind: env.SANDBOX_RECALL_APP_KIND ?? 'user_level',
+      conflictMode: env.SANDBOX_RECALL_CONFLICT_MODE ?? 'conflict',
+      spendCodeOnConflict: env.SANDBOX_RECALL_SPEND_CODE_ON_CONFLICT ?? false,
+      pageSize: env.SANDBOX_RECALL_PAGE_SIZE ?? 2,
+      rejectLocalhostRedirect: env.SANDBOX_RECALL_REJECT_LOCALHOST_REDIRECT ?? false,
+    },
+  };
+}
+
+/**
+ * The environment the handlers read at import (functions/shared/config.ts), in local mode: secret values passed
+ * directly, no Secrets Manager ids, DynamoDB at dynalite.
+ */
+export function handlerEnvironment(settings: LocalSettings, dynamoDbEndpoint: string): Record<string, string> {
+  return {
+    TABLE_NAME: settings.tableName,
+    ZOOM_REDIRECT_URI: settings.zoomRedirectUri,
+    ZOOM_AUTHORIZE_URL: settings.zoomAuthorizeUrl,
+    RECALL_REGION: settings.recallRegion,
+    RECALL_API_BASE_URL: settings.recall.baseUrl,
+    RECALL_ZOOM_OAUTH_APP_ID: settings.recallOAuthAppId,
+    RETURN_URL_ALLOWLIST: settings.returnUrlAllowlist,
+    RECALL_API_KEY: settings.recallApiKey,
+    ZOOM_CLIENT_ID: settings.zoomClientId,
+    ZOOM_WEBHOOK_SECRET_TOKEN: settings.zoomWebhookSecretToken,
+    CONNECT_SIGNING_KEY: settings.connectSigningKey,
+    HEALTH_SYNC_INTERVAL_SECONDS: String(settings.healthSyncIntervalSeconds),
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,
+  };
+}

@@ -1,0 +1,564 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as z from 'zod/mini';
+import { readBody } from './http-util.js';
+import { type ConflictMode, LOCAL_DEFAULTS, type RecallAppKind } from './local-settings.js';
+import type { CodeExchangeInput, CodeExchangeResult, ZoomCodeExchanger } from './sandbox-zoom.js';
+
+/**
+ * A sandbox of Recall's Zoom OAuth credential API (reference/recall-zoom-api.md §1.3), strict where real Recall is
+ * strict or where a client is easy to get wrong: `Authorization: Token <key>`, JSON bodies, trailing slashes (a path
+ * without one is a 404 here, so the trap shows up locally), one credential per Zoom identity and OAuth app, codes
+ * exchanged with (sandbox) Zoom once, `next` as a full URL with small pages so that clients must follow it.
+ *
+ * Served under a base path by the local server, or standalone via `startFakeRecall` for integration tests.
+ */
+
+export type CredentialStatus = 'healthy' | 'unhealthy';
+
+/** A credential as Recall returns it (`ZoomOAuthCredential`). */
+export interface SandboxCredential {
+  id: string;
+  oauth_app: string;
+  status: CredentialStatus;
+  user_id: string | null;
+  account_id: string | null;
+  access_token_callback_url: null;
+  created_at: string;
+  meeting_sync_status: 'not_started' | 'in_progress' | 'completed' | 'failed';
+}
+
+/** How the sandbox behaves where Recall's behaviour is undocumented or has changed; all switchable at run time. */
+export interface SandboxRecallBehaviour {
+  /** `user_level`: one credential per Zoom user; `account_level`: one per Zoom account. */
+  appKind: RecallAppKind;
+  /**
+   * On a second create for the same Zoom identity: `conflict` answers the legacy 400 with
+   * `conflicting_zoom_user_id`/`conflicting_zoom_account_id`; `update` updates the existing credential in place and
+   * returns it with 201 (what Recall documents today).
+   */
+  conflictMode: ConflictMode;
+  /**
+   * When true, a create refused as a conflict has already exchanged (spent) the code, so creating again with the same
+   * code fails with invalid_grant. Real Recall must exchange the code to learn the identity, so it probably does this.
+   */
+  spendCodeOnConflict: boolean;
+  /** Results per list page; small by default so clients must follow `next`. */
+  pageSize: number;
+  /**
+   * Mimic Recall's WAF, which answers 403 (HTML) to a payload containing a localhost URL. Off by default, because
+   * local mode's redirect URI is on localhost; tests turn it on to check the service's handling of the 403.
+   */
+  rejectLocalhostRedirect: boolean;
+}
+
+export const DEFAULT_BEHAVIOUR: SandboxRecallBehaviour = {
+  appKind: 'user_level',
+  conflictMode: 'conflict',
+  spendCodeOnConflict: false,
+  pageSize: 2,
+  rejectLocalhostRedirect: false,
+};
+
+export type RecallOperation = 'create' | 'list' | 'retrieve' | 'delete' | 'other';
+
+/** One request as the sandbox saw it. Bodies are never kept: a create body carries a Zoom code. */
+export interface RecordedRequest {
+  at: string;
+  method: string;
+  /** Path below the sandbox's base, without the query. */
+  path: string;
+  /** The query string (`?…` or empty): list filters and cursors, no secrets. */
+  search: string;
+  operation: RecallOperation;
+  /** The status sent, or what a fault did instead. */
+  status: number | 'hang' | 'reset';
+  /** Set when a fault decided the response. */
+  fault?: boolean;
+}
+
+/** What a fault hook sees. */
+export interface FaultRequest {
+  method: string;
+  path: string;
+  operation: RecallOperation;
+  query: URLSearchParams;
+}
+
+/**
+ * A scripted response. With `afterProcessing`, the request is processed first (a create does create) and the
+ * client gets this response instead of the real one: "Recall did it, but the answer was lost".
+ */
+export interface FaultResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | object;
+  afterProcessing?: boolean;
+}
+
+/** `hang`: never answer (until the client gives up or the sandbox closes); `reset`: drop the connection. */
+export type FaultAction = FaultResponse | 'hang' | 'reset';
+
+/**
+ * A fault hook: return an action to apply it to this request, or undefined to let the request through. Queued in
+ * `state.faults`; the first hook that returns an action is removed and applied, so each hook fires once.
+ */
+export type Fault = (request: FaultRequest) => FaultAction | undefined;
+
+export interface SandboxRecallState {
+  /** Live credentials by id. Tests may read and change them (e.g. mark one `unhealthy`). */
+  credentials: Map<string, SandboxCredential>;
+  requests: RecordedRequest[];
+  faults: Fault[];
+}
+
+export interface SandboxRecallOptions extends Partial<SandboxRecallBehaviour> {
+  /** The only API key accepted. */
+  apiKey?: string;
+  /** The workspace's one Zoom OAuth app: its Recall id (`oauth_app`) and the Zoom client id it holds. */
+  oauthApp?: { id: string; clientId: string };
+  /** Sandbox Zoom, which the sandbox exchanges codes with; can be attached later with `useZoom`. */
+  zoom?: ZoomCodeExchanger;
+  now?: () => number;
+}
+
+interface SandboxResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+const CREDENTIALS = '/api/v2/zoom-oauth-credentials/';
+const ITEM = /^\/api\/v2\/zoom-oauth-credentials\/([^/]+)\/$/;
+const MAX_BODY_BYTES = 1024 * 1024;
+const LOCALHOST_IN_PAYLOAD = /localhost|127\.0\.0\.1|\[::1\]/i;
+
+const CreateBodySchema = z.object({
+  oauth_app: z.string().check(z.minLength(1)),
+  authorization_code: z.object({
+    code: z.string().check(z.minLength(1)),
+    redirect_uri: z.url(),
+    code_verifier: z.optional(z.nullable(z.string())),
+  }),
+  access_token_callback_url: z.optional(z.nullable(z.string())),
+});
+
+const noZoom: ZoomCodeExchanger = {
+  exchange: () => ({ ok: false, error: 'invalid_grant', description: 'No Zoom is attached to this sandbox.' }),
+  inspect: () => ({ ok: false, error: 'invalid_grant', description: 'No Zoom is attached to this sandbox.' }),
+};
+
+export class SandboxRecall {
+  readonly state: SandboxRecallState = { credentials: new Map(), requests: [], faults: [] };
+  readonly behaviour: SandboxRecallBehaviour;
+  readonly apiKey: string;
+  readonly oauthApp: { id: string; clientId: string };
+  #zoom: ZoomCodeExchanger;
+  readonly #now: () => number;
+  #lastCreatedMicros = 0;
+  readonly #hanging = new Set<ServerResponse>();
+
+  constructor(options: SandboxRecallOptions = {}) {
+    const { apiKey, oauthApp, zoom, now, ...behaviour } = options;
+    this.behaviour = { ...DEFAULT_BEHAVIOUR, ...stripUndefined(behaviour) };
+    this.apiKey = apiKey ?? LOCAL_DEFAULTS.recallApiKey;
+    this.oauthApp = oauthApp ?? { id: LOCAL_DEFAULTS.recallOAuthAppId, clientId: LOCAL_DEFAULTS.zoomClientId };
+    this.#zoom = zoom ?? noZoom;
+    this.#now = now ?? Date.now;
+  }
+
+  /** Changes behaviour from now on (tests switch app kind or conflict mode between cases). */
+  configure(patch: Partial<SandboxRecallBehaviour>): void {
+    Object.assign(this.behaviour, stripUndefined(patch));
+  }
+
+  /** Attaches the sandbox Zoom that issued the codes this sandbox will be asked to exchange. */
+  useZoom(zoom: ZoomCodeExchanger): void {
+    this.#zoom = zoom;
+  }
+
+  /** Queues a fault for the next `times` requests of one operation. */
+  failNext(operation: RecallOperation, action: FaultAction, times = 1): void {
+    for (let i = 0; i < times; i++) {
+      this.state.faults.push((request) => (request.operation === operation ? action : undefined));
+    }
+  }
+
+  /** Live credentials of one Zoom identity, matched the way this app kind matches them. */
+  credentialsFor(identity: { userId?: string; accountId?: string }): SandboxCredential[] {
+    return [...this.state.credentials.values()].filter(
+      (credential) =>
+        (identity.userId === undefined || credential.user_id === identity.userId) &&
+        (identity.accountId === undefined || credential.account_id === identity.accountId),
+    );
+  }
+
+  /** Recorded requests of one operation. */
+  requestsOf(operation: RecallOperation): RecordedRequest[] {
+    return this.state.requests.filter((request) => request.operation === operation);
+  }
+
+  /** Ends responses held open by `hang` faults. */
+  close(): void {
+    for (const res of this.#hanging) res.destroy();
+    this.#hanging.clear();
+  }
+
+  /**
+   * Serves one request.
+   * @param path - the request path below the sandbox's base path
+   * @param publicBase - the sandbox's base URL as the client reached it, for `next` links
+   */
+  async handle(req: IncomingMessage, res: ServerResponse, path: string, publicBase: string): Promise<void> {
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
+    const operation = operationOf(method, path);
+    const record = (status: RecordedRequest['status'], fault?: boolean) =>
+      this.state.requests.push({
+        at: new Date(this.#now()).toISOString(),
+        method,
+        path,
+        search: url.search,
+        operation,
+        status,
+        ...(fault ? { fault } : {}),
+      });
+
+    const fault = this.#takeFault({ method, path, operation, query: url.searchParams });
+    if (fault === 'reset') {
+      record('reset', true);
+      req.socket.destroy();
+      return;
+    }
+    if (fault === 'hang') {
+      record('hang', true);
+      this.#hanging.add(res);
+      res.on('close', () => this.#hanging.delete(res));
+      return;
+    }
+    if (fault && !fault.afterProcessing) {
+      send(res, faultResponse(fault));
+      record(fault.status, true);
+      return;
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, MAX_BODY_BYTES);
+    } catch {
+      send(res, { status: 413, body: '' });
+      record(413);
+      return;
+    }
+    const response = this.#process(method, path, url.searchParams, req.headers, body, publicBase);
+    const sent = fault ? faultResponse(fault) : response;
+    send(res, sent);
+    record(sent.status, fault ? true : undefined);
+  }
+
+  #takeFault(request: FaultRequest): FaultAction | undefined {
+    for (let i = 0; i < this.state.faults.length; i++) {
+      const action = this.state.faults[i]?.(request);
+      if (action !== undefined) {
+        this.state.faults.splice(i, 1);
+        return action;
+      }
+    }
+    return undefined;
+  }
+
+  #process(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    headers: IncomingMessage['headers'],
+    body: Buffer,
+    publicBase: string,
+  ): SandboxResponse {
+    // Recall's WAF runs before the application (reference §1.5): it blocks bodies on GET and localhost URLs.
+    if (method === 'GET' && body.length > 0) return wafBlock();
+    if (this.behaviour.rejectLocalhostRedirect && LOCALHOST_IN_PAYLOAD.test(body.toString('utf8'))) return wafBlock();
+
+    const item = ITEM.exec(path);
+    if (path !== CREDENTIALS && !item) return notFoundPage();
+    if (headers.authorization !== `Token ${this.apiKey}`) return json(401, { detail: 'Invalid token.' });
+    if (path === CREDENTIALS) {
+      if (method === 'POST') return this.#create(headers['content-type'], body);
+      if (method === 'GET') return this.#list(query, publicBase);
+      return methodNotAllowed(method, 'GET, POST');
+    }
+    const id = decodeURIComponent(item?.[1] ?? '');
+    if (method === 'GET') return this.#retrieve(id);
+    if (method === 'DELETE') return this.#delete(id);
+    return methodNotAllowed(method, 'GET, DELETE');
+  }
+
+  #create(contentType: string | undefined, body: Buffer): SandboxResponse {
+    const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
+    if (mediaType !== 'application/json') {
+      return json(415, { detail: `Unsupported media type "${contentType ?? ''}" in request.` });
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(body.toString('utf8'));
+    } catch {
+      return json(400, { detail: 'JSON parse error.' });
+    }
+    const parsed = CreateBodySchema.safeParse(payload);
+    if (!parsed.success) return json(400, fieldErrors(parsed.error.issues));
+    const { oauth_app: oauthApp, authorization_code: authorization } = parsed.data;
+    if (oauthApp !== this.oauthApp.id) {
+      return json(400, { detail: 'Invalid oauth_app: no Zoom OAuth App with this id exists in this workspace.' });
+    }
+    const exchange: CodeExchangeInput = {
+      code: authorization.code,
+      redirectUri: authorization.redirect_uri,
+      codeVerifier: authorization.code_verifier,
+      clientId: this.oauthApp.clientId,
+    };
+
+    const inspected = this.#zoom.inspect(exchange);
+    if (!inspected.ok) return exchangeFailed(this.#zoom.exchange(exchange));
+    const identity = inspected.identity;
+    const existing = this.#conflictingCredential(identity);
+    if (existing && this.behaviour.conflictMode === 'conflict') {
+      if (this.behaviour.spendCodeOnConflict) this.#zoom.exchange(exchange);
+      return json(400, this.#conflictBody(identity));
+    }
+    const exchanged = this.#zoom.exchange(exchange);
+    if (!exchanged.ok) return exchangeFailed(exchanged);
+    if (existing) {
+      // Recall's current behaviour: the same credential, updated with the new tokens, healthy again.
+      existing.status = 'healthy';
+      return json(201, existing);
+    }
+    const userLevel = this.behaviour.appKind === 'user_level';
+    const credential: SandboxCredential = {
+      id: randomUUID(),
+      oauth_app: this.oauthApp.id,
+      status: 'healthy',
+      user_id: userLevel ? identity.userId : null,
+      account_id: userLevel ? null : identity.accountId,
+      access_token_callback_url: null,
+      created_at: this.#createdAt(),
+      meeting_sync_status: 'not_started',
+    };
+    this.state.credentials.set(credential.id, credential);
+    return json(201, credential);
+  }
+
+  #conflictingCredential(identity: { userId: string; accountId: string }): SandboxCredential | undefined {
+    const userLevel = this.behaviour.appKind === 'user_level';
+    return [...this.state.credentials.values()].find(
+      (credential) =>
+        credential.oauth_app === this.oauthApp.id &&
+        (userLevel ? credential.user_id === identity.userId : credential.account_id === identity.accountId),
+    );
+  }
+
+  /** The documented legacy 400 (reference §1.3.3), word for word apart from the ids. */
+  #conflictBody(identity: { userId: string; accountId: string }): Record<string, string> {
+    if (this.behaviour.appKind === 'user_level') {
+      const id = identity.userId;
+      return {
+        detail:
+          `A Zoom OAuth Credential already exists for this OAuth App and Zoom account(user_id: ${id}). A Zoom OAuth ` +
+          'App can have at most one Zoom OAuth Credential registered per authorized Zoom user. Please delete the ' +
+          `existing Zoom OAuth Credential for Zoom user(user_id: ${id}) and try again.`,
+        conflicting_zoom_user_id: id,
+      };
+    }
+    const id = identity.accountId;
+    return {
+      detail:
+        `A Zoom OAuth Credential already exists for this OAuth App and Zoom account(account_id: ${id}). A Zoom OAuth ` +
+        'App can have at most one Zoom OAuth Credential registered per authorized Zoom account. Please delete the ' +
+        `existing Zoom OAuth Credential for Zoom account(account_id: ${id}) and try again.`,
+      conflicting_zoom_account_id: id,
+    };
+  }
+
+  #list(query: URLSearchParams, publicBase: string): SandboxResponse {
+    const status = query.get('status');
+    if (status !== null && status !== 'healthy' && status !== 'unhealthy') {
+      return json(400, { status: [`Select a valid choice. ${status} is not one of the available choices.`] });
+    }
+    const bounds: Record<'created_at_after' | 'created_at_before', number | undefined> = {
+      created_at_after: undefined,
+      created_at_before: undefined,
+    };
+    for (const name of ['created_at_after', 'created_at_before'] as const) {
+      const value = query.get(name);
+      if (value === null) continue;
+      const time = Date.parse(value);
+      if (Number.isNaN(time)) return json(400, { [name]: ['Enter a valid date/time.'] });
+      bounds[name] = time;
+    }
+    let after: [string, string] | undefined;
+    const cursor = query.get('cursor');
+    if (cursor !== null) {
+      after = decodeCursor(cursor);
+      if (!after) return json(404, { detail: 'Invalid cursor' });
+    }
+    const matches = [...this.state.credentials.values()]
+      .filter((credential) => {
+        const created = Date.parse(credential.created_at);
+        return (
+          matchesFilter(query.get('oauth_app'), credential.oauth_app) &&
+          matchesFilter(query.get('account_id'), credential.account_id) &&
+          matchesFilter(query.get('user_id'), credential.user_id) &&
+          matchesFilter(status, credential.status) &&
+          (bounds.created_at_after === undefined || created >= bounds.created_at_after) &&
+          (bounds.created_at_before === undefined || created <= bounds.created_at_before)
+        );
+      })
+      .sort(byPosition);
+    // Cursor pagination by position (created_at, id): deleting a listed credential between pages skips nothing.
+    const remaining = after ? matches.filter((credential) => byPosition(credential, after) > 0) : matches;
+    const page = remaining.slice(0, this.behaviour.pageSize);
+    const last = page.at(-1);
+    let next: string | null = null;
+    if (last && remaining.length > page.length) {
+      const nextQuery = new URLSearchParams(query);
+      nextQuery.set('cursor', encodeCursor([last.created_at, last.id]));
+      next = `${publicBase}${CREDENTIALS}?${nextQuery}`;
+    }
+    return json(200, { next, previous: null, results: page });
+  }
+
+  #retrieve(id: string): SandboxResponse {
+    const credential = this.state.credentials.get(id);
+    return credential ? json(200, credential) : notFound();
+  }
+
+  #delete(id: string): SandboxResponse {
+    if (!this.state.credentials.delete(id)) return notFound();
+    return { status: 204 };
+  }
+
+  /** Microsecond timestamps like Recall's, strictly increasing so that list order is stable. */
+  #createdAt(): string {
+    const micros = Math.max(this.#now() * 1000, this.#lastCreatedMicros + 1);
+    this.#lastCreatedMicros = micros;
+    const iso = new Date(Math.floor(micros / 1000)).toISOString();
+    return `${iso.slice(0, -1)}${String(micros % 1000).padStart(3, '0')}Z`;
+  }
+}
+
+/**
+ * Starts the sandbox as its own HTTP server on a random loopback port, at the root path.
+ * @returns `url` (for RECALL_API_BASE_URL), the inspectable `state`, the `sandbox` itself, and `close()`
+ */
+export async function startFakeRecall(
+  options: SandboxRecallOptions = {},
+): Promise<{ url: string; state: SandboxRecallState; sandbox: SandboxRecall; close(): Promise<void> }> {
+  const sandbox = new SandboxRecall(options);
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://sandbox.invalid').pathname;
+    sandbox.handle(req, res, path, `http://${req.headers.host ?? 'localhost'}`).catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    state: sandbox.state,
+    sandbox,
+    close: () =>
+      new Promise<void>((resolve) => {
+        sandbox.close();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function operationOf(method: string, path: string): RecallOperation {
+  if (path === CREDENTIALS) return method === 'POST' ? 'create' : method === 'GET' ? 'list' : 'other';
+  if (ITEM.test(path)) return method === 'GET' ? 'retrieve' : method === 'DELETE' ? 'delete' : 'other';
+  return 'other';
+}
+
+function exchangeFailed(result: CodeExchangeResult): SandboxResponse {
+  const reason = result.ok ? 'unknown' : `${result.error}: ${result.description}`;
+  return json(400, { detail: `Failed to exchange the authorization code with Zoom (${reason})` });
+}
+
+function matchesFilter(filter: string | null, value: string | null): boolean {
+  return filter === null || filter === value;
+}
+
+function byPosition(a: SandboxCredential, b: SandboxCredential | [string, string]): number {
+  const [createdAt, id] = Array.isArray(b) ? b : [b.created_at, b.id];
+  return a.created_at < createdAt ? -1 : a.created_at > createdAt ? 1 : a.id < id ? -1 : a.id > id ? 1 : 0;
+}
+
+const encodeCursor = (position: [string, string]) => Buffer.from(JSON.stringify(position)).toString('base64url');
+
+function decodeCursor(cursor: string): [string, string] | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (!Array.isArray(value) || value.length !== 2) return undefined;
+    const [createdAt, id] = value as unknown[];
+    return typeof createdAt === 'string' && typeof id === 'string' ? [createdAt, id] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Django REST Framework's shape for field errors: `{"field": ["message"]}`. */
+function fieldErrors(issues: readonly { path: PropertyKey[]; message: string; code?: string }[]): object {
+  const errors: Record<string, string[]> = {};
+  for (const issue of issues) {
+    const field = issue.path.map(String).join('.') || 'non_field_errors';
+    const message = issue.code === 'invalid_type' ? 'This field is required.' : issue.message;
+    (errors[field] ??= []).push(message);
+  }
+  return errors;
+}
+
+const json = (status: number, body: unknown): SandboxResponse => ({
+  status,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+
+const notFound = (): SandboxResponse => json(404, { detail: 'No ZoomOAuthCredential matches the given query.' });
+
+/** Django's own 404 for an unknown path (no trailing slash, typo): HTML, not JSON. */
+const notFoundPage = (): SandboxResponse => ({
+  status: 404,
+  headers: { 'content-type': 'text/html; charset=utf-8' },
+  body: '<!doctype html><title>Not Found</title><h1>Not Found</h1><p>The requested resource was not found.</p>',
+});
+
+const methodNotAllowed = (method: string, allow: string): SandboxResponse => ({
+  ...json(405, { detail: `Method "${method}" not allowed.` }),
+  headers: { 'content-type': 'application/json', allow },
+});
+
+const wafBlock = (): SandboxResponse => ({
+  status: 403,
+  headers: { 'content-type': 'text/html; charset=utf-8' },
+  body: '<html><head><title>403 Forbidden</title></head><body><h1>403 Forbidden</h1></body></html>',
+});
+
+function faultResponse(fault: FaultResponse): SandboxResponse {
+  const body = fault.body === undefined ? '' : typeof fault.body === 'string' ? fault.body : JSON.stringify(fault.body);
+  const headers = { ...(typeof fault.body === 'object' ? { 'content-type': 'application/json' } : {}), ...fault.headers };
+  return { status: fault.status, headers, body };
+}
+
+function send(res: ServerResponse, response: SandboxResponse): void {
+  res.writeHead(response.status, response.headers);
+  res.end(response.status === 204 ? undefined : response.body);
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

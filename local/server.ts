@@ -1,0 +1,288 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { HttpApi } from './api-gateway.js';
+import { DemoPage } from './demo-page.js';
+import { sendJson } from './http-util.js';
+import {
+  handlerEnvironment,
+  LOCAL_DEFAULTS,
+  LocalConfigError,
+  type LocalSettings,
+  parseLocalEnv,
+  resolveLocalSettings,
+  SANDBOX_RECALL_PATH,
+} from './local-settings.js';
+import { createServiceTable, LOCAL_AWS_CREDENTIALS, startLocalDynamoDb } from './local-table.js';
+import { LAMBDA_ROUTES } from './routes.js';
+import { SandboxRecall, type SandboxRecallBehaviour } from './sandbox-recall.js';
+import { SandboxZoom } from './sandbox-zoom.js';
+
+/**
+ * Local mode: the deployed handlers behind an API Gateway HTTP API stand-in, with dynalite in memory, a sandbox
+ * Recall, a sandbox Zoom consent page and a demo onboarding page, on one port. No accounts, no network.
+ *
+ * One local server per process: the handlers read `process.env` once, at import, and Node caches modules per
+ * process. In vitest, start one per test file (files are isolated); switch sandbox behaviour between tests with
+ * `server.sandboxRecall.configure(...)` instead of starting another server.
+ */
+
+export interface LocalServerOptions {
+  /** Variables read over `process.env` (the DESIGN.md local-mode variables and `SANDBOX_RECALL_*`). */
+  env?: Record<string, string | undefined>;
+  /** Overrides PORT; 0 picks a free port. */
+  port?: number;
+  /** Sandbox Recall behaviour, over the `SANDBOX_RECALL_*` variables. */
+  sandboxRecall?: Partial<SandboxRecallBehaviour>;
+  /** Banner and access log; default `console.log`. Pass `() => {}` for silence. */
+  log?: (line: string) => void;
+  /** The functions' timeout (default 25 s) and API Gateway's integration timeout (30 s). */
+  lambdaTimeoutMs?: number;
+  integrationTimeoutMs?: number;
+}
+
+export interface LocalServer {
+  /** `http://localhost:<port>`. */
+  url: string;
+  port: number;
+  settings: LocalSettings;
+  sandboxRecall: SandboxRecall;
+  sandboxZoom: SandboxZoom;
+  api: HttpApi;
+  dynamoDbEndpoint: string;
+  close(): Promise<void>;
+}
+
+type LocalHandler = (req: IncomingMessage, res: ServerResponse, pathname: string) => Promise<boolean>;
+
+let started = false;
+
+/**
+ * Starts local mode. Sets `process.env` for the handlers (restored on `close`), then imports them.
+ * @throws LocalConfigError for bad variables; any handler import error (e.g. the handlers' own config check)
+ */
+export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
+  if (started) {
+    throw new Error(
+      'A local server was already started in this process. The handlers read process.env once, at import, so a ' +
+        'second server would run with the first one\'s configuration: use one local server per process (per test file).',
+    );
+  }
+  const env = parseLocalEnv({ ...process.env, ...options.env });
+  const log = options.log ?? ((line: string) => console.log(line));
+  const requestedPort = options.port ?? env.PORT ?? LOCAL_DEFAULTS.port;
+
+  // Local routes are tried in order before the HTTP API's routes; a later feature adds one entry.
+  const localHandlers: LocalHandler[] = [];
+  let api: HttpApi | undefined;
+  const http = createServer((req, res) => {
+    const pathname = (req.url ?? '/').split('?')[0] ?? '/';
+    res.on('finish', () => log(`${req.method} ${pathname} ${res.statusCode}`));
+    dispatch(req, res, pathname).catch((error: unknown) => {
+      log(`Local route ${pathname} failed: ${error instanceof Error ? error.name : 'Error'}`);
+      if (!res.headersSent) sendJson(res, 500, { message: 'Internal Server Error' });
+      else res.end();
+    });
+  });
+  const dispatch = async (req: IncomingMessage, res: ServerResponse, pathname: string) => {
+    if (!api) return sendJson(res, 503, { message: 'Starting' });
+    for (const handle of localHandlers) if (await handle(req, res, pathname)) return;
+    await api.handle(req, res);
+  };
+
+  const listeners = await listenOnLoopback(http, requestedPort);
+  const port = (listeners[0]?.address() as AddressInfo).port;
+  const cleanups: (() => Promise<void> | void)[] = [() => Promise.all(listeners.map(closeServer)).then(() => undefined)];
+  let closing: Promise<void> | undefined;
+  const closeAll = () =>
+    (closing ??= (async () => {
+      for (const cleanup of [...cleanups].reverse()) await cleanup();
+    })());
+
+  try {
+    const settings = resolveLocalSettings(env, port);
+    if (options.sandboxRecall) Object.assign(settings.sandboxRecall, options.sandboxRecall);
+
+    const dynamo = await startLocalDynamoDb();
+    cleanups.push(() => dynamo.close());
+    await createServiceTable(dynamo.endpoint, settings.tableName);
+
+    // From here on this process's handlers are bound to this configuration.
+    started = true;
+    const restoreEnv = setProcessEnv({
+      ...handlerEnvironment(settings, dynamo.endpoint),
+      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+      // Local mode never talks to AWS: dummy credentials, so real ones are never signed into a local request.
+      AWS_ACCESS_KEY_ID: LOCAL_AWS_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_AWS_CREDENTIALS.secretAccessKey,
+      AWS_SESSION_TOKEN: undefined,
+      AWS_PROFILE: undefined,
+      // Local mode passes secret values directly; ids left over from a deployed stack's shell must not win.
+      APP_SECRET_ID: undefined,
+      SIGNING_KEY_SECRET_ID: undefined,
+    });
+    cleanups.push(restoreEnv);
+
+    const sandboxZoom = new SandboxZoom({ clientId: settings.zoomClientId, redirectUri: settings.zoomRedirectUri });
+    const sandboxRecall = new SandboxRecall({
+      apiKey: settings.recallApiKey,
+      oauthApp: { id: settings.recallOAuthAppId, clientId: settings.zoomClientId },
+      zoom: sandboxZoom,
+      ...settings.sandboxRecall,
+    });
+    cleanups.push(() => sandboxRecall.close());
+
+    const httpApi = new HttpApi({
+      routes: LAMBDA_ROUTES,
+      region: settings.recallRegion,
+      ...(options.lambdaTimeoutMs ? { lambdaTimeoutMs: options.lambdaTimeoutMs } : {}),
+      ...(options.integrationTimeoutMs ? { integrationTimeoutMs: options.integrationTimeoutMs } : {}),
+      onFunctionError: ({ functionName, error }) => log(`Function ${functionName} failed: ${describeError(error)}`),
+    });
+    await httpApi.loadAll();
+
+    const demo = new DemoPage({
+      baseUrl: settings.baseUrl,
+      apiBaseUrl: settings.apiBaseUrl,
+      signingKey: settings.connectSigningKey,
+      api: httpApi,
+    });
+    localHandlers.push(
+      async (req, res, pathname) => {
+        if (pathname !== SANDBOX_RECALL_PATH && !pathname.startsWith(`${SANDBOX_RECALL_PATH}/`)) return false;
+        const origin = `http://${req.headers.host ?? `localhost:${port}`}`;
+        await sandboxRecall.handle(req, res, pathname.slice(SANDBOX_RECALL_PATH.length), `${origin}${SANDBOX_RECALL_PATH}`);
+        return true;
+      },
+      (req, res, pathname) => sandboxZoom.handle(req, res, pathname),
+      (req, res, pathname) => demo.handle(req, res, pathname),
+    );
+    api = httpApi;
+
+    const server: LocalServer = {
+      url: settings.baseUrl,
+      port,
+      settings,
+      sandboxRecall,
+      sandboxZoom,
+      api: httpApi,
+      dynamoDbEndpoint: dynamo.endpoint,
+      close: closeAll,
+    };
+    log(banner(server, listeners.length > 1));
+    return server;
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/**
+ * Listens on 127.0.0.1 and, on the same port, ::1, so that `localhost` works whichever address it resolves to
+ * (Node 17+ keeps the resolver's order, and some systems put ::1 first). Never on a public interface.
+ */
+async function listenOnLoopback(http: Server, port: number): Promise<Server[]> {
+  await listen(http, port, '127.0.0.1');
+  const actualPort = (http.address() as AddressInfo).port;
+  const v6 = createServer((req, res) => http.emit('request', req, res));
+  try {
+    await listen(v6, actualPort, '::1');
+    return [http, v6];
+  } catch {
+    // No IPv6 loopback here: `localhost` then resolves to 127.0.0.1 only.
+    return [http];
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}
+
+/** Sets variables (undefined deletes) and returns the undo. */
+function setProcessEnv(values: Record<string, string | undefined>): () => void {
+  const previous = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
+  const apply = (next: Record<string, string | undefined>) => {
+    for (const [name, value] of Object.entries(next)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  apply(values);
+  return () => apply(previous);
+}
+
+/** What the banner shows: URLs and where calls go, never a key. */
+function banner({ settings, dynamoDbEndpoint }: LocalServer, dualStack: boolean): string {
+  const recall =
+    settings.recall.kind === 'sandbox'
+      ? `sandbox at ${settings.recall.baseUrl} (${settings.sandboxRecall.appKind} app, on a second connect of one ` +
+        `Zoom identity: ${settings.sandboxRecall.conflictMode}${settings.sandboxRecall.spendCodeOnConflict ? ', code spent' : ''})`
+      : `${settings.recall.baseUrl} (from ${settings.recall.chosenBy})`;
+  const zoom = settings.zoomIsSandbox ? `sandbox consent page at ${settings.zoomAuthorizeUrl}` : settings.zoomAuthorizeUrl;
+  const lines = [
+    '',
+    'recall-zoom-connect — local mode',
+    `  Demo page:         ${settings.baseUrl}/`,
+    `  Redirect URI:      ${settings.zoomRedirectUri}`,
+    `  Zoom:              ${zoom}`,
+    `  Recall:            ${recall}`,
+    `  DynamoDB:          dynalite in memory at ${dynamoDbEndpoint}, table ${settings.tableName}`,
+    `  Return URLs:       ${settings.returnUrlAllowlist}`,
+    `  Connect link:      npm run connect-link -- --user <id> --return-to ${settings.baseUrl}/`,
+  ];
+  if (settings.recall.kind === 'external' && settings.zoomIsSandbox) {
+    lines.push('  Warning: a real Recall cannot exchange codes from the sandbox Zoom; set ZOOM_AUTHORIZE_URL too.');
+  }
+  if (!dualStack) lines.push('  (IPv6 loopback unavailable: listening on 127.0.0.1 only.)');
+  lines.push('  Stop with Ctrl+C.', '');
+  return lines.join('\n');
+}
+
+/** Error name and message only: handler errors never carry secrets, but request data stays out of the log. */
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
+}
+
+async function main(): Promise<void> {
+  // Lambda runs Node.js 24; the AWS SDK's notice about an older local Node.js is not news to a developer.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  let server: LocalServer;
+  try {
+    server = await startLocalServer();
+  } catch (error) {
+    if (error instanceof LocalConfigError) console.error(error.message);
+    else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      console.error(`Port ${process.env.PORT ?? LOCAL_DEFAULTS.port} is in use. Set PORT to another port.`);
+    } else console.error(describeError(error));
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    console.log(`\n${signal}: stopping…`);
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) void main();

@@ -1,0 +1,55 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalServer } from '../../local/server.js';
+import { TestBrowser } from './helpers/browser.js';
+import { describeFlow, runConnectFlow, startTestServer, uniqueIdentity } from './helpers/connect-flow.js';
+
+/** `npm run connect-link` runs `tsx local/connect-link.ts`; this runs the same command as a real process. */
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
+
+let server: LocalServer;
+
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+/** Runs the CLI with only what a developer's shell would have: no local-mode variables but PORT. */
+function connectLink(args: string[]) {
+  return run(tsx, ['local/connect-link.ts', ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(server.port) },
+    timeout: 20_000,
+  });
+}
+
+describe('npm run connect-link', () => {
+  it('prints exactly one connect URL that completes a connection on the local server', async () => {
+    const returnTo = `${server.url}/?user=cli-user&from=cli`;
+    const { stdout } = await connectLink(['--user', 'cli-user', '--return-to', returnTo, '--ttl', '120']);
+
+    const lines = stdout.split('\n').filter(Boolean);
+    expect(lines).toHaveLength(1);
+    const link = lines[0] as string;
+    expect(link.startsWith(`http://localhost:${server.port}/zoom/authorize?connect_token=`)).toBe(true);
+    const flow = await runConnectFlow(server, new TestBrowser(), link, uniqueIdentity('cli'));
+    expect(flow.finalUrl?.href, describeFlow(flow)).toBe(`${returnTo}&zoom_connect=connected`);
+  });
+
+  it('exits 2 with usage on stderr and nothing on stdout when arguments are wrong', async () => {
+    const failure = await connectLink(['--return-to', 'not a url']).then(
+      () => undefined,
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    expect(failure?.code).toBe(2);
+    expect(failure?.stdout).toBe('');
+    expect(failure?.stderr).toContain('--user is required');
+    expect(failure?.stderr).toContain('Usage: npm run connect-link');
+  });
+});

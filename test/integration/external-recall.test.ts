@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalServer } from '../../local/server.js';
+import { startFakeRecall } from '../../local/sandbox-recall.js';
+import { TestBrowser } from './helpers/browser.js';
+import {
+  connectThroughDemo,
+  describeFlow,
+  getConnection,
+  runConnectFlow,
+  startTestServer,
+  uniqueIdentity,
+  uniqueUser,
+} from './helpers/connect-flow.js';
+
+/**
+ * Local mode pointed at another Recall through RECALL_API_BASE_URL (here the sandbox run as its own server), the
+ * way a developer points it at real Recall. Also how Recall's failures reach the user.
+ */
+const RECALL_API_KEY = 'external-recall-key-for-tests';
+const SIGNING_KEY = 'external-test-signing-key-0123456789abcdef';
+const OAUTH_APP_ID = '0b9f6a3e-1c2d-4e5f-8a7b-6c5d4e3f2a1b';
+
+let fake: Awaited<ReturnType<typeof startFakeRecall>>;
+let server: LocalServer;
+const logLines: string[] = [];
+
+beforeAll(async () => {
+  fake = await startFakeRecall({ apiKey: RECALL_API_KEY, oauthApp: { id: OAUTH_APP_ID, clientId: 'ext-zoom-client' } });
+  server = await startTestServer({
+    env: {
+      RECALL_API_BASE_URL: fake.url,
+      RECALL_API_KEY,
+      RECALL_ZOOM_OAUTH_APP_ID: OAUTH_APP_ID,
+      ZOOM_CLIENT_ID: 'ext-zoom-client',
+      CONNECT_SIGNING_KEY: SIGNING_KEY,
+    },
+    log: (line) => logLines.push(line),
+  });
+  // The standalone Recall exchanges codes with the sandbox Zoom that issued them.
+  fake.sandbox.useZoom(server.sandboxZoom);
+});
+afterAll(async () => {
+  await server?.close();
+  await fake?.close();
+});
+
+describe('local mode with RECALL_API_BASE_URL', () => {
+  it('sends every Recall call to the configured Recall and none to the built-in sandbox', async () => {
+    const userId = uniqueUser('external');
+    const zoomUser = uniqueIdentity('external');
+    await connectThroughDemo(server, userId, zoomUser);
+
+    const [credential] = fake.sandbox.credentialsFor({ userId: zoomUser.userId });
+    expect(credential?.oauth_app).toBe(OAUTH_APP_ID);
+    expect((await getConnection(server, userId)).connection?.recallCredentialId).toBe(credential?.id);
+    expect(server.sandboxRecall.state.requests).toHaveLength(0);
+  });
+
+  it('prints where it sends calls, and never a key', () => {
+    const banner = logLines.join('\n');
+    expect(banner).toContain(`Recall:            ${fake.url} (from RECALL_API_BASE_URL)`);
+    expect(banner).toContain(`Redirect URI:      ${server.settings.zoomRedirectUri}`);
+    expect(banner).not.toContain(RECALL_API_KEY);
+    expect(banner).not.toContain(SIGNING_KEY);
+  });
+
+  it('ends on error&reason=recall_rejected when Recall\'s WAF refuses the localhost redirect URI', async () => {
+    fake.sandbox.configure({ rejectLocalhostRedirect: true });
+    try {
+      const userId = uniqueUser('waf');
+      const flow = await runConnectFlow(
+        server,
+        new TestBrowser(),
+        `${server.url}/demo/connect?user=${userId}`,
+        uniqueIdentity('waf'),
+      );
+      expect(flow.finalUrl?.searchParams.get('zoom_connect'), describeFlow(flow)).toBe('error');
+      expect(flow.finalUrl?.searchParams.get('reason')).toBe('recall_rejected');
+      expect(fake.state.requests.at(-1)).toMatchObject({ operation: 'create', status: 403 });
+      expect((await getConnection(server, userId)).status).toBe(404);
+    } finally {
+      fake.sandbox.configure({ rejectLocalhostRedirect: false });
+    }
+  });
+
+  it('waits out a 429 with Retry-After and connects', async () => {
+    fake.sandbox.failNext('create', { status: 429, headers: { 'retry-after': '0' }, body: { detail: 'Throttled' } });
+    const start = fake.state.requests.length;
+    await connectThroughDemo(server, uniqueUser('throttled'), uniqueIdentity('throttled'));
+    expect(fake.state.requests.slice(start).map((request) => `${request.operation} ${request.status}`)).toEqual([
+      'create 429',
+      'create 201',
+    ]);
+  });
+
+  it('does not retry a create whose outcome is unknown (503) and ends on reason=recall_unavailable', async () => {
+    fake.sandbox.failNext('create', { status: 503, afterProcessing: true });
+    const start = fake.state.requests.length;
+    const flow = await runConnectFlow(
+      server,
+      new TestBrowser(),
+      `${server.url}/demo/connect?user=${uniqueUser('unavailable')}`,
+      uniqueIdentity('unavailable'),
+    );
+    expect(flow.finalUrl?.searchParams.get('reason'), describeFlow(flow)).toBe('recall_unavailable');
+    expect(fake.state.requests.slice(start).map((request) => request.operation)).toEqual(['create']);
+  });
+});

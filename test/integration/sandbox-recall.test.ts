@@ -1,0 +1,304 @@
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RecallClient } from '../../functions/shared/recall-client.js';
+import { DEFAULT_BEHAVIOUR, type SandboxRecallState, startFakeRecall } from '../../local/sandbox-recall.js';
+import { s256, SandboxZoom, type ZoomIdentity } from '../../local/sandbox-zoom.js';
+
+/**
+ * The sandbox Recall as a real HTTP server: it must be as strict as the reference says Recall is, or local mode
+ * hides the bugs it exists to catch. The service's own RecallClient is the client where it fits.
+ */
+const API_KEY = 'fake-recall-key';
+const APP = { id: '3f0c2b1a-9d8e-4f7a-8b6c-5d4e3f2a1b0c', clientId: 'fake-zoom-client' };
+const REDIRECT_URI = 'https://connect.example/zoom/callback';
+
+let fake: Awaited<ReturnType<typeof startFakeRecall>>;
+let state: SandboxRecallState;
+const zoom = new SandboxZoom({ clientId: APP.clientId, redirectUri: REDIRECT_URI });
+
+beforeAll(async () => {
+  fake = await startFakeRecall({ apiKey: API_KEY, oauthApp: APP, zoom });
+  state = fake.state;
+});
+afterEach(() => {
+  fake.sandbox.configure(DEFAULT_BEHAVIOUR);
+  state.faults.length = 0;
+});
+afterAll(async () => {
+  await fake?.close();
+});
+
+const client = () => new RecallClient({ baseUrl: fake.url, apiKey: async () => API_KEY, retry: { maxAttempts: 1 } });
+const identity = (tag: string): ZoomIdentity => ({
+  accountId: `acct-${tag}-${randomBytes(3).toString('hex')}`,
+  userId: `user-${tag}-${randomBytes(3).toString('hex')}`,
+});
+
+/** A code as Zoom would issue it after consent, with its PKCE verifier. */
+function consent(who: ZoomIdentity, redirectUri = REDIRECT_URI) {
+  const codeVerifier = randomBytes(32).toString('base64url');
+  const code = zoom.issueCode({ redirectUri, codeChallenge: s256(codeVerifier), identity: who, clientId: APP.clientId });
+  return { code, codeVerifier, redirectUri };
+}
+
+const create = (grant: ReturnType<typeof consent>) =>
+  client().createCredential({ oauthApp: APP.id, ...grant });
+
+const raw = (path: string, init: RequestInit = {}) =>
+  fetch(`${fake.url}${path}`, {
+    ...init,
+    headers: { authorization: `Token ${API_KEY}`, ...(init.headers as Record<string, string>) },
+  });
+
+describe('sandbox Recall: the traps', () => {
+  it('answers 401 {"detail":"Invalid token."} without the Token prefix or with another key', async () => {
+    for (const authorization of [`Bearer ${API_KEY}`, API_KEY, 'Token wrong-key']) {
+      const response = await fetch(`${fake.url}/api/v2/zoom-oauth-credentials/`, { headers: { authorization } });
+      expect(response.status).toBe(401);
+      expect(await response.json()).toEqual({ detail: 'Invalid token.' });
+    }
+  });
+
+  it('answers 404 for paths without the trailing slash', async () => {
+    expect((await raw('/api/v2/zoom-oauth-credentials')).status).toBe(404);
+    const [credential] = [await create(consent(identity('slash')))];
+    expect(credential.kind).toBe('created');
+    const id = credential.kind === 'created' ? credential.credential.id : '';
+    expect((await raw(`/api/v2/zoom-oauth-credentials/${id}`, { method: 'DELETE' })).status).toBe(404);
+    expect(state.credentials.has(id)).toBe(true);
+  });
+
+  it('requires a JSON body on create (415) and refuses a GET with a body (403, as Recall\'s WAF)', async () => {
+    const form = await raw('/api/v2/zoom-oauth-credentials/', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'oauth_app=x',
+    });
+    expect(form.status).toBe(415);
+    // fetch cannot send a GET body; node:http can, as some clients do.
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(`${fake.url}/api/v2/zoom-oauth-credentials/`, {
+        method: 'GET',
+        headers: { authorization: `Token ${API_KEY}`, 'content-type': 'application/json', 'content-length': '4' },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on('error', reject);
+      req.end('null');
+    });
+    expect(status).toBe(403);
+  });
+
+  it('validates oauth_app and the authorization code fields', async () => {
+    const post = (body: unknown) =>
+      raw('/api/v2/zoom-oauth-credentials/', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const wrongApp = await post({ oauth_app: 'another', authorization_code: { code: 'c', redirect_uri: REDIRECT_URI } });
+    expect(wrongApp.status).toBe(400);
+    expect((await wrongApp.json()) as object).toHaveProperty('detail');
+    const noCode = await post({ oauth_app: APP.id, authorization_code: { redirect_uri: REDIRECT_URI } });
+    expect(noCode.status).toBe(400);
+    expect(await noCode.json()).toEqual({ 'authorization_code.code': ['This field is required.'] });
+  });
+
+  it('rejects a localhost redirect URI with an HTML 403 when asked to behave like Recall\'s WAF', async () => {
+    fake.sandbox.configure({ rejectLocalhostRedirect: true });
+    const response = await raw('/api/v2/zoom-oauth-credentials/', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        oauth_app: APP.id,
+        authorization_code: { code: 'c', redirect_uri: 'http://localhost:3000/zoom/callback' },
+      }),
+    });
+    expect(response.status).toBe(403);
+    expect(response.headers.get('content-type')).toContain('text/html');
+  });
+});
+
+describe('sandbox Recall: codes are exchanged with Zoom once', () => {
+  it('creates a user-level credential from a fresh code, then refuses the same code (invalid_grant)', async () => {
+    const who = identity('once');
+    const grant = consent(who);
+    const first = await create(grant);
+    expect(first).toMatchObject({
+      kind: 'created',
+      credential: { oauth_app: APP.id, status: 'healthy', user_id: who.userId, account_id: null },
+    });
+    const again = await create(grant);
+    expect(again.kind).toBe('bad_request');
+    expect(again.kind === 'bad_request' && again.detail).toContain('invalid_grant');
+  });
+
+  it('spends the code on a failed PKCE check and refuses a redirect URI that differs by a trailing slash', async () => {
+    const grant = consent(identity('pkce'));
+    const wrongVerifier = await create({ ...grant, codeVerifier: randomBytes(32).toString('base64url') });
+    expect(wrongVerifier.kind).toBe('bad_request');
+    expect((await create(grant)).kind).toBe('bad_request');
+
+    const slash = consent(identity('slash'));
+    const mismatch = await create({ ...slash, redirectUri: `${REDIRECT_URI}/` });
+    expect(mismatch.kind === 'bad_request' && mismatch.detail).toContain('invalid_grant');
+  });
+
+  it('refuses an expired code', async () => {
+    let now = Date.now();
+    const clockZoom = new SandboxZoom({ clientId: APP.clientId, redirectUri: REDIRECT_URI, now: () => now });
+    fake.sandbox.useZoom(clockZoom);
+    try {
+      const codeVerifier = randomBytes(32).toString('base64url');
+      const code = clockZoom.issueCode({
+        redirectUri: REDIRECT_URI,
+        codeChallenge: s256(codeVerifier),
+        identity: identity('late'),
+      });
+      now += 5 * 60 * 1000 + 1;
+      const result = await create({ code, codeVerifier, redirectUri: REDIRECT_URI });
+      expect(result.kind === 'bad_request' && result.detail).toContain('expired');
+    } finally {
+      fake.sandbox.useZoom(zoom);
+    }
+  });
+});
+
+describe('sandbox Recall: one credential per Zoom identity', () => {
+  it('answers the legacy conflict with conflicting_zoom_user_id and leaves the code usable', async () => {
+    const who = identity('conflict');
+    await create(consent(who));
+    const grant = consent(who);
+    const conflict = await create(grant);
+    expect(conflict).toMatchObject({ kind: 'conflict', conflict: { user_id: who.userId } });
+    const [existing] = fake.sandbox.credentialsFor({ userId: who.userId });
+    await client().deleteCredential(existing?.id as string);
+    expect(await create(grant)).toMatchObject({ kind: 'created', credential: { user_id: who.userId } });
+  });
+
+  it('spends the code on a conflict when spendCodeOnConflict is set', async () => {
+    fake.sandbox.configure({ spendCodeOnConflict: true });
+    const who = identity('spent');
+    await create(consent(who));
+    const grant = consent(who);
+    expect((await create(grant)).kind).toBe('conflict');
+    const [existing] = fake.sandbox.credentialsFor({ userId: who.userId });
+    await client().deleteCredential(existing?.id as string);
+    expect((await create(grant)).kind).toBe('bad_request');
+  });
+
+  it('answers conflicting_zoom_account_id for an account-level app', async () => {
+    fake.sandbox.configure({ appKind: 'account_level' });
+    const who = identity('acct');
+    const first = await create(consent(who));
+    expect(first).toMatchObject({ kind: 'created', credential: { account_id: who.accountId, user_id: null } });
+    const colleague = { accountId: who.accountId, userId: `${who.userId}-colleague` };
+    const response = await raw('/api/v2/zoom-oauth-credentials/', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        oauth_app: APP.id,
+        authorization_code: (({ code, redirectUri, codeVerifier }) => ({
+          code,
+          redirect_uri: redirectUri,
+          code_verifier: codeVerifier,
+        }))(consent(colleague)),
+      }),
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as Record<string, string>;
+    expect(body.conflicting_zoom_account_id).toBe(who.accountId);
+    expect(body.detail).toContain('A Zoom OAuth Credential already exists for this OAuth App and Zoom account');
+  });
+
+  it('updates in place with 201 in update mode', async () => {
+    fake.sandbox.configure({ conflictMode: 'update' });
+    const who = identity('update');
+    const first = await create(consent(who));
+    const second = await create(consent(who));
+    expect(second.kind).toBe('created');
+    expect(first.kind === 'created' && second.kind === 'created' && second.credential.id).toBe(
+      first.kind === 'created' && first.credential.id,
+    );
+    expect(fake.sandbox.credentialsFor({ userId: who.userId })).toHaveLength(1);
+  });
+});
+
+describe('sandbox Recall: list, retrieve, delete', () => {
+  it('pages with `next` as a full URL, filters, and the service client follows every page', async () => {
+    const account = identity('paged').accountId;
+    fake.sandbox.configure({ appKind: 'account_level' });
+    // Account-level: one credential per account, so five accounts, created after `since` (earlier tests' are not).
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const since = new Date().toISOString();
+    const created: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const result = await create(consent({ accountId: `${account}-${i}`, userId: 'u' }));
+      if (result.kind === 'created') created.push(result.credential.id);
+    }
+    const firstPage = await raw(`/api/v2/zoom-oauth-credentials/?oauth_app=${APP.id}&created_at_after=${since}`);
+    const page = (await firstPage.json()) as { next: string | null; results: { id: string }[] };
+    expect(page.results).toHaveLength(2);
+    expect(page.next?.startsWith(`${fake.url}/api/v2/zoom-oauth-credentials/?`)).toBe(true);
+    expect(new URL(page.next as string).searchParams.get('created_at_after')).toBe(since);
+
+    const all = await client().listCredentials({ oauth_app: APP.id, created_at_after: since });
+    expect(all.map((credential) => credential.id)).toEqual(created);
+    const one = await client().listCredentials({ oauth_app: APP.id, account_id: `${account}-3` });
+    expect(one.map((credential) => credential.id)).toEqual([created[3]]);
+    expect((await raw('/api/v2/zoom-oauth-credentials/?status=broken')).status).toBe(400);
+  });
+
+  it('retrieves, deletes with 204, then answers 404', async () => {
+    const result = await create(consent(identity('gone')));
+    const id = result.kind === 'created' ? result.credential.id : 'missing';
+    expect(await client().getCredential(id)).toMatchObject({ id, meeting_sync_status: 'not_started' });
+    const deleted = await raw(`/api/v2/zoom-oauth-credentials/${id}/`, { method: 'DELETE' });
+    expect(deleted.status).toBe(204);
+    expect(await deleted.text()).toBe('');
+    expect((await raw(`/api/v2/zoom-oauth-credentials/${id}/`, { method: 'DELETE' })).status).toBe(404);
+    expect(await client().getCredential(id)).toBeUndefined();
+  });
+
+  it('never keeps a code in its request log', async () => {
+    const grant = consent(identity('secret'));
+    await create(grant);
+    expect(JSON.stringify(state.requests)).not.toContain(grant.code);
+    expect(JSON.stringify(state.requests)).not.toContain(grant.codeVerifier);
+  });
+});
+
+describe('sandbox Recall: faults', () => {
+  it('applies queued faults once each, in order, to the operation they match', async () => {
+    fake.sandbox.failNext('list', { status: 429, headers: { 'retry-after': '0' }, body: { detail: 'Slow down' } });
+    fake.sandbox.failNext('list', { status: 503 });
+    const first = await raw('/api/v2/zoom-oauth-credentials/');
+    const second = await raw('/api/v2/zoom-oauth-credentials/');
+    const third = await raw('/api/v2/zoom-oauth-credentials/');
+    expect([first.status, second.status, third.status]).toEqual([429, 503, 200]);
+    expect(first.headers.get('retry-after')).toBe('0');
+    expect(state.requests.slice(-3).map((request) => request.fault ?? false)).toEqual([true, true, false]);
+  });
+
+  it('can hang until the client gives up', async () => {
+    fake.sandbox.failNext('list', 'hang');
+    await expect(
+      raw('/api/v2/zoom-oauth-credentials/', { signal: AbortSignal.timeout(100) }),
+    ).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(state.requests.at(-1)).toMatchObject({ operation: 'list', status: 'hang', fault: true });
+    expect((await raw('/api/v2/zoom-oauth-credentials/')).status).toBe(200);
+  });
+
+  it('can drop the connection, or process the request and lose the answer', async () => {
+    fake.sandbox.failNext('retrieve', 'reset');
+    await expect(raw('/api/v2/zoom-oauth-credentials/00000000-0000-4000-8000-000000000000/')).rejects.toThrow();
+
+    const who = identity('lost');
+    fake.sandbox.failNext('create', { status: 502, afterProcessing: true });
+    await expect(create(consent(who))).rejects.toMatchObject({ name: 'RecallUnavailableError', status: 502 });
+    expect(fake.sandbox.credentialsFor({ userId: who.userId })).toHaveLength(1);
+  });
+});
