@@ -47,7 +47,7 @@ export class RecallZoomConnectStack extends Stack {
     }
 
     new CfnOutput(this, 'ZoomRedirectUri', {
-      description: 'Paste into the Zoom app (OAuth redirect URL and allow list) and into the Recall Zoom OAuth App.',
+      description: 'Paste exactly (trailing slash included) into the Zoom app: OAuth Redirect URL and OAuth Allow List.',
       value: this.api.zoomRedirectUri,
     });
     new CfnOutput(this, 'ApiUrl', {
