@@ -35,6 +35,10 @@ const EnvSchema = z.object({
   ZOOM_CLIENT_ID: optionalNonEmpty(),
   ZOOM_WEBHOOK_SECRET_TOKEN: optionalNonEmpty(),
   CONNECT_SIGNING_KEY: optionalNonEmpty(),
+  /** The EventBridge bus lifecycle events go to; unset means events are only logged. */
+  EVENT_BUS_NAME: optionalNonEmpty(),
+  /** The SQS queue verified Zoom webhooks are handed to (webhook function only). */
+  WEBHOOK_QUEUE_URL: z.optional(z.url()),
   SECRETS_CACHE_SECONDS: seconds(300),
   OAUTH_STATE_TTL_SECONDS: seconds(600),
 });
@@ -56,6 +60,8 @@ export interface ServiceConfig {
         zoomWebhookSecretToken?: string;
         signingKey: string;
       };
+  eventBusName?: string;
+  webhookQueueUrl?: string;
   secretsCacheSeconds: number;
   oauthStateTtlSeconds: number;
 }
@@ -85,6 +91,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     recallOAuthAppId: e.RECALL_ZOOM_OAUTH_APP_ID,
     returnUrlAllowlist: Object.freeze(allowlist),
     secrets: secretSource(e),
+    ...(e.EVENT_BUS_NAME ? { eventBusName: e.EVENT_BUS_NAME } : {}),
+    ...(e.WEBHOOK_QUEUE_URL ? { webhookQueueUrl: e.WEBHOOK_QUEUE_URL } : {}),
     secretsCacheSeconds: e.SECRETS_CACHE_SECONDS,
     oauthStateTtlSeconds: e.OAUTH_STATE_TTL_SECONDS,
   });

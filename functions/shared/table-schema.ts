@@ -9,4 +9,6 @@ export const TABLE_SCHEMA = {
   ttlAttribute: 'expiresAt',
   /** Finds every product user connected to one Zoom identity (conflicts, deauthorization) in one query. */
   zoomIdentityIndex: { name: 'byZoomIdentity', partitionKey: 'zoomIdentity', sortKey: 'pk' },
+  /** Finds the connections in one status (the health sync's `unhealthy` ones) without a scan. */
+  statusIndex: { name: 'byStatus', partitionKey: 'status', sortKey: 'pk' },
 } as const;

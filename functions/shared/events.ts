@@ -1,0 +1,107 @@
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import * as z from 'zod/mini';
+import { CONNECTION_STATUSES } from './connection-repository.js';
+
+/**
+ * Lifecycle events the product subscribes to on the stack's EventBridge bus. The detail is versioned: a change
+ * that breaks consumers bumps `schemaVersion` and the detail-type suffix.
+ */
+export const EVENT_SOURCE = 'recall-zoom-connect';
+
+export const CONNECTION_EVENT_TYPES = [
+  /** A user finished the connect flow. */
+  'connected',
+  /** A user's record moved to another Recall credential (the Zoom identity connected again, through any user). */
+  'replaced',
+  /** The Zoom user or account deauthorized the app in Zoom. */
+  'revoked',
+  /** Recall reports the credential unhealthy (or it was deleted while resolving a conflict). */
+  'unhealthy',
+  /** Recall reports a credential healthy again that was unhealthy. */
+  'healthy_again',
+  /** The product ended the connection (`DELETE /connections/{userId}`). */
+  'disconnected',
+] as const;
+export type ConnectionEventType = (typeof CONNECTION_EVENT_TYPES)[number];
+
+export const ConnectionEventDetailSchema = z.object({
+  schemaVersion: z.literal(1),
+  type: z.enum(CONNECTION_EVENT_TYPES),
+  userId: z.string(),
+  status: z.enum(CONNECTION_STATUSES),
+  recallCredentialId: z.string(),
+  previousRecallCredentialId: z.optional(z.string()),
+  zoomAccountId: z.nullable(z.string()),
+  zoomUserId: z.nullable(z.string()),
+  occurredAt: z.string(),
+  correlationId: z.optional(z.string()),
+});
+export type ConnectionEventDetail = z.infer<typeof ConnectionEventDetailSchema>;
+
+/** `detail-type` on the bus: `Zoom connection <type>.v1`, for rules that match on one type. */
+export const detailTypeOf = (type: ConnectionEventType): string => `Zoom connection ${type}.v1`;
+
+export interface EventPublisher {
+  /** Best effort by design: a lost event never fails the user's flow; GET /connections stays the truth. */
+  publish(events: readonly ConnectionEventDetail[]): Promise<void>;
+}
+
+const MAX_ENTRIES_PER_CALL = 10;
+
+/**
+ * Publishes to the bus named by `EVENT_BUS_NAME` (the SDK honours AWS_ENDPOINT_URL_EVENTBRIDGE, which local mode
+ * points at its own bus). Failures are reported to `onFailure`, never thrown.
+ */
+export class EventBridgePublisher implements EventPublisher {
+  constructor(
+    private readonly busName: string,
+    private readonly client: () => EventBridgeClient,
+    private readonly onFailure: (failed: number, error?: unknown) => void,
+  ) {}
+
+  async publish(events: readonly ConnectionEventDetail[]): Promise<void> {
+    for (let i = 0; i < events.length; i += MAX_ENTRIES_PER_CALL) {
+      const entries: PutEventsRequestEntry[] = events.slice(i, i + MAX_ENTRIES_PER_CALL).map((detail) => ({
+        EventBusName: this.busName,
+        Source: EVENT_SOURCE,
+        DetailType: detailTypeOf(detail.type),
+        Detail: JSON.stringify(detail),
+      }));
+      try {
+        const { FailedEntryCount } = await this.client().send(new PutEventsCommand({ Entries: entries }));
+        if (FailedEntryCount) this.onFailure(FailedEntryCount);
+      } catch (error) {
+        this.onFailure(entries.length, error);
+      }
+    }
+  }
+}
+
+let eventBridge: EventBridgeClient | undefined;
+export const getEventBridge = (): EventBridgeClient => (eventBridge ??= new EventBridgeClient({}));
+
+/** Builds the detail of one event from a connection record. */
+export function connectionEvent(
+  type: ConnectionEventType,
+  connection: {
+    userId: string;
+    status: ConnectionEventDetail['status'];
+    recallCredentialId: string;
+    zoomAccountId: string | null;
+    zoomUserId: string | null;
+  },
+  occurredAt: string,
+  extra: { previousRecallCredentialId?: string; correlationId?: string } = {},
+): ConnectionEventDetail {
+  return {
+    schemaVersion: 1,
+    type,
+    userId: connection.userId,
+    status: connection.status,
+    recallCredentialId: connection.recallCredentialId,
+    zoomAccountId: connection.zoomAccountId,
+    zoomUserId: connection.zoomUserId,
+    occurredAt,
+    ...extra,
+  };
+}
