@@ -76,17 +76,28 @@ export class ConnectionRepository {
   }
 
   /** Every product user recorded against one Zoom identity, whatever their status. */
-  async listByZoomIdentity(zoomIdentity: string): Promise<Connection[]> {
+  listByZoomIdentity(zoomIdentity: string): Promise<Connection[]> {
+    const index = TABLE_SCHEMA.zoomIdentityIndex;
+    return this.#queryIndex(index.name, index.partitionKey, zoomIdentity);
+  }
+
+  /** Every connection in one status (the health sync reads the `unhealthy` ones). */
+  listByStatus(status: ConnectionStatus): Promise<Connection[]> {
+    const index = TABLE_SCHEMA.statusIndex;
+    return this.#queryIndex(index.name, index.partitionKey, status);
+  }
+
+  async #queryIndex(indexName: string, keyName: string, value: string): Promise<Connection[]> {
     const connections: Connection[] = [];
     let startKey: Record<string, AttributeValue> | undefined;
     do {
       const page = await this.client.send(
         new QueryCommand({
           TableName: this.tableName,
-          IndexName: TABLE_SCHEMA.zoomIdentityIndex.name,
-          KeyConditionExpression: '#identity = :identity',
-          ExpressionAttributeNames: { '#identity': TABLE_SCHEMA.zoomIdentityIndex.partitionKey },
-          ExpressionAttributeValues: { ':identity': { S: zoomIdentity } },
+          IndexName: indexName,
+          KeyConditionExpression: '#key = :value',
+          ExpressionAttributeNames: { '#key': keyName },
+          ExpressionAttributeValues: { ':value': { S: value } },
           ExclusiveStartKey: startKey,
         }),
       );
