@@ -107,6 +107,16 @@ const PositiveInt = (key: string, fallback: number) =>
     .positive(`${key} must be greater than 0`)
     .default(fallback);
 
+/** How often the health sync polls Recall. Each run makes one listing call to a 60/min endpoint. */
+export const HEALTH_SYNC_MINUTES = { default: 15, min: 1, max: 1440 } as const;
+
+const HealthSyncMinutes = z.coerce
+  .number({ error: 'healthSyncMinutes must be a number of minutes' })
+  .int('healthSyncMinutes must be a whole number of minutes')
+  .min(HEALTH_SYNC_MINUTES.min, `healthSyncMinutes must be between ${HEALTH_SYNC_MINUTES.min} and ${HEALTH_SYNC_MINUTES.max} (a day)`)
+  .max(HEALTH_SYNC_MINUTES.max, `healthSyncMinutes must be between ${HEALTH_SYNC_MINUTES.min} and ${HEALTH_SYNC_MINUTES.max} (a day)`)
+  .default(HEALTH_SYNC_MINUTES.default);
+
 export const DeployConfigSchema = z.object({
   /** Recall region of the workspace that owns the API key and the Zoom OAuth App. */
   recallRegion: z
@@ -139,6 +149,8 @@ export const DeployConfigSchema = z.object({
   throttleRateLimit: PositiveInt('throttleRateLimit', 50),
   /** Requests the API absorbs in a burst above the rate. */
   throttleBurstLimit: PositiveInt('throttleBurstLimit', 100),
+  /** Minutes between two runs of the health sync, which marks connections of unhealthy Recall credentials. */
+  healthSyncMinutes: HealthSyncMinutes,
 });
 
 export type DeployConfig = z.output<typeof DeployConfigSchema>;

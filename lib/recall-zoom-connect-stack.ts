@@ -2,6 +2,8 @@ import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { PLACEHOLDER_RECALL_ZOOM_OAUTH_APP_ID, PLACEHOLDER_RETURN_URL, type DeployConfig } from './config.js';
 import { ConnectApi } from './constructs/connect-api.js';
+import { LifecycleJobs, WEBHOOK_WORKER } from './constructs/lifecycle-jobs.js';
+import { LifecycleMessaging } from './constructs/lifecycle-messaging.js';
 import { StatefulResources } from './constructs/stateful-resources.js';
 
 export interface RecallZoomConnectStackProps extends StackProps {
@@ -10,12 +12,14 @@ export interface RecallZoomConnectStackProps extends StackProps {
 }
 
 /**
- * The whole service: stateful resources (table, secrets) and the stateless API that uses them, plus the outputs
- * ops need after `cdk deploy`.
+ * The whole service: stateful resources (table, secrets), the messaging (webhook queue, lifecycle event bus),
+ * the API and the background jobs that use them, plus the outputs ops need after `cdk deploy`.
  */
 export class RecallZoomConnectStack extends Stack {
   public readonly state: StatefulResources;
+  public readonly messaging: LifecycleMessaging;
   public readonly api: ConnectApi;
+  public readonly jobs: LifecycleJobs;
 
   constructor(scope: Construct, id: string, props: RecallZoomConnectStackProps) {
     super(scope, id, props);
@@ -25,11 +29,22 @@ export class RecallZoomConnectStack extends Stack {
       appSecretName: config.appSecretName,
       ...(config.existingAppSecretName ? { existingAppSecretName: config.existingAppSecretName } : {}),
     });
+    this.messaging = new LifecycleMessaging(this, 'Messaging', { webhookConsumer: WEBHOOK_WORKER });
     this.api = new ConnectApi(this, 'Api', {
       config,
       table: this.state.table,
       appSecret: this.state.appSecret,
       signingKeySecret: this.state.signingKeySecret,
+      eventBus: this.messaging.eventBus,
+      webhookQueue: this.messaging.webhookQueue,
+    });
+    this.jobs = new LifecycleJobs(this, 'Jobs', {
+      config,
+      zoomRedirectUri: this.api.zoomRedirectUri,
+      table: this.state.table,
+      appSecret: this.state.appSecret,
+      eventBus: this.messaging.eventBus,
+      webhookQueue: this.messaging.webhookQueue,
     });
 
     // cdk.json ships placeholders so `cdk synth` works out of the box; say so loudly rather than deploy them silently.
@@ -49,6 +64,11 @@ export class RecallZoomConnectStack extends Stack {
     new CfnOutput(this, 'ZoomRedirectUri', {
       description: 'Paste exactly (trailing slash included) into the Zoom app: OAuth Redirect URL and OAuth Allow List.',
       value: this.api.zoomRedirectUri,
+    });
+    new CfnOutput(this, 'ZoomWebhookUrl', {
+      description:
+        "Paste into the Zoom app as both the Event notification endpoint URL (event subscription) and the Deauthorization endpoint URL. Zoom validates it with the app's Secret Token, so put that token in the app secret (zoomWebhookSecretToken) first.",
+      value: this.api.zoomWebhookUrl,
     });
     new CfnOutput(this, 'ApiUrl', {
       description: 'Base URL of the service. Connect links point at <ApiUrl>/zoom/authorize?connect_token=...',
@@ -71,6 +91,20 @@ export class RecallZoomConnectStack extends Stack {
     new CfnOutput(this, 'SigningKeySecretArn', {
       description: 'Secrets Manager secret holding the connect-token HS256 key; the product backend reads it to sign links.',
       value: this.state.signingKeySecret.secretArn,
+    });
+    new CfnOutput(this, 'EventBusName', {
+      description:
+        'EventBridge bus of connection lifecycle events (source recall-zoom-connect, detail-type "Zoom connection <type>.v1"); create rules on it to subscribe.',
+      value: this.messaging.eventBus.eventBusName,
+    });
+    new CfnOutput(this, 'EventBusArn', {
+      description: 'ARN of the lifecycle event bus, for rules and IAM policies in the product account.',
+      value: this.messaging.eventBus.eventBusArn,
+    });
+    new CfnOutput(this, 'WebhookDeadLetterQueueUrl', {
+      description:
+        'Zoom events that failed processing or forwarding to Recall 5 times (the dead-letter alarm fires). Fix the cause, then redrive them to the webhook queue (SQS console: Start DLQ redrive).',
+      value: this.messaging.webhookDeadLetterQueue.queueUrl,
     });
     new CfnOutput(this, 'TableName', {
       description: 'DynamoDB table of OAuth states and connections.',

@@ -5,6 +5,7 @@ import { dynamoDb, getSecretsManager } from '../shared/clients.js';
 import { loadConfig } from '../shared/config.js';
 import { ConnectionRepository } from '../shared/connection-repository.js';
 import { RequestError } from '../shared/errors.js';
+import { createEventPublisher } from '../shared/events.js';
 import { type HttpResult, httpErrors, redirect } from '../shared/http.js';
 import { logger } from '../shared/logger.js';
 import { logContext } from '../shared/middleware.js';
@@ -22,6 +23,7 @@ const recall = new RecallClient({
   apiKey: async () => (await secrets.get()).recallApiKey,
   onRetry: (retry) => logger.warn('Retrying a Recall call', retry),
 });
+const events = createEventPublisher(config, logger);
 
 /** API Gateway gives up after 30 s; the user must land on an outcome well before that. */
 const CALLBACK_BUDGET_MS = 20_000;
@@ -57,6 +59,7 @@ async function callback(event: APIGatewayProxyEventV2, context: Context): Promis
       deadlineMs: now + Math.min(CALLBACK_BUDGET_MS, remaining - SAFETY_MARGIN_MS),
       now: Date.now,
       log,
+      events,
     },
   );
   return redirect(next.location, next.cookies);

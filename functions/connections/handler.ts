@@ -5,6 +5,7 @@ import { loadConfig } from '../shared/config.js';
 import { type Connection, ConnectionRepository } from '../shared/connection-repository.js';
 import { disconnectUser } from '../shared/disconnect.js';
 import { RequestError } from '../shared/errors.js';
+import { createEventPublisher } from '../shared/events.js';
 import { type HttpResult, httpErrors, json } from '../shared/http.js';
 import { logger } from '../shared/logger.js';
 import { logContext } from '../shared/middleware.js';
@@ -19,6 +20,7 @@ const recall = new RecallClient({
   baseUrl: config.recallBaseUrl,
   apiKey: async () => (await secrets.get()).recallApiKey,
 });
+const events = createEventPublisher(config, logger);
 
 /** The product backend reads (`GET`) or ends (`DELETE`) a user's connection. IAM-authorized on AWS. */
 async function connectionsApi(event: APIGatewayProxyEventV2, context: Context): Promise<HttpResult> {
@@ -32,7 +34,7 @@ async function connectionsApi(event: APIGatewayProxyEventV2, context: Context): 
       return connection ? json(200, view(connection)) : json(404, { error: 'No connection for this user.' });
     }
     case 'DELETE': {
-      const ended = await disconnectUser(userId, { connections, recall, now: Date.now });
+      const ended = await disconnectUser(userId, { connections, recall, now: Date.now, events, log: logger });
       if (!ended) return json(404, { error: 'No connection for this user.' });
       logger.info('Connection ended', { recallCredentialId: ended.recallCredentialId, status: ended.status });
       return json(200, view(ended));

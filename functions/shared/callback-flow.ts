@@ -2,9 +2,16 @@ import { type AuthorizationSettings, beginZoomAuthorization } from './authorizat
 import { bindingCookieName, clearedBindingCookie, readCookie } from './browser-binding.js';
 import { type CredentialStore, exchangeCodeForCredential } from './connect.js';
 import type { ConnectionRepository } from './connection-repository.js';
-import { markDeletedCredentials, releaseCredentialIfUnused, repointSharers } from './credential-sharing.js';
+import {
+  markDeletedCredentials,
+  RELYING,
+  releaseCredentialIfUnused,
+  repointSharers,
+  type StatusWriter,
+} from './credential-sharing.js';
 import { sha256Hex } from './crypto.js';
 import { ConnectError, MisconfiguredError, type OutcomeReason, RequestError } from './errors.js';
+import { type ConnectionEventDetail, connectionEvent, type EventPublisher, publishQuietly } from './events.js';
 import type { OAuthStateRepository } from './oauth-state-repository.js';
 import type { RecallCredential } from './recall-client.js';
 import { type ConnectOutcome, withOutcome } from './return-url.js';
@@ -20,7 +27,7 @@ export interface ZoomCallback {
 
 export interface CallbackDeps {
   states: Pick<OAuthStateRepository, 'consume' | 'save'>;
-  connections: Pick<ConnectionRepository, 'recordConnected' | 'listByZoomIdentity' | 'repoint' | 'setStatus'>;
+  connections: Pick<ConnectionRepository, 'recordConnected' | 'listByZoomIdentity' | 'repoint'> & StatusWriter;
   recall: CredentialStore;
   authorization: Omit<AuthorizationSettings, 'zoomClientId'>;
   /** Read only for a re-authorize: the happy path does not need it. */
@@ -30,6 +37,8 @@ export interface CallbackDeps {
   deadlineMs: number;
   now: () => number;
   log: CallbackLog;
+  /** Lifecycle events, published after the records are written; best effort. */
+  events: EventPublisher;
 }
 
 export interface CallbackLog {
@@ -100,11 +109,12 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
       { onConflict: (info) => deps.log.info('Resolved a conflicting Recall credential', info) },
     );
     if (result.outcome === 'reauthorize') {
-      await markDeletedCredentials(
-        result.zoomIdentity,
-        result.replacedCredentialIds,
-        deps.connections,
-        new Date(deps.now()).toISOString(),
+      const now = new Date(deps.now()).toISOString();
+      const marked = await markDeletedCredentials(result.zoomIdentity, result.replacedCredentialIds, deps.connections, now);
+      await publishQuietly(
+        deps.events,
+        marked.map((record) => connectionEvent('unhealthy', record, now, { correlationId: state.correlationId })),
+        deps.log,
       );
       if (state.reauthCount >= 1) {
         deps.log.warn('Recall rejected the code again after a re-authorization', { reason: 'code_rejected' });
@@ -119,7 +129,12 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
       );
       return { location: next.location, cookies: [...cookies, next.cookie], outcome: 'reauthorize' };
     }
-    await recordConnection(state.userId, result.credential, result.replacedCredentialIds, state.reauthCount > 0, deps);
+    await recordConnection(
+      { userId: state.userId, correlationId: state.correlationId, reauthorized: state.reauthCount > 0 },
+      result.credential,
+      result.replacedCredentialIds,
+      deps,
+    );
     deps.log.info('Zoom account connected', {
       recallCredentialId: result.credential.id,
       replaced: result.replacedCredentialIds.length,
@@ -134,25 +149,51 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
 
 /**
  * Records the user's connection, moves other users of the same Zoom identity onto the credential that replaced
- * theirs, and releases the user's previous credential when they moved to another Zoom identity.
+ * theirs, releases the user's previous credential when they moved to another Zoom identity, and publishes
+ * `connected` (and `replaced` for every record that moved to this credential).
  */
 async function recordConnection(
-  userId: string,
+  attempt: { userId: string; correlationId: string; reauthorized: boolean },
   credential: RecallCredential,
   replacedCredentialIds: readonly string[],
-  reauthorized: boolean,
   deps: CallbackDeps,
 ): Promise<void> {
+  const { userId, correlationId } = attempt;
   const now = new Date(deps.now()).toISOString();
   const identity = zoomIdentityOf(credential);
   const previous = await deps.connections.recordConnected(userId, credential, deps.oauthAppId, now);
+  const current = {
+    userId,
+    status: 'connected' as const,
+    recallCredentialId: credential.id,
+    zoomAccountId: credential.account_id ?? null,
+    zoomUserId: credential.user_id ?? null,
+  };
+  const events: ConnectionEventDetail[] = [connectionEvent('connected', current, now, { correlationId })];
+  // A product that stored the user's previous credential id learns it is gone; after a revoke or a disconnect it
+  // already has (the `revoked` / `disconnected` event), so only a record still relying on it counts.
+  if (previous && previous.recallCredentialId !== credential.id && RELYING.has(previous.status)) {
+    events.push(
+      connectionEvent('replaced', current, now, {
+        previousRecallCredentialId: previous.recallCredentialId,
+        correlationId,
+      }),
+    );
+  }
   const replacedOwn = previous?.zoomIdentity === identity && previous.recallCredentialId !== credential.id;
   // Skipped on the common path (first connect, or Recall updated in place): nobody can be on a stale id then.
-  if (replacedCredentialIds.length > 0 || reauthorized || replacedOwn) {
+  if (replacedCredentialIds.length > 0 || attempt.reauthorized || replacedOwn) {
     const moved = await repointSharers(userId, identity, credential, deps.oauthAppId, deps.connections, now);
-    if (moved > 0) deps.log.info('Moved users of the same Zoom identity to the new credential', { moved });
+    if (moved.length > 0) deps.log.info('Moved users of the same Zoom identity to the new credential', { moved: moved.length });
+    for (const { connection, previousRecallCredentialId } of moved) {
+      events.push(connectionEvent('replaced', connection, now, { previousRecallCredentialId, correlationId }));
+    }
   }
-  if (previous && previous.zoomIdentity !== identity && previous.status !== 'disconnected') {
+  // Published before the old credential is released: the records are written, and a failed delete must not lose
+  // the news of them.
+  await publishQuietly(deps.events, events, deps.log);
+  // A disconnected or revoked record's credential was already released (or deleted by the deauthorization).
+  if (previous && previous.zoomIdentity !== identity && RELYING.has(previous.status)) {
     const deleted = await releaseCredentialIfUnused(previous, deps.connections, deps.recall);
     deps.log.info('User switched Zoom identity', { previousCredentialId: previous.recallCredentialId, deleted });
   }

@@ -21,8 +21,11 @@ export interface Connection {
   recallCredentialId: string;
   zoomAccountId: string | null;
   zoomUserId: string | null;
-  /** `user#<zoom user id>` for user-level apps, `account#<zoom account id>` for account-level apps. */
-  zoomIdentity: string;
+  /**
+   * `user#<zoom user id>` for user-level apps, `account#<zoom account id>` for account-level apps; `null` once a
+   * deauthorization without data retention removed the Zoom data (such a record is in no identity query).
+   */
+  zoomIdentity: string | null;
   oauthAppId: string;
   connectedAt: string;
   updatedAt: string;
@@ -31,6 +34,16 @@ export interface Connection {
 const PK = TABLE_SCHEMA.partitionKey;
 const key = (userId: string): Record<string, AttributeValue> => ({ [PK]: { S: `USER#${userId}` } });
 const nullable = (value: string | null | undefined): AttributeValue => (value ? { S: value } : { NULL: true });
+
+export interface RevokeOptions {
+  /** Remove the Zoom ids (`zoomAccountId`, `zoomUserId`, `zoomIdentity`) in the same write. */
+  scrubZoomData: boolean;
+  /** Only if the record was connected no later than this (ISO): a newer connection is a fresh authorization. */
+  connectedNoLaterThan?: string;
+}
+
+/** The attributes that identify the Zoom user or account: what Zoom's data rules require deleting. */
+const ZOOM_DATA_ATTRIBUTES = ['zoomAccountId', 'zoomUserId', TABLE_SCHEMA.zoomIdentityIndex.partitionKey] as const;
 
 export class ConnectionRepository {
   constructor(
@@ -75,8 +88,12 @@ export class ConnectionRepository {
     return Attributes && fromItem(Attributes);
   }
 
-  /** Every product user recorded against one Zoom identity, whatever their status. */
-  listByZoomIdentity(zoomIdentity: string): Promise<Connection[]> {
+  /**
+   * Every product user recorded against one Zoom identity, whatever their status. A record whose Zoom data was
+   * removed (`null`) belongs to no identity: asking for `null` finds nothing.
+   */
+  async listByZoomIdentity(zoomIdentity: string | null): Promise<Connection[]> {
+    if (!zoomIdentity) return [];
     const index = TABLE_SCHEMA.zoomIdentityIndex;
     return this.#queryIndex(index.name, index.partitionKey, zoomIdentity);
   }
@@ -141,7 +158,8 @@ export class ConnectionRepository {
   }
 
   /**
-   * Sets a record's status, only if it still points at `credentialId` (a reconnect meanwhile wins).
+   * Sets a record's status, only if it still points at `credentialId` (a reconnect meanwhile wins) and, with
+   * `fromStatuses`, only if it is still in one of them (a disconnect meanwhile is never undone).
    * @returns the updated record, or `undefined` when it no longer matched
    */
   async setStatus(
@@ -149,18 +167,107 @@ export class ConnectionRepository {
     status: ConnectionStatus,
     credentialId: string,
     now: string,
+    fromStatuses?: readonly ConnectionStatus[],
+  ): Promise<Connection | undefined> {
+    const names: Record<string, string> = { '#cred': 'recallCredentialId', '#status': 'status', '#updated': 'updatedAt' };
+    const values: Record<string, AttributeValue> = {
+      ':status': { S: status },
+      ':cred': { S: credentialId },
+      ':now': { S: now },
+    };
+    let condition = '#cred = :cred';
+    if (fromStatuses && fromStatuses.length > 0) {
+      const placeholders = fromStatuses.map((from, i) => {
+        values[`:from${i}`] = { S: from };
+        return `:from${i}`;
+      });
+      condition += ` AND #status IN (${placeholders.join(', ')})`;
+    }
+    return this.#conditionalUpdate(userId, {
+      UpdateExpression: 'SET #status = :status, #updated = :now',
+      ConditionExpression: condition,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  /**
+   * Marks a record `revoked` (the Zoom user or account deauthorized the app), only while it still relies on
+   * `credentialId` (connected or unhealthy) and, with `connectedNoLaterThan`, was connected by then.
+   * @returns the updated record, or `undefined` when it no longer matched (already revoked, or reconnected)
+   */
+  async revoke(userId: string, credentialId: string, now: string, options: RevokeOptions): Promise<Connection | undefined> {
+    const names: Record<string, string> = { '#cred': 'recallCredentialId', '#status': 'status', '#updated': 'updatedAt' };
+    const values: Record<string, AttributeValue> = {
+      ':revoked': { S: 'revoked' },
+      ':cred': { S: credentialId },
+      ':connected': { S: 'connected' },
+      ':unhealthy': { S: 'unhealthy' },
+      ':now': { S: now },
+    };
+    let condition = '#cred = :cred AND #status IN (:connected, :unhealthy)';
+    if (options.connectedNoLaterThan) {
+      names['#connectedAt'] = 'connectedAt';
+      values[':cutoff'] = { S: options.connectedNoLaterThan };
+      condition += ' AND #connectedAt <= :cutoff';
+    }
+    const scrub = options.scrubZoomData ? ` ${scrubExpression(names)}` : '';
+    return this.#conditionalUpdate(userId, {
+      UpdateExpression: `SET #status = :revoked, #updated = :now${scrub}`,
+      ConditionExpression: condition,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  /**
+   * Removes the Zoom ids from a record that no longer relies on a credential (revoked or disconnected), only
+   * while it still belongs to `zoomIdentity` and, with `connectedNoLaterThan`, was connected by then.
+   * @returns the updated record, or `undefined` when it no longer matched
+   */
+  async scrubZoomData(
+    userId: string,
+    zoomIdentity: string,
+    now: string,
+    options: { connectedNoLaterThan?: string } = {},
+  ): Promise<Connection | undefined> {
+    const names: Record<string, string> = {
+      '#identity': TABLE_SCHEMA.zoomIdentityIndex.partitionKey,
+      '#status': 'status',
+      '#updated': 'updatedAt',
+    };
+    const values: Record<string, AttributeValue> = {
+      ':identity': { S: zoomIdentity },
+      ':revoked': { S: 'revoked' },
+      ':disconnected': { S: 'disconnected' },
+      ':now': { S: now },
+    };
+    let condition = '#identity = :identity AND #status IN (:revoked, :disconnected)';
+    if (options.connectedNoLaterThan) {
+      names['#connectedAt'] = 'connectedAt';
+      values[':cutoff'] = { S: options.connectedNoLaterThan };
+      condition += ' AND #connectedAt <= :cutoff';
+    }
+    return this.#conditionalUpdate(userId, {
+      UpdateExpression: `SET #updated = :now ${scrubExpression(names)}`,
+      ConditionExpression: condition,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  async #conditionalUpdate(
+    userId: string,
+    update: {
+      UpdateExpression: string;
+      ConditionExpression: string;
+      ExpressionAttributeNames: Record<string, string>;
+      ExpressionAttributeValues: Record<string, AttributeValue>;
+    },
   ): Promise<Connection | undefined> {
     try {
       const { Attributes } = await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: key(userId),
-          UpdateExpression: 'SET #status = :status, #updated = :now',
-          ConditionExpression: '#cred = :cred',
-          ExpressionAttributeNames: { '#cred': 'recallCredentialId', '#status': 'status', '#updated': 'updatedAt' },
-          ExpressionAttributeValues: { ':status': { S: status }, ':cred': { S: credentialId }, ':now': { S: now } },
-          ReturnValues: 'ALL_NEW',
-        }),
+        new UpdateItemCommand({ TableName: this.tableName, Key: key(userId), ReturnValues: 'ALL_NEW', ...update }),
       );
       return Attributes && fromItem(Attributes);
     } catch (error) {
@@ -168,6 +275,15 @@ export class ConnectionRepository {
       throw error;
     }
   }
+}
+
+/** `REMOVE` of the Zoom data attributes; adds their `#names` to `names`. */
+function scrubExpression(names: Record<string, string>): string {
+  const placeholders = ZOOM_DATA_ATTRIBUTES.map((attribute, i) => {
+    names[`#zoom${i}`] = attribute;
+    return `#zoom${i}`;
+  });
+  return `REMOVE ${placeholders.join(', ')}`;
 }
 
 function toItem(connection: Connection): Record<string, AttributeValue> {
@@ -178,7 +294,8 @@ function toItem(connection: Connection): Record<string, AttributeValue> {
     recallCredentialId: { S: connection.recallCredentialId },
     zoomAccountId: nullable(connection.zoomAccountId),
     zoomUserId: nullable(connection.zoomUserId),
-    [TABLE_SCHEMA.zoomIdentityIndex.partitionKey]: { S: connection.zoomIdentity },
+    // An index key attribute is a string or absent, never NULL.
+    ...(connection.zoomIdentity ? { [TABLE_SCHEMA.zoomIdentityIndex.partitionKey]: { S: connection.zoomIdentity } } : {}),
     oauthAppId: { S: connection.oauthAppId },
     connectedAt: { S: connection.connectedAt },
     updatedAt: { S: connection.updatedAt },
@@ -196,7 +313,7 @@ function fromItem(item: Record<string, AttributeValue>): Connection | undefined 
     s('connectedAt'),
     s('updatedAt'),
   ];
-  if (!userId || !recallCredentialId || !zoomIdentity || !oauthAppId || !connectedAt || !updatedAt) return undefined;
+  if (!userId || !recallCredentialId || !oauthAppId || !connectedAt || !updatedAt) return undefined;
   if (!CONNECTION_STATUSES.includes(status as ConnectionStatus)) return undefined;
   return {
     userId,
@@ -204,7 +321,7 @@ function fromItem(item: Record<string, AttributeValue>): Connection | undefined 
     recallCredentialId,
     zoomAccountId: s('zoomAccountId') ?? null,
     zoomUserId: s('zoomUserId') ?? null,
-    zoomIdentity,
+    zoomIdentity: zoomIdentity ?? null,
     oauthAppId,
     connectedAt,
     updatedAt,

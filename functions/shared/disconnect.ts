@@ -1,11 +1,15 @@
 import type { CredentialStore } from './connect.js';
 import type { Connection, ConnectionRepository } from './connection-repository.js';
 import { releaseCredentialIfUnused } from './credential-sharing.js';
+import { connectionEvent, type EventLog, type EventPublisher, publishQuietly } from './events.js';
 
 export interface DisconnectDeps {
   connections: Pick<ConnectionRepository, 'get' | 'setStatus' | 'listByZoomIdentity'>;
   recall: Pick<CredentialStore, 'deleteCredential'>;
   now: () => number;
+  /** Lifecycle events (`disconnected`), published after the record is written; best effort. */
+  events: EventPublisher;
+  log: Pick<EventLog, 'error'>;
 }
 
 /**
@@ -16,14 +20,12 @@ export interface DisconnectDeps {
 export async function disconnectUser(userId: string, deps: DisconnectDeps): Promise<Connection | undefined> {
   const current = await deps.connections.get(userId);
   if (!current || current.status === 'disconnected') return current;
-  const ended = await deps.connections.setStatus(
-    userId,
-    'disconnected',
-    current.recallCredentialId,
-    new Date(deps.now()).toISOString(),
-  );
+  const now = new Date(deps.now()).toISOString();
+  const ended = await deps.connections.setStatus(userId, 'disconnected', current.recallCredentialId, now);
   // A reconnect landed between the read and the write: that newer connection stands.
   if (!ended) return deps.connections.get(userId);
+  // Before the Recall delete: the record is ended whether or not the delete succeeds now.
+  await publishQuietly(deps.events, [connectionEvent('disconnected', ended, now)], deps.log);
   if (current.status !== 'revoked') await releaseCredentialIfUnused(current, deps.connections, deps.recall);
   return ended;
 }

@@ -105,3 +105,54 @@ export function connectionEvent(
     ...extra,
   };
 }
+
+/** Where publishers report; the Powertools logger fits, and tests pass a recorder. */
+export interface EventLog {
+  info(message: string, fields: Record<string, unknown>): void;
+  error(message: string, fields: Record<string, unknown>): void;
+}
+
+/** Used when no bus is configured: each event becomes one log line, so a developer still sees the lifecycle. */
+export class LoggingPublisher implements EventPublisher {
+  constructor(private readonly log: EventLog) {}
+
+  async publish(events: readonly ConnectionEventDetail[]): Promise<void> {
+    for (const detail of events) {
+      this.log.info('Lifecycle event (no EVENT_BUS_NAME, not published)', { detailType: detailTypeOf(detail.type), detail });
+    }
+  }
+}
+
+/**
+ * The publisher a function uses: the bus named by `EVENT_BUS_NAME` when it is set, else the log.
+ * @param config - the function's config (`eventBusName`)
+ * @param log - where failures (and, without a bus, the events) are reported
+ * @param client - the EventBridge client, created on first publish by default
+ */
+export function createEventPublisher(
+  config: { eventBusName?: string | undefined },
+  log: EventLog,
+  client: () => EventBridgeClient = getEventBridge,
+): EventPublisher {
+  if (!config.eventBusName) return new LoggingPublisher(log);
+  return new EventBridgePublisher(config.eventBusName, client, (failed, error) =>
+    log.error('Lifecycle events were not published', { failed, ...(error === undefined ? {} : { error }) }),
+  );
+}
+
+/**
+ * Publishes and swallows anything the publisher throws: a lost event must never turn a finished change (a
+ * connect, a disconnect) into a failure. `EventBridgePublisher` never throws; this guards every other publisher.
+ */
+export async function publishQuietly(
+  publisher: EventPublisher,
+  events: readonly ConnectionEventDetail[],
+  log: Pick<EventLog, 'error'>,
+): Promise<void> {
+  if (events.length === 0) return;
+  try {
+    await publisher.publish(events);
+  } catch (error) {
+    log.error('Lifecycle events were not published', { failed: events.length, error });
+  }
+}

@@ -47,6 +47,20 @@ export interface ListCredentialsFilter {
   created_at_after?: string;
 }
 
+/** A verified Zoom webhook, as Zoom sent it. */
+export interface ForwardZoomWebhookInput {
+  /** The Recall Zoom OAuth App the event belongs to. */
+  oauthApp: string;
+  /** The raw body, byte for byte: Recall checks Zoom's signature over it. */
+  body: Uint8Array;
+  headers: {
+    'x-zm-signature': string;
+    'x-zm-request-timestamp': string;
+    /** As received; `application/json` when Zoom sent none. */
+    'content-type'?: string | undefined;
+  };
+}
+
 export interface RetryPolicy {
   /** Attempts per call, the first included. */
   maxAttempts: number;
@@ -79,7 +93,8 @@ const RETRYABLE_STATUS = new Set([409, 429, 502, 503, 504]);
 
 /**
  * A thin client for the Zoom OAuth credential endpoints: `Authorization: Token <key>`, JSON bodies, documented
- * paths with their trailing slash, bounded retries. It knows HTTP, not the connect flow (see `connect.ts`).
+ * paths with their trailing slash, bounded retries; and for the OAuth app's webhook relay. It knows HTTP, not
+ * the connect flow (see `connect.ts`).
  */
 export class RecallClient {
   readonly #options: Required<Omit<RecallClientOptions, 'retry' | 'onRetry'>> & {
@@ -169,6 +184,33 @@ export class RecallClient {
   }
 
   /**
+   * Forwards a verified Zoom webhook to Recall, which needs Zoom's events too (deauthorizations above all). The
+   * body goes byte for byte and the Zoom headers as received: Recall verifies Zoom's signature with the app's
+   * webhook secret, so no API key is sent. Network errors, 409, 429 and 502-504 are retried within the budget.
+   * @throws RecallUnavailableError (network, 429, 5xx: worth retrying later); RecallRejectedError (other 4xx:
+   *   most likely the OAuth app's webhook secret is not the Zoom app's Secret Token)
+   */
+  async forwardZoomWebhook(input: ForwardZoomWebhookInput, signal?: AbortSignal): Promise<void> {
+    const { oauthApp, body, headers } = input;
+    const response = await this.#request('forward', 'POST', zoomWebhookPath(oauthApp), {
+      body,
+      headers: {
+        'Content-Type': headers['content-type'] ?? 'application/json',
+        'x-zm-signature': headers['x-zm-signature'],
+        'x-zm-request-timestamp': headers['x-zm-request-timestamp'],
+      },
+      authenticated: false,
+      retryOn: RETRYABLE_STATUS,
+      signal,
+    });
+    if (response.ok) {
+      await response.body?.cancel();
+      return;
+    }
+    throw await failure('forward', response);
+  }
+
+  /**
    * `next` may be a full URL (Django REST style) or a bare cursor. Either way the request stays on the configured
    * host and keeps every filter: an unfiltered page would scan the whole workspace.
    */
@@ -185,10 +227,24 @@ export class RecallClient {
     operation: string,
     method: string,
     path: string,
-    { body, retryOn, signal }: { body?: string; retryOn: ReadonlySet<number>; signal?: AbortSignal | undefined },
+    {
+      body,
+      retryOn,
+      signal,
+      headers: extraHeaders = {},
+      authenticated = true,
+    }: {
+      body?: string | Uint8Array;
+      retryOn: ReadonlySet<number>;
+      signal?: AbortSignal | undefined;
+      /** Sent as given; a `Content-Type` here replaces the JSON default. */
+      headers?: Record<string, string>;
+      /** Whether to send the API key; endpoints that authenticate otherwise must not receive it. */
+      authenticated?: boolean;
+    },
   ): Promise<Response> {
     const { fetch, retry, timeoutMs, sleep, random } = this.#options;
-    const apiKey = await this.#options.apiKey();
+    const apiKey = authenticated ? await this.#options.apiKey() : undefined;
     for (let attempt = 1; ; attempt++) {
       const timeout = AbortSignal.timeout(timeoutMs);
       let response: Response | undefined;
@@ -197,9 +253,10 @@ export class RecallClient {
         response = await fetch(`${this.#options.baseUrl}${path}`, {
           method,
           headers: {
-            Authorization: `Token ${apiKey}`,
+            ...(apiKey === undefined ? {} : { Authorization: `Token ${apiKey}` }),
             Accept: 'application/json',
             ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+            ...extraHeaders,
           },
           ...(body === undefined ? {} : { body }),
           signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
@@ -242,6 +299,8 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 const credentialPath = (id: string) => `${CREDENTIALS_PATH}${encodeURIComponent(id)}/`;
+/** As Recall documents it: no trailing slash. */
+const zoomWebhookPath = (oauthApp: string) => `/api/v2/zoom-oauth-apps/${encodeURIComponent(oauthApp)}/webhook`;
 
 /** `Retry-After` is either delay-seconds or an HTTP date. */
 export function retryAfterMs(header: string | null | undefined, now = Date.now()): number | undefined {

@@ -5,11 +5,14 @@ import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DeployConfig } from '../config.js';
-import { bindSecret, bindTable } from './bindings.js';
+import { bindEventBus, bindQueue, bindSecret, bindTable } from './bindings.js';
+import { runtimeEnvironment } from './runtime-environment.js';
 import { projectPath, ServiceFunction } from './service-function.js';
 
 export interface ConnectApiProps {
@@ -17,32 +20,28 @@ export interface ConnectApiProps {
   readonly table: dynamodb.ITable;
   readonly appSecret: secretsmanager.ISecret;
   readonly signingKeySecret: secretsmanager.ISecret;
+  /** Where the callback and connections functions publish lifecycle events. */
+  readonly eventBus: events.IEventBus;
+  /** Where the webhook function hands verified Zoom events to the worker. */
+  readonly webhookQueue: sqs.IQueue;
 }
 
 /** API Gateway cuts every integration off at 30 s; the callback must finish (or fail cleanly) before that. */
 const CALLBACK_TIMEOUT = Duration.seconds(25);
 
-const ZOOM_AUTHORIZE_URL = 'https://zoom.us/oauth/authorize';
-
 /**
- * The variables every function reads (functions/shared/config.ts) that come from deploy config. Tables and
- * secrets are not here: `bindTable` / `bindSecret` set those together with their grants.
+ * Zoom counts a delivery not answered within 3 s as failed and sends it again; a webhook still running after 5 s
+ * only holds a concurrency slot. (Init, which fetches nothing, is not part of this.)
  */
-function runtimeEnvironment(config: DeployConfig, zoomRedirectUri: string): Record<string, string> {
-  return {
-    ZOOM_REDIRECT_URI: zoomRedirectUri,
-    ZOOM_AUTHORIZE_URL,
-    RECALL_REGION: config.recallRegion,
-    RECALL_ZOOM_OAUTH_APP_ID: config.recallZoomOAuthAppId,
-    RETURN_URL_ALLOWLIST: config.returnUrlAllowlist.join(','),
-  };
-}
+const WEBHOOK_TIMEOUT = Duration.seconds(5);
 
 /**
- * The stateless half: the three functions and the HTTP API in front of them.
+ * The stateless half that answers HTTP: four functions and the HTTP API in front of them.
  *
  * - `GET /zoom/authorize` and `GET /zoom/callback` are opened by users' browsers (a link, then Zoom's redirect),
  *   so they cannot carry AWS credentials; they authenticate with a signed connect token and a one-time state.
+ * - `POST /zoom/webhook` is called by Zoom, which cannot carry AWS credentials either; it signs every request
+ *   with the app's Secret Token instead, and the function verifies that before anything else.
  * - `GET|DELETE /connections/{userId}` are for the product's backend only, and require IAM (SigV4) auth.
  */
 export class ConnectApi extends Construct {
@@ -54,9 +53,12 @@ export class ConnectApi extends Construct {
    * authorize URL, Recall's create call and the stack output are the same string byte for byte.
    */
   public readonly zoomRedirectUri: string;
+  /** Zoom's Event notification endpoint URL and Deauthorization endpoint URL. */
+  public readonly zoomWebhookUrl: string;
   public readonly authorizeFunction: ServiceFunction;
   public readonly callbackFunction: ServiceFunction;
   public readonly connectionsFunction: ServiceFunction;
+  public readonly webhookFunction: ServiceFunction;
   public readonly customDomain?: apigwv2.DomainName;
 
   constructor(scope: Construct, id: string, props: ConnectApiProps) {
@@ -81,6 +83,7 @@ export class ConnectApi extends Construct {
       this.baseUrl = this.httpApi.apiEndpoint;
     }
     this.zoomRedirectUri = `${this.baseUrl}/zoom/callback`;
+    this.zoomWebhookUrl = `${this.baseUrl}/zoom/webhook`;
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
     new apigwv2.HttpStage(this, 'DefaultStage', {
@@ -96,7 +99,7 @@ export class ConnectApi extends Construct {
     });
 
     const functionDefaults = {
-      environment: runtimeEnvironment(config, this.zoomRedirectUri),
+      environment: runtimeEnvironment(config, this.zoomRedirectUri, props.table),
       logLevel: config.logLevel,
     };
 
@@ -116,15 +119,31 @@ export class ConnectApi extends Construct {
       entry: projectPath('functions/connections/handler.ts'),
       description: 'GET|DELETE /connections/{userId}: reads or ends a user connection (IAM-authorized)',
     });
+    this.webhookFunction = new ServiceFunction(this, 'Webhook', {
+      ...functionDefaults,
+      entry: projectPath('functions/webhook/handler.ts'),
+      description: "POST /zoom/webhook: verifies Zoom's signature, answers URL validation, queues the event for the worker",
+      timeout: WEBHOOK_TIMEOUT,
+    });
 
-    // All three write the table: authorize creates states, the callback consumes them and records connections,
-    // connections ends them. All three read the app secret (Zoom client id, Recall API key). Only authorize
-    // verifies connect tokens, so only authorize can read the signing key.
+    // These three write the table: authorize creates states, the callback consumes them and records connections,
+    // connections ends them.
     for (const fn of [this.authorizeFunction, this.callbackFunction, this.connectionsFunction]) {
       bindTable(fn, props.table, 'RW');
+    }
+    // All four read the app secret: the Zoom client id and Recall API key, or (webhook) Zoom's Secret Token.
+    // Only authorize verifies connect tokens, so only authorize can read the signing key.
+    for (const fn of [this.authorizeFunction, this.callbackFunction, this.connectionsFunction, this.webhookFunction]) {
       bindSecret(fn, props.appSecret, 'APP_SECRET_ID');
     }
     bindSecret(this.authorizeFunction, props.signingKeySecret, 'SIGNING_KEY_SECRET_ID');
+    // The callback records connections and replacements, connections records disconnects; authorize changes no
+    // connection and the webhook only queues, so neither may publish.
+    for (const fn of [this.callbackFunction, this.connectionsFunction]) {
+      bindEventBus(fn, props.eventBus);
+    }
+    // The webhook answers Zoom once the event is durably queued, and touches nothing else: no table grant.
+    bindQueue(this.webhookFunction, props.webhookQueue, 'send');
 
     const [authorizeRoute] = this.httpApi.addRoutes({
       path: '/zoom/authorize',
@@ -142,6 +161,11 @@ export class ConnectApi extends Construct {
       integration: new HttpLambdaIntegration('ConnectionsIntegration', this.connectionsFunction),
       authorizer: new HttpIamAuthorizer(),
     });
+    const [webhookRoute] = this.httpApi.addRoutes({
+      path: '/zoom/webhook',
+      methods: [apigwv2.HttpMethod.POST],
+      integration: new HttpLambdaIntegration('WebhookIntegration', this.webhookFunction),
+    });
 
     for (const route of [authorizeRoute, callbackRoute]) {
       if (!route) continue;
@@ -149,6 +173,13 @@ export class ConnectApi extends Construct {
         id: 'AwsSolutions-APIG4',
         reason:
           "Opened by the end user's browser (a link from the product, then Zoom's redirect), which has no AWS credentials. The handler authenticates the request itself: a signed, expiring connect token on /zoom/authorize; a single-use, browser-bound OAuth state on /zoom/callback.",
+      });
+    }
+    if (webhookRoute) {
+      Validations.of(webhookRoute).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          "Called by Zoom's webhook delivery, which cannot sign with AWS credentials. Zoom signs every request instead: the handler verifies x-zm-signature (HMAC-SHA256 with the app's Secret Token over the timestamp and raw body, constant-time, timestamps older than 5 minutes rejected) and answers 401 without queueing anything unverified.",
       });
     }
   }

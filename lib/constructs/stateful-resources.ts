@@ -32,18 +32,16 @@ export class StatefulResources extends Construct {
   constructor(scope: Construct, id: string, props: StatefulResourcesProps) {
     super(scope, id);
 
-    const index = TABLE_SCHEMA.zoomIdentityIndex;
+    // Both indexes project every attribute: their queries return whole connection records.
     this.table = new dynamodb.TableV2(this, 'Table', {
       partitionKey: { name: TABLE_SCHEMA.partitionKey, type: dynamodb.AttributeType.STRING },
       timeToLiveAttribute: TABLE_SCHEMA.ttlAttribute,
-      globalSecondaryIndexes: [
-        {
-          indexName: index.name,
-          partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
-          sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
-          projectionType: dynamodb.ProjectionType.ALL,
-        },
-      ],
+      globalSecondaryIndexes: [TABLE_SCHEMA.zoomIdentityIndex, TABLE_SCHEMA.statusIndex].map((index) => ({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.ALL,
+      })),
       billing: dynamodb.Billing.onDemand(),
       encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },

@@ -8,24 +8,32 @@ import {
   UpdateItemCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../../functions/shared/crypto.js';
+import { ConnectionEventDetailSchema, EVENT_SOURCE } from '../../../functions/shared/events.js';
 import { mockSecretsManager } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
 import { FakeRecallFetch, credential } from '../../helpers/fake-recall-fetch.js';
 
+const BUS = 'recall-zoom-connect-events';
 useAwsFunctionEnv();
+process.env.EVENT_BUS_NAME = BUS;
 const recall = new FakeRecallFetch();
 vi.stubGlobal('fetch', recall.fetch);
 const ddb = mockClient(DynamoDBClient);
+const eventBridge = mockClient(EventBridgeClient);
 let handler: (typeof import('../../../functions/callback/handler.js'))['handler'];
 
 beforeAll(async () => {
   ({ handler } = await import('../../../functions/callback/handler.js'));
+});
+afterAll(() => {
+  delete process.env.EVENT_BUS_NAME;
 });
 
 const STATE = 'state-from-zoom-redirect-0123456789abcdefghijklmnop';
@@ -69,8 +77,22 @@ beforeEach(() => {
   ddb.on(PutItemCommand).resolves({});
   ddb.on(QueryCommand).resolves({ Items: [] });
   ddb.on(UpdateItemCommand).resolves({});
+  eventBridge.reset();
+  eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0 });
   mockSecretsManager();
 });
+
+/** Every entry sent to EventBridge, its detail parsed by the published schema. */
+const publishedEvents = () =>
+  eventBridge.commandCalls(PutEventsCommand).flatMap((call) =>
+    (call.args[0].input.Entries ?? []).map((entry) => ({
+      EventBusName: entry.EventBusName,
+      Source: entry.Source,
+      DetailType: entry.DetailType,
+      detail: ConnectionEventDetailSchema.parse(JSON.parse(String(entry.Detail))),
+    })),
+  );
+const publishedTypes = () => publishedEvents().map(({ detail }) => `${detail.type} ${detail.userId}`);
 
 async function callback(
   query: Record<string, string>,
@@ -115,6 +137,64 @@ describe('GET /zoom/callback', () => {
     // Happy path budget: consume the state and write the record, nothing more.
     expect(ddb.calls()).toHaveLength(2);
     expect(response.cookies?.[0]).toMatch(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom/callback`));
+    // ...and one PutEvents: `connected`, after the write, carrying the attempt's correlation id.
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(1);
+    expect(publishedEvents()).toEqual([
+      {
+        EventBusName: BUS,
+        Source: EVENT_SOURCE,
+        DetailType: 'Zoom connection connected.v1',
+        detail: {
+          schemaVersion: 1,
+          type: 'connected',
+          userId: 'user-42',
+          status: 'connected',
+          recallCredentialId: 'cred-1',
+          zoomAccountId: null,
+          zoomUserId: 'zu-1',
+          occurredAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+          correlationId: 'corr-1',
+        },
+      },
+    ]);
+  });
+
+  it.each([
+    ['PutEvents throws', () => eventBridge.on(PutEventsCommand).rejects(new Error('AccessDeniedException'))],
+    ['PutEvents rejects the entry', () => eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 1 })],
+  ])('still lands on zoom_connect=connected when %s', async (_case, failPublishing) => {
+    failPublishing();
+    recall.on(() => ({ status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(String(response.headers?.location)).toBe(`${RETURN_TO}&zoom_connect=connected`);
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(PutItemCommand)).toHaveLength(1);
+  });
+
+  it('publishes `replaced` for the user when their own credential for the same Zoom identity changed', async () => {
+    ddb.on(PutItemCommand).resolves({ Attributes: connectionItem('user-42', 'cred-old') });
+    recall.on(() => ({ status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response).connect).toBe('connected');
+    expect(publishedTypes()).toEqual(['connected user-42', 'replaced user-42']);
+    expect(publishedEvents()[1]?.detail).toMatchObject({
+      recallCredentialId: 'cred-1',
+      previousRecallCredentialId: 'cred-old',
+      correlationId: 'corr-1',
+    });
+  });
+
+  it('publishes only `connected` on a reconnect after a disconnect (the product already heard the old id end)', async () => {
+    ddb.on(PutItemCommand).resolves({ Attributes: connectionItem('user-42', 'cred-old', 'disconnected') });
+    recall.on(() => ({ status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }));
+
+    await callback({ code: CODE, state: STATE });
+
+    expect(publishedTypes()).toEqual(['connected user-42']);
   });
 
   it('consumes the state with one conditional delete bound to the cookie and expiry', async () => {
@@ -138,6 +218,8 @@ describe('GET /zoom/callback', () => {
     expect(creates()).toHaveLength(1);
     expect(recall.requests.filter((r) => r.method === 'DELETE')).toHaveLength(0);
     expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    // Same credential as before: nothing was replaced.
+    expect(publishedTypes()).toEqual(['connected user-42']);
   });
 
   it.each([
@@ -175,6 +257,14 @@ describe('GET /zoom/callback', () => {
       expect(repoint?.Key?.pk?.S).toBe('USER#user-7');
       expect(repoint?.ExpressionAttributeValues?.[':to']?.S).toBe('cred-new');
       expect(repoint?.ExpressionAttributeValues?.[':from']?.S).toBe('cred-old');
+      // The product hears of both: the user connected, the sharer moved to the new credential.
+      expect(publishedTypes()).toEqual(['connected user-42', 'replaced user-7']);
+      expect(publishedEvents()[1]?.detail).toMatchObject({
+        status: 'connected',
+        recallCredentialId: 'cred-new',
+        previousRecallCredentialId: 'cred-old',
+        correlationId: 'corr-1',
+      });
     },
   );
 
@@ -191,6 +281,7 @@ describe('GET /zoom/callback', () => {
       .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
       .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
     ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-old')] });
+    ddb.on(UpdateItemCommand).resolves({ Attributes: connectionItem('user-7', 'cred-old', 'unhealthy') });
 
     const response = await callback({ code: CODE, state: STATE });
 
@@ -209,6 +300,18 @@ describe('GET /zoom/callback', () => {
     // The sharer's record no longer claims a credential that is gone.
     const marked = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
     expect(marked?.ExpressionAttributeValues?.[':status']?.S).toBe('unhealthy');
+    expect(publishedEvents()).toEqual([
+      expect.objectContaining({
+        DetailType: 'Zoom connection unhealthy.v1',
+        detail: expect.objectContaining({
+          type: 'unhealthy',
+          userId: 'user-7',
+          status: 'unhealthy',
+          recallCredentialId: 'cred-old',
+          correlationId: 'corr-1',
+        }),
+      }),
+    ]);
   });
 
   it('re-authorizes at most once: a second spent code ends with reason=code_rejected', async () => {
@@ -247,6 +350,7 @@ describe('GET /zoom/callback', () => {
     const response = await callback({ code: CODE, state: STATE });
 
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'recall_unavailable' });
+    expect(eventBridge.calls()).toHaveLength(0);
   });
 
   it('lands on reason=recall_rejected when Recall refuses the API key', async () => {
@@ -337,5 +441,7 @@ describe('GET /zoom/callback', () => {
 
     expect(outcomeOf(response).connect).toBe('connected');
     expect(recall.requests.map((r) => `${r.method} ${r.path}`)).toContain(`DELETE ${CREDENTIALS}cred-other/`);
+    expect(publishedTypes()).toEqual(['connected user-42', 'replaced user-42']);
+    expect(publishedEvents()[1]?.detail.previousRecallCredentialId).toBe('cred-other');
   });
 });

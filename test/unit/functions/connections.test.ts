@@ -6,23 +6,31 @@ import {
   UpdateItemCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConnectionEventDetailSchema, EVENT_SOURCE } from '../../../functions/shared/events.js';
 import { mockSecretsManager } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
 import { FakeRecallFetch } from '../../helpers/fake-recall-fetch.js';
 
+const BUS = 'recall-zoom-connect-events';
 useAwsFunctionEnv();
+process.env.EVENT_BUS_NAME = BUS;
 const recall = new FakeRecallFetch();
 vi.stubGlobal('fetch', recall.fetch);
 const ddb = mockClient(DynamoDBClient);
+const eventBridge = mockClient(EventBridgeClient);
 let handler: (typeof import('../../../functions/connections/handler.js'))['handler'];
 
 beforeAll(async () => {
   ({ handler } = await import('../../../functions/connections/handler.js'));
+});
+afterAll(() => {
+  delete process.env.EVENT_BUS_NAME;
 });
 
 const record = (userId: string, status: string, credentialId = 'cred-1'): Record<string, AttributeValue> => ({
@@ -42,8 +50,21 @@ beforeEach(() => {
   recall.reset();
   recall.on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
   ddb.reset();
+  eventBridge.reset();
+  eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0 });
   mockSecretsManager();
 });
+
+/** Every entry sent to EventBridge, its detail parsed by the published schema. */
+const publishedEvents = () =>
+  eventBridge.commandCalls(PutEventsCommand).flatMap((call) =>
+    (call.args[0].input.Entries ?? []).map((entry) => ({
+      EventBusName: entry.EventBusName,
+      Source: entry.Source,
+      DetailType: entry.DetailType,
+      detail: ConnectionEventDetailSchema.parse(JSON.parse(String(entry.Detail))),
+    })),
+  );
 
 async function call(method: 'GET' | 'DELETE' | 'POST', userId: string): Promise<APIGatewayProxyStructuredResultV2> {
   const event = httpEvent({
@@ -73,6 +94,8 @@ describe('GET /connections/{userId}', () => {
       updatedAt: '2026-11-01T00:00:00.000Z',
     });
     expect(ddb.commandCalls(GetItemCommand)[0]?.args[0].input.ConsistentRead).toBe(true);
+    // Reading changes nothing, so it announces nothing.
+    expect(eventBridge.calls()).toHaveLength(0);
   });
 
   it('returns 404 JSON for a user who never connected', async () => {
@@ -111,6 +134,51 @@ describe('DELETE /connections/{userId}', () => {
     ]);
     const update = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
     expect(update?.ExpressionAttributeValues?.[':status']?.S).toBe('disconnected');
+    expect(publishedEvents()).toEqual([
+      {
+        EventBusName: BUS,
+        Source: EVENT_SOURCE,
+        DetailType: 'Zoom connection disconnected.v1',
+        detail: {
+          schemaVersion: 1,
+          type: 'disconnected',
+          userId: 'user-42',
+          status: 'disconnected',
+          recallCredentialId: 'cred-1',
+          zoomAccountId: 'za-1',
+          zoomUserId: 'zu-1',
+          occurredAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+        },
+      },
+    ]);
+  });
+
+  it.each([
+    ['PutEvents throws', () => eventBridge.on(PutEventsCommand).rejects(new Error('AccessDeniedException'))],
+    ['PutEvents rejects the entry', () => eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 1 })],
+  ])('still answers 200 and deletes the credential when %s', async (_case, failPublishing) => {
+    failPublishing();
+    ddb.on(GetItemCommand).resolves({ Item: record('user-42', 'connected') });
+    ddb.on(UpdateItemCommand).resolves({ Attributes: record('user-42', 'disconnected') });
+    ddb.on(QueryCommand).resolves({ Items: [record('user-42', 'disconnected')] });
+
+    const response = await call('DELETE', 'user-42');
+
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(String(response.body)).status).toBe('disconnected');
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(1);
+    expect(recall.requests.map((r) => r.method)).toEqual(['DELETE']);
+  });
+
+  it('publishes `disconnected` for a revoked connection it ends, without deleting the credential (already gone)', async () => {
+    ddb.on(GetItemCommand).resolves({ Item: record('user-42', 'revoked') });
+    ddb.on(UpdateItemCommand).resolves({ Attributes: record('user-42', 'disconnected') });
+
+    const response = await call('DELETE', 'user-42');
+
+    expect(response.statusCode).toBe(200);
+    expect(recall.requests).toHaveLength(0);
+    expect(publishedEvents().map(({ detail }) => detail.type)).toEqual(['disconnected']);
   });
 
   it('keeps the Recall credential while another connected user of the same Zoom identity relies on it', async () => {
@@ -142,6 +210,7 @@ describe('DELETE /connections/{userId}', () => {
     expect(response.statusCode).toBe(200);
     expect(ddb.commandCalls(UpdateItemCommand)).toHaveLength(0);
     expect(recall.requests).toHaveLength(0);
+    expect(eventBridge.calls()).toHaveLength(0);
   });
 
   it('leaves a connection that changed meanwhile alone (a reconnect wins over a stale disconnect)', async () => {
@@ -154,6 +223,7 @@ describe('DELETE /connections/{userId}', () => {
 
     expect(JSON.parse(String(response.body))).toMatchObject({ status: 'connected', recallCredentialId: 'cred-2' });
     expect(recall.requests).toHaveLength(0);
+    expect(eventBridge.calls()).toHaveLength(0);
   });
 
   it('returns 404 for a user who never connected', async () => {

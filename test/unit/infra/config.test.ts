@@ -34,6 +34,7 @@ describe('parseDeployConfig', () => {
       logLevel: 'INFO',
       throttleRateLimit: 50,
       throttleBurstLimit: 100,
+      healthSyncMinutes: 15,
     });
   });
 
@@ -52,6 +53,7 @@ describe('parseDeployConfig', () => {
       logLevel: 'INFO',
       throttleRateLimit: 50,
       throttleBurstLimit: 100,
+      healthSyncMinutes: 15,
     });
   });
 
@@ -64,6 +66,7 @@ describe('parseDeployConfig', () => {
       logLevel: 'debug',
       throttleRateLimit: '20',
       throttleBurstLimit: '40',
+      healthSyncMinutes: '30',
     });
     expect(config).toMatchObject({
       recallRegion: 'eu-central-1',
@@ -75,6 +78,7 @@ describe('parseDeployConfig', () => {
       logLevel: 'DEBUG',
       throttleRateLimit: 20,
       throttleBurstLimit: 40,
+      healthSyncMinutes: 30,
     });
   });
 
@@ -88,6 +92,11 @@ describe('parseDeployConfig', () => {
     expect(() =>
       parseDeployConfig({ ...REQUIRED, '@aws-cdk/core:newStyleStackSynthesis': true, '//recallRegion': 'a note' }),
     ).not.toThrow();
+  });
+
+  it('accepts health sync intervals from 1 minute to a day', () => {
+    expect(parseDeployConfig({ ...REQUIRED, healthSyncMinutes: 1 }).healthSyncMinutes).toBe(1);
+    expect(parseDeployConfig({ ...REQUIRED, healthSyncMinutes: '1440' }).healthSyncMinutes).toBe(1440);
   });
 
   it.each([
@@ -110,6 +119,11 @@ describe('parseDeployConfig', () => {
     ['an unknown log level', { logLevel: 'TRACE' }, 'logLevel', 'logLevel must be one of DEBUG, INFO, WARN, ERROR'],
     ['a throttle rate that is not a number', { throttleRateLimit: 'fast' }, 'throttleRateLimit', 'throttleRateLimit must be a number'],
     ['a negative burst limit', { throttleBurstLimit: -5 }, 'throttleBurstLimit', 'throttleBurstLimit must be greater than 0'],
+    ['a health sync interval of 0 minutes', { healthSyncMinutes: 0 }, 'healthSyncMinutes', 'healthSyncMinutes must be between 1 and 1440'],
+    ['a health sync interval over a day', { healthSyncMinutes: 1441 }, 'healthSyncMinutes', 'healthSyncMinutes must be between 1 and 1440'],
+    ['a health sync interval in fractions of a minute', { healthSyncMinutes: 7.5 }, 'healthSyncMinutes', 'healthSyncMinutes must be a whole number of minutes'],
+    ['a health sync interval that is not a number', { healthSyncMinutes: '15m' }, 'healthSyncMinutes', 'healthSyncMinutes must be a number of minutes'],
+    ['an empty health sync interval', { healthSyncMinutes: '' }, 'healthSyncMinutes', 'healthSyncMinutes must be between 1 and 1440'],
   ])('rejects %s, naming the key and the fix', (_case, context, key, fix) => {
     const message = problemsWith(context);
     expect(message).toContain('Invalid deploy configuration (CDK context; set it in cdk.json or with -c key=value)');

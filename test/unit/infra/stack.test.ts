@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../functions/shared/config.js';
 import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
 import { parseDeployConfig } from '../../../lib/config.js';
+import { WEBHOOK_WORKER } from '../../../lib/constructs/lifecycle-jobs.js';
 import { projectPath } from '../../../lib/constructs/service-function.js';
 import { RecallZoomConnectStack } from '../../../lib/recall-zoom-connect-stack.js';
 
@@ -55,6 +56,31 @@ const actionsOf = (statement: Statement): string[] =>
 const resourcesOf = (statement: Statement): unknown[] =>
   Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
 
+/** The functions of the stack, by role, as logical ids. */
+type FunctionName = 'authorize' | 'callback' | 'connections' | 'webhook' | 'webhookWorker' | 'healthSync';
+
+function functionIds(stack: RecallZoomConnectStack): Record<FunctionName, string> {
+  const { api, jobs } = stack;
+  return {
+    authorize: logicalId(api.authorizeFunction),
+    callback: logicalId(api.callbackFunction),
+    connections: logicalId(api.connectionsFunction),
+    webhook: logicalId(api.webhookFunction),
+    webhookWorker: logicalId(jobs.webhookWorkerFunction),
+    healthSync: logicalId(jobs.healthSyncFunction),
+  };
+}
+
+/** The roles holding a statement that allows `action`, each with the resources that statement names. */
+function rolesAllowed(template: Template, action: string): Map<string, unknown[]> {
+  const roles = new Map<string, unknown[]>();
+  for (const { role, statement } of policyStatements(template)) {
+    if (statement.Effect !== 'Allow' || !actionsOf(statement).includes(action)) continue;
+    roles.set(role, [...(roles.get(role) ?? []), ...resourcesOf(statement)]);
+  }
+  return roles;
+}
+
 function functionProperties(template: Template, fnLogicalId: string) {
   const fn = template.findResources('AWS::Lambda::Function')[fnLogicalId];
   if (!fn) throw new Error(`no function ${fnLogicalId} in the template`);
@@ -91,27 +117,30 @@ function acknowledgments(root: IConstruct): { path: string; id: string; reason: 
 describe('RecallZoomConnectStack with the cdk.json configuration', () => {
   let synthesized: Synthesized;
   let template: Template;
-  let fns: { authorize: string; callback: string; connections: string };
+  let fns: Record<FunctionName, string>;
   let table: string;
   let appSecret: string;
   let signingKey: string;
+  let webhookQueue: string;
+  let deadLetterQueue: string;
+  let eventBus: string;
+  const roleOf = (fn: string) => functionProperties(template, fn).Role['Fn::GetAtt'][0];
 
   beforeAll(() => {
     synthesized = synthesize({}, true);
     ({ template } = synthesized);
-    const { api, state } = synthesized.stack;
-    fns = {
-      authorize: logicalId(api.authorizeFunction),
-      callback: logicalId(api.callbackFunction),
-      connections: logicalId(api.connectionsFunction),
-    };
+    const { state, messaging } = synthesized.stack;
+    fns = functionIds(synthesized.stack);
     table = logicalId(state.table);
     appSecret = logicalId(state.appSecret);
     signingKey = logicalId(state.signingKeySecret);
+    webhookQueue = logicalId(messaging.webhookQueue);
+    deadLetterQueue = logicalId(messaging.webhookDeadLetterQueue);
+    eventBus = logicalId(messaging.eventBus);
   });
 
   describe('HTTP API', () => {
-    it('exposes exactly the four routes of the design', () => {
+    it('exposes exactly the five routes of the design', () => {
       const routeKeys = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map(
         (route) => route.Properties.RouteKey as string,
       );
@@ -120,6 +149,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         'GET /connections/{userId}',
         'GET /zoom/authorize',
         'GET /zoom/callback',
+        'POST /zoom/webhook',
       ]);
     });
 
@@ -127,6 +157,14 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       for (const routeKey of ['GET /zoom/authorize', 'GET /zoom/callback']) {
         template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, AuthorizationType: 'NONE' });
       }
+    });
+
+    it('leaves POST /zoom/webhook without an authorizer, since Zoom signs its requests instead', () => {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+        RouteKey: 'POST /zoom/webhook',
+        AuthorizationType: 'NONE',
+        AuthorizerId: Match.absent(),
+      });
     });
 
     it('requires IAM (SigV4) authorization on GET and DELETE /connections/{userId}', () => {
@@ -140,6 +178,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       expect(functionBehindRoute(template, 'GET /zoom/callback')).toBe(fns.callback);
       expect(functionBehindRoute(template, 'GET /connections/{userId}')).toBe(fns.connections);
       expect(functionBehindRoute(template, 'DELETE /connections/{userId}')).toBe(fns.connections);
+      expect(functionBehindRoute(template, 'POST /zoom/webhook')).toBe(fns.webhook);
     });
 
     it('does not enable CORS', () => {
@@ -183,12 +222,25 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       }
     });
 
-    it('ends the callback well inside API Gateway’s 30 s integration timeout', () => {
-      expect(functionProperties(template, fns.callback).Timeout).toBeLessThan(30);
+    it('ends every API-facing function inside API Gateway’s 30 s integration timeout', () => {
+      for (const id of [fns.authorize, fns.callback, fns.connections, fns.webhook]) {
+        expect(functionProperties(template, id).Timeout).toBeLessThan(30);
+      }
       expect(functionProperties(template, fns.callback).Timeout).toBeGreaterThanOrEqual(20);
       for (const id of [fns.authorize, fns.connections]) {
         expect(functionProperties(template, id).Timeout).toBeLessThanOrEqual(10);
       }
+    });
+
+    it('gives up on a webhook delivery soon after Zoom has (Zoom waits 3 s, then retries)', () => {
+      const timeout = functionProperties(template, fns.webhook).Timeout;
+      expect(timeout).toBeGreaterThanOrEqual(3);
+      expect(timeout).toBeLessThanOrEqual(5);
+    });
+
+    it('gives the background jobs a minute, which the queue and the schedule are sized for', () => {
+      expect(functionProperties(template, fns.webhookWorker).Timeout).toBe(WEBHOOK_WORKER.timeout.toSeconds());
+      expect(functionProperties(template, fns.healthSync).Timeout).toBe(60);
     });
 
     it('bundles each handler as a minified ESM module with source maps and the AWS SDK inside', () => {
@@ -206,7 +258,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       }
     });
 
-    it('gives every function the runtime configuration it reads, with one redirect URI', () => {
+    it('gives every function the runtime configuration it reads, with one redirect URI and table name', () => {
       const redirectUri = template.toJSON().Outputs.ZoomRedirectUri.Value;
       for (const id of Object.values(fns)) {
         expect(functionProperties(template, id).Environment.Variables).toMatchObject({
@@ -221,13 +273,27 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
           APP_SECRET_ID: { Ref: appSecret },
         });
       }
-      const signingKeyReaders = Object.entries(fns)
-        .filter(([, id]) => 'SIGNING_KEY_SECRET_ID' in functionProperties(template, id).Environment.Variables)
-        .map(([name]) => name);
-      expect(signingKeyReaders).toEqual(['authorize']);
-      expect(functionProperties(template, fns.authorize).Environment.Variables.SIGNING_KEY_SECRET_ID).toEqual({
-        Ref: signingKey,
-      });
+    });
+
+    it('binds to each function exactly the signing key, bus and queue it uses', () => {
+      const bound = (name: FunctionName) =>
+        ['SIGNING_KEY_SECRET_ID', 'EVENT_BUS_NAME', 'WEBHOOK_QUEUE_URL'].filter(
+          (variable) => variable in functionProperties(template, fns[name]).Environment.Variables,
+        );
+      expect(bound('authorize')).toEqual(['SIGNING_KEY_SECRET_ID']);
+      expect(bound('callback')).toEqual(['EVENT_BUS_NAME']);
+      expect(bound('connections')).toEqual(['EVENT_BUS_NAME']);
+      expect(bound('webhook')).toEqual(['WEBHOOK_QUEUE_URL']);
+      expect(bound('webhookWorker')).toEqual(['EVENT_BUS_NAME']);
+      expect(bound('healthSync')).toEqual(['EVENT_BUS_NAME']);
+
+      const variables = (name: FunctionName) => functionProperties(template, fns[name]).Environment.Variables;
+      expect(variables('authorize').SIGNING_KEY_SECRET_ID).toEqual({ Ref: signingKey });
+      // Ref of a bus is its name; Ref of a queue is its URL.
+      for (const name of ['callback', 'connections', 'webhookWorker', 'healthSync'] as const) {
+        expect(variables(name).EVENT_BUS_NAME).toEqual({ Ref: eventBus });
+      }
+      expect(variables('webhook').WEBHOOK_QUEUE_URL).toEqual({ Ref: webhookQueue });
     });
 
     it('gives every function an environment the shared runtime config accepts at init', () => {
@@ -237,17 +303,26 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         ZOOM_REDIRECT_URI: 'https://abc123.execute-api.us-east-1.amazonaws.com/zoom/callback',
         APP_SECRET_ID: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:recall-zoom-connect/app-AbCdEf',
         SIGNING_KEY_SECRET_ID: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:SigningKey-GhIjKl',
+        EVENT_BUS_NAME: 'Test-connections',
+        WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/Test-WebhookQueue-ABC',
       };
       for (const [name, id] of Object.entries(fns)) {
         const variables = functionProperties(template, id).Environment.Variables;
         const env = Object.fromEntries(
           Object.entries(variables).map(([key, value]) => [key, typeof value === 'string' ? value : deployed[key]]),
         );
-        expect(loadConfig(env).secrets).toEqual({
+        expect(Object.values(env)).not.toContain(undefined);
+        const config = loadConfig(env);
+        expect(config.tableName).toBe(deployed.TABLE_NAME);
+        expect(config.secrets).toEqual({
           source: 'secrets-manager',
           appSecretId: deployed.APP_SECRET_ID,
           ...(name === 'authorize' ? { signingKeySecretId: deployed.SIGNING_KEY_SECRET_ID } : {}),
         });
+        expect(config.eventBusName).toBe(
+          ['callback', 'connections', 'webhookWorker', 'healthSync'].includes(name) ? deployed.EVENT_BUS_NAME : undefined,
+        );
+        expect(config.webhookQueueUrl).toBe(name === 'webhook' ? deployed.WEBHOOK_QUEUE_URL : undefined);
       }
     });
 
@@ -283,20 +358,125 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       });
     });
 
-    it('indexes connections by Zoom identity as the repositories expect', () => {
-      const index = TABLE_SCHEMA.zoomIdentityIndex;
+    it('indexes connections by Zoom identity and by status, as the repositories expect', () => {
+      const indexes = [TABLE_SCHEMA.zoomIdentityIndex, TABLE_SCHEMA.statusIndex];
+      expect(indexes.map(({ name }) => name)).toEqual(['byZoomIdentity', 'byStatus']);
+      const [globalTable] = Object.values(template.findResources('AWS::DynamoDB::GlobalTable'));
+      const attributes = globalTable?.Properties.AttributeDefinitions as { AttributeName: string; AttributeType: string }[];
+      expect(attributes.sort((a, b) => a.AttributeName.localeCompare(b.AttributeName))).toEqual(
+        ['pk', 'status', 'zoomIdentity'].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      );
       template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
-        AttributeDefinitions: Match.arrayWith([{ AttributeName: index.partitionKey, AttributeType: 'S' }]),
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: index.name,
-            KeySchema: [
-              { AttributeName: index.partitionKey, KeyType: 'HASH' },
-              { AttributeName: index.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
+        GlobalSecondaryIndexes: indexes.map((index) => ({
+          IndexName: index.name,
+          KeySchema: [
+            { AttributeName: index.partitionKey, KeyType: 'HASH' },
+            { AttributeName: index.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        })),
+      });
+    });
+  });
+
+  describe('webhook queue', () => {
+    const queueProperties = (id: string) => template.findResources('AWS::SQS::Queue')[id]?.Properties;
+
+    it('keeps verified events for the worker four days, encrypted, and dead-letters them after 5 receives', () => {
+      template.resourceCountIs('AWS::SQS::Queue', 2);
+      expect(queueProperties(webhookQueue)).toMatchObject({
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: 4 * 24 * 3600,
+        RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterQueue, 'Arn'] }, maxReceiveCount: 5 },
+      });
+    });
+
+    it('hides a record in flight for at least six worker timeouts plus the batching window', () => {
+      const { timeout, maxBatchingWindow } = WEBHOOK_WORKER;
+      expect(queueProperties(webhookQueue)?.VisibilityTimeout).toBeGreaterThanOrEqual(
+        6 * functionProperties(template, fns.webhookWorker).Timeout + maxBatchingWindow.toSeconds(),
+      );
+      expect(functionProperties(template, fns.webhookWorker).Timeout).toBe(timeout.toSeconds());
+    });
+
+    it('keeps dead letters 14 days, longer than the source queue (their age counts from the first enqueue)', () => {
+      expect(queueProperties(deadLetterQueue)).toMatchObject({
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: 14 * 24 * 3600,
+      });
+      expect(queueProperties(deadLetterQueue)?.RedrivePolicy).toBeUndefined();
+    });
+
+    it('refuses any request to either queue that is not over TLS', () => {
+      for (const queue of [webhookQueue, deadLetterQueue]) {
+        template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+          Queues: [{ Ref: queue }],
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Effect: 'Deny',
+                Action: 'sqs:*',
+                Principal: { AWS: '*' },
+                Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+                Resource: { 'Fn::GetAtt': [queue, 'Arn'] },
+              }),
+            ]),
           },
+        });
+      }
+    });
+
+    it('feeds the worker batches of 10 with partial batch failures, at bounded concurrency', () => {
+      template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [webhookQueue, 'Arn'] },
+        FunctionName: { Ref: fns.webhookWorker },
+        BatchSize: 10,
+        MaximumBatchingWindowInSeconds: WEBHOOK_WORKER.maxBatchingWindow.toSeconds(),
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: WEBHOOK_WORKER.maxConcurrency },
+      });
+      expect(WEBHOOK_WORKER.maxBatchingWindow.toSeconds()).toBeLessThanOrEqual(5);
+    });
+
+    it('raises an alarm as soon as one event waits in the dead-letter queue', () => {
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLetterQueue, 'QueueName'] } }],
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Threshold: 1,
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+        AlarmDescription: Match.stringLikeRegexp('dead-letter queue'),
+      });
+    });
+  });
+
+  describe('events and schedule', () => {
+    it('creates one lifecycle event bus, named after the stack', () => {
+      template.resourceCountIs('AWS::Events::EventBus', 1);
+      template.hasResourceProperties('AWS::Events::EventBus', { Name: 'Test-connections' });
+    });
+
+    it('runs the health sync every 15 minutes by default, and drops a run that could not start in time', () => {
+      template.resourceCountIs('AWS::Events::Rule', 1);
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(15 minutes)',
+        State: 'ENABLED',
+        Targets: [
+          Match.objectLike({
+            Arn: { 'Fn::GetAtt': [fns.healthSync, 'Arn'] },
+            RetryPolicy: { MaximumEventAgeInSeconds: 15 * 60 },
+          }),
         ],
+      });
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [fns.healthSync, 'Arn'] },
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('HealthSyncSchedule'), 'Arn'] },
       });
     });
   });
@@ -329,11 +509,16 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
   });
 
   describe('IAM', () => {
-    it('scopes DynamoDB access to the table and its indexes', () => {
+    it('scopes DynamoDB access to the table and its indexes, and gives the webhook function none', () => {
       const dynamodb = policyStatements(template).filter(({ statement }) =>
         actionsOf(statement).some((action) => action.startsWith('dynamodb:')),
       );
-      expect(new Set(dynamodb.map(({ role }) => role)).size).toBe(3);
+      const tableUsers = [fns.authorize, fns.callback, fns.connections, fns.webhookWorker, fns.healthSync];
+      expect([...new Set(dynamodb.map(({ role }) => role))].sort()).toEqual(tableUsers.map(roleOf).sort());
+      for (const fn of tableUsers) {
+        expect(rolesAllowed(template, 'dynamodb:PutItem').has(roleOf(fn))).toBe(true);
+        expect(rolesAllowed(template, 'dynamodb:Query').has(roleOf(fn))).toBe(true);
+      }
       for (const { statement } of dynamodb) {
         expect(resourcesOf(statement)).toEqual([
           { 'Fn::GetAtt': [table, 'Arn'] },
@@ -343,16 +528,37 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('lets each function read only the secrets it uses: the signing key is for authorize alone', () => {
-      const readers = new Map<string, unknown[]>();
-      for (const { role, statement } of policyStatements(template)) {
-        if (!actionsOf(statement).includes('secretsmanager:GetSecretValue')) continue;
-        readers.set(role, [...(readers.get(role) ?? []), ...resourcesOf(statement)]);
-      }
-      const roleOf = (fn: string) => functionProperties(template, fn).Role['Fn::GetAtt'][0];
+      const readers = rolesAllowed(template, 'secretsmanager:GetSecretValue');
       expect(readers.get(roleOf(fns.authorize))).toEqual([{ Ref: appSecret }, { Ref: signingKey }]);
-      expect(readers.get(roleOf(fns.callback))).toEqual([{ Ref: appSecret }]);
-      expect(readers.get(roleOf(fns.connections))).toEqual([{ Ref: appSecret }]);
-      expect(readers.size).toBe(3);
+      for (const fn of [fns.callback, fns.connections, fns.webhook, fns.webhookWorker, fns.healthSync]) {
+        expect(readers.get(roleOf(fn))).toEqual([{ Ref: appSecret }]);
+      }
+      expect(readers.size).toBe(6);
+    });
+
+    it('lets only the webhook function send to the webhook queue, and only the worker consume it', () => {
+      const queueArn = { 'Fn::GetAtt': [webhookQueue, 'Arn'] };
+      expect(rolesAllowed(template, 'sqs:SendMessage')).toEqual(new Map([[roleOf(fns.webhook), [queueArn]]]));
+      for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']) {
+        expect(rolesAllowed(template, action)).toEqual(new Map([[roleOf(fns.webhookWorker), [queueArn]]]));
+      }
+      const sqs = policyStatements(template).filter(({ statement }) =>
+        actionsOf(statement).some((action) => action.startsWith('sqs:')),
+      );
+      expect(sqs.length).toBeGreaterThan(0);
+      for (const { statement } of sqs) expect(resourcesOf(statement)).toEqual([queueArn]);
+      // Nothing reads or writes the dead-letter queue but SQS's redrive and ops.
+      expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain(deadLetterQueue);
+    });
+
+    it('lets exactly the functions that change connections publish events, and only to the bus', () => {
+      const publishers = rolesAllowed(template, 'events:PutEvents');
+      const busArn = { 'Fn::GetAtt': [eventBus, 'Arn'] };
+      expect(publishers).toEqual(
+        new Map([fns.callback, fns.connections, fns.webhookWorker, fns.healthSync].map((fn) => [roleOf(fn), [busArn]])),
+      );
+      expect(publishers.has(roleOf(fns.authorize))).toBe(false);
+      expect(publishers.has(roleOf(fns.webhook))).toBe(false);
     });
 
     it('grants "*" only for X-Ray, which has no resource-level permissions', () => {
@@ -374,6 +580,22 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     it('prints the redirect URI derived from the API endpoint', () => {
       template.hasOutput('ZoomRedirectUri', {
         Value: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('HttpApi'), 'ApiEndpoint'] }, '/zoom/callback']] },
+      });
+    });
+
+    it('prints the webhook URL and which two Zoom console fields it goes in', () => {
+      template.hasOutput('ZoomWebhookUrl', {
+        Description: Match.stringLikeRegexp('Event notification endpoint URL.*Deauthorization endpoint URL'),
+        Value: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('HttpApi'), 'ApiEndpoint'] }, '/zoom/webhook']] },
+      });
+    });
+
+    it('prints the event bus the product subscribes to and the dead-letter queue ops watch', () => {
+      template.hasOutput('EventBusName', { Value: { Ref: eventBus } });
+      template.hasOutput('EventBusArn', { Value: { 'Fn::GetAtt': [eventBus, 'Arn'] } });
+      template.hasOutput('WebhookDeadLetterQueueUrl', {
+        Description: Match.stringLikeRegexp('redrive'),
+        Value: { Ref: deadLetterQueue },
       });
     });
 
@@ -408,10 +630,14 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       const acknowledged = acknowledgments(synthesized.stack);
       expect(acknowledged.map(({ id }) => id.replace(/^Annotation::/, '')).sort()).toEqual(
         [
-          ...['Authorize', 'Callback', 'Connections'].flatMap(() => [
-            'AwsSolutions-IAM5[Resource::*]',
-            `AwsSolutions-IAM5[Resource::<${table}.Arn>/index/*]`,
-          ]),
+          // X-Ray, for every function.
+          ...Object.keys(fns).map(() => 'AwsSolutions-IAM5[Resource::*]'),
+          // The table's indexes, for every function but the webhook.
+          ...Object.keys(fns)
+            .filter((name) => name !== 'webhook')
+            .map(() => `AwsSolutions-IAM5[Resource::<${table}.Arn>/index/*]`),
+          // The three routes that cannot carry AWS credentials: the browser's two, and Zoom's.
+          'AwsSolutions-APIG4',
           'AwsSolutions-APIG4',
           'AwsSolutions-APIG4',
           'AwsSolutions-SMG4',
@@ -419,6 +645,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         ].sort(),
       );
       for (const { reason } of acknowledged) expect(reason.length).toBeGreaterThan(60);
+      const webhookRoute = acknowledged.find(({ path }) => path.includes('POST--zoom--webhook'));
+      expect(webhookRoute?.reason).toMatch(/x-zm-signature/);
     });
   });
 });
@@ -435,17 +663,37 @@ describe('RecallZoomConnectStack with a custom domain', () => {
       customDomain,
       recallZoomOAuthAppId: '2d40abfe-c692-4723-b26f-869ebfbde4cf',
       returnUrlAllowlist: ['https://app.acme.test/settings/'],
+      healthSyncMinutes: '5',
     });
   });
 
   it('uses the custom domain in the redirect URI it prints and gives to every function', () => {
     const { template, stack } = synthesized;
     template.hasOutput('ZoomRedirectUri', { Value: 'https://connect.example.com/zoom/callback' });
-    for (const fn of [stack.api.authorizeFunction, stack.api.callbackFunction, stack.api.connectionsFunction]) {
-      expect(functionProperties(template, logicalId(fn)).Environment.Variables.ZOOM_REDIRECT_URI).toBe(
+    const ids = Object.values(functionIds(stack));
+    expect(ids).toHaveLength(6);
+    for (const id of ids) {
+      expect(functionProperties(template, id).Environment.Variables.ZOOM_REDIRECT_URI).toBe(
         'https://connect.example.com/zoom/callback',
       );
     }
+  });
+
+  it('uses the custom domain in the webhook URL it prints', () => {
+    synthesized.template.hasOutput('ZoomWebhookUrl', { Value: 'https://connect.example.com/zoom/webhook' });
+  });
+
+  it('runs the health sync at the configured interval', () => {
+    const { template, stack } = synthesized;
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [logicalId(stack.jobs.healthSyncFunction), 'Arn'] },
+          RetryPolicy: { MaximumEventAgeInSeconds: 5 * 60 },
+        }),
+      ],
+    });
   });
 
   it('serves the API on the domain with the imported certificate', () => {
@@ -494,7 +742,8 @@ describe('RecallZoomConnectStack with an existing app secret', () => {
       .flatMap(resourcesOf)
       .filter((resource) => JSON.stringify(resource).includes('prod/recall-zoom-connect'));
     // Imported by name, the ARN ends in Secrets Manager's random suffix: matched by "-??????", never by "*".
-    expect(existingSecretArns).toHaveLength(3);
+    // One statement per function: all six read the app secret.
+    expect(existingSecretArns).toHaveLength(6);
     expect(JSON.stringify(existingSecretArns)).toContain('secret:prod/recall-zoom-connect-??????');
     expect(JSON.stringify(existingSecretArns)).not.toContain('*');
     expect(new AwsSolutionsChecks().validateScope(stack).violations).toEqual([]);

@@ -72,6 +72,24 @@ describe('local settings', () => {
     expect(settings.recallRegion).toBe('eu-central-1');
   });
 
+  it('points the handlers\' SQS and EventBridge at the local server, with its queue and bus', () => {
+    const settings = resolveLocalSettings(parseLocalEnv({}), 4321);
+    expect(handlerEnvironment(settings, 'http://127.0.0.1:9')).toMatchObject({
+      AWS_ENDPOINT_URL_SQS: 'http://localhost:4321/_local/sqs',
+      AWS_ENDPOINT_URL_EVENTBRIDGE: 'http://localhost:4321/_local/eventbridge',
+      WEBHOOK_QUEUE_URL: 'http://localhost:4321/_local/sqs/123456789012/zoom-webhooks',
+      EVENT_BUS_NAME: 'recall-zoom-connect-local',
+      ZOOM_WEBHOOK_SECRET_TOKEN: LOCAL_DEFAULTS.zoomWebhookSecretToken,
+    });
+  });
+
+  it('refuses a health sync interval that is not a whole number of seconds from 1 to 86400', () => {
+    for (const value of ['0', '1.5', '86401', 'often']) {
+      expect(() => parseLocalEnv({ HEALTH_SYNC_INTERVAL_SECONDS: value }), value).toThrow(/HEALTH_SYNC_INTERVAL_SECONDS/);
+    }
+    expect(parseLocalEnv({ HEALTH_SYNC_INTERVAL_SECONDS: '86400' }).HEALTH_SYNC_INTERVAL_SECONDS).toBe(86_400);
+  });
+
   it('names malformed variables without echoing their values', () => {
     try {
       parseLocalEnv({ PORT: 'eighty', RECALL_API_BASE_URL: 'not-a-url-secret', SANDBOX_RECALL_CONFLICT_MODE: 'maybe' });

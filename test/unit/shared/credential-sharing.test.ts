@@ -30,12 +30,18 @@ const connection = (userId: string, status: ConnectionStatus, recallCredentialId
 class FakeConnections {
   readonly listed: string[] = [];
   readonly repoints: { userId: string; from: string; to: RecallCredential; now: string }[] = [];
-  readonly statusChanges: { userId: string; status: ConnectionStatus; credentialId: string; now: string }[] = [];
+  readonly statusChanges: {
+    userId: string;
+    status: ConnectionStatus;
+    credentialId: string;
+    now: string;
+    fromStatuses?: readonly ConnectionStatus[] | undefined;
+  }[] = [];
 
   constructor(
     private readonly records: Connection[],
-    /** Users whose conditional repoint loses a race (the record changed meanwhile). */
-    private readonly repointLosers: ReadonlySet<string> = new Set(),
+    /** Users whose conditional write loses a race (the record changed meanwhile). */
+    private readonly raceLosers: ReadonlySet<string> = new Set(),
   ) {}
 
   async listByZoomIdentity(zoomIdentity: string): Promise<Connection[]> {
@@ -45,12 +51,20 @@ class FakeConnections {
 
   async repoint(userId: string, from: string, to: RecallCredential, now: string): Promise<boolean> {
     this.repoints.push({ userId, from, to, now });
-    return !this.repointLosers.has(userId);
+    return !this.raceLosers.has(userId);
   }
 
-  async setStatus(userId: string, status: ConnectionStatus, credentialId: string, now: string): Promise<Connection | undefined> {
-    this.statusChanges.push({ userId, status, credentialId, now });
-    return undefined;
+  async setStatus(
+    userId: string,
+    status: ConnectionStatus,
+    credentialId: string,
+    now: string,
+    fromStatuses?: readonly ConnectionStatus[],
+  ): Promise<Connection | undefined> {
+    this.statusChanges.push({ userId, status, credentialId, now, fromStatuses });
+    const record = this.records.find((r) => r.userId === userId);
+    if (!record || this.raceLosers.has(userId)) return undefined;
+    return { ...record, status, updatedAt: now };
   }
 }
 
@@ -132,7 +146,16 @@ describe('repointSharers', () => {
     const moved = await repointSharers('alice', IDENTITY, successor, APP, connections, NOW);
 
     // Assess
-    expect(moved).toBe(2);
+    expect(moved).toEqual([
+      {
+        connection: connection('bob', 'connected', NEW, { updatedAt: NOW }),
+        previousRecallCredentialId: OLD,
+      },
+      {
+        connection: connection('carol', 'connected', NEW, { updatedAt: NOW }),
+        previousRecallCredentialId: 'cred-older',
+      },
+    ]);
     expect(connections.repoints).toEqual([
       { userId: 'bob', from: OLD, to: successor, now: NOW },
       { userId: 'carol', from: 'cred-older', to: successor, now: NOW },
@@ -150,11 +173,11 @@ describe('repointSharers', () => {
 
     const moved = await repointSharers('alice', IDENTITY, successor, APP, connections, NOW);
 
-    expect(moved).toBe(0);
+    expect(moved).toEqual([]);
     expect(connections.repoints).toEqual([]);
   });
 
-  it('counts only the repoints that succeed', async () => {
+  it('returns only the records whose repoint succeeded', async () => {
     const connections = new FakeConnections(
       [connection('bob', 'connected', OLD), connection('carol', 'connected', OLD), connection('dave', 'unhealthy', OLD)],
       new Set(['carol']),
@@ -162,7 +185,7 @@ describe('repointSharers', () => {
 
     const moved = await repointSharers('alice', IDENTITY, successor, APP, connections, NOW);
 
-    expect(moved).toBe(2);
+    expect(moved.map((m) => m.connection.userId)).toEqual(['bob', 'dave']);
     expect(connections.repoints.map((call) => call.userId)).toEqual(['bob', 'carol', 'dave']);
   });
 
@@ -171,13 +194,13 @@ describe('repointSharers', () => {
 
     const moved = await repointSharers('alice', IDENTITY, successor, APP, connections, NOW);
 
-    expect(moved).toBe(0);
+    expect(moved).toEqual([]);
     expect(connections.listed).toEqual([IDENTITY]);
   });
 });
 
 describe('markDeletedCredentials', () => {
-  it('marks connected records whose credential was deleted as unhealthy, and only those', async () => {
+  it('marks connected records whose credential was deleted as unhealthy, and only those, and returns them', async () => {
     // Prepare
     const connections = new FakeConnections([
       connection('alice', 'connected', OLD),
@@ -189,21 +212,39 @@ describe('markDeletedCredentials', () => {
     ]);
 
     // Act
-    await markDeletedCredentials(IDENTITY, [OLD, 'cred-older'], connections, NOW);
+    const marked = await markDeletedCredentials(IDENTITY, [OLD, 'cred-older'], connections, NOW);
 
     // Assess
+    // Only while still `connected`: a disconnect or reconnect meanwhile is not overwritten.
     expect(connections.statusChanges).toEqual([
-      { userId: 'alice', status: 'unhealthy', credentialId: OLD, now: NOW },
-      { userId: 'frank', status: 'unhealthy', credentialId: 'cred-older', now: NOW },
+      { userId: 'alice', status: 'unhealthy', credentialId: OLD, now: NOW, fromStatuses: ['connected'] },
+      { userId: 'frank', status: 'unhealthy', credentialId: 'cred-older', now: NOW, fromStatuses: ['connected'] },
+    ]);
+    expect(marked).toEqual([
+      connection('alice', 'unhealthy', OLD, { updatedAt: NOW }),
+      connection('frank', 'unhealthy', 'cred-older', { updatedAt: NOW }),
     ]);
   });
 
   it('does nothing, not even a lookup, when nothing was deleted', async () => {
     const connections = new FakeConnections([connection('alice', 'connected', OLD)]);
 
-    await markDeletedCredentials(IDENTITY, [], connections, NOW);
+    const marked = await markDeletedCredentials(IDENTITY, [], connections, NOW);
 
+    expect(marked).toEqual([]);
     expect(connections.listed).toEqual([]);
     expect(connections.statusChanges).toEqual([]);
+  });
+
+  it('returns only the records it actually marked (a record that changed meanwhile is skipped)', async () => {
+    const connections = new FakeConnections(
+      [connection('alice', 'connected', OLD), connection('bob', 'connected', OLD)],
+      new Set(['alice']),
+    );
+
+    const marked = await markDeletedCredentials(IDENTITY, [OLD], connections, NOW);
+
+    expect(marked.map((record) => record.userId)).toEqual(['bob']);
+    expect(connections.statusChanges.map((change) => change.userId)).toEqual(['alice', 'bob']);
   });
 });

@@ -1,0 +1,87 @@
+import middy from '@middy/core';
+import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { dynamoDb, getSecretsManager } from '../shared/clients.js';
+import { loadConfig } from '../shared/config.js';
+import { ConnectionRepository } from '../shared/connection-repository.js';
+import { createEventPublisher } from '../shared/events.js';
+import { logger } from '../shared/logger.js';
+import { logContext } from '../shared/middleware.js';
+import { RecallClient } from '../shared/recall-client.js';
+import { SecretStore } from '../shared/secrets.js';
+import { relayZoomWebhook, WebhookForwardError } from '../shared/webhook-relay.js';
+import { decodeWebhookQueueMessage, MalformedWebhookMessageError } from '../shared/zoom-webhook.js';
+
+const config = loadConfig();
+const secrets = new SecretStore(config, getSecretsManager);
+const connections = new ConnectionRepository(dynamoDb, config.tableName);
+const recall = new RecallClient({
+  baseUrl: config.recallBaseUrl,
+  apiKey: async () => (await secrets.get()).recallApiKey,
+  onRetry: (retry) => logger.warn('Retrying a Recall call', retry),
+});
+const log = {
+  info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
+  error: (message: string, fields?: Record<string, unknown>) => logger.error(message, fields ?? {}),
+};
+const events = createEventPublisher(config, log);
+
+/** Time kept back from Lambda's timeout so the batch can still report which records failed. */
+const SAFETY_MARGIN_MS = 3_000;
+
+/**
+ * The webhook queue's consumer (SQS event source with `ReportBatchItemFailures`). Records are handled one by
+ * one, in order; a record that fails is reported by its message id, so SQS retries only it and, after the
+ * queue's maxReceiveCount, moves it to the dead-letter queue. Everything it does is safe to repeat.
+ */
+async function relayWebhooks(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  logContext(context);
+  const remaining = context.getRemainingTimeInMillis?.() ?? 60_000;
+  const signal = AbortSignal.timeout(Math.max(1_000, remaining - SAFETY_MARGIN_MS));
+  const batchItemFailures: SQSBatchItemFailure[] = [];
+  for (const record of event.Records) {
+    logger.appendKeys({ messageId: record.messageId });
+    try {
+      const result = await relayZoomWebhook(decodeWebhookQueueMessage(record.body), {
+        deauthorization: { connections, recall, events, oauthAppId: config.recallOAuthAppId, now: Date.now, log },
+        recall,
+        oauthAppId: config.recallOAuthAppId,
+        signal,
+      });
+      logger.info('Zoom webhook relayed', { zoomEvent: result.event, ...summary(result.deauthorization) });
+    } catch (error) {
+      reportFailure(error);
+      batchItemFailures.push({ itemIdentifier: record.messageId });
+    } finally {
+      logger.removeKeys(['messageId']);
+    }
+  }
+  return { batchItemFailures };
+}
+
+function summary(result: Awaited<ReturnType<typeof relayZoomWebhook>>['deauthorization']) {
+  if (!result) return {};
+  return {
+    revoked: result.revokedUserIds.length,
+    scrubbed: result.scrubbed,
+    deletedCredentials: result.deletedCredentialIds.length,
+    keptCredentials: result.keptCredentialIds.length,
+  };
+}
+
+/** The one place a record's failure is classified for the log; every failure is retried by SQS either way. */
+function reportFailure(error: unknown): void {
+  if (error instanceof MalformedWebhookMessageError) {
+    logger.error('Unusable webhook message; it will end in the dead-letter queue', { error });
+  } else if (error instanceof WebhookForwardError && error.rejected) {
+    logger.error(
+      "Recall rejected a forwarded Zoom webhook: check that the Recall OAuth app's webhook secret is the Zoom app's Secret Token",
+      { status: error.status, error },
+    );
+  } else if (error instanceof WebhookForwardError) {
+    logger.warn('Recall did not take a forwarded Zoom webhook; SQS will retry it', { status: error.status, error });
+  } else {
+    logger.error('Processing a Zoom webhook failed; SQS will retry it', { error });
+  }
+}
+
+export const handler = middy<SQSEvent, SQSBatchResponse>().handler(relayWebhooks);

@@ -1,0 +1,60 @@
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { getSecretsManager, getSqs } from '../shared/clients.js';
+import { loadConfig } from '../shared/config.js';
+import { MisconfiguredError } from '../shared/errors.js';
+import { type HttpResult, json } from '../shared/http.js';
+import { logger } from '../shared/logger.js';
+import { logContext } from '../shared/middleware.js';
+import { SecretStore } from '../shared/secrets.js';
+import { WebhookQueue } from '../shared/webhook-queue.js';
+import { acceptZoomWebhook, WebhookRejectedError } from '../shared/zoom-webhook.js';
+import { webhookRequestOf } from './request.js';
+
+/*
+ * Zoom's event and deauthorization endpoint. It only verifies and enqueues: Zoom wants an answer within 3 s,
+ * and everything slow (DynamoDB, Recall) happens in the worker behind the queue. This module must not import
+ * DynamoDB or the Recall client, so they stay out of its bundle and its cold start.
+ */
+const config = loadConfig();
+if (!config.webhookQueueUrl) {
+  throw new MisconfiguredError('WEBHOOK_QUEUE_URL is required: the webhook hands every verified event to that queue.');
+}
+const secrets = new SecretStore(config, getSecretsManager);
+const queue = new WebhookQueue(config.webhookQueueUrl, getSqs);
+
+async function zoomWebhook(event: APIGatewayProxyEventV2, context: Context): Promise<HttpResult> {
+  logContext(context);
+  const accepted = await acceptZoomWebhook(webhookRequestOf(event), {
+    secretToken: async () => (await secrets.get()).zoomWebhookSecretToken,
+    enqueue: (message) => queue.send(message),
+    now: Date.now,
+  });
+  logger.info('Zoom webhook accepted', { zoomEvent: accepted.event });
+  return json(200, accepted.answer);
+}
+
+/**
+ * The one place this function's errors become HTTP, all JSON with `cache-control: no-store`. Refusals say only
+ * what was wrong with the request; an unset Secret Token is a 503 that names itself, so ops can tell it from an
+ * outage; anything else is a generic 500, which makes Zoom retry.
+ */
+const webhookErrors: MiddlewareObj<APIGatewayProxyEventV2, HttpResult> = {
+  onError: async (request) => {
+    const { error } = request;
+    if (error instanceof WebhookRejectedError) {
+      logger.warn('Zoom webhook refused', { status: error.statusCode, problem: error.problem });
+      request.response = json(error.statusCode, { error: error.message });
+      return;
+    }
+    if (error instanceof MisconfiguredError) {
+      logger.error('Zoom webhook misconfigured', { reason: 'misconfigured', error });
+      request.response = json(503, { error: 'The webhook is not configured yet.' });
+      return;
+    }
+    logger.error('Zoom webhook failed', { error });
+    request.response = json(500, { error: 'internal error' });
+  },
+};
+
+export const handler = middy<APIGatewayProxyEventV2, HttpResult>().use(webhookErrors).handler(zoomWebhook);

@@ -1,0 +1,75 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+/** Receives after which a webhook event stops being retried and waits in the dead-letter queue. */
+export const WEBHOOK_MAX_RECEIVE_COUNT = 5;
+
+export interface LifecycleMessagingProps {
+  /**
+   * How the webhook queue's consumer runs, which the queue's visibility timeout must outlast: Lambda's guidance
+   * is at least six times the function timeout plus the batching window, so that a record still being processed
+   * (or retried by Lambda's poller after throttling) is never handed out a second time.
+   */
+  readonly webhookConsumer: { readonly timeout: Duration; readonly maxBatchingWindow: Duration };
+}
+
+/**
+ * The messaging between the functions and to the product:
+ * - the webhook queue: the webhook function answers Zoom as soon as a verified event is queued, and the worker
+ *   processes and forwards it; what keeps failing ends in the dead-letter queue, which raises an alarm;
+ * - the event bus the product subscribes to for connection lifecycle events.
+ */
+export class LifecycleMessaging extends Construct {
+  /** Lifecycle events (`source: recall-zoom-connect`, detail-type `Zoom connection <type>.v1`). */
+  public readonly eventBus: events.EventBus;
+  /** Verified Zoom webhook events, waiting for the worker. */
+  public readonly webhookQueue: sqs.Queue;
+  /** Webhook events that failed {@link WEBHOOK_MAX_RECEIVE_COUNT} times; ops inspect and redrive them. */
+  public readonly webhookDeadLetterQueue: sqs.Queue;
+  /** In alarm while any event waits in the dead-letter queue. Add an action (e.g. an SNS topic) to be paged. */
+  public readonly webhookDeadLetterAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: LifecycleMessagingProps) {
+    super(scope, id);
+
+    // Named after the stack, so two stacks (staging, production) can live in one account and region.
+    this.eventBus = new events.EventBus(this, 'EventBus', {
+      eventBusName: `${Stack.of(this).stackName}-connections`,
+      description: 'recall-zoom-connect: Zoom connection lifecycle events (connected, replaced, revoked, ...)',
+    });
+
+    this.webhookDeadLetterQueue = new sqs.Queue(this, 'WebhookDeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // A standard queue keeps a message's first enqueue time when it moves to the dead-letter queue, so this must
+      // outlast the source queue's retention by the time ops need to notice the alarm and redrive.
+      retentionPeriod: Duration.days(14),
+    });
+
+    const { timeout, maxBatchingWindow } = props.webhookConsumer;
+    this.webhookQueue = new sqs.Queue(this, 'WebhookQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(6 * timeout.toSeconds() + maxBatchingWindow.toSeconds()),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.webhookDeadLetterQueue, maxReceiveCount: WEBHOOK_MAX_RECEIVE_COUNT },
+    });
+
+    this.webhookDeadLetterAlarm = new cloudwatch.Alarm(this, 'WebhookDeadLetterAlarm', {
+      alarmDescription:
+        'recall-zoom-connect: Zoom webhook events failed processing or forwarding to Recall repeatedly and wait in the dead-letter queue (WebhookDeadLetterQueueUrl). Read the worker logs, fix the cause (often the webhook secret stored at Recall), then redrive the queue.',
+      metric: this.webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // SQS stops publishing metrics of a queue that holds nothing and sees no calls: no data means nothing waits.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+}

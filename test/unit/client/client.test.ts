@@ -1,0 +1,237 @@
+import { decodeJwt } from 'jose';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  CONNECTION_STATUSES,
+  ConnectApiError,
+  type ConnectClientOptions,
+  createConnectClient,
+} from '../../../client/index.js';
+import { verifyConnectToken } from '../../../functions/shared/connect-token.js';
+import { CONNECTION_STATUSES as SERVICE_STATUSES } from '../../../functions/shared/connection-repository.js';
+
+const API = 'https://abc123.execute-api.us-west-2.amazonaws.com';
+const SIGNING_KEY = 'a-64-character-signing-key-for-tests-0123456789abcdefghijklmnopq';
+const RETURN_TO = 'https://app.example.com/settings/?tab=zoom';
+
+const CONNECTION = {
+  userId: 'user-42',
+  status: 'connected',
+  recallCredentialId: 'cred-1',
+  zoomAccountId: 'za-1',
+  zoomUserId: 'zu-1',
+  oauthAppId: '2d40abfe-c692-4723-b26f-869ebfbde4cf',
+  connectedAt: '2026-11-01T00:00:00.000Z',
+  updatedAt: '2026-11-01T00:00:00.000Z',
+};
+
+interface Sent {
+  url: string;
+  method: string;
+  headers: Headers;
+}
+
+/** A `fetch` answering every request with one scripted response (or failure), recording what was sent. */
+function fakeFetch(answer: () => Response | Error) {
+  const sent: Sent[] = [];
+  const fetch = vi.fn(async (input: string | URL | Request, init?: RequestInit) => {
+    sent.push({ url: String(input), method: init?.method ?? 'GET', headers: new Headers(init?.headers) });
+    const reply = answer();
+    if (reply instanceof Error) throw reply;
+    return reply;
+  });
+  return { sent, fetch: fetch as unknown as typeof globalThis.fetch };
+}
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+function client(answer: () => Response | Error, options: Partial<ConnectClientOptions> = {}) {
+  const { sent, fetch } = fakeFetch(answer);
+  return { sent, connect: createConnectClient({ apiUrl: API, fetch, ...options }) };
+}
+
+describe('createConnectClient', () => {
+  it.each(['not a url', 'ftp://files.example.com/', ''])('refuses apiUrl %j', (apiUrl) => {
+    expect(() => createConnectClient({ apiUrl })).toThrow(new TypeError('apiUrl must be an http(s) URL.'));
+  });
+});
+
+describe('createConnectUrl', () => {
+  it('links to /zoom/authorize with a connect token the service verifies', async () => {
+    const { connect } = client(() => json(500, {}), { apiUrl: `${API}/`, signingKey: SIGNING_KEY });
+
+    const link = new URL(await connect.createConnectUrl({ userId: 'user-42', returnTo: RETURN_TO }));
+
+    expect(`${link.origin}${link.pathname}`).toBe(`${API}/zoom/authorize`);
+    const token = link.searchParams.get('connect_token') ?? '';
+    await expect(verifyConnectToken(token, [SIGNING_KEY], ['https://app.example.com/settings/'])).resolves.toEqual({
+      userId: 'user-42',
+      returnTo: RETURN_TO,
+    });
+    const { exp, iat } = decodeJwt(token);
+    expect((exp ?? 0) - (iat ?? 0)).toBe(600);
+  });
+
+  it('uses the requested lifetime', async () => {
+    const { connect } = client(() => json(500, {}), { signingKey: SIGNING_KEY });
+
+    const link = new URL(await connect.createConnectUrl({ userId: 'user-42', returnTo: RETURN_TO, ttlSeconds: 120 }));
+
+    const { exp, iat } = decodeJwt(link.searchParams.get('connect_token') ?? '');
+    expect((exp ?? 0) - (iat ?? 0)).toBe(120);
+  });
+
+  it('a token signed by the client is refused under another key', async () => {
+    const { connect } = client(() => json(500, {}), { signingKey: SIGNING_KEY });
+
+    const link = new URL(await connect.createConnectUrl({ userId: 'user-42', returnTo: RETURN_TO }));
+
+    await expect(
+      verifyConnectToken(link.searchParams.get('connect_token') ?? '', ['another-key-'.repeat(4)], [RETURN_TO]),
+    ).rejects.toMatchObject({ problem: 'bad_signature' });
+  });
+
+  it('throws a clear error, and signs nothing, without a signingKey', async () => {
+    const { connect, sent } = client(() => json(500, {}));
+
+    await expect(connect.createConnectUrl({ userId: 'user-42', returnTo: RETURN_TO })).rejects.toThrow(
+      /createConnectUrl needs the signingKey option/,
+    );
+    expect(sent).toEqual([]);
+  });
+
+  it.each([
+    ['an empty userId', { userId: '', returnTo: RETURN_TO }, /userId must be 1 to 256 characters/],
+    ['a userId over 256 characters', { userId: 'u'.repeat(257), returnTo: RETURN_TO }, /userId must be 1 to 256/],
+    ['a returnTo that is not a URL', { userId: 'user-42', returnTo: '/settings' }, /returnTo must be an http\(s\) URL/],
+    ['a javascript: returnTo', { userId: 'user-42', returnTo: 'javascript:alert(1)' }, /returnTo must be an http/],
+    ['a zero ttlSeconds', { userId: 'user-42', returnTo: RETURN_TO, ttlSeconds: 0 }, /ttlSeconds must be a whole number/],
+    ['a fractional ttlSeconds', { userId: 'user-42', returnTo: RETURN_TO, ttlSeconds: 1.5 }, /ttlSeconds must be/],
+    ['a ttlSeconds over a day', { userId: 'user-42', returnTo: RETURN_TO, ttlSeconds: 86_401 }, /ttlSeconds must be/],
+  ])('refuses %s', async (_case, request, message) => {
+    const { connect } = client(() => json(500, {}), { signingKey: SIGNING_KEY });
+
+    await expect(connect.createConnectUrl(request)).rejects.toThrow(message);
+  });
+});
+
+describe('getConnection', () => {
+  it('GETs /connections/{userId} with the user id URL-encoded, and returns the parsed connection', async () => {
+    const { connect, sent } = client(() => json(200, { ...CONNECTION, userId: 'org/7 user@example.com' }));
+
+    const connection = await connect.getConnection('org/7 user@example.com');
+
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.method).toBe('GET');
+    expect(sent[0]?.url).toBe(`${API}/connections/org%2F7%20user%40example.com`);
+    expect(sent[0]?.headers.get('accept')).toBe('application/json');
+    // Not signed without `aws` (local mode).
+    expect(sent[0]?.headers.get('authorization')).toBeNull();
+    expect(connection).toEqual({ ...CONNECTION, userId: 'org/7 user@example.com' });
+  });
+
+  it('keeps a base path of apiUrl and drops its trailing slash', async () => {
+    const { connect, sent } = client(() => json(200, CONNECTION), { apiUrl: 'https://connect.example.com/zoom-connect/' });
+
+    await connect.getConnection('user-42');
+
+    expect(sent[0]?.url).toBe('https://connect.example.com/zoom-connect/connections/user-42');
+  });
+
+  it('reads absent Zoom ids (erased after a deauthorization) as null and drops fields it does not know', async () => {
+    const { zoomAccountId: _a, zoomUserId: _u, ...erased } = CONNECTION;
+    const { connect } = client(() => json(200, { ...erased, status: 'revoked', someFutureField: 1 }));
+
+    const connection = await connect.getConnection('user-42');
+
+    expect(connection).toEqual({ ...erased, status: 'revoked', zoomAccountId: null, zoomUserId: null });
+  });
+
+  it('returns undefined for a user who never connected (404)', async () => {
+    const { connect } = client(() => json(404, { error: 'No connection for this user.' }));
+
+    await expect(connect.getConnection('nobody')).resolves.toBeUndefined();
+  });
+
+  it('throws ConnectApiError with the status on a 500, without the response text', async () => {
+    const { connect } = client(() => json(500, { error: 'internal error', stack: 'secret-ish detail' }));
+
+    const error = await connect.getConnection('user-42').catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ConnectApiError);
+    expect(error).toMatchObject({ name: 'ConnectApiError', status: 500 });
+    expect((error as Error).message).toBe('GET /connections/{userId} answered 500: internal error');
+  });
+
+  it("keeps only the service's own `error` message: an IAM refusal's text (it may quote signed headers) stays out", async () => {
+    const { connect } = client(() =>
+      json(403, { message: 'The request signature we calculated does not match... x-amz-security-token:SESSION-TOKEN' }),
+    );
+
+    const error = await connect.getConnection('user-42').catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ status: 403, message: 'GET /connections/{userId} answered 403' });
+    expect((error as Error).message).not.toContain('SESSION-TOKEN');
+  });
+
+  it('throws ConnectApiError for a 200 whose body is not a connection', async () => {
+    const { connect } = client(() => json(200, { userId: 'user-42', status: 'paused' }));
+
+    await expect(connect.getConnection('user-42')).rejects.toMatchObject({
+      name: 'ConnectApiError',
+      status: 200,
+      message: 'GET /connections/{userId} answered 200 with an unexpected body.',
+    });
+  });
+
+  it('throws ConnectApiError without a status when the service cannot be reached', async () => {
+    const cause = new TypeError('fetch failed');
+    const { connect } = client(() => cause);
+
+    const error = await connect.getConnection('user-42').catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ConnectApiError);
+    expect(error).toMatchObject({ status: undefined, cause });
+  });
+
+  it.each([
+    ['an empty userId', ''],
+    ['a userId over 256 characters', 'u'.repeat(257)],
+    ['"."', '.'],
+    ['".." (a URL parser would resolve it to another route)', '..'],
+  ])('refuses %s without a request', async (_case, userId) => {
+    const { connect, sent } = client(() => json(200, CONNECTION));
+
+    await expect(connect.getConnection(userId)).rejects.toThrow(TypeError);
+    expect(sent).toEqual([]);
+  });
+});
+
+describe('disconnect', () => {
+  it('DELETEs /connections/{userId} and returns the ended connection', async () => {
+    const { connect, sent } = client(() => json(200, { ...CONNECTION, status: 'disconnected' }));
+
+    const ended = await connect.disconnect('user 42');
+
+    expect(sent.map((s) => `${s.method} ${s.url}`)).toEqual([`DELETE ${API}/connections/user%2042`]);
+    expect(ended?.status).toBe('disconnected');
+  });
+
+  it('returns undefined for a user who never connected (404)', async () => {
+    const { connect } = client(() => json(404, { error: 'No connection for this user.' }));
+
+    await expect(connect.disconnect('nobody')).resolves.toBeUndefined();
+  });
+
+  it('throws ConnectApiError on a 500', async () => {
+    const { connect } = client(() => json(500, { error: 'internal error' }));
+
+    await expect(connect.disconnect('user-42')).rejects.toMatchObject({ name: 'ConnectApiError', status: 500 });
+  });
+});
+
+describe('Connection schema', () => {
+  it('knows exactly the statuses the service reports', () => {
+    expect([...CONNECTION_STATUSES]).toEqual([...SERVICE_STATUSES]);
+  });
+});

@@ -1,0 +1,190 @@
+import { type AttributeValue, DynamoDBClient, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type { ScheduledEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConnectionEventDetailSchema, EVENT_SOURCE } from '../../../functions/shared/events.js';
+import { mockSecretsManager } from '../../helpers/aws.js';
+import { context } from '../../helpers/context.js';
+import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
+import { FakeRecallFetch, credential } from '../../helpers/fake-recall-fetch.js';
+
+const BUS = 'recall-zoom-connect-events';
+useAwsFunctionEnv();
+process.env.EVENT_BUS_NAME = BUS;
+const recall = new FakeRecallFetch();
+vi.stubGlobal('fetch', recall.fetch);
+const ddb = mockClient(DynamoDBClient);
+const eventBridge = mockClient(EventBridgeClient);
+let handler: (typeof import('../../../functions/health-sync/handler.js'))['handler'];
+
+beforeAll(async () => {
+  ({ handler } = await import('../../../functions/health-sync/handler.js'));
+});
+afterAll(() => {
+  delete process.env.EVENT_BUS_NAME;
+});
+
+const APP = AWS_FUNCTION_ENV.RECALL_ZOOM_OAUTH_APP_ID;
+const CREDENTIALS = '/api/v2/zoom-oauth-credentials/';
+
+const record = (userId: string, status: string, credentialId: string, zoomUserId = 'zu-1'): Record<string, AttributeValue> => ({
+  pk: { S: `USER#${userId}` },
+  userId: { S: userId },
+  status: { S: status },
+  recallCredentialId: { S: credentialId },
+  zoomAccountId: { S: 'za-1' },
+  zoomUserId: { S: zoomUserId },
+  zoomIdentity: { S: `user#${zoomUserId}` },
+  oauthAppId: { S: APP },
+  connectedAt: { S: '2026-11-01T00:00:00.000Z' },
+  updatedAt: { S: '2026-11-01T00:00:00.000Z' },
+});
+
+const scheduledEvent: ScheduledEvent = {
+  version: '0',
+  id: 'c2f3b9a0-0000-4000-8000-000000000001',
+  'detail-type': 'Scheduled Event',
+  source: 'aws.events',
+  account: '123456789012',
+  time: '2026-11-30T18:00:00Z',
+  region: 'us-west-2',
+  resources: ['arn:aws:events:us-west-2:123456789012:rule/health-sync'],
+  detail: {},
+};
+
+const run = () => handler(scheduledEvent, context);
+
+/** What each PutEvents call carried, with the detail checked against the published schema. */
+const publishedEvents = () =>
+  eventBridge.commandCalls(PutEventsCommand).flatMap((call) =>
+    (call.args[0].input.Entries ?? []).map((entry) => ({
+      EventBusName: entry.EventBusName,
+      Source: entry.Source,
+      DetailType: entry.DetailType,
+      detail: ConnectionEventDetailSchema.parse(JSON.parse(String(entry.Detail))),
+    })),
+  );
+
+beforeEach(() => {
+  recall.reset();
+  ddb.reset();
+  eventBridge.reset();
+  mockSecretsManager();
+  ddb.on(QueryCommand).resolves({ Items: [] });
+  eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0 });
+});
+
+describe('health sync (scheduled)', () => {
+  it('marks connections on a credential Recall lists as unhealthy, and publishes `unhealthy`', async () => {
+    // Prepare
+    recall.on((r) =>
+      r.path.startsWith(`${CREDENTIALS}?`)
+        ? { status: 200, body: { next: null, results: [{ ...credential('cred-bad', { user_id: 'zu-1' }), status: 'unhealthy' }] } }
+        : undefined,
+    );
+    ddb.on(QueryCommand, { IndexName: 'byZoomIdentity' }).resolves({ Items: [record('user-42', 'connected', 'cred-bad')] });
+    ddb.on(UpdateItemCommand).resolves({ Attributes: record('user-42', 'unhealthy', 'cred-bad') });
+
+    // Act
+    const summary = await run();
+
+    // Assess
+    expect(summary).toMatchObject({ unhealthy: 1, markedUnhealthy: 1, healthyAgain: 0, stillGone: 0, failed: 0 });
+    expect(recall.requests[0]).toMatchObject({
+      method: 'GET',
+      path: `${CREDENTIALS}?oauth_app=${APP}&status=unhealthy`,
+      authorization: `Token ${SECRETS.recallApiKey}`,
+    });
+    const lookup = ddb.commandCalls(QueryCommand, { IndexName: 'byZoomIdentity' })[0]?.args[0].input;
+    expect(lookup?.ExpressionAttributeValues?.[':value']?.S).toBe('user#zu-1');
+    const update = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+    expect(update?.Key?.pk?.S).toBe('USER#user-42');
+    expect(update?.ExpressionAttributeValues?.[':status']?.S).toBe('unhealthy');
+    expect(update?.ExpressionAttributeValues?.[':cred']?.S).toBe('cred-bad');
+    expect(publishedEvents()).toEqual([
+      {
+        EventBusName: BUS,
+        Source: EVENT_SOURCE,
+        DetailType: 'Zoom connection unhealthy.v1',
+        detail: expect.objectContaining({
+          schemaVersion: 1,
+          type: 'unhealthy',
+          userId: 'user-42',
+          status: 'unhealthy',
+          recallCredentialId: 'cred-bad',
+          zoomUserId: 'zu-1',
+        }),
+      },
+    ]);
+  });
+
+  it('moves unhealthy connections back to connected when Recall reports the credential healthy again', async () => {
+    recall
+      .on((r) => (r.path.startsWith(`${CREDENTIALS}?`) ? { status: 200, body: { next: null, results: [] } } : undefined))
+      .on((r) => (r.path === `${CREDENTIALS}cred-1/` ? { status: 200, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined));
+    ddb.on(QueryCommand, { IndexName: 'byStatus' }).resolves({ Items: [record('user-42', 'unhealthy', 'cred-1')] });
+    ddb.on(UpdateItemCommand).resolves({ Attributes: record('user-42', 'connected', 'cred-1') });
+
+    const summary = await run();
+
+    expect(summary).toMatchObject({ unhealthy: 0, healthyAgain: 1 });
+    const statusQuery = ddb.commandCalls(QueryCommand, { IndexName: 'byStatus' })[0]?.args[0].input;
+    expect(statusQuery?.ExpressionAttributeValues?.[':value']?.S).toBe('unhealthy');
+    expect(recall.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `GET ${CREDENTIALS}?oauth_app=${APP}&status=unhealthy`,
+      `GET ${CREDENTIALS}cred-1/`,
+    ]);
+    expect(ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input.ExpressionAttributeValues?.[':status']?.S).toBe('connected');
+    expect(publishedEvents()).toEqual([
+      expect.objectContaining({
+        DetailType: 'Zoom connection healthy_again.v1',
+        detail: expect.objectContaining({ type: 'healthy_again', userId: 'user-42', status: 'connected' }),
+      }),
+    ]);
+  });
+
+  it('keeps a connection unhealthy when its credential is gone at Recall (404)', async () => {
+    recall
+      .on((r) => (r.path.startsWith(`${CREDENTIALS}?`) ? { status: 200, body: { next: null, results: [] } } : undefined))
+      .on((r) => (r.path === `${CREDENTIALS}cred-gone/` ? { status: 404, body: { detail: 'Not found.' } } : undefined));
+    ddb.on(QueryCommand, { IndexName: 'byStatus' }).resolves({ Items: [record('user-42', 'unhealthy', 'cred-gone')] });
+
+    const summary = await run();
+
+    expect(summary).toMatchObject({ stillGone: 1, healthyAgain: 0 });
+    expect(ddb.commandCalls(UpdateItemCommand)).toHaveLength(0);
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(0);
+  });
+
+  it('returns the same summary when PutEvents fails or rejects entries', async () => {
+    recall.on((r) =>
+      r.path.startsWith(`${CREDENTIALS}?`)
+        ? { status: 200, body: { next: null, results: [{ ...credential('cred-bad', { user_id: 'zu-1' }), status: 'unhealthy' }] } }
+        : undefined,
+    );
+    ddb.on(QueryCommand, { IndexName: 'byZoomIdentity' }).resolves({
+      Items: [record('user-1', 'connected', 'cred-bad'), record('user-2', 'connected', 'cred-bad')],
+    });
+    ddb.on(UpdateItemCommand)
+      .resolvesOnce({ Attributes: record('user-1', 'unhealthy', 'cred-bad') })
+      .resolves({ Attributes: record('user-2', 'unhealthy', 'cred-bad') });
+    eventBridge.on(PutEventsCommand).rejects(new Error('AccessDeniedException'));
+
+    const summary = await run();
+
+    expect(summary).toMatchObject({ unhealthy: 1, markedUnhealthy: 2, failed: 0 });
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(1);
+
+    eventBridge.reset();
+    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 2 });
+    await expect(run()).resolves.toMatchObject({ markedUnhealthy: 2 });
+  });
+
+  it('fails the run (an invocation error for alarms) when Recall refuses the list, changing nothing', async () => {
+    recall.on(() => ({ status: 401, body: { detail: 'Invalid token.' } }));
+
+    await expect(run()).rejects.toThrow('Recall list answered 401');
+    expect(ddb.commandCalls(UpdateItemCommand)).toHaveLength(0);
+  });
+});

@@ -1,0 +1,57 @@
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
+import {
+  createServiceTable,
+  LOCAL_AWS_CREDENTIALS,
+  type LocalDynamoDb,
+  startLocalDynamoDb,
+} from '../../../local/local-table.js';
+
+/** Local mode's table must be the stack's table: the same key and both indexes, or queries that work locally fail on AWS. */
+let dynamo: LocalDynamoDb;
+beforeAll(async () => {
+  dynamo = await startLocalDynamoDb();
+});
+afterAll(async () => {
+  await dynamo?.close();
+});
+
+describe('createServiceTable', () => {
+  it('creates the table with the byZoomIdentity and byStatus indexes of TABLE_SCHEMA, ACTIVE, projecting everything', async () => {
+    // Act
+    await createServiceTable(dynamo.endpoint, 'service-table');
+
+    // Assess
+    const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
+    try {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: 'service-table' }));
+      expect(Table?.TableStatus).toBe('ACTIVE');
+      expect(Table?.KeySchema).toEqual([{ AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' }]);
+      const indexes = Object.fromEntries(
+        (Table?.GlobalSecondaryIndexes ?? []).map((index) => [
+          index.IndexName,
+          { keys: index.KeySchema, projection: index.Projection?.ProjectionType, status: index.IndexStatus },
+        ]),
+      );
+      for (const index of [TABLE_SCHEMA.zoomIdentityIndex, TABLE_SCHEMA.statusIndex]) {
+        expect(indexes[index.name], index.name).toEqual({
+          keys: [
+            { AttributeName: index.partitionKey, KeyType: 'HASH' },
+            { AttributeName: index.sortKey, KeyType: 'RANGE' },
+          ],
+          projection: 'ALL',
+          status: 'ACTIVE',
+        });
+      }
+      expect(Object.keys(indexes)).toHaveLength(2);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('leaves an existing table alone', async () => {
+    await createServiceTable(dynamo.endpoint, 'twice');
+    await expect(createServiceTable(dynamo.endpoint, 'twice')).resolves.toBeUndefined();
+  });
+});

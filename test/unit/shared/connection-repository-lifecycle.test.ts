@@ -1,0 +1,119 @@
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ConnectionRepository } from '../../../functions/shared/connection-repository.js';
+
+const ddb = mockClient(DynamoDBClient);
+const repository = new ConnectionRepository(new DynamoDBClient({ region: 'us-west-2' }), 'connect-table');
+const NOW = '2026-11-30T18:00:01.000Z';
+
+/** A record after a deauthorization without data retention: no Zoom ids, no identity. */
+const scrubbedItem: Record<string, AttributeValue> = {
+  pk: { S: 'USER#user-42' },
+  userId: { S: 'user-42' },
+  status: { S: 'revoked' },
+  recallCredentialId: { S: 'cred-1' },
+  oauthAppId: { S: 'app-1' },
+  connectedAt: { S: '2026-11-01T00:00:00.000Z' },
+  updatedAt: { S: NOW },
+};
+
+beforeEach(() => {
+  ddb.reset();
+});
+
+describe('ConnectionRepository: records whose Zoom data was removed', () => {
+  it('still reads such a record, with null Zoom ids and identity', async () => {
+    ddb.on(GetItemCommand).resolves({ Item: scrubbedItem });
+
+    expect(await repository.get('user-42')).toEqual({
+      userId: 'user-42',
+      status: 'revoked',
+      recallCredentialId: 'cred-1',
+      zoomAccountId: null,
+      zoomUserId: null,
+      zoomIdentity: null,
+      oauthAppId: 'app-1',
+      connectedAt: '2026-11-01T00:00:00.000Z',
+      updatedAt: NOW,
+    });
+  });
+
+  it('finds nothing for a null identity, without querying', async () => {
+    expect(await repository.listByZoomIdentity(null)).toEqual([]);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('still writes the identity of a new connection (the index key)', async () => {
+    ddb.on(PutItemCommand).resolves({});
+
+    await repository.recordConnected('user-42', { id: 'cred-2', user_id: 'zu-1', account_id: 'za-1' }, 'app-1', NOW);
+
+    expect(ddb.commandCalls(PutItemCommand)[0]?.args[0].input.Item?.zoomIdentity).toEqual({ S: 'user#zu-1' });
+  });
+});
+
+describe('ConnectionRepository.revoke', () => {
+  it('marks the record revoked only while it relies on the credential, answering the new record', async () => {
+    ddb.on(UpdateItemCommand).resolves({ Attributes: scrubbedItem });
+
+    const revoked = await repository.revoke('user-42', 'cred-1', NOW, { scrubZoomData: true });
+
+    expect(revoked?.status).toBe('revoked');
+    const input = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+    expect(input?.Key).toEqual({ pk: { S: 'USER#user-42' } });
+    expect(input?.ConditionExpression).toBe('#cred = :cred AND #status IN (:connected, :unhealthy)');
+    expect(input?.UpdateExpression).toBe('SET #status = :revoked, #updated = :now REMOVE #zoom0, #zoom1, #zoom2');
+    expect(input?.ReturnValues).toBe('ALL_NEW');
+  });
+
+  it('answers undefined when the record no longer matches', async () => {
+    ddb.on(UpdateItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+
+    expect(await repository.revoke('user-42', 'cred-1', NOW, { scrubZoomData: false })).toBeUndefined();
+  });
+
+  it('lets other failures through', async () => {
+    ddb.on(UpdateItemCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+
+    await expect(repository.revoke('user-42', 'cred-1', NOW, { scrubZoomData: false })).rejects.toThrow(/Throughput/);
+  });
+});
+
+describe('ConnectionRepository.scrubZoomData', () => {
+  it('removes the Zoom ids only from a record of that identity that no longer relies on a credential', async () => {
+    ddb.on(UpdateItemCommand).resolves({ Attributes: scrubbedItem });
+
+    await repository.scrubZoomData('user-42', 'user#zu-1', NOW, { connectedNoLaterThan: '2026-11-30T17:59:58.000Z' });
+
+    const input = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+    expect(input?.ConditionExpression).toBe(
+      '#identity = :identity AND #status IN (:revoked, :disconnected) AND #connectedAt <= :cutoff',
+    );
+    expect(input?.ExpressionAttributeValues?.[':identity']).toEqual({ S: 'user#zu-1' });
+    expect(input?.UpdateExpression).toBe('SET #updated = :now REMOVE #zoom0, #zoom1, #zoom2');
+    expect([0, 1, 2].map((i) => input?.ExpressionAttributeNames?.[`#zoom${i}`])).toEqual([
+      'zoomAccountId',
+      'zoomUserId',
+      'zoomIdentity',
+    ]);
+  });
+});
+
+describe('ConnectionRepository.listByZoomIdentity', () => {
+  it('returns the records of an identity, whatever their status', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [{ ...scrubbedItem, zoomIdentity: { S: 'user#zu-1' } }] });
+
+    const records = await repository.listByZoomIdentity('user#zu-1');
+
+    expect(records.map((r) => [r.userId, r.zoomIdentity])).toEqual([['user-42', 'user#zu-1']]);
+  });
+});
