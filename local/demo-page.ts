@@ -5,11 +5,17 @@ import { OUTCOME_REASONS, type OutcomeReason } from '../functions/shared/errors.
 import type { HttpApi, HttpApiResponse } from './api-gateway.js';
 import { html, sendPage, type SafeHtml } from './html.js';
 import { parseForm, readBody, sendRedirect } from './http-util.js';
+import type { SandboxRecall } from './sandbox-recall.js';
+import { deauthorizationEvent, zoomWebhookHeaders } from './sandbox-zoom.js';
 
 /**
  * The demo product's onboarding page at `/`: what a product integrating this service would show. The "Connect Zoom"
  * button is a plain link; `/demo/connect` plays the product backend, minting the connect token for the user.
  * The user's connection is read through the real `GET /connections/{userId}` handler, in-process.
+ *
+ * With the sandboxes, the page can also play the other parties of a connection's life: Zoom (a signed
+ * `app_deauthorized` webhook, sent over HTTP to the real `/zoom/webhook`), Recall (a credential turning unhealthy
+ * or healthy) and the schedule (a health sync run now). Plain forms, no script: the pages' CSP allows none.
  */
 
 export const DEFAULT_DEMO_USER = 'demo-user';
@@ -22,6 +28,15 @@ export interface DemoPageOptions {
   apiBaseUrl: string;
   signingKey: string;
   api: Pick<HttpApi, 'invoke'>;
+  /** Runs the health sync now (the local schedule's on-demand run). */
+  healthSync?: { run(): Promise<unknown> };
+  /** Waits until queued webhooks are processed, so the page shows their outcome. */
+  drain?: () => Promise<void>;
+  /**
+   * Only when both Zoom and Recall are the sandboxes: what the page needs to act as Zoom (the webhook Secret
+   * Token and client id, and where the service's webhook listens) and as Recall.
+   */
+  sandbox?: { recall: SandboxRecall; webhookSecretToken: string; zoomClientId: string; webhookUrl: string };
 }
 
 const ConnectionSchema = z.looseObject({
@@ -34,6 +49,64 @@ const ConnectionSchema = z.looseObject({
 type Connection = z.infer<typeof ConnectionSchema>;
 
 type ConnectionLookup = { kind: 'found'; connection: Connection } | { kind: 'none' } | { kind: 'failed'; status: number };
+
+/**
+ * Zoom's deauthorization event always names a Zoom user (the one who removed the app), but an account-level
+ * connection records only the account: the simulated event then names this stand-in for the account's admin.
+ */
+export const SIMULATED_ACCOUNT_ADMIN_USER_ID = 'sandbox-account-admin';
+
+/** Each status in plain words, with what the user can do next. */
+const STATUS_TEXT: Record<string, { label: string; next: string }> = {
+  connected: { label: 'Connected', next: 'Recall can use your Zoom account. Nothing to do.' },
+  revoked: {
+    label: 'Removed in Zoom',
+    next:
+      'The app was removed from your Zoom account, so Recall can no longer use it. Choose “Connect Zoom” to ' +
+      'connect again.',
+  },
+  unhealthy: {
+    label: 'Needs reconnecting',
+    next:
+      'Recall reports that it can no longer use your Zoom account (its access expired or was withdrawn). Choose ' +
+      '“Connect Zoom” to connect again.',
+  },
+  disconnected: {
+    label: 'Disconnected',
+    next:
+      'You ended this connection, and Recall no longer uses your Zoom account. Choose “Connect Zoom” to connect ' +
+      'again.',
+  },
+};
+
+const DEMO_NOTICES = {
+  disconnected: { tone: 'ok', text: 'Zoom is disconnected.' },
+  not_connected: { tone: '', text: 'There was no connection to end.' },
+  failed: { tone: 'error', text: 'Disconnecting failed. Try again; check the server logs.' },
+  revoke_sent: {
+    tone: 'ok',
+    text:
+      'The sandbox Zoom sent a signed “app deauthorized” event to the service, as Zoom does when the app is removed.',
+  },
+  revoke_failed: {
+    tone: 'error',
+    text: 'The service refused or failed the simulated Zoom event; check the server logs.',
+  },
+  no_connection: { tone: 'error', text: 'This user has no Zoom connection.' },
+  marked_unhealthy: {
+    tone: 'ok',
+    text: 'The sandbox Recall now reports this credential unhealthy. The service notices at its next health sync.',
+  },
+  marked_healthy: {
+    tone: 'ok',
+    text: 'The sandbox Recall now reports this credential healthy. The service notices at its next health sync.',
+  },
+  credential_gone: { tone: 'error', text: 'The sandbox Recall has no such credential any more.' },
+  health_sync_done: { tone: 'ok', text: 'The health sync ran.' },
+  health_sync_failed: { tone: 'error', text: 'The health sync failed; check the server logs.' },
+  no_identity: { tone: 'error', text: 'This connection no longer records a Zoom identity to revoke.' },
+} as const satisfies Record<string, { tone: '' | 'ok' | 'error'; text: string }>;
+type DemoNotice = keyof typeof DEMO_NOTICES;
 
 const ADVICE: Record<OutcomeReason, string> = {
   state_expired: 'The connect attempt expired or was already used. Start again with “Connect Zoom”.',
@@ -66,6 +139,19 @@ export class DemoPage {
       await this.#disconnect(req, res);
       return true;
     }
+    if (pathname === '/demo/health-sync' && req.method === 'POST' && this.options.healthSync) {
+      await this.#healthSync(req, res, this.options.healthSync);
+      return true;
+    }
+    const sandbox = this.options.sandbox;
+    if (pathname === '/demo/simulate-revoke' && req.method === 'POST' && sandbox) {
+      await this.#simulateRevoke(req, res, sandbox);
+      return true;
+    }
+    if (pathname === '/demo/sandbox-credential-status' && req.method === 'POST' && sandbox) {
+      await this.#setCredentialStatus(req, res, sandbox.recall);
+      return true;
+    }
     return false;
   }
 
@@ -74,7 +160,8 @@ export class DemoPage {
     const userId = requested !== null && USER_ID.test(requested) ? requested : DEFAULT_DEMO_USER;
     const invalidUser = requested !== null && requested !== userId;
     const lookup = await this.#connectionOf(userId);
-    const connected = lookup.kind === 'found' && lookup.connection.status === 'connected';
+    const connection = lookup.kind === 'found' ? lookup.connection : undefined;
+    const active = connection !== undefined && connection.status !== 'disconnected';
     const body = html`<h1>Demo product: connect your Zoom account</h1>
 ${invalidUser ? html`<p class="notice error" role="alert">That user id is not valid here; showing <code>${userId}</code>.</p>` : ''}
 ${outcomeNotice(query)}
@@ -83,13 +170,14 @@ ${outcomeNotice(query)}
 ${connectionDetails(lookup)}
 <p><a class="button" href="/demo/connect?user=${encodeURIComponent(userId)}">Connect Zoom</a></p>
 ${
-  connected
+  active
     ? html`<form method="post" action="/demo/disconnect">
 <input type="hidden" name="user" value="${userId}">
 <button type="submit" class="secondary">Disconnect Zoom</button>
 </form>`
     : ''
 }
+${this.#lifecycleControls(userId, connection)}
 <h2>Switch demo user</h2>
 <form method="get" action="/">
 <label>Product user id <input type="text" name="user" value="${userId}" autocomplete="off"></label>
@@ -110,20 +198,148 @@ ${
   }
 
   async #disconnect(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // A cross-site form must not be able to disconnect the demo user.
+    const form = await this.#demoForm(req, res);
+    if (!form) return;
+    const response = await this.#callConnections('DELETE', form.userId);
+    const notice = response.statusCode < 300 ? 'disconnected' : response.statusCode === 404 ? 'not_connected' : 'failed';
+    backToPage(res, form.userId, notice);
+  }
+
+  /** The sandbox controls, in plain words; each is a form posting to this page's own routes. */
+  #lifecycleControls(userId: string, connection: Connection | undefined): SafeHtml | '' {
+    const { sandbox, healthSync } = this.options;
+    if (!sandbox && !healthSync) return '';
+    const credential = connection?.recallCredentialId
+      ? sandbox?.recall.state.credentials.get(connection.recallCredentialId)
+      : undefined;
+    const revocable =
+      sandbox !== undefined &&
+      connection !== undefined &&
+      (connection.status === 'connected' || connection.status === 'unhealthy') &&
+      Boolean(connection.zoomAccountId ?? connection.zoomUserId);
+    const nextStatus = credential?.status === 'unhealthy' ? 'healthy' : 'unhealthy';
+    const intro = sandbox
+      ? html`<h2>Play the other side (sandbox)</h2>
+<p>These stand in for what happens outside the product: a user removing the app in Zoom, Recall losing access,
+and the service's scheduled health check.</p>`
+      : html`<h2>Health sync</h2>
+<p>The service asks Recall for unhealthy credentials on a schedule; run it now to see a change at once.</p>`;
+    return html`${intro}
+${
+  revocable
+    ? html`<form method="post" action="/demo/simulate-revoke">
+<input type="hidden" name="user" value="${userId}">
+<label><input type="checkbox" name="keep_data" value="true"> The Zoom user lets the app keep their data
+(<code>user_data_retention</code>)</label>
+<button type="submit" class="secondary">Simulate revoke in Zoom (sandbox)</button>
+</form>`
+    : ''
+}
+${
+  credential
+    ? html`<p>In the sandbox Recall, this credential is <strong>${credential.status}</strong>.</p>
+<form method="post" action="/demo/sandbox-credential-status">
+<input type="hidden" name="user" value="${userId}">
+<input type="hidden" name="status" value="${nextStatus}">
+<button type="submit" class="secondary">Mark ${nextStatus} in Recall (sandbox)</button>
+</form>`
+    : sandbox && connection
+      ? html`<p>The sandbox Recall has no credential for this connection any more.</p>`
+      : ''
+}
+${
+  healthSync
+    ? html`<form method="post" action="/demo/health-sync">
+<input type="hidden" name="user" value="${userId}">
+<button type="submit" class="secondary">Run health sync now</button>
+</form>`
+    : ''
+}`;
+  }
+
+  /** Acts as Zoom: signs an `app_deauthorized` event for the user's Zoom identity and POSTs it to the service. */
+  async #simulateRevoke(
+    req: IncomingMessage,
+    res: ServerResponse,
+    sandbox: NonNullable<DemoPageOptions['sandbox']>,
+  ): Promise<void> {
+    const form = await this.#demoForm(req, res);
+    if (!form) return;
+    const lookup = await this.#connectionOf(form.userId);
+    if (lookup.kind !== 'found') return backToPage(res, form.userId, 'no_connection');
+    const { zoomAccountId, zoomUserId } = lookup.connection;
+    if (!zoomAccountId && !zoomUserId) return backToPage(res, form.userId, 'no_identity');
+    const body = deauthorizationEvent({
+      accountId: zoomAccountId ?? '',
+      userId: zoomUserId ?? SIMULATED_ACCOUNT_ADMIN_USER_ID,
+      clientId: sandbox.zoomClientId,
+      userDataRetention: form.fields.get('keep_data') === 'true',
+    });
+    let accepted = false;
+    try {
+      const response = await fetch(sandbox.webhookUrl, {
+        method: 'POST',
+        headers: zoomWebhookHeaders(sandbox.webhookSecretToken, body),
+        body,
+        signal: AbortSignal.timeout(10_000),
+      });
+      await response.body?.cancel();
+      accepted = response.ok;
+    } catch {
+      accepted = false;
+    }
+    // The service queues the event; the page should show its outcome, not the state before it.
+    if (accepted) await this.options.drain?.().catch(() => undefined);
+    backToPage(res, form.userId, accepted ? 'revoke_sent' : 'revoke_failed');
+  }
+
+  /** Acts as Recall: the user's credential becomes unhealthy (or healthy again). */
+  async #setCredentialStatus(req: IncomingMessage, res: ServerResponse, recall: SandboxRecall): Promise<void> {
+    const form = await this.#demoForm(req, res);
+    if (!form) return;
+    const status = form.fields.get('status');
+    if (status !== 'healthy' && status !== 'unhealthy') {
+      sendPage(res, { status: 400, title: 'Invalid status', body: html`<h1>Choose healthy or unhealthy</h1>` });
+      return;
+    }
+    const lookup = await this.#connectionOf(form.userId);
+    if (lookup.kind !== 'found') return backToPage(res, form.userId, 'no_connection');
+    const credentialId = lookup.connection.recallCredentialId;
+    const credential = credentialId ? recall.setCredentialStatus(credentialId, status) : undefined;
+    if (!credential) return backToPage(res, form.userId, 'credential_gone');
+    backToPage(res, form.userId, status === 'healthy' ? 'marked_healthy' : 'marked_unhealthy');
+  }
+
+  async #healthSync(req: IncomingMessage, res: ServerResponse, healthSync: { run(): Promise<unknown> }): Promise<void> {
+    const form = await this.#demoForm(req, res);
+    if (!form) return;
+    const ran = await healthSync.run().then(
+      () => true,
+      () => false,
+    );
+    backToPage(res, form.userId, ran ? 'health_sync_done' : 'health_sync_failed');
+  }
+
+  /**
+   * Reads a demo form post: same-origin only (a cross-site form must not act for the demo user), with a valid user.
+   * @returns undefined when it already answered with an error page
+   */
+  async #demoForm(
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<{ userId: string; fields: URLSearchParams } | undefined> {
     const origin = req.headers.origin;
     if (origin !== undefined && origin !== `http://${req.headers.host}`) {
       sendPage(res, { status: 403, title: 'Forbidden', body: html`<h1>Cross-site request refused</h1>` });
-      return;
+      return undefined;
     }
-    const userId = parseForm(await readBody(req, 16 * 1024)).get('user') ?? '';
+    const fields = parseForm(await readBody(req, 16 * 1024));
+    const userId = fields.get('user') ?? '';
     if (!USER_ID.test(userId)) {
       sendPage(res, { status: 400, title: 'Invalid user', body: html`<h1>That user id is not valid</h1>` });
-      return;
+      return undefined;
     }
-    const response = await this.#callConnections('DELETE', userId);
-    const notice = response.statusCode < 300 ? 'disconnected' : response.statusCode === 404 ? 'not_connected' : 'failed';
-    sendRedirect(res, `/?user=${encodeURIComponent(userId)}&demo_notice=${notice}`);
+    return { userId, fields };
   }
 
   async #connectionOf(userId: string): Promise<ConnectionLookup> {
@@ -151,12 +367,17 @@ ${
   }
 }
 
+function backToPage(res: ServerResponse, userId: string, notice: DemoNotice): void {
+  sendRedirect(res, `/?user=${encodeURIComponent(userId)}&demo_notice=${notice}`);
+}
+
 function outcomeNotice(query: URLSearchParams): SafeHtml | '' {
-  const notice = query.get('demo_notice');
-  if (notice === 'disconnected') return html`<p class="notice ok" role="status">Zoom is disconnected.</p>`;
-  if (notice === 'not_connected') return html`<p class="notice" role="status">There was no connection to end.</p>`;
-  if (notice === 'failed') {
-    return html`<p class="notice error" role="alert">Disconnecting failed. Try again; check the server logs.</p>`;
+  const notice = query.get('demo_notice') ?? '';
+  if (Object.hasOwn(DEMO_NOTICES, notice)) {
+    const { tone, text } = DEMO_NOTICES[notice as DemoNotice];
+    return tone === 'error'
+      ? html`<p class="notice error" role="alert">${text}</p>`
+      : html`<p class="notice${tone ? ` ${tone}` : ''}" role="status">${text}</p>`;
   }
   switch (query.get('zoom_connect')) {
     case 'connected':
@@ -182,7 +403,9 @@ function connectionDetails(lookup: ConnectionLookup): SafeHtml {
     return html`<p class="notice error">Could not read the connection (HTTP ${lookup.status}).</p>`;
   }
   const { status, zoomAccountId, zoomUserId, recallCredentialId } = lookup.connection;
-  return html`<dl>
+  const text = STATUS_TEXT[status];
+  return html`${text ? html`<p><strong>${text.label}.</strong> ${text.next}</p>` : ''}
+<dl>
 <dt>Status</dt><dd>${status}</dd>
 <dt>Zoom account id</dt><dd>${zoomAccountId ?? '—'}</dd>
 <dt>Zoom user id</dt><dd>${zoomUserId ?? '—'}</dd>

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { RECALL_REGIONS, recallBaseUrlFor } from '../functions/shared/config.js';
+import { LOCAL_ACCOUNT_ID } from './api-gateway.js';
 
 /**
  * Local mode's configuration: the DESIGN.md variables with their local defaults, plus the sandbox knobs. Every
@@ -20,6 +21,11 @@ export const LOCAL_DEFAULTS = {
 } as const;
 
 export const SANDBOX_RECALL_PATH = '/sandbox/recall';
+/** Where the local SQS and EventBridge answer the SDK (`AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL_EVENTBRIDGE`). */
+export const LOCAL_SQS_PATH = '/_local/sqs';
+export const LOCAL_EVENTBRIDGE_PATH = '/_local/eventbridge';
+export const LOCAL_WEBHOOK_QUEUE_NAME = 'zoom-webhooks';
+export const LOCAL_EVENT_BUS_NAME = 'recall-zoom-connect-local';
 export const SANDBOX_ZOOM_AUTHORIZE_PATH = '/sandbox/zoom/oauth/authorize';
 
 export type RecallAppKind = 'user_level' | 'account_level';
@@ -112,6 +118,10 @@ export interface LocalSettings {
   connectSigningKey: string;
   returnUrlAllowlist: string;
   healthSyncIntervalSeconds: number;
+  /** The local queue verified Zoom webhooks go to (`WEBHOOK_QUEUE_URL`), served by the local SQS. */
+  webhookQueueUrl: string;
+  /** The local bus lifecycle events go to (`EVENT_BUS_NAME`). */
+  eventBusName: string;
   sandboxRecall: SandboxRecallSettings;
 }
 
@@ -157,6 +167,8 @@ export function resolveLocalSettings(env: LocalEnv, port: number): LocalSettings
     connectSigningKey: env.CONNECT_SIGNING_KEY ?? LOCAL_DEFAULTS.connectSigningKey,
     returnUrlAllowlist: env.RETURN_URL_ALLOWLIST ?? `${baseUrl}/`,
     healthSyncIntervalSeconds: env.HEALTH_SYNC_INTERVAL_SECONDS ?? LOCAL_DEFAULTS.healthSyncIntervalSeconds,
+    webhookQueueUrl: `${baseUrl}${LOCAL_SQS_PATH}/${LOCAL_ACCOUNT_ID}/${LOCAL_WEBHOOK_QUEUE_NAME}`,
+    eventBusName: LOCAL_EVENT_BUS_NAME,
     sandboxRecall: {
       appKind: env.SANDBOX_RECALL_APP_KIND ?? 'user_level',
       conflictMode: env.SANDBOX_RECALL_CONFLICT_MODE ?? 'conflict',
@@ -169,7 +181,7 @@ export function resolveLocalSettings(env: LocalEnv, port: number): LocalSettings
 
 /**
  * The environment the handlers read at import (functions/shared/config.ts), in local mode: secret values passed
- * directly, no Secrets Manager ids, DynamoDB at dynalite.
+ * directly, no Secrets Manager ids, DynamoDB at dynalite, SQS and EventBridge at the local server itself.
  */
 export function handlerEnvironment(settings: LocalSettings, dynamoDbEndpoint: string): Record<string, string> {
   return {
@@ -185,6 +197,10 @@ export function handlerEnvironment(settings: LocalSettings, dynamoDbEndpoint: st
     ZOOM_WEBHOOK_SECRET_TOKEN: settings.zoomWebhookSecretToken,
     CONNECT_SIGNING_KEY: settings.connectSigningKey,
     HEALTH_SYNC_INTERVAL_SECONDS: String(settings.healthSyncIntervalSeconds),
+    WEBHOOK_QUEUE_URL: settings.webhookQueueUrl,
+    EVENT_BUS_NAME: settings.eventBusName,
     AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,
+    AWS_ENDPOINT_URL_SQS: `${settings.baseUrl}${LOCAL_SQS_PATH}`,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: `${settings.baseUrl}${LOCAL_EVENTBRIDGE_PATH}`,
   };
 }

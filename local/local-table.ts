@@ -38,14 +38,16 @@ export async function startLocalDynamoDb(): Promise<LocalDynamoDb> {
 }
 
 /**
- * Creates the service table exactly as the stack declares it (see `TABLE_SCHEMA`) and waits until it and its
- * index are ACTIVE. Dynalite has no TTL API; the repositories check expiry on read anyway.
+ * Creates the service table exactly as the stack declares it (see `TABLE_SCHEMA`: the `byZoomIdentity` and
+ * `byStatus` indexes) and waits until it and its indexes are ACTIVE. Dynalite has no TTL API; the repositories
+ * check expiry on read anyway.
  * @param endpoint - a DynamoDB endpoint, normally dynalite's
  * @param tableName - the `TABLE_NAME` the handlers will use
  */
 export async function createServiceTable(endpoint: string, tableName: string): Promise<void> {
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
-  const { partitionKey, zoomIdentityIndex } = TABLE_SCHEMA;
+  const { partitionKey, zoomIdentityIndex, statusIndex } = TABLE_SCHEMA;
+  const indexes = [zoomIdentityIndex, statusIndex];
   try {
     await client.send(
       new CreateTableCommand({
@@ -53,19 +55,17 @@ export async function createServiceTable(endpoint: string, tableName: string): P
         BillingMode: 'PAY_PER_REQUEST',
         AttributeDefinitions: [
           { AttributeName: partitionKey, AttributeType: 'S' },
-          { AttributeName: zoomIdentityIndex.partitionKey, AttributeType: 'S' },
+          ...indexes.map((index) => ({ AttributeName: index.partitionKey, AttributeType: 'S' as const })),
         ],
         KeySchema: [{ AttributeName: partitionKey, KeyType: 'HASH' }],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: zoomIdentityIndex.name,
-            KeySchema: [
-              { AttributeName: zoomIdentityIndex.partitionKey, KeyType: 'HASH' },
-              { AttributeName: zoomIdentityIndex.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
+        GlobalSecondaryIndexes: indexes.map((index) => ({
+          IndexName: index.name,
+          KeySchema: [
+            { AttributeName: index.partitionKey, KeyType: 'HASH' as const },
+            { AttributeName: index.sortKey, KeyType: 'RANGE' as const },
+          ],
+          Projection: { ProjectionType: 'ALL' as const },
+        })),
       }),
     );
     for (let attempt = 0; attempt < 100; attempt++) {

@@ -1,7 +1,9 @@
 import type { LambdaRoute } from './api-gateway.js';
+import type { SqsHandler } from './local-aws.js';
+import type { ScheduledHandler } from './local-schedule.js';
 
 /**
- * The HTTP API's routes, as the stack declares them. A later route (the webhook, say) is one more line here.
+ * The HTTP API's routes, as the stack declares them. A later route is one more line here.
  * Modules are imported lazily, after local mode has set `process.env`: the handlers read it at import.
  */
 export const LAMBDA_ROUTES: readonly LambdaRoute[] = [
@@ -16,6 +18,12 @@ export const LAMBDA_ROUTES: readonly LambdaRoute[] = [
     load: () => import('../functions/callback/handler.js'),
   },
   {
+    // Zoom signs its requests; the function verifies them, so the route has no authorizer (as on AWS).
+    routeKey: 'POST /zoom/webhook',
+    functionName: 'webhook',
+    load: () => import('../functions/webhook/handler.js'),
+  },
+  {
     routeKey: 'GET /connections/{userId}',
     functionName: 'connections',
     authorization: 'iam',
@@ -28,3 +36,14 @@ export const LAMBDA_ROUTES: readonly LambdaRoute[] = [
     load: () => import('../functions/connections/handler.js'),
   },
 ];
+
+/** The functions behind no route: the webhook queue's consumer and the health sync's schedule target. */
+export const WEBHOOK_WORKER = {
+  functionName: 'webhook-worker',
+  load: (): Promise<{ handler: SqsHandler }> => import('../functions/webhook-worker/handler.js'),
+};
+
+export const HEALTH_SYNC = {
+  functionName: 'health-sync',
+  load: (): Promise<{ handler: ScheduledHandler }> => import('../functions/health-sync/handler.js'),
+};

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as z from 'zod/mini';
@@ -11,6 +11,11 @@ import type { CodeExchangeInput, CodeExchangeResult, ZoomCodeExchanger } from '.
  * strict or where a client is easy to get wrong: `Authorization: Token <key>`, JSON bodies, trailing slashes (a path
  * without one is a 404 here, so the trap shows up locally), one credential per Zoom identity and OAuth app, codes
  * exchanged with (sandbox) Zoom once, `next` as a full URL with small pages so that clients must follow it.
+ *
+ * It also takes the Zoom webhooks a Zoom app's owner forwards to Recall (§1.4:
+ * `POST /api/v2/zoom-oauth-apps/{id}/webhook`, documented without a trailing slash), verifying `x-zm-signature`
+ * over the raw body with the app's webhook secret (the Zoom app's Secret Token), and has sandbox-only controls
+ * under `/_sandbox/` to make a credential unhealthy or healthy, which Recall decides on its own.
  *
  * Served under a base path by the local server, or standalone via `startFakeRecall` for integration tests.
  */
@@ -61,7 +66,28 @@ export const DEFAULT_BEHAVIOUR: SandboxRecallBehaviour = {
   rejectLocalhostRedirect: false,
 };
 
-export type RecallOperation = 'create' | 'list' | 'retrieve' | 'delete' | 'other';
+export type RecallOperation = 'create' | 'list' | 'retrieve' | 'delete' | 'webhook' | 'sandbox' | 'other';
+
+/**
+ * A Zoom webhook forwarded to the sandbox and accepted (signature valid). The body is not kept, only its digest:
+ * tests compare it with the bytes they sent, to prove the forward was byte-identical.
+ */
+export interface ForwardedWebhook {
+  at: string;
+  /** The Recall Zoom OAuth app id in the path. */
+  appId: string;
+  /** The body's `event` (`app_deauthorized`, `endpoint.url_validation`, …). */
+  event: string;
+  /** `x-zm-request-timestamp` as received. */
+  timestamp: string;
+  /** Hex SHA-256 of the raw body. */
+  bodySha256: string;
+  /** Hex SHA-256 of `x-zm-signature` as received (the signature itself is not kept). */
+  signatureSha256: string;
+  contentType: string | undefined;
+  /** Credentials this event made unhealthy (an `app_deauthorized` for a Zoom identity that still had one). */
+  markedUnhealthy: string[];
+}
 
 /** One request as the sandbox saw it. Bodies are never kept: a create body carries a Zoom code. */
 export interface RecordedRequest {
@@ -111,13 +137,18 @@ export interface SandboxRecallState {
   credentials: Map<string, SandboxCredential>;
   requests: RecordedRequest[];
   faults: Fault[];
+  /** Accepted forwarded Zoom webhooks, oldest first. */
+  forwardedWebhooks: ForwardedWebhook[];
 }
 
 export interface SandboxRecallOptions extends Partial<SandboxRecallBehaviour> {
   /** The only API key accepted. */
   apiKey?: string;
-  /** The workspace's one Zoom OAuth app: its Recall id (`oauth_app`) and the Zoom client id it holds. */
-  oauthApp?: { id: string; clientId: string };
+  /**
+   * The workspace's one Zoom OAuth app: its Recall id (`oauth_app`), the Zoom client id it holds, and its
+   * `webhook_secret` (the Zoom app's Secret Token; default: local mode's sandbox token).
+   */
+  oauthApp?: { id: string; clientId: string; webhookSecret?: string };
   /** Sandbox Zoom, which the sandbox exchanges codes with; can be attached later with `useZoom`. */
   zoom?: ZoomCodeExchanger;
   now?: () => number;
@@ -131,6 +162,8 @@ interface SandboxResponse {
 
 const CREDENTIALS = '/api/v2/zoom-oauth-credentials/';
 const ITEM = /^\/api\/v2\/zoom-oauth-credentials\/([^/]+)\/$/;
+const APP_WEBHOOK = /^\/api\/v2\/zoom-oauth-apps\/([^/]+)\/webhook$/;
+const SANDBOX_CREDENTIAL_STATUS = /^\/_sandbox\/credentials\/([^/]+)\/status$/;
 const MAX_BODY_BYTES = 1024 * 1024;
 const LOCALHOST_IN_PAYLOAD = /localhost|127\.0\.0\.1|\[::1\]/i;
 
@@ -144,16 +177,29 @@ const CreateBodySchema = z.object({
   access_token_callback_url: z.optional(z.nullable(z.string())),
 });
 
+const ForwardedEventSchema = z.looseObject({
+  event: z.string().check(z.minLength(1)),
+  payload: z.optional(
+    z.looseObject({
+      plainToken: z.optional(z.string()),
+      user_id: z.optional(z.string()),
+      account_id: z.optional(z.string()),
+    }),
+  ),
+});
+
+const CredentialStatusSchema = z.object({ status: z.enum(['healthy', 'unhealthy']) });
+
 const noZoom: ZoomCodeExchanger = {
   exchange: () => ({ ok: false, error: 'invalid_grant', description: 'No Zoom is attached to this sandbox.' }),
   inspect: () => ({ ok: false, error: 'invalid_grant', description: 'No Zoom is attached to this sandbox.' }),
 };
 
 export class SandboxRecall {
-  readonly state: SandboxRecallState = { credentials: new Map(), requests: [], faults: [] };
+  readonly state: SandboxRecallState = { credentials: new Map(), requests: [], faults: [], forwardedWebhooks: [] };
   readonly behaviour: SandboxRecallBehaviour;
   readonly apiKey: string;
-  readonly oauthApp: { id: string; clientId: string };
+  readonly oauthApp: { id: string; clientId: string; webhookSecret: string };
   #zoom: ZoomCodeExchanger;
   readonly #now: () => number;
   #lastCreatedMicros = 0;
@@ -163,7 +209,11 @@ export class SandboxRecall {
     const { apiKey, oauthApp, zoom, now, ...behaviour } = options;
     this.behaviour = { ...DEFAULT_BEHAVIOUR, ...stripUndefined(behaviour) };
     this.apiKey = apiKey ?? LOCAL_DEFAULTS.recallApiKey;
-    this.oauthApp = oauthApp ?? { id: LOCAL_DEFAULTS.recallOAuthAppId, clientId: LOCAL_DEFAULTS.zoomClientId };
+    this.oauthApp = {
+      id: oauthApp?.id ?? LOCAL_DEFAULTS.recallOAuthAppId,
+      clientId: oauthApp?.clientId ?? LOCAL_DEFAULTS.zoomClientId,
+      webhookSecret: oauthApp?.webhookSecret ?? LOCAL_DEFAULTS.zoomWebhookSecretToken,
+    };
     this.#zoom = zoom ?? noZoom;
     this.#now = now ?? Date.now;
   }
@@ -192,6 +242,16 @@ export class SandboxRecall {
         (identity.userId === undefined || credential.user_id === identity.userId) &&
         (identity.accountId === undefined || credential.account_id === identity.accountId),
     );
+  }
+
+  /**
+   * Sets a credential's health, as Recall does when Zoom refuses its tokens (sandbox only: tests, the demo page).
+   * @returns the credential, or undefined when no credential has this id
+   */
+  setCredentialStatus(id: string, status: CredentialStatus): SandboxCredential | undefined {
+    const credential = this.state.credentials.get(id);
+    if (credential) credential.status = status;
+    return credential;
   }
 
   /** Recorded requests of one operation. */
@@ -279,6 +339,10 @@ export class SandboxRecall {
     if (method === 'GET' && body.length > 0) return wafBlock();
     if (this.behaviour.rejectLocalhostRedirect && LOCALHOST_IN_PAYLOAD.test(body.toString('utf8'))) return wafBlock();
 
+    const webhook = APP_WEBHOOK.exec(path);
+    if (webhook) return this.#forwardedWebhook(method, decodeURIComponent(webhook[1] ?? ''), headers, body);
+    const control = SANDBOX_CREDENTIAL_STATUS.exec(path);
+    if (control) return this.#setStatusControl(method, decodeURIComponent(control[1] ?? ''), body);
     const item = ITEM.exec(path);
     if (path !== CREDENTIALS && !item) return notFoundPage();
     if (headers.authorization !== `Token ${this.apiKey}`) return json(401, { detail: 'Invalid token.' });
@@ -436,6 +500,91 @@ export class SandboxRecall {
     return { status: 204 };
   }
 
+  /**
+   * A Zoom webhook forwarded by the app's owner. No API key: Zoom itself calls this URL when it is the Zoom app's
+   * endpoint, and the signature is the authentication. Zoom's timestamp tolerance is not applied: whether Recall
+   * refuses an old timestamp is undocumented, and a forward retried from a queue is minutes old.
+   */
+  #forwardedWebhook(method: string, appId: string, headers: IncomingMessage['headers'], body: Buffer): SandboxResponse {
+    if (appId !== this.oauthApp.id) return json(404, { detail: 'Not found.' });
+    if (method !== 'POST') return methodNotAllowed(method, 'POST');
+    const timestamp = headerValue(headers['x-zm-request-timestamp']);
+    const signature = headerValue(headers['x-zm-signature']);
+    if (timestamp === undefined || signature === undefined || !this.#validSignature(timestamp, signature, body)) {
+      return json(401, { detail: 'Invalid Zoom webhook signature.' });
+    }
+    let parsed: z.infer<typeof ForwardedEventSchema>;
+    try {
+      const result = ForwardedEventSchema.safeParse(JSON.parse(body.toString('utf8')));
+      if (!result.success) return json(400, { detail: 'Not a Zoom webhook event.' });
+      parsed = result.data;
+    } catch {
+      return json(400, { detail: 'JSON parse error.' });
+    }
+    const markedUnhealthy = parsed.event === 'app_deauthorized' ? this.#deauthorize(parsed.payload ?? {}) : [];
+    this.state.forwardedWebhooks.push({
+      at: new Date(this.#now()).toISOString(),
+      appId,
+      event: parsed.event,
+      timestamp,
+      bodySha256: createHash('sha256').update(body).digest('hex'),
+      signatureSha256: createHash('sha256').update(signature).digest('hex'),
+      contentType: headerValue(headers['content-type']),
+      markedUnhealthy,
+    });
+    if (parsed.event === 'endpoint.url_validation') {
+      const plainToken = parsed.payload?.plainToken;
+      if (!plainToken) return json(400, { detail: 'payload.plainToken is required.' });
+      const encryptedToken = createHmac('sha256', this.oauthApp.webhookSecret).update(plainToken).digest('hex');
+      return json(200, { plainToken, encryptedToken });
+    }
+    return { status: 200 };
+  }
+
+  #validSignature(timestamp: string, signature: string, body: Buffer): boolean {
+    const expected = `v0=${createHmac('sha256', this.oauthApp.webhookSecret)
+      .update(`v0:${timestamp}:`)
+      .update(body)
+      .digest('hex')}`;
+    const left = Buffer.from(signature);
+    const right = Buffer.from(expected);
+    return left.length === right.length && timingSafeEqual(left, right);
+  }
+
+  /**
+   * What Recall does on a deauthorization: the credential of that Zoom identity becomes unhealthy (reference §1.6).
+   * A user-level credential matches on the Zoom user, an account-level one on the account.
+   */
+  #deauthorize(payload: { user_id?: string | undefined; account_id?: string | undefined }): string[] {
+    const marked: string[] = [];
+    for (const credential of this.state.credentials.values()) {
+      if (credential.oauth_app !== this.oauthApp.id) continue;
+      const matches =
+        credential.user_id !== null
+          ? credential.user_id === payload.user_id
+          : credential.account_id !== null && credential.account_id === payload.account_id;
+      if (matches) {
+        credential.status = 'unhealthy';
+        marked.push(credential.id);
+      }
+    }
+    return marked;
+  }
+
+  /** `POST /_sandbox/credentials/{id}/status` with `{"status": "healthy" | "unhealthy"}`: sandbox only. */
+  #setStatusControl(method: string, id: string, body: Buffer): SandboxResponse {
+    if (method !== 'POST') return methodNotAllowed(method, 'POST');
+    let parsed: ReturnType<typeof CredentialStatusSchema.safeParse>;
+    try {
+      parsed = CredentialStatusSchema.safeParse(JSON.parse(body.toString('utf8')));
+    } catch {
+      return json(400, { detail: 'JSON parse error.' });
+    }
+    if (!parsed.success) return json(400, { status: ['Must be "healthy" or "unhealthy".'] });
+    const credential = this.setCredentialStatus(id, parsed.data.status);
+    return credential ? json(200, credential) : notFound();
+  }
+
   /** Microsecond timestamps like Recall's, strictly increasing so that list order is stable. */
   #createdAt(): string {
     const micros = Math.max(this.#now() * 1000, this.#lastCreatedMicros + 1);
@@ -479,6 +628,8 @@ export async function startFakeRecall(
 }
 
 function operationOf(method: string, path: string): RecallOperation {
+  if (APP_WEBHOOK.test(path)) return 'webhook';
+  if (SANDBOX_CREDENTIAL_STATUS.test(path)) return 'sandbox';
   if (path === CREDENTIALS) return method === 'POST' ? 'create' : method === 'GET' ? 'list' : 'other';
   if (ITEM.test(path)) return method === 'GET' ? 'retrieve' : method === 'DELETE' ? 'delete' : 'other';
   return 'other';
@@ -487,6 +638,11 @@ function operationOf(method: string, path: string): RecallOperation {
 function exchangeFailed(result: CodeExchangeResult): SandboxResponse {
   const reason = result.ok ? 'unknown' : `${result.error}: ${result.description}`;
   return json(400, { detail: `Failed to exchange the authorization code with Zoom (${reason})` });
+}
+
+/** One header's value; a repeated header (which Node joins) is not a valid signature or timestamp anyway. */
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function matchesFilter(filter: string | null, value: string | null): boolean {

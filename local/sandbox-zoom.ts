@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { html, sendPage, type SafeHtml } from './html.js';
 import { parseForm, readBody, sendRedirect } from './http-util.js';
@@ -307,4 +307,50 @@ function sameText(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/**
+ * The headers Zoom signs a webhook with (reference §2.5): `x-zm-signature` = `v0=` + hex HMAC-SHA256 of
+ * `v0:{timestamp}:{raw body}` under the app's Secret Token, and the timestamp in epoch seconds.
+ * @param rawBody - the exact bytes that will be sent
+ */
+export function zoomWebhookHeaders(
+  secretToken: string,
+  rawBody: string | Buffer,
+  timestampSeconds: number = Math.floor(Date.now() / 1000),
+): Record<string, string> {
+  const timestamp = String(timestampSeconds);
+  const signature = createHmac('sha256', secretToken).update(`v0:${timestamp}:`).update(rawBody).digest('hex');
+  return {
+    'content-type': 'application/json; charset=utf-8',
+    'user-agent': 'Zoom Marketplace/1.0a',
+    'x-zm-request-timestamp': timestamp,
+    'x-zm-signature': `v0=${signature}`,
+  };
+}
+
+/**
+ * An `app_deauthorized` event as Zoom sends it when a user or an account admin removes the app (reference §2.4),
+ * serialized the way Zoom does: compact JSON.
+ * @param userDataRetention - Zoom sends the strings "true"/"false"; false obliges the app to delete the user's data
+ */
+export function deauthorizationEvent(input: {
+  accountId: string;
+  userId: string;
+  clientId: string;
+  userDataRetention?: boolean;
+  now?: number;
+}): string {
+  const now = input.now ?? Date.now();
+  return JSON.stringify({
+    event: 'app_deauthorized',
+    event_ts: now,
+    payload: {
+      account_id: input.accountId,
+      user_id: input.userId,
+      client_id: input.clientId,
+      deauthorization_time: new Date(now).toISOString(),
+      user_data_retention: input.userDataRetention ? 'true' : 'false',
+    },
+  });
 }

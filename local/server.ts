@@ -4,9 +4,12 @@ import { pathToFileURL } from 'node:url';
 import { HttpApi } from './api-gateway.js';
 import { DemoPage } from './demo-page.js';
 import { sendJson } from './http-util.js';
+import { LocalAws, LocalEventBus, LocalQueue } from './local-aws.js';
+import { HEALTH_SYNC_PATH, HealthSyncSchedule } from './local-schedule.js';
 import {
   handlerEnvironment,
   LOCAL_DEFAULTS,
+  LOCAL_WEBHOOK_QUEUE_NAME,
   LocalConfigError,
   type LocalSettings,
   parseLocalEnv,
@@ -14,13 +17,14 @@ import {
   SANDBOX_RECALL_PATH,
 } from './local-settings.js';
 import { createServiceTable, LOCAL_AWS_CREDENTIALS, startLocalDynamoDb } from './local-table.js';
-import { LAMBDA_ROUTES } from './routes.js';
+import { HEALTH_SYNC, LAMBDA_ROUTES, WEBHOOK_WORKER } from './routes.js';
 import { SandboxRecall, type SandboxRecallBehaviour } from './sandbox-recall.js';
 import { SandboxZoom } from './sandbox-zoom.js';
 
 /**
- * Local mode: the deployed handlers behind an API Gateway HTTP API stand-in, with dynalite in memory, a sandbox
- * Recall, a sandbox Zoom consent page and a demo onboarding page, on one port. No accounts, no network.
+ * Local mode: the deployed handlers behind an API Gateway HTTP API stand-in, with dynalite in memory, a local SQS
+ * queue feeding the webhook worker, a local EventBridge bus, the health sync on a timer, a sandbox Recall, a
+ * sandbox Zoom consent page and a demo onboarding page, on one port. No accounts, no network.
  *
  * One local server per process: the handlers read `process.env` once, at import, and Node caches modules per
  * process. In vitest, start one per test file (files are isolated); switch sandbox behaviour between tests with
@@ -39,6 +43,8 @@ export interface LocalServerOptions {
   /** The functions' timeout (default 25 s) and API Gateway's integration timeout (30 s). */
   lambdaTimeoutMs?: number;
   integrationTimeoutMs?: number;
+  /** The webhook queue's redelivery: wait after a failed receive (default 1 s) and receives before the DLQ (5). */
+  queue?: { retryDelayMs?: number; maxReceiveCount?: number };
 }
 
 export interface LocalServer {
@@ -49,6 +55,10 @@ export interface LocalServer {
   sandboxRecall: SandboxRecall;
   sandboxZoom: SandboxZoom;
   api: HttpApi;
+  /** The local SQS queue and EventBridge bus; `localAws.drain()` waits until queued webhooks are processed. */
+  localAws: LocalAws;
+  /** The health sync's local schedule; `healthSync.run()` runs it now. */
+  healthSync: HealthSyncSchedule;
   dynamoDbEndpoint: string;
   close(): Promise<void>;
 }
@@ -126,7 +136,11 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     const sandboxZoom = new SandboxZoom({ clientId: settings.zoomClientId, redirectUri: settings.zoomRedirectUri });
     const sandboxRecall = new SandboxRecall({
       apiKey: settings.recallApiKey,
-      oauthApp: { id: settings.recallOAuthAppId, clientId: settings.zoomClientId },
+      oauthApp: {
+        id: settings.recallOAuthAppId,
+        clientId: settings.zoomClientId,
+        webhookSecret: settings.zoomWebhookSecretToken,
+      },
       zoom: sandboxZoom,
       ...settings.sandboxRecall,
     });
@@ -140,14 +154,56 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       onFunctionError: ({ functionName, error }) => log(`Function ${functionName} failed: ${describeError(error)}`),
     });
     await httpApi.loadAll();
+    const [worker, healthSyncFunction] = await Promise.all([WEBHOOK_WORKER.load(), HEALTH_SYNC.load()]);
 
+    const lambdaTimeoutMs = options.lambdaTimeoutMs ?? 25_000;
+    const localAws = new LocalAws({
+      queue: new LocalQueue({
+        name: LOCAL_WEBHOOK_QUEUE_NAME,
+        region: settings.recallRegion,
+        consumer: worker.handler,
+        consumerName: WEBHOOK_WORKER.functionName,
+        lambdaTimeoutMs,
+        log,
+        ...(options.queue?.retryDelayMs !== undefined ? { retryDelayMs: options.queue.retryDelayMs } : {}),
+        ...(options.queue?.maxReceiveCount !== undefined ? { maxReceiveCount: options.queue.maxReceiveCount } : {}),
+      }),
+      bus: new LocalEventBus({ name: settings.eventBusName, region: settings.recallRegion, log }),
+    });
+    cleanups.push(() => localAws.close());
+    const healthSync = new HealthSyncSchedule({
+      handler: healthSyncFunction.handler,
+      functionName: HEALTH_SYNC.functionName,
+      region: settings.recallRegion,
+      intervalSeconds: settings.healthSyncIntervalSeconds,
+      lambdaTimeoutMs,
+      log,
+    });
+    healthSync.start();
+    cleanups.push(() => healthSync.stop());
+
+    const sandboxesOnly = settings.recall.kind === 'sandbox' && settings.zoomIsSandbox;
     const demo = new DemoPage({
       baseUrl: settings.baseUrl,
       apiBaseUrl: settings.apiBaseUrl,
       signingKey: settings.connectSigningKey,
       api: httpApi,
+      healthSync,
+      drain: () => localAws.drain(),
+      ...(sandboxesOnly
+        ? {
+            sandbox: {
+              recall: sandboxRecall,
+              webhookSecretToken: settings.zoomWebhookSecretToken,
+              zoomClientId: settings.zoomClientId,
+              webhookUrl: `${settings.baseUrl}/zoom/webhook`,
+            },
+          }
+        : {}),
     });
     localHandlers.push(
+      (req, res, pathname) => localAws.handle(req, res, pathname),
+      (req, res, pathname) => healthSync.handle(req, res, pathname),
       async (req, res, pathname) => {
         if (pathname !== SANDBOX_RECALL_PATH && !pathname.startsWith(`${SANDBOX_RECALL_PATH}/`)) return false;
         const origin = `http://${req.headers.host ?? `localhost:${port}`}`;
@@ -166,6 +222,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       sandboxRecall,
       sandboxZoom,
       api: httpApi,
+      localAws,
+      healthSync,
       dynamoDbEndpoint: dynamo.endpoint,
       close: closeAll,
     };
@@ -242,6 +300,9 @@ function banner({ settings, dynamoDbEndpoint }: LocalServer, dualStack: boolean)
     `  Zoom:              ${zoom}`,
     `  Recall:            ${recall}`,
     `  DynamoDB:          dynalite in memory at ${dynamoDbEndpoint}, table ${settings.tableName}`,
+    `  Zoom webhook:      ${settings.apiBaseUrl}/zoom/webhook (queue ${settings.webhookQueueUrl}, DLQ at /_local/dlq)`,
+    `  Events:            bus ${settings.eventBusName}, last ones at ${settings.baseUrl}/_local/events`,
+    `  Health sync:       every ${settings.healthSyncIntervalSeconds} s; now: POST ${settings.baseUrl}${HEALTH_SYNC_PATH}`,
     `  Return URLs:       ${settings.returnUrlAllowlist}`,
     `  Connect link:      npm run connect-link -- --user <id> --return-to ${settings.baseUrl}/`,
   ];

@@ -107,7 +107,10 @@ export async function applyDeauthorization(
   // earlier delivery, or one a crashed callback never recorded.
   const listed = await listCredentials(filters, identities, deps);
   const keptCredentialIds = new Set(freshCredentials);
-  const toDelete = new Set(affected.map((record) => record.recallCredentialId));
+  // A disconnected record's credential was released when it was disconnected: nothing to delete for it here.
+  const toDelete = new Set(
+    affected.filter((record) => record.status !== 'disconnected').map((record) => record.recallCredentialId),
+  );
   for (const credential of listed) {
     // One no revoked record names and Recall dates after the deauthorization is a new authorization (a connect
     // still in flight, say). A credential a revoked record names goes, whatever Recall's clock says.

@@ -1,16 +1,20 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RecallClient } from '../../functions/shared/recall-client.js';
 import { DEFAULT_BEHAVIOUR, type SandboxRecallState, startFakeRecall } from '../../local/sandbox-recall.js';
-import { s256, SandboxZoom, type ZoomIdentity } from '../../local/sandbox-zoom.js';
+import { deauthorizationEvent, s256, SandboxZoom, type ZoomIdentity, zoomWebhookHeaders } from '../../local/sandbox-zoom.js';
 
 /**
  * The sandbox Recall as a real HTTP server: it must be as strict as the reference says Recall is, or local mode
  * hides the bugs it exists to catch. The service's own RecallClient is the client where it fits.
  */
 const API_KEY = 'fake-recall-key';
-const APP = { id: '3f0c2b1a-9d8e-4f7a-8b6c-5d4e3f2a1b0c', clientId: 'fake-zoom-client' };
+const APP = {
+  id: '3f0c2b1a-9d8e-4f7a-8b6c-5d4e3f2a1b0c',
+  clientId: 'fake-zoom-client',
+  webhookSecret: 'fake-zoom-secret-token',
+};
 const REDIRECT_URI = 'https://connect.example/zoom/callback';
 
 let fake: Awaited<ReturnType<typeof startFakeRecall>>;
@@ -300,5 +304,138 @@ describe('sandbox Recall: faults', () => {
     fake.sandbox.failNext('create', { status: 502, afterProcessing: true });
     await expect(create(consent(who))).rejects.toMatchObject({ name: 'RecallUnavailableError', status: 502 });
     expect(fake.sandbox.credentialsFor({ userId: who.userId })).toHaveLength(1);
+  });
+});
+
+describe('sandbox Recall: forwarded Zoom webhooks', () => {
+  const sha256 = (data: string) => createHash('sha256').update(data).digest('hex');
+  /** What the service's worker does: forward the raw bytes with Zoom's headers, no API key. */
+  const forward = (body: string, headers = zoomWebhookHeaders(APP.webhookSecret, body), appId = APP.id) =>
+    client().forwardZoomWebhook({
+      oauthApp: appId,
+      body: new TextEncoder().encode(body),
+      headers: {
+        'x-zm-signature': headers['x-zm-signature'] as string,
+        'x-zm-request-timestamp': headers['x-zm-request-timestamp'] as string,
+        'content-type': headers['content-type'],
+      },
+    });
+  const post = (path: string, body: string, headers: Record<string, string>) =>
+    fetch(`${fake.url}${path}`, { method: 'POST', headers, body });
+  const webhookPath = `/api/v2/zoom-oauth-apps/${APP.id}/webhook`;
+
+  it('accepts a correctly signed event without an API key and records its digest, never the body', async () => {
+    // Prepare
+    const body = JSON.stringify({ event: 'meeting.created', payload: { object: { id: 'recorded-meeting' } } });
+    const headers = zoomWebhookHeaders(APP.webhookSecret, body, 1_700_000_000);
+
+    // Act: an old timestamp too: whether Recall refuses one is undocumented, and queued forwards are late
+    await forward(body, headers);
+
+    // Assess
+    expect(state.forwardedWebhooks.at(-1)).toEqual({
+      at: expect.any(String),
+      appId: APP.id,
+      event: 'meeting.created',
+      timestamp: '1700000000',
+      bodySha256: sha256(body),
+      signatureSha256: sha256(headers['x-zm-signature'] as string),
+      contentType: 'application/json; charset=utf-8',
+      markedUnhealthy: [],
+    });
+    expect(JSON.stringify(state.forwardedWebhooks)).not.toContain('recorded-meeting');
+    expect(JSON.stringify(state.forwardedWebhooks)).not.toContain(headers['x-zm-signature']);
+    expect(state.requests.at(-1)).toMatchObject({ operation: 'webhook', path: webhookPath, status: 200 });
+  });
+
+  it('answers endpoint.url_validation with the token pair, as Recall does for Zoom', async () => {
+    const body = JSON.stringify({ event: 'endpoint.url_validation', payload: { plainToken: 'challenge-1' } });
+    const response = await post(webhookPath, body, zoomWebhookHeaders(APP.webhookSecret, body));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      plainToken: 'challenge-1',
+      encryptedToken: createHmac('sha256', APP.webhookSecret).update('challenge-1').digest('hex'),
+    });
+  });
+
+  it('refuses a wrong or missing signature (401), an unknown app (404), another path or method, and non-JSON', async () => {
+    // Prepare
+    const body = JSON.stringify({ event: 'meeting.created', payload: {} });
+    const signed = zoomWebhookHeaders(APP.webhookSecret, body);
+    const forwardedBefore = state.forwardedWebhooks.length;
+
+    // Act + Assess
+    await expect(forward(body, zoomWebhookHeaders('another-secret', body))).rejects.toMatchObject({ status: 401 });
+    const tampered = await post(webhookPath, `${body} `, signed);
+    expect(tampered.status).toBe(401);
+    const unsigned = await post(webhookPath, body, { 'content-type': 'application/json' });
+    expect(unsigned.status).toBe(401);
+    await expect(forward(body, signed, '00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({ status: 404 });
+    expect((await post(`${webhookPath}/`, body, signed)).status).toBe(404);
+    expect((await fetch(`${fake.url}${webhookPath}`)).status).toBe(405);
+    const notJson = 'not json';
+    expect((await post(webhookPath, notJson, zoomWebhookHeaders(APP.webhookSecret, notJson))).status).toBe(400);
+    expect(state.forwardedWebhooks).toHaveLength(forwardedBefore);
+  });
+
+  it('makes the credential of a deauthorized Zoom user unhealthy, as Recall does, and no other', async () => {
+    // Prepare: two Zoom users of one account
+    const who = identity('deauth');
+    const colleague = { accountId: who.accountId, userId: `${who.userId}-colleague` };
+    const mine = await create(consent(who));
+    const theirs = await create(consent(colleague));
+    const [mineId, theirsId] = [mine, theirs].map((result) => (result.kind === 'created' ? result.credential.id : ''));
+
+    // Act
+    await forward(deauthorizationEvent({ ...who, clientId: APP.clientId }));
+
+    // Assess
+    expect(state.credentials.get(mineId as string)?.status).toBe('unhealthy');
+    expect(state.credentials.get(theirsId as string)?.status).toBe('healthy');
+    expect(state.forwardedWebhooks.at(-1)).toMatchObject({ event: 'app_deauthorized', markedUnhealthy: [mineId] });
+  });
+
+  it('makes an account-level credential unhealthy when any user of the account deauthorizes', async () => {
+    fake.sandbox.configure({ appKind: 'account_level' });
+    const who = identity('account-deauth');
+    const result = await create(consent(who));
+    const id = result.kind === 'created' ? result.credential.id : '';
+    await forward(deauthorizationEvent({ accountId: who.accountId, userId: 'the-admin', clientId: APP.clientId }));
+    expect(state.credentials.get(id)?.status).toBe('unhealthy');
+  });
+});
+
+describe('sandbox Recall: health controls (sandbox only)', () => {
+  const setStatus = (id: string, body: string) =>
+    fetch(`${fake.url}/_sandbox/credentials/${id}/status`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+
+  it('marks a credential unhealthy and healthy again; the list filters by it', async () => {
+    // Prepare
+    const result = await create(consent(identity('controls')));
+    const id = result.kind === 'created' ? result.credential.id : '';
+
+    // Act + Assess
+    const unhealthy = await setStatus(id, JSON.stringify({ status: 'unhealthy' }));
+    expect(unhealthy.status).toBe(200);
+    expect(await unhealthy.json()).toMatchObject({ id, status: 'unhealthy' });
+    const listed = await client().listCredentials({ oauth_app: APP.id, status: 'unhealthy' });
+    expect(listed.map((credential) => credential.id)).toContain(id);
+    expect(fake.sandbox.setCredentialStatus(id, 'healthy')?.status).toBe('healthy');
+    expect(await client().getCredential(id)).toMatchObject({ status: 'healthy' });
+  });
+
+  it('answers 404 for an unknown credential, 400 for another status or non-JSON, 405 for GET', async () => {
+    expect((await setStatus('00000000-0000-4000-8000-000000000000', '{"status":"unhealthy"}')).status).toBe(404);
+    const result = await create(consent(identity('bad-control')));
+    const id = result.kind === 'created' ? result.credential.id : '';
+    expect((await setStatus(id, '{"status":"revoked"}')).status).toBe(400);
+    expect((await setStatus(id, 'unhealthy')).status).toBe(400);
+    expect((await fetch(`${fake.url}/_sandbox/credentials/${id}/status`)).status).toBe(405);
+    expect(fake.sandbox.setCredentialStatus('no-such-id', 'unhealthy')).toBeUndefined();
+    expect(state.credentials.get(id)?.status).toBe('healthy');
   });
 });

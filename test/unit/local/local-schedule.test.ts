@@ -71,6 +71,12 @@ describe('HealthSyncSchedule', () => {
     expect(lines).toEqual(['Health sync: unhealthy=2 markedUnhealthy=1 healthyAgain=0 stillGone=1']);
   });
 
+  it('stays quiet after a run that found nothing to change', async () => {
+    const { schedule, lines } = scheduleOf(async () => ({ unhealthy: 0, markedUnhealthy: 0 }));
+    expect(await schedule.run()).toEqual({ unhealthy: 0, markedUnhealthy: 0 });
+    expect(lines).toEqual([]);
+  });
+
   it('never overlaps runs: an on-demand run waits for the one in progress, then runs afresh', async () => {
     // Prepare
     let running = 0;

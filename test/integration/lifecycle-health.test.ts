@@ -1,0 +1,260 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_BEHAVIOUR } from '../../local/sandbox-recall.js';
+import type { LocalServer } from '../../local/server.js';
+import { connectThroughDemo, getConnection, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { deauthorize, eventsFor, eventTypesFor, runHealthSync, setCredentialHealth } from './helpers/lifecycle.js';
+
+/**
+ * The rest of a connection's life over the local server: the health sync against the sandbox Recall's credential
+ * health, disconnecting with shared credentials, reconnecting, and the events each step publishes.
+ */
+let server: LocalServer;
+
+beforeAll(async () => {
+  server = await startTestServer({ queue: { retryDelayMs: 10 } });
+});
+afterEach(async () => {
+  await server.localAws.drain();
+  server.sandboxRecall.configure(DEFAULT_BEHAVIOUR);
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+const recall = () => server.sandboxRecall;
+
+async function connect(userId: string, zoomUser: { accountId: string; userId: string }): Promise<string> {
+  await connectThroughDemo(server, userId, zoomUser);
+  const { connection } = await getConnection(server, userId);
+  expect(connection?.status).toBe('connected');
+  return connection?.recallCredentialId as string;
+}
+
+const statusOf = async (userId: string) => (await getConnection(server, userId)).connection?.status;
+
+describe('health sync', () => {
+  it('marks the connections of a credential Recall reports unhealthy, and connected again once it is healthy', async () => {
+    // Prepare: two product users on one credential
+    const zoomUser = uniqueIdentity('health');
+    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
+    await connect(first, zoomUser);
+    const credential = await connect(second, zoomUser);
+
+    // Act + Assess: Recall marks it unhealthy; the next run notices
+    await setCredentialHealth(server, credential, 'unhealthy');
+    const marking = await runHealthSync(server);
+    expect(marking.markedUnhealthy).toBeGreaterThanOrEqual(2);
+    for (const userId of [first, second]) {
+      expect(await statusOf(userId), userId).toBe('unhealthy');
+      expect((await eventsFor(server, userId)).at(-1), userId).toMatchObject({
+        type: 'unhealthy',
+        status: 'unhealthy',
+        recallCredentialId: credential,
+      });
+    }
+
+    // Act + Assess: a run that finds nothing new changes nothing and publishes nothing
+    await runHealthSync(server);
+    expect(await statusOf(first)).toBe('unhealthy');
+    expect(await eventTypesFor(server, first)).toEqual(['connected', 'replaced', 'unhealthy']);
+
+    // Act + Assess: healthy again
+    await setCredentialHealth(server, credential, 'healthy');
+    const recovering = await runHealthSync(server);
+    expect(recovering.healthyAgain).toBeGreaterThanOrEqual(2);
+    for (const userId of [first, second]) {
+      expect((await getConnection(server, userId)).connection, userId).toMatchObject({
+        status: 'connected',
+        recallCredentialId: credential,
+      });
+      expect((await eventsFor(server, userId)).at(-1), userId).toMatchObject({ type: 'healthy_again', status: 'connected' });
+    }
+  });
+
+  it('finds the connections of an account-level credential too', async () => {
+    // Prepare
+    recall().configure({ appKind: 'account_level' });
+    const account = uniqueIdentity('account-health').accountId;
+    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
+    await connect(first, { accountId: account, userId: 'zoom-user-one' });
+    const credential = await connect(second, { accountId: account, userId: 'zoom-user-two' });
+    await setCredentialHealth(server, credential, 'unhealthy');
+
+    // Act
+    await runHealthSync(server);
+
+    // Assess
+    for (const userId of [first, second]) expect(await statusOf(userId), userId).toBe('unhealthy');
+  });
+
+  it('keeps a connection unhealthy when its credential is gone from Recall', async () => {
+    // Prepare
+    const userId = uniqueUser('gone');
+    const credential = await connect(userId, uniqueIdentity('gone'));
+    await setCredentialHealth(server, credential, 'unhealthy');
+    await runHealthSync(server);
+    expect(await statusOf(userId)).toBe('unhealthy');
+
+    // Act: Recall deletes the credential
+    recall().state.credentials.delete(credential);
+    const summary = await runHealthSync(server);
+
+    // Assess
+    expect(summary.stillGone).toBeGreaterThanOrEqual(1);
+    expect(await statusOf(userId)).toBe('unhealthy');
+    expect(await eventTypesFor(server, userId)).toEqual(['connected', 'unhealthy']);
+  });
+
+  it('leaves healthy connections alone', async () => {
+    const userId = uniqueUser('fine');
+    await connect(userId, uniqueIdentity('fine'));
+    await runHealthSync(server);
+    expect(await statusOf(userId)).toBe('connected');
+    expect(await eventTypesFor(server, userId)).toEqual(['connected']);
+  });
+});
+
+describe('events of the connect flow', () => {
+  it('publishes connected, and replaced for a user moved to the credential that replaced theirs', async () => {
+    // Prepare
+    const zoomUser = uniqueIdentity('events');
+    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
+    const original = await connect(first, zoomUser);
+
+    // Act: a second product user connects the same Zoom user (legacy conflict: delete and create again)
+    const replacement = await connect(second, zoomUser);
+
+    // Assess
+    expect(replacement).not.toBe(original);
+    expect(await eventsFor(server, first)).toEqual([
+      expect.objectContaining({ type: 'connected', recallCredentialId: original, zoomUserId: zoomUser.userId }),
+      expect.objectContaining({
+        type: 'replaced',
+        status: 'connected',
+        recallCredentialId: replacement,
+        previousRecallCredentialId: original,
+      }),
+    ]);
+    expect(await eventsFor(server, second)).toEqual([
+      expect.objectContaining({ type: 'connected', status: 'connected', recallCredentialId: replacement }),
+    ]);
+  });
+});
+
+describe('disconnect', () => {
+  it('publishes disconnected and deletes the credential only when no other connected user shares it', async () => {
+    // Prepare
+    const zoomUser = uniqueIdentity('leaving');
+    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
+    await connect(first, zoomUser);
+    const shared = await connect(second, zoomUser);
+
+    // Act + Assess: the first leaves; the second still uses the credential
+    expect((await fetch(`${server.url}/connections/${first}`, { method: 'DELETE' })).status).toBe(200);
+    expect(await statusOf(first)).toBe('disconnected');
+    expect((await eventsFor(server, first)).at(-1)).toMatchObject({
+      type: 'disconnected',
+      status: 'disconnected',
+      recallCredentialId: shared,
+    });
+    expect(recall().state.credentials.has(shared)).toBe(true);
+
+    // Act + Assess: the last one leaves
+    expect((await fetch(`${server.url}/connections/${second}`, { method: 'DELETE' })).status).toBe(200);
+    expect((await eventsFor(server, second)).at(-1)).toMatchObject({ type: 'disconnected' });
+    expect(recall().state.credentials.has(shared)).toBe(false);
+  });
+
+  it('ends an unhealthy connection too, deleting its credential', async () => {
+    // Prepare
+    const userId = uniqueUser('sick');
+    const credential = await connect(userId, uniqueIdentity('sick'));
+    await setCredentialHealth(server, credential, 'unhealthy');
+    await runHealthSync(server);
+
+    // Act
+    const response = await fetch(`${server.url}/connections/${userId}`, { method: 'DELETE' });
+
+    // Assess
+    expect(response.status).toBe(200);
+    expect(await statusOf(userId)).toBe('disconnected');
+    expect(recall().state.credentials.has(credential)).toBe(false);
+    expect(await eventTypesFor(server, userId)).toEqual(['connected', 'unhealthy', 'disconnected']);
+  });
+
+  it('answers 404 for a user who never connected, and changes nothing when disconnecting twice', async () => {
+    const stranger = uniqueUser('stranger');
+    expect((await fetch(`${server.url}/connections/${stranger}`, { method: 'DELETE' })).status).toBe(404);
+    const userId = uniqueUser('twice');
+    await connect(userId, uniqueIdentity('twice'));
+    await fetch(`${server.url}/connections/${userId}`, { method: 'DELETE' });
+    const deletesBefore = recall().requestsOf('delete').length;
+    const again = await fetch(`${server.url}/connections/${userId}`, { method: 'DELETE' });
+    expect(again.status).toBe(200);
+    expect(recall().requestsOf('delete')).toHaveLength(deletesBefore);
+    expect(await eventTypesFor(server, userId)).toEqual(['connected', 'disconnected']);
+  });
+});
+
+describe('reconnect', () => {
+  it('after a revoke: connected again, with exactly one credential for the Zoom user', async () => {
+    // Prepare
+    const zoomUser = uniqueIdentity('back');
+    const userId = uniqueUser('back');
+    await connect(userId, zoomUser);
+    await deauthorize(server, zoomUser);
+    await server.localAws.drain();
+    expect(await statusOf(userId)).toBe('revoked');
+
+    // Act
+    const fresh = await connect(userId, zoomUser);
+
+    // Assess
+    expect(recall().credentialsFor({ userId: zoomUser.userId }).map((credential) => credential.id)).toEqual([fresh]);
+    expect((await getConnection(server, userId)).connection).toMatchObject({
+      status: 'connected',
+      recallCredentialId: fresh,
+      zoomUserId: zoomUser.userId,
+    });
+    expect(await eventTypesFor(server, userId)).toEqual(['connected', 'revoked', 'connected']);
+  });
+
+  it('after a disconnect: connected again, with exactly one credential for the Zoom user', async () => {
+    // Prepare
+    const zoomUser = uniqueIdentity('again');
+    const userId = uniqueUser('again');
+    await connect(userId, zoomUser);
+    await fetch(`${server.url}/connections/${userId}`, { method: 'DELETE' });
+
+    // Act
+    const fresh = await connect(userId, zoomUser);
+
+    // Assess
+    expect(recall().credentialsFor({ userId: zoomUser.userId }).map((credential) => credential.id)).toEqual([fresh]);
+    expect(await statusOf(userId)).toBe('connected');
+    expect(await eventTypesFor(server, userId)).toEqual(['connected', 'disconnected', 'connected']);
+  });
+
+  it('after Recall marked the credential unhealthy: connected again on one healthy credential', async () => {
+    // Prepare
+    const zoomUser = uniqueIdentity('heal');
+    const userId = uniqueUser('heal');
+    const sick = await connect(userId, zoomUser);
+    await setCredentialHealth(server, sick, 'unhealthy');
+    await runHealthSync(server);
+
+    // Act
+    const fresh = await connect(userId, zoomUser);
+
+    // Assess
+    const live = recall().credentialsFor({ userId: zoomUser.userId });
+    expect(live.map((credential) => credential.id)).toEqual([fresh]);
+    expect(live[0]?.status).toBe('healthy');
+    expect(await statusOf(userId)).toBe('connected');
+    // The user's own credential changed while the record still relied on it: the product learns the new id
+    expect((await eventsFor(server, userId)).slice(-2)).toEqual([
+      expect.objectContaining({ type: 'connected', recallCredentialId: fresh }),
+      expect.objectContaining({ type: 'replaced', recallCredentialId: fresh, previousRecallCredentialId: sick }),
+    ]);
+  });
+});
