@@ -62,7 +62,7 @@ export class RecallZoomConnectStack extends Stack {
     }
 
     new CfnOutput(this, 'ZoomRedirectUri', {
-      description: 'Paste exactly (trailing slash included) into the Zoom app: OAuth Redirect URL and OAuth Allow List.',
+      description: 'Paste byte for byte into the Zoom app: OAuth Redirect URL and OAuth Allow List (a trailing slash would make it another URI).',
       value: this.api.zoomRedirectUri,
     });
     new CfnOutput(this, 'ZoomWebhookUrl', {
