@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { bindingCookieName } from '../../functions/shared/browser-binding.js';
+import { randomToken, sha256Hex } from '../../functions/shared/crypto.js';
+import { OAuthStateRepository } from '../../functions/shared/oauth-state-repository.js';
+import { createServiceTable, LOCAL_AWS_CREDENTIALS, startLocalDynamoDb } from '../../local/local-table.js';
+
+/**
+ * Local endpoints for the cold-start runs, all over real HTTP on loopback so that the bundles' SDK clients,
+ * credential resolution, signing and HTTP stacks all run: dynalite (DynamoDB), a Secrets Manager stand-in (AWS
+ * JSON 1.1, the protocol @aws-sdk/client-secrets-manager speaks), and a minimal Recall that answers create with 201.
+ */
+
+export interface HttpFake {
+  url: string;
+  /** Requests served, by operation (`secretsmanager.GetSecretValue`, `recall.create`, ...). */
+  calls: Map<string, number>;
+  close(): Promise<void>;
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const closeServer = (server: Server) =>
+  new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const count = (calls: Map<string, number>, name: string) => calls.set(name, (calls.get(name) ?? 0) + 1);
+
+/**
+ * Secrets Manager (and EventBridge `PutEvents`, should a function publish) over the AWS JSON protocol: the SDK
+ * POSTs to `/` with `x-amz-target: secretsmanager.GetSecretValue` and a JSON body `{"SecretId": ...}`.
+ * @param secrets - secret id to its string value
+ */
+export async function startAwsJsonFake(secrets: Readonly<Record<string, string>>): Promise<HttpFake> {
+  const calls = new Map<string, number>();
+  const server = createServer((req, res) => {
+    void (async () => {
+      const target = String(req.headers['x-amz-target'] ?? '');
+      const input = JSON.parse((await readBody(req)) || '{}') as Record<string, unknown>;
+      count(calls, target || `${req.method} ${req.url}`);
+      const send = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() });
+        res.end(JSON.stringify(body));
+      };
+      if (target === 'secretsmanager.GetSecretValue') {
+        const id = String(input.SecretId);
+        const value = secrets[id];
+        if (value === undefined) {
+          send(400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
+          return;
+        }
+        send(200, {
+          ARN: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${id}-AbCdEf`,
+          Name: id,
+          SecretString: value,
+          VersionId: '00000000-0000-4000-8000-000000000001',
+          VersionStages: ['AWSCURRENT'],
+          CreatedDate: 1_764_500_000,
+        });
+        return;
+      }
+      if (target === 'AWSEvents.PutEvents') {
+        const entries = Array.isArray(input.Entries) ? input.Entries : [];
+        send(200, { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: randomUUID() })) });
+        return;
+      }
+      send(400, { __type: 'UnknownOperationException', message: `The bench fake does not serve ${target}.` });
+    })().catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  const url = await listen(server);
+  return { url, calls, close: () => closeServer(server) };
+}
+
+/**
+ * A minimal Recall: `POST /api/v2/zoom-oauth-credentials/` with the right API key answers 201 with a new
+ * credential of a new Zoom user (so every callback takes the first-connect path). Anything else is a 404.
+ */
+export async function startMinimalRecall(apiKey: string): Promise<HttpFake> {
+  const calls = new Map<string, number>();
+  let created = 0;
+  const server = createServer((req, res) => {
+    void (async () => {
+      const body = await readBody(req);
+      const path = new URL(req.url ?? '/', 'http://recall.invalid').pathname;
+      const json = (status: number, value: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(value));
+      };
+      if (req.headers.authorization !== `Token ${apiKey}`) {
+        count(calls, 'recall.unauthorized');
+        json(401, { detail: 'Invalid token.' });
+        return;
+      }
+      if (req.method === 'POST' && path === '/api/v2/zoom-oauth-credentials/') {
+        count(calls, 'recall.create');
+        const { oauth_app: oauthApp } = JSON.parse(body) as { oauth_app: string };
+        created++;
+        json(201, {
+          id: randomUUID(),
+          oauth_app: oauthApp,
+          status: 'healthy',
+          user_id: `bench-zoom-user-${created}`,
+          account_id: 'bench-zoom-account',
+          access_token_callback_url: null,
+          created_at: new Date().toISOString(),
+          meeting_sync_status: 'not_started',
+        });
+        return;
+      }
+      count(calls, `recall.${req.method} ${path}`);
+      json(404, { detail: 'Not found.' });
+    })().catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  const url = await listen(server);
+  return { url, calls, close: () => closeServer(server) };
+}
+
+export interface LocalTable {
+  endpoint: string;
+  /**
+   * Stores a fresh OAuth state exactly as the authorize step does (through `OAuthStateRepository.save`) and returns
+   * what Zoom's redirect back would carry: the `state` query value and the browser-binding cookie.
+   */
+  seedState(userId: string, returnTo: string): Promise<{ state: string; cookie: string }>;
+  close(): Promise<void>;
+}
+
+/** Dynalite with the service table, created by local mode's own helpers. */
+export async function startLocalTable(tableName: string): Promise<LocalTable> {
+  const dynamo = await startLocalDynamoDb();
+  await createServiceTable(dynamo.endpoint, tableName);
+  const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
+  const states = new OAuthStateRepository(client, tableName);
+  return {
+    endpoint: dynamo.endpoint,
+    async seedState(userId, returnTo) {
+      const state = randomToken();
+      const stateId = sha256Hex(state);
+      const nonce = randomToken();
+      await states.save(stateId, {
+        userId,
+        returnTo,
+        codeVerifier: randomToken(),
+        bindingHash: sha256Hex(nonce),
+        expiresAt: Math.floor(Date.now() / 1000) + 600,
+        reauthCount: 0,
+        correlationId: randomUUID(),
+      });
+      return { state, cookie: `${bindingCookieName(stateId)}=${nonce}` };
+    },
+    async close() {
+      client.destroy();
+      await dynamo.close();
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+
+/**
+ * What every bench run uses: the local stand-ins for the stack's resources and secrets, the Lambda runtime's own
+ * variables, and API Gateway (payload 2.0) events. Shared by the cold-start parent and the warm-latency child.
+ */
+export const BENCH = {
+  tableName: 'recall-zoom-connect-bench',
+  appSecretId: 'recall-zoom-connect/app',
+  signingKeySecretId: 'recall-zoom-connect/connect-signing-key',
+  signingKey: 'bench-connect-signing-key-0123456789abcdef',
+  recallApiKey: 'bench-recall-api-key',
+  zoomClientId: 'bench-zoom-client-id',
+  /** Stands in for the execute-api URL the stack derives the redirect URI from. */
+  zoomRedirectUri: 'https://abc123.execute-api.us-east-1.amazonaws.com/zoom/callback',
+  region: 'us-east-1',
+} as const;
+
+/** The app secret's JSON, as ops fill it in. */
+export const appSecretValue = (): string =>
+  JSON.stringify({ recallApiKey: BENCH.recallApiKey, zoomClientId: BENCH.zoomClientId, zoomWebhookSecretToken: 'bench-webhook-token' });
+
+/** A CloudFormation value: a literal, or an intrinsic (`Ref`, `Fn::GetAtt`, `Fn::Join`) only known at deploy time. */
+export type TemplateValue = string | number | boolean | Record<string, unknown>;
+
+/** Values for the variables whose deployed value is an intrinsic (a table name, a secret ARN, the API URL). */
+const DEPLOY_TIME_VALUES: Record<string, string> = {
+  TABLE_NAME: BENCH.tableName,
+  APP_SECRET_ID: BENCH.appSecretId,
+  SIGNING_KEY_SECRET_ID: BENCH.signingKeySecretId,
+  ZOOM_REDIRECT_URI: BENCH.zoomRedirectUri,
+  EVENT_BUS_NAME: 'recall-zoom-connect-bench-bus',
+  WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/bench-webhooks',
+};
+
+export interface FunctionEnvironment {
+  /** The function's variables as the stack sets them, with deploy-time values replaced by local ones. */
+  stack: Record<string, string>;
+  /** Variables that were intrinsics without a known local value (set to a placeholder; reported). */
+  unresolved: string[];
+}
+
+/**
+ * Resolves the function's `Environment.Variables` from the synthesized template. `NODE_OPTIONS` is kept here and
+ * dropped by the callers that measure a clean start (see cold-start.ts).
+ */
+export function resolveStackEnvironment(variables: Readonly<Record<string, TemplateValue>>): FunctionEnvironment {
+  const stack: Record<string, string> = {};
+  const unresolved: string[] = [];
+  for (const [name, value] of Object.entries(variables)) {
+    if (typeof value !== 'object') stack[name] = String(value);
+    else if (DEPLOY_TIME_VALUES[name] !== undefined) stack[name] = DEPLOY_TIME_VALUES[name];
+    else {
+      stack[name] = `bench-placeholder-${name.toLowerCase()}`;
+      unresolved.push(name);
+    }
+  }
+  return { stack, unresolved };
+}
+
+/**
+ * What the Lambda runtime itself sets (the parts SDK and Powertools read), with dummy credentials. Every child
+ * process, bare `node -e 0` included, starts from this and nothing of the parent's environment: in particular no
+ * NODE_EXTRA_CA_CERTS and no NODE_OPTIONS, which Lambda does not have.
+ */
+export function lambdaRuntimeEnvironment(functionName: string): Record<string, string> {
+  return {
+    AWS_REGION: BENCH.region,
+    AWS_DEFAULT_REGION: BENCH.region,
+    AWS_ACCESS_KEY_ID: 'ASIABENCHLOCAL000000',
+    AWS_SECRET_ACCESS_KEY: 'bench-local-secret-access-key',
+    AWS_SESSION_TOKEN: 'bench-local-session-token',
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+    AWS_LAMBDA_FUNCTION_NAME: functionName,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512',
+    AWS_LAMBDA_LOG_FORMAT: 'JSON',
+    AWS_LAMBDA_LOG_LEVEL: 'INFO',
+    LANG: 'en_US.UTF-8',
+    TZ: ':UTC',
+  };
+}
+
+/** Where the user is sent back to: a page under the first allow-listed prefix. */
+export function returnToFor(stackEnv: Readonly<Record<string, string>>): string {
+  const first = (stackEnv.RETURN_URL_ALLOWLIST ?? '').split(',')[0]?.trim();
+  if (!first) throw new Error('The function has no RETURN_URL_ALLOWLIST.');
+  return new URL('onboarding?step=zoom', first.endsWith('/') ? first : `${first}/`).href;
+}
+
+export interface EventInput {
+  path: string;
+  query?: Record<string, string>;
+  cookies?: string[];
+}
+
+/** An API Gateway HTTP API payload 2.0 event, cookies in `cookies` as AWS sends them. */
+export function httpEvent({ path, query, cookies }: EventInput): APIGatewayProxyEventV2 {
+  const routeKey = `GET ${path}`;
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: path,
+    rawQueryString: query ? new URLSearchParams(query).toString() : '',
+    ...(cookies ? { cookies } : {}),
+    headers: { host: 'abc123.execute-api.us-east-1.amazonaws.com', 'user-agent': 'Mozilla/5.0 (bench)' },
+    ...(query ? { queryStringParameters: query } : {}),
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abc123',
+      domainName: 'abc123.execute-api.us-east-1.amazonaws.com',
+      domainPrefix: 'abc123',
+      http: { method: 'GET', path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.9', userAgent: 'Mozilla/5.0 (bench)' },
+      requestId: 'bench-request',
+      routeKey,
+      stage: '$default',
+      time: '30/Nov/2026:18:00:00 +0000',
+      timeEpoch: 1_796_061_600_000,
+    },
+    isBase64Encoded: false,
+  };
+}
+
+/** A Lambda context with time to spare (the cold-start child builds the same one in plain JS). */
+export function lambdaContext(functionName: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: '2026/11/30/[$LATEST]bench',
+    getRemainingTimeInMillis: () => 25_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
