@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { type CallbackLog, completeZoomConnect } from '../shared/callback-flow.js';
+import { type CallbackLog, type CallbackRedirect, completeZoomConnect } from '../shared/callback-flow.js';
 import { dynamoDb, getSecretsManager } from '../shared/clients.js';
 import { loadConfig } from '../shared/config.js';
 import { ConnectionRepository } from '../shared/connection-repository.js';
@@ -8,22 +8,21 @@ import { RequestError } from '../shared/errors.js';
 import { createEventPublisher } from '../shared/events.js';
 import { type HttpResult, httpErrors, redirect } from '../shared/http.js';
 import { logger } from '../shared/logger.js';
+import { connectFailed, correlateMetrics, count, flushMetrics } from '../shared/metrics.js';
 import { logContext } from '../shared/middleware.js';
 import { OAuthStateRepository } from '../shared/oauth-state-repository.js';
-import { RecallClient } from '../shared/recall-client.js';
+import { createRecallClient } from '../shared/recall-service.js';
 import { SecretStore } from '../shared/secrets.js';
 import { CallbackQuerySchema } from './schema.js';
 
+// A bad environment fails the cold start on purpose (the stack sets it, and its tests check it); secrets are read
+// per request, and a missing one ends the attempt with reason=misconfigured instead.
 const config = loadConfig();
 const secrets = new SecretStore(config, getSecretsManager);
 const states = new OAuthStateRepository(dynamoDb, config.tableName);
 const connections = new ConnectionRepository(dynamoDb, config.tableName);
-const recall = new RecallClient({
-  baseUrl: config.recallBaseUrl,
-  apiKey: async () => (await secrets.get()).recallApiKey,
-  onRetry: (retry) => logger.warn('Retrying a Recall call', retry),
-});
-const events = createEventPublisher(config, logger);
+const recall = createRecallClient(config, secrets);
+const events = createEventPublisher(config, logger, undefined, (failed) => count('EventPublishFailed', failed));
 
 /** API Gateway gives up after 30 s; the user must land on an outcome well before that. */
 const CALLBACK_BUDGET_MS = 20_000;
@@ -33,7 +32,11 @@ const log: CallbackLog = {
   info: (message, fields) => logger.info(message, fields ?? {}),
   warn: (message, fields) => logger.warn(message, fields ?? {}),
   error: (message, fields) => logger.error(message, fields ?? {}),
-  correlate: (correlationId) => logger.appendKeys({ correlationId }),
+  // From here on every log line and metric of this invocation carries the attempt's id, as authorize's did.
+  correlate: (correlationId) => {
+    logger.appendKeys({ correlationId });
+    correlateMetrics(correlationId);
+  },
 };
 
 /** Zoom's redirect back: finish the attempt and send the user to the product with the outcome. */
@@ -54,15 +57,34 @@ async function callback(event: APIGatewayProxyEventV2, context: Context): Promis
         zoomRedirectUri: config.zoomRedirectUri,
         stateTtlSeconds: config.oauthStateTtlSeconds,
       },
-      zoomClientId: async () => (await secrets.get()).zoomClientId,
+      zoomClientId: async () => (await secrets.app()).zoomClientId,
       oauthAppId: config.recallOAuthAppId,
       deadlineMs: now + Math.min(CALLBACK_BUDGET_MS, remaining - SAFETY_MARGIN_MS),
       now: Date.now,
       log,
       events,
+      onConflictResolved: () => count('ConflictResolved'),
     },
   );
+  countOutcome(next);
   return redirect(next.location, next.cookies);
 }
 
-export const handler = middy<APIGatewayProxyEventV2, HttpResult>().use(httpErrors('html')).handler(callback);
+function countOutcome(next: CallbackRedirect): void {
+  switch (next.outcome) {
+    case 'connected':
+      return count('ConnectCompleted');
+    case 'denied':
+      return count('ConnectDenied');
+    case 'reauthorize':
+      return count('Reauthorization');
+    case 'error':
+      return connectFailed(next.reason ?? 'internal', next.correlationId);
+  }
+}
+
+export const handler = middy<APIGatewayProxyEventV2, HttpResult>()
+  .use(flushMetrics())
+  // A 5xx page (the table unreachable, say) is a failed attempt too; a 4xx page (a replayed state) is not.
+  .use(httpErrors('html', { onFailure: (reason) => connectFailed(reason) }))
+  .handler(callback);

@@ -8,19 +8,19 @@ import { RequestError } from '../shared/errors.js';
 import { createEventPublisher } from '../shared/events.js';
 import { type HttpResult, httpErrors, json } from '../shared/http.js';
 import { logger } from '../shared/logger.js';
+import { count, flushMetrics } from '../shared/metrics.js';
 import { logContext } from '../shared/middleware.js';
-import { RecallClient } from '../shared/recall-client.js';
+import { createRecallClient } from '../shared/recall-service.js';
 import { SecretStore } from '../shared/secrets.js';
 import { ConnectionPathSchema } from './schema.js';
 
+// A bad environment fails the cold start on purpose (the stack sets it, and its tests check it); an unfilled
+// secret is a 503 per request instead.
 const config = loadConfig();
 const secrets = new SecretStore(config, getSecretsManager);
 const connections = new ConnectionRepository(dynamoDb, config.tableName);
-const recall = new RecallClient({
-  baseUrl: config.recallBaseUrl,
-  apiKey: async () => (await secrets.get()).recallApiKey,
-});
-const events = createEventPublisher(config, logger);
+const recall = createRecallClient(config, secrets);
+const events = createEventPublisher(config, logger, undefined, (failed) => count('EventPublishFailed', failed));
 
 /** The product backend reads (`GET`) or ends (`DELETE`) a user's connection. IAM-authorized on AWS. */
 async function connectionsApi(event: APIGatewayProxyEventV2, context: Context): Promise<HttpResult> {
@@ -34,6 +34,9 @@ async function connectionsApi(event: APIGatewayProxyEventV2, context: Context): 
       return connection ? json(200, view(connection)) : json(404, { error: 'No connection for this user.' });
     }
     case 'DELETE': {
+      // Before any write: with no usable Recall key the record would end but its credential stay behind. The
+      // error middleware answers 503 and the product can simply try again.
+      await secrets.app();
       const ended = await disconnectUser(userId, { connections, recall, now: Date.now, events, log: logger });
       if (!ended) return json(404, { error: 'No connection for this user.' });
       logger.info('Connection ended', { recallCredentialId: ended.recallCredentialId, status: ended.status });
@@ -49,4 +52,7 @@ function view({ zoomIdentity: _internal, ...connection }: Connection) {
   return connection;
 }
 
-export const handler = middy<APIGatewayProxyEventV2, HttpResult>().use(httpErrors('json')).handler(connectionsApi);
+export const handler = middy<APIGatewayProxyEventV2, HttpResult>()
+  .use(flushMetrics())
+  .use(httpErrors('json'))
+  .handler(connectionsApi);

@@ -3,22 +3,22 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { dynamoDb, getSecretsManager } from '../shared/clients.js';
 import { loadConfig } from '../shared/config.js';
 import { ConnectionRepository } from '../shared/connection-repository.js';
+import { misconfigurationLogFields, misconfigurationOf } from '../shared/errors.js';
 import { createEventPublisher } from '../shared/events.js';
 import { type HealthSyncSummary, syncCredentialHealth } from '../shared/health-sync.js';
 import { logger } from '../shared/logger.js';
+import { count, flushMetrics } from '../shared/metrics.js';
 import { logContext } from '../shared/middleware.js';
-import { RecallClient } from '../shared/recall-client.js';
+import { createRecallClient } from '../shared/recall-service.js';
 import { SecretStore } from '../shared/secrets.js';
 
+// A bad environment fails the cold start on purpose (the stack sets it, and its tests check it); an unfilled
+// secret fails the run with one `Service misconfigured` line, and the next tick tries again.
 const config = loadConfig();
 const secrets = new SecretStore(config, getSecretsManager);
 const connections = new ConnectionRepository(dynamoDb, config.tableName);
-const recall = new RecallClient({
-  baseUrl: config.recallBaseUrl,
-  apiKey: async () => (await secrets.get()).recallApiKey,
-  onRetry: (retry) => logger.warn('Retrying a Recall call', retry),
-});
-const events = createEventPublisher(config, logger);
+const recall = createRecallClient(config, secrets);
+const events = createEventPublisher(config, logger, undefined, (failed) => count('EventPublishFailed', failed));
 
 /** Stop starting new work this long before Lambda's timeout, so the summary is always logged and returned. */
 const SAFETY_MARGIN_MS = 10_000;
@@ -29,7 +29,7 @@ const DEFAULT_BUDGET_MS = 60_000;
 async function healthSync(_event: ScheduledEvent, context: Context): Promise<HealthSyncSummary> {
   logContext(context);
   const remaining = context.getRemainingTimeInMillis?.() ?? DEFAULT_BUDGET_MS + SAFETY_MARGIN_MS;
-  return syncCredentialHealth({
+  const summary = await syncCredentialHealth({
     recall,
     connections,
     events,
@@ -38,14 +38,21 @@ async function healthSync(_event: ScheduledEvent, context: Context): Promise<Hea
     deadlineMs: Date.now() + Math.max(0, remaining - SAFETY_MARGIN_MS),
     log: logger,
   });
+  // Zeros too: a run that changed nothing is a data point, and the dashboard shows the schedule is alive.
+  count('HealthSyncMarkedUnhealthy', summary.markedUnhealthy);
+  count('HealthSyncHealthyAgain', summary.healthyAgain);
+  return summary;
 }
 
 export const handler = middy<ScheduledEvent, HealthSyncSummary>()
+  .use(flushMetrics())
   .use({
     // The run itself failed (Recall's list or the table could not be read): logged here, then rethrown so the
     // invocation counts as an error for alarms, and the next tick tries again.
     onError: async ({ error }) => {
-      logger.error('Health sync failed', { error });
+      const misconfigured = misconfigurationOf(error);
+      if (misconfigured) logger.error('Service misconfigured', misconfigurationLogFields(misconfigured));
+      else logger.error('Health sync failed', { error });
     },
   })
   .handler(healthSync);

@@ -10,7 +10,14 @@ import {
   type StatusWriter,
 } from './credential-sharing.js';
 import { sha256Hex } from './crypto.js';
-import { ConnectError, MisconfiguredError, type OutcomeReason, RequestError } from './errors.js';
+import {
+  ConnectError,
+  MisconfiguredError,
+  misconfigurationLogFields,
+  misconfigurationOf,
+  type OutcomeReason,
+  RequestError,
+} from './errors.js';
 import { type ConnectionEventDetail, connectionEvent, type EventPublisher, publishQuietly } from './events.js';
 import type { OAuthStateRepository } from './oauth-state-repository.js';
 import type { RecallCredential } from './recall-client.js';
@@ -39,6 +46,8 @@ export interface CallbackDeps {
   log: CallbackLog;
   /** Lifecycle events, published after the records are written; best effort. */
   events: EventPublisher;
+  /** Told of each conflicting credential set the connect module resolved (for metrics). */
+  onConflictResolved?: (info: { key: 'account_id' | 'user_id'; deleted: number }) => void;
 }
 
 export interface CallbackLog {
@@ -52,6 +61,10 @@ export interface CallbackRedirect {
   location: string;
   cookies: string[];
   outcome: ConnectOutcome['zoom_connect'] | 'reauthorize';
+  /** Why, when `outcome` is `error`: the `reason=` on the return URL. */
+  reason?: OutcomeReason;
+  /** The attempt's correlation id, from its state. */
+  correlationId: string;
 }
 
 /**
@@ -76,10 +89,13 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
   const { state } = consumed;
   deps.log.correlate(state.correlationId);
   const cookies = [clearedBindingCookie(stateId, new URL(deps.authorization.zoomRedirectUri).pathname)];
+  const { correlationId } = state;
   const fail = (reason: OutcomeReason): CallbackRedirect => ({
     location: withOutcome(state.returnTo, { zoom_connect: 'error', reason }),
     cookies,
     outcome: 'error',
+    reason,
+    correlationId,
   });
 
   if (consumed.status === 'expired') {
@@ -93,7 +109,7 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
   }
   if (!callback.code) {
     deps.log.info('User did not authorize at Zoom', { zoomError: callback.error?.slice(0, 64) ?? 'no code' });
-    return { location: withOutcome(state.returnTo, { zoom_connect: 'denied' }), cookies, outcome: 'denied' };
+    return { location: withOutcome(state.returnTo, { zoom_connect: 'denied' }), cookies, outcome: 'denied', correlationId };
   }
 
   try {
@@ -106,7 +122,12 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
         signal: AbortSignal.timeout(Math.max(0, deps.deadlineMs - deps.now())),
       },
       deps.recall,
-      { onConflict: (info) => deps.log.info('Resolved a conflicting Recall credential', info) },
+      {
+        onConflict: (info) => {
+          deps.log.info('Resolved a conflicting Recall credential', info);
+          deps.onConflictResolved?.(info);
+        },
+      },
     );
     if (result.outcome === 'reauthorize') {
       const now = new Date(deps.now()).toISOString();
@@ -127,7 +148,7 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
         deps.states,
         deps.now(),
       );
-      return { location: next.location, cookies: [...cookies, next.cookie], outcome: 'reauthorize' };
+      return { location: next.location, cookies: [...cookies, next.cookie], outcome: 'reauthorize', correlationId };
     }
     await recordConnection(
       { userId: state.userId, correlationId: state.correlationId, reauthorized: state.reauthCount > 0 },
@@ -139,10 +160,18 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
       recallCredentialId: result.credential.id,
       replaced: result.replacedCredentialIds.length,
     });
-    return { location: withOutcome(state.returnTo, { zoom_connect: 'connected' }), cookies, outcome: 'connected' };
+    return {
+      location: withOutcome(state.returnTo, { zoom_connect: 'connected' }),
+      cookies,
+      outcome: 'connected',
+      correlationId,
+    };
   } catch (error) {
     const reason = reasonOf(error);
-    deps.log.error('Connect attempt failed', { reason, error });
+    const misconfigured = reason === 'misconfigured' ? misconfigurationOf(error) : undefined;
+    // A misconfiguration is one line naming the secret and its fields, the same line every function writes.
+    if (misconfigured) deps.log.error('Service misconfigured', misconfigurationLogFields(misconfigured));
+    else deps.log.error('Connect attempt failed', { reason, error });
     return fail(reason);
   }
 }

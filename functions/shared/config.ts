@@ -68,6 +68,12 @@ export interface ServiceConfig {
 
 /**
  * Parses the environment into a frozen config.
+ *
+ * Functions call this at module init, so a bad environment fails every cold start: a crash loop, deliberately.
+ * The environment is the stack's own output (ops never edit it; the infrastructure tests check what the stack
+ * sets), so a failure here is a deployment bug that must not serve traffic half-configured, and Lambda's Errors
+ * alarm reports it. What ops fill in after a deploy (the secrets) is read per request instead, and a missing or
+ * placeholder value is answered with `reason=misconfigured` or a 503, never a crash (see `secrets.ts`).
  * @param env - the environment to read, `process.env` in functions
  * @throws MisconfiguredError naming every variable that is missing or malformed
  */

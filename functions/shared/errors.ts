@@ -77,7 +77,43 @@ export class RecallRejectedError extends Error {
   }
 }
 
+/** Where a misconfiguration is: names only (a secret's name or ARN, its field names), never a value. */
+export interface MisconfigurationDetails {
+  /** The Secrets Manager secret (name or ARN) that is missing, unreadable or not filled in. */
+  secret?: string | undefined;
+  /** The fields of that secret (or the environment variables) that are wrong. */
+  fields?: readonly string[] | undefined;
+}
+
 /** Deployment or secret configuration is missing or still holds a placeholder. */
 export class MisconfiguredError extends Error {
   override readonly name = 'MisconfiguredError';
+  readonly secret: string | undefined;
+  readonly fields: readonly string[];
+  constructor(message: string, options: MisconfigurationDetails & ErrorOptions = {}) {
+    super(message, 'cause' in options ? { cause: options.cause } : undefined);
+    this.secret = options.secret;
+    this.fields = options.fields ?? [];
+  }
+}
+
+/** The `MisconfiguredError` behind `error`, however deeply it is wrapped (`cause` chain), if there is one. */
+export function misconfigurationOf(error: unknown): MisconfiguredError | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
+    if (current instanceof MisconfiguredError) return current;
+  }
+  return undefined;
+}
+
+/**
+ * The fields of the one `Service misconfigured` log line: which secret and which of its fields, and the
+ * message (written to name them, never to quote a value). No stack: it is not a bug, and ops need one clear line.
+ */
+export function misconfigurationLogFields(error: MisconfiguredError): Record<string, unknown> {
+  return {
+    reason: 'misconfigured',
+    ...(error.secret ? { secret: error.secret } : {}),
+    ...(error.fields.length > 0 ? { fields: [...error.fields] } : {}),
+    problem: error.message,
+  };
 }

@@ -128,16 +128,19 @@ export class LoggingPublisher implements EventPublisher {
  * @param config - the function's config (`eventBusName`)
  * @param log - where failures (and, without a bus, the events) are reported
  * @param client - the EventBridge client, created on first publish by default
+ * @param onFailed - also told how many events were lost, each time some are (for metrics)
  */
 export function createEventPublisher(
   config: { eventBusName?: string | undefined },
   log: EventLog,
   client: () => EventBridgeClient = getEventBridge,
+  onFailed?: (failed: number) => void,
 ): EventPublisher {
   if (!config.eventBusName) return new LoggingPublisher(log);
-  return new EventBridgePublisher(config.eventBusName, client, (failed, error) =>
-    log.error('Lifecycle events were not published', { failed, ...(error === undefined ? {} : { error }) }),
-  );
+  return new EventBridgePublisher(config.eventBusName, client, (failed, error) => {
+    log.error('Lifecycle events were not published', { failed, ...(error === undefined ? {} : { error }) });
+    onFailed?.(failed);
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { RequestError } from './errors.js';
+import { misconfigurationLogFields, misconfigurationOf, RequestError } from './errors.js';
 import { logger } from './logger.js';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -54,14 +54,30 @@ const TITLES: Record<number, string> = {
 };
 
 /**
- * The one place errors become HTTP. A `RequestError` is a 4xx whose message is safe to show; anything else is
- * logged in full and answered with a generic 5xx that reveals nothing.
+ * The one place errors become HTTP. A `RequestError` is a 4xx whose message is safe to show. A misconfiguration
+ * (a secret unreadable or not filled in) is one `Service misconfigured` log line naming the secret and its fields
+ * and a 503 that says the service is not configured yet: it is not an outage, and not a crash either. Anything
+ * else is logged in full and answered with a generic 5xx that reveals nothing.
  * @param format - pages for browser routes, JSON for the product backend's API
+ * @param options.onFailure - told of every 5xx answered, and why (the connect steps count it as a failed attempt)
  */
-export function httpErrors(format: 'html' | 'json'): MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
+export function httpErrors(
+  format: 'html' | 'json',
+  options: { onFailure?: (reason: 'misconfigured' | 'internal') => void } = {},
+): MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
   return {
     onError: async (request) => {
       const { error } = request;
+      const misconfigured = misconfigurationOf(error);
+      if (misconfigured) {
+        logger.error('Service misconfigured', misconfigurationLogFields(misconfigured));
+        options.onFailure?.('misconfigured');
+        request.response =
+          format === 'json'
+            ? json(503, { error: 'The service is not configured yet.' })
+            : htmlPage(503, 'Not available yet', 'This service is not configured yet. Please try again later.');
+        return;
+      }
       if (error instanceof RequestError) {
         logger.info('Request refused', { status: error.statusCode, error: error.name, problem: problemOf(error) });
         request.response =
@@ -71,6 +87,7 @@ export function httpErrors(format: 'html' | 'json'): MiddlewareObj<APIGatewayPro
         return;
       }
       logger.error('Request failed', { error });
+      options.onFailure?.('internal');
       const message = 'Something went wrong on our side. Please try again in a few minutes.';
       request.response =
         format === 'json' ? json(500, { error: 'internal error' }) : htmlPage(500, 'Something went wrong', message);

@@ -82,6 +82,26 @@ export interface RecallClientOptions {
   random?: () => number;
   /** Called before each retry, for logs and metrics. Never given a body or header value. */
   onRetry?: (info: { operation: string; attempt: number; status?: number; delayMs: number }) => void;
+  /** Called once per HTTP attempt, when its fate is known, for metrics. Never given a body or header value. */
+  onAttempt?: (info: RecallAttempt) => void;
+}
+
+/**
+ * How one HTTP attempt ended: `ok` (2xx), `client_error` (a final 4xx other than 409/429: a conflict, a bad code,
+ * a refused key, a 404), `retry` (another attempt follows), or `unavailable` (the call ends in
+ * `RecallUnavailableError`: a network error, a timeout, the caller's deadline, or 409/429/5xx with no attempt left).
+ */
+export type RecallAttemptOutcome = 'ok' | 'client_error' | 'retry' | 'unavailable';
+
+export interface RecallAttempt {
+  operation: string;
+  /** 1 for the first attempt of a call. */
+  attempt: number;
+  /** Absent when no response arrived. */
+  status?: number;
+  /** From sending the request to the response headers (or the failure). */
+  durationMs: number;
+  outcome: RecallAttemptOutcome;
 }
 
 const CREDENTIALS_PATH = '/api/v2/zoom-oauth-credentials/';
@@ -97,10 +117,14 @@ const RETRYABLE_STATUS = new Set([409, 429, 502, 503, 504]);
  * the connect flow (see `connect.ts`).
  */
 export class RecallClient {
-  readonly #options: Required<Omit<RecallClientOptions, 'retry' | 'onRetry'>> & {
+  readonly #options: Required<Omit<RecallClientOptions, 'retry' | 'onRetry' | 'onAttempt'>> & {
     retry: RetryPolicy;
     onRetry?: RecallClientOptions['onRetry'];
+    onAttempt?: RecallClientOptions['onAttempt'];
   };
+
+  /** The API key each response was requested with, so an error built from it can keep the key out. */
+  readonly #keyOf = new WeakMap<Response, string>();
 
   constructor(options: RecallClientOptions) {
     this.#options = {
@@ -137,8 +161,14 @@ export class RecallClient {
     if (response.status === 400) {
       const parsed = CreateBadRequestSchema.safeParse(await readJson(response));
       const data = parsed.success ? parsed.data : {};
-      // Recall's text may quote what it was sent; the one-time code must not travel on into a log line.
-      const detail = redact(data.detail ?? 'Recall rejected the request.', input.code);
+      // Recall's text may quote what it was sent; the one-time code and the verifier must not travel on into a
+      // log line.
+      const detail = redact(
+        data.detail ?? 'Recall rejected the request.',
+        input.code,
+        input.codeVerifier,
+        this.#keyOf.get(response),
+      );
       if (data.conflicting_zoom_user_id) {
         return { kind: 'conflict', conflict: { user_id: data.conflicting_zoom_user_id }, detail };
       }
@@ -147,9 +177,7 @@ export class RecallClient {
       }
       return { kind: 'bad_request', detail };
     }
-    const error = await failure('create', response);
-    error.message = redact(error.message, input.code);
-    throw error;
+    throw await this.#failure('create', response, input.code, input.codeVerifier);
   }
 
   /** List Zoom OAuth Credentials, always filtered (the endpoint allows 60 calls a minute), following `next`. */
@@ -159,7 +187,7 @@ export class RecallClient {
     const results: RecallCredential[] = [];
     for (let page = 0; path && page < MAX_LIST_PAGES; page++) {
       const response = await this.#request('list', 'GET', path, { retryOn: RETRYABLE_STATUS, signal });
-      if (!response.ok) throw await failure('list', response);
+      if (!response.ok) throw await this.#failure('list', response);
       const data = await parseBody(response, CredentialPageSchema);
       results.push(...data.results);
       path = data.next ? this.#nextPath(data.next, query) : undefined;
@@ -171,7 +199,7 @@ export class RecallClient {
   async getCredential(id: string, signal?: AbortSignal): Promise<RecallCredential | undefined> {
     const response = await this.#request('retrieve', 'GET', credentialPath(id), { retryOn: RETRYABLE_STATUS, signal });
     if (response.status === 404) return undefined;
-    if (!response.ok) throw await failure('retrieve', response);
+    if (!response.ok) throw await this.#failure('retrieve', response);
     return parseBody(response, RecallCredentialSchema);
   }
 
@@ -180,7 +208,7 @@ export class RecallClient {
     const response = await this.#request('delete', 'DELETE', credentialPath(id), { retryOn: RETRYABLE_STATUS, signal });
     await response.body?.cancel();
     if (response.ok || response.status === 404) return;
-    throw await failure('delete', response);
+    throw await this.#failure('delete', response);
   }
 
   /**
@@ -207,7 +235,16 @@ export class RecallClient {
       await response.body?.cancel();
       return;
     }
-    throw await failure('forward', response);
+    // Recall may quote the signature it could not verify; it is Zoom's MAC over this body, kept out of logs.
+    throw await this.#failure('forward', response, headers['x-zm-signature']);
+  }
+
+  /**
+   * The error for a response that is not a success, with Recall's `detail` kept (it says what went wrong) but
+   * every secret the request carried taken out of it: the API key it was sent with, and any of `secrets`.
+   */
+  async #failure(operation: string, response: Response, ...secrets: Array<string | undefined>): Promise<Error> {
+    return failure(operation, response, (text) => redact(text, this.#keyOf.get(response), ...secrets));
   }
 
   /**
@@ -243,12 +280,22 @@ export class RecallClient {
       authenticated?: boolean;
     },
   ): Promise<Response> {
-    const { fetch, retry, timeoutMs, sleep, random } = this.#options;
+    const { fetch, retry, timeoutMs, sleep, random, onAttempt } = this.#options;
     const apiKey = authenticated ? await this.#options.apiKey() : undefined;
     for (let attempt = 1; ; attempt++) {
       const timeout = AbortSignal.timeout(timeoutMs);
       let response: Response | undefined;
       let networkError: unknown;
+      const startedAt = performance.now();
+      let endedAt = startedAt;
+      const report = (outcome: RecallAttemptOutcome) =>
+        onAttempt?.({
+          operation,
+          attempt,
+          ...(response ? { status: response.status } : {}),
+          durationMs: Math.round(endedAt - startedAt),
+          outcome,
+        });
       try {
         response = await fetch(`${this.#options.baseUrl}${path}`, {
           method,
@@ -262,12 +309,22 @@ export class RecallClient {
           signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         });
       } catch (error) {
-        if (signal?.aborted) throw new RecallUnavailableError(`Recall ${operation} ran out of time.`, undefined, { cause: error });
+        endedAt = performance.now();
+        if (signal?.aborted) {
+          report('unavailable');
+          throw new RecallUnavailableError(`Recall ${operation} ran out of time.`, undefined, { cause: error });
+        }
         networkError = error;
       }
+      if (response) endedAt = performance.now();
       const retryable = response ? retryOn.has(response.status) : operation !== 'create';
       if (!retryable || attempt >= retry.maxAttempts) {
-        if (response) return response;
+        if (response) {
+          report(response.ok ? 'ok' : isUnavailableStatus(response.status) ? 'unavailable' : 'client_error');
+          if (apiKey !== undefined) this.#keyOf.set(response, apiKey);
+          return response;
+        }
+        report('unavailable');
         throw new RecallUnavailableError(`Recall ${operation} failed: ${describeNetworkError(networkError)}.`, undefined, {
           cause: networkError,
         });
@@ -278,10 +335,18 @@ export class RecallClient {
       );
       await response?.body?.cancel();
       // A wait that outlives the caller's deadline would only turn into a gateway timeout.
-      if (signal?.aborted) throw new RecallUnavailableError(`Recall ${operation} ran out of time.`);
+      if (signal?.aborted) {
+        report('unavailable');
+        throw new RecallUnavailableError(`Recall ${operation} ran out of time.`);
+      }
       this.#options.onRetry?.({ operation, attempt, ...(response ? { status: response.status } : {}), delayMs });
       await sleep(delayMs, signal);
-      if (signal?.aborted) throw new RecallUnavailableError(`Recall ${operation} ran out of time.`);
+      // Reported after the wait: only now is it known whether another attempt follows or the deadline ended it.
+      if (signal?.aborted) {
+        report('unavailable');
+        throw new RecallUnavailableError(`Recall ${operation} ran out of time.`);
+      }
+      report('retry');
     }
   }
 }
@@ -313,16 +378,28 @@ export function retryAfterMs(header: string | null | undefined, now = Date.now()
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-function redact(text: string, secret: string): string {
-  return secret ? text.split(secret).join('[redacted]') : text;
+/** Removes each secret from `text`, also in the encoded forms a server may echo it in. */
+function redact(text: string, ...secrets: Array<string | undefined>): string {
+  let result = text;
+  for (const secret of secrets) {
+    if (!secret) continue;
+    for (const form of new Set([secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)])) {
+      result = result.split(form).join('[redacted]');
+    }
+  }
+  return result;
 }
 
-async function failure(operation: string, response: Response): Promise<Error> {
-  // Recall's bodies may echo what was sent; keep only Recall's own `detail`, and only from JSON.
+/** Statuses that mean "not now" rather than "not this": they end a call in `RecallUnavailableError`. */
+const isUnavailableStatus = (status: number): boolean => status >= 500 || status === 429 || status === 409;
+
+async function failure(operation: string, response: Response, clean: (text: string) => string): Promise<Error> {
+  // Recall's bodies may echo what was sent; keep only Recall's own `detail`, only from JSON, and cleaned before
+  // it is cut short (a cut could leave half a secret that no longer matches).
   const detail = CreateBadRequestSchema.safeParse(await readJson(response));
-  const suffix = detail.success && detail.data.detail ? `: ${detail.data.detail.slice(0, 300)}` : '';
+  const suffix = detail.success && detail.data.detail ? `: ${clean(detail.data.detail).slice(0, 300)}` : '';
   const message = `Recall ${operation} answered ${response.status}${suffix}`;
-  return response.status >= 500 || response.status === 429 || response.status === 409
+  return isUnavailableStatus(response.status)
     ? new RecallUnavailableError(message, response.status)
     : new RecallRejectedError(message, response.status);
 }

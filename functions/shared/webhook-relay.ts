@@ -15,6 +15,8 @@ export interface RelayDeps {
   /** The Recall Zoom OAuth App whose webhook endpoint receives the events. */
   oauthAppId: string;
   signal?: AbortSignal;
+  /** Told as soon as a deauthorization is applied, before the forward (which may still fail and be retried). */
+  onDeauthorization?: (result: DeauthorizationResult) => void;
 }
 
 export interface RelayResult {
@@ -47,6 +49,7 @@ export async function relayZoomWebhook(message: QueuedZoomWebhook, deps: RelayDe
       ...deps.deauthorization,
       ...(deps.signal ? { signal: deps.signal } : {}),
     });
+    deps.onDeauthorization?.(deauthorization);
   }
   try {
     await deps.recall.forwardZoomWebhook(

@@ -295,6 +295,7 @@ export async function acceptZoomWebhook(request: ZoomWebhookRequest, deps: Accep
   if (!secretToken) {
     throw new MisconfiguredError(
       'The Zoom webhook Secret Token is not set (zoomWebhookSecretToken in the app secret; ZOOM_WEBHOOK_SECRET_TOKEN in local mode). Every webhook is refused until it is.',
+      { fields: ['zoomWebhookSecretToken'] },
     );
   }
   const now = deps.now();

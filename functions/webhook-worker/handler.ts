@@ -3,27 +3,28 @@ import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'a
 import { dynamoDb, getSecretsManager } from '../shared/clients.js';
 import { loadConfig } from '../shared/config.js';
 import { ConnectionRepository } from '../shared/connection-repository.js';
+import type { DeauthorizationResult } from '../shared/deauthorization.js';
+import { misconfigurationLogFields, misconfigurationOf } from '../shared/errors.js';
 import { createEventPublisher } from '../shared/events.js';
 import { logger } from '../shared/logger.js';
+import { count, flushMetrics } from '../shared/metrics.js';
 import { logContext } from '../shared/middleware.js';
-import { RecallClient } from '../shared/recall-client.js';
+import { createRecallClient } from '../shared/recall-service.js';
 import { SecretStore } from '../shared/secrets.js';
 import { relayZoomWebhook, WebhookForwardError } from '../shared/webhook-relay.js';
 import { decodeWebhookQueueMessage, MalformedWebhookMessageError } from '../shared/zoom-webhook.js';
 
+// A bad environment fails the cold start on purpose (the stack sets it, and its tests check it); an unfilled
+// secret fails the records that need it, with one `Service misconfigured` line each, and SQS retries them.
 const config = loadConfig();
 const secrets = new SecretStore(config, getSecretsManager);
 const connections = new ConnectionRepository(dynamoDb, config.tableName);
-const recall = new RecallClient({
-  baseUrl: config.recallBaseUrl,
-  apiKey: async () => (await secrets.get()).recallApiKey,
-  onRetry: (retry) => logger.warn('Retrying a Recall call', retry),
-});
+const recall = createRecallClient(config, secrets);
 const log = {
   info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
   error: (message: string, fields?: Record<string, unknown>) => logger.error(message, fields ?? {}),
 };
-const events = createEventPublisher(config, log);
+const events = createEventPublisher(config, log, undefined, (failed) => count('EventPublishFailed', failed));
 
 /** Time kept back from Lambda's timeout so the batch can still report which records failed. */
 const SAFETY_MARGIN_MS = 3_000;
@@ -46,8 +47,12 @@ async function relayWebhooks(event: SQSEvent, context: Context): Promise<SQSBatc
         recall,
         oauthAppId: config.recallOAuthAppId,
         signal,
+        onDeauthorization: (applied) => {
+          count('DeauthorizationProcessed');
+          logger.info('Zoom deauthorization applied', summary(applied));
+        },
       });
-      logger.info('Zoom webhook relayed', { zoomEvent: result.event, ...summary(result.deauthorization) });
+      logger.info('Zoom webhook relayed', { zoomEvent: result.event });
     } catch (error) {
       reportFailure(error);
       batchItemFailures.push({ itemIdentifier: record.messageId });
@@ -58,8 +63,7 @@ async function relayWebhooks(event: SQSEvent, context: Context): Promise<SQSBatc
   return { batchItemFailures };
 }
 
-function summary(result: Awaited<ReturnType<typeof relayZoomWebhook>>['deauthorization']) {
-  if (!result) return {};
+function summary(result: DeauthorizationResult) {
   return {
     revoked: result.revokedUserIds.length,
     scrubbed: result.scrubbed,
@@ -70,7 +74,10 @@ function summary(result: Awaited<ReturnType<typeof relayZoomWebhook>>['deauthori
 
 /** The one place a record's failure is classified for the log; every failure is retried by SQS either way. */
 function reportFailure(error: unknown): void {
-  if (error instanceof MalformedWebhookMessageError) {
+  const misconfigured = misconfigurationOf(error);
+  if (misconfigured) {
+    logger.error('Service misconfigured', misconfigurationLogFields(misconfigured));
+  } else if (error instanceof MalformedWebhookMessageError) {
     logger.error('Unusable webhook message; it will end in the dead-letter queue', { error });
   } else if (error instanceof WebhookForwardError && error.rejected) {
     logger.error(
@@ -84,4 +91,4 @@ function reportFailure(error: unknown): void {
   }
 }
 
-export const handler = middy<SQSEvent, SQSBatchResponse>().handler(relayWebhooks);
+export const handler = middy<SQSEvent, SQSBatchResponse>().use(flushMetrics()).handler(relayWebhooks);

@@ -2,9 +2,10 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { getSecretsManager, getSqs } from '../shared/clients.js';
 import { loadConfig } from '../shared/config.js';
-import { MisconfiguredError } from '../shared/errors.js';
+import { MisconfiguredError, misconfigurationLogFields, misconfigurationOf } from '../shared/errors.js';
 import { type HttpResult, json } from '../shared/http.js';
 import { logger } from '../shared/logger.js';
+import { count, flushMetrics } from '../shared/metrics.js';
 import { logContext } from '../shared/middleware.js';
 import { SecretStore } from '../shared/secrets.js';
 import { WebhookQueue } from '../shared/webhook-queue.js';
@@ -15,6 +16,9 @@ import { webhookRequestOf } from './request.js';
  * Zoom's event and deauthorization endpoint. It only verifies and enqueues: Zoom wants an answer within 3 s,
  * and everything slow (DynamoDB, Recall) happens in the worker behind the queue. This module must not import
  * DynamoDB or the Recall client, so they stay out of its bundle and its cold start.
+ *
+ * A bad environment fails the cold start on purpose (the stack sets it, and its tests check it); an unfilled
+ * Secret Token is a 503 per request instead, which Zoom retries.
  */
 const config = loadConfig();
 if (!config.webhookQueueUrl) {
@@ -26,10 +30,11 @@ const queue = new WebhookQueue(config.webhookQueueUrl, getSqs);
 async function zoomWebhook(event: APIGatewayProxyEventV2, context: Context): Promise<HttpResult> {
   logContext(context);
   const accepted = await acceptZoomWebhook(webhookRequestOf(event), {
-    secretToken: async () => (await secrets.get()).zoomWebhookSecretToken,
+    secretToken: () => secrets.webhookSecretToken(),
     enqueue: (message) => queue.send(message),
     now: Date.now,
   });
+  count('WebhookAccepted');
   logger.info('Zoom webhook accepted', { zoomEvent: accepted.event });
   return json(200, accepted.answer);
 }
@@ -43,12 +48,14 @@ const webhookErrors: MiddlewareObj<APIGatewayProxyEventV2, HttpResult> = {
   onError: async (request) => {
     const { error } = request;
     if (error instanceof WebhookRejectedError) {
+      if (error.statusCode === 401) count('WebhookRejected');
       logger.warn('Zoom webhook refused', { status: error.statusCode, problem: error.problem });
       request.response = json(error.statusCode, { error: error.message });
       return;
     }
-    if (error instanceof MisconfiguredError) {
-      logger.error('Zoom webhook misconfigured', { reason: 'misconfigured', error });
+    const misconfigured = misconfigurationOf(error);
+    if (misconfigured) {
+      logger.error('Service misconfigured', misconfigurationLogFields(misconfigured));
       request.response = json(503, { error: 'The webhook is not configured yet.' });
       return;
     }
@@ -57,4 +64,4 @@ const webhookErrors: MiddlewareObj<APIGatewayProxyEventV2, HttpResult> = {
   },
 };
 
-export const handler = middy<APIGatewayProxyEventV2, HttpResult>().use(webhookErrors).handler(zoomWebhook);
+export const handler = middy<APIGatewayProxyEventV2, HttpResult>().use(flushMetrics()).use(webhookErrors).handler(zoomWebhook);

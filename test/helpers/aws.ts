@@ -1,8 +1,16 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  GetSecretValueCommand,
+  type GetSecretValueCommandInput,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AWS_FUNCTION_ENV, SECRETS } from './env.js';
 
-/** Secrets Manager answering with the filled-in app secret and the generated signing key. */
+/**
+ * Secrets Manager answering with the filled-in app secret and the generated signing key. The signing key has no
+ * `AWSPREVIOUS` version, as before its first rotation: asking for it fails the way Secrets Manager fails.
+ */
 export function mockSecretsManager() {
   const secretsManager = mockClient(SecretsManagerClient);
   secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.APP_SECRET_ID }).resolves({
@@ -14,6 +22,14 @@ export function mockSecretsManager() {
   });
   secretsManager
     .on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID })
-    .resolves({ SecretString: SECRETS.signingKey });
+    .callsFake((input: GetSecretValueCommandInput) => {
+      if (input.VersionStage === 'AWSPREVIOUS') {
+        throw new ResourceNotFoundException({
+          message: "Secrets Manager can't find the specified secret value for staging label: AWSPREVIOUS",
+          $metadata: {},
+        });
+      }
+      return { SecretString: SECRETS.signingKey };
+    });
   return secretsManager;
 }

@@ -9,9 +9,10 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../../functions/shared/crypto.js';
 import { ConnectionEventDetailSchema, EVENT_SOURCE } from '../../../functions/shared/events.js';
 import { mockSecretsManager } from '../../helpers/aws.js';
@@ -19,10 +20,14 @@ import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
 import { FakeRecallFetch, credential } from '../../helpers/fake-recall-fetch.js';
+import { type CapturedOutput, captureOutput, metricSum, metricsOf } from '../../helpers/output.js';
 
 const BUS = 'recall-zoom-connect-events';
 useAwsFunctionEnv();
 process.env.EVENT_BUS_NAME = BUS;
+// Logs and metrics on: some tests assert on them; the capture keeps them out of the test output.
+process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
+process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 const recall = new FakeRecallFetch();
 vi.stubGlobal('fetch', recall.fetch);
 const ddb = mockClient(DynamoDBClient);
@@ -34,6 +39,8 @@ beforeAll(async () => {
 });
 afterAll(() => {
   delete process.env.EVENT_BUS_NAME;
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 });
 
 const STATE = 'state-from-zoom-redirect-0123456789abcdefghijklmnop';
@@ -79,8 +86,23 @@ beforeEach(() => {
   ddb.on(UpdateItemCommand).resolves({});
   eventBridge.reset();
   eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0 });
-  mockSecretsManager();
+  secretsManager = mockSecretsManager();
+  output = captureOutput();
 });
+afterEach(() => {
+  output.restore();
+});
+
+let secretsManager: ReturnType<typeof mockSecretsManager>;
+let output: CapturedOutput;
+const emitted = () => metricsOf(output.emf());
+const SERVICE = { service: 'recall-zoom-connect' };
+
+/** A handler with nothing cached yet: a fresh module instance, as a cold start gets. */
+async function coldHandler(): Promise<typeof handler> {
+  vi.resetModules();
+  return (await import('../../../functions/callback/handler.js')).handler;
+}
 
 /** Every entry sent to EventBridge, its detail parsed by the published schema. */
 const publishedEvents = () =>
@@ -443,5 +465,227 @@ describe('GET /zoom/callback', () => {
     expect(recall.requests.map((r) => `${r.method} ${r.path}`)).toContain(`DELETE ${CREDENTIALS}cred-other/`);
     expect(publishedTypes()).toEqual(['connected user-42', 'replaced user-42']);
     expect(publishedEvents()[1]?.detail.previousRecallCredentialId).toBe('cred-other');
+  });
+});
+
+describe('GET /zoom/callback: metrics', () => {
+  const created = () => recall.on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined));
+
+  it('counts ConnectCompleted and one metered Recall call, tagged with the attempt\'s correlation id', async () => {
+    created();
+
+    await callback({ code: CODE, state: STATE });
+
+    const metrics = emitted();
+    expect(metricSum(metrics, 'ConnectCompleted')).toBe(1);
+    expect(metricSum(metrics, 'RecallCall')).toBe(1);
+    expect(metricSum(metrics, 'ConnectFailed')).toBe(0);
+    expect(metrics.find((metric) => metric.name === 'RecallLatency')).toMatchObject({ unit: 'Milliseconds' });
+    expect(metrics.every((metric) => metric.namespace === 'RecallZoomConnect')).toBe(true);
+    expect(metrics[0]?.metadata).toEqual({ correlationId: 'corr-1' });
+    expect(output.text()).not.toContain(CODE);
+  });
+
+  it('counts ConnectDenied when the user declined at Zoom', async () => {
+    await callback({ state: STATE, error: 'access_denied' });
+
+    expect(metricSum(emitted(), 'ConnectDenied')).toBe(1);
+    expect(metricSum(emitted(), 'RecallCall')).toBe(0);
+  });
+
+  it('counts ConflictResolved for a conflict deleted and created again', async () => {
+    let creates = 0;
+    recall
+      .on((r) => (r.method === 'POST' && creates++ === 0 ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } } : undefined))
+      .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-new', { user_id: 'zu-1' }) } : undefined))
+      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
+      .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
+
+    await callback({ code: CODE, state: STATE });
+
+    expect(metricSum(emitted(), 'ConflictResolved')).toBe(1);
+    expect(metricSum(emitted(), 'ConnectCompleted')).toBe(1);
+    expect(metricSum(emitted(), 'RecallCall')).toBe(4);
+  });
+
+  it('counts a Reauthorization when the code was spent resolving a conflict', async () => {
+    let creates = 0;
+    recall
+      .on((r) =>
+        r.method === 'POST'
+          ? creates++ === 0
+            ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } }
+            : { status: 400, body: { detail: 'invalid_grant' } }
+          : undefined,
+      )
+      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [] } } : undefined));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(String(response.headers?.location)).toMatch(/^https:\/\/zoom\.us\//);
+    expect(metricSum(emitted(), 'Reauthorization')).toBe(1);
+    expect(metricSum(emitted(), 'ConnectFailed')).toBe(0);
+  });
+
+  it('counts RecallRetry for a 429 that was retried', async () => {
+    let creates = 0;
+    recall.on((r) =>
+      r.method === 'POST'
+        ? creates++ === 0
+          ? { status: 429, body: {}, headers: { 'retry-after': '0' } }
+          : { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }
+        : undefined,
+    );
+
+    await callback({ code: CODE, state: STATE });
+
+    expect(metricSum(emitted(), 'RecallRetry')).toBe(1);
+    expect(metricSum(emitted(), 'RecallCall')).toBe(2);
+    expect(metricSum(emitted(), 'RecallFailure')).toBe(0);
+  });
+
+  const failures: Array<[string, () => void, string]> = [
+    ['Recall rejects the code', () => recall.on(() => ({ status: 400, body: { detail: `bad code ${CODE}` } })), 'code_rejected'],
+    ['Recall answers 503', () => recall.on(() => ({ status: 503, body: { detail: 'overloaded' } })), 'recall_unavailable'],
+    ['Recall refuses the API key', () => recall.on(() => ({ status: 401, body: { detail: 'Invalid token.' } })), 'recall_rejected'],
+    [
+      'the state expired',
+      () => {
+        ddb.on(DeleteItemCommand).rejectsOnce(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+        ddb.on(GetItemCommand).resolves({ Item: stateItem({ expiresAt: { N: '1' } }) });
+      },
+      'state_expired',
+    ],
+    [
+      'another browser came back',
+      () => {
+        ddb.on(DeleteItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+        ddb.on(GetItemCommand).resolves({ Item: stateItem() });
+      },
+      'browser_mismatch',
+    ],
+    [
+      'the record cannot be written',
+      () => {
+        created();
+        ddb.on(PutItemCommand).rejects(new Error('InternalServerError'));
+      },
+      'internal',
+    ],
+  ];
+
+  it.each(failures)('counts ConnectFailed, in total and by reason, when %s', async (_case, prepare, reason) => {
+    prepare();
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason });
+    const metrics = emitted();
+    expect(metricSum(metrics, 'ConnectFailed')).toBe(1);
+    expect(metricSum(metrics, 'ConnectFailed', { ...SERVICE, reason })).toBe(1);
+    expect(metricSum(metrics, 'ConnectCompleted')).toBe(0);
+    expect(output.text()).not.toContain(CODE);
+    expect(output.text()).not.toContain(STATE);
+  });
+
+  it('counts RecallFailure when Recall is unavailable', async () => {
+    recall.on(() => ({ status: 503, body: { detail: 'overloaded' } }));
+
+    await callback({ code: CODE, state: STATE });
+
+    expect(metricSum(emitted(), 'RecallFailure')).toBe(1);
+  });
+
+  it('counts nothing for a replayed state (a 400 page, not an attempt)', async () => {
+    ddb.on(DeleteItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    ddb.on(GetItemCommand).resolves({});
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(response.statusCode).toBe(400);
+    expect(emitted()).toEqual([]);
+  });
+
+  it('counts ConnectFailed with reason=internal for a 500 page (the state could not be read)', async () => {
+    ddb.on(DeleteItemCommand).rejects(new Error('ServiceUnavailable'));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(response.statusCode).toBe(500);
+    expect(metricSum(emitted(), 'ConnectFailed', { ...SERVICE, reason: 'internal' })).toBe(1);
+  });
+
+  it('counts EventPublishFailed for lifecycle events the bus did not take', async () => {
+    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 1 });
+    created();
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response).connect).toBe('connected');
+    expect(metricSum(emitted(), 'EventPublishFailed')).toBe(1);
+  });
+});
+
+describe('GET /zoom/callback before ops filled in the secrets', () => {
+  it('lands on reason=misconfigured with one clear log line when the Recall API key is a placeholder', async () => {
+    // Prepare
+    secretsManager.reset();
+    secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.APP_SECRET_ID }).resolves({
+      SecretString: JSON.stringify({ recallApiKey: 'REPLACE_ME', zoomClientId: SECRETS.zoomClientId }),
+    });
+    const cold = await coldHandler();
+
+    // Act
+    const response = (await cold(
+      httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [`${COOKIE_NAME}=${NONCE}`] }),
+      context,
+    )) as APIGatewayProxyStructuredResultV2;
+
+    // Assess
+    expect(response.statusCode).toBe(302);
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'misconfigured' });
+    expect(recall.requests).toHaveLength(0);
+    expect(output.logs().filter((line) => line.level === 'ERROR')).toEqual([
+      expect.objectContaining({
+        message: 'Service misconfigured',
+        secret: AWS_FUNCTION_ENV.APP_SECRET_ID,
+        fields: ['recallApiKey'],
+        correlationId: 'corr-1',
+      }),
+    ]);
+    expect(output.text()).not.toContain(SECRETS.zoomClientId);
+    expect(metricSum(emitted(), 'ConnectFailed', { ...SERVICE, reason: 'misconfigured' })).toBe(1);
+  });
+});
+
+describe('GET /zoom/callback across a Recall API key rotation', () => {
+  it('reads the API key again after Recall refuses it (401), so the next callback uses the rotated key', async () => {
+    // Prepare: a warm container holds the old key; ops have rotated it and Recall revoked the old one.
+    const cold = await coldHandler();
+    const event = () =>
+      httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [`${COOKIE_NAME}=${NONCE}`] });
+    recall.on((r) =>
+      r.authorization === `Token ${SECRETS.recallApiKey}`
+        ? { status: 401, body: { detail: 'Invalid token.' } }
+        : { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) },
+    );
+    const rotated = 'recall-api-key-after-the-rotation-42';
+    const first = (await cold(event(), context)) as APIGatewayProxyStructuredResultV2;
+    secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.APP_SECRET_ID }).resolves({
+      SecretString: JSON.stringify({ recallApiKey: rotated, zoomClientId: SECRETS.zoomClientId }),
+    });
+
+    // Act: the next callback, well within the 5-minute secrets cache.
+    const second = (await cold(event(), context)) as APIGatewayProxyStructuredResultV2;
+
+    // Assess
+    expect(outcomeOf(first)).toMatchObject({ connect: 'error', reason: 'recall_rejected' });
+    expect(outcomeOf(second).connect).toBe('connected');
+    expect(recall.requests.map((r) => r.authorization)).toEqual([`Token ${SECRETS.recallApiKey}`, `Token ${rotated}`]);
+    expect(output.logs().map((line) => line.message)).toContain(
+      'Recall refused the API key (401): check recallApiKey in the app secret; it is read again on the next call',
+    );
+    expect(output.text()).not.toContain(SECRETS.recallApiKey);
+    expect(output.text()).not.toContain(rotated);
   });
 });

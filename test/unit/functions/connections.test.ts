@@ -7,6 +7,7 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -238,5 +239,47 @@ describe('DELETE /connections/{userId}', () => {
     const response = await call('POST', 'user-42');
 
     expect(response.statusCode).toBe(405);
+  });
+});
+
+describe('/connections/{userId} before ops filled in the secrets', () => {
+  it('answers DELETE with a 503 JSON that says so, before changing anything', async () => {
+    // Prepare: a cold function and an app secret still holding the placeholder.
+    vi.resetModules();
+    const cold = (await import('../../../functions/connections/handler.js')).handler;
+    const secretsManager = mockSecretsManager();
+    secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.APP_SECRET_ID }).resolves({
+      SecretString: JSON.stringify({ recallApiKey: 'REPLACE_ME', zoomClientId: SECRETS.zoomClientId }),
+    });
+    ddb.on(GetItemCommand).resolves({ Item: record('user-42', 'connected') });
+
+    // Act
+    const response = (await cold(
+      httpEvent({ method: 'DELETE', path: '/connections/user-42', routeKey: 'DELETE /connections/{userId}', pathParameters: { userId: 'user-42' } }),
+      context,
+    )) as APIGatewayProxyStructuredResultV2;
+
+    // Assess
+    expect(response.statusCode).toBe(503);
+    expect(response.headers?.['content-type']).toContain('application/json');
+    expect(JSON.parse(String(response.body))).toEqual({ error: 'The service is not configured yet.' });
+    expect(ddb.commandCalls(UpdateItemCommand)).toHaveLength(0);
+    expect(recall.requests).toHaveLength(0);
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(0);
+  });
+
+  it('still answers GET, which needs no secret', async () => {
+    vi.resetModules();
+    const cold = (await import('../../../functions/connections/handler.js')).handler;
+    const secretsManager = mockSecretsManager();
+    secretsManager.on(GetSecretValueCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+    ddb.on(GetItemCommand).resolves({ Item: record('user-42', 'connected') });
+
+    const response = (await cold(
+      httpEvent({ method: 'GET', path: '/connections/user-42', routeKey: 'GET /connections/{userId}', pathParameters: { userId: 'user-42' } }),
+      context,
+    )) as APIGatewayProxyStructuredResultV2;
+
+    expect(response.statusCode).toBe(200);
   });
 });

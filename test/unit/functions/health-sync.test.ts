@@ -2,16 +2,19 @@ import { type AttributeValue, DynamoDBClient, QueryCommand, UpdateItemCommand } 
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { ScheduledEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionEventDetailSchema, EVENT_SOURCE } from '../../../functions/shared/events.js';
 import { mockSecretsManager } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
 import { FakeRecallFetch, credential } from '../../helpers/fake-recall-fetch.js';
+import { type CapturedOutput, captureOutput, metricSum, metricsOf } from '../../helpers/output.js';
 
 const BUS = 'recall-zoom-connect-events';
 useAwsFunctionEnv();
 process.env.EVENT_BUS_NAME = BUS;
+// Metrics on: some tests assert on them; the capture keeps them out of the test output.
+process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 const recall = new FakeRecallFetch();
 vi.stubGlobal('fetch', recall.fetch);
 const ddb = mockClient(DynamoDBClient);
@@ -23,7 +26,10 @@ beforeAll(async () => {
 });
 afterAll(() => {
   delete process.env.EVENT_BUS_NAME;
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 });
+let output: CapturedOutput;
+const emitted = () => metricsOf(output.emf());
 
 const APP = AWS_FUNCTION_ENV.RECALL_ZOOM_OAUTH_APP_ID;
 const CREDENTIALS = '/api/v2/zoom-oauth-credentials/';
@@ -73,6 +79,10 @@ beforeEach(() => {
   mockSecretsManager();
   ddb.on(QueryCommand).resolves({ Items: [] });
   eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0 });
+  output = captureOutput();
+});
+afterEach(() => {
+  output.restore();
 });
 
 describe('health sync (scheduled)', () => {
@@ -186,5 +196,66 @@ describe('health sync (scheduled)', () => {
 
     await expect(run()).rejects.toThrow('Recall list answered 401');
     expect(ddb.commandCalls(UpdateItemCommand)).toHaveLength(0);
+  });
+});
+
+describe('health sync: metrics', () => {
+  const unhealthyListed = () =>
+    recall.on((r) =>
+      r.path.startsWith(`${CREDENTIALS}?`)
+        ? { status: 200, body: { next: null, results: [{ ...credential('cred-bad', { user_id: 'zu-1' }), status: 'unhealthy' }] } }
+        : undefined,
+    );
+
+  it('counts the records marked unhealthy, and reports zero healthy-again rather than nothing', async () => {
+    unhealthyListed();
+    ddb.on(QueryCommand, { IndexName: 'byZoomIdentity' }).resolves({
+      Items: [record('user-1', 'connected', 'cred-bad'), record('user-2', 'connected', 'cred-bad')],
+    });
+    ddb.on(UpdateItemCommand)
+      .resolvesOnce({ Attributes: record('user-1', 'unhealthy', 'cred-bad') })
+      .resolves({ Attributes: record('user-2', 'unhealthy', 'cred-bad') });
+
+    await run();
+
+    const metrics = emitted();
+    expect(metricSum(metrics, 'HealthSyncMarkedUnhealthy')).toBe(2);
+    expect(metrics.map((metric) => metric.name)).toContain('HealthSyncHealthyAgain');
+    expect(metricSum(metrics, 'HealthSyncHealthyAgain')).toBe(0);
+    expect(metricSum(metrics, 'RecallCall')).toBe(1);
+  });
+
+  it('counts the records healthy again', async () => {
+    recall
+      .on((r) => (r.path.startsWith(`${CREDENTIALS}?`) ? { status: 200, body: { next: null, results: [] } } : undefined))
+      .on((r) => (r.path === `${CREDENTIALS}cred-1/` ? { status: 200, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined));
+    ddb.on(QueryCommand, { IndexName: 'byStatus' }).resolves({ Items: [record('user-42', 'unhealthy', 'cred-1')] });
+    ddb.on(UpdateItemCommand).resolves({ Attributes: record('user-42', 'connected', 'cred-1') });
+
+    await run();
+
+    expect(metricSum(emitted(), 'HealthSyncHealthyAgain')).toBe(1);
+    expect(metricSum(emitted(), 'HealthSyncMarkedUnhealthy')).toBe(0);
+  });
+
+  it('counts EventPublishFailed for events the bus did not take', async () => {
+    unhealthyListed();
+    ddb.on(QueryCommand, { IndexName: 'byZoomIdentity' }).resolves({ Items: [record('user-1', 'connected', 'cred-bad')] });
+    ddb.on(UpdateItemCommand).resolves({ Attributes: record('user-1', 'unhealthy', 'cred-bad') });
+    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 1 });
+
+    await run();
+
+    expect(metricSum(emitted(), 'EventPublishFailed')).toBe(1);
+  });
+
+  it('still writes the Recall metrics of a run that failed', async () => {
+    recall.on(() => ({ status: 503, body: {}, headers: { 'retry-after': '0' } }));
+
+    await expect(run()).rejects.toThrow('Recall list answered 503');
+
+    expect(metricSum(emitted(), 'RecallCall')).toBe(3);
+    expect(metricSum(emitted(), 'RecallFailure')).toBe(1);
+    expect(metricSum(emitted(), 'HealthSyncMarkedUnhealthy')).toBe(0);
   });
 });

@@ -62,7 +62,15 @@ describe('POST /zoom/webhook before ops filled in the Secret Token', () => {
     expect(response.headers?.['cache-control']).toBe('no-store');
     expect(JSON.parse(String(response.body))).toEqual({ error: 'The webhook is not configured yet.' });
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
-    expect(error).toHaveBeenCalledWith('Zoom webhook misconfigured', expect.objectContaining({ reason: 'misconfigured' }));
+    // One line naming the secret and the field, the same line every function writes for a misconfiguration.
+    expect(error).toHaveBeenCalledTimes(1);
+    expect(error).toHaveBeenCalledWith('Service misconfigured', {
+      reason: 'misconfigured',
+      secret: AWS_FUNCTION_ENV.APP_SECRET_ID,
+      fields: ['zoomWebhookSecretToken'],
+      problem: expect.stringContaining('zoomWebhookSecretToken'),
+    });
+    expect(JSON.stringify(error.mock.calls)).not.toContain(SECRETS.recallApiKey);
     expect(secretsManager.commandCalls(GetSecretValueCommand)[0]?.args[0].input.SecretId).toBe(AWS_FUNCTION_ENV.APP_SECRET_ID);
   });
 

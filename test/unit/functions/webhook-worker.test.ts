@@ -7,16 +7,20 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { SQSBatchResponse } from 'aws-lambda';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { logger } from '../../../functions/shared/logger.js';
 import { mockSecretsManager } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, useAwsFunctionEnv } from '../../helpers/env.js';
 import { type Answer, credential as recallCredential, FakeRecallFetch, type RecordedRequest } from '../../helpers/fake-recall-fetch.js';
+import { type CapturedOutput, captureOutput, metricSum, metricsOf } from '../../helpers/output.js';
 import { queueMessageBody, recordRawRequests, sqsEvent } from '../../helpers/zoom-webhook.js';
 
 useAwsFunctionEnv();
+// Metrics on: some tests assert on them; the capture keeps them out of the test output.
+process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 delete process.env.SIGNING_KEY_SECRET_ID;
 process.env.EVENT_BUS_NAME = 'recall-zoom-connect';
 const recall = new FakeRecallFetch();
@@ -147,8 +151,19 @@ beforeEach(() => {
   ddb.reset();
   eventBridge.reset();
   eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [] });
-  mockSecretsManager();
+  secretsManager = mockSecretsManager();
+  output = captureOutput();
 });
+afterEach(() => {
+  output.restore();
+});
+afterAll(() => {
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+});
+
+let secretsManager: ReturnType<typeof mockSecretsManager>;
+let output: CapturedOutput;
+const emitted = () => metricsOf(output.emf());
 
 describe('app_deauthorized from a user-level app', () => {
   it('revokes every connection of the Zoom user, publishes revoked, deletes the credential, and forwards', async () => {
@@ -434,5 +449,91 @@ describe('unusable messages', () => {
     expect(forwards()).toHaveLength(1);
     expect(error).toHaveBeenCalledWith(expect.stringContaining('Unusable webhook message'), expect.anything());
     error.mockRestore();
+  });
+});
+
+describe('metrics', () => {
+  it('counts DeauthorizationProcessed once the deauthorization is applied, even when the forward then fails', async () => {
+    table([item('user-42', 'connected', 'cred-1')]);
+    recallAnswers({ byUser: [credential('cred-1', { user_id: 'zu-1' })], forward: { status: 503, body: {}, headers: { 'retry-after': '0' } } });
+
+    const result = await run(queueMessageBody(deauthBody()));
+
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }]);
+    const metrics = emitted();
+    expect(metricSum(metrics, 'DeauthorizationProcessed')).toBe(1);
+    // list by user, list by account, delete, and three forward attempts (two retried, the last unavailable)
+    expect(metricSum(metrics, 'RecallCall')).toBe(6);
+    expect(metricSum(metrics, 'RecallRetry')).toBe(2);
+    expect(metricSum(metrics, 'RecallFailure')).toBe(1);
+  });
+
+  it('counts EventPublishFailed when the bus does not take the revoked events', async () => {
+    eventBridge.on(PutEventsCommand).rejects(new Error('AccessDeniedException'));
+    table([item('user-42', 'connected', 'cred-1'), item('user-7', 'connected', 'cred-1')]);
+    recallAnswers({ byUser: [credential('cred-1', { user_id: 'zu-1' })] });
+
+    const result = await run(queueMessageBody(deauthBody()));
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(metricSum(emitted(), 'EventPublishFailed')).toBe(2);
+  });
+
+  it('counts no deauthorization for other events', async () => {
+    recallAnswers();
+
+    await run(queueMessageBody('{"event":"meeting.started"}'));
+
+    expect(metricSum(emitted(), 'DeauthorizationProcessed')).toBe(0);
+    expect(metricSum(emitted(), 'RecallCall')).toBe(1);
+  });
+
+  it('keeps the cached API key when Recall refuses a forward (a 401 there is about the webhook secret)', async () => {
+    // Prepare: a deauthorization has the key read and cached.
+    table([item('user-42', 'connected', 'cred-1')]);
+    recallAnswers({ byUser: [credential('cred-1', { user_id: 'zu-1' })] });
+    await run(queueMessageBody(deauthBody()));
+    const readsBefore = secretsManager.commandCalls(GetSecretValueCommand).length;
+    recall.reset();
+    recallAnswers({ byUser: [credential('cred-1', { user_id: 'zu-1' })], forward: { status: 401, body: { detail: 'Invalid signature' } } });
+
+    // Act: a refused forward, then another deauthorization.
+    await run(queueMessageBody('{"event":"meeting.started"}'));
+    await run(queueMessageBody(deauthBody()));
+
+    // Assess
+    expect(secretsManager.commandCalls(GetSecretValueCommand).length).toBe(readsBefore);
+  });
+});
+
+describe('before ops filled in the secrets', () => {
+  it('fails a deauthorization with one Service misconfigured line while the Recall API key is a placeholder', async () => {
+    // Prepare: a cold worker (nothing cached) and an app secret that is still the placeholder.
+    process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
+    vi.resetModules();
+    const cold = (await import('../../../functions/webhook-worker/handler.js')).handler;
+    secretsManager.reset();
+    secretsManager.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ recallApiKey: 'REPLACE_ME', zoomClientId: 'REPLACE_ME' }) });
+    table([item('user-42', 'connected', 'cred-1')]);
+    recallAnswers();
+
+    try {
+      // Act
+      const result = (await cold(sqsEvent([{ messageId: 'msg-1', body: queueMessageBody(deauthBody()) }]), context)) as SQSBatchResponse;
+
+      // Assess: SQS retries it (and dead-letters it in the end); the log says exactly what to fix.
+      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }]);
+      const errors = output.logs().filter((line) => line.level === 'ERROR');
+      expect(errors).toEqual([
+        expect.objectContaining({
+          message: 'Service misconfigured',
+          secret: AWS_FUNCTION_ENV.APP_SECRET_ID,
+          fields: ['recallApiKey', 'zoomClientId'],
+          messageId: 'msg-1',
+        }),
+      ]);
+    } finally {
+      process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+    }
   });
 });

@@ -5,14 +5,17 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { build } from 'esbuild';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { logger } from '../../../functions/shared/logger.js';
 import { mockSecretsManager } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
+import { type CapturedOutput, captureOutput, metricSum, metricsOf } from '../../helpers/output.js';
 import { signedWebhookEvent, WEBHOOK_QUEUE_URL, webhookHttpEvent, zoomSign } from '../../helpers/zoom-webhook.js';
 
 useAwsFunctionEnv();
+// Metrics on: some tests assert on them; the capture keeps them out of the test output.
+process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 // The webhook function is given the base environment and its queue; it never verifies connect tokens.
 delete process.env.SIGNING_KEY_SECRET_ID;
 process.env.WEBHOOK_QUEUE_URL = WEBHOOK_QUEUE_URL;
@@ -37,11 +40,19 @@ beforeEach(() => {
   sqs.reset();
   sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
   secretsManager = mockSecretsManager();
+  output = captureOutput();
+});
+
+afterEach(() => {
+  output.restore();
 });
 
 afterAll(() => {
   vi.useRealTimers();
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 });
+
+let output: CapturedOutput;
 
 async function call(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2 & { json: unknown }> {
   const response = (await handler(event, context)) as APIGatewayProxyStructuredResultV2;
@@ -238,6 +249,33 @@ describe('POST /zoom/webhook: refused requests are never queued', () => {
     expect(logged).not.toContain(event.headers['x-zm-signature']);
     expect(logged).not.toContain('meeting.started');
     warn.mockRestore();
+  });
+});
+
+describe('POST /zoom/webhook: metrics', () => {
+  it('counts WebhookAccepted for a verified event, and never writes the signature', async () => {
+    const event = signedWebhookEvent(TOKEN, MEETING_STARTED, NOW_S);
+
+    await call(event);
+
+    const metrics = metricsOf(output.emf());
+    expect(metricSum(metrics, 'WebhookAccepted')).toBe(1);
+    expect(metricSum(metrics, 'WebhookRejected')).toBe(0);
+    expect(output.text()).not.toContain(String(event.headers['x-zm-signature']));
+  });
+
+  it('counts WebhookRejected for a 401', async () => {
+    await call(signedWebhookEvent('someone-elses-token', MEETING_STARTED, NOW_S));
+
+    expect(metricSum(metricsOf(output.emf()), 'WebhookRejected')).toBe(1);
+    expect(metricSum(metricsOf(output.emf()), 'WebhookAccepted')).toBe(0);
+  });
+
+  it('does not count a signed body that is not an event as rejected (a 400, not a signature failure)', async () => {
+    const response = await call(signedWebhookEvent(TOKEN, 'not json', NOW_S));
+
+    expect(response.statusCode).toBe(400);
+    expect(output.emf()).toEqual([]);
   });
 });
 

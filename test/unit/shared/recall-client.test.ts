@@ -607,6 +607,118 @@ describe('retryAfterMs', () => {
   });
 });
 
+describe('RecallClient: onAttempt, the metrics hook', () => {
+  const outcomes = (onAttempt: ReturnType<typeof vi.fn>) =>
+    onAttempt.mock.calls.map(([info]) => `${info.operation}#${info.attempt} ${info.status ?? '-'} ${info.outcome}`);
+
+  it('reports every attempt once: retried ones as retry, the last one as ok', async () => {
+    const onAttempt = vi.fn();
+    const { client } = harness([empty(503), empty(502), json(200, { next: null, results: [] })], { onAttempt });
+
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+
+    expect(outcomes(onAttempt)).toEqual(['list#1 503 retry', 'list#2 502 retry', 'list#3 200 ok']);
+    for (const [info] of onAttempt.mock.calls) {
+      expect(info.durationMs).toBeGreaterThanOrEqual(0);
+      expect(Object.keys(info).sort()).toEqual(['attempt', 'durationMs', 'operation', 'outcome', 'status']);
+    }
+  });
+
+  it.each([
+    ['a 503 on create (not retried)', [empty(503)], ['create#1 503 unavailable']],
+    ['429 until the attempts run out', [empty(429), empty(429), empty(429)], ['create#1 429 retry', 'create#2 429 retry', 'create#3 429 unavailable']],
+    ['a network error on create', [networkError()], ['create#1 - unavailable']],
+    ['a refused API key', [json(401, { detail: 'Invalid token.' })], ['create#1 401 client_error']],
+    ['a bad code', [json(400, { detail: 'invalid_grant' })], ['create#1 400 client_error']],
+    ['a created credential', [json(201, credential('cred-1'))], ['create#1 201 ok']],
+  ] as const)('classifies %s', async (_case, replies, expected) => {
+    const onAttempt = vi.fn();
+    const { client } = harness([...replies], { onAttempt });
+
+    await client.createCredential(CREATE_INPUT).catch(() => undefined);
+
+    expect(outcomes(onAttempt)).toEqual(expected);
+  });
+
+  it("reports the attempt that the caller's deadline ended as unavailable, not as a retry", async () => {
+    const controller = new AbortController();
+    const onAttempt = vi.fn();
+    const { client } = harness(
+      [
+        () => {
+          controller.abort();
+          return empty(429, { 'Retry-After': '5' });
+        },
+      ],
+      { onAttempt },
+    );
+
+    await rejection(client.createCredential(CREATE_INPUT, controller.signal));
+
+    expect(outcomes(onAttempt)).toEqual(['create#1 429 unavailable']);
+  });
+
+  it('never passes a body, header, code or key to the hook', async () => {
+    const onAttempt = vi.fn();
+    const { client } = harness([json(400, { detail: `code ${CODE} verifier ${VERIFIER}` })], { onAttempt });
+
+    await client.createCredential(CREATE_INPUT);
+
+    const reported = JSON.stringify(onAttempt.mock.calls);
+    for (const value of [CODE, VERIFIER, API_KEY, REDIRECT_URI]) expect(reported).not.toContain(value);
+  });
+});
+
+describe('RecallClient: redaction of what Recall echoes', () => {
+  it('redacts the PKCE verifier, and the URL-encoded code, from a 400 detail', async () => {
+    const { client } = harness([
+      json(400, { detail: `bad grant: code_verifier=${VERIFIER}&code=${encodeURIComponent(`${CODE}/+=`)}` }),
+    ]);
+
+    const result = await client.createCredential({ ...CREATE_INPUT, code: `${CODE}/+=` });
+
+    const detail = result.kind === 'bad_request' ? result.detail : '';
+    expect(detail).not.toContain(VERIFIER);
+    expect(detail).not.toContain(encodeURIComponent(`${CODE}/+=`));
+    expect(detail).toContain('[redacted]');
+  });
+
+  it('keeps the API key out of an error even when Recall quotes it, however long the detail', async () => {
+    const { client } = harness([json(401, { detail: `${'x'.repeat(280)} Invalid token ${API_KEY}` })]);
+
+    const error = await rejection(client.listCredentials({ oauth_app: OAUTH_APP }));
+
+    expect(error.message).not.toContain(API_KEY);
+    // Cleaned before it is cut to 300 characters: no half of the key is left either.
+    expect(error.message).not.toContain(API_KEY.slice(0, 10));
+  });
+
+  it('keeps the Zoom signature out of the error of a refused webhook forward', async () => {
+    const signature = `v0=${'ab'.repeat(32)}`;
+    const { client } = harness([json(401, { detail: `signature ${signature} does not verify` })]);
+
+    const error = await rejection(
+      client.forwardZoomWebhook({
+        oauthApp: OAUTH_APP,
+        body: new TextEncoder().encode('{"event":"x"}'),
+        headers: { 'x-zm-signature': signature, 'x-zm-request-timestamp': '1796061600' },
+      }),
+    );
+
+    expect(error).toBeInstanceOf(RecallRejectedError);
+    expect(error.message).not.toContain(signature);
+    expect(error.message).toContain('does not verify');
+  });
+
+  it('redacts the verifier from the error of a refused create', async () => {
+    const { client } = harness([json(403, { detail: `blocked: ${VERIFIER}` })]);
+
+    const error = await rejection(client.createCredential(CREATE_INPUT));
+
+    expect(error.message).not.toContain(VERIFIER);
+  });
+});
+
 function request0Body(requests: RecordedRequest[]): string {
   const body = requests[0]?.body;
   expect(body).toBeTypeOf('string');

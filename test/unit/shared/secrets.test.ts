@@ -1,4 +1,9 @@
-import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  GetSecretValueCommand,
+  type GetSecretValueCommandInput,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ServiceConfig } from '../../../functions/shared/config.js';
@@ -11,6 +16,7 @@ const RECALL_API_KEY = 'recall-api-key-super-secret-0123456789';
 const ZOOM_CLIENT_ID = 'zoomClientIdQwErTy';
 const WEBHOOK_TOKEN = 'zoom-webhook-secret-token-zxcvb';
 const SIGNING_KEY = 'signing-key-with-at-least-32-characters-0123456789abcdef';
+const PREVIOUS_SIGNING_KEY = 'the-signing-key-before-the-last-rotation-0123456789';
 const TTL_SECONDS = 300;
 
 const awsConfig: Pick<ServiceConfig, 'secrets' | 'secretsCacheSeconds'> = {
@@ -21,9 +27,25 @@ const awsConfig: Pick<ServiceConfig, 'secrets' | 'secretsCacheSeconds'> = {
 const secretsManager = mockClient(SecretsManagerClient);
 const newClient = () => new SecretsManagerClient({});
 
-function answer(appSecret: string | undefined, signingKey: string | undefined = SIGNING_KEY) {
+const notFound = (what: string) =>
+  new ResourceNotFoundException({ message: `Secrets Manager can't find the specified secret${what}.`, $metadata: {} });
+
+/**
+ * Secrets Manager as the stack leaves it: the app secret, and the signing key's `AWSCURRENT` version with an
+ * `AWSPREVIOUS` one only when `previous` is given (a key never rotated has none).
+ */
+function answer(
+  appSecret: string | undefined,
+  { current = SIGNING_KEY, previous }: { current?: string; previous?: string } = {},
+) {
   secretsManager.on(GetSecretValueCommand, { SecretId: APP_SECRET_ID }).resolves({ SecretString: appSecret });
-  secretsManager.on(GetSecretValueCommand, { SecretId: SIGNING_KEY_SECRET_ID }).resolves({ SecretString: signingKey });
+  secretsManager.on(GetSecretValueCommand, { SecretId: SIGNING_KEY_SECRET_ID }).callsFake((input: GetSecretValueCommandInput) => {
+    if (input.VersionStage === 'AWSPREVIOUS') {
+      if (previous === undefined) throw notFound(' value for staging label: AWSPREVIOUS');
+      return { SecretString: previous };
+    }
+    return { SecretString: current };
+  });
 }
 
 const filledAppSecret = (overrides: Record<string, unknown> = {}) =>
@@ -34,6 +56,12 @@ const filledAppSecret = (overrides: Record<string, unknown> = {}) =>
     ...overrides,
   });
 
+const requested = () =>
+  secretsManager.commandCalls(GetSecretValueCommand).map(({ args }) => {
+    const { SecretId, VersionStage } = args[0].input;
+    return VersionStage ? `${SecretId}@${VersionStage}` : String(SecretId);
+  });
+
 async function misconfiguration(promise: Promise<unknown>): Promise<MisconfiguredError> {
   const error = await promise.then(
     () => undefined,
@@ -41,6 +69,13 @@ async function misconfiguration(promise: Promise<unknown>): Promise<Misconfigure
   );
   expect(error).toBeInstanceOf(MisconfiguredError);
   return error as MisconfiguredError;
+}
+
+/** Every value a misconfiguration message must never quote. */
+function expectNoSecretValue(error: Error): void {
+  for (const value of [RECALL_API_KEY, ZOOM_CLIENT_ID, WEBHOOK_TOKEN, SIGNING_KEY, PREVIOUS_SIGNING_KEY]) {
+    expect(error.message).not.toContain(value);
+  }
 }
 
 /** A clock the test moves by hand. */
@@ -57,103 +92,70 @@ afterEach(() => {
   secretsManager.reset();
 });
 
-describe('SecretStore', () => {
-  it('returns environment values without any Secrets Manager call', async () => {
-    // Prepare
-    const store = new SecretStore(
-      {
-        secrets: {
-          source: 'environment',
-          recallApiKey: RECALL_API_KEY,
-          zoomClientId: ZOOM_CLIENT_ID,
-          zoomWebhookSecretToken: WEBHOOK_TOKEN,
-          signingKey: SIGNING_KEY,
-        },
-        secretsCacheSeconds: TTL_SECONDS,
-      },
-      newClient,
-    );
-
-    // Act
-    const secrets = await store.get();
-
-    // Assess
-    expect(secrets).toEqual({
+describe('SecretStore: environment source (local mode)', () => {
+  const environment = {
+    secrets: {
+      source: 'environment' as const,
       recallApiKey: RECALL_API_KEY,
       zoomClientId: ZOOM_CLIENT_ID,
       zoomWebhookSecretToken: WEBHOOK_TOKEN,
-      signingKeys: [SIGNING_KEY],
+      signingKey: SIGNING_KEY,
+    },
+    secretsCacheSeconds: TTL_SECONDS,
+  };
+
+  it('returns environment values without any Secrets Manager call', async () => {
+    const store = new SecretStore(environment, newClient);
+
+    expect(await store.app()).toEqual({
+      recallApiKey: RECALL_API_KEY,
+      zoomClientId: ZOOM_CLIENT_ID,
+      zoomWebhookSecretToken: WEBHOOK_TOKEN,
     });
+    expect(await store.signingKeys()).toEqual([SIGNING_KEY]);
+    expect(await store.webhookSecretToken()).toBe(WEBHOOK_TOKEN);
     expect(secretsManager.calls()).toHaveLength(0);
   });
 
-  it('needs no client for the environment source', async () => {
-    const store = new SecretStore({
-      secrets: { source: 'environment', recallApiKey: RECALL_API_KEY, zoomClientId: ZOOM_CLIENT_ID, signingKey: SIGNING_KEY },
-      secretsCacheSeconds: TTL_SECONDS,
-    });
+  it('needs no client, and names the variable when the webhook token is not set', async () => {
+    const { zoomWebhookSecretToken: _unset, ...withoutToken } = environment.secrets;
+    const store = new SecretStore({ secrets: withoutToken, secretsCacheSeconds: TTL_SECONDS });
 
-    const secrets = await store.get();
-
-    expect(secrets.signingKeys).toEqual([SIGNING_KEY]);
-    expect(secrets).not.toHaveProperty('zoomWebhookSecretToken');
+    expect(await store.app()).not.toHaveProperty('zoomWebhookSecretToken');
+    const error = await misconfiguration(store.webhookSecretToken());
+    expect(error.fields).toEqual(['ZOOM_WEBHOOK_SECRET_TOKEN']);
   });
+});
 
-  it('parses the JSON app secret and the signing key from Secrets Manager', async () => {
+describe('SecretStore: the app secret', () => {
+  it('parses the JSON app secret, reading nothing else', async () => {
     answer(filledAppSecret());
-    const store = new SecretStore(awsConfig, newClient);
 
-    const secrets = await store.get();
+    const app = await new SecretStore(awsConfig, newClient).app();
 
-    expect(secrets).toEqual({
-      recallApiKey: RECALL_API_KEY,
-      zoomClientId: ZOOM_CLIENT_ID,
-      zoomWebhookSecretToken: WEBHOOK_TOKEN,
-      signingKeys: [SIGNING_KEY],
-    });
-    const requested = secretsManager.commandCalls(GetSecretValueCommand).map((call) => call.args[0].input.SecretId);
-    expect(requested.sort()).toEqual([APP_SECRET_ID, SIGNING_KEY_SECRET_ID].sort());
-  });
-
-  it('reads only the app secret, with no signing keys, for a function not given a signing key id', async () => {
-    answer(filledAppSecret());
-    const store = new SecretStore(
-      { secrets: { source: 'secrets-manager', appSecretId: APP_SECRET_ID }, secretsCacheSeconds: TTL_SECONDS },
-      newClient,
-    );
-
-    const secrets = await store.get();
-
-    expect(secrets.recallApiKey).toBe(RECALL_API_KEY);
-    expect(secrets.signingKeys).toEqual([]);
-    const requested = secretsManager.commandCalls(GetSecretValueCommand).map((call) => call.args[0].input.SecretId);
-    expect(requested).toEqual([APP_SECRET_ID]);
+    expect(app).toEqual({ recallApiKey: RECALL_API_KEY, zoomClientId: ZOOM_CLIENT_ID, zoomWebhookSecretToken: WEBHOOK_TOKEN });
+    expect(requested()).toEqual([APP_SECRET_ID]);
   });
 
   it('accepts an app secret without the optional webhook token', async () => {
     answer(JSON.stringify({ recallApiKey: RECALL_API_KEY, zoomClientId: ZOOM_CLIENT_ID }));
 
-    const secrets = await new SecretStore(awsConfig, newClient).get();
+    const app = await new SecretStore(awsConfig, newClient).app();
 
-    expect(secrets.recallApiKey).toBe(RECALL_API_KEY);
-    expect(secrets.zoomWebhookSecretToken).toBeUndefined();
+    expect(app.recallApiKey).toBe(RECALL_API_KEY);
+    expect(app.zoomWebhookSecretToken).toBeUndefined();
   });
 
-  it('makes no further Secrets Manager call for a second get() within the TTL', async () => {
-    // Prepare
+  it('makes no further Secrets Manager call within the TTL', async () => {
     answer(filledAppSecret());
     const time = clock();
     const store = new SecretStore(awsConfig, newClient, time.now);
-    await store.get();
-    const callsAfterFirst = secretsManager.calls().length;
+    await store.app();
 
-    // Act
     time.advance(TTL_SECONDS * 1000 - 1);
-    const second = await store.get();
+    const second = await store.app();
 
-    // Assess
-    expect(callsAfterFirst).toBe(2);
-    expect(secretsManager.calls()).toHaveLength(2);
+    expect(secretsManager.calls()).toHaveLength(1);
     expect(second.recallApiKey).toBe(RECALL_API_KEY);
   });
 
@@ -161,135 +163,122 @@ describe('SecretStore', () => {
     answer(filledAppSecret());
     const store = new SecretStore(awsConfig, newClient);
 
-    await Promise.all([store.get(), store.get(), store.get()]);
+    await Promise.all([store.app(), store.app(), store.app()]);
 
-    expect(secretsManager.calls()).toHaveLength(2);
+    expect(secretsManager.calls()).toHaveLength(1);
   });
 
   it('fetches again once the TTL has passed and returns the new values', async () => {
     answer(filledAppSecret());
     const time = clock();
     const store = new SecretStore(awsConfig, newClient, time.now);
-    await store.get();
+    await store.app();
 
     answer(filledAppSecret({ recallApiKey: 'rotated-recall-api-key-987654321' }));
     time.advance(TTL_SECONDS * 1000);
-    const refreshed = await store.get();
+    const refreshed = await store.app();
 
-    expect(secretsManager.calls()).toHaveLength(4);
+    expect(secretsManager.calls()).toHaveLength(2);
     expect(refreshed.recallApiKey).toBe('rotated-recall-api-key-987654321');
   });
 
-  it('fetches again after clear()', async () => {
+  it('fetches again after clear(), picking up a rotated Recall API key at once', async () => {
     answer(filledAppSecret());
     const store = new SecretStore(awsConfig, newClient);
-    await store.get();
+    await store.app();
 
+    answer(filledAppSecret({ recallApiKey: 'rotated-recall-api-key-987654321' }));
     store.clear();
-    await store.get();
+    const app = await store.app();
 
-    expect(secretsManager.calls()).toHaveLength(4);
+    expect(secretsManager.calls()).toHaveLength(2);
+    expect(app.recallApiKey).toBe('rotated-recall-api-key-987654321');
   });
 
-  it('refuses a placeholder, naming the field but no secret value', async () => {
+  it('refuses a placeholder, naming the secret and the field but no secret value', async () => {
     // Prepare: ops filled in the API key but not the client id.
     answer(filledAppSecret({ zoomClientId: SECRET_PLACEHOLDER }));
 
     // Act
-    const error = await misconfiguration(new SecretStore(awsConfig, newClient).get());
+    const error = await misconfiguration(new SecretStore(awsConfig, newClient).app());
 
     // Assess
+    expect(error.secret).toBe(APP_SECRET_ID);
+    expect(error.fields).toEqual(['zoomClientId']);
     expect(error.message).toContain('zoomClientId');
-    expect(error.message).not.toContain(RECALL_API_KEY);
-    expect(error.message).not.toContain(WEBHOOK_TOKEN);
-    expect(error.message).not.toContain(SIGNING_KEY);
+    expect(error.message).toContain(APP_SECRET_ID);
+    expectNoSecretValue(error);
   });
 
   it('names every field still holding the placeholder', async () => {
     answer(JSON.stringify({ recallApiKey: 'REPLACE_ME', zoomClientId: 'REPLACE_ME' }));
 
-    const error = await misconfiguration(new SecretStore(awsConfig, newClient).get());
+    const error = await misconfiguration(new SecretStore(awsConfig, newClient).app());
 
-    expect(error.message).toContain('recallApiKey');
-    expect(error.message).toContain('zoomClientId');
+    expect(error.fields).toEqual(['recallApiKey', 'zoomClientId']);
   });
 
-  it('never hands out the placeholder as the Zoom webhook secret token', async () => {
+  it('never hands out the placeholder as the Zoom webhook secret token, and names it when asked for it', async () => {
     // Prepare: ops filled in the Recall key and the Zoom client id, but not the webhook token the stack seeded with
     // REPLACE_ME. A webhook verified with that publicly known key would accept forged deauthorization events.
     answer(filledAppSecret({ zoomWebhookSecretToken: SECRET_PLACEHOLDER }));
+    const store = new SecretStore(awsConfig, newClient);
 
     // Act
-    const outcome = await new SecretStore(awsConfig, newClient).get().then(
-      (secrets) => ({ token: secrets.zoomWebhookSecretToken }),
-      (error: unknown) => ({ error }),
-    );
+    const app = await store.app();
+    const error = await misconfiguration(store.webhookSecretToken());
 
-    // Assess: either refused by name, or treated as not set; never returned as a usable key.
-    if ('error' in outcome) {
-      expect(outcome.error).toBeInstanceOf(MisconfiguredError);
-      expect((outcome.error as Error).message).toContain('zoomWebhookSecretToken');
-    } else {
-      expect(outcome.token).not.toBe(SECRET_PLACEHOLDER);
-    }
+    // Assess
+    expect(app.zoomWebhookSecretToken).toBeUndefined();
+    expect(error.secret).toBe(APP_SECRET_ID);
+    expect(error.fields).toEqual(['zoomWebhookSecretToken']);
+    expect(error.message).not.toContain(SECRET_PLACEHOLDER);
   });
 
   it('refuses a missing field, naming it', async () => {
     answer(JSON.stringify({ zoomClientId: ZOOM_CLIENT_ID, zoomWebhookSecretToken: WEBHOOK_TOKEN }));
 
-    const error = await misconfiguration(new SecretStore(awsConfig, newClient).get());
+    const error = await misconfiguration(new SecretStore(awsConfig, newClient).app());
 
-    expect(error.message).toContain('recallApiKey');
-    expect(error.message).not.toContain(WEBHOOK_TOKEN);
+    expect(error.fields).toEqual(['recallApiKey']);
+    expectNoSecretValue(error);
   });
 
   it('refuses a field of the wrong type without echoing its value', async () => {
     answer(filledAppSecret({ recallApiKey: { nested: RECALL_API_KEY } }));
 
-    const error = await misconfiguration(new SecretStore(awsConfig, newClient).get());
+    const error = await misconfiguration(new SecretStore(awsConfig, newClient).app());
 
-    expect(error.message).toContain('recallApiKey');
-    expect(error.message).not.toContain(RECALL_API_KEY);
+    expect(error.fields).toEqual(['recallApiKey']);
+    expectNoSecretValue(error);
   });
 
   it('refuses invalid JSON without repeating the raw text', async () => {
     const raw = `{"recallApiKey": "${RECALL_API_KEY}", oops`;
     answer(raw);
 
-    const error = await misconfiguration(new SecretStore(awsConfig, newClient).get());
+    const error = await misconfiguration(new SecretStore(awsConfig, newClient).app());
 
-    expect(error.message).not.toContain(RECALL_API_KEY);
+    expectNoSecretValue(error);
     expect(error.message).not.toContain('oops');
     expect(error.message).toContain(APP_SECRET_ID);
-  });
-
-  it('refuses a signing key shorter than 32 characters without showing it', async () => {
-    const shortKey = 'too-short-key-1234';
-    answer(filledAppSecret(), shortKey);
-
-    const error = await misconfiguration(new SecretStore(awsConfig, newClient).get());
-
-    expect(error.message).toContain(SIGNING_KEY_SECRET_ID);
-    expect(error.message).not.toContain(shortKey);
+    expect(error.secret).toBe(APP_SECRET_ID);
   });
 
   it('refuses a secret without a string value', async () => {
     answer(undefined);
 
-    const error = await misconfiguration(new SecretStore(awsConfig, newClient).get());
+    const error = await misconfiguration(new SecretStore(awsConfig, newClient).app());
 
     expect(error.message).toContain(APP_SECRET_ID);
   });
 
   it('turns ResourceNotFoundException into MisconfiguredError naming the secret', async () => {
-    secretsManager.on(GetSecretValueCommand, { SecretId: APP_SECRET_ID }).rejects(
-      new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }),
-    );
-    secretsManager.on(GetSecretValueCommand, { SecretId: SIGNING_KEY_SECRET_ID }).resolves({ SecretString: SIGNING_KEY });
+    secretsManager.on(GetSecretValueCommand, { SecretId: APP_SECRET_ID }).rejects(notFound(''));
 
-    const error = await misconfiguration(new SecretStore(awsConfig, newClient).get());
+    const error = await misconfiguration(new SecretStore(awsConfig, newClient).app());
 
-    expect(error.message).toContain(APP_SECRET_ID);
+    expect(error.secret).toBe(APP_SECRET_ID);
     expect(error.message).toContain('ResourceNotFoundException');
   });
 
@@ -297,7 +286,7 @@ describe('SecretStore', () => {
     const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
     secretsManager.on(GetSecretValueCommand).rejects(throttled);
 
-    const error = await new SecretStore(awsConfig, newClient).get().then(
+    const error = await new SecretStore(awsConfig, newClient).app().then(
       () => undefined,
       (thrown: unknown) => thrown,
     );
@@ -307,27 +296,141 @@ describe('SecretStore', () => {
     expect((error as Error).name).toBe('ThrottlingException');
   });
 
-  it('does not cache a failed load: the next get() tries again and can succeed', async () => {
+  it('does not cache a failed load: the next call tries again and can succeed', async () => {
     // Prepare: the first load finds the placeholder.
     answer(filledAppSecret({ recallApiKey: SECRET_PLACEHOLDER }));
     const time = clock();
     const store = new SecretStore(awsConfig, newClient, time.now);
-    await misconfiguration(store.get());
+    await misconfiguration(store.app());
 
     // Act: ops fill the secret in; the next invocation comes well within the TTL.
     answer(filledAppSecret());
     time.advance(1000);
-    const secrets = await store.get();
+    const app = await store.app();
 
     // Assess
-    expect(secrets.recallApiKey).toBe(RECALL_API_KEY);
-    expect(secretsManager.calls()).toHaveLength(4);
+    expect(app.recallApiKey).toBe(RECALL_API_KEY);
+    expect(secretsManager.calls()).toHaveLength(2);
   });
 
   it('refuses the secrets-manager source without a client', async () => {
-    const error = await misconfiguration(new SecretStore(awsConfig).get());
+    const error = await misconfiguration(new SecretStore(awsConfig).app());
 
     expect(error.message).toMatch(/client/i);
     expect(secretsManager.calls()).toHaveLength(0);
+  });
+});
+
+describe('SecretStore: the signing keys', () => {
+  it('reads the AWSCURRENT and AWSPREVIOUS versions of the signing key, and never the app secret', async () => {
+    answer(filledAppSecret(), { previous: PREVIOUS_SIGNING_KEY });
+
+    const keys = await new SecretStore(awsConfig, newClient).signingKeys();
+
+    // Current first: it is what tokens are minted with, and verification tries it first.
+    expect(keys).toEqual([SIGNING_KEY, PREVIOUS_SIGNING_KEY]);
+    expect(requested().sort()).toEqual([`${SIGNING_KEY_SECRET_ID}@AWSCURRENT`, `${SIGNING_KEY_SECRET_ID}@AWSPREVIOUS`]);
+  });
+
+  it('treats a key that was never rotated (no AWSPREVIOUS version) as normal', async () => {
+    answer(filledAppSecret());
+
+    expect(await new SecretStore(awsConfig, newClient).signingKeys()).toEqual([SIGNING_KEY]);
+  });
+
+  it('lists a previous version equal to the current one once', async () => {
+    answer(filledAppSecret(), { previous: SIGNING_KEY });
+
+    expect(await new SecretStore(awsConfig, newClient).signingKeys()).toEqual([SIGNING_KEY]);
+  });
+
+  it('leaves out a previous version too short to be a key', async () => {
+    answer(filledAppSecret(), { previous: 'short-old-key' });
+
+    expect(await new SecretStore(awsConfig, newClient).signingKeys()).toEqual([SIGNING_KEY]);
+  });
+
+  it('refuses a previous version it may not read (its access is the same grant as the current one)', async () => {
+    secretsManager.on(GetSecretValueCommand, { SecretId: SIGNING_KEY_SECRET_ID }).callsFake((input: GetSecretValueCommandInput) => {
+      if (input.VersionStage === 'AWSPREVIOUS') throw Object.assign(new Error('denied'), { name: 'AccessDeniedException' });
+      return { SecretString: SIGNING_KEY };
+    });
+
+    const error = await misconfiguration(new SecretStore(awsConfig, newClient).signingKeys());
+
+    expect(error.secret).toBe(SIGNING_KEY_SECRET_ID);
+    expect(error.message).toContain('AWSPREVIOUS');
+  });
+
+  it('refuses a current signing key shorter than 32 characters without showing it', async () => {
+    const shortKey = 'too-short-key-1234';
+    answer(filledAppSecret(), { current: shortKey });
+
+    const error = await misconfiguration(new SecretStore(awsConfig, newClient).signingKeys());
+
+    expect(error.secret).toBe(SIGNING_KEY_SECRET_ID);
+    expect(error.message).not.toContain(shortKey);
+  });
+
+  it('refuses an unreadable signing key, naming it', async () => {
+    secretsManager.on(GetSecretValueCommand, { SecretId: SIGNING_KEY_SECRET_ID }).rejects(notFound(''));
+
+    const error = await misconfiguration(new SecretStore(awsConfig, newClient).signingKeys());
+
+    expect(error.secret).toBe(SIGNING_KEY_SECRET_ID);
+    expect(error.message).toContain('ResourceNotFoundException');
+  });
+
+  it('serves the signing keys while the app secret is still a placeholder, and the other way round', async () => {
+    // Prepare: the authorize step must be able to trust a token's return URL even before ops filled the app secret.
+    answer(filledAppSecret({ recallApiKey: SECRET_PLACEHOLDER }));
+    const store = new SecretStore(awsConfig, newClient);
+
+    // Act / Assess
+    expect(await store.signingKeys()).toEqual([SIGNING_KEY]);
+    await misconfiguration(store.app());
+
+    secretsManager.reset();
+    answer(filledAppSecret());
+    secretsManager.on(GetSecretValueCommand, { SecretId: SIGNING_KEY_SECRET_ID }).rejects(notFound(''));
+    const other = new SecretStore(awsConfig, newClient);
+    expect((await other.app()).recallApiKey).toBe(RECALL_API_KEY);
+    await misconfiguration(other.signingKeys());
+  });
+
+  it('refuses the signing keys in a function given no signing key secret', async () => {
+    answer(filledAppSecret());
+    const store = new SecretStore(
+      { secrets: { source: 'secrets-manager', appSecretId: APP_SECRET_ID }, secretsCacheSeconds: TTL_SECONDS },
+      newClient,
+    );
+
+    const error = await misconfiguration(store.signingKeys());
+
+    expect(error.fields).toEqual(['SIGNING_KEY_SECRET_ID']);
+    expect(secretsManager.calls()).toHaveLength(0);
+  });
+
+  it('caches the keys for the TTL, but reads them again when asked for keys younger than maxAgeMs', async () => {
+    // Prepare: keys read; then the key is rotated.
+    answer(filledAppSecret());
+    const time = clock();
+    const store = new SecretStore(awsConfig, newClient, time.now);
+    const before = await store.signingKeys();
+    answer(filledAppSecret(), { current: 'the-new-signing-key-after-rotation-0123456789', previous: SIGNING_KEY });
+
+    // Act
+    time.advance(10_000);
+    const tooSoon = await store.signingKeys({ maxAgeMs: 30_000 });
+    const cached = await store.signingKeys();
+    time.advance(25_000);
+    const refreshed = await store.signingKeys({ maxAgeMs: 30_000 });
+
+    // Assess: a forced refresh is bounded by maxAgeMs; after it the new keys are served from the cache.
+    expect(tooSoon).toBe(before);
+    expect(cached).toBe(before);
+    expect(refreshed).toEqual(['the-new-signing-key-after-rotation-0123456789', SIGNING_KEY]);
+    expect(await store.signingKeys()).toBe(refreshed);
+    expect(secretsManager.calls()).toHaveLength(4);
   });
 });
