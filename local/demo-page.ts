@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 import { signConnectToken } from '../functions/shared/connect-token.js';
 import { OUTCOME_REASONS, type OutcomeReason } from '../functions/shared/errors.js';
 import type { HttpApi, HttpApiResponse } from './api-gateway.js';
-import { html, sendPage, type SafeHtml } from './html.js';
+import { html, type SafeHtml, sendPage, sendProblemPage } from './html.js';
 import { parseForm, readBody, sendRedirect } from './http-util.js';
 import type { SandboxRecall } from './sandbox-recall.js';
 import { deauthorizationEvent, zoomWebhookHeaders } from './sandbox-zoom.js';
@@ -80,9 +80,9 @@ const STATUS_TEXT: Record<string, { label: string; next: string }> = {
 };
 
 const DEMO_NOTICES = {
-  disconnected: { tone: 'ok', text: 'Zoom is disconnected.' },
-  not_connected: { tone: '', text: 'There was no connection to end.' },
-  failed: { tone: 'error', text: 'Disconnecting failed. Try again; check the server logs.' },
+  disconnected: { tone: 'ok', text: 'Zoom is disconnected. Choose “Connect Zoom” whenever you want to connect again.' },
+  not_connected: { tone: '', text: 'There was no connection to end, so nothing changed.' },
+  failed: { tone: 'error', text: 'Disconnecting failed, so Zoom is still connected. Try again; the server log says why.' },
   revoke_sent: {
     tone: 'ok',
     text:
@@ -90,9 +90,9 @@ const DEMO_NOTICES = {
   },
   revoke_failed: {
     tone: 'error',
-    text: 'The service refused or failed the simulated Zoom event; check the server logs.',
+    text: 'The service refused or failed the simulated Zoom event, so nothing changed. The server log says why.',
   },
-  no_connection: { tone: 'error', text: 'This user has no Zoom connection.' },
+  no_connection: { tone: 'error', text: 'This user has no Zoom connection. Choose “Connect Zoom” first.' },
   marked_unhealthy: {
     tone: 'ok',
     text: 'The sandbox Recall now reports this credential unhealthy. The service notices at its next health sync.',
@@ -101,25 +101,129 @@ const DEMO_NOTICES = {
     tone: 'ok',
     text: 'The sandbox Recall now reports this credential healthy. The service notices at its next health sync.',
   },
-  credential_gone: { tone: 'error', text: 'The sandbox Recall has no such credential any more.' },
-  health_sync_done: { tone: 'ok', text: 'The health sync ran.' },
-  health_sync_failed: { tone: 'error', text: 'The health sync failed; check the server logs.' },
-  no_identity: { tone: 'error', text: 'This connection no longer records a Zoom identity to revoke.' },
+  credential_gone: {
+    tone: 'error',
+    text: 'The sandbox Recall has no such credential any more. Run the health sync, or connect Zoom again.',
+  },
+  health_sync_done: { tone: 'ok', text: 'The health sync ran; the status above is up to date.' },
+  health_sync_failed: { tone: 'error', text: 'The health sync failed. Try again; the server log says why.' },
+  no_identity: {
+    tone: 'error',
+    text: 'This connection no longer records a Zoom identity, so there is nothing to revoke. Connect Zoom again.',
+  },
 } as const satisfies Record<string, { tone: '' | 'ok' | 'error'; text: string }>;
 type DemoNotice = keyof typeof DEMO_NOTICES;
 
-const ADVICE: Record<OutcomeReason, string> = {
-  state_expired: 'The connect attempt expired or was already used. Start again with “Connect Zoom”.',
-  browser_mismatch:
-    'The attempt was started in another browser, or its cookie was lost. Start again in this browser.',
-  code_rejected: 'Zoom’s one-time code was not accepted (it may have expired). Start again with “Connect Zoom”.',
-  conflict_unresolved:
-    'This Zoom account is already connected and could not be moved here. Try again, or disconnect it first.',
-  recall_rejected: 'Recall refused the request. Check the Recall API key, the OAuth app id and the redirect URI.',
-  recall_unavailable: 'Recall could not be reached. Wait a minute and try again.',
-  misconfigured: 'The service is not configured correctly. Check the server’s configuration and logs.',
-  internal: 'Something went wrong in the service. Try again; if it keeps failing, check the server logs.',
+/**
+ * What the user sees on return from the connect flow, for every `zoom_connect` outcome and every documented
+ * `reason`: what happened, then what to do next, in plain words (README, "Outcomes on the return URL").
+ */
+export interface OutcomeMessage {
+  /** `ok` and `info` are status messages; `error` is an alert. */
+  tone: 'ok' | 'info' | 'error';
+  /** The page title while the message shows. */
+  title: string;
+  what: string;
+  next: string;
+}
+
+export const CONNECT_OUTCOME_MESSAGES = {
+  connected: {
+    tone: 'ok',
+    title: 'Zoom connected',
+    what: 'Your Zoom account is connected.',
+    next: 'Recall can now use it for your meetings. There is nothing else to do.',
+  },
+  denied: {
+    tone: 'info',
+    title: 'Zoom not connected',
+    what: 'You declined access at Zoom, so nothing changed.',
+    next: 'Choose “Connect Zoom” whenever you want to try again.',
+  },
+} as const satisfies Record<string, OutcomeMessage>;
+
+const AGAIN = 'Choose “Connect Zoom” to try again.';
+
+export const CONNECT_ERROR_MESSAGES: Record<OutcomeReason, OutcomeMessage> = {
+  state_expired: {
+    tone: 'error',
+    title: 'Zoom not connected',
+    what: 'Zoom was not connected: the sign-in took longer than 10 minutes, or its link had already been used.',
+    next: 'Choose “Connect Zoom” to start again, and finish at Zoom within 10 minutes.',
+  },
+  browser_mismatch: {
+    tone: 'error',
+    title: 'Zoom not connected',
+    what:
+      'Zoom was not connected: Zoom sent you back to a different browser from the one you started in, or this ' +
+      'browser blocked the cookie that ties the two together.',
+    next: 'Choose “Connect Zoom” again in this browser, with cookies allowed for this site.',
+  },
+  code_rejected: {
+    tone: 'error',
+    title: 'Zoom not connected',
+    what: 'Zoom was not connected: Recall could not use the one-time code from Zoom (it expired or was already used).',
+    next: `${AGAIN} If it keeps happening, the Zoom app’s redirect URL does not match this service’s: check it.`,
+  },
+  conflict_unresolved: {
+    tone: 'error',
+    title: 'Zoom not connected',
+    what: 'Zoom was not connected: another connection of the same Zoom account was being set up at the same moment.',
+    next: `Wait a moment. ${AGAIN}`,
+  },
+  recall_rejected: {
+    tone: 'error',
+    title: 'Zoom cannot be connected right now',
+    what: 'Zoom can’t be connected right now: Recall.ai refused the service’s request.',
+    next: 'Try again later. If you run this service, check its Recall API key, region and OAuth app id.',
+  },
+  recall_unavailable: {
+    tone: 'error',
+    title: 'Zoom not connected',
+    what: 'Zoom was not connected: Recall.ai could not be reached.',
+    next: `Wait a few minutes. ${AGAIN}`,
+  },
+  misconfigured: {
+    tone: 'error',
+    title: 'Zoom cannot be connected right now',
+    what: 'Zoom can’t be connected right now: this service is not fully set up yet.',
+    next: 'Try again later. If you run this service, fill in its secrets; the server log names what is missing.',
+  },
+  internal: {
+    tone: 'error',
+    title: 'Zoom not connected',
+    what: 'Zoom was not connected: something went wrong in the service.',
+    next: `${AGAIN} If it keeps failing, the server log has the details.`,
+  },
 };
+
+/** A reason this page does not know (a newer service): still say what happened and what to do. */
+export const UNKNOWN_ERROR_MESSAGE: OutcomeMessage = {
+  tone: 'error',
+  title: 'Zoom not connected',
+  what: 'Zoom was not connected.',
+  next: AGAIN,
+};
+
+/** The outcome message for a return URL's query, if it carries a known `zoom_connect`. */
+export function connectOutcomeMessage(query: URLSearchParams): (OutcomeMessage & { reason?: string }) | undefined {
+  const outcome = query.get('zoom_connect');
+  if (outcome === 'connected' || outcome === 'denied') return CONNECT_OUTCOME_MESSAGES[outcome];
+  if (outcome !== 'error') return undefined;
+  const reason = query.get('reason') ?? '';
+  return (OUTCOME_REASONS as readonly string[]).includes(reason)
+    ? { ...CONNECT_ERROR_MESSAGES[reason as OutcomeReason], reason }
+    : UNKNOWN_ERROR_MESSAGE;
+}
+
+/** Why a demo request was refused: an error page that says what to do next and links back to the page. */
+const INVALID_USER = {
+  status: 400,
+  heading: 'That user id can’t be used',
+  what: 'Demo user ids are 1 to 128 letters, digits, dots, underscores, hyphens or @, and this one is not.',
+  next: 'Go back to the demo page and switch to a user id of that form.',
+  link: { href: '/', text: 'Back to the demo page' },
+} as const;
 
 export class DemoPage {
   constructor(private readonly options: DemoPageOptions) {}
@@ -162,9 +266,17 @@ export class DemoPage {
     const lookup = await this.#connectionOf(userId);
     const connection = lookup.kind === 'found' ? lookup.connection : undefined;
     const active = connection !== undefined && connection.status !== 'disconnected';
+    const outcome = invalidUser ? undefined : connectOutcomeMessage(query);
     const body = html`<h1>Demo product: connect your Zoom account</h1>
-${invalidUser ? html`<p class="notice error" role="alert">That user id is not valid here; showing <code>${userId}</code>.</p>` : ''}
-${outcomeNotice(query)}
+${
+  invalidUser
+    ? html`<div class="notice error" role="alert"><p>That user id can’t be used here, so this page shows
+<code>${userId}</code> instead.</p><p>Switch to a user id of 1 to 128 letters, digits, dots, underscores, hyphens or
+@ below.</p></div>`
+    : ''
+}
+${demoNotice(query)}
+${outcome ? outcomeNotice(outcome) : ''}
 <p>You are signed in to the demo product as <strong>${userId}</strong>.</p>
 <h2>Your Zoom connection</h2>
 ${connectionDetails(lookup)}
@@ -183,15 +295,13 @@ ${this.#lifecycleControls(userId, connection)}
 <label>Product user id <input type="text" name="user" value="${userId}" autocomplete="off"></label>
 <button type="submit" class="secondary">Switch user</button>
 </form>`;
-    sendPage(res, { title: 'Demo product: connect Zoom', body });
+    const title = outcome ? `${outcome.title}: demo product` : 'Demo product: connect Zoom';
+    sendPage(res, { title, body });
   }
 
   async #connect(res: ServerResponse, query: URLSearchParams): Promise<void> {
     const userId = query.get('user') ?? DEFAULT_DEMO_USER;
-    if (!USER_ID.test(userId)) {
-      sendPage(res, { status: 400, title: 'Invalid user', body: html`<h1>That user id is not valid</h1>` });
-      return;
-    }
+    if (!USER_ID.test(userId)) return sendProblemPage(res, INVALID_USER);
     const returnTo = `${this.options.baseUrl}/?user=${encodeURIComponent(userId)}`;
     const token = await signConnectToken({ userId, returnTo }, this.options.signingKey);
     sendRedirect(res, `${this.options.apiBaseUrl}/zoom/authorize?connect_token=${encodeURIComponent(token)}`);
@@ -299,8 +409,13 @@ ${
     if (!form) return;
     const status = form.fields.get('status');
     if (status !== 'healthy' && status !== 'unhealthy') {
-      sendPage(res, { status: 400, title: 'Invalid status', body: html`<h1>Choose healthy or unhealthy</h1>` });
-      return;
+      return sendProblemPage(res, {
+        status: 400,
+        heading: 'Choose healthy or unhealthy',
+        what: 'The sandbox Recall can only mark a credential healthy or unhealthy, so nothing changed.',
+        next: 'Go back to the demo page and use its “Mark … in Recall (sandbox)” button.',
+        link: { href: `/?user=${encodeURIComponent(form.userId)}`, text: 'Back to the demo page' },
+      });
     }
     const lookup = await this.#connectionOf(form.userId);
     if (lookup.kind !== 'found') return backToPage(res, form.userId, 'no_connection');
@@ -330,13 +445,19 @@ ${
   ): Promise<{ userId: string; fields: URLSearchParams } | undefined> {
     const origin = req.headers.origin;
     if (origin !== undefined && origin !== `http://${req.headers.host}`) {
-      sendPage(res, { status: 403, title: 'Forbidden', body: html`<h1>Cross-site request refused</h1>` });
+      sendProblemPage(res, {
+        status: 403,
+        heading: 'Cross-site request refused',
+        what: 'This form was sent from another site, so the demo ignored it and nothing changed.',
+        next: 'Use the buttons on the demo page itself.',
+        link: { href: '/', text: 'Back to the demo page' },
+      });
       return undefined;
     }
     const fields = parseForm(await readBody(req, 16 * 1024));
     const userId = fields.get('user') ?? '';
     if (!USER_ID.test(userId)) {
-      sendPage(res, { status: 400, title: 'Invalid user', body: html`<h1>That user id is not valid</h1>` });
+      sendProblemPage(res, INVALID_USER);
       return undefined;
     }
     return { userId, fields };
@@ -371,44 +492,43 @@ function backToPage(res: ServerResponse, userId: string, notice: DemoNotice): vo
   sendRedirect(res, `/?user=${encodeURIComponent(userId)}&demo_notice=${notice}`);
 }
 
-function outcomeNotice(query: URLSearchParams): SafeHtml | '' {
+/** A demo control's result, after its redirect back (only known notices: the query is never echoed). */
+function demoNotice(query: URLSearchParams): SafeHtml | '' {
   const notice = query.get('demo_notice') ?? '';
-  if (Object.hasOwn(DEMO_NOTICES, notice)) {
-    const { tone, text } = DEMO_NOTICES[notice as DemoNotice];
-    return tone === 'error'
-      ? html`<p class="notice error" role="alert">${text}</p>`
-      : html`<p class="notice${tone ? ` ${tone}` : ''}" role="status">${text}</p>`;
-  }
-  switch (query.get('zoom_connect')) {
-    case 'connected':
-      return html`<p class="notice ok" role="status">Your Zoom account is connected.</p>`;
-    case 'denied':
-      return html`<p class="notice" role="status">You declined access at Zoom, so nothing changed. Choose
-“Connect Zoom” whenever you want to try again.</p>`;
-    case 'error': {
-      const reason = query.get('reason') ?? '';
-      const known = (OUTCOME_REASONS as readonly string[]).includes(reason) ? (reason as OutcomeReason) : undefined;
-      return html`<p class="notice error" role="alert">Connecting Zoom failed${
-        known ? html` (<code>${known}</code>)` : ''
-      }. ${known ? ADVICE[known] : 'Try again with “Connect Zoom”.'}</p>`;
-    }
-    default:
-      return '';
-  }
+  if (!Object.hasOwn(DEMO_NOTICES, notice)) return '';
+  const { tone, text } = DEMO_NOTICES[notice as DemoNotice];
+  return tone === 'error'
+    ? html`<div class="notice error" role="alert"><p>${text}</p></div>`
+    : html`<div class="notice${tone ? ` ${tone}` : ''}" role="status"><p>${text}</p></div>`;
 }
 
+/** The connect flow's outcome: an alert for errors, a status message otherwise. */
+function outcomeNotice(message: OutcomeMessage & { reason?: string }): SafeHtml {
+  const content = html`<p><strong>${message.what}</strong></p>
+<p>${message.next}</p>
+${message.reason ? html`<p class="hint">Reason code: <code>${message.reason}</code></p>` : ''}`;
+  return message.tone === 'error'
+    ? html`<div class="notice error" role="alert">${content}</div>`
+    : html`<div class="notice${message.tone === 'ok' ? ' ok' : ''}" role="status">${content}</div>`;
+}
+
+/** An id the connection does not hold (a user-level app records no account; a revoke may erase both). */
+export const NOT_RECORDED = 'not recorded';
+
 function connectionDetails(lookup: ConnectionLookup): SafeHtml {
-  if (lookup.kind === 'none') return html`<p>Not connected yet.</p>`;
+  if (lookup.kind === 'none') return html`<p>Not connected yet. Choose “Connect Zoom” to connect your Zoom account.</p>`;
   if (lookup.kind === 'failed') {
-    return html`<p class="notice error">Could not read the connection (HTTP ${lookup.status}).</p>`;
+    return html`<div class="notice error" role="alert"><p>The demo could not read your Zoom connection (HTTP
+${lookup.status}), so it is unknown whether Zoom is connected.</p><p>Reload the page; if it keeps failing, the server
+log says why.</p></div>`;
   }
   const { status, zoomAccountId, zoomUserId, recallCredentialId } = lookup.connection;
   const text = STATUS_TEXT[status];
   return html`${text ? html`<p><strong>${text.label}.</strong> ${text.next}</p>` : ''}
 <dl>
 <dt>Status</dt><dd>${status}</dd>
-<dt>Zoom account id</dt><dd>${zoomAccountId ?? '—'}</dd>
-<dt>Zoom user id</dt><dd>${zoomUserId ?? '—'}</dd>
-<dt>Recall credential id</dt><dd>${recallCredentialId ?? '—'}</dd>
+<dt>Zoom account id</dt><dd>${zoomAccountId ?? NOT_RECORDED}</dd>
+<dt>Zoom user id</dt><dd>${zoomUserId ?? NOT_RECORDED}</dd>
+<dt>Recall credential id</dt><dd>${recallCredentialId ?? NOT_RECORDED}</dd>
 </dl>`;
 }

@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { html, sendPage, type SafeHtml } from './html.js';
+import { html, type SafeHtml, sendPage, sendProblemPage } from './html.js';
 import { parseForm, readBody, sendRedirect } from './http-util.js';
 
 /**
@@ -94,6 +94,11 @@ export interface SandboxZoomOptions {
   redirectUri: string;
   codeTtlMs?: number;
   now?: () => number;
+  /**
+   * Origins the browser may end up on after the consent form, besides the redirect URI's: the return URLs the
+   * service redirects to. The consent page's `form-action` must allow the whole redirect chain of its submission.
+   */
+  returnOrigins?: readonly string[];
 }
 
 type ConsentParams = {
@@ -108,7 +113,7 @@ export class SandboxZoom implements ZoomCodeExchanger {
   readonly #options: Required<SandboxZoomOptions>;
 
   constructor(options: SandboxZoomOptions) {
-    this.#options = { codeTtlMs: CODE_TTL_MS, now: Date.now, ...options };
+    this.#options = { codeTtlMs: CODE_TTL_MS, now: Date.now, returnOrigins: [], ...options };
   }
 
   /**
@@ -176,7 +181,14 @@ export class SandboxZoom implements ZoomCodeExchanger {
   async handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
     if (pathname !== '/sandbox/zoom/oauth/authorize') return false;
     if (req.method !== 'GET' && req.method !== 'POST') {
-      res.writeHead(405, { allow: 'GET, POST' }).end();
+      sendProblemPage(res, {
+        status: 405,
+        heading: 'Zoom sandbox: method not allowed',
+        what: 'The consent page answers only GET (to show it) and POST (to submit the decision).',
+        next: 'Start again from the demo page.',
+        link: START_AGAIN,
+        headers: { allow: 'GET, POST' },
+      });
       return true;
     }
     // The decision form re-sends every parameter; they are checked again, never trusted from the form.
@@ -192,44 +204,82 @@ export class SandboxZoom implements ZoomCodeExchanger {
   }
 
   /** Zoom shows its own error page for these and never redirects: a bad redirect URI must not be followed. */
-  #checkAuthorizeRequest(params: URLSearchParams): ConsentParams | { problem: SafeHtml } {
+  #checkAuthorizeRequest(params: URLSearchParams): ConsentParams | { problem: SandboxProblem } {
     const clientId = params.get('client_id');
     const redirectUri = params.get('redirect_uri');
     if (clientId !== this.#options.clientId) {
-      return { problem: html`<h1>Invalid client_id</h1><p>Invalid client_id: 4702. The app is not known.</p>` };
+      return {
+        problem: {
+          heading: 'Zoom sandbox: invalid client_id',
+          what:
+            'Invalid client_id (4702): no Zoom app has the client id this link names, so Zoom cannot ask you to ' +
+            'allow it.',
+          next: html`This is a set-up problem, not something you did: make <code>ZOOM_CLIENT_ID</code> the app’s
+client id, then start again.`,
+        },
+      };
     }
     if (redirectUri !== this.#options.redirectUri) {
       return {
-        problem: html`<h1>Invalid redirect</h1><p>Invalid redirect url (4700). The redirect_uri must match the one
-registered for the app exactly, including any trailing slash.</p>`,
+        problem: {
+          heading: 'Zoom sandbox: invalid redirect',
+          what: html`Invalid redirect url (4700). The <code>redirect_uri</code> must match the one registered for the
+app exactly, including any trailing slash, so Zoom will not send you anywhere.`,
+          next: html`This is a set-up problem, not something you did: make <code>ZOOM_REDIRECT_URI</code> the URL
+registered for the app, byte for byte, then start again.`,
+        },
       };
     }
     if (params.get('response_type') !== 'code') {
-      return { problem: html`<h1>Unsupported response type</h1><p>response_type must be <code>code</code>.</p>` };
+      return {
+        problem: {
+          heading: 'Zoom sandbox: unsupported response type',
+          what: html`The link asks for <code>response_type=${params.get('response_type') ?? ''}</code>; Zoom only
+issues authorization codes (<code>response_type=code</code>).`,
+          next: 'Start again from the app; if it happens again, the app builds its Zoom link wrongly.',
+        },
+      };
     }
     const codeChallenge = params.get('code_challenge');
     if (params.get('code_challenge_method') !== 'S256' || !codeChallenge || !PKCE_CHALLENGE.test(codeChallenge)) {
       return {
-        problem: html`<h1>Invalid PKCE request</h1><p>This sandbox requires <code>code_challenge_method=S256</code>
-and a 43-character base64url <code>code_challenge</code>.</p>`,
+        problem: {
+          heading: 'Zoom sandbox: invalid PKCE request',
+          what: html`This sandbox requires <code>code_challenge_method=S256</code> and a 43-character base64url
+<code>code_challenge</code>, and the link has no valid pair.`,
+          next: 'Start again from the app; if it happens again, the app builds its Zoom link wrongly.',
+        },
       };
     }
     return { clientId, redirectUri, state: params.get('state') ?? undefined, codeChallenge };
   }
 
-  #errorPage(res: ServerResponse, problem: SafeHtml): void {
-    sendPage(res, { status: 400, title: 'Zoom sandbox: error', body: problem });
+  #errorPage(res: ServerResponse, problem: SandboxProblem): void {
+    sendProblemPage(res, { status: 400, ...problem, link: START_AGAIN });
   }
 
-  #consentPage(res: ServerResponse, params: ConsentParams): void {
+  /**
+   * The consent page; shown again (400) with `problem` in an alert when the decision form was incomplete, keeping
+   * what the user had chosen.
+   */
+  #consentPage(
+    res: ServerResponse,
+    params: ConsentParams,
+    again?: { problem: string; form: URLSearchParams },
+  ): void {
+    const chosen = again?.form.get('identity') ?? SANDBOX_ZOOM_USERS[0]?.key;
+    const checked = (key: string) => (key === chosen ? html` checked` : '');
+    const typed = (name: string) => again?.form.get(name) ?? '';
     const users = SANDBOX_ZOOM_USERS.map(
-      (user, index) => html`<label><input type="radio" name="identity" value="${user.key}"${
-        index === 0 ? html` checked` : ''
-      }> ${user.name} — ${user.email}, account ${user.accountName}</label>`,
+      (user) => html`<label><input type="radio" name="identity" value="${user.key}"${checked(user.key)}> ${user.name} — ${
+        user.email
+      }, account ${user.accountName}</label>`,
     );
     const body = html`<h1>Zoom sandbox: allow access?</h1>
+${again ? html`<div class="notice error" role="alert"><p>${again.problem}</p></div>` : ''}
 <p>An app (client id <code>${params.clientId}</code>) asks to access your Zoom account. This page stands in for
-Zoom's consent screen in local mode.</p>
+Zoom's consent screen in local mode: choose who you are at Zoom, then <strong>Allow</strong> to connect, or
+<strong>Decline</strong> to go back without connecting.</p>
 <form method="post" action="/sandbox/zoom/oauth/authorize">
 <input type="hidden" name="response_type" value="code">
 <input type="hidden" name="client_id" value="${params.clientId}">
@@ -240,14 +290,23 @@ ${params.state === undefined ? '' : html`<input type="hidden" name="state" value
 <fieldset>
 <legend>Sign in to Zoom as</legend>
 ${users}
-<label><input type="radio" name="identity" value="custom"> Another Zoom user:</label>
-<label>Zoom account id <input type="text" name="custom_account_id" autocomplete="off"></label>
-<label>Zoom user id <input type="text" name="custom_user_id" autocomplete="off"></label>
+<label><input type="radio" name="identity" value="custom"${checked('custom')}> Another Zoom user, with these ids:</label>
+<label>Zoom account id <input type="text" name="custom_account_id" value="${typed('custom_account_id')}"
+autocomplete="off" aria-describedby="id-hint"></label>
+<label>Zoom user id <input type="text" name="custom_user_id" value="${typed('custom_user_id')}"
+autocomplete="off" aria-describedby="id-hint"></label>
+<p class="hint" id="id-hint">Ids are letters, digits, <code>-</code> and <code>_</code>.</p>
 </fieldset>
 <button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="decline" class="secondary">Decline</button>
 </form>`;
-    sendPage(res, { title: 'Zoom sandbox: allow access?', body, formTargets: [new URL(params.redirectUri).origin] });
+    const redirectOrigin = new URL(params.redirectUri).origin;
+    sendPage(res, {
+      ...(again ? { status: 400 } : {}),
+      title: 'Zoom sandbox: allow access?',
+      body,
+      formTargets: [redirectOrigin, ...this.#options.returnOrigins],
+    });
   }
 
   #decide(res: ServerResponse, params: ConsentParams, form: URLSearchParams): void {
@@ -263,19 +322,27 @@ ${users}
       );
       return;
     }
-    if (decision !== 'allow') return this.#errorPage(res, html`<h1>Choose Allow or Decline</h1>`);
+    if (decision !== 'allow') {
+      return this.#consentPage(res, params, { problem: 'Nothing was decided yet. Choose Allow or Decline.', form });
+    }
     const identity = chosenIdentity(form);
     if (!identity) {
-      return this.#errorPage(
-        res,
-        html`<h1>Choose a Zoom user</h1><p>Pick a sandbox user, or enter a Zoom account id and user id (letters,
-digits, <code>-</code> and <code>_</code>).</p>`,
-      );
+      return this.#consentPage(res, params, {
+        problem:
+          'Choose a Zoom user: pick one of the sandbox users, or choose “Another Zoom user” and enter both a Zoom ' +
+          'account id and a Zoom user id (letters, digits, - and _).',
+        form,
+      });
     }
     const code = this.issueCode({ ...params, identity });
     sendRedirect(res, withQuery(params.redirectUri, { code, state: params.state }));
   }
 }
+
+type SandboxProblem = { heading: string; what: string | SafeHtml; next: string | SafeHtml };
+
+/** Every sandbox error page offers a way back to where a flow starts locally. */
+const START_AGAIN = { href: '/', text: 'Back to the demo page' };
 
 function chosenIdentity(form: URLSearchParams): ZoomIdentity | undefined {
   const choice = form.get('identity');

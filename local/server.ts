@@ -133,7 +133,11 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     });
     cleanups.push(restoreEnv);
 
-    const sandboxZoom = new SandboxZoom({ clientId: settings.zoomClientId, redirectUri: settings.zoomRedirectUri });
+    const sandboxZoom = new SandboxZoom({
+      clientId: settings.zoomClientId,
+      redirectUri: settings.zoomRedirectUri,
+      returnOrigins: originsOf(settings.returnUrlAllowlist),
+    });
     const sandboxRecall = new SandboxRecall({
       apiKey: settings.recallApiKey,
       oauthApp: {
@@ -268,6 +272,18 @@ function closeServer(server: Server): Promise<void> {
     if (!server.listening) return resolve();
     server.closeAllConnections();
     server.close(() => resolve());
+  });
+}
+
+/** The origins of a comma-separated URL list (entries that are not URLs are the handlers' config error, not ours). */
+function originsOf(urls: string): string[] {
+  return urls.split(',').flatMap((entry) => {
+    try {
+      const { origin } = new URL(entry.trim());
+      return origin === 'null' ? [] : [origin];
+    } catch {
+      return [];
+    }
   });
 }
 
