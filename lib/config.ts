@@ -1,10 +1,13 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { z } from 'zod';
 import { RECALL_REGIONS } from '../functions/shared/config.js';
 
 /**
  * Deploy-time configuration: the CDK context keys this app reads, validated once at synth. Defaults live both
  * here (so a key left out still means something) and in cdk.json's `context` (so ops see every option in one
- * place). Override any of them in cdk.json or on the command line: `npx cdk deploy -c recallRegion=eu-central-1`.
+ * place). A deployment keeps its own values in a config file (`npm run deploy -- --config deploy/prod.json`,
+ * see `resolveDeployConfig`), which overrides cdk.json; `-c key=value` works for a one-off synth.
  */
 
 /** The clearly fake Recall Zoom OAuth App id cdk.json ships with, so `cdk synth` works before it is set. */
@@ -96,6 +99,79 @@ const CustomDomain = z.preprocess(
   ),
 );
 
+/** The route Zoom sends users back to; an explicit redirect URI must end with exactly this path. */
+export const CALLBACK_ROUTE = '/zoom/callback';
+
+/**
+ * An explicit redirect URI, for a deployment whose browser routes another host or path fronts (a CDN, a reverse
+ * proxy under `/integrations/...`). Zoom and Recall compare it byte for byte, so it must be the canonical form
+ * of an https URL whose path ends with the callback route, with nothing after it.
+ */
+const ZoomRedirectUri = z.string({ error: 'zoomRedirectUri must be a URL such as https://connect.example.com/zoom/callback' }).superRefine((value, ctx) => {
+  const issue = (message: string) => ctx.addIssue({ code: 'custom', message: `zoomRedirectUri "${value}" ${message}` });
+  if (!URL.canParse(value)) return issue(`is not an absolute URL; write it like https://connect.example.com${CALLBACK_ROUTE}`);
+  const url = new URL(value);
+  if (url.protocol !== 'https:') return issue(`must use https, not ${url.protocol.slice(0, -1)}: Zoom and Recall accept only https redirect URIs`);
+  if (isLoopback(url.hostname)) {
+    return issue('points at this machine: Recall rejects localhost redirect URIs (403); use local mode (npm start) for localhost');
+  }
+  if (url.username || url.password) return issue('must not carry credentials');
+  if (url.search || url.hash || value.includes('?') || value.includes('#')) {
+    return issue('must not have a ?query or #fragment: Zoom appends code and state to the URI as registered');
+  }
+  if (url.pathname.endsWith(`${CALLBACK_ROUTE}/`)) {
+    return issue(`ends with a trailing slash, which makes it a different URI from the callback route ${CALLBACK_ROUTE}: remove the final "/"`);
+  }
+  if (!url.pathname.endsWith(CALLBACK_ROUTE)) {
+    return issue(`must end with the callback route ${CALLBACK_ROUTE} (the path your proxy forwards to it), e.g. https://connect.example.com${CALLBACK_ROUTE}`);
+  }
+  if (url.href !== value) {
+    return issue(`is not in canonical form, and Zoom and Recall compare it byte for byte: write it as ${url.href}`);
+  }
+  if (/\.execute-api\.[a-z0-9-]+\.amazonaws\.com$/.test(url.hostname)) {
+    return issue('points at one execute-api endpoint, which changes when the API is replaced: leave zoomRedirectUri unset (the stack derives it) or use customDomain');
+  }
+});
+
+const ALARM_EMAIL_RULE = 'alarmEmail must be one email address, e.g. oncall@example.com (confirm the subscription from the email SNS sends)';
+const AlarmEmail = z.email({ error: ALARM_EMAIL_RULE });
+
+const ALARM_TOPIC_RULE = 'alarmTopicArn must be the ARN of an SNS standard topic: arn:aws:sns:<stack region>:<account>:<name>';
+const AlarmTopicArn = z
+  .string({ error: ALARM_TOPIC_RULE })
+  .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$/, ALARM_TOPIC_RULE)
+  .refine((arn) => !arn.endsWith('.fifo'), 'alarmTopicArn is a FIFO topic; CloudWatch alarms can only notify standard topics');
+
+/** A fraction of events over an alarm's window, e.g. 0.2 for 20%. */
+const Rate = (key: string, fallback: number) =>
+  z.coerce
+    .number({ error: `${key} must be a number: a fraction such as 0.2 for 20%` })
+    .gt(0, `${key} must be a fraction above 0 and at most 1, such as 0.2 for 20%`)
+    .lte(1, `${key} must be a fraction above 0 and at most 1, such as 0.2 for 20% (not a percentage)`)
+    .default(fallback);
+
+/** The retention periods CloudWatch Logs accepts, in days. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+const LogRetentionDays = z.coerce
+  .number({ error: 'logRetentionDays must be a number of days' })
+  .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+    error: `logRetentionDays must be one of the periods CloudWatch Logs accepts: ${LOG_RETENTION_DAYS.join(', ')}`,
+  })
+  .default(30);
+
+const STACK_NAME_RULE = 'stackName must start with a letter and hold only letters, digits and hyphens (at most 128)';
+const StackName = z.string({ error: STACK_NAME_RULE }).regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, STACK_NAME_RULE).default('RecallZoomConnect');
+
+const AwsAccountId = z.coerce
+  .string()
+  .regex(/^\d{12}$/, 'awsAccountId must be a 12-digit AWS account id (quote it in JSON so leading zeros survive)');
+const AwsRegion = z
+  .string({ error: 'awsRegion must be an AWS region such as us-east-1' })
+  .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'awsRegion must be an AWS region such as us-east-1');
+
 /** Secrets Manager's own name rule. */
 const SecretName = (key: string) =>
   z.string({ error: `${key} must be a string` }).regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, `${key} may contain only letters, digits and /_+=.@- (at most 512)`);
@@ -117,7 +193,7 @@ const HealthSyncMinutes = z.coerce
   .max(HEALTH_SYNC_MINUTES.max, `healthSyncMinutes must be between ${HEALTH_SYNC_MINUTES.min} and ${HEALTH_SYNC_MINUTES.max} (a day)`)
   .default(HEALTH_SYNC_MINUTES.default);
 
-export const DeployConfigSchema = z.object({
+const DeployConfigFields = z.object({
   /** Recall region of the workspace that owns the API key and the Zoom OAuth App. */
   recallRegion: z
     .enum(RECALL_REGIONS, {
@@ -131,8 +207,10 @@ export const DeployConfigSchema = z.object({
   }),
   /** Where the service may send users back to after connecting. */
   returnUrlAllowlist: ReturnUrlAllowlist,
-  /** Serve the API on your own domain; the redirect URI then uses it. */
+  /** Serve the API on your own domain; the redirect URI and webhook URL then use it. */
   customDomain: z.preprocess(unsetIfEmpty, CustomDomain.optional()),
+  /** The redirect URI, when another host or path fronts the browser routes; wins over the derived one. */
+  zoomRedirectUri: z.preprocess(unsetIfEmpty, ZoomRedirectUri.optional()),
   /** Name of the JSON app secret the stack creates (with placeholder values ops replace). */
   appSecretName: SecretName('appSecretName')
     // Secrets Manager appends "-" and six characters to form the ARN; a name that already ends so is ambiguous.
@@ -151,6 +229,67 @@ export const DeployConfigSchema = z.object({
   throttleBurstLimit: PositiveInt('throttleBurstLimit', 100),
   /** Minutes between two runs of the health sync, which marks connections of unhealthy Recall credentials. */
   healthSyncMinutes: HealthSyncMinutes,
+  /** Days every log group (functions, API access logs) keeps events. */
+  logRetentionDays: LogRetentionDays,
+  /** Email address subscribed to the alarm topic the stack creates. */
+  alarmEmail: z.preprocess(unsetIfEmpty, AlarmEmail.optional()),
+  /** An existing SNS topic the alarms notify instead of one the stack creates. */
+  alarmTopicArn: z.preprocess(unsetIfEmpty, AlarmTopicArn.optional()),
+  /** Share of callbacks ending in an error, over 15 minutes, at which the callback error-rate alarm fires. */
+  callbackErrorRateThreshold: Rate('callbackErrorRateThreshold', 0.2),
+  /** Fewest callbacks in 15 minutes for the error rate to count: a single failure among two is not an incident. */
+  callbackErrorRateMinCallbacks: PositiveInt('callbackErrorRateMinCallbacks', 5),
+  /** Share of Recall calls ending unavailable (after retries), over 15 minutes, at which its alarm fires. */
+  recallFailureRateThreshold: Rate('recallFailureRateThreshold', 0.1),
+  /** Fewest Recall call attempts in 15 minutes for the failure rate to count. */
+  recallFailureRateMinCalls: PositiveInt('recallFailureRateMinCalls', 5),
+  /** CloudFormation stack name; one per deployment (e.g. staging and production in one account). */
+  stackName: StackName,
+  /** Pins the stack to an account: deploying with credentials of another account fails instead of landing there. */
+  awsAccountId: z.preprocess(unsetIfEmpty, AwsAccountId.optional()),
+  /** Pins the stack to a region (the certificate and an existing alarm topic must live there). */
+  awsRegion: z.preprocess(unsetIfEmpty, AwsRegion.optional()),
+});
+
+/** The region of an ARN (`arn:partition:service:region:account:...`). */
+const regionOf = (arn: unknown): string | undefined => (typeof arn === 'string' ? arn.split(':')[3] : undefined);
+
+/**
+ * Rules that relate keys to each other. Zod runs them even when a key failed on its own, so each reads its keys
+ * defensively and stays silent about a key that already has its own error.
+ */
+export const DeployConfigSchema = DeployConfigFields.superRefine((config, ctx) => {
+  const issue = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: key.split('.'), message });
+  if (config.alarmEmail && config.alarmTopicArn) {
+    issue(
+      'alarmTopicArn',
+      'set alarmEmail or alarmTopicArn, not both: with your own topic, subscribe the address to that topic yourself',
+    );
+  }
+  const certificateRegion = regionOf(config.customDomain?.certificateArn);
+  if (config.awsRegion && certificateRegion && certificateRegion !== config.awsRegion) {
+    issue(
+      'customDomain.certificateArn',
+      `customDomain.certificateArn is in ${certificateRegion}, but a regional API's certificate must be in the stack region ${config.awsRegion}: request or import it there`,
+    );
+  }
+  const topicRegion = regionOf(config.alarmTopicArn);
+  if (config.awsRegion && topicRegion && topicRegion !== config.awsRegion) {
+    issue(
+      'alarmTopicArn',
+      `alarmTopicArn is in ${topicRegion}, but CloudWatch alarms only notify topics in their own region ${config.awsRegion}`,
+    );
+  }
+  const domainName = config.customDomain?.domainName;
+  if (domainName && typeof config.zoomRedirectUri === 'string' && URL.canParse(config.zoomRedirectUri)) {
+    const { hostname, pathname } = new URL(config.zoomRedirectUri);
+    if (hostname === domainName && pathname !== CALLBACK_ROUTE) {
+      issue(
+        'zoomRedirectUri',
+        `zoomRedirectUri is on customDomain ${hostname}, where the API is mapped at the root: it must be https://${hostname}${CALLBACK_ROUTE} (or leave zoomRedirectUri unset, which derives exactly that)`,
+      );
+    }
+  }
 });
 
 export type DeployConfig = z.output<typeof DeployConfigSchema>;
@@ -161,19 +300,112 @@ export class InvalidDeployConfigError extends Error {
   override readonly name = 'InvalidDeployConfigError';
 }
 
+/** Where the configuration came from, for the first line of an error. */
+export const CONTEXT_SOURCE = 'CDK context; set it in cdk.json or with -c key=value';
+
 /**
  * Validates the CDK context once, at synth, and fails naming every wrong key and how to fix it.
  * Keys that are not ours (feature flags, `//` notes) are ignored.
  * @param context - the app's context, `app.node.getAllContext()`
+ * @param source - where the values came from, named in the error
  * @throws InvalidDeployConfigError listing every problem
  */
-export function parseDeployConfig(context: Record<string, unknown>): DeployConfig {
+export function parseDeployConfig(context: Record<string, unknown>, source = CONTEXT_SOURCE): DeployConfig {
   const parsed = DeployConfigSchema.safeParse(context);
   if (!parsed.success) {
     throw new InvalidDeployConfigError(
       // The message already lists every issue; a `cause` would only add the raw ZodError dump to the terminal.
-      `Invalid deploy configuration (CDK context; set it in cdk.json or with -c key=value):\n${z.prettifyError(parsed.error)}`,
+      `Invalid deploy configuration (${source}):\n${z.prettifyError(parsed.error)}`,
     );
   }
   return parsed.data;
+}
+
+/** The context key through which `npm run deploy` (or `cdk ... -c configFile=<path>`) names a config file. */
+export const CONFIG_FILE_CONTEXT_KEY = 'configFile';
+
+/** Every key a deploy config file may hold (besides `//` notes). */
+export const DEPLOY_CONFIG_KEYS: readonly string[] = Object.keys(DeployConfigFields.shape);
+
+/**
+ * Reads a deploy config file: one JSON object holding only deploy config keys, plus `//key` notes. Unlike the
+ * CDK context, which also carries feature flags, a file has no business holding anything else, so an unknown
+ * key is a typo and fails rather than being ignored.
+ * @param filePath - the file, absolute or relative to the working directory
+ * @param readFile - reads the file as UTF-8 (tests inject one)
+ * @throws InvalidDeployConfigError when the file is missing, not JSON, not an object, or holds unknown keys
+ */
+export function readDeployConfigFile(
+  filePath: string,
+  readFile: (file: string) => string = (file) => readFileSync(file, 'utf8'),
+): Record<string, unknown> {
+  const fail = (message: string): never => {
+    throw new InvalidDeployConfigError(`Invalid deploy configuration file ${filePath}: ${message}`);
+  };
+  let text: string;
+  try {
+    text = readFile(filePath);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return fail(code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? 'error'})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return fail(`is not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return fail('must hold one JSON object of config keys, like deploy/example.config.json');
+  }
+  const unknown = Object.keys(parsed).filter((key) => !key.startsWith('//') && !DEPLOY_CONFIG_KEYS.includes(key));
+  if (unknown.length > 0) {
+    return fail(
+      `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((key) => `"${key}"${suggestion(key)}`).join(', ')}. ` +
+        `Known keys: ${DEPLOY_CONFIG_KEYS.join(', ')}; notes go in "//key" entries.`,
+    );
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * The configuration of one synth: the CDK context (cdk.json, then `-c`), and over it the config file the
+ * context names in `configFile`, if any. The file wins: it is the deployment's record of what it runs with.
+ * @param context - the app's context, `app.node.getAllContext()`
+ * @param readFile - reads the file as UTF-8 (tests inject one)
+ * @throws InvalidDeployConfigError naming the file (if any) and every problem
+ */
+export function resolveDeployConfig(
+  context: Record<string, unknown>,
+  readFile?: (file: string) => string,
+): DeployConfig {
+  const configFile = context[CONFIG_FILE_CONTEXT_KEY];
+  if (configFile === undefined || configFile === null || configFile === '') return parseDeployConfig(context);
+  if (typeof configFile !== 'string') {
+    throw new InvalidDeployConfigError(`Invalid deploy configuration: ${CONFIG_FILE_CONTEXT_KEY} must be a file path`);
+  }
+  const fromFile = readDeployConfigFile(configFile, readFile);
+  return parseDeployConfig({ ...context, ...fromFile }, `${path.normalize(configFile)} over cdk.json's context`);
+}
+
+/** ` (did you mean "x"?)` for a key one or two edits away from a known one, else nothing. */
+function suggestion(key: string): string {
+  const close = DEPLOY_CONFIG_KEYS.find((known) => editDistance(key.toLowerCase(), known.toLowerCase()) <= 2);
+  return close ? ` (did you mean "${close}"?)` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        (previous[j] ?? 0) + 1,
+        (current[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
 }

@@ -4,6 +4,7 @@ import { PLACEHOLDER_RECALL_ZOOM_OAUTH_APP_ID, PLACEHOLDER_RETURN_URL, type Depl
 import { ConnectApi } from './constructs/connect-api.js';
 import { LifecycleJobs, WEBHOOK_WORKER } from './constructs/lifecycle-jobs.js';
 import { LifecycleMessaging } from './constructs/lifecycle-messaging.js';
+import { Monitoring } from './constructs/monitoring.js';
 import { StatefulResources } from './constructs/stateful-resources.js';
 
 export interface RecallZoomConnectStackProps extends StackProps {
@@ -13,13 +14,15 @@ export interface RecallZoomConnectStackProps extends StackProps {
 
 /**
  * The whole service: stateful resources (table, secrets), the messaging (webhook queue, lifecycle event bus),
- * the API and the background jobs that use them, plus the outputs ops need after `cdk deploy`.
+ * the API and the background jobs that use them, the alarms and dashboard that watch them, plus the outputs ops
+ * need after `cdk deploy`.
  */
 export class RecallZoomConnectStack extends Stack {
   public readonly state: StatefulResources;
   public readonly messaging: LifecycleMessaging;
   public readonly api: ConnectApi;
   public readonly jobs: LifecycleJobs;
+  public readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: RecallZoomConnectStackProps) {
     super(scope, id, props);
@@ -47,6 +50,20 @@ export class RecallZoomConnectStack extends Stack {
       webhookQueue: this.messaging.webhookQueue,
     });
 
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      config,
+      functions: {
+        Authorize: this.api.authorizeFunction,
+        Callback: this.api.callbackFunction,
+        Connections: this.api.connectionsFunction,
+        Webhook: this.api.webhookFunction,
+        WebhookWorker: this.jobs.webhookWorkerFunction,
+        HealthSync: this.jobs.healthSyncFunction,
+      },
+      webhookDeadLetterQueue: this.messaging.webhookDeadLetterQueue,
+      healthSyncDeadLetterQueue: this.jobs.healthSyncDeadLetterQueue,
+    });
+
     // cdk.json ships placeholders so `cdk synth` works out of the box; say so loudly rather than deploy them silently.
     if (config.recallZoomOAuthAppId === PLACEHOLDER_RECALL_ZOOM_OAUTH_APP_ID) {
       Annotations.of(this).addWarningV2(
@@ -60,6 +77,12 @@ export class RecallZoomConnectStack extends Stack {
         `returnUrlAllowlist still contains the example ${PLACEHOLDER_RETURN_URL} from cdk.json; replace it with your product's return URL(s).`,
       );
     }
+    if (!config.alarmEmail && !config.alarmTopicArn) {
+      Annotations.of(this).addWarningV2(
+        'recall-zoom-connect:noAlarmSubscriber',
+        'Neither alarmEmail nor alarmTopicArn is set: alarms notify a topic nobody subscribes to. Set alarmEmail, or subscribe to the AlarmTopicArn output yourself.',
+      );
+    }
 
     new CfnOutput(this, 'ZoomRedirectUri', {
       description: 'Paste byte for byte into the Zoom app: OAuth Redirect URL and OAuth Allow List (a trailing slash would make it another URI).',
@@ -71,8 +94,15 @@ export class RecallZoomConnectStack extends Stack {
       value: this.api.zoomWebhookUrl,
     });
     new CfnOutput(this, 'ApiUrl', {
-      description: 'Base URL of the service. Connect links point at <ApiUrl>/zoom/authorize?connect_token=...',
+      description: config.zoomRedirectUri
+        ? "The API's own base URL (for the IAM-authorized /connections routes). Connect links go through your front host instead: see ConnectUrl."
+        : 'Base URL of the service. Connect links point at <ApiUrl>/zoom/authorize?connect_token=...',
       value: this.api.baseUrl,
+    });
+    new CfnOutput(this, 'ConnectUrl', {
+      description:
+        'Connect links: <ConnectUrl>?connect_token=<JWT>. Same host and path prefix as ZoomRedirectUri, where the browser-binding cookie set here is sent back.',
+      value: this.api.connectUrl,
     });
     new CfnOutput(this, 'ConnectionsEndpoint', {
       description:
@@ -105,6 +135,21 @@ export class RecallZoomConnectStack extends Stack {
       description:
         'Zoom events that failed processing or forwarding to Recall 5 times (the dead-letter alarm fires). Fix the cause, then redrive them to the webhook queue (SQS console: Start DLQ redrive).',
       value: this.messaging.webhookDeadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, 'HealthSyncDeadLetterQueueUrl', {
+      description:
+        'Health sync runs that never completed (the dead-letter alarm fires). Fix the cause from the HealthSync logs, then purge it: the next run does the work.',
+      value: this.jobs.healthSyncDeadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      description: config.alarmTopicArn
+        ? 'The existing SNS topic every alarm notifies (alarmTopicArn).'
+        : 'SNS topic every alarm notifies (KMS-encrypted). alarmEmail subscribes one address; confirm the email SNS sends, or add subscribers here.',
+      value: this.monitoring.alarmTopic.topicArn,
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      description: 'CloudWatch dashboard: connect funnel, failures by reason, Recall latency and retries, webhook, dead letters, functions.',
+      value: this.monitoring.dashboardUrl,
     });
     new CfnOutput(this, 'TableName', {
       description: 'DynamoDB table of OAuth states and connections.',

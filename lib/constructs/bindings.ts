@@ -1,8 +1,8 @@
-import { Duration, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
+import { type CfnResource, Duration, Names, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 
@@ -11,32 +11,47 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
  * the grant that lets it use the resource are set together, so neither can be forgotten or drift apart.
  */
 
-/** `RO` reads items; `RW` also writes and deletes them. Neither touches the table's settings. */
-export type TableAccess = 'RO' | 'RW';
+/** The item-level DynamoDB actions a function may be granted on the table itself. */
+export type ItemAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
 
 /**
- * Sets `envName` to the table name and grants data-plane access to the table and its indexes.
+ * Exactly what a function does with the table, as its repositories call it. Conditional writes and
+ * `ReturnValues` need nothing more than the action itself; nothing here scans, batches or touches the table's
+ * settings.
+ */
+export interface TableAccess {
+  /** Actions on items of the table (the table ARN). */
+  readonly items: readonly ItemAction[];
+  /**
+   * Indexes the function queries (`dynamodb:Query` on each index's own ARN, never `index/*`).
+   * @default - queries no index
+   */
+  readonly queries?: readonly string[];
+}
+
+/**
+ * Sets `envName` to the table name and grants exactly `access`: the item actions on the table's ARN, and Query on
+ * the ARN of each index named. The table uses DynamoDB's AWS managed key, whose key policy lets any principal
+ * allowed to use the table in this account decrypt through DynamoDB, so no KMS grant is needed.
  * @param fn - the function that reads the variable
  * @param table - the table it may use
- * @param access - `RO` or `RW`
+ * @param access - the actions and indexes it uses
  * @param envName - the variable the runtime reads
  */
-export function bindTable(
-  fn: lambda.Function,
-  table: dynamodb.ITable,
-  access: TableAccess,
-  envName = 'TABLE_NAME',
-): void {
+export function bindTable(fn: lambda.Function, table: dynamodb.ITable, access: TableAccess, envName = 'TABLE_NAME'): void {
   fn.addEnvironment(envName, table.tableName);
-  if (access === 'RW') table.grantReadWriteData(fn);
-  else table.grantReadData(fn);
-
-  const cfnTable = table.node.defaultChild as CfnElement | undefined;
-  if (fn.role && cfnTable) {
-    const logicalId = Stack.of(cfnTable).resolve(cfnTable.logicalId) as string;
-    Validations.of(fn.role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/index/*]`,
-      reason: `The grant covers the indexes of this one table (${logicalId}/index/*), which the repositories query; no other table is reachable.`,
+  if (access.items.length > 0) {
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: access.items.map((action) => `dynamodb:${action}`),
+      resourceArns: [table.tableArn],
+    });
+  }
+  if (access.queries && access.queries.length > 0) {
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['dynamodb:Query'],
+      resourceArns: access.queries.map((index) => `${table.tableArn}/index/${index}`),
     });
   }
 }
@@ -52,7 +67,13 @@ export function bindTable(
  */
 export function bindSecret(fn: lambda.Function, secret: secretsmanager.ISecret, envName: string): void {
   fn.addEnvironment(envName, secret.secretFullArn ?? secret.secretName);
-  secret.grantRead(fn);
+  // Not `grantRead`, which adds DescribeSecret: the runtime only ever calls GetSecretValue. A secret imported by
+  // name has no full ARN; Secrets Manager's six-character suffix is matched by "-??????", as `grantRead` does.
+  iam.Grant.addToPrincipal({
+    grantee: fn,
+    actions: ['secretsmanager:GetSecretValue'],
+    resourceArns: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+  });
 }
 
 /** `send` puts messages on the queue; `consume` makes the function the queue's consumer. */
@@ -83,30 +104,51 @@ export interface QueueBindingOptions {
 }
 
 /**
- * `send`: sets the variable to the queue URL and grants sending to that queue only.
- * `consume`: subscribes the function to the queue (an event source mapping, which grants receive, delete and
- * change-visibility on that queue only). Records arrive in the event, so no variable is set. The mapping reports
- * partial batch failures: the handler returns `{batchItemFailures: [{itemIdentifier: messageId}]}` and only
- * those records are retried, then dead-lettered by the queue's redrive policy.
+ * `send`: sets the variable to the queue URL and grants `sqs:SendMessage` on that queue only (not
+ * `grantSendMessages`, which adds GetQueueUrl and GetQueueAttributes the runtime never calls).
+ * `consume`: subscribes the function to the queue with an event source mapping, and grants the three actions
+ * Lambda's poller uses on that queue only: ReceiveMessage, DeleteMessage, GetQueueAttributes (not
+ * `SqsEventSource`'s grant, which adds ChangeMessageVisibility and GetQueueUrl). Records arrive in the event, so
+ * no variable is set. The mapping reports partial batch failures: the handler returns
+ * `{batchItemFailures: [{itemIdentifier: messageId}]}` and only those records are retried, then dead-lettered by
+ * the queue's redrive policy.
  * @param fn - the function that sends or consumes
  * @param queue - the queue
  * @param access - `send` or `consume`
  * @param options - see {@link QueueBindingOptions}
+ * @returns the event source mapping, for `consume`
  */
-export function bindQueue(fn: lambda.Function, queue: sqs.IQueue, access: QueueAccess, options: QueueBindingOptions = {}): void {
+export function bindQueue(
+  fn: lambda.Function,
+  queue: sqs.IQueue,
+  access: QueueAccess,
+  options: QueueBindingOptions = {},
+): lambda.EventSourceMapping | undefined {
   if (access === 'send') {
     fn.addEnvironment(options.envName ?? 'WEBHOOK_QUEUE_URL', queue.queueUrl);
-    queue.grantSendMessages(fn);
-    return;
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['sqs:SendMessage'], resourceArns: [queue.queueArn] });
+    return undefined;
   }
-  fn.addEventSource(
-    new SqsEventSource(queue, {
-      batchSize: options.batchSize ?? 10,
-      maxBatchingWindow: options.maxBatchingWindow ?? Duration.seconds(1),
-      reportBatchItemFailures: true,
-      ...(options.maxConcurrency ? { maxConcurrency: options.maxConcurrency } : {}),
-    }),
-  );
+  iam.Grant.addToPrincipal({
+    grantee: fn,
+    actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+    resourceArns: [queue.queueArn],
+  });
+  // The id `SqsEventSource` gives its mapping: an existing deployment keeps its mapping instead of replacing it,
+  // which SQS would refuse while the old mapping of the same queue and function still exists.
+  const mapping = fn.addEventSourceMapping(`SqsEventSource:${Names.nodeUniqueId(queue.node)}`, {
+    eventSourceArn: queue.queueArn,
+    batchSize: options.batchSize ?? 10,
+    maxBatchingWindow: options.maxBatchingWindow ?? Duration.seconds(1),
+    reportBatchItemFailures: true,
+    ...(options.maxConcurrency ? { maxConcurrency: options.maxConcurrency } : {}),
+  });
+  Validations.of(mapping.node.defaultChild as CfnResource).acknowledge({
+    id: 'Serverless-LambdaEventSourceMappingDestination',
+    reason:
+      "Lambda supports on-failure destinations for stream and Kafka sources, not SQS: a record that keeps failing goes to the queue's own dead-letter queue through its redrive policy, which is alarmed.",
+  });
+  return mapping;
 }
 
 /**

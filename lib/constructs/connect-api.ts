@@ -1,4 +1,4 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { type CfnResource, Duration, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -10,7 +10,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { DeployConfig } from '../config.js';
+import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
+import { CALLBACK_ROUTE, type DeployConfig } from '../config.js';
 import { bindEventBus, bindQueue, bindSecret, bindTable } from './bindings.js';
 import { runtimeEnvironment } from './runtime-environment.js';
 import { projectPath, ServiceFunction } from './service-function.js';
@@ -46,15 +47,26 @@ const WEBHOOK_TIMEOUT = Duration.seconds(5);
  */
 export class ConnectApi extends Construct {
   public readonly httpApi: apigwv2.HttpApi;
-  /** The public base URL: the custom domain when configured, else the execute-api endpoint. No trailing slash. */
+  /** The API's own base URL: the custom domain when configured, else the execute-api endpoint. No trailing slash. */
   public readonly baseUrl: string;
   /**
-   * The redirect URI registered at Zoom. Derived here and only here, and handed to the functions verbatim, so the
-   * authorize URL, Recall's create call and the stack output are the same string byte for byte.
+   * The redirect URI registered at Zoom: `zoomRedirectUri` from the config when set, else derived from
+   * {@link baseUrl}. Decided here and only here, and handed to the functions verbatim, so the authorize URL,
+   * Recall's create call and the stack output are the same string byte for byte.
    */
   public readonly zoomRedirectUri: string;
-  /** Zoom's Event notification endpoint URL and Deauthorization endpoint URL. */
+  /**
+   * Where connect links point: `/zoom/authorize` on the same host and path prefix as the redirect URI, since the
+   * browser-binding cookie authorize sets is host-only and scoped to the redirect URI's path.
+   */
+  public readonly connectUrl: string;
+  /**
+   * Zoom's Event notification endpoint URL and Deauthorization endpoint URL: on the API's own URL, which reaches
+   * the route whatever fronts the browser routes (Zoom calls it server to server).
+   */
   public readonly zoomWebhookUrl: string;
+  /** The stage's JSON access log group. */
+  public readonly accessLogs: logs.LogGroup;
   public readonly authorizeFunction: ServiceFunction;
   public readonly callbackFunction: ServiceFunction;
   public readonly connectionsFunction: ServiceFunction;
@@ -82,17 +94,24 @@ export class ConnectApi extends Construct {
     } else {
       this.baseUrl = this.httpApi.apiEndpoint;
     }
-    this.zoomRedirectUri = `${this.baseUrl}/zoom/callback`;
+    this.zoomRedirectUri = config.zoomRedirectUri ?? `${this.baseUrl}${CALLBACK_ROUTE}`;
+    // The schema guarantees an explicit redirect URI ends with the callback route; what precedes it is the
+    // browser-facing base (origin plus the proxy's path prefix).
+    const browserBaseUrl = config.zoomRedirectUri
+      ? config.zoomRedirectUri.slice(0, -CALLBACK_ROUTE.length)
+      : this.baseUrl;
+    this.connectUrl = `${browserBaseUrl}/zoom/authorize`;
     this.zoomWebhookUrl = `${this.baseUrl}/zoom/webhook`;
 
-    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention });
     new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: this.httpApi,
       stageName: '$default',
       autoDeploy: true,
       throttle: { rateLimit: config.throttleRateLimit, burstLimit: config.throttleBurstLimit },
       accessLogSettings: {
-        destination: new apigwv2.LogGroupLogDestination(accessLogs),
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogs),
         format: apigateway.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
       },
       ...(this.customDomain ? { domainMapping: { domainName: this.customDomain } } : {}),
@@ -101,6 +120,7 @@ export class ConnectApi extends Construct {
     const functionDefaults = {
       environment: runtimeEnvironment(config, this.zoomRedirectUri, props.table),
       logLevel: config.logLevel,
+      logRetention,
     };
 
     this.authorizeFunction = new ServiceFunction(this, 'Authorize', {
@@ -126,11 +146,23 @@ export class ConnectApi extends Construct {
       timeout: WEBHOOK_TIMEOUT,
     });
 
-    // These three write the table: authorize creates states, the callback consumes them and records connections,
-    // connections ends them.
-    for (const fn of [this.authorizeFunction, this.callbackFunction, this.connectionsFunction]) {
-      bindTable(fn, props.table, 'RW');
-    }
+    // Exactly the calls each function's repositories make (functions/shared/*-repository.ts):
+    // - authorize stores a one-time state (OAuthStateRepository.save);
+    // - the callback consumes it (a conditional delete, then a read and a delete to tell why one failed), may store
+    //   a fresh one to re-authorize, records the connection (put), and repoints or marks the records sharing the
+    //   Zoom identity (query byZoomIdentity, update);
+    // - connections reads a record, marks it disconnected (update) and checks whether anyone else still uses the
+    //   credential before deleting it at Recall (query byZoomIdentity).
+    // The webhook touches no table at all: it only verifies and queues.
+    bindTable(this.authorizeFunction, props.table, { items: ['PutItem'] });
+    bindTable(this.callbackFunction, props.table, {
+      items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
+      queries: [TABLE_SCHEMA.zoomIdentityIndex.name],
+    });
+    bindTable(this.connectionsFunction, props.table, {
+      items: ['GetItem', 'UpdateItem'],
+      queries: [TABLE_SCHEMA.zoomIdentityIndex.name],
+    });
     // All four read the app secret: the Zoom client id and Recall API key, or (webhook) Zoom's Secret Token.
     // Only authorize verifies connect tokens, so only authorize can read the signing key.
     for (const fn of [this.authorizeFunction, this.callbackFunction, this.connectionsFunction, this.webhookFunction]) {
@@ -167,16 +199,24 @@ export class ConnectApi extends Construct {
       integration: new HttpLambdaIntegration('WebhookIntegration', this.webhookFunction),
     });
 
+    for (const fn of [this.authorizeFunction, this.callbackFunction, this.connectionsFunction, this.webhookFunction]) {
+      Validations.of(fn.node.defaultChild as CfnResource).acknowledge({
+        id: 'Serverless-LambdaDLQ',
+        reason:
+          'Invoked only synchronously, by its API Gateway route: a failure is returned to the caller (an error page or status), and a dead-letter queue, which receives failed asynchronous invocations only, would never receive anything.',
+      });
+    }
+
     for (const route of [authorizeRoute, callbackRoute]) {
       if (!route) continue;
-      Validations.of(route).acknowledge({
+      Validations.of(route.node.defaultChild as CfnResource).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason:
           "Opened by the end user's browser (a link from the product, then Zoom's redirect), which has no AWS credentials. The handler authenticates the request itself: a signed, expiring connect token on /zoom/authorize; a single-use, browser-bound OAuth state on /zoom/callback.",
       });
     }
     if (webhookRoute) {
-      Validations.of(webhookRoute).acknowledge({
+      Validations.of(webhookRoute.node.defaultChild as CfnResource).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason:
           "Called by Zoom's webhook delivery, which cannot sign with AWS credentials. Zoom signs every request instead: the handler verifies x-zm-signature (HMAC-SHA256 with the app's Secret Token over the timestamp and raw body, constant-time, timestamps older than 5 minutes rejected) and answers 401 without queueing anything unverified.",

@@ -1,5 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { type CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -19,7 +18,8 @@ export interface LifecycleMessagingProps {
 /**
  * The messaging between the functions and to the product:
  * - the webhook queue: the webhook function answers Zoom as soon as a verified event is queued, and the worker
- *   processes and forwards it; what keeps failing ends in the dead-letter queue, which raises an alarm;
+ *   processes and forwards it; what keeps failing ends in the dead-letter queue, which raises an alarm
+ *   (see `Monitoring`);
  * - the event bus the product subscribes to for connection lifecycle events.
  */
 export class LifecycleMessaging extends Construct {
@@ -29,8 +29,6 @@ export class LifecycleMessaging extends Construct {
   public readonly webhookQueue: sqs.Queue;
   /** Webhook events that failed {@link WEBHOOK_MAX_RECEIVE_COUNT} times; ops inspect and redrive them. */
   public readonly webhookDeadLetterQueue: sqs.Queue;
-  /** In alarm while any event waits in the dead-letter queue. Add an action (e.g. an SNS topic) to be paged. */
-  public readonly webhookDeadLetterAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: LifecycleMessagingProps) {
     super(scope, id);
@@ -48,6 +46,11 @@ export class LifecycleMessaging extends Construct {
       // outlast the source queue's retention by the time ops need to notice the alarm and redrive.
       retentionPeriod: Duration.days(14),
     });
+    Validations.of(this.webhookDeadLetterQueue.node.defaultChild as CfnResource).acknowledge({
+      id: 'Serverless-SQSRedrivePolicy',
+      reason:
+        "This is the webhook queue's dead-letter queue; a redrive policy of its own would only move failed events to yet another queue. Its depth is alarmed, and ops redrive it to the webhook queue once the cause is fixed.",
+    });
 
     const { timeout, maxBatchingWindow } = props.webhookConsumer;
     this.webhookQueue = new sqs.Queue(this, 'WebhookQueue', {
@@ -56,20 +59,6 @@ export class LifecycleMessaging extends Construct {
       visibilityTimeout: Duration.seconds(6 * timeout.toSeconds() + maxBatchingWindow.toSeconds()),
       retentionPeriod: Duration.days(4),
       deadLetterQueue: { queue: this.webhookDeadLetterQueue, maxReceiveCount: WEBHOOK_MAX_RECEIVE_COUNT },
-    });
-
-    this.webhookDeadLetterAlarm = new cloudwatch.Alarm(this, 'WebhookDeadLetterAlarm', {
-      alarmDescription:
-        'recall-zoom-connect: Zoom webhook events failed processing or forwarding to Recall repeatedly and wait in the dead-letter queue (WebhookDeadLetterQueueUrl). Read the worker logs, fix the cause (often the webhook secret stored at Recall), then redrive the queue.',
-      metric: this.webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      // SQS stops publishing metrics of a queue that holds nothing and sees no calls: no data means nothing waits.
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
   }
 }

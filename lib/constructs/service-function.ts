@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
-import { Duration, Validations } from 'aws-cdk-lib';
+import { type CfnResource, Duration, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { LogLevel } from '../config.js';
 
@@ -14,8 +15,14 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** @param relativePath - a path under the repository root, e.g. `functions/authorize/handler.ts` */
 export const projectPath = (relativePath: string): string => path.join(PROJECT_ROOT, relativePath);
 
-/** The service name every function logs and traces under. */
+/** The service name every function logs and traces under; also the `service` dimension of every metric. */
 export const SERVICE_NAME = 'recall-zoom-connect';
+
+/**
+ * CloudWatch namespace of the service's metrics (functions/shared/metrics.ts writes them in embedded metric
+ * format). The alarms and the dashboard read them from here; a test holds the two ends to the same value.
+ */
+export const METRICS_NAMESPACE = 'RecallZoomConnect';
 
 /**
  * ESM bundles cannot `require`, but some CommonJS dependencies inside them still do; esbuild's shim calls a
@@ -61,6 +68,13 @@ export interface ServiceFunctionProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Where Lambda puts an asynchronous invocation that failed all its attempts. Only a function invoked
+   * asynchronously (by a schedule) has one: API Gateway and SQS invoke synchronously, and a DLQ would never
+   * receive anything.
+   * @default - none
+   */
+  readonly deadLetterQueue?: sqs.IQueue;
 }
 
 /**
@@ -68,8 +82,8 @@ export interface ServiceFunctionProps {
  * logs in its own log group with a retention, source maps, and an ESM bundle that includes the AWS SDK (a
  * pinned SDK we tested against, and a cold start we control, rather than whatever the runtime ships).
  *
- * The execution role carries no managed policy: it may write to this function's log group and X-Ray, and
- * anything else comes from explicit grants (`bindTable`, `bindSecret`).
+ * Every function gets its own execution role with no managed policy: it may write to this function's log group
+ * and X-Ray, and anything else comes from the exact grants of the bind helpers (`bindTable`, `bindSecret`, ...).
  */
 export class ServiceFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
@@ -96,6 +110,7 @@ export class ServiceFunction extends NodejsFunction {
       tracing: lambda.Tracing.ACTIVE,
       role,
       logGroup,
+      ...(props.deadLetterQueue ? { deadLetterQueue: props.deadLetterQueue } : {}),
       loggingFormat: lambda.LoggingFormat.JSON,
       applicationLogLevelV2: lambda.ApplicationLogLevel[logLevel],
       systemLogLevelV2: lambda.SystemLogLevel.INFO,
@@ -103,6 +118,7 @@ export class ServiceFunction extends NodejsFunction {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_LOG_LEVEL: logLevel,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         ...props.environment,
       },
       projectRoot: PROJECT_ROOT,
@@ -121,7 +137,11 @@ export class ServiceFunction extends NodejsFunction {
       },
     });
 
-    Validations.of(role).acknowledge({
+    // The one "*" resource in any of the service's policies: X-Ray's PutTraceSegments and PutTelemetryRecords
+    // have no resource-level permissions, so active tracing can only be granted on "*". Acknowledged on the
+    // role's policy itself, which holds that statement and every grant.
+    const policy = role.node.findChild('DefaultPolicy').node.defaultChild as CfnResource;
+    Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
         'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so Lambda grants them on "*". Only this exact finding is acknowledged; any other wildcard in the role still fails the check.',

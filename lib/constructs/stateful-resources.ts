@@ -1,4 +1,4 @@
-import { RemovalPolicy, SecretValue, Validations } from 'aws-cdk-lib';
+import { type CfnResource, RemovalPolicy, SecretValue, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -43,6 +43,9 @@ export class StatefulResources extends Construct {
         projectionType: dynamodb.ProjectionType.ALL,
       })),
       billing: dynamodb.Billing.onDemand(),
+      // SSE-KMS with DynamoDB's AWS managed key (aws/dynamodb): every use of the key is logged in CloudTrail, and
+      // unlike a customer managed key it costs nothing a month and has no key policy to keep right. The table
+      // holds connection records and short-lived OAuth states, never Recall or Zoom tokens (Recall keeps those).
       encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       // Connections point at live Recall credentials; losing them orphans credentials nobody can clean up.
@@ -71,7 +74,7 @@ export class StatefulResources extends Construct {
         // Holds third-party keys ops entered by hand; deleting the stack must not delete them.
         removalPolicy: RemovalPolicy.RETAIN,
       });
-      Validations.of(appSecret).acknowledge({
+      Validations.of(appSecret.node.defaultChild as CfnResource).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:
           'Holds third-party credentials (Recall API key, Zoom client id and webhook token) issued by Recall and Zoom, not by AWS; ops rotate them at the issuer and update the secret per the runbook. No rotation Lambda can mint them.',
@@ -86,7 +89,7 @@ export class StatefulResources extends Construct {
         excludePunctuation: true,
       },
     });
-    Validations.of(this.signingKeySecret).acknowledge({
+    Validations.of(this.signingKeySecret.node.defaultChild as CfnResource).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
         'Shared HS256 key the product backend also holds to sign connect links, which live minutes; rotating it is a coordinated change with the product (regenerate, then redeploy the product) documented in the runbook, not an automatic Lambda rotation.',

@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  DEPLOY_CONFIG_KEYS,
   DeployConfigSchema,
   InvalidDeployConfigError,
   parseDeployConfig,
   PLACEHOLDER_RECALL_ZOOM_OAUTH_APP_ID,
+  readDeployConfigFile,
+  resolveDeployConfig,
 } from '../../../lib/config.js';
 import { projectPath } from '../../../lib/constructs/service-function.js';
 
@@ -12,6 +15,23 @@ const CDK_JSON_CONTEXT = JSON.parse(readFileSync(projectPath('cdk.json'), 'utf8'
 
 const APP_ID = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
 const REQUIRED = { recallZoomOAuthAppId: APP_ID, returnUrlAllowlist: ['https://app.example.com/settings/'] };
+
+/** What every key but the two required ones defaults to. */
+const DEFAULTS = {
+  recallRegion: 'us-east-1',
+  appSecretName: 'recall-zoom-connect/app',
+  logLevel: 'INFO',
+  throttleRateLimit: 50,
+  throttleBurstLimit: 100,
+  healthSyncMinutes: 15,
+  logRetentionDays: 30,
+  callbackErrorRateThreshold: 0.2,
+  callbackErrorRateMinCallbacks: 5,
+  recallFailureRateThreshold: 0.1,
+  recallFailureRateMinCalls: 5,
+  stackName: 'RecallZoomConnect',
+};
+const CERTIFICATE = 'arn:aws:acm:us-east-1:123456789012:certificate/abc';
 
 /** The error message parseDeployConfig throws for this context (on top of the required keys). */
 function problemsWith(context: Record<string, unknown>): string {
@@ -27,14 +47,9 @@ function problemsWith(context: Record<string, unknown>): string {
 describe('parseDeployConfig', () => {
   it('parses the context cdk.json ships with', () => {
     expect(parseDeployConfig(CDK_JSON_CONTEXT)).toEqual({
-      recallRegion: 'us-east-1',
+      ...DEFAULTS,
       recallZoomOAuthAppId: PLACEHOLDER_RECALL_ZOOM_OAUTH_APP_ID,
       returnUrlAllowlist: ['https://app.example.com/'],
-      appSecretName: 'recall-zoom-connect/app',
-      logLevel: 'INFO',
-      throttleRateLimit: 50,
-      throttleBurstLimit: 100,
-      healthSyncMinutes: 15,
     });
   });
 
@@ -46,15 +61,7 @@ describe('parseDeployConfig', () => {
   });
 
   it('fills in a default for every key but the app id and the allow-list', () => {
-    expect(parseDeployConfig(REQUIRED)).toEqual({
-      ...REQUIRED,
-      recallRegion: 'us-east-1',
-      appSecretName: 'recall-zoom-connect/app',
-      logLevel: 'INFO',
-      throttleRateLimit: 50,
-      throttleBurstLimit: 100,
-      healthSyncMinutes: 15,
-    });
+    expect(parseDeployConfig(REQUIRED)).toEqual({ ...REQUIRED, ...DEFAULTS });
   });
 
   it('accepts values as `-c key=value` passes them: strings, a comma-separated list, JSON', () => {
@@ -67,6 +74,10 @@ describe('parseDeployConfig', () => {
       throttleRateLimit: '20',
       throttleBurstLimit: '40',
       healthSyncMinutes: '30',
+      logRetentionDays: '90',
+      callbackErrorRateThreshold: '0.25',
+      callbackErrorRateMinCallbacks: '10',
+      awsAccountId: '012345678901',
     });
     expect(config).toMatchObject({
       recallRegion: 'eu-central-1',
@@ -79,13 +90,70 @@ describe('parseDeployConfig', () => {
       throttleRateLimit: 20,
       throttleBurstLimit: 40,
       healthSyncMinutes: 30,
+      logRetentionDays: 90,
+      callbackErrorRateThreshold: 0.25,
+      callbackErrorRateMinCallbacks: 10,
+      awsAccountId: '012345678901',
     });
   });
 
   it('treats empty and null optional values as not set', () => {
-    const config = parseDeployConfig({ ...REQUIRED, customDomain: null, existingAppSecretName: '' });
-    expect(config.customDomain).toBeUndefined();
-    expect(config.existingAppSecretName).toBeUndefined();
+    const config = parseDeployConfig({
+      ...REQUIRED,
+      customDomain: null,
+      existingAppSecretName: '',
+      zoomRedirectUri: null,
+      alarmEmail: '',
+      alarmTopicArn: null,
+      awsAccountId: null,
+      awsRegion: '',
+    });
+    for (const key of ['customDomain', 'existingAppSecretName', 'zoomRedirectUri', 'alarmEmail', 'alarmTopicArn', 'awsAccountId', 'awsRegion'] as const) {
+      expect(config[key], key).toBeUndefined();
+    }
+  });
+
+  it.each([
+    'https://connect.example.com/zoom/callback',
+    'https://www.example.com/integrations/zoom/callback',
+    'https://connect.example.com:8443/zoom/callback',
+  ])('accepts the explicit redirect URI %s as it is', (zoomRedirectUri) => {
+    expect(parseDeployConfig({ ...REQUIRED, zoomRedirectUri }).zoomRedirectUri).toBe(zoomRedirectUri);
+  });
+
+  it('accepts an explicit redirect URI on the custom domain when it is exactly the derived one', () => {
+    const config = parseDeployConfig({
+      ...REQUIRED,
+      customDomain: { domainName: 'connect.example.com', certificateArn: CERTIFICATE },
+      zoomRedirectUri: 'https://connect.example.com/zoom/callback',
+    });
+    expect(config.zoomRedirectUri).toBe('https://connect.example.com/zoom/callback');
+  });
+
+  it('accepts alarm settings, a pinned account and region, and every CloudWatch Logs retention', () => {
+    expect(
+      parseDeployConfig({
+        ...REQUIRED,
+        alarmEmail: 'oncall@example.com',
+        callbackErrorRateThreshold: 1,
+        recallFailureRateThreshold: 0.01,
+        stackName: 'RecallZoomConnect-staging',
+        awsAccountId: 123456789012,
+        awsRegion: 'us-east-1',
+        customDomain: { domainName: 'connect.example.com', certificateArn: CERTIFICATE },
+      }),
+    ).toMatchObject({
+      alarmEmail: 'oncall@example.com',
+      callbackErrorRateThreshold: 1,
+      recallFailureRateThreshold: 0.01,
+      stackName: 'RecallZoomConnect-staging',
+      awsAccountId: '123456789012',
+      awsRegion: 'us-east-1',
+    });
+    expect(parseDeployConfig({ ...REQUIRED, alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:ops' }).alarmTopicArn).toBe(
+      'arn:aws:sns:us-east-1:123456789012:ops',
+    );
+    for (const days of [1, 3653]) expect(parseDeployConfig({ ...REQUIRED, logRetentionDays: days }).logRetentionDays).toBe(days);
   });
 
   it('ignores context keys that are not its own (feature flags, notes)', () => {
@@ -124,6 +192,37 @@ describe('parseDeployConfig', () => {
     ['a health sync interval in fractions of a minute', { healthSyncMinutes: 7.5 }, 'healthSyncMinutes', 'healthSyncMinutes must be a whole number of minutes'],
     ['a health sync interval that is not a number', { healthSyncMinutes: '15m' }, 'healthSyncMinutes', 'healthSyncMinutes must be a number of minutes'],
     ['an empty health sync interval', { healthSyncMinutes: '' }, 'healthSyncMinutes', 'healthSyncMinutes must be between 1 and 1440'],
+    ['a redirect URI over plain http', { zoomRedirectUri: 'http://connect.example.com/zoom/callback' }, 'zoomRedirectUri', 'must use https, not http'],
+    ['a localhost redirect URI', { zoomRedirectUri: 'https://localhost:3000/zoom/callback' }, 'zoomRedirectUri', 'Recall rejects localhost redirect URIs'],
+    ['a 127.0.0.1 redirect URI', { zoomRedirectUri: 'https://127.0.0.1/zoom/callback' }, 'zoomRedirectUri', 'Recall rejects localhost redirect URIs'],
+    ['a [::1] redirect URI', { zoomRedirectUri: 'https://[::1]/zoom/callback' }, 'zoomRedirectUri', 'Recall rejects localhost redirect URIs'],
+    ['a 0.0.0.0 redirect URI', { zoomRedirectUri: 'https://0.0.0.0/zoom/callback' }, 'zoomRedirectUri', 'Recall rejects localhost redirect URIs'],
+    ['a redirect URI with a query', { zoomRedirectUri: 'https://connect.example.com/zoom/callback?env=prod' }, 'zoomRedirectUri', 'must not have a ?query or #fragment'],
+    ['a redirect URI with an empty query', { zoomRedirectUri: 'https://connect.example.com/zoom/callback?' }, 'zoomRedirectUri', 'must not have a ?query or #fragment'],
+    ['a redirect URI with a fragment', { zoomRedirectUri: 'https://connect.example.com/zoom/callback#x' }, 'zoomRedirectUri', 'must not have a ?query or #fragment'],
+    ['a redirect URI with a trailing slash', { zoomRedirectUri: 'https://connect.example.com/zoom/callback/' }, 'zoomRedirectUri', 'trailing slash, which makes it a different URI from the callback route /zoom/callback'],
+    ['a redirect URI off the callback route', { zoomRedirectUri: 'https://connect.example.com/oauth/zoom' }, 'zoomRedirectUri', 'must end with the callback route /zoom/callback'],
+    ['a redirect URI that is not a URL', { zoomRedirectUri: 'connect.example.com/zoom/callback' }, 'zoomRedirectUri', 'is not an absolute URL'],
+    ['a redirect URI not in canonical form', { zoomRedirectUri: 'https://Connect.Example.com:443/zoom/callback' }, 'zoomRedirectUri', 'write it as https://connect.example.com/zoom/callback'],
+    ['a redirect URI with credentials', { zoomRedirectUri: 'https://user:pw@connect.example.com/zoom/callback' }, 'zoomRedirectUri', 'must not carry credentials'],
+    ['a redirect URI on an execute-api host', { zoomRedirectUri: 'https://abc123.execute-api.us-east-1.amazonaws.com/zoom/callback' }, 'zoomRedirectUri', 'leave zoomRedirectUri unset'],
+    ['a redirect URI on the custom domain under a prefix', { customDomain: { domainName: 'connect.example.com', certificateArn: CERTIFICATE }, zoomRedirectUri: 'https://connect.example.com/app/zoom/callback' }, 'zoomRedirectUri', 'must be https://connect.example.com/zoom/callback'],
+    ['an alarm email that is not an address', { alarmEmail: 'oncall' }, 'alarmEmail', 'alarmEmail must be one email address'],
+    ['an alarm topic that is not an SNS ARN', { alarmTopicArn: 'ops-alarms' }, 'alarmTopicArn', 'ARN of an SNS standard topic'],
+    ['a FIFO alarm topic', { alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:ops.fifo' }, 'alarmTopicArn', 'CloudWatch alarms can only notify standard topics'],
+    ['both an alarm email and an alarm topic', { alarmEmail: 'oncall@example.com', alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:ops' }, 'alarmTopicArn', 'set alarmEmail or alarmTopicArn, not both'],
+    ['an alarm topic in another region than the stack', { awsRegion: 'eu-central-1', alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:ops' }, 'alarmTopicArn', 'only notify topics in their own region eu-central-1'],
+    ['a certificate in another region than the stack', { awsRegion: 'eu-central-1', customDomain: { domainName: 'connect.example.com', certificateArn: CERTIFICATE } }, 'customDomain.certificateArn', 'must be in the stack region eu-central-1'],
+    ['an error-rate threshold given as a percentage', { callbackErrorRateThreshold: 20 }, 'callbackErrorRateThreshold', 'not a percentage'],
+    ['an error-rate threshold of 0', { callbackErrorRateThreshold: 0 }, 'callbackErrorRateThreshold', 'must be a fraction above 0'],
+    ['an error-rate threshold that is not a number', { callbackErrorRateThreshold: 'high' }, 'callbackErrorRateThreshold', 'callbackErrorRateThreshold must be a number'],
+    ['a Recall failure threshold above 1', { recallFailureRateThreshold: 1.5 }, 'recallFailureRateThreshold', 'at most 1'],
+    ['a minimum callback count of 0', { callbackErrorRateMinCallbacks: 0 }, 'callbackErrorRateMinCallbacks', 'callbackErrorRateMinCallbacks must be greater than 0'],
+    ['a fractional minimum Recall call count', { recallFailureRateMinCalls: 2.5 }, 'recallFailureRateMinCalls', 'recallFailureRateMinCalls must be a whole number'],
+    ['a log retention CloudWatch does not offer', { logRetentionDays: 10 }, 'logRetentionDays', 'one of the periods CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30'],
+    ['a stack name with an underscore', { stackName: 'recall_zoom' }, 'stackName', 'stackName must start with a letter'],
+    ['an account id that is not 12 digits', { awsAccountId: '12345' }, 'awsAccountId', 'awsAccountId must be a 12-digit AWS account id'],
+    ['a region that is not a region', { awsRegion: 'Frankfurt' }, 'awsRegion', 'awsRegion must be an AWS region'],
   ])('rejects %s, naming the key and the fix', (_case, context, key, fix) => {
     const message = problemsWith(context);
     expect(message).toContain('Invalid deploy configuration (CDK context; set it in cdk.json or with -c key=value)');
@@ -136,5 +235,75 @@ describe('parseDeployConfig', () => {
     expect(message).toContain('→ at recallRegion');
     expect(message).toContain('→ at recallZoomOAuthAppId');
     expect(message).toContain('→ at logLevel');
+  });
+
+  it('reports malformed keys plainly when the rules between keys cannot apply', () => {
+    const message = problemsWith({ customDomain: { domainName: 5 }, zoomRedirectUri: 7, awsRegion: 'us-east-1', alarmTopicArn: 42 });
+    expect(message).toContain('→ at customDomain.domainName');
+    expect(message).toContain('→ at zoomRedirectUri');
+    expect(message).toContain('→ at alarmTopicArn');
+    expect(message).not.toContain('TypeError');
+  });
+});
+
+describe('deploy config files', () => {
+  const files = (contents: Record<string, string>) => (file: string) => {
+    const content = contents[file];
+    if (content === undefined) throw Object.assign(new Error(`ENOENT: ${file}`), { code: 'ENOENT' });
+    return content;
+  };
+
+  it('lays the file named by configFile over the context, the file winning', () => {
+    const read = files({
+      'deploy/prod.json': JSON.stringify({ ...REQUIRED, '//logLevel': 'a note', logLevel: 'WARN', stackName: 'RecallZoomConnect-prod' }),
+    });
+    const config = resolveDeployConfig({ ...CDK_JSON_CONTEXT, logLevel: 'DEBUG', throttleRateLimit: 7, configFile: 'deploy/prod.json' }, read);
+    expect(config).toMatchObject({
+      ...REQUIRED,
+      logLevel: 'WARN',
+      stackName: 'RecallZoomConnect-prod',
+      // Not in the file: the context's value stands.
+      throttleRateLimit: 7,
+    });
+  });
+
+  it('uses the context alone without configFile', () => {
+    const read = () => {
+      throw new Error('no file should be read');
+    };
+    expect(resolveDeployConfig({ ...REQUIRED, logLevel: 'ERROR' }, read).logLevel).toBe('ERROR');
+  });
+
+  it('names the file in a validation error', () => {
+    const read = files({ 'deploy/prod.json': JSON.stringify({ ...REQUIRED, recallRegion: 'eu-west-1' }) });
+    expect(() => resolveDeployConfig({ ...CDK_JSON_CONTEXT, configFile: 'deploy/prod.json' }, read)).toThrow(
+      /Invalid deploy configuration \(deploy\/prod\.json over cdk\.json's context\):\n.*recallRegion must be one of/s,
+    );
+  });
+
+  it.each([
+    ['a missing file', {}, 'no such file'],
+    ['a file that is not JSON', { 'c.json': '{ recallRegion: us-east-1 }' }, 'is not valid JSON'],
+    ['a file holding a list', { 'c.json': '[]' }, 'must hold one JSON object of config keys'],
+    ['a file holding null', { 'c.json': 'null' }, 'must hold one JSON object of config keys'],
+    ['a misspelt key', { 'c.json': '{"alarmEmial": "oncall@example.com"}' }, 'unknown key "alarmEmial" (did you mean "alarmEmail"?)'],
+    ['a key that is no config key', { 'c.json': '{"vpcId": "vpc-1", "region": "us-east-1"}' }, 'unknown keys "vpcId", "region"'],
+  ])('rejects %s, naming the file', (_case, contents, problem) => {
+    expect(() => readDeployConfigFile('c.json', files(contents))).toThrow(InvalidDeployConfigError);
+    expect(() => readDeployConfigFile('c.json', files(contents))).toThrow(`Invalid deploy configuration file c.json: ${problem}`);
+  });
+
+  it('rejects a configFile that is not a path', () => {
+    expect(() => resolveDeployConfig({ ...REQUIRED, configFile: 42 })).toThrow('configFile must be a file path');
+  });
+
+  it('knows every schema key, and nothing else, as a file key', () => {
+    expect([...DEPLOY_CONFIG_KEYS].sort()).toEqual(Object.keys(DeployConfigSchema.shape).sort());
+  });
+
+  it('ships an example that validates as a realistic deployment', () => {
+    const config = resolveDeployConfig({ ...CDK_JSON_CONTEXT, configFile: projectPath('deploy/example.config.json') });
+    expect(config.recallZoomOAuthAppId).not.toBe(PLACEHOLDER_RECALL_ZOOM_OAUTH_APP_ID);
+    expect(config).toMatchObject({ awsRegion: 'eu-central-1', alarmEmail: expect.any(String), customDomain: expect.any(Object) });
   });
 });

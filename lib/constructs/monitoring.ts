@@ -1,0 +1,393 @@
+import { Aws, type CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { DeployConfig } from '../config.js';
+import { METRICS_NAMESPACE, SERVICE_NAME } from './service-function.js';
+
+/** The window of the two rate alarms: long enough to hold a handful of connects on a quiet day. */
+export const RATE_ALARM_PERIOD = Duration.minutes(15);
+/** The window of the count alarms (function errors and throttles, dead letters, lost events). */
+export const COUNT_ALARM_PERIOD = Duration.minutes(5);
+
+export interface MonitoringProps {
+  readonly config: DeployConfig;
+  /** Every function of the service, by the name alarms and the dashboard show (e.g. `Callback`). */
+  readonly functions: Readonly<Record<string, lambda.IFunction>>;
+  /** Zoom webhook events that failed processing or forwarding 5 times. */
+  readonly webhookDeadLetterQueue: sqs.IQueue;
+  /** Health sync runs that never completed. */
+  readonly healthSyncDeadLetterQueue: sqs.IQueue;
+}
+
+/**
+ * What ops watch: one SNS topic every alarm notifies, the alarms (each description says what it means and what
+ * to do), and a dashboard of the connect funnel, Recall, the webhook, the dead-letter queues and the functions.
+ *
+ * The service's own metrics come from the functions in CloudWatch embedded metric format (functions/shared/
+ * metrics.ts): namespace {@link METRICS_NAMESPACE}, one dimension `service` = {@link SERVICE_NAME}, and
+ * `ConnectFailed` a second time with a `reason` dimension.
+ */
+export class Monitoring extends Construct {
+  /** The topic every alarm notifies: created (KMS-encrypted, TLS only), or the configured `alarmTopicArn`. */
+  public readonly alarmTopic: sns.ITopic;
+  /** The key of the created topic; none with `alarmTopicArn`. */
+  public readonly alarmTopicKey?: kms.Key;
+  public readonly callbackErrorRateAlarm: cloudwatch.Alarm;
+  public readonly recallFailureRateAlarm: cloudwatch.Alarm;
+  public readonly webhookDeadLetterAlarm: cloudwatch.Alarm;
+  public readonly healthSyncDeadLetterAlarm: cloudwatch.Alarm;
+  public readonly eventPublishFailedAlarm: cloudwatch.Alarm;
+  /** `Errors` and `Throttles` alarms of each function, by the names in `props.functions`. */
+  public readonly functionAlarms: Readonly<Record<string, { errors: cloudwatch.Alarm; throttles: cloudwatch.Alarm }>>;
+  /** Every alarm above. */
+  public readonly alarms: readonly cloudwatch.Alarm[];
+  public readonly dashboard: cloudwatch.Dashboard;
+  /** The dashboard in the CloudWatch console. */
+  public readonly dashboardUrl: string;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const { config } = props;
+    const stackName = Stack.of(this).stackName;
+    // Alarm names start with the stack name, so the topic and key policies can admit exactly these alarms.
+    const alarmName = (name: string) => `${stackName}-${name}`;
+
+    ({ topic: this.alarmTopic, key: this.alarmTopicKey } = this.#alarmTopic(config, `${stackName}-*`));
+    const notify = new cloudwatchActions.SnsAction(this.alarmTopic);
+    const alarms: cloudwatch.Alarm[] = [];
+    const alarm = (alarmId: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm => {
+      const created = new cloudwatch.Alarm(this, alarmId, {
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        ...props,
+      });
+      created.addAlarmAction(notify);
+      created.addOkAction(notify);
+      alarms.push(created);
+      return created;
+    };
+
+    const m = serviceMetrics(RATE_ALARM_PERIOD);
+    const callbackPercent = Math.round(config.callbackErrorRateThreshold * 100);
+    this.callbackErrorRateAlarm = alarm('CallbackErrorRateAlarm', {
+      alarmName: alarmName('CallbackErrorRate'),
+      alarmDescription:
+        `Users cannot connect Zoom: at least ${callbackPercent}% of Zoom callbacks ended in zoom_connect=error over 15 minutes ` +
+        `(ConnectFailed / (ConnectCompleted + ConnectFailed + ConnectDenied), counted once ${config.callbackErrorRateMinCallbacks} or more callbacks arrived). ` +
+        'Open the dashboard panel "Connect failures by reason": recall_unavailable -> Recall is down or rate-limiting (see the RecallFailureRate alarm, status.recall.ai); ' +
+        'misconfigured or recall_rejected -> the app secret holds a placeholder or a wrong Recall API key/region; code_rejected -> the Zoom app redirect URL differs from the ZoomRedirectUri output; ' +
+        'state_expired/browser_mismatch -> users\' browsers (cookies) or stale links. Then read the callback logs (level ERROR) by correlationId.',
+      metric: new cloudwatch.MathExpression({
+        // FILL: a window with callbacks but no failures (or no denials) is 0, not missing.
+        expression: `IF(FILL(completed, 0) + FILL(failed, 0) + FILL(denied, 0) >= ${config.callbackErrorRateMinCallbacks}, FILL(failed, 0) / (FILL(completed, 0) + FILL(failed, 0) + FILL(denied, 0)), 0)`,
+        usingMetrics: { completed: m('ConnectCompleted'), failed: m('ConnectFailed'), denied: m('ConnectDenied') },
+        period: RATE_ALARM_PERIOD,
+        label: 'Callback error rate',
+      }),
+      threshold: config.callbackErrorRateThreshold,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    });
+
+    const recallPercent = Math.round(config.recallFailureRateThreshold * 100);
+    this.recallFailureRateAlarm = alarm('RecallFailureRateAlarm', {
+      alarmName: alarmName('RecallFailureRate'),
+      alarmDescription:
+        `Recall is failing: RecallFailure / RecallCall reached ${recallPercent}% over 15 minutes (counted once ${config.recallFailureRateMinCalls} or more attempts were made). ` +
+        'A failure is a call that ended unavailable after its retries (network, timeout, 429 or 5xx), so connects end in recall_unavailable and the worker and health sync retry later. ' +
+        `Check status.recall.ai and the dashboard's Recall latency and retries; if Recall is healthy, check that recallRegion (${config.recallRegion}) is the workspace's region and that outbound HTTPS from Lambda works. ` +
+        'Nothing to undo: it clears once Recall answers again.',
+      metric: new cloudwatch.MathExpression({
+        expression: `IF(FILL(calls, 0) >= ${config.recallFailureRateMinCalls}, FILL(failures, 0) / FILL(calls, 0), 0)`,
+        usingMetrics: { calls: m('RecallCall'), failures: m('RecallFailure') },
+        period: RATE_ALARM_PERIOD,
+        label: 'Recall failure rate',
+      }),
+      threshold: config.recallFailureRateThreshold,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    });
+
+    this.webhookDeadLetterAlarm = alarm('WebhookDeadLetterAlarm', {
+      alarmName: alarmName('WebhookDeadLetters'),
+      alarmDescription:
+        'Zoom webhook events (deauthorizations among them) failed processing or forwarding to Recall 5 times and wait in the dead-letter queue (WebhookDeadLetterQueueUrl output). ' +
+        'Until handled, a deauthorized user may still show as connected and Recall has not seen the event. ' +
+        'Read the WebhookWorker logs (level ERROR), fix the cause (often the app secret, or Recall being down), then redrive the queue to the webhook queue (SQS console: Start DLQ redrive, or aws sqs start-message-move-task). It clears when the queue is empty.',
+      metric: props.webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: COUNT_ALARM_PERIOD,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    });
+
+    this.healthSyncDeadLetterAlarm = alarm('HealthSyncDeadLetterAlarm', {
+      alarmName: alarmName('HealthSyncDeadLetters'),
+      alarmDescription:
+        'A health sync run never completed: EventBridge could not invoke the function, or the run failed all of Lambda\'s attempts; its schedule event waits in the health sync dead-letter queue. ' +
+        'Connections whose Recall credential turned unhealthy are not being marked meanwhile. Read the HealthSync logs (level ERROR) and its Errors alarm, fix the cause, then purge the queue ' +
+        '(aws sqs purge-queue): the events carry no data, and the next run does the work. It clears when the queue is empty.',
+      metric: props.healthSyncDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: COUNT_ALARM_PERIOD,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    });
+
+    this.eventPublishFailedAlarm = alarm('EventPublishFailedAlarm', {
+      alarmName: alarmName('EventPublishFailed'),
+      alarmDescription:
+        'Connection lifecycle events could not be put on the event bus (EventPublishFailed >= 1 in 5 minutes): the connection records are right, but the product missed the events. ' +
+        'Read the logs of the function named in the error (level ERROR, "event") for the cause (EventBridge throttling, a deleted bus, a missing permission), fix it, ' +
+        'then have the product reconcile the affected users with GET /connections/{userId}.',
+      metric: serviceMetrics(COUNT_ALARM_PERIOD)('EventPublishFailed'),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    });
+
+    // One error is enough: the handlers turn every expected failure into a response (an error page, a 4xx, a
+    // batch item failure), so a Lambda Error is a crash, a timeout or an init failure, and a throttle means a
+    // request or run was refused for want of concurrency. Neither is noise at any volume.
+    const functionAlarms: Record<string, { errors: cloudwatch.Alarm; throttles: cloudwatch.Alarm }> = {};
+    for (const [name, fn] of Object.entries(props.functions)) {
+      functionAlarms[name] = {
+        errors: alarm(`${name}ErrorsAlarm`, {
+          alarmName: alarmName(`${name}-Errors`),
+          alarmDescription:
+            `The ${name} function failed (Errors >= 1 in 5 minutes): an unhandled exception, a timeout or an init failure, which its handler never returns on purpose. ` +
+            `Open its log group (filter level ERROR, or "Task timed out"/"INIT"), fix the cause (a bad environment or secret fails init), and redeploy or roll back. It clears after 5 quiet minutes.`,
+          metric: fn.metricErrors({ period: COUNT_ALARM_PERIOD, statistic: cloudwatch.Stats.SUM }),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        }),
+        throttles: alarm(`${name}ThrottlesAlarm`, {
+          alarmName: alarmName(`${name}-Throttles`),
+          alarmDescription:
+            `Lambda refused to run the ${name} function for lack of concurrency (Throttles >= 1 in 5 minutes): API requests got errors, or a run was delayed. ` +
+            'Check the account\'s concurrent executions (Lambda console, or the dashboard\'s duration panel for a slow dependency holding instances), raise the account concurrency quota or lower the API throttle (throttleRateLimit/throttleBurstLimit).',
+          metric: fn.metricThrottles({ period: COUNT_ALARM_PERIOD, statistic: cloudwatch.Stats.SUM }),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        }),
+      };
+    }
+    this.functionAlarms = functionAlarms;
+    this.alarms = alarms;
+
+    const dashboardName = `${stackName}-${Aws.REGION}`;
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName,
+      defaultInterval: Duration.days(1),
+      widgets: dashboardRows(props, this.alarms),
+    });
+    this.dashboardUrl = `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${dashboardName}`;
+  }
+
+  /**
+   * The configured topic, or a new one encrypted with its own key. CloudWatch cannot use the AWS managed SNS key
+   * (its policy cannot be changed to admit CloudWatch), so an encrypted topic that alarms can publish to needs a
+   * customer managed key whose policy does: exactly Decrypt and GenerateDataKey, for this account's alarms of
+   * this stack only.
+   */
+  #alarmTopic(config: DeployConfig, alarmNamePattern: string): { topic: sns.ITopic; key?: kms.Key } {
+    if (config.alarmTopicArn) return { topic: sns.Topic.fromTopicArn(this, 'AlarmTopic', config.alarmTopicArn) };
+
+    const fromOurAlarms = {
+      StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+      ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:${alarmNamePattern}` },
+    };
+    const key = new kms.Key(this, 'AlarmTopicKey', {
+      description: 'recall-zoom-connect: encrypts alarm notifications on the alarm topic',
+      enableKeyRotation: true,
+      // It protects only transient notifications: nothing is left to decrypt once the stack is gone.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowThisStacksAlarmsToPublishEncrypted',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        // SNS encrypts each message under a data key it generates and decrypts for delivery on the publisher's
+        // behalf; these two are all it needs. In a key policy, "*" is this key.
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        // Only the account condition here: whether CloudWatch passes aws:SourceArn on its KMS calls is not
+        // documented, and a condition it does not meet would drop every alarm notification silently. The topic
+        // policy below still admits this stack's alarms only.
+        conditions: { StringEquals: fromOurAlarms.StringEquals },
+      }),
+    );
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'recall-zoom-connect alarms',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowThisStacksAlarmsToPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: fromOurAlarms,
+      }),
+    );
+    if (config.alarmEmail) {
+      const subscription = new sns.Subscription(this, 'AlarmEmail', {
+        topic,
+        protocol: sns.SubscriptionProtocol.EMAIL,
+        endpoint: config.alarmEmail,
+      });
+      Validations.of(subscription.node.defaultChild as CfnResource).acknowledge({
+        id: 'Serverless-SNSRedrivePolicy',
+        reason:
+          'An email subscription: SNS retries delivery to the mail server itself, and a notification parked in a dead-letter queue would be read too late to act on; the alarm state stays visible in CloudWatch.',
+      });
+    }
+    return { topic, key };
+  }
+}
+
+/** A metric of the service over `period` (sums unless told), with the one `service` dimension every metric has. */
+function serviceMetrics(period: Duration) {
+  return (metricName: string, statistic: string = cloudwatch.Stats.SUM) =>
+    new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: SERVICE_NAME },
+      statistic,
+      period,
+    });
+}
+
+/** The dashboard, top to bottom: alarms, the connect funnel, Recall, lifecycle and webhook, functions. */
+function dashboardRows(props: MonitoringProps, alarms: readonly cloudwatch.Alarm[]): cloudwatch.IWidget[][] {
+  const period = COUNT_ALARM_PERIOD;
+  const m = serviceMetrics(period);
+  const fns = Object.entries(props.functions);
+  const perFunction = (metric: (fn: lambda.IFunction) => cloudwatch.Metric) =>
+    fns.map(([name, fn]) => metric(fn).with({ label: name }));
+
+  return [
+    [
+      new cloudwatch.TextWidget({
+        markdown:
+          '## recall-zoom-connect\n' +
+          'Connect funnel: **ConnectStarted** (authorize sent a browser to Zoom) then, from the callback, **ConnectCompleted**, **ConnectDenied** (the user declined) or **ConnectFailed** (by reason below). ' +
+          'A gap between Started and the three outcomes is users who left at Zoom. Every alarm notifies the alarm topic; the README runbook says what each one means.',
+        width: 24,
+        height: 2,
+      }),
+    ],
+    [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [...alarms], width: 24, height: 4 })],
+    [
+      new cloudwatch.SingleValueWidget({
+        title: 'Connect funnel (totals over the time range)',
+        metrics: ['ConnectStarted', 'ConnectCompleted', 'ConnectDenied', 'ConnectFailed'].map((name) => m(name)),
+        setPeriodToTimeRange: true,
+        width: 12,
+        height: 4,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Connect funnel',
+        left: ['ConnectStarted', 'ConnectCompleted', 'ConnectDenied', 'ConnectFailed'].map((name) => m(name)),
+        width: 12,
+        height: 6,
+      }),
+    ],
+    [
+      new cloudwatch.GraphWidget({
+        title: 'Connect failures by reason',
+        left: [
+          new cloudwatch.MathExpression({
+            // Every reason the runtime reports, including ones added later, without listing them here.
+            expression: `SEARCH('{${METRICS_NAMESPACE},reason,service} MetricName="ConnectFailed" service="${SERVICE_NAME}"', 'Sum', ${period.toSeconds()})`,
+            usingMetrics: {},
+            label: '',
+            period,
+          }),
+        ],
+        stacked: true,
+        width: 12,
+        height: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Conflicts resolved and re-authorizations',
+        left: [m('ConflictResolved'), m('Reauthorization')],
+        width: 12,
+        height: 6,
+      }),
+    ],
+    [
+      new cloudwatch.GraphWidget({
+        title: 'Recall latency per attempt (ms)',
+        left: [m('RecallLatency', 'p50').with({ label: 'p50' }), m('RecallLatency', 'p99').with({ label: 'p99' })],
+        width: 12,
+        height: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Recall calls, retries and failures',
+        left: [m('RecallCall'), m('RecallRetry'), m('RecallFailure')],
+        width: 12,
+        height: 6,
+      }),
+    ],
+    [
+      new cloudwatch.GraphWidget({
+        title: 'Zoom webhook: accepted and rejected (401)',
+        left: [m('WebhookAccepted'), m('WebhookRejected'), m('DeauthorizationProcessed')],
+        width: 8,
+        height: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Dead-letter queues (messages waiting)',
+        left: [
+          props.webhookDeadLetterQueue
+            .metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM })
+            .with({ label: 'Webhook events' }),
+          props.healthSyncDeadLetterQueue
+            .metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM })
+            .with({ label: 'Health sync runs' }),
+        ],
+        width: 8,
+        height: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Health sync and lifecycle events',
+        left: [m('HealthSyncMarkedUnhealthy'), m('HealthSyncHealthyAgain'), m('EventPublishFailed')],
+        width: 8,
+        height: 6,
+      }),
+    ],
+    [
+      new cloudwatch.GraphWidget({
+        title: 'Lambda errors',
+        left: perFunction((fn) => fn.metricErrors({ period, statistic: cloudwatch.Stats.SUM })),
+        width: 8,
+        height: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Lambda throttles',
+        left: perFunction((fn) => fn.metricThrottles({ period, statistic: cloudwatch.Stats.SUM })),
+        width: 8,
+        height: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Lambda duration p99 (ms)',
+        left: perFunction((fn) => fn.metricDuration({ period, statistic: 'p99' })),
+        width: 8,
+        height: 6,
+      }),
+    ],
+  ];
+}
