@@ -24,6 +24,12 @@ export type { AwsCredentials, AwsCredentialsSource, AwsSigningOptions } from './
 export interface ConnectClientOptions {
   /** The service's base URL: the stack's API URL on AWS, `http://localhost:3000` in local mode. */
   apiUrl: string;
+  /**
+   * Where connect links point: the stack's `ConnectUrl` output. Only differs from `<apiUrl>/zoom/authorize` when
+   * another host fronts the browser routes (`zoomRedirectUri`): the binding cookie must be set on that host.
+   * @default `${apiUrl}/zoom/authorize`
+   */
+  connectUrl?: string | undefined;
   /** The HS256 connect-token key; only `createConnectUrl` needs it. */
   signingKey?: string | undefined;
   /** Sign requests with IAM (SigV4, `execute-api`), as the deployed `/connections` routes require. */
@@ -79,6 +85,10 @@ const MAX_ERROR_TEXT = 200;
 export function createConnectClient(options: ConnectClientOptions): ConnectClient {
   if (!isHttpUrl(options.apiUrl)) throw new TypeError('apiUrl must be an http(s) URL.');
   const apiUrl = options.apiUrl.replace(/\/+$/, '');
+  if (options.connectUrl !== undefined && !isHttpUrl(options.connectUrl)) {
+    throw new TypeError('connectUrl must be an http(s) URL.');
+  }
+  const connectUrl = options.connectUrl ?? `${apiUrl}/zoom/authorize`;
   const fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
   const sign: RequestSigner | undefined = options.aws ? sigV4Signer(options.aws) : undefined;
 
@@ -123,7 +133,7 @@ export function createConnectClient(options: ConnectClientOptions): ConnectClien
         throw new TypeError(`ttlSeconds must be a whole number between 1 and ${MAX_TTL_SECONDS}.`);
       }
       const token = await signConnectToken({ userId, returnTo }, options.signingKey, ttlSeconds);
-      return `${apiUrl}/zoom/authorize?connect_token=${encodeURIComponent(token)}`;
+      return `${connectUrl}?connect_token=${encodeURIComponent(token)}`;
     },
     getConnection: (userId) => connectionRequest('GET', userId),
     disconnect: (userId) => connectionRequest('DELETE', userId),

@@ -72,6 +72,25 @@ describe('createConnectUrl', () => {
     expect((exp ?? 0) - (iat ?? 0)).toBe(600);
   });
 
+  it('points at connectUrl when another host fronts the browser routes, while the API stays on apiUrl', async () => {
+    const { connect, sent } = client(() => json(404, { error: 'No connection for this user.' }), {
+      signingKey: SIGNING_KEY,
+      connectUrl: 'https://connect.example.com/zoom/authorize',
+    });
+
+    const link = new URL(await connect.createConnectUrl({ userId: 'user-42', returnTo: RETURN_TO }));
+    await connect.getConnection('user-42');
+
+    expect(`${link.origin}${link.pathname}`).toBe('https://connect.example.com/zoom/authorize');
+    expect(sent[0]?.url).toBe(`${API}/connections/user-42`);
+  });
+
+  it('refuses a connectUrl that is not an http(s) URL', () => {
+    expect(() => createConnectClient({ apiUrl: API, connectUrl: 'javascript:alert(1)' })).toThrow(
+      new TypeError('connectUrl must be an http(s) URL.'),
+    );
+  });
+
   it('uses the requested lifetime', async () => {
     const { connect } = client(() => json(500, {}), { signingKey: SIGNING_KEY });
 
