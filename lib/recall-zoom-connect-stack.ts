@@ -13,9 +13,9 @@ export interface RecallZoomConnectStackProps extends StackProps {
 }
 
 /**
- * The whole service: stateful resources (table, secrets), the messaging (webhook queue, lifecycle event bus),
- * the API and the background jobs that use them, the alarms and dashboard that watch them, plus the outputs ops
- * need after `cdk deploy`.
+ * The whole service: stateful resources (table, app secret, generated keys), the messaging (webhook queue,
+ * lifecycle event bus), the API and the background jobs that use them, the alarms and dashboard that watch them,
+ * plus the outputs ops need after `cdk deploy`.
  */
 export class RecallZoomConnectStack extends Stack {
   public readonly state: StatefulResources;
@@ -38,6 +38,7 @@ export class RecallZoomConnectStack extends Stack {
       table: this.state.table,
       appSecret: this.state.appSecret,
       signingKeySecret: this.state.signingKeySecret,
+      stateKeySecret: this.state.stateKeySecret,
       eventBus: this.messaging.eventBus,
       webhookQueue: this.messaging.webhookQueue,
     });
@@ -122,6 +123,11 @@ export class RecallZoomConnectStack extends Stack {
       description: 'Secrets Manager secret holding the connect-token HS256 key; the product backend reads it to sign links.',
       value: this.state.signingKeySecret.secretArn,
     });
+    new CfnOutput(this, 'StateKeySecretArn', {
+      description:
+        'Secrets Manager secret holding the key that seals connect attempts into their cookies; only the authorize and callback functions read it. To rotate: put-secret-value with a fresh random key of 64 letters and digits (attempts started before still finish).',
+      value: this.state.stateKeySecret.secretArn,
+    });
     new CfnOutput(this, 'EventBusName', {
       description:
         'EventBridge bus of connection lifecycle events (source recall-zoom-connect, detail-type "Zoom connection <type>.v1"); create rules on it to subscribe.',
@@ -152,7 +158,7 @@ export class RecallZoomConnectStack extends Stack {
       value: this.monitoring.dashboardUrl,
     });
     new CfnOutput(this, 'TableName', {
-      description: 'DynamoDB table of OAuth states and connections.',
+      description: 'DynamoDB table of connections, and of used OAuth states until they expire.',
       value: this.state.table.tableName,
     });
     if (this.api.customDomain) {

@@ -17,6 +17,8 @@ export const LOCAL_DEFAULTS = {
   zoomWebhookSecretToken: 'sandbox-zoom-webhook-secret-token',
   /** Public on purpose: it protects nothing but a local demo. As long as a deployed key (32+ characters). */
   connectSigningKey: 'local-development-connect-signing-key-not-a-secret',
+  /** Seals connect attempts into their cookies; public on purpose, like the signing key (32+ characters). */
+  stateEncryptionKey: 'local-development-state-cookie-key-not-a-secret',
   healthSyncIntervalSeconds: 900,
 } as const;
 
@@ -56,6 +58,7 @@ const LocalEnvSchema = z.object({
   ZOOM_AUTHORIZE_URL: optionalUrl(),
   ZOOM_WEBHOOK_SECRET_TOKEN: optionalText(),
   CONNECT_SIGNING_KEY: optionalText(),
+  STATE_ENCRYPTION_KEY: optionalText(),
   RETURN_URL_ALLOWLIST: optionalText(),
   HEALTH_SYNC_INTERVAL_SECONDS: integer(1, 86_400),
   SANDBOX_RECALL_CONFLICT_MODE: z.optional(z.enum(['conflict', 'update'])),
@@ -116,6 +119,7 @@ export interface LocalSettings {
   zoomClientId: string;
   zoomWebhookSecretToken: string;
   connectSigningKey: string;
+  stateEncryptionKey: string;
   returnUrlAllowlist: string;
   healthSyncIntervalSeconds: number;
   /** The local queue verified Zoom webhooks go to (`WEBHOOK_QUEUE_URL`), served by the local SQS. */
@@ -165,6 +169,7 @@ export function resolveLocalSettings(env: LocalEnv, port: number): LocalSettings
     zoomClientId: env.ZOOM_CLIENT_ID ?? LOCAL_DEFAULTS.zoomClientId,
     zoomWebhookSecretToken: env.ZOOM_WEBHOOK_SECRET_TOKEN ?? LOCAL_DEFAULTS.zoomWebhookSecretToken,
     connectSigningKey: env.CONNECT_SIGNING_KEY ?? LOCAL_DEFAULTS.connectSigningKey,
+    stateEncryptionKey: env.STATE_ENCRYPTION_KEY ?? LOCAL_DEFAULTS.stateEncryptionKey,
     returnUrlAllowlist: env.RETURN_URL_ALLOWLIST ?? `${baseUrl}/`,
     healthSyncIntervalSeconds: env.HEALTH_SYNC_INTERVAL_SECONDS ?? LOCAL_DEFAULTS.healthSyncIntervalSeconds,
     webhookQueueUrl: `${baseUrl}${LOCAL_SQS_PATH}/${LOCAL_ACCOUNT_ID}/${LOCAL_WEBHOOK_QUEUE_NAME}`,
@@ -196,6 +201,7 @@ export function handlerEnvironment(settings: LocalSettings, dynamoDbEndpoint: st
     ZOOM_CLIENT_ID: settings.zoomClientId,
     ZOOM_WEBHOOK_SECRET_TOKEN: settings.zoomWebhookSecretToken,
     CONNECT_SIGNING_KEY: settings.connectSigningKey,
+    STATE_ENCRYPTION_KEY: settings.stateEncryptionKey,
     HEALTH_SYNC_INTERVAL_SECONDS: String(settings.healthSyncIntervalSeconds),
     WEBHOOK_QUEUE_URL: settings.webhookQueueUrl,
     EVENT_BUS_NAME: settings.eventBusName,

@@ -2,25 +2,30 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { type CallbackLog, type CallbackRedirect, completeZoomConnect } from '../shared/callback-flow.js';
 import { dynamoDb, getSecretsManager } from '../shared/clients.js';
-import { loadConfig } from '../shared/config.js';
+import { loadConfig, requireStateKey, requireTableName } from '../shared/config.js';
 import { ConnectionRepository } from '../shared/connection-repository.js';
+import { ConsumedStateRepository } from '../shared/consumed-state-repository.js';
 import { RequestError } from '../shared/errors.js';
 import { createEventPublisher } from '../shared/events.js';
 import { type HttpResult, httpErrors, redirect } from '../shared/http.js';
 import { logger } from '../shared/logger.js';
 import { connectFailed, correlateMetrics, count, flushMetrics } from '../shared/metrics.js';
 import { logContext } from '../shared/middleware.js';
-import { OAuthStateRepository } from '../shared/oauth-state-repository.js';
 import { createRecallClient } from '../shared/recall-service.js';
 import { SecretStore } from '../shared/secrets.js';
+import { sdkSecretReader } from '../shared/secrets-sdk.js';
 import { CallbackQuerySchema } from './schema.js';
 
-// A bad environment fails the cold start on purpose (the stack sets it, and its tests check it); secrets are read
-// per request, and a missing one ends the attempt with reason=misconfigured instead.
+// A bad environment fails the cold start on purpose (the stack sets it, and its tests check it), and so does one
+// without a state key; secrets are read per request, and a missing one ends the attempt with reason=misconfigured
+// instead (or a 503 page while the state key itself cannot be read: then no return URL can be trusted).
 const config = loadConfig();
-const secrets = new SecretStore(config, getSecretsManager);
-const states = new OAuthStateRepository(dynamoDb, config.tableName);
-const connections = new ConnectionRepository(dynamoDb, config.tableName);
+const tableName = requireTableName(config);
+requireStateKey(config, 'callback');
+// The SDK reader: this function loads the SDK for DynamoDB anyway.
+const secrets = new SecretStore(config, sdkSecretReader(getSecretsManager));
+const consumedStates = new ConsumedStateRepository(dynamoDb, tableName);
+const connections = new ConnectionRepository(dynamoDb, tableName);
 const recall = createRecallClient(config, secrets);
 const events = createEventPublisher(config, logger, undefined, (failed) => count('EventPublishFailed', failed));
 
@@ -49,7 +54,8 @@ async function callback(event: APIGatewayProxyEventV2, context: Context): Promis
   const next = await completeZoomConnect(
     { ...query.data, cookies: event.cookies },
     {
-      states,
+      consumedStates,
+      stateKeys: (options) => secrets.stateKeys(options),
       connections,
       recall,
       authorization: {
@@ -85,6 +91,7 @@ function countOutcome(next: CallbackRedirect): void {
 
 export const handler = middy<APIGatewayProxyEventV2, HttpResult>()
   .use(flushMetrics())
-  // A 5xx page (the table unreachable, say) is a failed attempt too; a 4xx page (a replayed state) is not.
+  // A 5xx page (the table unreachable, the state key unreadable) is a failed attempt too; a 4xx page (a replayed
+  // state, a browser without the attempt's cookie) is not.
   .use(httpErrors('html', { onFailure: (reason) => connectFailed(reason) }))
   .handler(callback);

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { dynamoDb, getSecretsManager } from '../shared/clients.js';
-import { loadConfig } from '../shared/config.js';
+import { loadConfig, requireTableName } from '../shared/config.js';
 import { type Connection, ConnectionRepository } from '../shared/connection-repository.js';
 import { disconnectUser } from '../shared/disconnect.js';
 import { RequestError } from '../shared/errors.js';
@@ -12,13 +12,15 @@ import { count, flushMetrics } from '../shared/metrics.js';
 import { logContext } from '../shared/middleware.js';
 import { createRecallClient } from '../shared/recall-service.js';
 import { SecretStore } from '../shared/secrets.js';
+import { sdkSecretReader } from '../shared/secrets-sdk.js';
 import { ConnectionPathSchema } from './schema.js';
 
 // A bad environment fails the cold start on purpose (the stack sets it, and its tests check it); an unfilled
 // secret is a 503 per request instead.
 const config = loadConfig();
-const secrets = new SecretStore(config, getSecretsManager);
-const connections = new ConnectionRepository(dynamoDb, config.tableName);
+const tableName = requireTableName(config);
+const secrets = new SecretStore(config, sdkSecretReader(getSecretsManager));
+const connections = new ConnectionRepository(dynamoDb, tableName);
 const recall = createRecallClient(config, secrets);
 const events = createEventPublisher(config, logger, undefined, (failed) => count('EventPublishFailed', failed));
 

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { dynamoDb, getSecretsManager } from '../shared/clients.js';
-import { loadConfig } from '../shared/config.js';
+import { loadConfig, requireTableName } from '../shared/config.js';
 import { ConnectionRepository } from '../shared/connection-repository.js';
 import { misconfigurationLogFields, misconfigurationOf } from '../shared/errors.js';
 import { createEventPublisher } from '../shared/events.js';
@@ -11,12 +11,14 @@ import { count, flushMetrics } from '../shared/metrics.js';
 import { logContext } from '../shared/middleware.js';
 import { createRecallClient } from '../shared/recall-service.js';
 import { SecretStore } from '../shared/secrets.js';
+import { sdkSecretReader } from '../shared/secrets-sdk.js';
 
 // A bad environment fails the cold start on purpose (the stack sets it, and its tests check it); an unfilled
 // secret fails the run with one `Service misconfigured` line, and the next tick tries again.
 const config = loadConfig();
-const secrets = new SecretStore(config, getSecretsManager);
-const connections = new ConnectionRepository(dynamoDb, config.tableName);
+const tableName = requireTableName(config);
+const secrets = new SecretStore(config, sdkSecretReader(getSecretsManager));
+const connections = new ConnectionRepository(dynamoDb, tableName);
 const recall = createRecallClient(config, secrets);
 const events = createEventPublisher(config, logger, undefined, (failed) => count('EventPublishFailed', failed));
 

@@ -9,6 +9,7 @@ import {
   repointSharers,
   type StatusWriter,
 } from './credential-sharing.js';
+import type { ConsumedStateRepository } from './consumed-state-repository.js';
 import { sha256Hex } from './crypto.js';
 import {
   ConnectError,
@@ -19,9 +20,10 @@ import {
   RequestError,
 } from './errors.js';
 import { type ConnectionEventDetail, connectionEvent, type EventPublisher, publishQuietly } from './events.js';
-import type { OAuthStateRepository } from './oauth-state-repository.js';
+import { type OpenedOAuthState, openOAuthState } from './oauth-state.js';
 import type { RecallCredential } from './recall-client.js';
 import { type ConnectOutcome, withOutcome } from './return-url.js';
+import type { RotatingKeys } from './secrets.js';
 import { zoomIdentityOf } from './zoom-identity.js';
 
 /** What Zoom sent back, as parsed at the edge. */
@@ -33,10 +35,16 @@ export interface ZoomCallback {
 }
 
 export interface CallbackDeps {
-  states: Pick<OAuthStateRepository, 'consume' | 'save'>;
+  /** Where used states are recorded: the single-use guarantee. */
+  consumedStates: Pick<ConsumedStateRepository, 'consume'>;
+  /**
+   * The state keys, current first (`SecretStore.stateKeys`); with `maxAgeMs`, read again when the cached ones are
+   * older than that.
+   */
+  stateKeys: (options?: { maxAgeMs?: number }) => Promise<RotatingKeys>;
   connections: Pick<ConnectionRepository, 'recordConnected' | 'listByZoomIdentity' | 'repoint'> & StatusWriter;
   recall: CredentialStore;
-  authorization: Omit<AuthorizationSettings, 'zoomClientId'>;
+  authorization: Omit<AuthorizationSettings, 'zoomClientId' | 'stateKey'>;
   /** Read only for a re-authorize: the happy path does not need it. */
   zoomClientId: () => Promise<string>;
   oauthAppId: string;
@@ -68,26 +76,37 @@ export interface CallbackRedirect {
 }
 
 /**
- * Completes one connect attempt: uses the state once, exchanges the code through the connect module, records the
- * connection, and says where the browser goes next. Throws `RequestError` only when there is no trustworthy
- * return URL (unknown state); every later failure becomes a `zoom_connect=error&reason=` redirect.
+ * A cookie none of the cached state keys opens may be sealed with a key rotated in after they were read: the keys
+ * are read again, at most this often per container.
+ */
+const STATE_KEY_REFRESH_MS = 30_000;
+
+/** What the user sees when no attempt of theirs can be found: nothing here says which of the causes it was. */
+const UNUSABLE_STATE =
+  'This Zoom sign-in has already been used, has expired, or was opened in another browser. Please start again from the app in the browser you began in.';
+
+/**
+ * Completes one connect attempt: opens the attempt sealed in this browser's cookie, uses its state once, exchanges
+ * the code through the connect module, records the connection, and says where the browser goes next. Throws
+ * `RequestError` only when there is no trustworthy return URL (no cookie for this state, one that does not open,
+ * or a state already used); every later failure becomes a `zoom_connect=error&reason=` redirect.
  */
 export async function completeZoomConnect(callback: ZoomCallback, deps: CallbackDeps): Promise<CallbackRedirect> {
   if (!callback.state) {
     throw new RequestError(400, 'This Zoom sign-in link is incomplete. Please start again from the app.');
   }
   const stateId = sha256Hex(callback.state);
-  const binding = readCookie(callback.cookies, bindingCookieName(stateId));
-  const consumed = await deps.states.consume(stateId, binding && sha256Hex(binding), Math.floor(deps.now() / 1000));
-  if (consumed.status === 'unknown') {
-    deps.log.warn('Callback with an unknown or already used state');
-    throw new RequestError(
-      400,
-      'This Zoom sign-in has already been used or has expired. Please start again from the app.',
-    );
+  // No cookie: another browser (a forwarded link, cookies blocked), an attempt already finished (its cookie was
+  // cleared), or a state this service never issued. They cannot be told apart, and none of them may go on.
+  const sealed = readCookie(callback.cookies, bindingCookieName(stateId));
+  const opened: OpenedOAuthState = sealed === undefined ? { status: 'unreadable' } : await openAttempt(sealed, stateId, deps);
+  if (opened.status !== 'opened') {
+    deps.log.warn('Callback with an unknown or already used state', {
+      problem: sealed === undefined ? 'no_cookie' : opened.status,
+    });
+    throw new RequestError(400, UNUSABLE_STATE);
   }
-  const { state } = consumed;
-  deps.log.correlate(state.correlationId);
+  const { state } = opened;
   const cookies = [clearedBindingCookie(stateId, new URL(deps.authorization.zoomRedirectUri).pathname)];
   const { correlationId } = state;
   const fail = (reason: OutcomeReason): CallbackRedirect => ({
@@ -98,15 +117,18 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
     correlationId,
   });
 
-  if (consumed.status === 'expired') {
+  if (state.expiresAt <= Math.floor(deps.now() / 1000)) {
+    deps.log.correlate(correlationId);
     deps.log.info('Connect attempt expired before Zoom returned', { reason: 'state_expired' });
     return fail('state_expired');
   }
-  if (consumed.status === 'browser_mismatch') {
-    deps.log.warn('Callback from a browser that did not start this attempt', { reason: 'browser_mismatch' });
-    // The cookie stays: the state is still usable by the browser that started it.
-    return { ...fail('browser_mismatch'), cookies: [] };
+  // The single-use guarantee: one conditional write; a replay (even with the cookie) fails it and never reaches
+  // Recall.
+  if (!(await deps.consumedStates.consume(stateId, state.expiresAt))) {
+    deps.log.warn('Callback with an unknown or already used state', { problem: 'already_used' });
+    throw new RequestError(400, UNUSABLE_STATE);
   }
+  deps.log.correlate(correlationId);
   if (!callback.code) {
     deps.log.info('User did not authorize at Zoom', { zoomError: callback.error?.slice(0, 64) ?? 'no code' });
     return { location: withOutcome(state.returnTo, { zoom_connect: 'denied' }), cookies, outcome: 'denied', correlationId };
@@ -142,10 +164,10 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
         return fail('code_rejected');
       }
       deps.log.info('Code spent while resolving a conflict; sending the user back to Zoom');
+      const [stateKey] = await deps.stateKeys();
       const next = await beginZoomAuthorization(
         { userId: state.userId, returnTo: state.returnTo, correlationId: state.correlationId, reauthCount: 1 },
-        { ...deps.authorization, zoomClientId: await deps.zoomClientId() },
-        deps.states,
+        { ...deps.authorization, zoomClientId: await deps.zoomClientId(), stateKey },
         deps.now(),
       );
       return { location: next.location, cookies: [...cookies, next.cookie], outcome: 'reauthorize', correlationId };
@@ -226,6 +248,15 @@ async function recordConnection(
     const deleted = await releaseCredentialIfUnused(previous, deps.connections, deps.recall);
     deps.log.info('User switched Zoom identity', { previousCredentialId: previous.recallCredentialId, deleted });
   }
+}
+
+/** Opens the cookie with the cached keys; when none opens it, once more with keys read again (bounded). */
+async function openAttempt(sealed: string, stateId: string, deps: CallbackDeps): Promise<OpenedOAuthState> {
+  const keys = await deps.stateKeys();
+  const opened = await openOAuthState(sealed, stateId, keys);
+  if (opened.status !== 'unreadable') return opened;
+  const fresh = await deps.stateKeys({ maxAgeMs: STATE_KEY_REFRESH_MS });
+  return fresh === keys ? opened : openOAuthState(sealed, stateId, fresh);
 }
 
 function reasonOf(error: unknown): OutcomeReason {

@@ -18,7 +18,8 @@ const seconds = (fallback: number) =>
  * mode, which has no Secrets Manager, passes the values themselves.
  */
 const EnvSchema = z.object({
-  TABLE_NAME: nonEmpty(),
+  /** The service table; every function but authorize (which keeps nothing server-side) is given it. */
+  TABLE_NAME: optionalNonEmpty(),
   /** Exactly as registered at Zoom, byte for byte: used in the authorize URL and in Recall's create call. */
   ZOOM_REDIRECT_URI: z.url(),
   ZOOM_AUTHORIZE_URL: z._default(z.url(), 'https://zoom.us/oauth/authorize'),
@@ -31,10 +32,13 @@ const EnvSchema = z.object({
   APP_SECRET_ID: optionalNonEmpty(),
   /** Secrets Manager id of the generated connect-token signing key (a plain string). */
   SIGNING_KEY_SECRET_ID: optionalNonEmpty(),
+  /** Secrets Manager id of the generated key that seals each connect attempt in its cookie (a plain string). */
+  STATE_KEY_SECRET_ID: optionalNonEmpty(),
   RECALL_API_KEY: optionalNonEmpty(),
   ZOOM_CLIENT_ID: optionalNonEmpty(),
   ZOOM_WEBHOOK_SECRET_TOKEN: optionalNonEmpty(),
   CONNECT_SIGNING_KEY: optionalNonEmpty(),
+  STATE_ENCRYPTION_KEY: optionalNonEmpty(),
   /** The EventBridge bus lifecycle events go to; unset means events are only logged. */
   EVENT_BUS_NAME: optionalNonEmpty(),
   /** The SQS queue verified Zoom webhooks are handed to (webhook function only). */
@@ -44,21 +48,26 @@ const EnvSchema = z.object({
 });
 
 export interface ServiceConfig {
-  tableName: string;
+  /** Absent for a function not given the table: `requireTableName` in those that use it. */
+  tableName?: string;
   zoomRedirectUri: string;
   zoomAuthorizeUrl: string;
   recallBaseUrl: string;
   recallOAuthAppId: string;
   returnUrlAllowlist: readonly string[];
   secrets:
-    /** Functions that never verify connect tokens are not given the signing key at all. */
-    | { source: 'secrets-manager'; appSecretId: string; signingKeySecretId?: string }
+    /**
+     * Functions that never verify connect tokens are not given the signing key at all, and only the two connect
+     * steps (authorize and callback) are given the state key.
+     */
+    | { source: 'secrets-manager'; appSecretId: string; signingKeySecretId?: string; stateKeySecretId?: string }
     | {
         source: 'environment';
         recallApiKey: string;
         zoomClientId: string;
         zoomWebhookSecretToken?: string;
         signingKey: string;
+        stateKey?: string;
       };
   eventBusName?: string;
   webhookQueueUrl?: string;
@@ -90,7 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     if (!URL.canParse(entry)) throw new MisconfiguredError(`RETURN_URL_ALLOWLIST entry is not a URL: ${entry}`);
   }
   return Object.freeze({
-    tableName: e.TABLE_NAME,
+    ...(e.TABLE_NAME ? { tableName: e.TABLE_NAME } : {}),
     zoomRedirectUri: e.ZOOM_REDIRECT_URI,
     zoomAuthorizeUrl: e.ZOOM_AUTHORIZE_URL,
     recallBaseUrl: (e.RECALL_API_BASE_URL ?? recallBaseUrlFor(e.RECALL_REGION)).replace(/\/+$/, ''),
@@ -110,6 +119,7 @@ function secretSource(e: z.infer<typeof EnvSchema>): ServiceConfig['secrets'] {
       source: 'secrets-manager',
       appSecretId: e.APP_SECRET_ID,
       ...(e.SIGNING_KEY_SECRET_ID ? { signingKeySecretId: e.SIGNING_KEY_SECRET_ID } : {}),
+      ...(e.STATE_KEY_SECRET_ID ? { stateKeySecretId: e.STATE_KEY_SECRET_ID } : {}),
     };
   }
   const missing = (['RECALL_API_KEY', 'ZOOM_CLIENT_ID', 'CONNECT_SIGNING_KEY'] as const).filter((name) => !e[name]);
@@ -124,5 +134,35 @@ function secretSource(e: z.infer<typeof EnvSchema>): ServiceConfig['secrets'] {
     zoomClientId: e.ZOOM_CLIENT_ID as string,
     ...(e.ZOOM_WEBHOOK_SECRET_TOKEN ? { zoomWebhookSecretToken: e.ZOOM_WEBHOOK_SECRET_TOKEN } : {}),
     signingKey: e.CONNECT_SIGNING_KEY as string,
+    ...(e.STATE_ENCRYPTION_KEY ? { stateKey: e.STATE_ENCRYPTION_KEY } : {}),
   };
+}
+
+/**
+ * The table, for a function that reads or writes it: without it the function cannot work at all, so its absence
+ * fails the cold start, like a bad environment.
+ * @throws MisconfiguredError naming TABLE_NAME
+ */
+export function requireTableName(config: Pick<ServiceConfig, 'tableName'>): string {
+  if (config.tableName) return config.tableName;
+  throw new MisconfiguredError('TABLE_NAME is required: this function reads and writes the service table.', {
+    fields: ['TABLE_NAME'],
+  });
+}
+
+/**
+ * The two connect steps cannot work at all without the state key (authorize seals each attempt in a cookie with
+ * it, the callback opens it): like a bad environment, its absence fails their cold start. Which variable names it
+ * depends on the source, and so does the message.
+ * @throws MisconfiguredError naming the variable to set
+ */
+export function requireStateKey(config: Pick<ServiceConfig, 'secrets'>, step: 'authorize' | 'callback'): void {
+  const { secrets } = config;
+  const configured = secrets.source === 'secrets-manager' ? secrets.stateKeySecretId : secrets.stateKey;
+  if (configured) return;
+  const variable = secrets.source === 'secrets-manager' ? 'STATE_KEY_SECRET_ID' : 'STATE_ENCRYPTION_KEY';
+  throw new MisconfiguredError(
+    `${variable} is required: the ${step} step ${step === 'authorize' ? 'seals each connect attempt in its cookie' : 'opens the connect attempt sealed in its cookie'} with that key.`,
+    { fields: [variable] },
+  );
 }

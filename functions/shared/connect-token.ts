@@ -1,4 +1,4 @@
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { type CryptoKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { InvalidConnectTokenError } from './errors.js';
 import { allowedReturnUrl } from './return-url.js';
 
@@ -12,7 +12,40 @@ export interface ConnectToken {
 }
 
 const encoder = new TextEncoder();
-const MAX_USER_ID_LENGTH = 256;
+/** Longest `sub` accepted, in characters. */
+export const MAX_USER_ID_LENGTH = 256;
+/** Longest `return_to` accepted, in characters of the normalized URL the user is sent back to. */
+export const MAX_RETURN_TO_LENGTH = 2048;
+/**
+ * The attempt, user id and return URL included, travels to the callback in a cookie, and browsers keep cookies of
+ * up to 4096 bytes. Escaping can make a value take more room than its length says (a backslash in a query, a
+ * user id in another script), so the two together may take at most as many bytes, encoded, as the longest plain
+ * ASCII ones would: the sealed cookie then stays well under 4 KB (tested in oauth-state.test.ts).
+ */
+export const MAX_ATTEMPT_CLAIM_BYTES = MAX_USER_ID_LENGTH + MAX_RETURN_TO_LENGTH;
+
+/** Keys rotate rarely; a handful covers a rotation in flight without letting the map grow. */
+const MAX_CACHED_KEYS = 8;
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+
+/**
+ * The HS256 key for a signing key string, imported once. jose re-imports raw key bytes (and a `KeyObject`, which
+ * it exports to bytes first) on every sign and verify; a `CryptoKey` it uses as it is.
+ */
+function hmacKey(signingKey: string): Promise<CryptoKey> {
+  const cached = hmacKeys.get(signingKey);
+  if (cached) return cached;
+  const key = crypto.subtle.importKey('raw', encoder.encode(signingKey), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+    'verify',
+  ]);
+  if (hmacKeys.size >= MAX_CACHED_KEYS) hmacKeys.delete(hmacKeys.keys().next().value as string);
+  hmacKeys.set(signingKey, key);
+  key.catch(() => hmacKeys.delete(signingKey));
+  return key;
+}
+
+const encodedBytes = (value: string): number => Buffer.byteLength(JSON.stringify(value), 'utf8') - 2;
 
 /**
  * Mints a connect token. Used by `npm run connect-link`, the product backend client and tests.
@@ -26,11 +59,12 @@ export async function signConnectToken(token: ConnectToken, signingKey: string, 
     .setSubject(token.userId)
     .setIssuedAt()
     .setExpirationTime(`${ttlSeconds}s`)
-    .sign(encoder.encode(signingKey));
+    .sign(await hmacKey(signingKey));
 }
 
 /**
- * Verifies signature, expiry and claims, and checks `return_to` against the allow-list.
+ * Verifies signature, expiry and claims, checks `return_to` against the allow-list, and the claims' length (see
+ * `MAX_ATTEMPT_CLAIM_BYTES`).
  * @param signingKeys - the current key first; during a rotation, the previous one too
  * @throws InvalidConnectTokenError with the problem found
  */
@@ -42,7 +76,7 @@ export async function verifyConnectToken(
   let lastError: unknown;
   for (const key of signingKeys) {
     try {
-      const { payload } = await jwtVerify(jwt, encoder.encode(key), {
+      const { payload } = await jwtVerify(jwt, await hmacKey(key), {
         algorithms: ['HS256'],
         requiredClaims: ['sub', 'exp'],
       });
@@ -53,6 +87,9 @@ export async function verifyConnectToken(
       if (typeof returnTo !== 'string') throw new InvalidConnectTokenError('missing_claims');
       const allowed = allowedReturnUrl(returnTo, returnUrlAllowlist);
       if (!allowed) throw new InvalidConnectTokenError('return_to_not_allowed');
+      if (allowed.href.length > MAX_RETURN_TO_LENGTH || encodedBytes(sub) + encodedBytes(allowed.href) > MAX_ATTEMPT_CLAIM_BYTES) {
+        throw new InvalidConnectTokenError('too_long');
+      }
       return { userId: sub, returnTo: allowed.href };
     } catch (error) {
       if (error instanceof InvalidConnectTokenError) throw error;

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 
-/** 256 bits from the CSPRNG, base64url: states, PKCE verifiers and browser-binding nonces. */
+/** 256 bits from the CSPRNG, base64url: states and PKCE verifiers. */
 export const randomToken = (): string => randomBytes(32).toString('base64url');
 
 export const sha256Hex = (value: string): string => createHash('sha256').update(value).digest('hex');

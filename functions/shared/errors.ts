@@ -16,7 +16,14 @@ export class RequestError extends Error {
 }
 
 /** Why a connect token was refused; the user sees a 400 page, the log sees the reason. */
-export type ConnectTokenProblem = 'malformed' | 'bad_signature' | 'expired' | 'missing_claims' | 'return_to_not_allowed';
+export type ConnectTokenProblem =
+  | 'malformed'
+  | 'bad_signature'
+  | 'expired'
+  | 'missing_claims'
+  | 'return_to_not_allowed'
+  /** `return_to` (or `sub` with it) longer than the attempt's cookie can carry. */
+  | 'too_long';
 
 export class InvalidConnectTokenError extends RequestError {
   override readonly name = 'InvalidConnectTokenError';
@@ -28,9 +35,17 @@ export class InvalidConnectTokenError extends RequestError {
   }
 }
 
-/** Stable `reason=` codes on the return URL. Documented in the README; products may switch on them. */
+/**
+ * Stable `reason=` codes on the return URL. Documented in the README; products may switch on them, so a code is
+ * never taken away once published.
+ */
 export const OUTCOME_REASONS = [
   'state_expired',
+  /**
+   * No longer sent: the attempt now travels in the browser's cookie, so a callback in another browser finds no
+   * attempt at all and gets the 400 page ("start again from the app in the browser you began in"), like an
+   * unknown or used state. Kept because products may still switch on it.
+   */
   'browser_mismatch',
   'code_rejected',
   'conflict_unresolved',

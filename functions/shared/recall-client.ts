@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { RecallRejectedError, RecallUnavailableError } from './errors.js';
+import { type HttpFetch, type HttpResponse, nodeFetch } from './node-fetch.js';
 
 /** A Recall Zoom OAuth credential, as create, retrieve and list return it. Unknown fields are kept. */
 export const RecallCredentialSchema = z.looseObject({
@@ -76,7 +77,11 @@ export interface RecallClientOptions {
   /** Per-request timeout in ms. */
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
-  fetch?: typeof fetch;
+  /**
+   * The HTTP client: `nodeFetch` (node:http) by default; the global `fetch` fits too. The client relies on nothing
+   * beyond `HttpResponse`, so the default never loads undici.
+   */
+  fetch?: HttpFetch;
   /** Waits between attempts; must return early when `signal` aborts. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
@@ -124,12 +129,12 @@ export class RecallClient {
   };
 
   /** The API key each response was requested with, so an error built from it can keep the key out. */
-  readonly #keyOf = new WeakMap<Response, string>();
+  readonly #keyOf = new WeakMap<HttpResponse, string>();
 
   constructor(options: RecallClientOptions) {
     this.#options = {
       timeoutMs: 8_000,
-      fetch: globalThis.fetch.bind(globalThis),
+      fetch: nodeFetch,
       sleep: abortableSleep,
       random: Math.random,
       ...options,
@@ -243,7 +248,7 @@ export class RecallClient {
    * The error for a response that is not a success, with Recall's `detail` kept (it says what went wrong) but
    * every secret the request carried taken out of it: the API key it was sent with, and any of `secrets`.
    */
-  async #failure(operation: string, response: Response, ...secrets: Array<string | undefined>): Promise<Error> {
+  async #failure(operation: string, response: HttpResponse, ...secrets: Array<string | undefined>): Promise<Error> {
     return failure(operation, response, (text) => redact(text, this.#keyOf.get(response), ...secrets));
   }
 
@@ -279,12 +284,12 @@ export class RecallClient {
       /** Whether to send the API key; endpoints that authenticate otherwise must not receive it. */
       authenticated?: boolean;
     },
-  ): Promise<Response> {
+  ): Promise<HttpResponse> {
     const { fetch, retry, timeoutMs, sleep, random, onAttempt } = this.#options;
     const apiKey = authenticated ? await this.#options.apiKey() : undefined;
     for (let attempt = 1; ; attempt++) {
       const timeout = AbortSignal.timeout(timeoutMs);
-      let response: Response | undefined;
+      let response: HttpResponse | undefined;
       let networkError: unknown;
       const startedAt = performance.now();
       let endedAt = startedAt;
@@ -393,7 +398,7 @@ function redact(text: string, ...secrets: Array<string | undefined>): string {
 /** Statuses that mean "not now" rather than "not this": they end a call in `RecallUnavailableError`. */
 const isUnavailableStatus = (status: number): boolean => status >= 500 || status === 429 || status === 409;
 
-async function failure(operation: string, response: Response, clean: (text: string) => string): Promise<Error> {
+async function failure(operation: string, response: HttpResponse, clean: (text: string) => string): Promise<Error> {
   // Recall's bodies may echo what was sent; keep only Recall's own `detail`, only from JSON, and cleaned before
   // it is cut short (a cut could leave half a secret that no longer matches).
   const detail = CreateBadRequestSchema.safeParse(await readJson(response));
@@ -404,7 +409,7 @@ async function failure(operation: string, response: Response, clean: (text: stri
     : new RecallRejectedError(message, response.status);
 }
 
-async function readJson(response: Response): Promise<unknown> {
+async function readJson(response: HttpResponse): Promise<unknown> {
   try {
     return await response.json();
   } catch {
@@ -412,7 +417,7 @@ async function readJson(response: Response): Promise<unknown> {
   }
 }
 
-async function parseBody<T>(response: Response, schema: z.ZodMiniType<T>): Promise<T> {
+async function parseBody<T>(response: HttpResponse, schema: z.ZodMiniType<T>): Promise<T> {
   const parsed = schema.safeParse(await readJson(response));
   if (!parsed.success) {
     throw new RecallUnavailableError(`Recall answered ${response.status} with an unexpected body.`, response.status);
@@ -423,7 +428,8 @@ async function parseBody<T>(response: Response, schema: z.ZodMiniType<T>): Promi
 function describeNetworkError(error: unknown): string {
   if (error instanceof Error) {
     if (error.name === 'TimeoutError') return 'timed out';
-    const code = (error.cause as { code?: unknown } | undefined)?.code;
+    // fetch and nodeFetch put Node's error (ECONNRESET, ...) in `cause`.
+    const code = (error.cause as { code?: unknown } | undefined)?.code ?? (error as { code?: unknown }).code;
     return typeof code === 'string' ? code : error.name;
   }
   return 'unknown error';

@@ -1,4 +1,3 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as z from 'zod/mini';
 import type { ServiceConfig } from './config.js';
 import { MisconfiguredError } from './errors.js';
@@ -8,6 +7,30 @@ export const SECRET_PLACEHOLDER = 'REPLACE_ME';
 
 /** A signing key shorter than this is refused: HS256 wants at least 256 bits of key. */
 export const MIN_SIGNING_KEY_LENGTH = 32;
+
+/** A state key shorter than this is refused: it is the input keying material of a 256-bit AES key. */
+export const MIN_STATE_KEY_LENGTH = 32;
+
+export type SecretVersionStage = 'AWSCURRENT' | 'AWSPREVIOUS';
+
+/** A generated key's versions: the current one, then the previous one while a rotation leaves one. */
+export type RotatingKeys = readonly [current: string, ...previous: string[]];
+
+/**
+ * Reads one version of a Secrets Manager secret. Two implementations: `sdkSecretReader` (GetSecretValue through the
+ * AWS SDK, in secrets-sdk.ts) and `extensionSecretReader` (the AWS Parameters and Secrets Lambda Extension over
+ * localhost, in secrets-extension.ts), so a function that needs no other AWS service loads no AWS SDK at all.
+ */
+export interface SecretReader {
+  /**
+   * @param versionStage - `AWSCURRENT` when omitted
+   * @returns the secret's string value, or `undefined` when that version does not exist (a secret never rotated
+   *   has no `AWSPREVIOUS`)
+   * @throws MisconfiguredError when the secret cannot be read for a reason ops must fix (access, decryption, no
+   *   string value), naming the secret and never quoting a value; any other error is transient
+   */
+  read(secretId: string, versionStage?: SecretVersionStage): Promise<string | undefined>;
+}
 
 const notPlaceholder = () =>
   z.string().check(
@@ -35,22 +58,27 @@ export interface AppSecrets {
 
 /**
  * Loads the service's secrets lazily and keeps each for `cacheSeconds`, so a warm invocation makes no Secrets
- * Manager call. The app secret and the signing key are loaded and cached independently: the authorize step can
- * verify a connect token (and so trust its return URL) even while the app secret is still a placeholder. A failed
- * load is not cached: the next invocation tries again.
+ * Manager call. The app secret, the signing keys and the state keys are loaded and cached independently: the
+ * authorize step can verify a connect token (and so trust its return URL) even while the app secret is still a
+ * placeholder. A failed load is not cached: the next invocation tries again.
  */
 export class SecretStore {
   readonly #app: Cached<AppSecrets>;
-  readonly #signingKeys: Cached<readonly string[]>;
+  readonly #signingKeys: Cached<RotatingKeys>;
+  readonly #stateKeys: Cached<RotatingKeys>;
 
+  /**
+   * @param reader - how the secrets-manager source is read; the environment source (local mode) needs none
+   */
   constructor(
     private readonly config: Pick<ServiceConfig, 'secrets' | 'secretsCacheSeconds'>,
-    private readonly client?: () => SecretsManagerClient,
+    private readonly reader?: SecretReader,
     now: () => number = Date.now,
   ) {
     const ttlMs = config.secretsCacheSeconds * 1000;
     this.#app = new Cached(() => this.#loadApp(), ttlMs, now);
     this.#signingKeys = new Cached(() => this.#loadSigningKeys(), ttlMs, now);
+    this.#stateKeys = new Cached(() => this.#loadStateKeys(), ttlMs, now);
   }
 
   /**
@@ -68,8 +96,20 @@ export class SecretStore {
    *   container has not seen yet, right after a rotation); the cache TTL otherwise
    * @throws MisconfiguredError when the function has no signing key, or the current one is unreadable or too short
    */
-  signingKeys(options: { maxAgeMs?: number } = {}): Promise<readonly string[]> {
+  signingKeys(options: { maxAgeMs?: number } = {}): Promise<RotatingKeys> {
     return this.#signingKeys.get(options.maxAgeMs);
+  }
+
+  /**
+   * The keys that seal connect attempts in their cookies: the current one first (new attempts are sealed with
+   * it), then the previous one while a rotation leaves one, so an attempt started just before a rotation can
+   * still be finished.
+   * @param options.maxAgeMs - reload when the cached keys are older than this (a cookie sealed with a key this
+   *   container has not seen yet); the cache TTL otherwise
+   * @throws MisconfiguredError when the function has no state key, or the current one is unreadable or too short
+   */
+  stateKeys(options: { maxAgeMs?: number } = {}): Promise<RotatingKeys> {
+    return this.#stateKeys.get(options.maxAgeMs);
   }
 
   /**
@@ -94,6 +134,7 @@ export class SecretStore {
   clear(): void {
     this.#app.clear();
     this.#signingKeys.clear();
+    this.#stateKeys.clear();
   }
 
   async #loadApp(): Promise<AppSecrets> {
@@ -105,7 +146,7 @@ export class SecretStore {
         ...(source.zoomWebhookSecretToken ? { zoomWebhookSecretToken: source.zoomWebhookSecretToken } : {}),
       };
     }
-    const text = await readSecretString(this.#client(), source.appSecretId);
+    const text = await this.#readCurrent(source.appSecretId);
     const json = parseJson(text);
     if (json === undefined) {
       throw new MisconfiguredError(`Secret ${source.appSecretId} is not JSON; it must be an object with recallApiKey and zoomClientId.`, {
@@ -126,35 +167,73 @@ export class SecretStore {
     return { ...required, ...(zoomWebhookSecretToken ? { zoomWebhookSecretToken } : {}) };
   }
 
-  async #loadSigningKeys(): Promise<readonly string[]> {
+  async #loadSigningKeys(): Promise<RotatingKeys> {
     const source = this.config.secrets;
     if (source.source === 'environment') return [source.signingKey];
-    const secretId = source.signingKeySecretId;
-    if (secretId === undefined) {
+    if (source.signingKeySecretId === undefined) {
       throw new MisconfiguredError('This function has no signing key (SIGNING_KEY_SECRET_ID is not set).', {
         fields: ['SIGNING_KEY_SECRET_ID'],
       });
     }
-    const client = this.#client();
-    const [current, previous] = await Promise.all([
-      readSecretString(client, secretId, 'AWSCURRENT'),
-      readPreviousVersion(client, secretId),
-    ]);
-    if (current.length < MIN_SIGNING_KEY_LENGTH) {
-      throw new MisconfiguredError(`Secret ${secretId} is shorter than ${MIN_SIGNING_KEY_LENGTH} characters.`, {
-        secret: secretId,
+    return this.#loadRotatingKeys(source.signingKeySecretId, MIN_SIGNING_KEY_LENGTH);
+  }
+
+  async #loadStateKeys(): Promise<RotatingKeys> {
+    const source = this.config.secrets;
+    if (source.source === 'environment') {
+      if (source.stateKey === undefined) {
+        throw new MisconfiguredError('STATE_ENCRYPTION_KEY is not set: connect attempts cannot be sealed or opened.', {
+          fields: ['STATE_ENCRYPTION_KEY'],
+        });
+      }
+      if (source.stateKey.length < MIN_STATE_KEY_LENGTH) {
+        throw new MisconfiguredError(`STATE_ENCRYPTION_KEY is shorter than ${MIN_STATE_KEY_LENGTH} characters.`, {
+          fields: ['STATE_ENCRYPTION_KEY'],
+        });
+      }
+      return [source.stateKey];
+    }
+    if (source.stateKeySecretId === undefined) {
+      throw new MisconfiguredError('This function has no state key (STATE_KEY_SECRET_ID is not set).', {
+        fields: ['STATE_KEY_SECRET_ID'],
       });
     }
-    // The previous key only ever widens what verifies for a while; one that could not be a key is left out.
-    const usablePrevious = previous !== undefined && previous !== current && previous.length >= MIN_SIGNING_KEY_LENGTH;
+    return this.#loadRotatingKeys(source.stateKeySecretId, MIN_STATE_KEY_LENGTH);
+  }
+
+  /** A generated key's `AWSCURRENT` version, and its `AWSPREVIOUS` one while a rotation leaves one. */
+  async #loadRotatingKeys(secretId: string, minLength: number): Promise<RotatingKeys> {
+    const reader = this.#reader();
+    const [current, previous] = await Promise.all([
+      reader.read(secretId, 'AWSCURRENT'),
+      reader.read(secretId, 'AWSPREVIOUS'),
+    ]);
+    if (current === undefined) throw notFound(secretId);
+    if (current.length < minLength) {
+      throw new MisconfiguredError(`Secret ${secretId} is shorter than ${minLength} characters.`, { secret: secretId });
+    }
+    // The previous key only ever widens what opens or verifies for a while; one that could not be a key is left out.
+    const usablePrevious = previous !== undefined && previous !== current && previous.length >= minLength;
     return usablePrevious ? [current, previous] : [current];
   }
 
-  #client(): SecretsManagerClient {
-    if (!this.client) throw new MisconfiguredError('No Secrets Manager client was provided.');
-    return this.client();
+  async #readCurrent(secretId: string): Promise<string> {
+    const value = await this.#reader().read(secretId);
+    if (value === undefined) throw notFound(secretId);
+    return value;
+  }
+
+  #reader(): SecretReader {
+    if (!this.reader) throw new MisconfiguredError('No secret reader was provided for the secrets-manager source.');
+    return this.reader;
   }
 }
+
+const notFound = (secretId: string) =>
+  new MisconfiguredError(
+    `Secret ${secretId} cannot be read (ResourceNotFoundException: it does not exist, or has no AWSCURRENT version).`,
+    { secret: secretId },
+  );
 
 /** A value loaded on first use and kept for `ttlMs`; a failed load is forgotten at once. */
 class Cached<T> {
@@ -182,40 +261,6 @@ class Cached<T> {
     this.#entry = undefined;
   }
 }
-
-/** The version a rotation moved out of `AWSCURRENT`; none (never rotated) is normal. */
-async function readPreviousVersion(client: SecretsManagerClient, secretId: string): Promise<string | undefined> {
-  try {
-    return await readSecretString(client, secretId, 'AWSPREVIOUS');
-  } catch (error) {
-    if (error instanceof MisconfiguredError && errorName(error.cause) === 'ResourceNotFoundException') return undefined;
-    throw error;
-  }
-}
-
-async function readSecretString(
-  client: SecretsManagerClient,
-  secretId: string,
-  versionStage?: 'AWSCURRENT' | 'AWSPREVIOUS',
-): Promise<string> {
-  const label = versionStage === 'AWSPREVIOUS' ? ` (${versionStage})` : '';
-  try {
-    const { SecretString } = await client.send(
-      new GetSecretValueCommand({ SecretId: secretId, ...(versionStage ? { VersionStage: versionStage } : {}) }),
-    );
-    if (!SecretString) throw new MisconfiguredError(`Secret ${secretId}${label} has no string value.`, { secret: secretId });
-    return SecretString;
-  } catch (error) {
-    if (error instanceof MisconfiguredError) throw error;
-    const name = errorName(error);
-    if (name === 'ResourceNotFoundException' || name === 'AccessDeniedException' || name === 'DecryptionFailure') {
-      throw new MisconfiguredError(`Secret ${secretId}${label} cannot be read (${name}).`, { secret: secretId, cause: error });
-    }
-    throw error;
-  }
-}
-
-const errorName = (error: unknown): string => (error instanceof Error ? error.name : 'Error');
 
 function parseJson(text: string): unknown {
   try {

@@ -3,9 +3,12 @@
  * it from here, so the deployed table and dynalite can never disagree.
  */
 export const TABLE_SCHEMA = {
-  /** String partition key: `STATE#<sha256(state)>`, `USER#<userId>`, `LOCK#<zoomIdentity>`. */
+  /** String partition key: `STATE#<sha256(state)>` (a used state), `USER#<userId>`, `LOCK#<zoomIdentity>`. */
   partitionKey: 'pk',
-  /** Epoch seconds; DynamoDB's TTL removes expired OAuth states (expiry is also checked on read). */
+  /**
+   * Epoch seconds; DynamoDB's TTL removes used states once their attempt has expired (the callback checks the
+   * expiry sealed in the cookie before it gets to the table, so an expired state never needs the item).
+   */
   ttlAttribute: 'expiresAt',
   /** Finds every product user connected to one Zoom identity (conflicts, deauthorization) in one query. */
   zoomIdentityIndex: { name: 'byZoomIdentity', partitionKey: 'zoomIdentity', sortKey: 'pk' },

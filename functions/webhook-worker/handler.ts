@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { dynamoDb, getSecretsManager } from '../shared/clients.js';
-import { loadConfig } from '../shared/config.js';
+import { loadConfig, requireTableName } from '../shared/config.js';
 import { ConnectionRepository } from '../shared/connection-repository.js';
 import type { DeauthorizationResult } from '../shared/deauthorization.js';
 import { misconfigurationLogFields, misconfigurationOf } from '../shared/errors.js';
@@ -11,14 +11,16 @@ import { count, flushMetrics } from '../shared/metrics.js';
 import { logContext } from '../shared/middleware.js';
 import { createRecallClient } from '../shared/recall-service.js';
 import { SecretStore } from '../shared/secrets.js';
+import { sdkSecretReader } from '../shared/secrets-sdk.js';
 import { relayZoomWebhook, WebhookForwardError } from '../shared/webhook-relay.js';
 import { decodeWebhookQueueMessage, MalformedWebhookMessageError } from '../shared/zoom-webhook.js';
 
 // A bad environment fails the cold start on purpose (the stack sets it, and its tests check it); an unfilled
 // secret fails the records that need it, with one `Service misconfigured` line each, and SQS retries them.
 const config = loadConfig();
-const secrets = new SecretStore(config, getSecretsManager);
-const connections = new ConnectionRepository(dynamoDb, config.tableName);
+const tableName = requireTableName(config);
+const secrets = new SecretStore(config, sdkSecretReader(getSecretsManager));
+const connections = new ConnectionRepository(dynamoDb, tableName);
 const recall = createRecallClient(config, secrets);
 const log = {
   info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),

@@ -8,6 +8,7 @@ import { logger } from '../shared/logger.js';
 import { count, flushMetrics } from '../shared/metrics.js';
 import { logContext } from '../shared/middleware.js';
 import { SecretStore } from '../shared/secrets.js';
+import { sdkSecretReader } from '../shared/secrets-sdk.js';
 import { WebhookQueue } from '../shared/webhook-queue.js';
 import { acceptZoomWebhook, WebhookRejectedError } from '../shared/zoom-webhook.js';
 import { webhookRequestOf } from './request.js';
@@ -24,7 +25,7 @@ const config = loadConfig();
 if (!config.webhookQueueUrl) {
   throw new MisconfiguredError('WEBHOOK_QUEUE_URL is required: the webhook hands every verified event to that queue.');
 }
-const secrets = new SecretStore(config, getSecretsManager);
+const secrets = new SecretStore(config, sdkSecretReader(getSecretsManager));
 const queue = new WebhookQueue(config.webhookQueueUrl, getSqs);
 
 async function zoomWebhook(event: APIGatewayProxyEventV2, context: Context): Promise<HttpResult> {

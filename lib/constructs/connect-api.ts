@@ -14,13 +14,15 @@ import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
 import { CALLBACK_ROUTE, type DeployConfig } from '../config.js';
 import { bindEventBus, bindQueue, bindSecret, bindTable } from './bindings.js';
 import { runtimeEnvironment } from './runtime-environment.js';
-import { projectPath, ServiceFunction } from './service-function.js';
+import { projectPath, secretsExtension, ServiceFunction } from './service-function.js';
 
 export interface ConnectApiProps {
   readonly config: DeployConfig;
   readonly table: dynamodb.ITable;
   readonly appSecret: secretsmanager.ISecret;
   readonly signingKeySecret: secretsmanager.ISecret;
+  /** The key that seals connect attempts into their cookies: authorize and the callback only. */
+  readonly stateKeySecret: secretsmanager.ISecret;
   /** Where the callback and connections functions publish lifecycle events. */
   readonly eventBus: events.IEventBus;
   /** Where the webhook function hands verified Zoom events to the worker. */
@@ -40,7 +42,8 @@ const WEBHOOK_TIMEOUT = Duration.seconds(5);
  * The stateless half that answers HTTP: four functions and the HTTP API in front of them.
  *
  * - `GET /zoom/authorize` and `GET /zoom/callback` are opened by users' browsers (a link, then Zoom's redirect),
- *   so they cannot carry AWS credentials; they authenticate with a signed connect token and a one-time state.
+ *   so they cannot carry AWS credentials; they authenticate with a signed connect token and a one-time state
+ *   sealed in the browser's cookie.
  * - `POST /zoom/webhook` is called by Zoom, which cannot carry AWS credentials either; it signs every request
  *   with the app's Secret Token instead, and the function verifies that before anything else.
  * - `GET|DELETE /connections/{userId}` are for the product's backend only, and require IAM (SigV4) auth.
@@ -118,7 +121,7 @@ export class ConnectApi extends Construct {
     });
 
     const functionDefaults = {
-      environment: runtimeEnvironment(config, this.zoomRedirectUri, props.table),
+      environment: runtimeEnvironment(config, this.zoomRedirectUri),
       logLevel: config.logLevel,
       logRetention,
     };
@@ -126,12 +129,15 @@ export class ConnectApi extends Construct {
     this.authorizeFunction = new ServiceFunction(this, 'Authorize', {
       ...functionDefaults,
       entry: projectPath('functions/authorize/handler.ts'),
-      description: 'GET /zoom/authorize: checks the connect token, stores a one-time state, redirects to Zoom',
+      description: 'GET /zoom/authorize: checks the connect token, seals a one-time state in a cookie, redirects to Zoom',
+      // The one function that needs no AWS service but Secrets Manager: it reads its secrets through the extension,
+      // so its bundle carries no AWS SDK, the largest part of a cold start.
+      paramsAndSecrets: secretsExtension(),
     });
     this.callbackFunction = new ServiceFunction(this, 'Callback', {
       ...functionDefaults,
       entry: projectPath('functions/callback/handler.ts'),
-      description: 'GET /zoom/callback: consumes the state, creates the Recall credential, records the connection',
+      description: 'GET /zoom/callback: uses the state once, creates the Recall credential, records the connection',
       timeout: CALLBACK_TIMEOUT,
     });
     this.connectionsFunction = new ServiceFunction(this, 'Connections', {
@@ -147,16 +153,15 @@ export class ConnectApi extends Construct {
     });
 
     // Exactly the calls each function's repositories make (functions/shared/*-repository.ts):
-    // - authorize stores a one-time state (OAuthStateRepository.save);
-    // - the callback consumes it (a conditional delete, then a read and a delete to tell why one failed), may store
-    //   a fresh one to re-authorize, records the connection (put), and repoints or marks the records sharing the
-    //   Zoom identity (query byZoomIdentity, update);
+    // - authorize touches no table: the attempt travels sealed in the browser's cookie;
+    // - the callback uses the state once (ConsumedStateRepository.consume: a conditional put of STATE#<hash>),
+    //   records the connection (put), and repoints, marks or checks the records sharing the Zoom identity (query
+    //   byZoomIdentity, update). It reads no item and deletes none; a re-authorization seals a fresh cookie;
     // - connections reads a record, marks it disconnected (update) and checks whether anyone else still uses the
     //   credential before deleting it at Recall (query byZoomIdentity).
-    // The webhook touches no table at all: it only verifies and queues.
-    bindTable(this.authorizeFunction, props.table, { items: ['PutItem'] });
+    // The webhook touches no table either: it only verifies and queues.
     bindTable(this.callbackFunction, props.table, {
-      items: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
+      items: ['PutItem', 'UpdateItem'],
       queries: [TABLE_SCHEMA.zoomIdentityIndex.name],
     });
     bindTable(this.connectionsFunction, props.table, {
@@ -164,17 +169,24 @@ export class ConnectApi extends Construct {
       queries: [TABLE_SCHEMA.zoomIdentityIndex.name],
     });
     // All four read the app secret: the Zoom client id and Recall API key, or (webhook) Zoom's Secret Token.
-    // Only authorize verifies connect tokens, so only authorize can read the signing key.
+    // Only authorize verifies connect tokens, so only authorize can read the signing key. The state key seals an
+    // attempt into its cookie: authorize seals, the callback opens (and seals again to re-authorize); no other
+    // function can read it. Each generated key is read in both its AWSCURRENT and AWSPREVIOUS stages, which
+    // GetSecretValue on the secret allows (no condition narrows the stage). Authorize reads through the extension,
+    // which uses the function's own credentials: the same grants.
     for (const fn of [this.authorizeFunction, this.callbackFunction, this.connectionsFunction, this.webhookFunction]) {
       bindSecret(fn, props.appSecret, 'APP_SECRET_ID');
     }
     bindSecret(this.authorizeFunction, props.signingKeySecret, 'SIGNING_KEY_SECRET_ID');
+    for (const fn of [this.authorizeFunction, this.callbackFunction]) {
+      bindSecret(fn, props.stateKeySecret, 'STATE_KEY_SECRET_ID');
+    }
     // The callback records connections and replacements, connections records disconnects; authorize changes no
     // connection and the webhook only queues, so neither may publish.
     for (const fn of [this.callbackFunction, this.connectionsFunction]) {
       bindEventBus(fn, props.eventBus);
     }
-    // The webhook answers Zoom once the event is durably queued, and touches nothing else: no table grant.
+    // The webhook answers Zoom once the event is durably queued, and touches nothing else: no table name or grant.
     bindQueue(this.webhookFunction, props.webhookQueue, 'send');
 
     const [authorizeRoute] = this.httpApi.addRoutes({
@@ -212,7 +224,7 @@ export class ConnectApi extends Construct {
       Validations.of(route.node.defaultChild as CfnResource).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason:
-          "Opened by the end user's browser (a link from the product, then Zoom's redirect), which has no AWS credentials. The handler authenticates the request itself: a signed, expiring connect token on /zoom/authorize; a single-use, browser-bound OAuth state on /zoom/callback.",
+          "Opened by the end user's browser (a link from the product, then Zoom's redirect), which has no AWS credentials. The handler authenticates the request itself: a signed, expiring connect token on /zoom/authorize; a single-use OAuth state whose attempt is sealed in this browser's cookie on /zoom/callback.",
       });
     }
     if (webhookRoute) {

@@ -69,7 +69,7 @@ export class LifecycleJobs extends Construct {
     super(scope, id);
     const { config } = props;
     const functionDefaults = {
-      environment: runtimeEnvironment(config, props.zoomRedirectUri, props.table),
+      environment: runtimeEnvironment(config, props.zoomRedirectUri),
       logLevel: config.logLevel,
       logRetention: config.logRetentionDays as logs.RetentionDays,
     };

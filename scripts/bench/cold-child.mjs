@@ -27,9 +27,11 @@ const mod = bundlePath.endsWith('.mjs')
   ? await import(pathToFileURL(bundlePath).href)
   : createRequire(import.meta.url)(bundlePath);
 const response = exportName === '-' ? { statusCode: 0 } : await mod[exportName](JSON.parse(eventJson), context);
+// Whether Node's fetch implementation (undici, loaded lazily on the first global fetch or Response) was loaded.
+const undici = process.moduleLoadList.some((name) => name.includes('internal/deps/undici'));
 // One marker line among the function's own log lines; stdout to a pipe is synchronous, so exit loses nothing.
 process.stdout.write(
-  `\nBENCH_RESULT ${JSON.stringify({ statusCode: response?.statusCode, location: response?.headers?.location ?? null })}\n`,
+  `\nBENCH_RESULT ${JSON.stringify({ statusCode: response?.statusCode, location: response?.headers?.location ?? null, undici })}\n`,
 );
 // Lambda freezes the sandbox after the response; don't wait for keep-alive sockets or timers to wind down.
 process.exit(0);

@@ -2,7 +2,15 @@ import { signConnectToken } from '../../functions/shared/connect-token.js';
 import type { DeployedFunction } from './bundles.js';
 import type { ColdInvocation, ColdVariant } from './cold-start.js';
 import { type HttpFake, type LocalTable, startAwsJsonFake, startLocalTable, startMinimalRecall } from './fakes.js';
-import { appSecretValue, BENCH, httpEvent, lambdaRuntimeEnvironment, resolveStackEnvironment, returnToFor } from './scenario.js';
+import {
+  appSecretValue,
+  BENCH,
+  httpEvent,
+  lambdaRuntimeEnvironment,
+  resolveStackEnvironment,
+  returnToFor,
+  sealedAttempt,
+} from './scenario.js';
 
 /** The functions the cold-start, warm and budget parts cover; every deployed function gets its size reported. */
 export const MEASURED = ['authorize', 'callback'] as const;
@@ -15,13 +23,20 @@ export interface FunctionEnvironment {
   nodeOptions: string | undefined;
   /** Stack variables that were deploy-time intrinsics without a local value. */
   unresolved: string[];
+  /** Variables the design needs that the template does not set yet, added by the bench. */
+  added: string[];
 }
 
 /** The child environment of one function: Lambda's runtime variables, the stack's, and the local endpoints. */
 export function functionEnvironment(fn: DeployedFunction, endpoints: Readonly<Record<string, string>>): FunctionEnvironment {
-  const { stack, unresolved } = resolveStackEnvironment(fn.variables);
+  const { stack, unresolved, added } = resolveStackEnvironment(fn.variables, fn.name);
   const { NODE_OPTIONS: nodeOptions, ...withoutNodeOptions } = stack;
-  return { clean: { ...lambdaRuntimeEnvironment(`bench-${fn.name}`), ...withoutNodeOptions, ...endpoints }, nodeOptions, unresolved };
+  return {
+    clean: { ...lambdaRuntimeEnvironment(`bench-${fn.name}`), ...withoutNodeOptions, ...endpoints },
+    nodeOptions,
+    unresolved,
+    added,
+  };
 }
 
 export interface LocalEndpoints {
@@ -30,15 +45,21 @@ export interface LocalEndpoints {
   recall: HttpFake;
   /** The variables that point the functions at them. */
   env: Record<string, string>;
-  /** Builds one valid invocation of a function (not timed): a signed connect token, or a seeded state + cookie. */
+  /** Builds one valid invocation of a function (not timed): a signed connect token, or a state + sealed cookie. */
   invocation(name: Measured, env: Readonly<Record<string, string>>): () => Promise<ColdInvocation>;
   close(): Promise<void>;
 }
 
-/** Dynalite with the service table, the Secrets Manager (and EventBridge) fake and the minimal Recall. */
+/**
+ * Dynalite with the service table, the Secrets Manager (its extension's API included) and EventBridge fake, and
+ * the minimal Recall.
+ */
 export async function startLocalEndpoints(): Promise<LocalEndpoints> {
   const table = await startLocalTable(BENCH.tableName);
-  const aws = await startAwsJsonFake({ [BENCH.appSecretId]: appSecretValue(), [BENCH.signingKeySecretId]: BENCH.signingKey });
+  const aws = await startAwsJsonFake(
+    { [BENCH.appSecretId]: appSecretValue(), [BENCH.signingKeySecretId]: BENCH.signingKey, [BENCH.stateKeySecretId]: BENCH.stateKey },
+    lambdaRuntimeEnvironment('bench').AWS_SESSION_TOKEN as string,
+  );
   const recall = await startMinimalRecall(BENCH.recallApiKey);
   let serial = 0;
   return {
@@ -49,6 +70,8 @@ export async function startLocalEndpoints(): Promise<LocalEndpoints> {
       AWS_ENDPOINT_URL_DYNAMODB: table.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.url,
       AWS_ENDPOINT_URL_EVENTBRIDGE: aws.url,
+      // Where the extension layer listens in Lambda (CDK's paramsAndSecrets sets the variable); here the fake.
+      PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: new URL(aws.url).port,
       RECALL_API_BASE_URL: recall.url,
     },
     invocation(name, env) {
@@ -66,7 +89,7 @@ export async function startLocalEndpoints(): Promise<LocalEndpoints> {
       }
       return async () => {
         // A new user each time: every callback takes the first-connect path, as a fresh state would.
-        const { state, cookie } = await table.seedState(`bench-user-${++serial}`, returnToFor(env));
+        const { state, cookie } = await sealedAttempt(`bench-user-${++serial}`, returnToFor(env));
         return {
           event: httpEvent({ path: '/zoom/callback', query: { code: `bench-code-${serial}`, state }, cookies: [cookie] }),
           verify: (r) =>

@@ -28,6 +28,8 @@ export interface ColdVariant {
 
 export interface ColdSamples {
   key: string;
+  /** Whether any of its cold starts loaded undici (Node's global fetch), which costs tens of ms when it does. */
+  undici: boolean;
   coldMs: number[];
   /** The bare `node -e 0` started right before each cold start. */
   bareMs: number[];
@@ -37,6 +39,7 @@ export interface ColdSamples {
 
 export interface ColdSummary {
   key: string;
+  undici: boolean;
   rounds: number;
   medianColdMs: number;
   medianBareMs: number;
@@ -72,13 +75,19 @@ function timedNode(node: string, args: readonly string[], env: Record<string, st
   });
 }
 
-function parseResult(stdout: string): { statusCode?: number; location: string | null } | undefined {
+interface ChildResult {
+  statusCode?: number;
+  location: string | null;
+  undici?: boolean;
+}
+
+function parseResult(stdout: string): ChildResult | undefined {
   const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
-  return line ? (JSON.parse(line.slice('BENCH_RESULT '.length)) as { statusCode?: number; location: string | null }) : undefined;
+  return line ? (JSON.parse(line.slice('BENCH_RESULT '.length)) as ChildResult) : undefined;
 }
 
 /** Starts one variant once; throws with the child's output when it did not answer as expected. */
-async function coldStart(variant: ColdVariant, invocation: ColdInvocation): Promise<number> {
+async function coldStart(variant: ColdVariant, invocation: ColdInvocation): Promise<{ ms: number; undici: boolean }> {
   const run = await timedNode(variant.node ?? process.execPath, [CHILD, variant.bundlePath, variant.exportName, JSON.stringify(invocation.event)], variant.env);
   const result = parseResult(run.stdout);
   const problem =
@@ -88,7 +97,7 @@ async function coldStart(variant: ColdVariant, invocation: ColdInvocation): Prom
       `Cold start of ${variant.key} did not serve the invocation (${problem}).\n--- stdout ---\n${run.stdout.slice(-3000)}\n--- stderr ---\n${run.stderr.slice(-3000)}`,
     );
   }
-  return run.ms;
+  return { ms: run.ms, undici: result?.undici === true };
 }
 
 async function bareStart(node: string, env: Record<string, string>): Promise<number> {
@@ -107,7 +116,9 @@ export async function measureColdStarts(
   rounds: number,
   onRound?: (round: number) => void,
 ): Promise<ColdSamples[]> {
-  const samples = new Map(variants.map((v) => [v.key, { key: v.key, coldMs: [], bareMs: [], ratios: [] } as ColdSamples]));
+  const samples = new Map(
+    variants.map((v) => [v.key, { key: v.key, undici: false, coldMs: [], bareMs: [], ratios: [] } as ColdSamples]),
+  );
   for (let round = -1; round < rounds; round++) {
     const offset = ((round % variants.length) + variants.length) % variants.length;
     const order = [...variants.slice(offset), ...variants.slice(0, offset)];
@@ -117,9 +128,10 @@ export async function measureColdStarts(
       const cold = await coldStart(variant, invocation);
       if (round < 0) continue;
       const s = samples.get(variant.key) as ColdSamples;
+      s.undici ||= cold.undici;
       s.bareMs.push(bare);
-      s.coldMs.push(cold);
-      s.ratios.push(cold / bare);
+      s.coldMs.push(cold.ms);
+      s.ratios.push(cold.ms / bare);
     }
     if (round >= 0) onRound?.(round);
   }
@@ -129,6 +141,7 @@ export async function measureColdStarts(
 export function summarize(s: ColdSamples): ColdSummary {
   return {
     key: s.key,
+    undici: s.undici,
     rounds: s.coldMs.length,
     medianColdMs: median(s.coldMs),
     medianBareMs: median(s.bareMs),

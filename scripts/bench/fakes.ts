@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { bindingCookieName } from '../../functions/shared/browser-binding.js';
-import { randomToken, sha256Hex } from '../../functions/shared/crypto.js';
-import { OAuthStateRepository } from '../../functions/shared/oauth-state-repository.js';
-import { createServiceTable, LOCAL_AWS_CREDENTIALS, startLocalDynamoDb } from '../../local/local-table.js';
+import { SECRETS_EXTENSION_TOKEN_HEADER } from '../../functions/shared/secrets-extension.js';
+import { createServiceTable, startLocalDynamoDb } from '../../local/local-table.js';
 
 /**
  * Local endpoints for the cold-start runs, all over real HTTP on loopback so that the bundles' SDK clients,
  * credential resolution, signing and HTTP stacks all run: dynalite (DynamoDB), a Secrets Manager stand-in (AWS
- * JSON 1.1, the protocol @aws-sdk/client-secrets-manager speaks), and a minimal Recall that answers create with 201.
+ * JSON 1.1, the protocol @aws-sdk/client-secrets-manager speaks, and the Parameters and Secrets Lambda Extension's
+ * localhost API in front of it), and a minimal Recall that answers create with 201.
  */
 
 export interface HttpFake {
@@ -42,15 +40,46 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 const count = (calls: Map<string, number>, name: string) => calls.set(name, (calls.get(name) ?? 0) + 1);
 
+/** What GetSecretValue answers for one secret (its `AWSCURRENT` version; none has an `AWSPREVIOUS` one). */
+function secretValueOf(secrets: Readonly<Record<string, string>>, id: string, stage: unknown) {
+  const value = stage === 'AWSPREVIOUS' ? undefined : secrets[id];
+  if (value === undefined) return undefined;
+  return {
+    ARN: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${id}-AbCdEf`,
+    Name: id,
+    SecretString: value,
+    VersionId: '00000000-0000-4000-8000-000000000001',
+    VersionStages: ['AWSCURRENT'],
+    CreatedDate: 1_764_500_000,
+  };
+}
+
 /**
  * Secrets Manager (and EventBridge `PutEvents`, should a function publish) over the AWS JSON protocol: the SDK
- * POSTs to `/` with `x-amz-target: secretsmanager.GetSecretValue` and a JSON body `{"SecretId": ...}`.
+ * POSTs to `/` with `x-amz-target: secretsmanager.GetSecretValue` and a JSON body `{"SecretId": ...}`. The same
+ * server answers as the Parameters and Secrets Lambda Extension does on localhost:
+ * `GET /secretsmanager/get?secretId=...&versionStage=...` with the session token in
+ * `X-Aws-Parameters-Secrets-Token`, GetSecretValue's JSON, and a bare 400 for any failure (as deployed versions do).
  * @param secrets - secret id to its string value
+ * @param sessionToken - the AWS_SESSION_TOKEN the extension expects
  */
-export async function startAwsJsonFake(secrets: Readonly<Record<string, string>>): Promise<HttpFake> {
+export async function startAwsJsonFake(secrets: Readonly<Record<string, string>>, sessionToken: string): Promise<HttpFake> {
   const calls = new Map<string, number>();
   const server = createServer((req, res) => {
     void (async () => {
+      if (req.method === 'GET' && req.url?.startsWith('/secretsmanager/get?')) {
+        count(calls, 'extension.secretsmanager/get');
+        const query = new URL(req.url, 'http://localhost').searchParams;
+        const value = secretValueOf(secrets, query.get('secretId') ?? '', query.get('versionStage') ?? undefined);
+        if (req.headers[SECRETS_EXTENSION_TOKEN_HEADER.toLowerCase()] !== sessionToken) {
+          res.writeHead(401, { 'content-type': 'text/plain' }).end('unauthorized');
+        } else if (value === undefined) {
+          res.writeHead(400, { 'content-type': 'text/plain' }).end('an unexpected error occurred while executing request');
+        } else {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+        }
+        return;
+      }
       const target = String(req.headers['x-amz-target'] ?? '');
       const input = JSON.parse((await readBody(req)) || '{}') as Record<string, unknown>;
       count(calls, target || `${req.method} ${req.url}`);
@@ -59,20 +88,12 @@ export async function startAwsJsonFake(secrets: Readonly<Record<string, string>>
         res.end(JSON.stringify(body));
       };
       if (target === 'secretsmanager.GetSecretValue') {
-        const id = String(input.SecretId);
-        const value = secrets[id];
+        const value = secretValueOf(secrets, String(input.SecretId), input.VersionStage);
         if (value === undefined) {
           send(400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
           return;
         }
-        send(200, {
-          ARN: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${id}-AbCdEf`,
-          Name: id,
-          SecretString: value,
-          VersionId: '00000000-0000-4000-8000-000000000001',
-          VersionStages: ['AWSCURRENT'],
-          CreatedDate: 1_764_500_000,
-        });
+        send(200, value);
         return;
       }
       if (target === 'AWSEvents.PutEvents') {
@@ -139,40 +160,15 @@ export async function startMinimalRecall(apiKey: string): Promise<HttpFake> {
 
 export interface LocalTable {
   endpoint: string;
-  /**
-   * Stores a fresh OAuth state exactly as the authorize step does (through `OAuthStateRepository.save`) and returns
-   * what Zoom's redirect back would carry: the `state` query value and the browser-binding cookie.
-   */
-  seedState(userId: string, returnTo: string): Promise<{ state: string; cookie: string }>;
   close(): Promise<void>;
 }
 
-/** Dynalite with the service table, created by local mode's own helpers. */
+/**
+ * Dynalite with the service table, created by local mode's own helpers. The callback writes its consumed state and
+ * the connection there; no attempt is seeded (it travels in the cookie, see `sealedAttempt`).
+ */
 export async function startLocalTable(tableName: string): Promise<LocalTable> {
   const dynamo = await startLocalDynamoDb();
   await createServiceTable(dynamo.endpoint, tableName);
-  const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
-  const states = new OAuthStateRepository(client, tableName);
-  return {
-    endpoint: dynamo.endpoint,
-    async seedState(userId, returnTo) {
-      const state = randomToken();
-      const stateId = sha256Hex(state);
-      const nonce = randomToken();
-      await states.save(stateId, {
-        userId,
-        returnTo,
-        codeVerifier: randomToken(),
-        bindingHash: sha256Hex(nonce),
-        expiresAt: Math.floor(Date.now() / 1000) + 600,
-        reauthCount: 0,
-        correlationId: randomUUID(),
-      });
-      return { state, cookie: `${bindingCookieName(stateId)}=${nonce}` };
-    },
-    async close() {
-      client.destroy();
-      await dynamo.close();
-    },
-  };
+  return { endpoint: dynamo.endpoint, close: () => dynamo.close() };
 }

@@ -131,7 +131,7 @@ async function main(): Promise<number> {
   const naive = await buildNaive(Object.fromEntries(measured.map((fn) => [fn.name, fn.entry as string])));
   console.log(
     `\nNaive baseline (esbuild defaults, @aws-sdk/* and @smithy/* external from node_modules, not minified): ${measured
-      .map((fn) => `${fn.name} ${fixed(kb(naive[fn.name]?.bytes ?? 0))} KB + SDK`)
+      .map((fn) => `${fn.name} ${fixed(kb(naive[fn.name]?.bytes ?? 0))} KB${naive[fn.name]?.importsSdk ? ' + SDK' : ' (no AWS SDK to leave external)'}`)
       .join(', ')}`,
   );
 
@@ -142,6 +142,9 @@ async function main(): Promise<number> {
   for (const fn of measured) {
     const env = functionEnvironment(fn, endpoints.env);
     if (env.unresolved.length > 0) unresolvedNotes.push(`${fn.name}: ${env.unresolved.join(', ')} set to placeholders`);
+    if (env.added.length > 0) {
+      unresolvedNotes.push(`${fn.name}: ${env.added.join(', ')} added by the bench (the synthesized stack does not set it yet)`);
+    }
     variants.push(invokeVariant(`${fn.name}:ours`, fn, fn.bundlePath, endpoints));
     variants.push(importOnlyVariant(`${fn.name}:ours import only`, fn, fn.bundlePath, endpoints));
     variants.push(invokeVariant(`${fn.name}:naive`, fn, naive[fn.name]?.path as string, endpoints));
@@ -189,13 +192,14 @@ async function main(): Promise<number> {
       `${fixed(s?.medianRatio ?? Number.NaN, 2)}x`,
       `${fixed(s?.ratioP25 ?? Number.NaN, 2)}-${fixed(s?.ratioP75 ?? Number.NaN, 2)}`,
       `${fixed(s?.minRatio ?? Number.NaN, 2)}x`,
+      variant.exportName === '-' ? '-' : s?.undici ? 'yes' : 'no',
     ];
   });
   console.log(
     `\nCold start: fresh node (clean env), import the bundle, serve one invocation over HTTP (dynalite, Secrets Manager` +
       `\nfake, Recall fake); ${rounds} rounds; ratio = cold / the bare \`node -e 0\` started just before it`,
   );
-  console.log(table(['variant', 'median ms', 'bare ms', 'median ratio', 'ratio IQR', 'min/min'], variantRows));
+  console.log(table(['variant', 'median ms', 'bare ms', 'median ratio', 'ratio IQR', 'min/min', 'undici loaded'], variantRows));
   console.log('');
   console.log(
     table(
@@ -208,13 +212,19 @@ async function main(): Promise<number> {
     ),
   );
   console.log('(import only = the bundle imported, no invocation: module evaluation and client construction)');
+  console.log("(undici loaded = Node's fetch implementation was loaded by the invocation: global fetch or Response)");
   if (nodeOptionsDeployed) {
     console.log(`(:ours+node_options = with the deployed NODE_OPTIONS="${nodeOptionsDeployed}"; the budget uses the clean start)`);
   }
   for (const note of unresolvedNotes) console.log(`note: ${note}`);
+  for (const fn of measured.filter((f) => naive[f.name]?.importsSdk === false)) {
+    console.log(
+      `note: ${fn.name} loads no AWS SDK, so its naive baseline is the same code unminified: "ours / naive" measures only minification there, not the SDK-based design the baseline stands for`,
+    );
+  }
 
   console.log(
-    `\nWarm latency: in-process, TypeScript handlers via tsx, zero-latency fakes (aws-sdk-client-mock stubs, fake fetch), after ${WARMUP} untimed;`,
+    `\nWarm latency: in-process, TypeScript handlers via tsx, zero-latency fakes (aws-sdk-client-mock stubs, in-memory Recall behind the client transport, the secrets extension stand-in on loopback for cache misses), after ${WARMUP} untimed;`,
   );
   console.log('p99 CPU = process CPU time per invocation (all threads), which leaves out time the machine took away;');
   console.log('noise floor = p99 of a busy-wait as long as the p50, same process, right after: the tail this machine adds by itself');

@@ -1,4 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { bindingCookieName } from '../../functions/shared/browser-binding.js';
+import { randomToken, sha256Hex } from '../../functions/shared/crypto.js';
+import { sealOAuthState } from '../../functions/shared/oauth-state.js';
 
 /**
  * What every bench run uses: the local stand-ins for the stack's resources and secrets, the Lambda runtime's own
@@ -9,6 +13,8 @@ export const BENCH = {
   appSecretId: 'recall-zoom-connect/app',
   signingKeySecretId: 'recall-zoom-connect/connect-signing-key',
   signingKey: 'bench-connect-signing-key-0123456789abcdef',
+  stateKeySecretId: 'recall-zoom-connect/state-key',
+  stateKey: 'bench-state-cookie-key-0123456789abcdefghij',
   recallApiKey: 'bench-recall-api-key',
   zoomClientId: 'bench-zoom-client-id',
   /** Stands in for the execute-api URL the stack derives the redirect URI from. */
@@ -28,9 +34,20 @@ const DEPLOY_TIME_VALUES: Record<string, string> = {
   TABLE_NAME: BENCH.tableName,
   APP_SECRET_ID: BENCH.appSecretId,
   SIGNING_KEY_SECRET_ID: BENCH.signingKeySecretId,
+  STATE_KEY_SECRET_ID: BENCH.stateKeySecretId,
   ZOOM_REDIRECT_URI: BENCH.zoomRedirectUri,
   EVENT_BUS_NAME: 'recall-zoom-connect-bench-bus',
   WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/bench-webhooks',
+};
+
+/**
+ * Variables the functions' design needs that a synthesized stack may not set yet (lib/ follows the functions in a
+ * separate change): added to a function's environment only when its template lacks them, and reported, so the
+ * bench measures the functions as they will be deployed.
+ */
+export const PENDING_STACK_VARIABLES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  authorize: { STATE_KEY_SECRET_ID: BENCH.stateKeySecretId },
+  callback: { STATE_KEY_SECRET_ID: BENCH.stateKeySecretId },
 };
 
 export interface FunctionEnvironment {
@@ -38,15 +55,21 @@ export interface FunctionEnvironment {
   stack: Record<string, string>;
   /** Variables that were intrinsics without a known local value (set to a placeholder; reported). */
   unresolved: string[];
+  /** Variables of PENDING_STACK_VARIABLES the template did not set (added; reported). */
+  added: string[];
 }
 
 /**
  * Resolves the function's `Environment.Variables` from the synthesized template. `NODE_OPTIONS` is kept here and
  * dropped by the callers that measure a clean start (see cold-start.ts).
  */
-export function resolveStackEnvironment(variables: Readonly<Record<string, TemplateValue>>): FunctionEnvironment {
+export function resolveStackEnvironment(
+  variables: Readonly<Record<string, TemplateValue>>,
+  functionName?: string,
+): FunctionEnvironment {
   const stack: Record<string, string> = {};
   const unresolved: string[] = [];
+  const added: string[] = [];
   for (const [name, value] of Object.entries(variables)) {
     if (typeof value !== 'object') stack[name] = String(value);
     else if (DEPLOY_TIME_VALUES[name] !== undefined) stack[name] = DEPLOY_TIME_VALUES[name];
@@ -55,7 +78,39 @@ export function resolveStackEnvironment(variables: Readonly<Record<string, Templ
       unresolved.push(name);
     }
   }
-  return { stack, unresolved };
+  for (const [name, value] of Object.entries(PENDING_STACK_VARIABLES[functionName ?? ''] ?? {})) {
+    if (stack[name] !== undefined) continue;
+    stack[name] = value;
+    added.push(name);
+  }
+  return { stack, unresolved, added };
+}
+
+/**
+ * One started attempt as Zoom's redirect back carries it: the `state` query value and the browser-binding cookie,
+ * sealed exactly as the authorize step seals it (nothing is stored server-side until the callback uses it).
+ * @param ttlSeconds - how long the attempt stays valid (the warm run reuses one attempt for every invocation)
+ */
+export async function sealedAttempt(
+  userId: string,
+  returnTo: string,
+  ttlSeconds = 600,
+): Promise<{ state: string; cookie: string }> {
+  const state = randomToken();
+  const stateId = sha256Hex(state);
+  const sealed = await sealOAuthState(
+    {
+      stateId,
+      userId,
+      returnTo,
+      codeVerifier: randomToken(),
+      expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds,
+      reauthCount: 0,
+      correlationId: randomUUID(),
+    },
+    BENCH.stateKey,
+  );
+  return { state, cookie: `${bindingCookieName(stateId)}=${sealed}` };
 }
 
 /**

@@ -1,22 +1,23 @@
 /**
  * Warm latency and calls per request, in one process per function (run with `node --import tsx`, environment
  * set by the parent): the TypeScript handler against zero-latency in-memory fakes — aws-sdk-client-mock for the
- * AWS clients and a fake `fetch` for Recall. Results go to the parent over IPC; stdout (the function's logs) is
- * discarded by the parent.
+ * AWS clients and an in-memory Recall behind the Recall client's transport — and, for a function that reads its secrets through the Parameters and
+ * Secrets extension, the extension's localhost API served in this process (reached on a cache miss only). Results
+ * go to the parent over IPC; stdout (the function's logs) is discarded by the parent.
  * argv: <function name> <handler entry> <iterations> <warm-up iterations>
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { bindingCookieName } from '../../functions/shared/browser-binding.js';
 import { signConnectToken } from '../../functions/shared/connect-token.js';
-import { sha256Hex } from '../../functions/shared/crypto.js';
-import { appSecretValue, BENCH, httpEvent, lambdaContext, returnToFor } from './scenario.js';
+import { startAwsJsonFake } from './fakes.js';
+import { jsonResponse, setRecallTransport } from './warm-node-fetch.js';
+import { appSecretValue, BENCH, httpEvent, lambdaContext, returnToFor, sealedAttempt } from './scenario.js';
 import { percentile } from './stats.js';
 
 export interface CallCounts {
@@ -60,29 +61,26 @@ const [name, entry, iterationsArg, warmupArg] = process.argv.slice(2) as [string
 const iterations = Number(iterationsArg);
 const warmup = Number(warmupArg);
 
-// --- Recall: a fake fetch, installed before the handler module binds `fetch` at import. ---
+// --- Recall: an in-memory fake behind the Recall client's own transport (routed here by warm-hooks.mjs). ---
 let recallCalls = 0;
 let credentialSerial = 0;
-globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+setRecallTransport(async (input, init) => {
   recallCalls++;
-  const url = new URL(input instanceof Request ? input.url : String(input));
+  const url = new URL(input);
   const method = init?.method ?? 'GET';
   if (method === 'POST' && url.pathname.endsWith('/api/v2/zoom-oauth-credentials/')) {
     credentialSerial++;
-    return new Response(
-      JSON.stringify({
-        id: `00000000-0000-4000-8000-${String(credentialSerial).padStart(12, '0')}`,
-        oauth_app: process.env.RECALL_ZOOM_OAUTH_APP_ID,
-        status: 'healthy',
-        user_id: 'bench-zoom-user',
-        account_id: 'bench-zoom-account',
-        created_at: '2026-11-30T18:00:00Z',
-      }),
-      { status: 201, headers: { 'content-type': 'application/json' } },
-    );
+    return jsonResponse(201, {
+      id: `00000000-0000-4000-8000-${String(credentialSerial).padStart(12, '0')}`,
+      oauth_app: process.env.RECALL_ZOOM_OAUTH_APP_ID,
+      status: 'healthy',
+      user_id: 'bench-zoom-user',
+      account_id: 'bench-zoom-account',
+      created_at: '2026-11-30T18:00:00Z',
+    });
   }
-  return new Response(JSON.stringify({ detail: 'Not found.' }), { status: 404, headers: { 'content-type': 'application/json' } });
-};
+  return jsonResponse(404, { detail: 'Not found.' });
+});
 
 // --- AWS: zero-latency mocks at the SDK boundary. ---
 const dynamodb = mockClient(DynamoDBClient);
@@ -102,45 +100,35 @@ const respond =
     }
     throw new Error(`The bench has no fake answer for ${command.constructor.name}.`);
   };
+const SECRETS: Record<string, string> = {
+  [BENCH.appSecretId]: appSecretValue(),
+  [BENCH.signingKeySecretId]: BENCH.signingKey,
+  [BENCH.stateKeySecretId]: BENCH.stateKey,
+};
 secretsManager.send.callsFake(
   respond([
     [
       GetSecretValueCommand,
       (input) => {
-        if (input.SecretId === BENCH.appSecretId) return { SecretString: appSecretValue() };
-        if (input.SecretId === BENCH.signingKeySecretId) return { SecretString: BENCH.signingKey };
+        // Generated keys never rotated: no AWSPREVIOUS version.
+        const value = input.VersionStage === 'AWSPREVIOUS' ? undefined : SECRETS[String(input.SecretId)];
+        if (value !== undefined) return { SecretString: value };
         throw Object.assign(new Error('Secrets Manager cannot find the specified secret.'), { name: 'ResourceNotFoundException' });
       },
     ],
   ]),
 );
+// The extension's API (the same stand-in the cold starts use), for functions that read secrets through it.
+const extension = await startAwsJsonFake(SECRETS, process.env.AWS_SESSION_TOKEN ?? '');
+process.env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT = new URL(extension.url).port;
 eventBridge.send.callsFake(respond([[PutEventsCommand, () => ({ FailedEntryCount: 0, Entries: [] })]]));
 sqs.send.callsFake(respond([[SendMessageCommand, () => ({ MessageId: 'bench' })]]));
 
-// The callback consumes a state with a conditional DeleteItem (ReturnValues ALL_OLD): answer with a fresh state
-// whose binding hash matches the cookie the event carries, so every invocation takes the happy path.
-const STATE = 'bench-state-value-0123456789abcdefghijklmnopqrstu';
-const NONCE = 'bench-binding-nonce-0123456789abcdefghijklmnopqr';
-const stateId = sha256Hex(STATE);
-const bindingHash = sha256Hex(NONCE);
+// The callback uses a state with a conditional PutItem, which the fake always lets through: one attempt (state and
+// sealed cookie) serves every invocation, each opening the cookie and taking the happy path.
 const returnTo = returnToFor(process.env as Record<string, string>);
 dynamodb.send.callsFake(
   respond([
-    [
-      DeleteItemCommand,
-      () => ({
-        Attributes: {
-          pk: { S: `STATE#${stateId}` },
-          userId: { S: 'bench-user' },
-          returnTo: { S: returnTo },
-          codeVerifier: { S: 'bench-code-verifier-0123456789abcdefghijklmnopqrstuv' },
-          bindingHash: { S: bindingHash },
-          expiresAt: { N: String(Math.floor(Date.now() / 1000) + 600) },
-          reauthCount: { N: '0' },
-          correlationId: { S: '7e1f0c1e-0000-4000-8000-000000000000' },
-        },
-      }),
-    ],
     [PutItemCommand, () => ({})],
     [GetItemCommand, () => ({})],
     [QueryCommand, () => ({ Items: [] })],
@@ -159,12 +147,9 @@ async function scenario(): Promise<{ event: APIGatewayProxyEventV2; verify(resul
     };
   }
   if (name === 'callback') {
+    const { state, cookie } = await sealedAttempt('bench-user', returnTo, 7 * 24 * 3600);
     return {
-      event: httpEvent({
-        path: '/zoom/callback',
-        query: { code: 'bench-zoom-code', state: STATE },
-        cookies: [`${bindingCookieName(stateId)}=${NONCE}`],
-      }),
+      event: httpEvent({ path: '/zoom/callback', query: { code: 'bench-zoom-code', state }, cookies: [cookie] }),
       verify: (r) => r.statusCode === 302 && String(r.headers?.location).includes('zoom_connect=connected'),
     };
   }
@@ -176,13 +161,15 @@ function resetCounts(): void {
   secretsManager.resetHistory();
   eventBridge.resetHistory();
   sqs.resetHistory();
+  extension.calls.clear();
   recallCalls = 0;
 }
 
 function counts(): CallCounts {
   return {
     dynamodb: dynamodb.calls().length,
-    secretsManager: secretsManager.calls().length,
+    // Through the SDK or the extension: either is a read the cache did not serve.
+    secretsManager: secretsManager.calls().length + [...extension.calls.values()].reduce((a, b) => a + b, 0),
     recall: recallCalls,
     eventBridge: eventBridge.calls().length,
     sqs: sqs.calls().length,

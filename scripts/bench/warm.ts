@@ -4,6 +4,8 @@ import { ROOT } from './bundles.js';
 import type { WarmResult } from './warm-child.js';
 
 const CHILD = path.join(import.meta.dirname, 'warm-child.ts');
+/** Routes the Recall client's transport to the child's in-memory Recall (warm-hooks.mjs). */
+const REGISTER = path.join(import.meta.dirname, 'warm-register.mjs');
 
 /**
  * Runs the warm measurement of one function in its own process (so each function sees only its own environment
@@ -18,7 +20,7 @@ export function measureWarm(
   node: string = process.execPath,
 ): Promise<WarmResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(node, ['--import', 'tsx', CHILD, name, entry, String(iterations), String(warmup)], {
+    const child = spawn(node, ['--import', 'tsx', '--import', REGISTER, CHILD, name, entry, String(iterations), String(warmup)], {
       cwd: ROOT,
       env,
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],

@@ -8,6 +8,7 @@ export const AWS_FUNCTION_ENV = {
   RETURN_URL_ALLOWLIST: 'https://app.example.com/settings/,https://admin.example.com/',
   APP_SECRET_ID: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:recall-zoom-connect/app-AbCdEf',
   SIGNING_KEY_SECRET_ID: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:signing-key-GhIjKl',
+  STATE_KEY_SECRET_ID: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:state-key-MnOpQr',
   AWS_REGION: 'us-west-2',
   AWS_ACCESS_KEY_ID: 'test',
   AWS_SECRET_ACCESS_KEY: 'test',
@@ -18,10 +19,11 @@ export const SECRETS = {
   zoomClientId: 'zoom-client-id-abc',
   zoomWebhookSecretToken: 'zoom-webhook-token',
   signingKey: 'a-64-character-signing-key-for-tests-0123456789abcdefghijklmnopq',
+  stateKey: 'the-state-cookie-key-for-tests-0123456789abcdefghijklmnopqrstuv',
 } as const;
 
 export function useAwsFunctionEnv(): void {
-  for (const name of ['RECALL_API_BASE_URL', 'RECALL_API_KEY', 'ZOOM_CLIENT_ID', 'CONNECT_SIGNING_KEY']) {
+  for (const name of ['RECALL_API_BASE_URL', 'RECALL_API_KEY', 'ZOOM_CLIENT_ID', 'CONNECT_SIGNING_KEY', 'STATE_ENCRYPTION_KEY']) {
     delete process.env[name];
   }
   Object.assign(process.env, AWS_FUNCTION_ENV);

@@ -1,6 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_AWS_CREDENTIALS } from '../../local/local-table.js';
 import type { LocalServer } from '../../local/server.js';
 import { s256 } from '../../local/sandbox-zoom.js';
 import { TestBrowser } from './helpers/browser.js';
@@ -82,6 +84,48 @@ describe('the callback', () => {
     // Assess: the stranger did not burn the attempt
     expect(owner.headers.get('location')).toContain('zoom_connect=connected');
     expect((await getConnection(server, userId)).connection?.status).toBe('connected');
+  });
+
+  it('refuses an attempt\'s cookie carried over to another attempt\'s state, and says to start again in the first browser', async () => {
+    // Prepare: two attempts in one browser; the cookie of the first is sent under the name the second's state expects
+    const browser = new TestBrowser();
+    const first = await reachCallback(browser, uniqueUser('swap-a'));
+    const second = await reachCallback(browser, uniqueUser('swap-b'));
+    const cookieOf = (url: string) => {
+      const state = new URL(url).searchParams.get('state') as string;
+      const name = `zc_${createHash('sha256').update(state).digest('hex').slice(0, 16)}`;
+      const pair = browser.cookieHeaderFor(url).split('; ').find((entry) => entry.startsWith(`${name}=`)) as string;
+      return { name, value: pair.slice(name.length + 1) };
+    };
+    const swapped = `${cookieOf(second).name}=${cookieOf(first).value}`;
+    const before = recallRequestCount();
+
+    // Act
+    const response = await fetch(second, { headers: { cookie: swapped }, redirect: 'manual' });
+
+    // Assess
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain('start again from the app in the browser you began in');
+    expect(recallRequestCount()).toBe(before);
+    // ...and both attempts still finish in the browser that holds their own cookies.
+    expect((await browser.request(first)).headers.get('location')).toContain('zoom_connect=connected');
+    expect((await browser.request(second)).headers.get('location')).toContain('zoom_connect=connected');
+  });
+
+  it('keeps nothing server-side for a started attempt: the table learns of a state only when it is used', async () => {
+    const browser = new TestBrowser();
+    const callbackUrl = await reachCallback(browser, uniqueUser('stateless'));
+    const stateId = createHash('sha256').update(new URL(callbackUrl).searchParams.get('state') as string).digest('hex');
+    const client = new DynamoDBClient({ endpoint: server.dynamoDbEndpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
+    const stored = async () =>
+      (await client.send(new GetItemCommand({ TableName: server.settings.tableName, Key: { pk: { S: `STATE#${stateId}` } } }))).Item;
+    try {
+      expect(await stored()).toBeUndefined();
+      await browser.request(callbackUrl);
+      expect(Object.keys((await stored()) ?? {}).sort()).toEqual(['expiresAt', 'pk']);
+    } finally {
+      client.destroy();
+    }
   });
 
   it('refuses a forged state with a 400 page, without calling Recall', async () => {

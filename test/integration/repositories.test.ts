@@ -1,8 +1,9 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionRepository } from '../../functions/shared/connection-repository.js';
 import { sha256Hex } from '../../functions/shared/crypto.js';
-import { type OAuthState, OAuthStateRepository } from '../../functions/shared/oauth-state-repository.js';
+import { ConsumedStateRepository } from '../../functions/shared/consumed-state-repository.js';
+import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
 import { createServiceTable, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb } from '../../local/local-table.js';
 
 /**
@@ -12,14 +13,14 @@ import { createServiceTable, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLoc
 const TABLE = 'repositories-test';
 let dynamo: LocalDynamoDb;
 let client: DynamoDBClient;
-let states: OAuthStateRepository;
+let states: ConsumedStateRepository;
 let connections: ConnectionRepository;
 
 beforeAll(async () => {
   dynamo = await startLocalDynamoDb();
   await createServiceTable(dynamo.endpoint, TABLE);
   client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
-  states = new OAuthStateRepository(client, TABLE);
+  states = new ConsumedStateRepository(client, TABLE);
   connections = new ConnectionRepository(client, TABLE);
 });
 
@@ -29,48 +30,42 @@ afterAll(async () => {
 });
 
 const NOW_S = Math.floor(Date.now() / 1000);
-const state = (overrides: Partial<OAuthState> = {}): OAuthState => ({
-  userId: 'user-1',
-  returnTo: 'https://app.example.com/',
-  codeVerifier: 'verifier',
-  bindingHash: sha256Hex('nonce'),
-  expiresAt: NOW_S + 600,
-  reauthCount: 0,
-  correlationId: 'corr',
-  ...overrides,
-});
 
-describe('OAuthStateRepository on DynamoDB', () => {
-  it('lets exactly one of many concurrent callbacks consume a state', async () => {
-    await states.save('concurrent', state());
+describe('ConsumedStateRepository on DynamoDB', () => {
+  it('lets exactly one of many concurrent callbacks use a state', async () => {
+    const stateId = sha256Hex('concurrent-state');
 
-    const results = await Promise.all(
-      Array.from({ length: 8 }, () => states.consume('concurrent', sha256Hex('nonce'), NOW_S)),
+    const results = await Promise.all(Array.from({ length: 8 }, () => states.consume(stateId, NOW_S + 600)));
+
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(results.filter((used) => !used)).toHaveLength(7);
+  });
+
+  it('refuses a state used before, however much later and with whatever expiry', async () => {
+    const stateId = sha256Hex('used-state');
+
+    expect(await states.consume(stateId, NOW_S + 600)).toBe(true);
+    expect(await states.consume(stateId, NOW_S + 600)).toBe(false);
+    expect(await states.consume(stateId, NOW_S + 999_999)).toBe(false);
+  });
+
+  it('stores only the hash and the expiry, as the TTL attribute', async () => {
+    const stateId = sha256Hex('stored-state');
+    await states.consume(stateId, NOW_S + 600);
+
+    const { Item } = await client.send(
+      new GetItemCommand({ TableName: TABLE, Key: { [TABLE_SCHEMA.partitionKey]: { S: `STATE#${stateId}` } } }),
     );
 
-    expect(results.filter((r) => r.status === 'consumed')).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'unknown')).toHaveLength(7);
+    expect(Item).toEqual({
+      [TABLE_SCHEMA.partitionKey]: { S: `STATE#${stateId}` },
+      [TABLE_SCHEMA.ttlAttribute]: { N: String(NOW_S + 600) },
+    });
   });
 
-  it('does not burn a state for a browser without the binding cookie', async () => {
-    await states.save('bound', state());
-
-    expect((await states.consume('bound', undefined, NOW_S)).status).toBe('browser_mismatch');
-    expect((await states.consume('bound', sha256Hex('other-nonce'), NOW_S)).status).toBe('browser_mismatch');
-    expect((await states.consume('bound', sha256Hex('nonce'), NOW_S)).status).toBe('consumed');
-  });
-
-  it('refuses and removes an expired state, even from the right browser', async () => {
-    await states.save('old', state({ expiresAt: NOW_S - 1 }));
-
-    expect((await states.consume('old', sha256Hex('nonce'), NOW_S)).status).toBe('expired');
-    expect((await states.consume('old', sha256Hex('nonce'), NOW_S)).status).toBe('unknown');
-  });
-
-  it('refuses to overwrite an existing state id', async () => {
-    await states.save('taken', state());
-
-    await expect(states.save('taken', state({ userId: 'attacker' }))).rejects.toThrow();
+  it('keeps states apart: using one never uses another', async () => {
+    expect(await states.consume(sha256Hex('state-a'), NOW_S + 600)).toBe(true);
+    expect(await states.consume(sha256Hex('state-b'), NOW_S + 600)).toBe(true);
   });
 });
 

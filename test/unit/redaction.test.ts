@@ -1,11 +1,8 @@
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
-  DeleteItemCommand,
-  type DeleteItemCommandInput,
   DynamoDBClient,
   GetItemCommand,
-  type GetItemCommandInput,
   PutItemCommand,
   type PutItemCommandInput,
   QueryCommand,
@@ -24,11 +21,13 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { signConnectToken } from '../../functions/shared/connect-token.js';
 import { sha256Hex } from '../../functions/shared/crypto.js';
+import { openOAuthState } from '../../functions/shared/oauth-state.js';
 import { context } from '../helpers/context.js';
 import { AWS_FUNCTION_ENV, useAwsFunctionEnv } from '../helpers/env.js';
 import { httpEvent } from '../helpers/events.js';
 import { type Answer, credential, FakeRecallFetch, type RecordedRequest } from '../helpers/fake-recall-fetch.js';
 import { type CapturedOutput, captureOutput } from '../helpers/output.js';
+import { type SecretsExtensionStandIn, startSecretsExtension } from '../helpers/secrets-extension.js';
 import { queueMessageBody, signedWebhookEvent, sqsEvent, WEBHOOK_QUEUE_URL, zoomSign } from '../helpers/zoom-webhook.js';
 
 /*
@@ -38,14 +37,17 @@ import { queueMessageBody, signedWebhookEvent, sqsEvent, WEBHOOK_QUEUE_URL, zoom
  * secret and its base64, base64url and URL-encoded forms. Each path also asserts that its log lines were captured,
  * so a capture that silently stopped working fails the test rather than passing it.
  *
- * Secrets seen only at run time (each state, PKCE verifier, binding cookie, connect token, webhook signature) are
- * collected as they appear (from the authorize redirect, the DynamoDB put, the signed request) and checked too.
+ * Secrets seen only at run time (each state, PKCE verifier, sealed attempt cookie, connect token, webhook
+ * signature) are collected as they appear (from the authorize redirect and the cookie it sets, opened with the state
+ * key; the signed request) and checked too.
  */
 
 const KNOWN = {
   recallApiKey: 'RZCLEAK-recall-api-key-Qm7Tn4Vx2Lp9',
   signingKey: 'RZCLEAK-signing-key-current-Hd8Ws3Ke6Ry1Zb5Nc0Fu',
   previousSigningKey: 'RZCLEAK-signing-key-previous-Jv4Xq9Mt2Gs7Pw3Ea6',
+  stateKey: 'RZCLEAK-state-key-current-Vn5Bq8Ls1Wd4Hk7Tc2Xz',
+  previousStateKey: 'RZCLEAK-state-key-previous-Mg3Rf6Pj9Yb2Nu5Qe8Ka',
   webhookSecretToken: 'RZCLEAK-zoom-webhook-secret-token-Ub5Oi8Yl1',
   zoomCode: 'RZCLEAK-zoom-code-Tk2Rf6Wd9Hn3',
 } as const;
@@ -64,6 +66,8 @@ const ddb = mockClient(DynamoDBClient);
 const eventBridge = mockClient(EventBridgeClient);
 const secretsManager = mockClient(SecretsManagerClient);
 const sqs = mockClient(SQSClient);
+// Authorize reads its secrets through the Parameters and Secrets extension: a stand-in over the same mock.
+let extension: SecretsExtensionStandIn;
 
 type Handlers = {
   authorize: (typeof import('../../functions/authorize/handler.js'))['handler'];
@@ -90,7 +94,7 @@ async function importHandlers(): Promise<Handlers> {
 
 // ---- the secrets, and what is seen of them at run time -------------------------------------------------------
 
-/** Values found while the tests run: states, verifiers, binding nonces, connect tokens, signatures. */
+/** Values found while the tests run: states, verifiers, sealed attempts, connect tokens, signatures. */
 const seen = new Set<string>();
 const remember = (...values: Array<string | undefined>) => {
   for (const value of values) if (value) seen.add(value);
@@ -117,42 +121,21 @@ function expectNothingLeaked(output: CapturedOutput): void {
 
 // ---- AWS and Recall as the functions see them ------------------------------------------------------------------
 
-/** The OAuth states the authorize step saved, consumed by the callback as DynamoDB would (condition included). */
-const states = new Map<string, Record<string, AttributeValue>>();
+/** The states the callback used, as DynamoDB's conditional put would keep them. */
+const usedStates = new Set<string>();
 
 function fakeTable(): void {
-  states.clear();
+  usedStates.clear();
   ddb.reset();
   ddb.on(PutItemCommand).callsFake((input: PutItemCommandInput) => {
-    const item = input.Item ?? {};
-    const pk = item.pk?.S ?? '';
+    const pk = input.Item?.pk?.S ?? '';
     if (pk.startsWith('STATE#')) {
-      states.set(pk, item);
-      remember(item.codeVerifier?.S);
+      if (usedStates.has(pk)) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+      usedStates.add(pk);
     }
     return {};
   });
-  ddb.on(DeleteItemCommand).callsFake((input: DeleteItemCommandInput) => {
-    const pk = input.Key?.pk?.S ?? '';
-    const item = states.get(pk);
-    if (input.ConditionExpression === undefined) {
-      states.delete(pk);
-      return {};
-    }
-    const values = input.ExpressionAttributeValues ?? {};
-    const usable =
-      item !== undefined &&
-      item.bindingHash?.S === values[':binding']?.S &&
-      Number(item.expiresAt?.N) > Number(values[':now']?.N);
-    if (!usable) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
-    states.delete(pk);
-    return { Attributes: item };
-  });
-  ddb.on(GetItemCommand).callsFake((input: GetItemCommandInput) => {
-    const pk = input.Key?.pk?.S ?? '';
-    if (pk.startsWith('STATE#')) return { Item: states.get(pk) };
-    return { Item: connectionItem('user-42', 'connected', 'cred-1') };
-  });
+  ddb.on(GetItemCommand).resolves({ Item: connectionItem('user-42', 'connected', 'cred-1') });
   ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-42', 'connected', 'cred-1')] });
   ddb.on(UpdateItemCommand).resolves({ Attributes: connectionItem('user-42', 'unhealthy', 'cred-1') });
 }
@@ -170,7 +153,7 @@ const connectionItem = (userId: string, status: string, credentialId: string): R
   updatedAt: { S: '2026-11-01T00:00:00.000Z' },
 });
 
-/** Secrets Manager with the known secrets: the app secret, and the signing key's current and previous versions. */
+/** Secrets Manager with the known secrets: the app secret, and the signing and state keys' current and previous versions. */
 function fakeSecrets(appSecret: Record<string, string> = filledAppSecret()): void {
   secretsManager.reset();
   secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.APP_SECRET_ID }).resolves({
@@ -179,6 +162,11 @@ function fakeSecrets(appSecret: Record<string, string> = filledAppSecret()): voi
   secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID }).callsFake(
     (input: GetSecretValueCommandInput) => ({
       SecretString: input.VersionStage === 'AWSPREVIOUS' ? KNOWN.previousSigningKey : KNOWN.signingKey,
+    }),
+  );
+  secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID }).callsFake(
+    (input: GetSecretValueCommandInput) => ({
+      SecretString: input.VersionStage === 'AWSPREVIOUS' ? KNOWN.previousStateKey : KNOWN.stateKey,
     }),
   );
 }
@@ -205,15 +193,23 @@ const recallAnswers = (answer: (request: RecordedRequest) => Answer | undefined)
 async function authorizeWith(handler: Handlers['authorize'], token: string): Promise<APIGatewayProxyStructuredResultV2> {
   remember(token, token.split('.')[2]);
   const response = (await handler(httpEvent({ path: '/zoom/authorize', query: { connect_token: token } }), context)) as APIGatewayProxyStructuredResultV2;
-  rememberRedirect(response);
+  await rememberRedirect(response);
   return response;
 }
 
-/** Remembers the state and binding nonce of a redirect to Zoom. */
-function rememberRedirect(response: APIGatewayProxyStructuredResultV2): void {
+/** Remembers the state of a redirect to Zoom, and its sealed cookie with the PKCE verifier sealed in it. */
+async function rememberRedirect(response: APIGatewayProxyStructuredResultV2): Promise<void> {
   const location = String(response.headers?.location ?? '');
-  if (location.startsWith('https://zoom.us/')) remember(new URL(location).searchParams.get('state') ?? undefined);
-  for (const cookie of response.cookies ?? []) remember(cookie.slice(cookie.indexOf('=') + 1, cookie.indexOf(';')) || undefined);
+  const state = location.startsWith('https://zoom.us/') ? (new URL(location).searchParams.get('state') ?? undefined) : undefined;
+  remember(state);
+  for (const cookie of response.cookies ?? []) {
+    const sealed = cookie.slice(cookie.indexOf('=') + 1, cookie.indexOf(';'));
+    remember(sealed || undefined, ...sealed.split('.').filter((part) => part.length > 8));
+    if (sealed && state) {
+      const opened = await openOAuthState(sealed, sha256Hex(state), [KNOWN.stateKey, KNOWN.previousStateKey]);
+      if (opened.status === 'opened') remember(opened.state.codeVerifier);
+    }
+  }
 }
 
 const token = (key: string = KNOWN.signingKey, claims: { returnTo?: string; ttl?: number } = {}) =>
@@ -234,7 +230,7 @@ async function callbackWith(
   cookie: string,
 ): Promise<APIGatewayProxyStructuredResultV2> {
   const response = (await handler(httpEvent({ path: '/zoom/callback', query, cookies: [cookie] }), context)) as APIGatewayProxyStructuredResultV2;
-  rememberRedirect(response);
+  await rememberRedirect(response);
   return response;
 }
 
@@ -275,9 +271,14 @@ const DEAUTHORIZED = JSON.stringify({
 let output: CapturedOutput;
 
 beforeAll(async () => {
+  extension = await startSecretsExtension();
+  extension.useEnv();
   warm = await importHandlers();
 });
-afterAll(() => {
+afterAll(async () => {
+  await extension.close();
+  delete process.env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT;
+  delete process.env.AWS_SESSION_TOKEN;
   delete process.env.WEBHOOK_QUEUE_URL;
   delete process.env.EVENT_BUS_NAME;
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -417,7 +418,8 @@ describe('redaction: GET /zoom/callback', () => {
   it('error: the connection cannot be recorded (internal)', async () => {
     created();
     const { state, cookie } = await startAttempt();
-    ddb.on(PutItemCommand).rejects(new Error('InternalServerError'));
+    // The connection record only: the state was used (its own conditional put went through).
+    ddb.on(PutItemCommand, { Item: { pk: { S: 'USER#user-42' } } }).rejects(new Error('InternalServerError'));
 
     const response = await callbackWith(warm.callback, { code: KNOWN.zoomCode, state }, cookie);
 
@@ -466,15 +468,17 @@ describe('redaction: GET /zoom/callback', () => {
     expectCapturedWithoutSecrets('Callback with an unknown or already used state');
   });
 
-  it('another browser (binding cookie mismatch)', async () => {
+  it('another browser (no cookie, or a cookie that is not this attempt)', async () => {
     const { state } = await startAttempt();
-    const strangersNonce = 'RZCLEAK-another-browsers-nonce-Kx3';
-    remember(strangersNonce);
+    const strangersCookie = 'RZCLEAK-another-browsers-cookie-Kx3';
+    remember(strangersCookie);
 
-    const response = await callbackWith(warm.callback, { code: KNOWN.zoomCode, state }, `zc_${sha256Hex(state).slice(0, 16)}=${strangersNonce}`);
+    const forged = await callbackWith(warm.callback, { code: KNOWN.zoomCode, state }, `zc_${sha256Hex(state).slice(0, 16)}=${strangersCookie}`);
+    const none = await callbackWith(warm.callback, { code: KNOWN.zoomCode, state }, 'theme=dark');
 
-    expect(outcome(response)).toBe('error:browser_mismatch');
-    expectCapturedWithoutSecrets('Callback from a browser that did not start this attempt');
+    expect(forged.statusCode).toBe(400);
+    expect(none.statusCode).toBe(400);
+    expectCapturedWithoutSecrets('Callback with an unknown or already used state');
   });
 
   it('an expired state', async () => {

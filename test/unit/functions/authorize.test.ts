@@ -1,47 +1,59 @@
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import {
-  GetSecretValueCommand,
-  type GetSecretValueCommandInput,
-  ResourceNotFoundException,
-} from '@aws-sdk/client-secrets-manager';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { build } from 'esbuild';
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { signConnectToken } from '../../../functions/shared/connect-token.js';
+import { bindingCookieName } from '../../../functions/shared/browser-binding.js';
+import { MAX_RETURN_TO_LENGTH, signConnectToken } from '../../../functions/shared/connect-token.js';
 import { pkceChallenge, sha256Hex } from '../../../functions/shared/crypto.js';
-import { mockSecretsManager } from '../../helpers/aws.js';
+import { openOAuthState } from '../../../functions/shared/oauth-state.js';
+import { generatedKey, mockSecretsManager, type SecretsManagerMock } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
 import { type CapturedOutput, captureOutput, metricSum, metricsOf } from '../../helpers/output.js';
+import { EXTENSION_SESSION_TOKEN, type SecretsExtensionStandIn, startSecretsExtension } from '../../helpers/secrets-extension.js';
 
 useAwsFunctionEnv();
 // Logs and metrics on: some tests assert on them; the capture keeps them out of the test output.
 process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
 process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+// Only to prove that nothing here talks to DynamoDB: the function is not given the client at all.
 const ddb = mockClient(DynamoDBClient);
-let secretsManager: ReturnType<typeof mockSecretsManager>;
+let secretsManager: SecretsManagerMock;
+// The function reads its secrets through the Parameters and Secrets extension: a real HTTP stand-in for it here,
+// answering from the Secrets Manager mock.
+let extension: SecretsExtensionStandIn;
 let handler: (typeof import('../../../functions/authorize/handler.js'))['handler'];
 let output: CapturedOutput;
 
 beforeAll(async () => {
+  extension = await startSecretsExtension();
+  extension.useEnv();
   ({ handler } = await import('../../../functions/authorize/handler.js'));
 });
-afterAll(() => {
+afterAll(async () => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  delete process.env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT;
+  delete process.env.AWS_SESSION_TOKEN;
+  await extension.close();
 });
 
 beforeEach(() => {
   ddb.reset();
-  ddb.on(PutItemCommand).resolves({});
   secretsManager = mockSecretsManager();
+  extension.override(undefined);
+  extension.requests.length = 0;
   output = captureOutput();
 });
 afterEach(() => {
   output.restore();
   vi.useRealTimers();
+  // Whatever the test did: no DynamoDB call, ever.
+  expect(ddb.calls()).toHaveLength(0);
 });
 
 /** A handler with nothing cached yet: a fresh module instance, as a cold start gets. */
@@ -55,15 +67,16 @@ const NEW_SIGNING_KEY = 'the-signing-key-after-the-rotation-0123456789abcdefgh';
 
 /** The signing key secret's versions: `AWSCURRENT`, and `AWSPREVIOUS` when given (none before a first rotation). */
 function signingKeyVersions(current: string, previous?: string): void {
-  secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID }).callsFake(
-    (input: GetSecretValueCommandInput) => {
-      if (input.VersionStage !== 'AWSPREVIOUS') return { SecretString: current };
-      if (previous === undefined) {
-        throw new ResourceNotFoundException({ message: "can't find the specified secret value for staging label: AWSPREVIOUS", $metadata: {} });
-      }
-      return { SecretString: previous };
-    },
-  );
+  generatedKey(secretsManager, AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID, current, previous);
+}
+
+/** The attempt sealed in a redirect's cookie, opened with the state key; and the cookie's parts. */
+async function attemptOf(response: APIGatewayProxyStructuredResultV2, keys: readonly string[] = [SECRETS.stateKey]) {
+  const state = new URL(String(response.headers?.location)).searchParams.get('state') ?? '';
+  const cookie = response.cookies?.[0] ?? '';
+  const value = cookie.slice(cookie.indexOf('=') + 1, cookie.indexOf(';'));
+  const opened = await openOAuthState(value, sha256Hex(state), keys);
+  return { state, cookie, value, opened, attempt: opened.status === 'opened' ? opened.state : undefined };
 }
 
 const emitted = () => metricsOf(output.emf());
@@ -98,47 +111,88 @@ describe('GET /zoom/authorize', () => {
     expect(response.headers?.['referrer-policy']).toBe('no-referrer');
   });
 
-  it('stores the state hashed with the user, return URL, verifier and a 10-minute expiry', async () => {
+  it('seals the attempt in the cookie: state hash, user, return URL, verifier and a 10-minute expiry', async () => {
     const before = Math.floor(Date.now() / 1000);
     const response = await authorize(await validToken());
 
-    const location = new URL(String(response.headers?.location));
-    const state = location.searchParams.get('state') ?? '';
+    const { state, value, attempt } = await attemptOf(response);
     expect(Buffer.from(state, 'base64url')).toHaveLength(32);
-    const put = ddb.commandCalls(PutItemCommand)[0]?.args[0].input;
-    expect(put?.TableName).toBe(AWS_FUNCTION_ENV.TABLE_NAME);
-    expect(put?.Item?.pk?.S).toBe(`STATE#${sha256Hex(state)}`);
-    expect(JSON.stringify(put?.Item)).not.toContain(state);
-    expect(put?.Item?.userId?.S).toBe('user-42');
-    expect(put?.Item?.returnTo?.S).toBe(RETURN_TO);
-    expect(pkceChallenge(put?.Item?.codeVerifier?.S ?? '')).toBe(location.searchParams.get('code_challenge'));
-    const expiresAt = Number(put?.Item?.expiresAt?.N);
-    expect(expiresAt).toBeGreaterThanOrEqual(before + 600);
-    expect(expiresAt).toBeLessThanOrEqual(before + 601);
-    expect(put?.ConditionExpression).toContain('attribute_not_exists');
+    expect(attempt).toMatchObject({ stateId: sha256Hex(state), userId: 'user-42', returnTo: RETURN_TO, reauthCount: 0 });
+    expect(pkceChallenge(attempt?.codeVerifier ?? '')).toBe(new URL(String(response.headers?.location)).searchParams.get('code_challenge'));
+    expect(attempt?.expiresAt).toBeGreaterThanOrEqual(before + 600);
+    expect(attempt?.expiresAt).toBeLessThanOrEqual(before + 601);
+    // Encrypted: neither the state, the user, the return URL nor the verifier can be read off the cookie.
+    const readable = [value, Buffer.from(value.split('.').join(''), 'base64url').toString('latin1')].join(' ');
+    for (const secret of [state, 'user-42', RETURN_TO, attempt?.codeVerifier ?? '']) expect(readable).not.toContain(secret);
+    // ...nor opened with another key.
+    expect((await attemptOf(response, ['another-state-key-that-is-long-enough-0123456789'])).opened.status).toBe('unreadable');
   });
 
   it('binds the attempt to this browser with an HttpOnly, Secure, SameSite=Lax cookie for the callback path', async () => {
     const response = await authorize(await validToken());
 
     expect(response.cookies).toHaveLength(1);
-    const cookie = response.cookies?.[0] ?? '';
+    const { state, cookie } = await attemptOf(response);
+    expect(cookie.startsWith(`${bindingCookieName(sha256Hex(state))}=`)).toBe(true);
     expect(cookie).toMatch(/; HttpOnly/);
     expect(cookie).toMatch(/; Secure/);
     expect(cookie).toMatch(/; SameSite=Lax/);
     expect(cookie).toMatch(/; Path=\/zoom\/callback(;|$)/);
-    expect(cookie).toMatch(/; Max-Age=600/);
-    const nonce = cookie.slice(cookie.indexOf('=') + 1, cookie.indexOf(';'));
-    const put = ddb.commandCalls(PutItemCommand)[0]?.args[0].input;
-    expect(put?.Item?.bindingHash?.S).toBe(sha256Hex(nonce));
+    // 10 minutes for the attempt, plus an hour in which a late return is still reported as state_expired.
+    expect(cookie).toMatch(/; Max-Age=4200;/);
+  });
+
+  it('reads its secrets through the Parameters and Secrets extension, with the session token', async () => {
+    const cold = await coldHandler();
+    await cold(httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } }), context);
+
+    expect(extension.requests.length).toBeGreaterThan(0);
+    for (const request of extension.requests) {
+      expect(request).toMatchObject({ method: 'GET', path: '/secretsmanager/get', token: EXTENSION_SESSION_TOKEN });
+    }
+    expect(extension.requests.map((r) => `${r.secretId}@${r.versionStage ?? '-'}`).sort()).toEqual(
+      [
+        `${AWS_FUNCTION_ENV.APP_SECRET_ID}@-`,
+        `${AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID}@AWSCURRENT`,
+        `${AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID}@AWSPREVIOUS`,
+        `${AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID}@AWSCURRENT`,
+        `${AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID}@AWSPREVIOUS`,
+      ].sort(),
+    );
   });
 
   it('reads secrets once and serves the next invocation from the cache', async () => {
     await authorize(await validToken());
     const afterFirst = secretsManager.commandCalls(GetSecretValueCommand).length;
+    const served = extension.requests.length;
     await authorize(await validToken());
     expect(secretsManager.commandCalls(GetSecretValueCommand).length).toBe(afterFirst);
-    expect(ddb.commandCalls(PutItemCommand)).toHaveLength(2);
+    expect(extension.requests.length).toBe(served);
+  });
+
+  it('seals with the current state key while a rotation leaves a previous one', async () => {
+    generatedKey(secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, 'the-state-key-after-the-rotation-0123456789abcdef', SECRETS.stateKey);
+    const cold = await coldHandler();
+
+    const response = (await cold(httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } }), context)) as APIGatewayProxyStructuredResultV2;
+
+    expect((await attemptOf(response, ['the-state-key-after-the-rotation-0123456789abcdef'])).opened.status).toBe('opened');
+    expect((await attemptOf(response, [SECRETS.stateKey])).opened.status).toBe('unreadable');
+  });
+
+  it('refuses a return URL longer than the cookie can carry with a 400 page, and accepts the longest allowed one', async () => {
+    const base = 'https://app.example.com/settings/?q=';
+    const longest = `${base}${'a'.repeat(MAX_RETURN_TO_LENGTH - base.length)}`;
+
+    const accepted = await authorize(await validToken({ returnTo: longest }));
+    const refused = await authorize(await validToken({ returnTo: `${longest}a` }));
+
+    expect(accepted.statusCode).toBe(302);
+    expect(accepted.cookies?.[0]?.split(';')[0]?.length).toBeLessThan(3600);
+    expect((await attemptOf(accepted)).attempt?.returnTo).toBe(longest);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.cookies ?? []).toEqual([]);
+    expect(output.logs().find((line) => line.message === 'Request refused')).toMatchObject({ problem: 'too_long' });
   });
 
   it.each([
@@ -156,14 +210,14 @@ describe('GET /zoom/authorize', () => {
     ['returning to a sibling path', () => validToken({ returnTo: 'https://app.example.com/settings-evil/' })],
     ['tampered', async () => `${(await validToken()).slice(0, -4)}AAAA`],
     ['not a JWT', async () => 'not-a-token'],
-  ])('refuses a token %s with a 400 page and never reaches Zoom or DynamoDB', async (_case, makeToken) => {
+  ])('refuses a token %s with a 400 page and never reaches Zoom', async (_case, makeToken) => {
     const response = await authorize(await makeToken());
 
     expect(response.statusCode).toBe(400);
     expect(response.headers?.location).toBeUndefined();
+    expect(response.cookies ?? []).toEqual([]);
     expect(response.headers?.['content-type']).toContain('text/html');
     expect(response.body).not.toMatch(/at .*\.ts:\d+/);
-    expect(ddb.commandCalls(PutItemCommand)).toHaveLength(0);
   });
 
   it('refuses a request without a connect token with a 400 page', async () => {
@@ -176,12 +230,13 @@ describe('GET /zoom/authorize', () => {
 
 describe('GET /zoom/authorize before ops filled in the secrets', () => {
   it('sends the user back to the verified return URL with reason=misconfigured while the app secret is a placeholder', async () => {
-    // Prepare: the signing key (generated by the stack) is fine; the app secret still holds the placeholder.
+    // Prepare: the keys (generated by the stack) are fine; the app secret still holds the placeholder.
     secretsManager.reset();
     secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.APP_SECRET_ID }).resolves({
       SecretString: JSON.stringify({ recallApiKey: 'REPLACE_ME', zoomClientId: 'REPLACE_ME' }),
     });
     signingKeyVersions(SECRETS.signingKey);
+    generatedKey(secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, SECRETS.stateKey);
     const cold = await coldHandler();
 
     // Act
@@ -194,7 +249,6 @@ describe('GET /zoom/authorize before ops filled in the secrets', () => {
     expect(response.statusCode).toBe(302);
     expect(response.headers?.location).toBe(`${RETURN_TO}&zoom_connect=error&reason=misconfigured`);
     expect(response.cookies ?? []).toEqual([]);
-    expect(ddb.commandCalls(PutItemCommand)).toHaveLength(0);
     // ...and exactly one clear log line naming the secret and its fields, never a value.
     const errors = output.logs().filter((line) => line.level === 'ERROR');
     expect(errors).toEqual([
@@ -231,7 +285,6 @@ describe('GET /zoom/authorize before ops filled in the secrets', () => {
     expect(response.headers?.['content-type']).toContain('text/html');
     expect(response.body).toContain('not configured yet');
     expect(response.body).not.toContain('AccessDenied');
-    expect(ddb.commandCalls(PutItemCommand)).toHaveLength(0);
     expect(output.logs().filter((line) => line.level === 'ERROR')).toEqual([
       expect.objectContaining({ message: 'Service misconfigured', secret: AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID }),
     ]);
@@ -244,6 +297,7 @@ describe('GET /zoom/authorize before ops filled in the secrets', () => {
       SecretString: JSON.stringify({ recallApiKey: 'REPLACE_ME', zoomClientId: 'REPLACE_ME' }),
     });
     signingKeyVersions(SECRETS.signingKey);
+    generatedKey(secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, SECRETS.stateKey);
     const cold = await coldHandler();
     const event = httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } });
     await cold(event, context);
@@ -340,12 +394,125 @@ describe('GET /zoom/authorize: metrics', () => {
     expect(output.logs().map((line) => line.message)).toContain('Request refused');
   });
 
-  it('counts a failed connect with reason=internal when the state cannot be stored (500 page)', async () => {
-    ddb.on(PutItemCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+  it('counts a failed connect with reason=internal when the extension fails (500 page), and tries again next time', async () => {
+    const cold = await coldHandler();
+    extension.override((_req, res) => res.writeHead(503).end());
+    const event = httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } });
 
-    const response = await authorize(await validToken());
+    const response = (await cold(event, context)) as APIGatewayProxyStructuredResultV2;
+    extension.override(undefined);
+    const next = (await cold(event, context)) as APIGatewayProxyStructuredResultV2;
 
     expect(response.statusCode).toBe(500);
+    expect(response.body).not.toContain('503');
     expect(metricSum(emitted(), 'ConnectFailed', { service: 'recall-zoom-connect', reason: 'internal' })).toBe(1);
+    expect(next.statusCode).toBe(302);
+  });
+
+  it('answers a 503 page naming nothing when the extension layer is missing (nothing listens on its port)', async () => {
+    const cold = await coldHandler();
+    process.env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT = '1';
+    try {
+      const response = (await cold(httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } }), context)) as APIGatewayProxyStructuredResultV2;
+
+      expect(response.statusCode).toBe(503);
+      expect(output.logs().filter((line) => line.level === 'ERROR')).toEqual([
+        expect.objectContaining({ message: 'Service misconfigured', fields: ['PARAMETERS_SECRETS_EXTENSION_HTTP_PORT'] }),
+      ]);
+    } finally {
+      extension.useEnv();
+    }
+  });
+});
+
+describe('GET /zoom/authorize without a usable state key', () => {
+  it('sends the user back with reason=misconfigured when the state key cannot be read (the token is trusted)', async () => {
+    secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID }).rejects(
+      Object.assign(new Error('User is not authorized'), { name: 'AccessDeniedException' }),
+    );
+    const cold = await coldHandler();
+
+    const response = (await cold(httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } }), context)) as APIGatewayProxyStructuredResultV2;
+
+    expect(response.headers?.location).toBe(`${RETURN_TO}&zoom_connect=error&reason=misconfigured`);
+    expect(response.cookies ?? []).toEqual([]);
+    expect(output.logs().filter((line) => line.level === 'ERROR')).toEqual([
+      expect.objectContaining({ message: 'Service misconfigured', secret: AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID }),
+    ]);
+  });
+
+  it('sends the user back with reason=misconfigured when the state key is too short, never showing it', async () => {
+    generatedKey(secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, 'short-state-key');
+    const cold = await coldHandler();
+
+    const response = (await cold(httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } }), context)) as APIGatewayProxyStructuredResultV2;
+
+    expect(response.headers?.location).toBe(`${RETURN_TO}&zoom_connect=error&reason=misconfigured`);
+    expect(output.text()).not.toContain('short-state-key');
+  });
+
+  it.each([
+    ['STATE_KEY_SECRET_ID', {}],
+    ['STATE_ENCRYPTION_KEY', { APP_SECRET_ID: undefined, RECALL_API_KEY: 'k', ZOOM_CLIENT_ID: 'z', CONNECT_SIGNING_KEY: SECRETS.signingKey }],
+  ])('fails its cold start when %s is not set', async (variable, overrides: Record<string, string | undefined>) => {
+    const names = [...Object.keys(overrides), 'STATE_KEY_SECRET_ID', 'STATE_ENCRYPTION_KEY'];
+    const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+    const set = (values: Record<string, string | undefined>) => {
+      for (const [name, value] of Object.entries(values)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    };
+    set({ ...overrides, STATE_KEY_SECRET_ID: undefined, STATE_ENCRYPTION_KEY: undefined });
+    try {
+      await expect(coldHandler()).rejects.toThrow(variable);
+    } finally {
+      set(saved);
+    }
+  });
+
+  it('needs no table: starts without TABLE_NAME', async () => {
+    const saved = process.env.TABLE_NAME;
+    delete process.env.TABLE_NAME;
+    try {
+      const cold = await coldHandler();
+      const response = (await cold(httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } }), context)) as APIGatewayProxyStructuredResultV2;
+      expect(response.statusCode).toBe(302);
+    } finally {
+      process.env.TABLE_NAME = saved;
+    }
+  });
+});
+
+describe('the authorize bundle', () => {
+  it('carries no AWS SDK and no DynamoDB code, as the stack bundles it', async () => {
+    // Act: the stack's bundling settings (lib/constructs/service-function.ts)
+    const result = await build({
+      entryPoints: ['functions/authorize/handler.ts'],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node24',
+      mainFields: ['module', 'main'],
+      minify: true,
+      write: false,
+      metafile: true,
+      outfile: 'authorize.mjs',
+      logLevel: 'silent',
+    });
+
+    // Assess: only modules that contribute bytes count (esbuild reads, then drops, unused pure ones)
+    const output = Object.values(result.metafile.outputs)[0];
+    const included = Object.entries(output?.inputs ?? {})
+      .filter(([, input]) => input.bytesInOutput > 0)
+      .map(([path]) => path);
+    expect(included.some((path) => path.includes('functions/authorize/handler.ts'))).toBe(true);
+    expect(included.some((path) => path.includes('functions/shared/secrets-extension.ts'))).toBe(true);
+    expect(included.filter((path) => /node_modules\/@(aws-sdk|smithy|aws-crypto)\//.test(path))).toEqual([]);
+    expect(
+      included.filter((path) => /functions\/shared\/(clients|secrets-sdk|consumed-state-repository|connection-repository|recall-client)\.ts/.test(path)),
+    ).toEqual([]);
+    const code = result.outputFiles?.[0]?.text ?? '';
+    expect(code).not.toMatch(/@aws-sdk|@smithy|DynamoDB/);
   });
 });

@@ -1,21 +1,22 @@
 import {
+  type AttributeValue,
   ConditionalCheckFailedException,
-  DeleteItemCommand,
   DynamoDBClient,
-  GetItemCommand,
   PutItemCommand,
+  type PutItemCommandInput,
   QueryCommand,
   UpdateItemCommand,
-  type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { bindingCookieName } from '../../../functions/shared/browser-binding.js';
 import { sha256Hex } from '../../../functions/shared/crypto.js';
 import { ConnectionEventDetailSchema, EVENT_SOURCE } from '../../../functions/shared/events.js';
-import { mockSecretsManager } from '../../helpers/aws.js';
+import { type OAuthState, openOAuthState, sealOAuthState } from '../../../functions/shared/oauth-state.js';
+import { generatedKey, mockSecretsManager, type SecretsManagerMock } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
@@ -46,23 +47,39 @@ afterAll(() => {
 const STATE = 'state-from-zoom-redirect-0123456789abcdefghijklmnop';
 const STATE_ID = sha256Hex(STATE);
 const COOKIE_NAME = `zc_${STATE_ID.slice(0, 16)}`;
-const NONCE = 'browser-binding-nonce';
+/** RFC 7636's example verifier. */
+const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
 const CODE = 'one-time-zoom-code-XYZ';
 const RETURN_TO = 'https://app.example.com/settings/?tab=zoom';
 const APP = AWS_FUNCTION_ENV.RECALL_ZOOM_OAUTH_APP_ID;
 const CREDENTIALS = '/api/v2/zoom-oauth-credentials/';
+const ROTATED_STATE_KEY = 'the-state-key-after-the-rotation-0123456789abcdefgh';
 
-const stateItem = (overrides: Record<string, AttributeValue> = {}): Record<string, AttributeValue> => ({
-  pk: { S: `STATE#${STATE_ID}` },
-  userId: { S: 'user-42' },
-  returnTo: { S: RETURN_TO },
-  codeVerifier: { S: 'verifier-abc' },
-  bindingHash: { S: sha256Hex(NONCE) },
-  expiresAt: { N: String(Math.floor(Date.now() / 1000) + 300) },
-  reauthCount: { N: '0' },
-  correlationId: { S: 'corr-1' },
+/** The attempt the authorize step sealed into this browser's cookie (5 minutes left by default). */
+const attempt = (overrides: Partial<OAuthState> = {}): OAuthState => ({
+  stateId: STATE_ID,
+  userId: 'user-42',
+  returnTo: RETURN_TO,
+  codeVerifier: VERIFIER,
+  expiresAt: Math.floor(Date.now() / 1000) + 300,
+  reauthCount: 0,
+  correlationId: 'corr-1',
   ...overrides,
 });
+const sealedCookie = async (overrides: Partial<OAuthState> = {}, key: string = SECRETS.stateKey) =>
+  `${COOKIE_NAME}=${await sealOAuthState(attempt(overrides), key)}`;
+
+/** The cookie the browser sends with the next callback; a test may replace it. */
+let cookie: string;
+
+/** The conditional puts that use a state (the single-use guarantee), and the puts of connection records. */
+const isConsume = (input: PutItemCommandInput) => input.Item?.pk?.S?.startsWith('STATE#') === true;
+const consumes = () => ddb.commandCalls(PutItemCommand).filter((c) => isConsume(c.args[0].input)).map((c) => c.args[0].input);
+const recordPuts = () => ddb.commandCalls(PutItemCommand).filter((c) => !isConsume(c.args[0].input)).map((c) => c.args[0].input);
+const alreadyUsed = () =>
+  ddb
+    .on(PutItemCommand, { ConditionExpression: 'attribute_not_exists(#pk)' })
+    .rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
 
 const connectionItem = (userId: string, credentialId: string, status = 'connected'): Record<string, AttributeValue> => ({
   pk: { S: `USER#${userId}` },
@@ -77,23 +94,24 @@ const connectionItem = (userId: string, credentialId: string, status = 'connecte
   updatedAt: { S: '2026-11-01T00:00:00.000Z' },
 });
 
-beforeEach(() => {
+beforeEach(async () => {
   recall.reset();
   ddb.reset();
-  ddb.on(DeleteItemCommand).resolves({ Attributes: stateItem() });
   ddb.on(PutItemCommand).resolves({});
   ddb.on(QueryCommand).resolves({ Items: [] });
   ddb.on(UpdateItemCommand).resolves({});
   eventBridge.reset();
   eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0 });
   secretsManager = mockSecretsManager();
+  cookie = await sealedCookie();
   output = captureOutput();
 });
 afterEach(() => {
   output.restore();
+  vi.useRealTimers();
 });
 
-let secretsManager: ReturnType<typeof mockSecretsManager>;
+let secretsManager: SecretsManagerMock;
 let output: CapturedOutput;
 const emitted = () => metricsOf(output.emf());
 const SERVICE = { service: 'recall-zoom-connect' };
@@ -118,7 +136,7 @@ const publishedTypes = () => publishedEvents().map(({ detail }) => `${detail.typ
 
 async function callback(
   query: Record<string, string>,
-  cookies: string[] | undefined = [`${COOKIE_NAME}=${NONCE}`],
+  cookies: string[] | undefined = [cookie],
 ): Promise<APIGatewayProxyStructuredResultV2> {
   const event = httpEvent({ path: '/zoom/callback', query, ...(cookies ? { cookies } : {}) });
   return (await handler(event, context)) as APIGatewayProxyStructuredResultV2;
@@ -147,17 +165,18 @@ describe('GET /zoom/callback', () => {
         contentType: 'application/json',
         body: {
           oauth_app: APP,
-          authorization_code: { code: CODE, redirect_uri: AWS_FUNCTION_ENV.ZOOM_REDIRECT_URI, code_verifier: 'verifier-abc' },
+          authorization_code: { code: CODE, redirect_uri: AWS_FUNCTION_ENV.ZOOM_REDIRECT_URI, code_verifier: VERIFIER },
         },
       },
     ]);
-    const put = ddb.commandCalls(PutItemCommand)[0]?.args[0].input.Item;
+    const put = recordPuts()[0]?.Item;
     expect(put?.pk?.S).toBe('USER#user-42');
     expect(put?.status?.S).toBe('connected');
     expect(put?.recallCredentialId?.S).toBe('cred-1');
     expect(put?.zoomIdentity?.S).toBe('user#zu-1');
-    // Happy path budget: consume the state and write the record, nothing more.
+    // Happy path budget: use the state and write the record, nothing more.
     expect(ddb.calls()).toHaveLength(2);
+    expect(consumes()).toHaveLength(1);
     expect(response.cookies?.[0]).toMatch(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom/callback`));
     // ...and one PutEvents: `connected`, after the write, carrying the attempt's correlation id.
     expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(1);
@@ -192,7 +211,7 @@ describe('GET /zoom/callback', () => {
 
     expect(String(response.headers?.location)).toBe(`${RETURN_TO}&zoom_connect=connected`);
     expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(1);
-    expect(ddb.commandCalls(PutItemCommand)).toHaveLength(1);
+    expect(recordPuts()).toHaveLength(1);
   });
 
   it('publishes `replaced` for the user when their own credential for the same Zoom identity changed', async () => {
@@ -219,15 +238,24 @@ describe('GET /zoom/callback', () => {
     expect(publishedTypes()).toEqual(['connected user-42']);
   });
 
-  it('consumes the state with one conditional delete bound to the cookie and expiry', async () => {
+  it('uses the state with one conditional put of its hash, expiring with the attempt, before calling Recall', async () => {
+    const expiresAt = Math.floor(Date.now() / 1000) + 123;
+    cookie = await sealedCookie({ expiresAt });
     recall.on(() => ({ status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }));
 
     await callback({ code: CODE, state: STATE });
 
-    const input = ddb.commandCalls(DeleteItemCommand)[0]?.args[0].input;
-    expect(input?.Key?.pk?.S).toBe(`STATE#${STATE_ID}`);
-    expect(input?.ConditionExpression).toBe('attribute_exists(#pk) AND #binding = :binding AND #exp > :now');
-    expect(input?.ExpressionAttributeValues?.[':binding']?.S).toBe(sha256Hex(NONCE));
+    expect(consumes()).toEqual([
+      {
+        TableName: AWS_FUNCTION_ENV.TABLE_NAME,
+        Item: { pk: { S: `STATE#${STATE_ID}` }, expiresAt: { N: String(expiresAt) } },
+        ConditionExpression: 'attribute_not_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': 'pk' },
+      },
+    ]);
+    expect(JSON.stringify(ddb.calls().map((c) => c.args[0].input))).not.toContain(STATE);
+    // The order that makes it single-use: the state is spent before the code is.
+    expect(ddb.calls()[0]?.args[0].input).toMatchObject({ ConditionExpression: 'attribute_not_exists(#pk)' });
   });
 
   it('treats a Recall 2xx that returns the existing credential as connected (update in place)', async () => {
@@ -310,15 +338,20 @@ describe('GET /zoom/callback', () => {
     expect(response.statusCode).toBe(302);
     const location = new URL(String(response.headers?.location));
     expect(`${location.origin}${location.pathname}`).toBe('https://zoom.us/oauth/authorize');
-    const newState = location.searchParams.get('state');
+    const newState = location.searchParams.get('state') ?? '';
     expect(newState).not.toBe(STATE);
-    const saved = ddb.commandCalls(PutItemCommand).map((c) => c.args[0].input.Item);
-    expect(saved).toHaveLength(1);
-    expect(saved[0]?.pk?.S).toBe(`STATE#${sha256Hex(newState ?? '')}`);
-    expect(saved[0]?.reauthCount?.N).toBe('1');
-    expect(saved[0]?.userId?.S).toBe('user-42');
-    // Old cookie cleared, new one set.
+    // Nothing stored for the new attempt: only the old state was used. The new attempt travels in a new cookie.
+    expect(ddb.commandCalls(PutItemCommand).map((c) => c.args[0].input.Item?.pk?.S)).toEqual([`STATE#${STATE_ID}`]);
     expect(response.cookies).toHaveLength(2);
+    expect(response.cookies?.[0]).toMatch(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom/callback`));
+    const next = response.cookies?.[1] ?? '';
+    expect(next.startsWith(`${bindingCookieName(sha256Hex(newState))}=`)).toBe(true);
+    expect(next).toMatch(/; Max-Age=4200; Path=\/zoom\/callback; HttpOnly; Secure; SameSite=Lax$/);
+    const reopened = await openOAuthState(next.slice(next.indexOf('=') + 1, next.indexOf(';')), sha256Hex(newState), [SECRETS.stateKey]);
+    expect(reopened).toMatchObject({
+      status: 'opened',
+      state: { userId: 'user-42', returnTo: RETURN_TO, reauthCount: 1, correlationId: 'corr-1' },
+    });
     // The sharer's record no longer claims a credential that is gone.
     const marked = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
     expect(marked?.ExpressionAttributeValues?.[':status']?.S).toBe('unhealthy');
@@ -337,7 +370,7 @@ describe('GET /zoom/callback', () => {
   });
 
   it('re-authorizes at most once: a second spent code ends with reason=code_rejected', async () => {
-    ddb.on(DeleteItemCommand).resolves({ Attributes: stateItem({ reauthCount: { N: '1' } }) });
+    cookie = await sealedCookie({ reauthCount: 1 });
     let created = 0;
     recall
       .on((r) =>
@@ -352,7 +385,8 @@ describe('GET /zoom/callback', () => {
     const response = await callback({ code: CODE, state: STATE });
 
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'code_rejected' });
-    expect(ddb.commandCalls(PutItemCommand)).toHaveLength(0);
+    expect(recordPuts()).toHaveLength(0);
+    expect(response.cookies).toHaveLength(1);
   });
 
   it('lands on reason=code_rejected when Recall rejects the code outright (invalid grant), without logging the code', async () => {
@@ -363,7 +397,7 @@ describe('GET /zoom/callback', () => {
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'code_rejected' });
     expect(String(response.headers?.location)).not.toContain(CODE);
     expect(creates()).toHaveLength(1);
-    expect(ddb.commandCalls(PutItemCommand)).toHaveLength(0);
+    expect(recordPuts()).toHaveLength(0);
   });
 
   it('lands on reason=recall_unavailable when Recall answers 503', async () => {
@@ -393,9 +427,8 @@ describe('GET /zoom/callback', () => {
     },
   );
 
-  it('answers a 400 page for a replayed or forged state and never calls Recall', async () => {
-    ddb.on(DeleteItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
-    ddb.on(GetItemCommand).resolves({});
+  it('answers a 400 page for a replayed state (its cookie included) and never calls Recall', async () => {
+    alreadyUsed();
 
     const response = await callback({ code: CODE, state: STATE });
 
@@ -404,46 +437,120 @@ describe('GET /zoom/callback', () => {
     expect(response.body).toContain('already been used');
     expect(response.body).not.toContain(CODE);
     expect(recall.requests).toHaveLength(0);
+    expect(recordPuts()).toHaveLength(0);
+    expect(output.logs().find((line) => line.message === 'Callback with an unknown or already used state')).toMatchObject({
+      problem: 'already_used',
+    });
   });
 
-  it('refuses a callback from a browser without the binding cookie, keeps the state, and never calls Recall', async () => {
-    ddb.on(DeleteItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
-    ddb.on(GetItemCommand).resolves({ Item: stateItem() });
+  it.each([
+    ['without the cookie (another browser, or cookies blocked)', () => [], 'no_cookie'],
+    ['with only cookies of other attempts', () => ['zc_0123456789abcdef=x', 'theme=dark'], 'no_cookie'],
+    ['with a cookie value that is not a sealed attempt', () => [`${COOKIE_NAME}=someone-elses-nonce`], 'unreadable'],
+    ['with a cookie sealed with a key the service never had', async () => [await sealedCookie({}, 'an-attackers-own-state-key-0123456789abcdef')], 'unreadable'],
+    ['with a sealed attempt of another state', async () => [await sealedCookie({ stateId: sha256Hex('another-state') })], 'other_state'],
+    [
+      'with a tampered cookie',
+      async () => {
+        const [name, value = ''] = (await sealedCookie()).split('=');
+        const [header, key, iv, ciphertext = '', tag] = value.split('.');
+        const flipped = `${ciphertext.slice(0, -2)}${ciphertext.endsWith('A') ? 'B' : 'A'}${ciphertext.slice(-1)}`;
+        return [`${name}=${[header, key, iv, flipped, tag].join('.')}`];
+      },
+      'unreadable',
+    ],
+    ['with a cookie longer than a browser keeps', () => [`${COOKIE_NAME}=${'a'.repeat(5000)}`], 'unreadable'],
+  ])('answers a 400 page for a callback %s, writes nothing and never calls Recall', async (_case, cookies, problem) => {
+    const response = await callback({ code: CODE, state: STATE }, await cookies());
 
-    const response = await callback({ code: CODE, state: STATE }, []);
-
-    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'browser_mismatch' });
-    expect(ddb.commandCalls(DeleteItemCommand)[0]?.args[0].input.ExpressionAttributeValues?.[':binding']?.S).toBe('-');
-    expect(ddb.commandCalls(DeleteItemCommand)).toHaveLength(1);
+    expect(response.statusCode).toBe(400);
+    expect(response.headers?.location).toBeUndefined();
+    expect(response.body).toContain('start again from the app in the browser you began in');
+    expect(response.body).toContain('another browser');
+    expect(ddb.calls()).toHaveLength(0);
     expect(recall.requests).toHaveLength(0);
+    expect(output.logs().find((line) => line.message === 'Callback with an unknown or already used state')).toMatchObject({ problem });
   });
 
-  it('sends the hash of a wrong binding cookie, so another browser\'s cookie cannot match', async () => {
-    ddb.on(DeleteItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
-    ddb.on(GetItemCommand).resolves({ Item: stateItem() });
-
-    const response = await callback({ code: CODE, state: STATE }, [`${COOKIE_NAME}=someone-elses-nonce`]);
-
-    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'browser_mismatch' });
-    const sent = ddb.commandCalls(DeleteItemCommand)[0]?.args[0].input.ExpressionAttributeValues?.[':binding']?.S;
-    expect(sent).toBe(sha256Hex('someone-elses-nonce'));
-    expect(recall.requests).toHaveLength(0);
-  });
-
-  it('lands on reason=state_expired for an expired state and never calls Recall', async () => {
-    ddb.on(DeleteItemCommand).rejectsOnce(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
-    ddb.on(GetItemCommand).resolves({ Item: stateItem({ expiresAt: { N: String(Math.floor(Date.now() / 1000) - 1) } }) });
+  it('lands on reason=state_expired for an expired attempt, clears its cookie, writes nothing and never calls Recall', async () => {
+    cookie = await sealedCookie({ expiresAt: Math.floor(Date.now() / 1000) });
 
     const response = await callback({ code: CODE, state: STATE });
 
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'state_expired' });
+    expect(outcomeOf(response).url.href).toBe(`${RETURN_TO}&zoom_connect=error&reason=state_expired`);
+    expect(response.cookies).toEqual([expect.stringMatching(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom/callback`))]);
+    expect(ddb.calls()).toHaveLength(0);
     expect(recall.requests).toHaveLength(0);
+  });
+
+  it('finishes an attempt sealed with the previous state key while a rotation leaves one', async () => {
+    generatedKey(secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, ROTATED_STATE_KEY, SECRETS.stateKey);
+    const cold = await coldHandler();
+    recall.on(() => ({ status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }));
+
+    const response = (await cold(httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [cookie] }), context)) as APIGatewayProxyStructuredResultV2;
+
+    expect(outcomeOf(response).connect).toBe('connected');
+  });
+
+  it('reads the state keys again for an attempt sealed with a key rotated in after they were cached, at most every 30 s', async () => {
+    // Prepare: a warm container holds the old key; ops rotate, and authorize (fresh) seals with the new one.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const warm = await coldHandler();
+    recall.on(() => ({ status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }));
+    const event = (cookies: string[]) => httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies });
+    expect(outcomeOf((await warm(event([cookie]), context)) as APIGatewayProxyStructuredResultV2).connect).toBe('connected');
+    generatedKey(secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, ROTATED_STATE_KEY, SECRETS.stateKey);
+    const readsBefore = secretsManager.commandCalls(GetSecretValueCommand).length;
+    vi.setSystemTime(Date.now() + 31_000);
+
+    // Act: forged cookies first (one refresh at most), then the real one sealed with the new key.
+    for (let i = 0; i < 3; i++) {
+      const forged = (await warm(event([await sealedCookie({}, `forged-state-key-${i}-0123456789abcdefghij`)]), context)) as APIGatewayProxyStructuredResultV2;
+      expect(forged.statusCode).toBe(400);
+    }
+    const rotated = (await warm(event([await sealedCookie({}, ROTATED_STATE_KEY)]), context)) as APIGatewayProxyStructuredResultV2;
+
+    // Assess: one refresh (current + previous) served all of them.
+    expect(outcomeOf(rotated).connect).toBe('connected');
+    expect(secretsManager.commandCalls(GetSecretValueCommand).length - readsBefore).toBe(2);
+  });
+
+  it('answers a 503 page when the state key cannot be read: no return URL can be trusted', async () => {
+    secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID }).rejects(
+      Object.assign(new Error('User is not authorized'), { name: 'AccessDeniedException' }),
+    );
+    const cold = await coldHandler();
+
+    const response = (await cold(httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [cookie] }), context)) as APIGatewayProxyStructuredResultV2;
+
+    expect(response.statusCode).toBe(503);
+    expect(response.headers?.location).toBeUndefined();
+    expect(ddb.calls()).toHaveLength(0);
+    expect(recall.requests).toHaveLength(0);
+    expect(output.logs().filter((line) => line.level === 'ERROR')).toEqual([
+      expect.objectContaining({ message: 'Service misconfigured', secret: AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID }),
+    ]);
+    expect(metricSum(emitted(), 'ConnectFailed', { ...SERVICE, reason: 'misconfigured' })).toBe(1);
+  });
+
+  it('fails its cold start without STATE_KEY_SECRET_ID, and without TABLE_NAME', async () => {
+    for (const variable of ['STATE_KEY_SECRET_ID', 'TABLE_NAME']) {
+      const saved = process.env[variable];
+      delete process.env[variable];
+      try {
+        await expect(coldHandler()).rejects.toThrow(variable);
+      } finally {
+        process.env[variable] = saved;
+      }
+    }
   });
 
   it.each([
     ['without state', { code: CODE }],
     ['with an oversized code', { code: 'x'.repeat(5000), state: STATE }],
-  ])('answers a 400 page for a callback %s', async (_case, query) => {
+  ])('answers a 400 page for a callback %s, before opening any cookie', async (_case, query) => {
     const response = await callback(query);
 
     expect(response.statusCode).toBe(400);
@@ -544,38 +651,29 @@ describe('GET /zoom/callback: metrics', () => {
     expect(metricSum(emitted(), 'RecallFailure')).toBe(0);
   });
 
-  const failures: Array<[string, () => void, string]> = [
+  const failures: Array<[string, () => void | Promise<void>, string]> = [
     ['Recall rejects the code', () => recall.on(() => ({ status: 400, body: { detail: `bad code ${CODE}` } })), 'code_rejected'],
     ['Recall answers 503', () => recall.on(() => ({ status: 503, body: { detail: 'overloaded' } })), 'recall_unavailable'],
     ['Recall refuses the API key', () => recall.on(() => ({ status: 401, body: { detail: 'Invalid token.' } })), 'recall_rejected'],
     [
       'the state expired',
-      () => {
-        ddb.on(DeleteItemCommand).rejectsOnce(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
-        ddb.on(GetItemCommand).resolves({ Item: stateItem({ expiresAt: { N: '1' } }) });
+      async () => {
+        cookie = await sealedCookie({ expiresAt: 1 });
       },
       'state_expired',
-    ],
-    [
-      'another browser came back',
-      () => {
-        ddb.on(DeleteItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
-        ddb.on(GetItemCommand).resolves({ Item: stateItem() });
-      },
-      'browser_mismatch',
     ],
     [
       'the record cannot be written',
       () => {
         created();
-        ddb.on(PutItemCommand).rejects(new Error('InternalServerError'));
+        ddb.on(PutItemCommand, { Item: { pk: { S: 'USER#user-42' } } }).rejects(new Error('InternalServerError'));
       },
       'internal',
     ],
   ];
 
   it.each(failures)('counts ConnectFailed, in total and by reason, when %s', async (_case, prepare, reason) => {
-    prepare();
+    await prepare();
 
     const response = await callback({ code: CODE, state: STATE });
 
@@ -596,18 +694,20 @@ describe('GET /zoom/callback: metrics', () => {
     expect(metricSum(emitted(), 'RecallFailure')).toBe(1);
   });
 
-  it('counts nothing for a replayed state (a 400 page, not an attempt)', async () => {
-    ddb.on(DeleteItemCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
-    ddb.on(GetItemCommand).resolves({});
+  it.each([
+    ['a replayed state', () => alreadyUsed(), [cookie]],
+    ['a browser without the attempt\'s cookie', () => undefined, []],
+  ])('counts nothing for %s (a 400 page, not an attempt)', async (_case, prepare, cookies) => {
+    prepare();
 
-    const response = await callback({ code: CODE, state: STATE });
+    const response = await callback({ code: CODE, state: STATE }, cookies.length > 0 ? [cookie] : []);
 
     expect(response.statusCode).toBe(400);
     expect(emitted()).toEqual([]);
   });
 
-  it('counts ConnectFailed with reason=internal for a 500 page (the state could not be read)', async () => {
-    ddb.on(DeleteItemCommand).rejects(new Error('ServiceUnavailable'));
+  it('counts ConnectFailed with reason=internal for a 500 page (the state could not be recorded as used)', async () => {
+    ddb.on(PutItemCommand).rejects(new Error('ServiceUnavailable'));
 
     const response = await callback({ code: CODE, state: STATE });
 
@@ -633,11 +733,12 @@ describe('GET /zoom/callback before ops filled in the secrets', () => {
     secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.APP_SECRET_ID }).resolves({
       SecretString: JSON.stringify({ recallApiKey: 'REPLACE_ME', zoomClientId: SECRETS.zoomClientId }),
     });
+    generatedKey(secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, SECRETS.stateKey);
     const cold = await coldHandler();
 
     // Act
     const response = (await cold(
-      httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [`${COOKIE_NAME}=${NONCE}`] }),
+      httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [cookie] }),
       context,
     )) as APIGatewayProxyStructuredResultV2;
 
@@ -662,8 +763,8 @@ describe('GET /zoom/callback across a Recall API key rotation', () => {
   it('reads the API key again after Recall refuses it (401), so the next callback uses the rotated key', async () => {
     // Prepare: a warm container holds the old key; ops have rotated it and Recall revoked the old one.
     const cold = await coldHandler();
-    const event = () =>
-      httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [`${COOKIE_NAME}=${NONCE}`] });
+    // The same attempt twice: the state is used by the first callback only as far as this fake table knows.
+    const event = () => httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [cookie] });
     recall.on((r) =>
       r.authorization === `Token ${SECRETS.recallApiKey}`
         ? { status: 401, body: { detail: 'Invalid token.' } }

@@ -1,10 +1,6 @@
 import {
-  type AttributeValue,
   ConditionalCheckFailedException,
-  DeleteItemCommand,
-  type DeleteItemCommandInput,
   DynamoDBClient,
-  GetItemCommand,
   PutItemCommand,
   type PutItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
@@ -19,6 +15,7 @@ import { SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
 import { credential, FakeRecallFetch } from '../../helpers/fake-recall-fetch.js';
 import { type CapturedOutput, captureOutput, type LogLine, metricsOf } from '../../helpers/output.js';
+import { type SecretsExtensionStandIn, startSecretsExtension } from '../../helpers/secrets-extension.js';
 
 /*
  * One connect attempt, authorize to callback, through both handlers in one warm container each: every log line
@@ -34,39 +31,41 @@ const recall = new FakeRecallFetch();
 vi.stubGlobal('fetch', recall.fetch);
 const ddb = mockClient(DynamoDBClient);
 const eventBridge = mockClient(EventBridgeClient);
+let extension: SecretsExtensionStandIn;
 let authorize: (typeof import('../../../functions/authorize/handler.js'))['handler'];
 let callback: (typeof import('../../../functions/callback/handler.js'))['handler'];
 let output: CapturedOutput;
 
 const RETURN_TO = 'https://app.example.com/settings/';
-/** The table: states saved by authorize, consumed (deleted, returning the old item) by the callback. */
-const states = new Map<string, Record<string, AttributeValue>>();
+/** The table's used states: the callback's conditional put succeeds once per state, as DynamoDB's would. */
+const usedStates = new Set<string>();
 
 beforeAll(async () => {
+  // Authorize reads its secrets through the Parameters and Secrets extension: a stand-in over the same mock.
+  extension = await startSecretsExtension();
+  extension.useEnv();
   ({ handler: authorize } = await import('../../../functions/authorize/handler.js'));
   ({ handler: callback } = await import('../../../functions/callback/handler.js'));
 });
-afterAll(() => {
+afterAll(async () => {
+  await extension.close();
+  delete process.env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT;
+  delete process.env.AWS_SESSION_TOKEN;
   delete process.env.EVENT_BUS_NAME;
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 });
 beforeEach(() => {
-  states.clear();
+  usedStates.clear();
   ddb.reset();
   ddb.on(PutItemCommand).callsFake((input: PutItemCommandInput) => {
     const pk = input.Item?.pk?.S ?? '';
-    if (pk.startsWith('STATE#')) states.set(pk, input.Item ?? {});
+    if (pk.startsWith('STATE#')) {
+      if (usedStates.has(pk)) throw new ConditionalCheckFailedException({ message: 'failed', $metadata: {} });
+      usedStates.add(pk);
+    }
     return {};
   });
-  ddb.on(DeleteItemCommand).callsFake((input: DeleteItemCommandInput) => {
-    const pk = input.Key?.pk?.S ?? '';
-    const item = states.get(pk);
-    if (!item) throw new ConditionalCheckFailedException({ message: 'failed', $metadata: {} });
-    states.delete(pk);
-    return { Attributes: item };
-  });
-  ddb.on(GetItemCommand).resolves({});
   eventBridge.reset();
   eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0 });
   mockSecretsManager();

@@ -120,7 +120,9 @@ export function rolesAllowed(template: Template, action: string): Map<string, un
 }
 
 export interface FunctionProperties {
+  Handler: string;
   Environment: { Variables: Record<string, unknown> };
+  Layers?: unknown[];
   Role: { 'Fn::GetAtt': [string, string] };
   Timeout: number;
   LoggingConfig: { LogGroup: { Ref: string } };

@@ -377,9 +377,9 @@ describe('reusing existing resources: an alarm topic and an app secret', () => {
     expect(nagViolations(synthesized.app)).toEqual([]);
   });
 
-  it('creates only the signing key and reads the existing secret by name, matched by "-??????", never "*"', () => {
+  it('creates only the two generated keys and reads the existing secret by name, matched by "-??????", never "*"', () => {
     const { template } = synthesized;
-    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    template.resourceCountIs('AWS::SecretsManager::Secret', 2);
     template.hasOutput('AppSecretName', { Value: 'prod/recall-zoom-connect' });
     const fns = functionIds(synthesized.stack);
     for (const fn of Object.values(fns)) {

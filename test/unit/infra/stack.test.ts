@@ -3,8 +3,10 @@ import * as path from 'node:path';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../functions/shared/config.js';
+import { SECRETS_EXTENSION_DEFAULT_PORT } from '../../../functions/shared/secrets-extension.js';
 import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
 import { HEALTH_SYNC_DELIVERY_RETRIES, WEBHOOK_WORKER } from '../../../lib/constructs/lifecycle-jobs.js';
+import { projectPath } from '../../../lib/constructs/service-function.js';
 import {
   actionsOf,
   acknowledgments,
@@ -54,6 +56,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
   let table: string;
   let appSecret: string;
   let signingKey: string;
+  let stateKey: string;
   let webhookQueue: string;
   let deadLetterQueue: string;
   let eventBus: string;
@@ -67,6 +70,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     table = logicalId(state.table);
     appSecret = logicalId(state.appSecret);
     signingKey = logicalId(state.signingKeySecret);
+    stateKey = logicalId(state.stateKeySecret);
     webhookQueue = logicalId(messaging.webhookQueue);
     deadLetterQueue = logicalId(messaging.webhookDeadLetterQueue);
     eventBus = logicalId(messaging.eventBus);
@@ -189,22 +193,79 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       expect(functionProperties(template, fns.healthSync).Timeout).toBe(60);
     });
 
-    it('bundles each handler as a minified ESM module with source maps and the AWS SDK inside', () => {
-      const assemblyDir = synthesized.app.synth().directory;
-      for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
-        expect(fn.Properties.Handler).toBe('index.handler');
-        expect(fn.Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
-        const assetHash = (fn.Properties.Code.S3Key as string).replace(/\.zip$/, '');
-        const assetDir = path.join(assemblyDir, `asset.${assetHash}`);
-        expect(readdirSync(assetDir).sort()).toEqual(['index.mjs', 'index.mjs.map']);
-        const bundle = readFileSync(path.join(assetDir, 'index.mjs'), 'utf8');
+    /** The deployed bundle of a function and the `sources` of its source map. */
+    const assetOf = (id: string) => {
+      const fn = template.findResources('AWS::Lambda::Function')[id];
+      const assetHash = (fn?.Properties.Code.S3Key as string).replace(/\.zip$/, '');
+      const assetDir = path.join(synthesized.app.synth().directory, `asset.${assetHash}`);
+      const map = JSON.parse(readFileSync(path.join(assetDir, 'index.mjs.map'), 'utf8')) as {
+        sources: string[];
+        sourcesContent?: unknown;
+      };
+      return { files: readdirSync(assetDir).sort(), bundle: readFileSync(path.join(assetDir, 'index.mjs'), 'utf8'), map };
+    };
+    const isAwsSdk = (source: string) => /node_modules\/@(aws-sdk|smithy)\//.test(source);
+
+    it('bundles each handler as a minified ESM module, names kept, with a source map beside it and the AWS SDK inside', () => {
+      for (const id of Object.values(fns)) {
+        expect(functionProperties(template, id).Handler).toBe('index.handler');
+        const { files, bundle, map } = assetOf(id);
+        expect(files).toEqual(['index.mjs', 'index.mjs.map']);
+        // For offline symbolication: file names and lines, not the sources.
+        expect(map.sources.length).toBeGreaterThan(10);
+        expect(map.sourcesContent).toBeUndefined();
         // CommonJS dependencies inside the ESM bundle call `require`; the banner provides it.
         expect(bundle.startsWith('import { createRequire')).toBe(true);
         expect(bundle).not.toMatch(/from\s*["']@aws-sdk\//);
+        // keepNames: a minified function keeps its name (every handler loads its config with this one).
+        expect(bundle).toContain('"loadConfig"');
       }
     });
 
-    it('gives every function the runtime configuration it reads, with one redirect URI and table name', () => {
+    it('starts Node without --enable-source-maps, which parses the map on every cold start', () => {
+      for (const id of Object.values(fns)) {
+        expect(functionProperties(template, id).Environment.Variables).not.toHaveProperty('NODE_OPTIONS');
+      }
+    });
+
+    it('leaves the AWS SDK out of authorize entirely (secrets come through the extension), and in the others', () => {
+      expect(assetOf(fns.authorize).map.sources.filter(isAwsSdk)).toEqual([]);
+      for (const name of ['callback', 'connections', 'webhook', 'webhookWorker', 'healthSync'] as const) {
+        expect(assetOf(fns[name]).map.sources.some(isAwsSdk), name).toBe(true);
+      }
+    });
+
+    it('attaches the Parameters and Secrets extension to authorize only, on the port its runtime reads', () => {
+      const authorize = functionProperties(template, fns.authorize);
+      // The pinned version 1.0.103, for ARM64, in the stack's region (CDK maps each region to AWS's layer there).
+      expect(authorize.Layers).toEqual([{ 'Fn::FindInMap': [expect.any(String), { Ref: 'AWS::Region' }, '1x0x103xarm64'] }]);
+      const [layerMap] = (authorize.Layers?.[0] as { 'Fn::FindInMap': [string] })['Fn::FindInMap'];
+      const layerArns = (template.toJSON().Mappings as Record<string, Record<string, Record<string, string>>>)[layerMap];
+      for (const region of ['us-east-1', 'us-west-2', 'eu-central-1', 'ap-northeast-1']) {
+        expect(layerArns?.[region]?.['1x0x103xarm64']).toMatch(
+          new RegExp(`^arn:aws:lambda:${region}:\\d{12}:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:\\d+$`),
+        );
+      }
+      expect(authorize.Environment.Variables).toMatchObject({
+        // CDK's name for the variable, and the runtime's default port (secrets-extension.ts) held to the same value.
+        PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(SECRETS_EXTENSION_DEFAULT_PORT),
+        // The runtime caches and re-reads on rotation itself; a second cache would hide a rotated key.
+        PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED: 'false',
+        PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL: 'warn',
+      });
+      // The token the extension requires is the function's own AWS_SESSION_TOKEN, which Lambda sets: never the stack.
+      expect(authorize.Environment.Variables).not.toHaveProperty('AWS_SESSION_TOKEN');
+      for (const name of ['callback', 'connections', 'webhook', 'webhookWorker', 'healthSync'] as const) {
+        const { Layers, Environment } = functionProperties(template, fns[name]);
+        expect(Layers, name).toBeUndefined();
+        const extensionVariables = Object.keys(Environment.Variables).filter((key) =>
+          /^(PARAMETERS_SECRETS|SECRETS_MANAGER|SSM_PARAMETER)/.test(key),
+        );
+        expect(extensionVariables, name).toEqual([]);
+      }
+    });
+
+    it('gives every function the runtime configuration it reads, with one redirect URI', () => {
       const redirectUri = template.toJSON().Outputs.ZoomRedirectUri.Value;
       for (const id of Object.values(fns)) {
         expect(functionProperties(template, id).Environment.Variables).toMatchObject({
@@ -215,26 +276,32 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
           RETURN_URL_ALLOWLIST: (CDK_JSON_CONTEXT.returnUrlAllowlist as string[]).join(','),
           POWERTOOLS_SERVICE_NAME: 'recall-zoom-connect',
           POWERTOOLS_LOG_LEVEL: 'INFO',
-          TABLE_NAME: { Ref: table },
           APP_SECRET_ID: { Ref: appSecret },
         });
       }
     });
 
-    it('binds to each function exactly the signing key, bus and queue it uses', () => {
+    it('binds to each function exactly the table, keys, bus and queue it uses', () => {
       const bound = (name: FunctionName) =>
-        ['SIGNING_KEY_SECRET_ID', 'EVENT_BUS_NAME', 'WEBHOOK_QUEUE_URL'].filter(
+        ['TABLE_NAME', 'SIGNING_KEY_SECRET_ID', 'STATE_KEY_SECRET_ID', 'EVENT_BUS_NAME', 'WEBHOOK_QUEUE_URL'].filter(
           (variable) => variable in functionProperties(template, fns[name]).Environment.Variables,
         );
-      expect(bound('authorize')).toEqual(['SIGNING_KEY_SECRET_ID']);
-      expect(bound('callback')).toEqual(['EVENT_BUS_NAME']);
-      expect(bound('connections')).toEqual(['EVENT_BUS_NAME']);
+      // Authorize keeps nothing server-side (the attempt is sealed in its cookie) and the webhook only queues: no table.
+      expect(bound('authorize')).toEqual(['SIGNING_KEY_SECRET_ID', 'STATE_KEY_SECRET_ID']);
+      expect(bound('callback')).toEqual(['TABLE_NAME', 'STATE_KEY_SECRET_ID', 'EVENT_BUS_NAME']);
+      expect(bound('connections')).toEqual(['TABLE_NAME', 'EVENT_BUS_NAME']);
       expect(bound('webhook')).toEqual(['WEBHOOK_QUEUE_URL']);
-      expect(bound('webhookWorker')).toEqual(['EVENT_BUS_NAME']);
-      expect(bound('healthSync')).toEqual(['EVENT_BUS_NAME']);
+      expect(bound('webhookWorker')).toEqual(['TABLE_NAME', 'EVENT_BUS_NAME']);
+      expect(bound('healthSync')).toEqual(['TABLE_NAME', 'EVENT_BUS_NAME']);
 
       const variables = (name: FunctionName) => functionProperties(template, fns[name]).Environment.Variables;
+      for (const name of ['callback', 'connections', 'webhookWorker', 'healthSync'] as const) {
+        expect(variables(name).TABLE_NAME).toEqual({ Ref: table });
+      }
       expect(variables('authorize').SIGNING_KEY_SECRET_ID).toEqual({ Ref: signingKey });
+      for (const name of ['authorize', 'callback'] as const) {
+        expect(variables(name).STATE_KEY_SECRET_ID).toEqual({ Ref: stateKey });
+      }
       // Ref of a bus is its name; Ref of a queue is its URL.
       for (const name of ['callback', 'connections', 'webhookWorker', 'healthSync'] as const) {
         expect(variables(name).EVENT_BUS_NAME).toEqual({ Ref: eventBus });
@@ -249,6 +316,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         ZOOM_REDIRECT_URI: 'https://abc123.execute-api.us-east-1.amazonaws.com/zoom/callback',
         APP_SECRET_ID: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:recall-zoom-connect/app-AbCdEf',
         SIGNING_KEY_SECRET_ID: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:SigningKey-GhIjKl',
+        STATE_KEY_SECRET_ID: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:StateKey-MnOpQr',
         EVENT_BUS_NAME: 'Test-connections',
         WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/Test-WebhookQueue-ABC',
       };
@@ -259,11 +327,12 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         );
         expect(Object.values(env)).not.toContain(undefined);
         const config = loadConfig(env);
-        expect(config.tableName).toBe(deployed.TABLE_NAME);
+        expect(config.tableName).toBe(['authorize', 'webhook'].includes(name) ? undefined : deployed.TABLE_NAME);
         expect(config.secrets).toEqual({
           source: 'secrets-manager',
           appSecretId: deployed.APP_SECRET_ID,
           ...(name === 'authorize' ? { signingKeySecretId: deployed.SIGNING_KEY_SECRET_ID } : {}),
+          ...(['authorize', 'callback'].includes(name) ? { stateKeySecretId: deployed.STATE_KEY_SECRET_ID } : {}),
         });
         expect(config.eventBusName).toBe(
           ['callback', 'connections', 'webhookWorker', 'healthSync'].includes(name) ? deployed.EVENT_BUS_NAME : undefined,
@@ -272,10 +341,32 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       }
     });
 
+    it('gives each handler what it requires at init, and the extension to the one that reads secrets through it', () => {
+      // What each handler's module scope calls (functions/<name>/handler.ts), against what the stack gives it: a
+      // handler that requires the table or the state key fails every cold start without it.
+      const directories: Record<FunctionName, string> = {
+        authorize: 'authorize',
+        callback: 'callback',
+        connections: 'connections',
+        webhook: 'webhook',
+        webhookWorker: 'webhook-worker',
+        healthSync: 'health-sync',
+      };
+      for (const [name, directory] of Object.entries(directories) as [FunctionName, string][]) {
+        const source = readFileSync(projectPath(`functions/${directory}/handler.ts`), 'utf8');
+        const { Environment, Layers } = functionProperties(template, fns[name]);
+        const has = (variable: string) => variable in Environment.Variables;
+        expect(has('TABLE_NAME'), `${name}: TABLE_NAME`).toBe(source.includes('requireTableName(config)'));
+        expect(has('STATE_KEY_SECRET_ID'), `${name}: STATE_KEY_SECRET_ID`).toBe(/requireStateKey\(config/.test(source));
+        expect(Layers !== undefined, `${name}: extension layer`).toBe(source.includes('extensionSecretReader('));
+      }
+    });
+
     it('never puts a secret value in a function environment', () => {
       for (const id of Object.values(fns)) {
         const variables = functionProperties(template, id).Environment.Variables;
-        for (const name of ['RECALL_API_KEY', 'ZOOM_CLIENT_ID', 'ZOOM_WEBHOOK_SECRET_TOKEN', 'CONNECT_SIGNING_KEY']) {
+        const localOnly = ['RECALL_API_KEY', 'ZOOM_CLIENT_ID', 'ZOOM_WEBHOOK_SECRET_TOKEN', 'CONNECT_SIGNING_KEY', 'STATE_ENCRYPTION_KEY'];
+        for (const name of localOnly) {
           expect(variables).not.toHaveProperty(name);
         }
         expect(JSON.stringify(variables)).not.toContain('REPLACE_ME');
@@ -458,15 +549,22 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       });
     });
 
-    it('generates a 64-character signing key whose secret string is the key itself', () => {
-      template.hasResourceProperties('AWS::SecretsManager::Secret', {
-        GenerateSecretString: {
-          PasswordLength: 64,
-          ExcludePunctuation: true,
-          SecretStringTemplate: Match.absent(),
-          GenerateStringKey: Match.absent(),
-        },
-      });
+    it('generates the signing key and the state key: 64 letters and digits, the secret string the key itself', () => {
+      const secrets = template.findResources('AWS::SecretsManager::Secret');
+      expect(Object.keys(secrets).sort()).toEqual([appSecret, signingKey, stateKey].sort());
+      for (const key of [signingKey, stateKey]) {
+        // Exactly these settings: no template or key, so the SecretString is the 64 characters themselves.
+        expect(secrets[key]?.Properties.GenerateSecretString).toEqual({ PasswordLength: 64, ExcludePunctuation: true });
+        expect(secrets[key]?.Properties.SecretString).toBeUndefined();
+      }
+    });
+
+    it('deletes the generated keys with the stack (a new stack generates new ones) but keeps the app secret', () => {
+      const secrets = template.findResources('AWS::SecretsManager::Secret');
+      expect(secrets[appSecret]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      for (const key of [signingKey, stateKey]) {
+        expect(secrets[key]).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+      }
     });
   });
 
@@ -477,6 +575,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     let index: (name: string) => string;
     let appSecretRef: string;
     let signingKeyRef: string;
+    let stateKeyRef: string;
     let webhookQueueArn: string;
     let healthSyncDeadLetterQueueArn: string;
     let eventBusArn: string;
@@ -488,6 +587,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(stack.state.table), 'Arn'] }, `/index/${name}`]] });
       appSecretRef = ref(logicalId(stack.state.appSecret));
       signingKeyRef = ref(logicalId(stack.state.signingKeySecret));
+      stateKeyRef = ref(logicalId(stack.state.stateKeySecret));
       webhookQueueArn = arn(logicalId(stack.messaging.webhookQueue));
       healthSyncDeadLetterQueueArn = arn(logicalId(stack.jobs.healthSyncDeadLetterQueue));
       eventBusArn = arn(logicalId(stack.messaging.eventBus));
@@ -517,25 +617,37 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       }
     });
 
-    it('authorize: stores a state, reads the app secret and the signing key', () => {
+    it('authorize: reads the app secret, the signing key and the state key, and nothing else (no table at all)', () => {
       expect(grantsOf(template, roleOf(template, fns.authorize))).toEqual({
         ...baseline(fns.authorize),
-        'dynamodb:PutItem': [tableArn],
-        'secretsmanager:GetSecretValue': [appSecretRef, signingKeyRef].sort(),
+        'secretsmanager:GetSecretValue': [appSecretRef, signingKeyRef, stateKeyRef].sort(),
       });
     });
 
-    it('callback: consumes states, records and repoints connections, queries by Zoom identity, publishes', () => {
+    it('callback: uses a state once (put), records and repoints connections, queries by Zoom identity, publishes', () => {
+      // No GetItem and no DeleteItem: the attempt comes from its cookie, and a used state is a conditional put.
       expect(grantsOf(template, roleOf(template, fns.callback))).toEqual({
         ...baseline(fns.callback),
-        'dynamodb:GetItem': [tableArn],
         'dynamodb:PutItem': [tableArn],
         'dynamodb:UpdateItem': [tableArn],
-        'dynamodb:DeleteItem': [tableArn],
         'dynamodb:Query': [index('byZoomIdentity')],
-        'secretsmanager:GetSecretValue': [appSecretRef],
+        'secretsmanager:GetSecretValue': [appSecretRef, stateKeyRef].sort(),
         'events:PutEvents': [eventBusArn],
       });
+    });
+
+    it('lets only authorize and the callback read the state key, every version stage of it (no condition)', () => {
+      const readers = policyStatements(template).filter(
+        ({ statement }) =>
+          actionsOf(statement).includes('secretsmanager:GetSecretValue') && JSON.stringify(statement.Resource).includes(stateKey),
+      );
+      const authorizeAndCallback = [roleOf(template, fns.authorize), roleOf(template, fns.callback)];
+      expect(readers.map(({ role }) => role).sort()).toEqual(authorizeAndCallback.sort());
+      for (const { statement } of readers) {
+        // The secret's own ARN: GetSecretValue on it covers AWSCURRENT and AWSPREVIOUS alike.
+        expect(statement.Resource).toEqual({ Ref: stateKey });
+        expect(statement.Condition).toBeUndefined();
+      }
     });
 
     it('connections: reads and ends a connection, checks who else shares its credential, publishes', () => {
@@ -635,6 +747,10 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     it('prints where ops find the secrets and the IAM-authorized connections endpoint, but no secret value', () => {
       template.hasOutput('AppSecretName', { Value: 'recall-zoom-connect/app' });
       template.hasOutput('SigningKeySecretArn', { Value: { Ref: signingKey } });
+      template.hasOutput('StateKeySecretArn', {
+        Description: Match.stringLikeRegexp('put-secret-value'),
+        Value: { Ref: stateKey },
+      });
       template.hasOutput('ApiUrl', { Value: { 'Fn::GetAtt': [Match.anyValue(), 'ApiEndpoint'] } });
       template.hasOutput('ConnectionsEndpoint', {
         Description: Match.stringLikeRegexp('IAM-authorized.*SigV4'),
@@ -675,7 +791,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
           ...Object.keys(fns).map(() => 'AwsSolutions-IAM5[Resource::*]'),
           // The three routes that cannot carry AWS credentials: the browser's two, and Zoom's.
           ...['authorize', 'callback', 'webhook'].map(() => 'AwsSolutions-APIG4'),
-          // Third-party credentials and the shared link-signing key: rotated by the runbook, not a Lambda.
+          // Third-party credentials, the shared link-signing key and the state key: rotated by the runbook, not a Lambda.
+          'AwsSolutions-SMG4',
           'AwsSolutions-SMG4',
           'AwsSolutions-SMG4',
           // The four API functions and the queue consumer are invoked synchronously.

@@ -83,6 +83,20 @@ describe('local settings', () => {
     });
   });
 
+  it('gives the handlers a fixed local state key, as long as a deployed one, which STATE_ENCRYPTION_KEY overrides', () => {
+    const defaults = handlerEnvironment(resolveLocalSettings(parseLocalEnv({}), 4321), 'http://127.0.0.1:9');
+    const overridden = handlerEnvironment(
+      resolveLocalSettings(parseLocalEnv({ STATE_ENCRYPTION_KEY: 's'.repeat(40) }), 4321),
+      'http://127.0.0.1:9',
+    );
+
+    expect(defaults.STATE_ENCRYPTION_KEY).toBe(LOCAL_DEFAULTS.stateEncryptionKey);
+    expect(LOCAL_DEFAULTS.stateEncryptionKey.length).toBeGreaterThanOrEqual(32);
+    expect(LOCAL_DEFAULTS.stateEncryptionKey).not.toBe(LOCAL_DEFAULTS.connectSigningKey);
+    expect(overridden.STATE_ENCRYPTION_KEY).toBe('s'.repeat(40));
+    expect(defaults).not.toHaveProperty('STATE_KEY_SECRET_ID');
+  });
+
   it('refuses a health sync interval that is not a whole number of seconds from 1 to 86400', () => {
     for (const value of ['0', '1.5', '86401', 'often']) {
       expect(() => parseLocalEnv({ HEALTH_SYNC_INTERVAL_SECONDS: value }), value).toThrow(/HEALTH_SYNC_INTERVAL_SECONDS/);

@@ -4,15 +4,18 @@ import {
   type AuthorizationRequest,
   type AuthorizationSettings,
   beginZoomAuthorization,
+  COOKIE_GRACE_SECONDS,
 } from '../../../functions/shared/authorization.js';
 import { bindingCookieName, readCookie } from '../../../functions/shared/browser-binding.js';
-import type { OAuthState } from '../../../functions/shared/oauth-state-repository.js';
+import { type OAuthState, openOAuthState } from '../../../functions/shared/oauth-state.js';
 
+const STATE_KEY = 'state-cookie-key-for-the-authorization-tests-0123456789';
 const SETTINGS: AuthorizationSettings = {
   zoomAuthorizeUrl: 'https://zoom.us/oauth/authorize',
   zoomRedirectUri: 'https://connect.example.com/prod/zoom/callback/',
   zoomClientId: 'zoomClientIdQwErTy',
   stateTtlSeconds: 600,
+  stateKey: STATE_KEY,
 };
 const REQUEST: AuthorizationRequest = {
   userId: 'user-42',
@@ -25,16 +28,6 @@ const NOW_MS = 1_796_061_600_789;
 const sha256Hex = (value: string) => createHash('sha256').update(value).digest('hex');
 const s256 = (value: string) => createHash('sha256').update(value, 'ascii').digest('base64url');
 
-/** A fake state repository that keeps what it is given. */
-function stateSink() {
-  const saved: { stateId: string; state: OAuthState }[] = [];
-  return {
-    saved,
-    save: async (stateId: string, state: OAuthState) => {
-      saved.push({ stateId, state });
-    },
-  };
-}
 
 function parseCookie(setCookie: string) {
   const [pair = '', ...attributes] = setCookie.split(';').map((part) => part.trim());
@@ -50,12 +43,16 @@ function parseCookie(setCookie: string) {
   };
 }
 
+/** Starts an attempt and opens what its cookie carries, as the callback would. */
 async function begin(settings = SETTINGS, request = REQUEST) {
-  const states = stateSink();
-  const redirect = await beginZoomAuthorization(request, settings, states, NOW_MS);
-  expect(states.saved).toHaveLength(1);
-  const saved = states.saved[0] as { stateId: string; state: OAuthState };
-  return { redirect, saved, url: new URL(redirect.location), cookie: parseCookie(redirect.cookie) };
+  const redirect = await beginZoomAuthorization(request, settings, NOW_MS);
+  const url = new URL(redirect.location);
+  const cookie = parseCookie(redirect.cookie);
+  const stateId = sha256Hex(url.searchParams.get('state') ?? '');
+  const opened = await openOAuthState(cookie.value, stateId, [settings.stateKey]);
+  expect(opened.status).toBe('opened');
+  const saved = { stateId, state: (opened as { state: OAuthState }).state };
+  return { redirect, saved, url, cookie };
 }
 
 describe('beginZoomAuthorization', () => {
@@ -96,25 +93,28 @@ describe('beginZoomAuthorization', () => {
     expect(saved.state.codeVerifier).toMatch(/^[A-Za-z0-9\-._~]{43,128}$/);
   });
 
-  it('saves the state under its SHA-256, never the state itself', async () => {
+  it('binds the sealed attempt to the SHA-256 of its state, never carrying the state itself', async () => {
     const { url, saved } = await begin();
     const state = url.searchParams.get('state') ?? '';
 
     expect(state.length).toBeGreaterThanOrEqual(43);
-    expect(saved.stateId).toBe(sha256Hex(state));
-    expect(saved.stateId).not.toBe(state);
+    expect(saved.state.stateId).toBe(sha256Hex(state));
     expect(JSON.stringify(saved)).not.toContain(state);
   });
 
-  it('saves the SHA-256 of the cookie value as the binding hash', async () => {
-    const { saved, cookie } = await begin();
+  it('seals the attempt: nothing in the cookie can be read, and another key cannot open it', async () => {
+    const { cookie, saved } = await begin();
 
-    expect(cookie.value.length).toBeGreaterThanOrEqual(43);
-    expect(saved.state.bindingHash).toBe(sha256Hex(cookie.value));
-    expect(JSON.stringify(saved)).not.toContain(cookie.value);
+    const readable = `${cookie.value} ${Buffer.from(cookie.value.replaceAll('.', ''), 'base64url').toString('latin1')}`;
+    for (const value of [saved.state.userId, saved.state.returnTo, saved.state.codeVerifier, saved.state.correlationId]) {
+      expect(readable).not.toContain(value);
+    }
+    expect(await openOAuthState(cookie.value, saved.stateId, ['another-key-that-is-long-enough-0123456789abcdef'])).toEqual({
+      status: 'unreadable',
+    });
   });
 
-  it('saves the user, return URL, correlation id and re-authorization count', async () => {
+  it('seals the user, return URL, correlation id and re-authorization count', async () => {
     const { saved } = await begin(SETTINGS, { ...REQUEST, reauthCount: 1 });
 
     expect(saved.state).toMatchObject({
@@ -125,7 +125,7 @@ describe('beginZoomAuthorization', () => {
     });
   });
 
-  it('expires the state at now + TTL, in epoch seconds', async () => {
+  it('expires the attempt at now + TTL, in epoch seconds', async () => {
     const { saved } = await begin();
 
     expect(saved.state.expiresAt).toBe(Math.floor(NOW_MS / 1000) + 600);
@@ -137,7 +137,7 @@ describe('beginZoomAuthorization', () => {
     expect(cookie.attributes).toContain('httponly');
     expect(cookie.attributes).toContain('secure');
     expect(cookie.attribute('SameSite')).toBe('Lax');
-    expect(cookie.attribute('Max-Age')).toBe('600');
+    expect(cookie.attribute('Max-Age')).toBe(String(600 + COOKIE_GRACE_SECONDS));
     expect(cookie.attribute('Path')).toBe('/prod/zoom/callback/');
     expect(cookie.attribute('Domain')).toBeUndefined();
   });
@@ -166,26 +166,11 @@ describe('beginZoomAuthorization', () => {
     expect(url.searchParams.get('code_challenge_method')).toBe('S256');
   });
 
-  it('saves the state before handing out the redirect', async () => {
-    const events: string[] = [];
-    const states = {
-      save: async () => {
-        events.push('saved');
-      },
-    };
+  it('seals with the key it is given: another attempt sealed with another key opens only with that key', async () => {
+    const other = 'a-rotated-state-cookie-key-0123456789abcdefghijkl';
+    const { cookie, saved } = await begin({ ...SETTINGS, stateKey: other });
 
-    await beginZoomAuthorization(REQUEST, SETTINGS, states, NOW_MS).then(() => events.push('redirect'));
-
-    expect(events).toEqual(['saved', 'redirect']);
-  });
-
-  it('fails without a redirect when the state cannot be saved', async () => {
-    const states = {
-      save: async () => {
-        throw new Error('ConditionalCheckFailed');
-      },
-    };
-
-    await expect(beginZoomAuthorization(REQUEST, SETTINGS, states, NOW_MS)).rejects.toThrow('ConditionalCheckFailed');
+    expect((await openOAuthState(cookie.value, saved.stateId, [STATE_KEY])).status).toBe('unreadable');
+    expect((await openOAuthState(cookie.value, saved.stateId, [STATE_KEY, other])).status).toBe('opened');
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, RECALL_REGIONS, recallBaseUrlFor } from '../../../functions/shared/config.js';
+import {
+  loadConfig,
+  RECALL_REGIONS,
+  recallBaseUrlFor,
+  requireStateKey,
+  requireTableName,
+} from '../../../functions/shared/config.js';
 import { MisconfiguredError } from '../../../functions/shared/errors.js';
 
 const LOCAL_API_KEY = 'local-recall-api-key-0123456789';
@@ -40,19 +46,28 @@ function misconfiguration(env: NodeJS.ProcessEnv): MisconfiguredError {
 }
 
 describe('loadConfig', () => {
-  it('refuses an environment without TABLE_NAME, naming it', () => {
+  it('accepts an environment without TABLE_NAME (authorize keeps nothing server-side), and requireTableName refuses it', () => {
     const env = awsEnv();
     delete env.TABLE_NAME;
 
-    const error = misconfiguration(env);
+    const config = loadConfig(env);
+    let error: unknown;
+    try {
+      requireTableName(config);
+    } catch (thrown) {
+      error = thrown;
+    }
 
-    expect(error.message).toContain('TABLE_NAME');
+    expect(config.tableName).toBeUndefined();
+    expect(error).toBeInstanceOf(MisconfiguredError);
+    expect((error as MisconfiguredError).fields).toEqual(['TABLE_NAME']);
+    expect(requireTableName(loadConfig(awsEnv()))).toBe('connect-table');
   });
 
   it('names every missing variable at once', () => {
     const error = misconfiguration({ APP_SECRET_ID: 'a', SIGNING_KEY_SECRET_ID: 'b' });
 
-    for (const name of ['TABLE_NAME', 'ZOOM_REDIRECT_URI', 'RECALL_ZOOM_OAUTH_APP_ID', 'RETURN_URL_ALLOWLIST']) {
+    for (const name of ['ZOOM_REDIRECT_URI', 'RECALL_ZOOM_OAUTH_APP_ID', 'RETURN_URL_ALLOWLIST']) {
       expect(error.message).toContain(name);
     }
   });
@@ -71,6 +86,37 @@ describe('loadConfig', () => {
       appSecretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:app-AbCdEf',
       signingKeySecretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:signing-GhIjKl',
     });
+  });
+
+  it('names the state key secret when STATE_KEY_SECRET_ID is set, and only then', () => {
+    const env = { ...awsEnv(), STATE_KEY_SECRET_ID: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:state-MnOpQr' };
+
+    expect(loadConfig(env).secrets).toMatchObject({ stateKeySecretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:state-MnOpQr' });
+    expect(loadConfig(awsEnv()).secrets).not.toHaveProperty('stateKeySecretId');
+  });
+
+  it('carries STATE_ENCRYPTION_KEY in local mode, and ignores STATE_KEY_SECRET_ID there', () => {
+    const config = loadConfig({ ...localEnv(), STATE_ENCRYPTION_KEY: 'local-state-key-0123456789abcdefghijkl', STATE_KEY_SECRET_ID: 'state' });
+
+    expect(config.secrets).toMatchObject({ source: 'environment', stateKey: 'local-state-key-0123456789abcdefghijkl' });
+    expect(config.secrets).not.toHaveProperty('stateKeySecretId');
+  });
+
+  it.each([
+    ['the secrets-manager source', () => awsEnv(), 'STATE_KEY_SECRET_ID'],
+    ['the environment source', () => localEnv(), 'STATE_ENCRYPTION_KEY'],
+  ])('requireStateKey refuses %s without a state key, naming the variable, and accepts one with it', (_case, env, variable) => {
+    let error: unknown;
+    try {
+      requireStateKey(loadConfig(env()), 'callback');
+    } catch (thrown) {
+      error = thrown;
+    }
+
+    expect(error).toBeInstanceOf(MisconfiguredError);
+    expect((error as MisconfiguredError).fields).toEqual([variable]);
+    expect((error as MisconfiguredError).message).toContain(variable);
+    expect(() => requireStateKey(loadConfig({ ...env(), [variable]: 'state-key-0123456789abcdefghijklmnopq' }), 'authorize')).not.toThrow();
   });
 
   it('uses the environment values in local mode', () => {

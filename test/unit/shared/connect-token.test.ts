@@ -1,6 +1,12 @@
-import { generateKeyPair, SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
-import { signConnectToken, verifyConnectToken } from '../../../functions/shared/connect-token.js';
+import { generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  MAX_ATTEMPT_CLAIM_BYTES,
+  MAX_RETURN_TO_LENGTH,
+  MAX_USER_ID_LENGTH,
+  signConnectToken,
+  verifyConnectToken,
+} from '../../../functions/shared/connect-token.js';
 import { InvalidConnectTokenError, RequestError } from '../../../functions/shared/errors.js';
 
 const KEY = 'current-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -213,5 +219,76 @@ describe('connect token', () => {
       userId: 'user-42',
       returnTo: 'http://127.0.0.1:8080/a/b',
     });
+  });
+});
+
+describe('connect token: what the attempt cookie can carry', () => {
+  const BASE = 'https://app.example/settings/zoom?q=';
+  const returnToOf = (length: number, fill = 'a') => `${BASE}${fill.repeat(length - BASE.length)}`;
+
+  it('accepts a return URL of exactly MAX_RETURN_TO_LENGTH characters with the longest user id', async () => {
+    const jwt = await signConnectToken({ userId: 'u'.repeat(MAX_USER_ID_LENGTH), returnTo: returnToOf(MAX_RETURN_TO_LENGTH) }, KEY);
+
+    await expect(verifyConnectToken(jwt, [KEY], ALLOWLIST)).resolves.toMatchObject({ returnTo: returnToOf(MAX_RETURN_TO_LENGTH) });
+  });
+
+  it('refuses a return URL one character longer with problem "too_long"', async () => {
+    const jwt = await signConnectToken({ userId: 'user-42', returnTo: returnToOf(MAX_RETURN_TO_LENGTH + 1) }, KEY);
+
+    const error = await refusal(jwt);
+
+    expect(error.problem).toBe('too_long');
+    expect(error.message).toBe('This connect link is not valid.');
+  });
+
+  it('measures the URL the user is sent back to, after normalization', async () => {
+    // Each "é" becomes %C3%A9 in the normalized URL: 400 characters as signed, 2,400 as it would be stored.
+    const jwt = await signConnectToken({ userId: 'user-42', returnTo: `${BASE}${'é'.repeat(400)}` }, KEY);
+
+    expect((await refusal(jwt)).problem).toBe('too_long');
+  });
+
+  it('refuses claims whose escaping would outgrow the cookie, though each is within its own length', async () => {
+    // A backslash stays raw in a query and takes two bytes once encoded; so does a quote in the user id.
+    const jwt = await signConnectToken({ userId: '"'.repeat(MAX_USER_ID_LENGTH), returnTo: returnToOf(MAX_RETURN_TO_LENGTH, '\\') }, KEY);
+    const fits = await signConnectToken(
+      { userId: '"'.repeat(MAX_USER_ID_LENGTH / 2), returnTo: returnToOf((MAX_RETURN_TO_LENGTH + BASE.length) / 2, '\\') },
+      KEY,
+    );
+
+    expect((await refusal(jwt)).problem).toBe('too_long');
+    await expect(verifyConnectToken(fits, [KEY], ALLOWLIST)).resolves.toMatchObject({ userId: '"'.repeat(MAX_USER_ID_LENGTH / 2) });
+    expect(MAX_ATTEMPT_CLAIM_BYTES).toBe(MAX_USER_ID_LENGTH + MAX_RETURN_TO_LENGTH);
+  });
+});
+
+describe('connect token: key handling', () => {
+  it('imports each HS256 key once, however many tokens it signs and verifies', async () => {
+    const key = `a-key-used-only-by-this-test-${Date.now()}-0123456789abcdef`;
+    const importKey = vi.spyOn(crypto.subtle, 'importKey');
+    try {
+      for (let i = 0; i < 5; i++) {
+        const jwt = await signConnectToken({ userId: `user-${i}`, returnTo: RETURN_TO }, key);
+        await verifyConnectToken(jwt, [key], ALLOWLIST);
+      }
+
+      expect(importKey).toHaveBeenCalledTimes(1);
+      expect(importKey.mock.calls[0]?.[0]).toBe('raw');
+      expect(importKey.mock.calls[0]?.[2]).toEqual({ name: 'HMAC', hash: 'SHA-256' });
+    } finally {
+      importKey.mockRestore();
+    }
+  });
+
+  it('keeps the key as the UTF-8 bytes of the string: tokens verify with any HS256 implementation keyed so', async () => {
+    const key = 'ключ-подписи-с-кириллицей-0123456789abcdef';
+    const mintedElsewhere = await hs256({ return_to: RETURN_TO })
+      .setSubject('user-1')
+      .setExpirationTime(nowSeconds() + 60)
+      .sign(encoder.encode(key));
+    const ours = await signConnectToken({ userId: 'user-1', returnTo: RETURN_TO }, key);
+
+    await expect(verifyConnectToken(mintedElsewhere, [key], ALLOWLIST)).resolves.toMatchObject({ userId: 'user-1' });
+    expect((await jwtVerify(ours, encoder.encode(key))).payload.sub).toBe('user-1');
   });
 });

@@ -1,0 +1,40 @@
+import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ConsumedStateRepository } from '../../../functions/shared/consumed-state-repository.js';
+
+const ddb = mockClient(DynamoDBClient);
+const repository = new ConsumedStateRepository(new DynamoDBClient({ region: 'us-east-1' }), 'connect-table');
+const STATE_ID = 'a'.repeat(64);
+
+beforeEach(() => {
+  ddb.reset();
+});
+
+describe('ConsumedStateRepository', () => {
+  it('uses a state with one put of its hash and expiry, on the condition that it was never used', async () => {
+    ddb.on(PutItemCommand).resolves({});
+
+    expect(await repository.consume(STATE_ID, 1_796_062_200)).toBe(true);
+
+    expect(ddb.calls()).toHaveLength(1);
+    expect(ddb.commandCalls(PutItemCommand)[0]?.args[0].input).toEqual({
+      TableName: 'connect-table',
+      Item: { pk: { S: `STATE#${STATE_ID}` }, expiresAt: { N: '1796062200' } },
+      ConditionExpression: 'attribute_not_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': 'pk' },
+    });
+  });
+
+  it('answers false for a state used before', async () => {
+    ddb.on(PutItemCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+
+    expect(await repository.consume(STATE_ID, 1_796_062_200)).toBe(false);
+  });
+
+  it('lets any other failure through: the callback answers 5xx and the state stays unused', async () => {
+    ddb.on(PutItemCommand).rejects(Object.assign(new Error('Throughput exceeded'), { name: 'ProvisionedThroughputExceededException' }));
+
+    await expect(repository.consume(STATE_ID, 1_796_062_200)).rejects.toThrow('Throughput exceeded');
+  });
+});
