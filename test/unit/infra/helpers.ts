@@ -125,6 +125,7 @@ export interface FunctionProperties {
   Layers?: unknown[];
   Role: { 'Fn::GetAtt': [string, string] };
   Timeout: number;
+  MemorySize: number;
   LoggingConfig: { LogGroup: { Ref: string } };
   DeadLetterConfig?: { TargetArn: unknown };
 }

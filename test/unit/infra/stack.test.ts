@@ -164,12 +164,25 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
           Runtime: 'nodejs24.x',
           Architectures: ['arm64'],
           TracingConfig: { Mode: 'Active' },
-          MemorySize: 512,
           LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO', LogGroup: { Ref: expect.any(String) } },
         });
         const logGroup = template.findResources('AWS::Logs::LogGroup')[fn.Properties.LoggingConfig.LogGroup.Ref];
         expect(logGroup?.Properties.RetentionInDays).toBe(30);
       }
+    });
+
+    it('gives the two functions a user waits on 1,024 MB (CPU-bound cold starts) and the others 512 MB', () => {
+      const memory = Object.fromEntries(
+        Object.entries(fns).map(([name, id]) => [name, functionProperties(template, id).MemorySize]),
+      );
+      expect(memory).toEqual({
+        authorize: 1024,
+        callback: 1024,
+        connections: 512,
+        webhook: 512,
+        webhookWorker: 512,
+        healthSync: 512,
+      });
     });
 
     it('ends every API-facing function inside API Gateway’s 30 s integration timeout', () => {
