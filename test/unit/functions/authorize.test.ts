@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { build } from 'esbuild';
+import { bundleHandler } from '../../helpers/bundle.js';
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { bindingCookieName } from '../../../functions/shared/browser-binding.js';
@@ -487,32 +487,15 @@ describe('GET /zoom/authorize without a usable state key', () => {
 describe('the authorize bundle', () => {
   it('carries no AWS SDK and no DynamoDB code, as the stack bundles it', async () => {
     // Act: the stack's bundling settings (lib/constructs/service-function.ts)
-    const result = await build({
-      entryPoints: ['functions/authorize/handler.ts'],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node24',
-      mainFields: ['module', 'main'],
-      minify: true,
-      write: false,
-      metafile: true,
-      outfile: 'authorize.mjs',
-      logLevel: 'silent',
-    });
+    const { code, included } = await bundleHandler('functions/authorize/handler.ts');
 
-    // Assess: only modules that contribute bytes count (esbuild reads, then drops, unused pure ones)
-    const output = Object.values(result.metafile.outputs)[0];
-    const included = Object.entries(output?.inputs ?? {})
-      .filter(([, input]) => input.bytesInOutput > 0)
-      .map(([path]) => path);
+    // Assess
     expect(included.some((path) => path.includes('functions/authorize/handler.ts'))).toBe(true);
     expect(included.some((path) => path.includes('functions/shared/secrets-extension.ts'))).toBe(true);
     expect(included.filter((path) => /node_modules\/@(aws-sdk|smithy|aws-crypto)\//.test(path))).toEqual([]);
     expect(
       included.filter((path) => /functions\/shared\/(clients|secrets-sdk|consumed-state-repository|connection-repository|recall-client)\.ts/.test(path)),
     ).toEqual([]);
-    const code = result.outputFiles?.[0]?.text ?? '';
     expect(code).not.toMatch(/@aws-sdk|@smithy|DynamoDB/);
   });
 });

@@ -1,10 +1,9 @@
 import { createHmac } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { build } from 'esbuild';
+import { bundleHandler } from '../../helpers/bundle.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { logger } from '../../../functions/shared/logger.js';
 import { mockSecretsManager } from '../../helpers/aws.js';
@@ -303,29 +302,10 @@ describe('POST /zoom/webhook: failures make Zoom retry', () => {
 
 describe('webhook bundle', () => {
   it('leaves DynamoDB and the Recall client out of the deployed bundle (verify and enqueue only)', async () => {
-    // Prepare: the bundling options of lib/constructs/service-function.ts
-    const entry = fileURLToPath(new URL('../../../functions/webhook/handler.ts', import.meta.url));
+    // Act: the stack's bundling settings (lib/constructs/service-function.ts)
+    const { included } = await bundleHandler('functions/webhook/handler.ts');
 
-    // Act
-    const result = await build({
-      entryPoints: [entry],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node24',
-      mainFields: ['module', 'main'],
-      minify: true,
-      write: false,
-      metafile: true,
-      outfile: 'webhook.mjs',
-      logLevel: 'silent',
-    });
-
-    // Assess: only modules that contribute bytes count (esbuild reads, then drops, unused pure ones)
-    const output = Object.values(result.metafile.outputs)[0];
-    const included = Object.entries(output?.inputs ?? {})
-      .filter(([, input]) => input.bytesInOutput > 0)
-      .map(([path]) => path);
+    // Assess
     expect(included.some((path) => path.includes('functions/webhook/handler.ts'))).toBe(true);
     expect(included.some((path) => path.includes('@aws-sdk/client-sqs'))).toBe(true);
     expect(included.filter((path) => path.includes('@aws-sdk/client-dynamodb'))).toEqual([]);
