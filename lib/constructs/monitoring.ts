@@ -81,7 +81,7 @@ export class Monitoring extends Construct {
         `(ConnectFailed / (ConnectCompleted + ConnectFailed + ConnectDenied), counted once ${config.callbackErrorRateMinCallbacks} or more callbacks arrived). ` +
         'Open the dashboard panel "Connect failures by reason": recall_unavailable -> Recall is down or rate-limiting (see the RecallFailureRate alarm, status.recall.ai); ' +
         'misconfigured or recall_rejected -> the app secret holds a placeholder or a wrong Recall API key/region; code_rejected -> the Zoom app redirect URL differs from the ZoomRedirectUri output; ' +
-        'state_expired/browser_mismatch -> users\' browsers (cookies) or stale links. Then read the callback logs (level ERROR) by correlationId.',
+        'state_expired -> users came back after the 10-minute attempt window (stale links). Then read the callback logs (level ERROR) by correlationId.',
       metric: new cloudwatch.MathExpression({
         // FILL: a window with callbacks but no failures (or no denials) is 0, not missing.
         expression: `IF(FILL(completed, 0) + FILL(failed, 0) + FILL(denied, 0) >= ${config.callbackErrorRateMinCallbacks}, FILL(failed, 0) / (FILL(completed, 0) + FILL(failed, 0) + FILL(denied, 0)), 0)`,
