@@ -149,6 +149,24 @@ const outcomeOf = (response: APIGatewayProxyStructuredResultV2) => {
 
 const creates = () => recall.requests.filter((r) => r.method === 'POST');
 
+/**
+ * Recall answers the first create with a user-level conflict and every later one as if the code were spent,
+ * listing `existing` for the conflicting Zoom user and deleting on request.
+ */
+function scriptConflictThenSpentCode(existing: ReturnType<typeof credential>[] = []): void {
+  let created = 0;
+  recall
+    .on((r) =>
+      r.method === 'POST'
+        ? created++ === 0
+          ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } }
+          : { status: 400, body: { detail: `invalid_grant for code ${CODE}` } }
+        : undefined,
+    )
+    .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: existing } } : undefined))
+    .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
+}
+
 describe('GET /zoom/callback', () => {
   it('exchanges the code at Recall, records the connection and lands on zoom_connect=connected', async () => {
     recall.on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined));
@@ -319,17 +337,7 @@ describe('GET /zoom/callback', () => {
   );
 
   it('sends the user back to Zoom with a fresh state when Recall says the code was spent during the conflict', async () => {
-    let created = 0;
-    recall
-      .on((r) =>
-        r.method === 'POST'
-          ? created++ === 0
-            ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } }
-            : { status: 400, body: { detail: `invalid_grant for code ${CODE}` } }
-          : undefined,
-      )
-      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
-      .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
+    scriptConflictThenSpentCode([credential('cred-old', { user_id: 'zu-1' })]);
     ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-old')] });
     ddb.on(UpdateItemCommand).resolves({ Attributes: connectionItem('user-7', 'cred-old', 'unhealthy') });
 
@@ -371,16 +379,7 @@ describe('GET /zoom/callback', () => {
 
   it('re-authorizes at most once: a second spent code ends with reason=code_rejected', async () => {
     cookie = await sealedCookie({ reauthCount: 1 });
-    let created = 0;
-    recall
-      .on((r) =>
-        r.method === 'POST'
-          ? created++ === 0
-            ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } }
-            : { status: 400, body: { detail: 'invalid_grant' } }
-          : undefined,
-      )
-      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [] } } : undefined));
+    scriptConflictThenSpentCode();
 
     const response = await callback({ code: CODE, state: STATE });
 
@@ -616,16 +615,7 @@ describe('GET /zoom/callback: metrics', () => {
   });
 
   it('counts a Reauthorization when the code was spent resolving a conflict', async () => {
-    let creates = 0;
-    recall
-      .on((r) =>
-        r.method === 'POST'
-          ? creates++ === 0
-            ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } }
-            : { status: 400, body: { detail: 'invalid_grant' } }
-          : undefined,
-      )
-      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [] } } : undefined));
+    scriptConflictThenSpentCode();
 
     const response = await callback({ code: CODE, state: STATE });
 
