@@ -11,6 +11,17 @@ const nonEmpty = () => z.string().check(z.trim(), z.minLength(1));
 const optionalNonEmpty = () => z.optional(nonEmpty());
 const seconds = (fallback: number) =>
   z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
+/** A whole number within bounds: every retry count, delay and timeout is bounded, whatever ops configure. */
+const bounded = (fallback: number, min: number, max: number) =>
+  z._default(z.coerce.number().check(z.int(), z.gte(min), z.lte(max)), fallback);
+const flag = (fallback: boolean) =>
+  z.pipe(
+    z._default(z.enum(['true', 'false']), fallback ? 'true' : 'false'),
+    z.transform((value) => value === 'true'),
+  );
+
+/** Lambda's timeout for the callback is 25 s and API Gateway's 30 s: the callback's own deadline stays below both. */
+export const MAX_CALLBACK_DEADLINE_MS = 22_000;
 
 /**
  * Runtime configuration of every function, parsed from the environment once at init. The CDK stack sets these
@@ -45,6 +56,20 @@ const EnvSchema = z.object({
   WEBHOOK_QUEUE_URL: z.optional(z.url()),
   SECRETS_CACHE_SECONDS: seconds(300),
   OAUTH_STATE_TTL_SECONDS: seconds(600),
+  /** Per Recall HTTP attempt. */
+  RECALL_TIMEOUT_MS: bounded(5_000, 100, 15_000),
+  /** Attempts per Recall call, the first included. */
+  RECALL_MAX_ATTEMPTS: bounded(3, 1, 6),
+  /** Base of the exponential backoff (full jitter). */
+  RECALL_BACKOFF_BASE_MS: bounded(200, 1, 5_000),
+  /** Cap of any single wait between attempts, `Retry-After` included. */
+  RECALL_BACKOFF_MAX_MS: bounded(4_000, 1, 10_000),
+  /** Everything one callback does with Recall ends by then; the user lands on `reason=recall_unavailable`. */
+  CALLBACK_DEADLINE_MS: bounded(20_000, 2_000, MAX_CALLBACK_DEADLINE_MS),
+  /** Reconcile: repair what it finds (delete orphans, repoint or flag dangling records), not only report it. */
+  RECONCILE_FIX: flag(false),
+  /** Reconcile: a credential younger than this may belong to a callback still running; it is never an orphan. */
+  RECONCILE_ORPHAN_GRACE_SECONDS: bounded(900, 120, 86_400),
 });
 
 export interface ServiceConfig {
@@ -73,6 +98,17 @@ export interface ServiceConfig {
   webhookQueueUrl?: string;
   secretsCacheSeconds: number;
   oauthStateTtlSeconds: number;
+  recall: RecallCallSettings;
+  callbackDeadlineMs: number;
+  reconcile: { fix: boolean; orphanGraceSeconds: number };
+}
+
+/** How the service calls Recall: bounded, configurable retries and timeouts. */
+export interface RecallCallSettings {
+  timeoutMs: number;
+  maxAttempts: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
 }
 
 /**
@@ -110,6 +146,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     ...(e.WEBHOOK_QUEUE_URL ? { webhookQueueUrl: e.WEBHOOK_QUEUE_URL } : {}),
     secretsCacheSeconds: e.SECRETS_CACHE_SECONDS,
     oauthStateTtlSeconds: e.OAUTH_STATE_TTL_SECONDS,
+    recall: Object.freeze({
+      timeoutMs: e.RECALL_TIMEOUT_MS,
+      maxAttempts: e.RECALL_MAX_ATTEMPTS,
+      backoffBaseMs: e.RECALL_BACKOFF_BASE_MS,
+      backoffMaxMs: e.RECALL_BACKOFF_MAX_MS,
+    }),
+    callbackDeadlineMs: e.CALLBACK_DEADLINE_MS,
+    reconcile: Object.freeze({ fix: e.RECONCILE_FIX, orphanGraceSeconds: e.RECONCILE_ORPHAN_GRACE_SECONDS }),
   });
 }
 

@@ -70,7 +70,7 @@ export class ConnectError extends Error {
 
 /** Recall could not be reached or kept failing (network, timeout, 429/5xx after the retry budget). */
 export class RecallUnavailableError extends Error {
-  override readonly name = 'RecallUnavailableError';
+  override readonly name: string = 'RecallUnavailableError';
   constructor(
     message: string,
     readonly status?: number,
@@ -78,6 +78,15 @@ export class RecallUnavailableError extends Error {
   ) {
     super(message, options);
   }
+}
+
+/**
+ * A create whose fate is unknown: the request may have reached Recall (a timeout, a dropped connection, a 5xx after
+ * it was sent), so Recall may have spent the one-time code and created a credential. Never retried blindly: the
+ * connect module finds out first (`connect.ts`).
+ */
+export class RecallOutcomeUnknownError extends RecallUnavailableError {
+  override readonly name = 'RecallOutcomeUnknownError';
 }
 
 /** Recall answered with a 4xx that retrying will not change (bad key, WAF block, unknown id). */

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { RecallRejectedError, RecallUnavailableError } from './errors.js';
+import { RecallOutcomeUnknownError, RecallRejectedError, RecallUnavailableError } from './errors.js';
 import { type HttpFetch, type HttpResponse, nodeFetch } from './node-fetch.js';
 
 /** A Recall Zoom OAuth credential, as create, retrieve and list return it. Unknown fields are kept. */
@@ -67,7 +67,10 @@ export interface RetryPolicy {
   maxAttempts: number;
   /** Base of the exponential backoff, in ms (full jitter). */
   baseDelayMs: number;
-  /** Cap of any single wait, `Retry-After` included, in ms. */
+  /**
+   * Cap of any single wait, in ms. A `Retry-After` longer than this ends the call instead: retrying sooner than
+   * Recall asked would only be refused again.
+   */
   maxDelayMs: number;
 }
 
@@ -85,6 +88,12 @@ export interface RecallClientOptions {
   /** Waits between attempts; must return early when `signal` aborts. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
+  now?: () => number;
+  /**
+   * List calls this process makes per minute at most (Recall allows 60 a minute per workspace, shared by every
+   * caller): a list beyond it waits for the window, or fails when that would pass the caller's deadline.
+   */
+  listsPerMinute?: number;
   /** Called before each retry, for logs and metrics. Never given a body or header value. */
   onRetry?: (info: { operation: string; attempt: number; status?: number; delayMs: number }) => void;
   /** Called once per HTTP attempt, when its fate is known, for metrics. Never given a body or header value. */
@@ -109,9 +118,26 @@ export interface RecallAttempt {
   outcome: RecallAttemptOutcome;
 }
 
+/**
+ * Deadlines of the signals made by `signalUntil`: a wait that would end after the caller's deadline is not started,
+ * so the caller learns at once that the call cannot succeed in time (instead of at the deadline).
+ */
+const deadlines = new WeakMap<AbortSignal, number>();
+
+/** A signal that aborts at `deadlineMs` (epoch ms) and tells the client its deadline. */
+export function signalUntil(deadlineMs: number, now = Date.now()): AbortSignal {
+  const signal = AbortSignal.timeout(Math.max(0, deadlineMs - now));
+  deadlines.set(signal, deadlineMs);
+  return signal;
+}
+
+/** Node's codes for a connection that was never made: the request cannot have reached Recall. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+
 const CREDENTIALS_PATH = '/api/v2/zoom-oauth-credentials/';
 const MAX_LIST_PAGES = 20;
-const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 5_000 };
+const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 4_000 };
+const MINUTE_MS = 60_000;
 
 /** Statuses Recall documents as "retry": rate limit, conflict-retry, and dropped-under-load. */
 const RETRYABLE_STATUS = new Set([409, 429, 502, 503, 504]);
@@ -122,7 +148,7 @@ const RETRYABLE_STATUS = new Set([409, 429, 502, 503, 504]);
  * the connect flow (see `connect.ts`).
  */
 export class RecallClient {
-  readonly #options: Required<Omit<RecallClientOptions, 'retry' | 'onRetry' | 'onAttempt'>> & {
+  readonly #options: Required<Omit<RecallClientOptions, 'retry' | 'onRetry' | 'onAttempt' | 'listsPerMinute'>> & {
     retry: RetryPolicy;
     onRetry?: RecallClientOptions['onRetry'];
     onAttempt?: RecallClientOptions['onAttempt'];
@@ -131,22 +157,30 @@ export class RecallClient {
   /** The API key each response was requested with, so an error built from it can keep the key out. */
   readonly #keyOf = new WeakMap<HttpResponse, string>();
 
+  /** When this process's recent list calls started (the last minute's), oldest first. */
+  readonly #listStarts: number[] = [];
+  readonly #listsPerMinute: number;
+
   constructor(options: RecallClientOptions) {
     this.#options = {
       timeoutMs: 8_000,
       fetch: nodeFetch,
       sleep: abortableSleep,
       random: Math.random,
+      now: Date.now,
       ...options,
       baseUrl: options.baseUrl.replace(/\/+$/, ''),
       retry: { ...DEFAULT_RETRY, ...options.retry },
     };
+    this.#listsPerMinute = options.listsPerMinute ?? 60;
   }
 
   /**
    * Create Zoom OAuth Credential. A 2xx may return a credential that already existed (Recall updates in place).
-   * Only statuses that mean "not processed" (429, 409) are retried here: a create whose outcome is unknown must
-   * not spend the one-time code twice.
+   * Only answers that mean "not processed" are retried here (429, 409, and a connection that was never made): a
+   * create whose outcome is unknown must not be repeated blindly, it may have spent the one-time code.
+   * @throws RecallOutcomeUnknownError when the request may have been processed: a timeout or a dropped connection
+   *   after it was sent, a 5xx, or a 2xx whose body cannot be read
    */
   async createCredential(input: CreateCredentialInput, signal?: AbortSignal): Promise<CreateCredentialResult> {
     const body = JSON.stringify({
@@ -162,7 +196,11 @@ export class RecallClient {
       retryOn: new Set([409, 429]),
       signal,
     });
-    if (response.ok) return { kind: 'created', credential: await parseBody(response, RecallCredentialSchema) };
+    if (response.ok) {
+      const credential = RecallCredentialSchema.safeParse(await readJson(response));
+      if (credential.success) return { kind: 'created', credential: credential.data };
+      throw new RecallOutcomeUnknownError(`Recall create answered ${response.status} with an unexpected body.`, response.status);
+    }
     if (response.status === 400) {
       const parsed = CreateBadRequestSchema.safeParse(await readJson(response));
       const data = parsed.success ? parsed.data : {};
@@ -182,7 +220,12 @@ export class RecallClient {
       }
       return { kind: 'bad_request', detail };
     }
-    throw await this.#failure('create', response, input.code, input.codeVerifier);
+    const error = await this.#failure('create', response, input.code, input.codeVerifier);
+    // 409 and 429 say "not processed"; a 5xx may come after the work was done ("create succeeded, answered 503").
+    if (response.status >= 500) {
+      throw new RecallOutcomeUnknownError(error.message, response.status, { cause: error });
+    }
+    throw error;
   }
 
   /** List Zoom OAuth Credentials, always filtered (the endpoint allows 60 calls a minute), following `next`. */
@@ -191,6 +234,7 @@ export class RecallClient {
     let path: string | undefined = `${CREDENTIALS_PATH}?${query}`;
     const results: RecallCredential[] = [];
     for (let page = 0; path && page < MAX_LIST_PAGES; page++) {
+      await this.#paceList(signal);
       const response = await this.#request('list', 'GET', path, { retryOn: RETRYABLE_STATUS, signal });
       if (!response.ok) throw await this.#failure('list', response);
       const data = await parseBody(response, CredentialPageSchema);
@@ -252,6 +296,29 @@ export class RecallClient {
     return failure(operation, response, (text) => redact(text, this.#keyOf.get(response), ...secrets));
   }
 
+  /** Keeps this process under `listsPerMinute`; fails at once when the wait would pass the caller's deadline. */
+  async #paceList(signal: AbortSignal | undefined): Promise<void> {
+    const { now, sleep } = this.#options;
+    const starts = this.#listStarts;
+    while (starts.length > 0 && (starts[0] as number) <= now() - MINUTE_MS) starts.shift();
+    if (starts.length >= this.#listsPerMinute) {
+      const waitMs = (starts[0] as number) + MINUTE_MS - now();
+      if (this.#beyondDeadline(signal, waitMs)) {
+        throw new RecallUnavailableError(`Recall list is at its ${this.#listsPerMinute}/min budget in this process.`);
+      }
+      await sleep(waitMs, signal);
+      if (signal?.aborted) throw new RecallUnavailableError('Recall list ran out of time.');
+      starts.shift();
+    }
+    starts.push(now());
+  }
+
+  /** Whether waiting `ms` would end after the deadline of `signal` (one made by `signalUntil`). */
+  #beyondDeadline(signal: AbortSignal | undefined, ms: number): boolean {
+    const deadline = signal && deadlines.get(signal);
+    return deadline !== undefined && this.#options.now() + ms >= deadline;
+  }
+
   /**
    * `next` may be a full URL (Django REST style) or a bare cursor. Either way the request stays on the configured
    * host and keeps every filter: an unfiltered page would scan the whole workspace.
@@ -262,7 +329,13 @@ export class RecallClient {
     const params = new URLSearchParams(url?.search ?? '');
     if (!isUrl) params.set('cursor', next);
     for (const [name, value] of query) if (!params.has(name)) params.set(name, value);
-    return `${url?.pathname ?? CREDENTIALS_PATH}?${params}`;
+    return `${url ? this.#pathBelowBase(url.pathname) : CREDENTIALS_PATH}?${params}`;
+  }
+
+  /** A path Recall returned, relative to the configured base URL, which may itself have a path (a proxy, a sandbox). */
+  #pathBelowBase(pathname: string): string {
+    const basePath = new URL(this.#options.baseUrl).pathname.replace(/\/+$/, '');
+    return basePath && pathname.startsWith(`${basePath}/`) ? pathname.slice(basePath.length) : pathname;
   }
 
   async #request(
@@ -287,7 +360,11 @@ export class RecallClient {
   ): Promise<HttpResponse> {
     const { fetch, retry, timeoutMs, sleep, random, onAttempt } = this.#options;
     const apiKey = authenticated ? await this.#options.apiKey() : undefined;
+    // Only a create can do harm twice: its failures are "not processed" or "unknown", and unknown is not retried.
+    const isCreate = operation === 'create';
     for (let attempt = 1; ; attempt++) {
+      // Out of time before anything was sent: nothing can have happened at Recall.
+      if (signal?.aborted) throw new RecallUnavailableError(`Recall ${operation} ran out of time before it was sent.`);
       const timeout = AbortSignal.timeout(timeoutMs);
       let response: HttpResponse | undefined;
       let networkError: unknown;
@@ -315,15 +392,34 @@ export class RecallClient {
         });
       } catch (error) {
         endedAt = performance.now();
+        const notSent = NOT_SENT_CODES.has(networkErrorCode(error) ?? '');
         if (signal?.aborted) {
           report('unavailable');
-          throw new RecallUnavailableError(`Recall ${operation} ran out of time.`, undefined, { cause: error });
+          const Failure = isCreate && !notSent ? RecallOutcomeUnknownError : RecallUnavailableError;
+          throw new Failure(`Recall ${operation} ran out of time.`, undefined, { cause: error });
+        }
+        if (isCreate && !notSent) {
+          report('unavailable');
+          throw new RecallOutcomeUnknownError(`Recall ${operation} failed: ${describeNetworkError(error)}.`, undefined, {
+            cause: error,
+          });
         }
         networkError = error;
       }
       if (response) endedAt = performance.now();
-      const retryable = response ? retryOn.has(response.status) : operation !== 'create';
-      if (!retryable || attempt >= retry.maxAttempts) {
+      const retryable = response ? retryOn.has(response.status) : true;
+      let delayMs = 0;
+      if (retryable && attempt < retry.maxAttempts) {
+        const retryAfter = retryAfterMs(response?.headers.get('retry-after'), this.#options.now());
+        delayMs = retryAfter ?? random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
+      }
+      // A wait longer than the cap, or past the caller's deadline, would only end in the same failure later.
+      const giveUp =
+        !retryable ||
+        attempt >= retry.maxAttempts ||
+        delayMs > retry.maxDelayMs ||
+        this.#beyondDeadline(signal, delayMs);
+      if (giveUp) {
         if (response) {
           report(response.ok ? 'ok' : isUnavailableStatus(response.status) ? 'unavailable' : 'client_error');
           if (apiKey !== undefined) this.#keyOf.set(response, apiKey);
@@ -334,17 +430,8 @@ export class RecallClient {
           cause: networkError,
         });
       }
-      const delayMs = Math.min(
-        retry.maxDelayMs,
-        retryAfterMs(response?.headers.get('retry-after')) ?? random() * retry.baseDelayMs * 2 ** (attempt - 1),
-      );
       await response?.body?.cancel();
-      // A wait that outlives the caller's deadline would only turn into a gateway timeout.
-      if (signal?.aborted) {
-        report('unavailable');
-        throw new RecallUnavailableError(`Recall ${operation} ran out of time.`);
-      }
-      this.#options.onRetry?.({ operation, attempt, ...(response ? { status: response.status } : {}), delayMs });
+      this.#options.onRetry?.({ operation, attempt, ...(response ? { status: response.status } : {}), delayMs: Math.round(delayMs) });
       await sleep(delayMs, signal);
       // Reported after the wait: only now is it known whether another attempt follows or the deadline ended it.
       if (signal?.aborted) {
@@ -428,9 +515,14 @@ async function parseBody<T>(response: HttpResponse, schema: z.ZodMiniType<T>): P
 function describeNetworkError(error: unknown): string {
   if (error instanceof Error) {
     if (error.name === 'TimeoutError') return 'timed out';
-    // fetch and nodeFetch put Node's error (ECONNRESET, ...) in `cause`.
-    const code = (error.cause as { code?: unknown } | undefined)?.code ?? (error as { code?: unknown }).code;
-    return typeof code === 'string' ? code : error.name;
+    return networkErrorCode(error) ?? error.name;
   }
   return 'unknown error';
+}
+
+/** Node's error code (ECONNRESET, ECONNREFUSED, ...): fetch and nodeFetch put Node's error in `cause`. */
+function networkErrorCode(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code = (error.cause as { code?: unknown } | undefined)?.code ?? (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
 }

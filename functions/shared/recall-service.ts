@@ -9,9 +9,20 @@ import type { SecretStore } from './secrets.js';
  * metered. A 401 means the key was rotated or revoked: the secret cache is cleared, so the next call reads the
  * key again instead of failing with the old one until the cache expires.
  */
-export function createRecallClient(config: Pick<ServiceConfig, 'recallBaseUrl'>, secrets: SecretStore): RecallClient {
+export function createRecallClient(
+  config: Pick<ServiceConfig, 'recallBaseUrl' | 'recall'>,
+  secrets: SecretStore,
+  options: { listsPerMinute?: number } = {},
+): RecallClient {
   return new RecallClient({
     baseUrl: config.recallBaseUrl,
+    timeoutMs: config.recall.timeoutMs,
+    retry: {
+      maxAttempts: config.recall.maxAttempts,
+      baseDelayMs: config.recall.backoffBaseMs,
+      maxDelayMs: config.recall.backoffMaxMs,
+    },
+    ...options,
     apiKey: async () => (await secrets.app()).recallApiKey,
     onRetry: (retry) => logger.warn('Retrying a Recall call', retry),
     onAttempt: (attempt) => {
