@@ -1,0 +1,132 @@
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { randomBytes } from 'node:crypto';
+import { TABLE_SCHEMA } from './table-schema.js';
+
+const PK = TABLE_SCHEMA.partitionKey;
+
+/** A held lock: give it back with `release` (a crashed holder's lease simply runs out). */
+export interface IdentityLease {
+  readonly identity: string;
+  release(): Promise<void>;
+}
+
+/** Serializes the work that deletes credentials or moves records of one Zoom identity. */
+export interface IdentityLock {
+  /**
+   * Waits for the identity's lock until `deadlineMs`.
+   * @returns the lease, or `undefined` when another holder kept it past the deadline
+   */
+  acquire(identity: string, options: { deadlineMs: number; signal?: AbortSignal | undefined }): Promise<IdentityLease | undefined>;
+}
+
+export interface IdentityLockOptions {
+  /** How long a lease lasts past the holder's own deadline: a crashed holder blocks the identity no longer. */
+  leaseMarginMs?: number;
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random?: () => number;
+}
+
+/** Waits between tries: short, because a holder's work is a few Recall calls, jittered so waiters spread out. */
+const POLL_BASE_MS = 50;
+const POLL_MAX_MS = 500;
+/** How long DynamoDB's TTL keeps a lock item that was never released (a crash); the lease decides, not this. */
+const TTL_AFTER_LEASE_SECONDS = 3_600;
+
+/**
+ * A lock per Zoom identity in the service table (`LOCK#<identity>`): one conditional put takes it when it is free
+ * or its lease has run out; one conditional delete by the owner gives it back. The lease runs until the holder's
+ * own deadline (plus a margin), so it never outlives the Lambda invocation that took it by much, and a crashed
+ * holder is replaced as soon as its lease ends.
+ */
+export class DynamoIdentityLock implements IdentityLock {
+  readonly #now: () => number;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly #random: () => number;
+  readonly #leaseMarginMs: number;
+
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+    options: IdentityLockOptions = {},
+  ) {
+    this.#now = options.now ?? Date.now;
+    this.#sleep = options.sleep ?? sleepUnlessAborted;
+    this.#random = options.random ?? Math.random;
+    this.#leaseMarginMs = options.leaseMarginMs ?? 2_000;
+  }
+
+  async acquire(
+    identity: string,
+    { deadlineMs, signal }: { deadlineMs: number; signal?: AbortSignal | undefined },
+  ): Promise<IdentityLease | undefined> {
+    const owner = randomBytes(16).toString('hex');
+    for (let attempt = 0; ; attempt++) {
+      if (await this.#tryPut(identity, owner, deadlineMs + this.#leaseMarginMs)) {
+        return { identity, release: () => this.#release(identity, owner) };
+      }
+      const wait = this.#random() * Math.min(POLL_MAX_MS, POLL_BASE_MS * 2 ** attempt);
+      if (signal?.aborted || this.#now() + wait >= deadlineMs) return undefined;
+      await this.#sleep(wait, signal);
+    }
+  }
+
+  async #tryPut(identity: string, owner: string, leaseUntil: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: {
+            [PK]: { S: lockKey(identity) },
+            owner: { S: owner },
+            leaseUntil: { N: String(leaseUntil) },
+            [TABLE_SCHEMA.ttlAttribute]: { N: String(Math.ceil(leaseUntil / 1000) + TTL_AFTER_LEASE_SECONDS) },
+          },
+          ConditionExpression: 'attribute_not_exists(#pk) OR #lease < :now',
+          ExpressionAttributeNames: { '#pk': PK, '#lease': 'leaseUntil' },
+          ExpressionAttributeValues: { ':now': { N: String(this.#now()) } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** Only the owner's delete succeeds: a holder whose lease ran out never frees its successor's lock. */
+  async #release(identity: string, owner: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: { [PK]: { S: lockKey(identity) } },
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': { S: owner } },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+}
+
+export const lockKey = (identity: string): string => `LOCK#${identity}`;
+
+function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
