@@ -7,6 +7,7 @@ import { ConnectionRepository } from '../shared/connection-repository.js';
 import { ConsumedStateRepository } from '../shared/consumed-state-repository.js';
 import { RequestError } from '../shared/errors.js';
 import { createEventPublisher } from '../shared/events.js';
+import { DynamoIdentityLock } from '../shared/identity-lock.js';
 import { type HttpResult, httpErrors, redirect } from '../shared/http.js';
 import { logger } from '../shared/logger.js';
 import { connectFailed, correlateMetrics, count, flushMetrics } from '../shared/metrics.js';
@@ -26,11 +27,15 @@ requireStateKey(config, 'callback');
 const secrets = new SecretStore(config, sdkSecretReader(getSecretsManager));
 const consumedStates = new ConsumedStateRepository(dynamoDb, tableName);
 const connections = new ConnectionRepository(dynamoDb, tableName);
+const lock = new DynamoIdentityLock(dynamoDb, tableName);
 const recall = createRecallClient(config, secrets);
 const events = createEventPublisher(config, logger, undefined, (failed) => count('EventPublishFailed', failed));
 
-/** API Gateway gives up after 30 s; the user must land on an outcome well before that. */
-const CALLBACK_BUDGET_MS = 20_000;
+/**
+ * API Gateway gives up after 30 s and Lambda at its own timeout (25 s); the user must land on an outcome well before
+ * either: everything with Recall ends by `CALLBACK_DEADLINE_MS` (20 s by default), and at least this long before
+ * Lambda's timeout, which leaves time for the record write and the redirect.
+ */
 const SAFETY_MARGIN_MS = 3_000;
 
 const log: CallbackLog = {
@@ -50,7 +55,7 @@ async function callback(event: APIGatewayProxyEventV2, context: Context): Promis
   const query = CallbackQuerySchema.safeParse(event.queryStringParameters ?? {});
   if (!query.success) throw new RequestError(400, 'This Zoom sign-in link is not valid. Please start again from the app.');
   const now = Date.now();
-  const remaining = context.getRemainingTimeInMillis?.() ?? CALLBACK_BUDGET_MS + SAFETY_MARGIN_MS;
+  const remaining = context.getRemainingTimeInMillis?.() ?? config.callbackDeadlineMs + SAFETY_MARGIN_MS;
   const next = await completeZoomConnect(
     { ...query.data, cookies: event.cookies },
     {
@@ -58,6 +63,7 @@ async function callback(event: APIGatewayProxyEventV2, context: Context): Promis
       stateKeys: (options) => secrets.stateKeys(options),
       connections,
       recall,
+      lock,
       authorization: {
         zoomAuthorizeUrl: config.zoomAuthorizeUrl,
         zoomRedirectUri: config.zoomRedirectUri,
@@ -65,11 +71,12 @@ async function callback(event: APIGatewayProxyEventV2, context: Context): Promis
       },
       zoomClientId: async () => (await secrets.app()).zoomClientId,
       oauthAppId: config.recallOAuthAppId,
-      deadlineMs: now + Math.min(CALLBACK_BUDGET_MS, remaining - SAFETY_MARGIN_MS),
+      deadlineMs: now + Math.min(config.callbackDeadlineMs, remaining - SAFETY_MARGIN_MS),
       now: Date.now,
       log,
       events,
       onConflictResolved: () => count('ConflictResolved'),
+      onOutcomeUnknown: () => count('RecallOutcomeUnknown'),
     },
   );
   countOutcome(next);

@@ -1,7 +1,7 @@
 import { type AuthorizationSettings, beginZoomAuthorization } from './authorization.js';
 import { bindingCookieName, clearedBindingCookie, readCookie } from './browser-binding.js';
-import { type CredentialStore, exchangeCodeForCredential } from './connect.js';
-import type { ConnectionRepository } from './connection-repository.js';
+import { type CredentialStore, type ExchangeResult, exchangeCodeForCredential } from './connect.js';
+import type { Connection, ConnectionRepository } from './connection-repository.js';
 import {
   markDeletedCredentials,
   RELYING,
@@ -20,7 +20,8 @@ import {
   RequestError,
 } from './errors.js';
 import { type ConnectionEventDetail, connectionEvent, type EventPublisher, publishQuietly } from './events.js';
-import { type OpenedOAuthState, openOAuthState } from './oauth-state.js';
+import type { IdentityLock } from './identity-lock.js';
+import { type OAuthState, type OpenedOAuthState, openOAuthState } from './oauth-state.js';
 import type { RecallCredential } from './recall-client.js';
 import { type ConnectOutcome, withOutcome } from './return-url.js';
 import type { RotatingKeys } from './secrets.js';
@@ -42,8 +43,14 @@ export interface CallbackDeps {
    * older than that.
    */
   stateKeys: (options?: { maxAgeMs?: number }) => Promise<RotatingKeys>;
-  connections: Pick<ConnectionRepository, 'recordConnected' | 'listByZoomIdentity' | 'repoint'> & StatusWriter;
+  connections: Pick<
+    ConnectionRepository,
+    'recordConnected' | 'listByZoomIdentity' | 'repoint' | 'markPendingSweep' | 'clearPendingSweep'
+  > &
+    StatusWriter;
   recall: CredentialStore;
+  /** Serializes conflict resolution per Zoom identity (`LOCK#<identity>` in the table). */
+  lock: IdentityLock;
   authorization: Omit<AuthorizationSettings, 'zoomClientId' | 'stateKey'>;
   /** Read only for a re-authorize: the happy path does not need it. */
   zoomClientId: () => Promise<string>;
@@ -55,7 +62,9 @@ export interface CallbackDeps {
   /** Lifecycle events, published after the records are written; best effort. */
   events: EventPublisher;
   /** Told of each conflicting credential set the connect module resolved (for metrics). */
-  onConflictResolved?: (info: { key: 'account_id' | 'user_id'; deleted: number }) => void;
+  onConflictResolved?: (info: { key: 'account_id' | 'user_id'; deleted: number; adopted: boolean }) => void;
+  /** Told when a create's outcome was unknown and the module had to find out (for metrics). */
+  onOutcomeUnknown?: () => void;
 }
 
 export interface CallbackLog {
@@ -134,53 +143,83 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
     return { location: withOutcome(state.returnTo, { zoom_connect: 'denied' }), cookies, outcome: 'denied', correlationId };
   }
 
+  // Records marked unhealthy before their credentials were deleted (the write-ahead step); their `unhealthy` events
+  // go out only when this attempt ends without moving them onto a new credential.
+  const retired: Connection[] = [];
+  const publishRetired = () =>
+    publishQuietly(
+      deps.events,
+      retired.map((record) => connectionEvent('unhealthy', record, record.updatedAt, { correlationId })),
+      deps.log,
+    );
+  let result: ExchangeResult;
   try {
-    const result = await exchangeCodeForCredential(
+    result = await exchangeCodeForCredential(
       {
         oauthApp: deps.oauthAppId,
         code: callback.code,
         redirectUri: deps.authorization.zoomRedirectUri,
         codeVerifier: state.codeVerifier,
-        signal: AbortSignal.timeout(Math.max(0, deps.deadlineMs - deps.now())),
+        deadlineMs: deps.deadlineMs,
       },
-      deps.recall,
       {
-        onConflict: (info) => {
-          deps.log.info('Resolved a conflicting Recall credential', info);
-          deps.onConflictResolved?.(info);
+        recall: deps.recall,
+        lock: deps.lock,
+        now: deps.now,
+        isRecorded: async (credential) =>
+          (await deps.connections.listByZoomIdentity(zoomIdentityOf(credential))).some(
+            (record) => record.recallCredentialId === credential.id,
+          ),
+        beforeRetire: async (zoomIdentity, credentialIds) => {
+          await deps.connections.markPendingSweep(state.userId, zoomIdentity);
+          const now = new Date(deps.now()).toISOString();
+          retired.push(...(await markDeletedCredentials(zoomIdentity, credentialIds, deps.connections, now)));
+        },
+        events: {
+          onConflict: (info) => {
+            deps.log.info(info.adopted ? 'Adopted the credential another callback just made' : 'Resolved a conflicting Recall credential', info);
+            deps.onConflictResolved?.(info);
+          },
+          onOutcomeUnknown: (info) => {
+            deps.log.warn('A Recall create ended without a usable answer; listed the credentials made since', info);
+            deps.onOutcomeUnknown?.();
+          },
         },
       },
     );
-    if (result.outcome === 'reauthorize') {
-      const now = new Date(deps.now()).toISOString();
-      const marked = await markDeletedCredentials(result.zoomIdentity, result.replacedCredentialIds, deps.connections, now);
-      await publishQuietly(
-        deps.events,
-        marked.map((record) => connectionEvent('unhealthy', record, now, { correlationId: state.correlationId })),
-        deps.log,
-      );
-      if (state.reauthCount >= 1) {
-        deps.log.warn('Recall rejected the code again after a re-authorization', { reason: 'code_rejected' });
-        return fail('code_rejected');
-      }
-      deps.log.info('Code spent while resolving a conflict; sending the user back to Zoom');
+  } catch (error) {
+    await publishRetired();
+    return fail(logFailure(error, deps.log));
+  }
+
+  if (result.outcome === 'reauthorize') {
+    await publishRetired();
+    if (state.reauthCount >= 1) {
+      // Once back at Zoom is enough: a second round would only hide a real problem behind redirects.
+      const reason = result.cause === 'outcome_unknown' ? 'recall_unavailable' : 'code_rejected';
+      deps.log.warn('Recall could not use a fresh code either after a re-authorization', { reason, cause: result.cause });
+      return fail(reason);
+    }
+    deps.log.info('Sending the user back to Zoom for a fresh code', { cause: result.cause });
+    try {
       const [stateKey] = await deps.stateKeys();
       const next = await beginZoomAuthorization(
-        { userId: state.userId, returnTo: state.returnTo, correlationId: state.correlationId, reauthCount: 1 },
+        { userId: state.userId, returnTo: state.returnTo, correlationId, reauthCount: 1 },
         { ...deps.authorization, zoomClientId: await deps.zoomClientId(), stateKey },
         deps.now(),
       );
       return { location: next.location, cookies: [...cookies, next.cookie], outcome: 'reauthorize', correlationId };
+    } catch (error) {
+      return fail(logFailure(error, deps.log));
     }
-    await recordConnection(
-      { userId: state.userId, correlationId: state.correlationId, reauthorized: state.reauthCount > 0 },
-      result.credential,
-      result.replacedCredentialIds,
-      deps,
-    );
-    deps.log.info('Zoom account connected', {
+  }
+
+  try {
+    const recorded = await recordConnection(state, result, deps);
+    deps.log.info(recorded ? 'Zoom account connected' : 'A newer attempt of this user already recorded its connection', {
       recallCredentialId: result.credential.id,
       replaced: result.replacedCredentialIds.length,
+      adopted: result.adopted,
     });
     return {
       location: withOutcome(state.returnTo, { zoom_connect: 'connected' }),
@@ -189,30 +228,42 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
       correlationId,
     };
   } catch (error) {
-    const reason = reasonOf(error);
-    const misconfigured = reason === 'misconfigured' ? misconfigurationOf(error) : undefined;
-    // A misconfiguration is one line naming the secret and its fields, the same line every function writes.
-    if (misconfigured) deps.log.error('Service misconfigured', misconfigurationLogFields(misconfigured));
-    else deps.log.error('Connect attempt failed', { reason, error });
-    return fail(reason);
+    return fail(logFailure(error, deps.log));
+  } finally {
+    await result.lease?.release().catch((error: unknown) => deps.log.warn('Could not release an identity lock; its lease will run out', { error }));
   }
 }
 
+/** Logs a failed attempt once (a misconfiguration as the one line every function writes) and names its reason. */
+function logFailure(error: unknown, log: CallbackLog): OutcomeReason {
+  const reason = reasonOf(error);
+  const misconfigured = reason === 'misconfigured' ? misconfigurationOf(error) : undefined;
+  if (misconfigured) log.error('Service misconfigured', misconfigurationLogFields(misconfigured));
+  else log.error('Connect attempt failed', { reason, error });
+  return reason;
+}
+
 /**
- * Records the user's connection, moves other users of the same Zoom identity onto the credential that replaced
- * theirs, releases the user's previous credential when they moved to another Zoom identity, and publishes
- * `connected` (and `replaced` for every record that moved to this credential).
+ * Records the user's connection (unless a newer attempt of theirs already did), moves other users of the same Zoom
+ * identity onto the credential that replaced theirs, releases the user's previous credential when they moved to
+ * another Zoom identity, and publishes `connected` (and `replaced` for every record that moved to this credential).
+ * @returns false when a newer attempt's record stays (this older attempt changes nothing)
  */
 async function recordConnection(
-  attempt: { userId: string; correlationId: string; reauthorized: boolean },
-  credential: RecallCredential,
-  replacedCredentialIds: readonly string[],
+  state: Pick<OAuthState, 'userId' | 'correlationId' | 'reauthCount' | 'expiresAt'>,
+  result: Extract<ExchangeResult, { outcome: 'connected' }>,
   deps: CallbackDeps,
-): Promise<void> {
-  const { userId, correlationId } = attempt;
+): Promise<boolean> {
+  const { userId, correlationId } = state;
+  const { credential, replacedCredentialIds } = result;
   const now = new Date(deps.now()).toISOString();
   const identity = zoomIdentityOf(credential);
-  const previous = await deps.connections.recordConnected(userId, credential, deps.oauthAppId, now);
+  // The attempt's expiry orders a user's attempts: a later attempt's state expires later.
+  const recorded = await deps.connections.recordConnected(userId, credential, deps.oauthAppId, now, state.expiresAt);
+  // Its credential is left alone: another user of the identity may be recording it this moment; if nobody does,
+  // reconcile finds it as an orphan once it is old enough.
+  if (recorded.status === 'superseded') return false;
+  const { previous, pendingSweep } = recorded;
   const current = {
     userId,
     status: 'connected' as const,
@@ -233,13 +284,17 @@ async function recordConnection(
   }
   const replacedOwn = previous?.zoomIdentity === identity && previous.recallCredentialId !== credential.id;
   // Skipped on the common path (first connect, or Recall updated in place): nobody can be on a stale id then.
-  if (replacedCredentialIds.length > 0 || attempt.reauthorized || replacedOwn) {
+  const sweep =
+    replacedCredentialIds.length > 0 || result.adopted || state.reauthCount > 0 || replacedOwn || pendingSweep === identity;
+  if (sweep) {
     const moved = await repointSharers(userId, identity, credential, deps.oauthAppId, deps.connections, now);
     if (moved.length > 0) deps.log.info('Moved users of the same Zoom identity to the new credential', { moved: moved.length });
     for (const { connection, previousRecallCredentialId } of moved) {
       events.push(connectionEvent('replaced', connection, now, { previousRecallCredentialId, correlationId }));
     }
   }
+  // Another identity's unfinished move has no credential to move onto: its records were marked unhealthy first.
+  if (pendingSweep) await deps.connections.clearPendingSweep(userId, pendingSweep);
   // Published before the old credential is released: the records are written, and a failed delete must not lose
   // the news of them.
   await publishQuietly(deps.events, events, deps.log);
@@ -248,6 +303,7 @@ async function recordConnection(
     const deleted = await releaseCredentialIfUnused(previous, deps.connections, deps.recall);
     deps.log.info('User switched Zoom identity', { previousCredentialId: previous.recallCredentialId, deleted });
   }
+  return true;
 }
 
 /** Opens the cookie with the cached keys; when none opens it, once more with keys read again (bounded). */

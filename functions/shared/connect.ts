@@ -1,16 +1,34 @@
-import { ConnectError, MisconfiguredError, RecallRejectedError, RecallUnavailableError } from './errors.js';
-import type { RecallClient, RecallCredential, ZoomIdentityFilter } from './recall-client.js';
+import {
+  ConnectError,
+  MisconfiguredError,
+  RecallOutcomeUnknownError,
+  RecallRejectedError,
+  RecallUnavailableError,
+} from './errors.js';
+import type { IdentityLease, IdentityLock } from './identity-lock.js';
+import { type RecallClient, type RecallCredential, signalUntil, type ZoomIdentityFilter } from './recall-client.js';
 import { zoomIdentityOfConflict } from './zoom-identity.js';
 
 /**
- * The connect module: turns a one-time Zoom code into exactly one live Recall credential for that Zoom identity.
- * It knows Recall's rules and nothing of Lambda, HTTP or DynamoDB.
+ * The connect module: turns a one-time Zoom code into exactly one live Recall credential for that Zoom identity,
+ * whatever Recall answers, however late, and whoever else is connecting the same identity at the same moment.
+ * It knows Recall's rules and nothing of Lambda, HTTP or DynamoDB. The step order and why it is safe after a
+ * crash between any two steps: docs/failure-handling.md.
  *
- * Recall now updates an existing credential in place when the same Zoom identity connects again (a 2xx carrying
- * the existing id). Older behaviour, still in the API schema, answers 400 with `conflicting_zoom_account_id` or
- * `conflicting_zoom_user_id`; then the old credential is found by listing (filtered: list allows 60 calls a
- * minute), deleted by its Recall id (never by a Zoom id), and the create is tried again with the same code.
- * If Recall has already spent the code on the conflicting attempt, the caller restarts at Zoom for a fresh one.
+ * - Recall updates an existing credential in place when the same Zoom identity connects again (a 2xx carrying the
+ *   existing id). Older behaviour, still in the API schema, answers 400 with `conflicting_zoom_account_id` or
+ *   `conflicting_zoom_user_id`; then, holding the identity's lock, the old credential is found by a filtered list
+ *   (list allows 60 calls a minute), deleted by its Recall id (never by a Zoom id), and the create is tried again
+ *   with the same code. A credential created in the last `FRESH_CREDENTIAL_MS` is adopted instead of deleted: it
+ *   was made moments ago by another callback for the same identity, which may still be about to record it.
+ * - A create whose outcome is unknown (a timeout, a dropped connection, a 5xx) may have spent the code and created
+ *   a credential. It is not repeated blindly: the module lists the OAuth app's credentials created since the
+ *   attempt began. When none that no record knows exists, nothing was created and the create is tried once more.
+ *   When one does, whose it is cannot be proven from Recall's answers (adopting by time alone could give one
+ *   customer another's Zoom account), so the user goes back to Zoom for a fresh code: Recall's one credential per
+ *   identity then surfaces it (returned in place, or named by the conflict and adopted as fresh).
+ * - A code Recall refuses after a conflict or an unknown outcome was most likely spent by that earlier attempt:
+ *   the caller restarts at Zoom for a fresh one (once).
  */
 
 export type CredentialStore = Pick<RecallClient, 'createCredential' | 'listCredentials' | 'deleteCredential'>;
@@ -21,80 +39,195 @@ export interface ExchangeInput {
   /** Byte-identical to the one in the Zoom authorize URL. */
   redirectUri: string;
   codeVerifier: string;
-  /** Aborts every Recall call when the callback's deadline passes. */
-  signal?: AbortSignal;
+  /** Everything this exchange does with Recall ends by then (epoch ms). */
+  deadlineMs: number;
 }
 
-export type ExchangeResult =
-  | { outcome: 'connected'; credential: RecallCredential; replacedCredentialIds: string[] }
-  /** The conflicting credential is gone but the code is spent: send the user to Zoom for a fresh code. */
-  | { outcome: 'reauthorize'; replacedCredentialIds: string[]; zoomIdentity: string };
+export interface ExchangeDeps {
+  recall: CredentialStore;
+  /** Serializes conflict resolution per Zoom identity. */
+  lock: IdentityLock;
+  /** Whether a connection record already points at this credential (then it is not the one a lost create made). */
+  isRecorded: (credential: RecallCredential) => Promise<boolean>;
+  /**
+   * Called holding the identity's lock, before its old credentials are deleted: the write-ahead step that keeps a
+   * crash between the delete and the new record from leaving a `connected` record on a deleted credential.
+   */
+  beforeRetire?: (zoomIdentity: string, credentialIds: readonly string[]) => Promise<void>;
+  now?: () => number;
+  events?: ExchangeEvents;
+}
 
 export interface ExchangeEvents {
-  onConflict?: (info: { key: 'account_id' | 'user_id'; deleted: number }) => void;
+  onConflict?: (info: { key: 'account_id' | 'user_id'; deleted: number; adopted: boolean }) => void;
+  onOutcomeUnknown?: (info: { unrecordedSinceAttempt: number }) => void;
 }
 
-/** Delete-and-recreate rounds before giving up: a second conflict means another callback raced us. */
+export type ReauthorizeCause =
+  /** Recall refused the code after a conflict: the attempt that found the conflict spent it. */
+  | 'code_spent'
+  /** A create's outcome is unknown and a credential no record knows was created meanwhile: it may be ours. */
+  | 'outcome_unknown';
+
+export type ExchangeResult =
+  | {
+      outcome: 'connected';
+      credential: RecallCredential;
+      replacedCredentialIds: string[];
+      /** The credential was made by another callback moments ago (a conflict resolved by adopting it). */
+      adopted: boolean;
+      /** Held when a conflict was resolved: keep it while recording, then release it. */
+      lease?: IdentityLease;
+    }
+  /** Send the user to Zoom for a fresh code. */
+  | { outcome: 'reauthorize'; cause: ReauthorizeCause; replacedCredentialIds: string[]; zoomIdentity?: string };
+
+/** Delete-and-recreate rounds before giving up. */
 const MAX_CONFLICT_ROUNDS = 2;
+/**
+ * A credential younger than this may belong to a callback still running: the callback Lambda's timeout (25 s),
+ * plus room for the clocks of Recall and of this service to disagree.
+ */
+export const FRESH_CREDENTIAL_MS = 60_000;
+/** Recall's `created_at` and this service's clock may differ by this much; the unknown-outcome listing allows it. */
+const CLOCK_SKEW_MS = 30_000;
+/**
+ * Time kept back from a create's deadline so that, when its outcome is unknown, there is still time to find out
+ * (one list) and decide.
+ */
+const FIND_OUT_RESERVE_MS = 2_500;
 
 /**
  * @throws ConnectError with a stable `reason` for every failure the user should see
  */
-export async function exchangeCodeForCredential(
-  input: ExchangeInput,
-  recall: CredentialStore,
-  events: ExchangeEvents = {},
-): Promise<ExchangeResult> {
+export async function exchangeCodeForCredential(input: ExchangeInput, deps: ExchangeDeps): Promise<ExchangeResult> {
+  const now = deps.now ?? Date.now;
+  const { recall } = deps;
   const replacedCredentialIds: string[] = [];
   let zoomIdentity: string | undefined;
+  let lease: IdentityLease | undefined;
+  /** Set once a create's outcome was unknown: the code may be spent, and a second unknown ends the attempt. */
+  let outcomeWasUnknown = false;
+  let conflictRounds = 0;
+  const signal = () => signalUntil(input.deadlineMs, now());
+  const reauthorize = (cause: ReauthorizeCause): ExchangeResult => ({
+    outcome: 'reauthorize',
+    cause,
+    replacedCredentialIds,
+    ...(zoomIdentity ? { zoomIdentity } : {}),
+  });
   try {
-    for (let round = 0; ; round++) {
-      const created = await recall.createCredential(
-        {
-          oauthApp: input.oauthApp,
-          code: input.code,
-          redirectUri: input.redirectUri,
-          codeVerifier: input.codeVerifier,
-        },
-        input.signal,
-      );
+    for (;;) {
+      const attemptStartedAt = now();
+      // A create that could not be followed by finding out its fate is not started at all.
+      if (attemptStartedAt >= input.deadlineMs - FIND_OUT_RESERVE_MS) {
+        throw new ConnectError('recall_unavailable', 'No time left before the deadline to create the credential safely.');
+      }
+      let created;
+      try {
+        created = await recall.createCredential(
+          {
+            oauthApp: input.oauthApp,
+            code: input.code,
+            redirectUri: input.redirectUri,
+            codeVerifier: input.codeVerifier,
+          },
+          signalUntil(input.deadlineMs - FIND_OUT_RESERVE_MS, now()),
+        );
+      } catch (error) {
+        if (!(error instanceof RecallOutcomeUnknownError) || outcomeWasUnknown) throw error;
+        outcomeWasUnknown = true;
+        const unrecorded = await unrecordedCredentialsSince(attemptStartedAt - CLOCK_SKEW_MS, input, deps, signal());
+        deps.events?.onOutcomeUnknown?.({ unrecordedSinceAttempt: unrecorded.length });
+        if (unrecorded.length > 0) {
+          await lease?.release();
+          return reauthorize('outcome_unknown');
+        }
+        // Nothing new exists that nobody knows: the create did not create, so trying it again spends nothing twice.
+        continue;
+      }
       if (created.kind === 'created') {
-        return { outcome: 'connected', credential: created.credential, replacedCredentialIds };
+        return { outcome: 'connected', credential: created.credential, replacedCredentialIds, adopted: false, ...(lease ? { lease } : {}) };
       }
       if (created.kind === 'bad_request') {
-        if (round === 0) {
+        await lease?.release();
+        if (conflictRounds === 0 && !outcomeWasUnknown) {
           throw new ConnectError('code_rejected', `Recall rejected the authorization code: ${created.detail}`);
         }
-        // After a conflict the code was most likely spent by the attempt that found it.
-        return { outcome: 'reauthorize', replacedCredentialIds, zoomIdentity: zoomIdentity ?? 'unknown' };
+        return reauthorize('code_spent');
       }
-      if (round >= MAX_CONFLICT_ROUNDS) {
+      if (conflictRounds >= MAX_CONFLICT_ROUNDS) {
         throw new ConnectError('conflict_unresolved', 'Recall kept reporting a conflicting credential.');
       }
+      conflictRounds++;
       zoomIdentity = zoomIdentityOfConflict(created.conflict);
-      const deleted = await deleteConflicting(input, created.conflict, recall);
-      replacedCredentialIds.push(...deleted);
-      events.onConflict?.({ key: 'user_id' in created.conflict ? 'user_id' : 'account_id', deleted: deleted.length });
+      // Waiting ends early enough to do the holder's work (a list, deletes, a create) after the wait.
+      lease ??= await deps.lock.acquire(zoomIdentity, {
+        deadlineMs: input.deadlineMs - FIND_OUT_RESERVE_MS,
+        signal: signal(),
+      });
+      if (!lease) {
+        throw new ConnectError('conflict_unresolved', 'Another connect of this Zoom identity held its lock past the deadline.');
+      }
+      const key = 'user_id' in created.conflict ? 'user_id' : 'account_id';
+      const existing = await credentialsOf(created.conflict, input, recall, signal());
+      const fresh = existing.find((credential) => isFresh(credential, now()));
+      if (fresh) {
+        deps.events?.onConflict?.({ key, deleted: 0, adopted: true });
+        return { outcome: 'connected', credential: fresh, replacedCredentialIds, adopted: true, lease };
+      }
+      const retiring = existing.map((credential) => credential.id);
+      if (retiring.length > 0) await deps.beforeRetire?.(zoomIdentity, retiring);
+      for (const id of retiring) await recall.deleteCredential(id, signal());
+      replacedCredentialIds.push(...retiring);
+      deps.events?.onConflict?.({ key, deleted: retiring.length, adopted: false });
     }
   } catch (error) {
+    await lease?.release().catch(() => undefined);
     throw asConnectError(error);
   }
 }
 
-async function deleteConflicting(
-  input: ExchangeInput,
+/** The credentials of one Zoom identity in this OAuth app, by a filtered list (never a scan). */
+async function credentialsOf(
   conflict: ZoomIdentityFilter,
+  input: ExchangeInput,
   recall: CredentialStore,
-): Promise<string[]> {
-  const existing = await recall.listCredentials({ oauth_app: input.oauthApp, ...conflict }, input.signal);
-  // Trust but verify the filter: never delete a credential of another Zoom identity or OAuth app.
-  const matching = existing.filter(
+  signal: AbortSignal,
+): Promise<RecallCredential[]> {
+  const listed = await recall.listCredentials({ oauth_app: input.oauthApp, ...conflict }, signal);
+  // Trust but verify the filter: never touch a credential of another Zoom identity or OAuth app.
+  return listed.filter(
     (credential) =>
       (credential.oauth_app === undefined || credential.oauth_app === input.oauthApp) &&
       ('user_id' in conflict ? credential.user_id === conflict.user_id : credential.account_id === conflict.account_id),
   );
-  for (const credential of matching) await recall.deleteCredential(credential.id, input.signal);
-  return matching.map((credential) => credential.id);
+}
+
+/** Credentials of the OAuth app created since `sinceMs` that no connection record points at. */
+async function unrecordedCredentialsSince(
+  sinceMs: number,
+  input: ExchangeInput,
+  deps: ExchangeDeps,
+  signal: AbortSignal,
+): Promise<RecallCredential[]> {
+  const listed = await deps.recall.listCredentials(
+    { oauth_app: input.oauthApp, created_at_after: new Date(sinceMs).toISOString() },
+    signal,
+  );
+  const unrecorded: RecallCredential[] = [];
+  for (const credential of listed) {
+    if (credential.oauth_app !== undefined && credential.oauth_app !== input.oauthApp) continue;
+    if (!(await deps.isRecorded(credential))) unrecorded.push(credential);
+  }
+  return unrecorded;
+}
+
+/** Made moments ago (and not known to be broken): another callback's credential, to adopt rather than delete. */
+function isFresh(credential: RecallCredential, nowMs: number): boolean {
+  if (credential.status === 'unhealthy' || !credential.created_at) return false;
+  const createdAt = Date.parse(credential.created_at);
+  return !Number.isNaN(createdAt) && nowMs - createdAt < FRESH_CREDENTIAL_MS;
 }
 
 function asConnectError(error: unknown): ConnectError {

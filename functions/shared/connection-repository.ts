@@ -3,7 +3,6 @@ import {
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
-  PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -32,6 +31,14 @@ export interface Connection {
 }
 
 const PK = TABLE_SCHEMA.partitionKey;
+/** When the attempt that wrote a record began (epoch seconds): orders the attempts of one user. */
+const ATTEMPT_VERSION = 'attemptVersion';
+/** A conflict resolution's unfinished move of the identity's other records (see `markPendingSweep`). */
+const PENDING_SWEEP = 'pendingSweep';
+
+export type RecordResult =
+  | { status: 'recorded'; previous?: Connection; pendingSweep?: string }
+  | { status: 'superseded' };
 const key = (userId: string): Record<string, AttributeValue> => ({ [PK]: { S: `USER#${userId}` } });
 const nullable = (value: string | null | undefined): AttributeValue => (value ? { S: value } : { NULL: true });
 
@@ -59,33 +66,93 @@ export class ConnectionRepository {
   }
 
   /**
-   * Records that `userId` is connected through `credential`.
-   * @returns the record it replaced, if any, so the caller can clean up a credential nobody uses any more
+   * Records that `userId` is connected through `credential`, unless a newer attempt of the same user already wrote
+   * the record: attempts are ordered by `attemptVersion` (when the attempt began), and an older one never
+   * overwrites a newer one, however late it finishes.
+   * @returns the record it replaced, if any (so the caller can clean up a credential nobody uses any more) and the
+   *   Zoom identity of a conflict resolution of this user's that may not have finished (`pendingSweep`); or
+   *   `superseded` when a newer attempt's record stays
    */
   async recordConnected(
     userId: string,
     credential: RecallCredential,
     oauthAppId: string,
     now: string,
-  ): Promise<Connection | undefined> {
-    const { Attributes } = await this.client.send(
-      new PutItemCommand({
-        TableName: this.tableName,
-        Item: toItem({
-          userId,
-          status: 'connected',
-          recallCredentialId: credential.id,
-          zoomAccountId: credential.account_id ?? null,
-          zoomUserId: credential.user_id ?? null,
-          zoomIdentity: zoomIdentityOf(credential),
-          oauthAppId,
-          connectedAt: now,
-          updatedAt: now,
+    attemptVersion = 0,
+  ): Promise<RecordResult> {
+    const values: Record<string, AttributeValue> = {
+      ':userId': { S: userId },
+      ':connected': { S: 'connected' },
+      ':cred': { S: credential.id },
+      ':account': nullable(credential.account_id),
+      ':zoomUser': nullable(credential.user_id),
+      ':identity': { S: zoomIdentityOf(credential) },
+      ':app': { S: oauthAppId },
+      ':now': { S: now },
+      ':attempt': { N: String(attemptVersion) },
+    };
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: key(userId),
+          UpdateExpression:
+            'SET userId = :userId, #status = :connected, recallCredentialId = :cred, zoomAccountId = :account, ' +
+            'zoomUserId = :zoomUser, #identity = :identity, oauthAppId = :app, connectedAt = :now, updatedAt = :now, ' +
+            '#attempt = :attempt',
+          ConditionExpression: 'attribute_not_exists(#attempt) OR #attempt <= :attempt',
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            '#identity': TABLE_SCHEMA.zoomIdentityIndex.partitionKey,
+            '#attempt': ATTEMPT_VERSION,
+          },
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_OLD',
         }),
-        ReturnValues: 'ALL_OLD',
+      );
+      const previous = Attributes && fromItem(Attributes);
+      const pendingSweep = Attributes?.[PENDING_SWEEP]?.S;
+      return { status: 'recorded', ...(previous ? { previous } : {}), ...(pendingSweep ? { pendingSweep } : {}) };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return { status: 'superseded' };
+      throw error;
+    }
+  }
+
+  /**
+   * Notes on the user's own item, before a conflict resolution deletes the old credentials of `zoomIdentity`, that
+   * the identity's other records must be moved once a new credential exists. The user's next record write returns
+   * it (`pendingSweep`), so a crash between the delete and the move is finished by that user's next attempt. On a
+   * user with no record yet, the item holds only this note: no read treats it as a connection.
+   */
+  async markPendingSweep(userId: string, zoomIdentity: string): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: key(userId),
+        UpdateExpression: 'SET #sweep = :identity',
+        ExpressionAttributeNames: { '#sweep': PENDING_SWEEP },
+        ExpressionAttributeValues: { ':identity': { S: zoomIdentity } },
       }),
     );
-    return Attributes && fromItem(Attributes);
+  }
+
+  /** Removes the note once the identity's records were moved (only if it still names that identity). */
+  async clearPendingSweep(userId: string, zoomIdentity: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: key(userId),
+          UpdateExpression: 'REMOVE #sweep',
+          ConditionExpression: '#sweep = :identity',
+          ExpressionAttributeNames: { '#sweep': PENDING_SWEEP },
+          ExpressionAttributeValues: { ':identity': { S: zoomIdentity } },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   /**
@@ -284,22 +351,6 @@ function scrubExpression(names: Record<string, string>): string {
     return `#zoom${i}`;
   });
   return `REMOVE ${placeholders.join(', ')}`;
-}
-
-function toItem(connection: Connection): Record<string, AttributeValue> {
-  return {
-    ...key(connection.userId),
-    userId: { S: connection.userId },
-    status: { S: connection.status },
-    recallCredentialId: { S: connection.recallCredentialId },
-    zoomAccountId: nullable(connection.zoomAccountId),
-    zoomUserId: nullable(connection.zoomUserId),
-    // An index key attribute is a string or absent, never NULL.
-    ...(connection.zoomIdentity ? { [TABLE_SCHEMA.zoomIdentityIndex.partitionKey]: { S: connection.zoomIdentity } } : {}),
-    oauthAppId: { S: connection.oauthAppId },
-    connectedAt: { S: connection.connectedAt },
-    updatedAt: { S: connection.updatedAt },
-  };
 }
 
 function fromItem(item: Record<string, AttributeValue>): Connection | undefined {

@@ -26,8 +26,13 @@ export const METRIC_NAMES = [
   'ConnectDenied',
   /** A connect attempt ended `zoom_connect=error`; also emitted with a `reason` dimension, in its own set. */
   'ConnectFailed',
-  /** A conflicting Recall credential was deleted so the new one could be created. */
+  /**
+   * A conflict on create was resolved: the old credential deleted so the new one could be created, or a credential
+   * another callback had just made adopted.
+   */
   'ConflictResolved',
+  /** A create ended without a usable answer (timeout, dropped connection, 5xx); the callback listed to find out. */
+  'RecallOutcomeUnknown',
   /** A callback sent the user back to Zoom for a fresh code. */
   'Reauthorization',
   /** Every HTTP attempt to Recall. */
@@ -50,6 +55,12 @@ export const METRIC_NAMES = [
   'HealthSyncHealthyAgain',
   /** Lifecycle events that could not be put on the bus. */
   'EventPublishFailed',
+  /** Live Recall credentials of the OAuth app that reconcile found no record relying on (past the grace period). */
+  'ReconcileOrphans',
+  /** Relying records that reconcile found on a credential Recall no longer has. */
+  'ReconcileDanglingRecords',
+  /** Orphans deleted and records repointed or marked unhealthy by reconcile (with its fix setting on). */
+  'ReconcileRepaired',
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
