@@ -45,6 +45,19 @@ const flag = () =>
 const integer = (min: number, max: number) =>
   z.optional(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)));
 
+/**
+ * The handlers' Recall timeouts, retries and callback deadline (functions/shared/config.ts), handed to them as given:
+ * their own config check owns the bounds, so local mode cannot disagree with a deployment about what is valid.
+ */
+export const RECALL_TUNING_VARIABLES = [
+  'RECALL_TIMEOUT_MS',
+  'RECALL_MAX_ATTEMPTS',
+  'RECALL_BACKOFF_BASE_MS',
+  'RECALL_BACKOFF_MAX_MS',
+  'CALLBACK_DEADLINE_MS',
+] as const;
+export type RecallTuningVariable = (typeof RECALL_TUNING_VARIABLES)[number];
+
 /** Empty variables count as unset, the way a shell `FOO= npm start` is usually meant. */
 const LocalEnvSchema = z.object({
   PORT: integer(0, 65_535),
@@ -66,6 +79,11 @@ const LocalEnvSchema = z.object({
   SANDBOX_RECALL_APP_KIND: z.optional(z.enum(['user_level', 'account_level'])),
   SANDBOX_RECALL_PAGE_SIZE: integer(1, 100),
   SANDBOX_RECALL_REJECT_LOCALHOST_REDIRECT: flag(),
+  RECALL_TIMEOUT_MS: optionalText(),
+  RECALL_MAX_ATTEMPTS: optionalText(),
+  RECALL_BACKOFF_BASE_MS: optionalText(),
+  RECALL_BACKOFF_MAX_MS: optionalText(),
+  CALLBACK_DEADLINE_MS: optionalText(),
 });
 export type LocalEnv = z.infer<typeof LocalEnvSchema>;
 
@@ -127,6 +145,8 @@ export interface LocalSettings {
   /** The local bus lifecycle events go to (`EVENT_BUS_NAME`). */
   eventBusName: string;
   sandboxRecall: SandboxRecallSettings;
+  /** The Recall tuning variables that were set, passed to the handlers unchanged. */
+  recallTuning: Partial<Record<RecallTuningVariable, string>>;
 }
 
 /**
@@ -181,6 +201,9 @@ export function resolveLocalSettings(env: LocalEnv, port: number): LocalSettings
       pageSize: env.SANDBOX_RECALL_PAGE_SIZE ?? 2,
       rejectLocalhostRedirect: env.SANDBOX_RECALL_REJECT_LOCALHOST_REDIRECT ?? false,
     },
+    recallTuning: Object.fromEntries(
+      RECALL_TUNING_VARIABLES.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])),
+    ),
   };
 }
 
@@ -208,5 +231,6 @@ export function handlerEnvironment(settings: LocalSettings, dynamoDbEndpoint: st
     AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,
     AWS_ENDPOINT_URL_SQS: `${settings.baseUrl}${LOCAL_SQS_PATH}`,
     AWS_ENDPOINT_URL_EVENTBRIDGE: `${settings.baseUrl}${LOCAL_EVENTBRIDGE_PATH}`,
+    ...settings.recallTuning,
   };
 }

@@ -1,0 +1,187 @@
+import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import { expect } from 'vitest';
+import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
+import type { RecallAppKind } from '../../../local/local-settings.js';
+import { LOCAL_AWS_CREDENTIALS } from '../../../local/local-table.js';
+import type { RecallOperation, RecordedRequest, SandboxCredential } from '../../../local/sandbox-recall.js';
+import type { LocalServer } from '../../../local/server.js';
+import { getConnection } from './connect-flow.js';
+
+/**
+ * The invariants every fault, race and crash test ends on (DESIGN.md 4 and 6, docs/failure-handling.md), checked
+ * against the sandbox Recall's credentials and the service's table, plus Recall call counting and timing.
+ */
+
+/** A Zoom identity as the consent page takes it, or its table key (`user#<zoom user>`, `account#<zoom account>`). */
+export type IdentityRef = { accountId: string; userId: string } | string;
+
+export interface IdentityInvariantOptions {
+  /**
+   * `connected` (default): exactly one live credential for the identity and every listed user `connected` on it.
+   * `none`: no credential for the identity and no listed user `connected` (a first connect that failed cleanly).
+   */
+  expect?: 'connected' | 'none';
+  /** The credential the identity must end on (e.g. the one adopted), when the test knows it. */
+  credentialId?: string;
+  /** How a `{accountId, userId}` identity is matched; default: the sandbox's current app kind. */
+  appKind?: RecallAppKind;
+  /** Where no `connected` record may point at a missing credential; default `table` (every record). */
+  danglingScope?: 'table' | 'identity';
+}
+
+/** A connection record as stored (the attributes the invariants need). */
+export interface StoredRecord {
+  userId: string;
+  status: string;
+  recallCredentialId: string | undefined;
+  zoomIdentity: string | undefined;
+}
+
+export interface IdentityState {
+  /** The identity's one live credential (`expect: 'connected'`). */
+  credential: SandboxCredential | undefined;
+  /** Every record of the identity in the table. */
+  records: StoredRecord[];
+}
+
+/** The identity's table key, as the service derives it from a credential (`zoomIdentityOf`). */
+export function identityKey(identity: IdentityRef, appKind: RecallAppKind): string {
+  if (typeof identity === 'string') return identity;
+  return appKind === 'user_level' ? `user#${identity.userId}` : `account#${identity.accountId}`;
+}
+
+/** Live credentials of one identity key in the server's OAuth app, as Recall would match them. */
+export function credentialsOfIdentity(server: LocalServer, key: string): SandboxCredential[] {
+  const [kind, id] = splitKey(key);
+  return [...server.sandboxRecall.state.credentials.values()].filter(
+    (credential) =>
+      credential.oauth_app === server.settings.recallOAuthAppId &&
+      (kind === 'user' ? credential.user_id === id : credential.user_id === null && credential.account_id === id),
+  );
+}
+
+/**
+ * Asserts the invariants for one Zoom identity: one live credential (or none), every listed user's record
+ * `connected` on it (read over `GET /connections/{userId}`), no `connected` record pointing at a credential that
+ * does not exist (dangling), no credential of the identity that no `connected` record points at (orphan).
+ * @returns the live credential and the identity's records, for further assertions
+ */
+export async function assertIdentityInvariants(
+  server: LocalServer,
+  identity: IdentityRef,
+  userIds: readonly string[],
+  options: IdentityInvariantOptions = {},
+): Promise<IdentityState> {
+  const key = identityKey(identity, options.appKind ?? server.sandboxRecall.behaviour.appKind);
+  const credentials = credentialsOfIdentity(server, key);
+  const records = await readConnectionRecords(server);
+  const identityRecords = records.filter((record) => record.zoomIdentity === key);
+  const connected = records.filter((record) => record.status === 'connected');
+  const context = `identity ${key}: credentials ${JSON.stringify(credentials.map((c) => c.id))}, records ${JSON.stringify(identityRecords)}`;
+
+  const live = server.sandboxRecall.state.credentials;
+  const dangling = (options.danglingScope === 'identity' ? connected.filter((r) => r.zoomIdentity === key) : connected)
+    .filter((record) => record.recallCredentialId === undefined || !live.has(record.recallCredentialId))
+    .map((record) => record.userId);
+  expect(dangling, `connected records on a credential that does not exist (${context})`).toEqual([]);
+
+  const orphans = credentials
+    .filter((credential) => !connected.some((record) => record.recallCredentialId === credential.id))
+    .map((credential) => credential.id);
+  expect(orphans, `credentials no connected record points at (${context})`).toEqual([]);
+
+  if (options.expect === 'none') {
+    expect(credentials, context).toEqual([]);
+    for (const userId of userIds) {
+      const { connection } = await getConnection(server, userId);
+      expect(connection?.status, `user ${userId} (${context})`).not.toBe('connected');
+    }
+    return { credential: undefined, records: identityRecords };
+  }
+
+  expect(credentials, `exactly one live credential (${context})`).toHaveLength(1);
+  const credential = credentials[0] as SandboxCredential;
+  if (options.credentialId !== undefined) expect(credential.id, context).toBe(options.credentialId);
+  for (const userId of userIds) {
+    const { status, connection } = await getConnection(server, userId);
+    expect(status, `GET /connections/${userId} (${context})`).toBe(200);
+    expect(
+      { status: connection?.status, recallCredentialId: connection?.recallCredentialId },
+      `user ${userId} (${context})`,
+    ).toEqual({ status: 'connected', recallCredentialId: credential.id });
+  }
+  return { credential, records: identityRecords };
+}
+
+/** Every connection record (`USER#` items) in the server's table, read directly from dynalite. */
+export async function readConnectionRecords(server: LocalServer): Promise<StoredRecord[]> {
+  const client = new DynamoDBClient({
+    endpoint: server.dynamoDbEndpoint,
+    region: 'us-east-1',
+    credentials: LOCAL_AWS_CREDENTIALS,
+  });
+  const records: StoredRecord[] = [];
+  try {
+    const pages = paginateScan({ client }, { TableName: server.settings.tableName, ConsistentRead: true });
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) {
+        const pk = item[TABLE_SCHEMA.partitionKey]?.S ?? '';
+        // A user item holding only a write-ahead note (`pendingSweep`) has no status: it is no connection.
+        if (!pk.startsWith('USER#') || item.status?.S === undefined) continue;
+        records.push({
+          userId: pk.slice('USER#'.length),
+          status: item.status.S,
+          recallCredentialId: item.recallCredentialId?.S,
+          zoomIdentity: item[TABLE_SCHEMA.zoomIdentityIndex.partitionKey]?.S,
+        });
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+  return records;
+}
+
+/** A position in the sandbox Recall's request log. */
+export interface RecallMark {
+  index: number;
+}
+
+const API_OPERATIONS: ReadonlySet<RecallOperation> = new Set(['create', 'list', 'retrieve', 'delete']);
+
+/** Marks the sandbox Recall's request log now: later calls are counted from here. */
+export const markRecall = (server: LocalServer): RecallMark => ({ index: server.sandboxRecall.state.requests.length });
+
+/** The credential API calls (create, list, retrieve, delete) made since `mark`, in the order they were answered. */
+export function recallCallsSince(server: LocalServer, mark: RecallMark, operation?: RecallOperation): RecordedRequest[] {
+  return server.sandboxRecall.state.requests
+    .slice(mark.index)
+    .filter((request) => API_OPERATIONS.has(request.operation) && (!operation || request.operation === operation));
+}
+
+/** The calls since `mark` as `'<operation> <status>'`, e.g. `['create 503', 'list 200', 'create 201']`. */
+export const recallSequenceSince = (server: LocalServer, mark: RecallMark): string[] =>
+  recallCallsSince(server, mark).map((request) => `${request.operation} ${request.status}`);
+
+/** How many calls of each operation since `mark` (operations not called are absent). */
+export function recallCountsSince(server: LocalServer, mark: RecallMark): Partial<Record<RecallOperation, number>> {
+  const counts: Partial<Record<RecallOperation, number>> = {};
+  for (const { operation } of recallCallsSince(server, mark)) counts[operation] = (counts[operation] ?? 0) + 1;
+  return counts;
+}
+
+/** Runs `flow` and measures its wall time. */
+export async function timed<T>(flow: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const started = performance.now();
+  const result = await flow();
+  return { result, ms: performance.now() - started };
+}
+
+function splitKey(key: string): ['user' | 'account', string] {
+  const separator = key.indexOf('#');
+  const kind = key.slice(0, separator);
+  if (separator < 0 || (kind !== 'user' && kind !== 'account')) {
+    throw new Error(`Not a Zoom identity key: ${key} (expected user#<id> or account#<id>).`);
+  }
+  return [kind, key.slice(separator + 1)];
+}
