@@ -1,8 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalServer } from '../../local/server.js';
+import type { RecallAppKind } from '../../local/local-settings.js';
 import { DEFAULT_BEHAVIOUR } from '../../local/sandbox-recall.js';
+import type { LocalServer } from '../../local/server.js';
 import { TestBrowser } from './helpers/browser.js';
 import {
+  ageCredentials,
   connectThroughDemo,
   describeFlow,
   getConnection,
@@ -11,10 +13,13 @@ import {
   uniqueIdentity,
   uniqueUser,
 } from './helpers/connect-flow.js';
+import { assertIdentityInvariants, markRecall, recallCallsSince, recallSequenceSince } from './helpers/invariants.js';
 
 /**
  * DESIGN invariant 4 against each Recall behaviour the reference documents: after a second product user connects
- * the same Zoom identity, exactly one live credential remains for it and every record refers to that one.
+ * the same Zoom identity, exactly one live credential remains for it and every record refers to that one. A
+ * credential older than the adopt window is deleted and replaced; a fresh one (another callback's, moments ago) is
+ * adopted.
  */
 let server: LocalServer;
 
@@ -28,38 +33,58 @@ afterAll(async () => {
   await server?.close();
 });
 
-const operationsSince = (index: number) =>
-  server.sandboxRecall.state.requests.slice(index).map((request) => `${request.operation} ${request.status}`);
-
-async function expectBothOn(credentialId: string | undefined, ...userIds: string[]) {
-  expect(credentialId).toBeDefined();
-  for (const userId of userIds) {
-    const { connection } = await getConnection(server, userId);
-    expect(connection, userId).toMatchObject({ status: 'connected', recallCredentialId: credentialId });
-  }
-}
+/** The list call's identity filter. */
+const listFilter = (search: string | undefined) => {
+  const query = new URLSearchParams(search);
+  return { user_id: query.get('user_id'), account_id: query.get('account_id') };
+};
 
 describe('a second product user connecting the same Zoom identity', () => {
-  it('user-level app, legacy 400: deletes the old credential by its Recall id and points both users at the new one', async () => {
+  it('user-level app, legacy 400, old credential: deletes it by its Recall id and points both users at the new one', async () => {
     // Prepare
     const zoomUser = uniqueIdentity('shared');
     const [first, second] = [uniqueUser('first'), uniqueUser('second')];
     await connectThroughDemo(server, first, zoomUser);
     const [original] = server.sandboxRecall.credentialsFor({ userId: zoomUser.userId });
-    const start = server.sandboxRecall.state.requests.length;
+    expect(ageCredentials(server, { userId: zoomUser.userId })).toBe(1);
+    const mark = markRecall(server);
 
     // Act
     await connectThroughDemo(server, second, zoomUser);
 
     // Assess: conflict → list by user_id → delete the old one by id → create again with the same code
-    expect(operationsSince(start)).toEqual(['create 400', 'list 200', 'delete 204', 'create 201']);
-    const list = server.sandboxRecall.state.requests[start + 1];
-    expect(new URLSearchParams(list?.search).get('user_id')).toBe(zoomUser.userId);
-    expect(server.sandboxRecall.state.requests[start + 2]?.path).toBe(`/api/v2/zoom-oauth-credentials/${original?.id}/`);
-    const live = server.sandboxRecall.credentialsFor({ userId: zoomUser.userId });
-    expect(live).toHaveLength(1);
-    expect(live[0]?.id).not.toBe(original?.id);
-    await expectBothOn(live[0]?.id, first, second);
+    expect(recallSequenceSince(server, mark)).toEqual(['create 400', 'list 200', 'delete 204', 'create 201']);
+    const [, list, deleted] = recallCallsSince(server, mark);
+    expect(listFilter(list?.search)).toEqual({ user_id: zoomUser.userId, account_id: null });
+    expect(deleted?.path).toBe(`/api/v2/zoom-oauth-credentials/${original?.id}/`);
+    const { credential } = await assertIdentityInvariants(server, zoomUser, [first, second]);
+    expect(credential?.id).not.toBe(original?.id);
+  });
+
+  it.each<[RecallAppKind, 'user_id' | 'account_id']>([
+    ['user_level', 'user_id'],
+    ['account_level', 'account_id'],
+  ])('%s app, legacy 400 on a credential made moments ago: adopts it (no delete, no second create)', async (appKind, key) => {
+    // Prepare: one Zoom identity for this app kind (user-level: the same Zoom user; account-level: another Zoom
+    // user of the same account)
+    server.sandboxRecall.configure({ appKind });
+    const account = uniqueIdentity('adopt').accountId;
+    const [firstZoomUser, secondZoomUser] = [`${account}-one`, `${account}-two`];
+    const zoomIdentity = (userId: string) => ({ accountId: account, userId: appKind === 'user_level' ? firstZoomUser : userId });
+    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
+    await connectThroughDemo(server, first, zoomIdentity(firstZoomUser));
+    const { credential: original } = await assertIdentityInvariants(server, zoomIdentity(firstZoomUser), [first]);
+    const mark = markRecall(server);
+
+    // Act
+    await connectThroughDemo(server, second, zoomIdentity(secondZoomUser));
+
+    // Assess: the conflict named the fresh credential; both users are on it
+    expect(recallSequenceSince(server, mark)).toEqual(['create 400', 'list 200']);
+    const filter = listFilter(recallCallsSince(server, mark, 'list')[0]?.search);
+    expect(filter[key]).toBe(key === 'user_id' ? firstZoomUser : account);
+    expect(filter[key === 'user_id' ? 'account_id' : 'user_id']).toBeNull();
+    await assertIdentityInvariants(server, zoomIdentity(secondZoomUser), [first, second], { credentialId: original?.id });
   });
 
   it('keeps a shared credential until the last user disconnects', async () => {
@@ -68,7 +93,7 @@ describe('a second product user connecting the same Zoom identity', () => {
     const [first, second] = [uniqueUser('first'), uniqueUser('second')];
     await connectThroughDemo(server, first, zoomUser);
     await connectThroughDemo(server, second, zoomUser);
-    const [shared] = server.sandboxRecall.credentialsFor({ userId: zoomUser.userId });
+    const { credential: shared } = await assertIdentityInvariants(server, zoomUser, [first, second]);
 
     // Act + Assess
     const firstOut = await fetch(`${server.url}/connections/${first}`, { method: 'DELETE' });
@@ -78,28 +103,28 @@ describe('a second product user connecting the same Zoom identity', () => {
     expect(secondOut.status).toBe(200);
     expect(server.sandboxRecall.state.credentials.has(shared?.id as string)).toBe(false);
     expect((await getConnection(server, second)).connection?.status).toBe('disconnected');
+    await assertIdentityInvariants(server, zoomUser, [first, second], { expect: 'none' });
   });
 
-  it('account-level app: resolves conflicting_zoom_account_id for two users of one Zoom account', async () => {
+  it('account-level app, old credential: resolves conflicting_zoom_account_id for two users of one Zoom account', async () => {
     // Prepare
     server.sandboxRecall.configure({ appKind: 'account_level' });
     const account = uniqueIdentity('account').accountId;
     const [first, second] = [uniqueUser('first'), uniqueUser('second')];
     await connectThroughDemo(server, first, { accountId: account, userId: 'zoom-user-one' });
-    const start = server.sandboxRecall.state.requests.length;
+    const [original] = server.sandboxRecall.credentialsFor({ accountId: account });
+    expect(ageCredentials(server, { accountId: account })).toBe(1);
+    const mark = markRecall(server);
 
     // Act: another Zoom user of the same account
     await connectThroughDemo(server, second, { accountId: account, userId: 'zoom-user-two' });
 
     // Assess
-    expect(operationsSince(start)).toEqual(['create 400', 'list 200', 'delete 204', 'create 201']);
-    const list = server.sandboxRecall.state.requests[start + 1];
-    expect(new URLSearchParams(list?.search).get('account_id')).toBe(account);
-    expect(new URLSearchParams(list?.search).get('user_id')).toBeNull();
-    const live = server.sandboxRecall.credentialsFor({ accountId: account });
-    expect(live).toHaveLength(1);
-    expect(live[0]?.user_id).toBeNull();
-    await expectBothOn(live[0]?.id, first, second);
+    expect(recallSequenceSince(server, mark)).toEqual(['create 400', 'list 200', 'delete 204', 'create 201']);
+    expect(listFilter(recallCallsSince(server, mark, 'list')[0]?.search)).toEqual({ user_id: null, account_id: account });
+    const { credential } = await assertIdentityInvariants(server, `account#${account}`, [first, second]);
+    expect(credential?.id).not.toBe(original?.id);
+    expect(credential?.user_id).toBeNull();
     expect((await getConnection(server, second)).connection?.zoomAccountId).toBe(account);
   });
 
@@ -110,15 +135,14 @@ describe('a second product user connecting the same Zoom identity', () => {
     const [first, second] = [uniqueUser('first'), uniqueUser('second')];
     await connectThroughDemo(server, first, zoomUser);
     const [original] = server.sandboxRecall.credentialsFor({ userId: zoomUser.userId });
-    const start = server.sandboxRecall.state.requests.length;
+    const mark = markRecall(server);
 
     // Act
     await connectThroughDemo(server, second, zoomUser);
 
     // Assess
-    expect(operationsSince(start)).toEqual(['create 201']);
-    expect(server.sandboxRecall.credentialsFor({ userId: zoomUser.userId })).toEqual([original]);
-    await expectBothOn(original?.id, first, second);
+    expect(recallSequenceSince(server, mark)).toEqual(['create 201']);
+    await assertIdentityInvariants(server, zoomUser, [first, second], { credentialId: original?.id });
   });
 
   it('code spent by the conflicting attempt: sends the user back to Zoom with a fresh state, once', async () => {
@@ -127,7 +151,8 @@ describe('a second product user connecting the same Zoom identity', () => {
     const zoomUser = uniqueIdentity('spent');
     const [first, second] = [uniqueUser('first'), uniqueUser('second')];
     await connectThroughDemo(server, first, zoomUser);
-    const start = server.sandboxRecall.state.requests.length;
+    expect(ageCredentials(server, { userId: zoomUser.userId })).toBe(1);
+    const mark = markRecall(server);
 
     // Act
     const flow = await runConnectFlow(server, new TestBrowser(), `${server.url}/demo/connect?user=${second}`, zoomUser);
@@ -138,9 +163,7 @@ describe('a second product user connecting the same Zoom identity', () => {
     const [firstState, secondState] = flow.callbackUrls.map((url) => new URL(url).searchParams.get('state'));
     expect(secondState).toBeTruthy();
     expect(secondState).not.toBe(firstState);
-    expect(operationsSince(start)).toEqual(['create 400', 'list 200', 'delete 204', 'create 400', 'create 201']);
-    const live = server.sandboxRecall.credentialsFor({ userId: zoomUser.userId });
-    expect(live).toHaveLength(1);
-    await expectBothOn(live[0]?.id, first, second);
+    expect(recallSequenceSince(server, mark)).toEqual(['create 400', 'list 200', 'delete 204', 'create 400', 'create 201']);
+    await assertIdentityInvariants(server, zoomUser, [first, second]);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServer } from '../../local/server.js';
-import { startFakeRecall } from '../../local/sandbox-recall.js';
+import { DEFAULT_BEHAVIOUR, startFakeRecall } from '../../local/sandbox-recall.js';
 import { TestBrowser } from './helpers/browser.js';
 import {
   connectThroughDemo,
@@ -11,6 +11,7 @@ import {
   uniqueIdentity,
   uniqueUser,
 } from './helpers/connect-flow.js';
+import { assertIdentityInvariants } from './helpers/invariants.js';
 
 /**
  * Local mode pointed at another Recall through RECALL_API_BASE_URL (here the sandbox run as its own server), the
@@ -93,16 +94,29 @@ describe('local mode with RECALL_API_BASE_URL', () => {
     ]);
   });
 
-  it('does not retry a create whose outcome is unknown (503) and ends on reason=recall_unavailable', async () => {
+  it('does not repeat a create whose outcome is unknown (503 after creating): finds the credential, and connects on it after a fresh consent', async () => {
+    // Prepare: one list page whatever this file created before (the list of recent credentials spans them all)
     fake.sandbox.failNext('create', { status: 503, afterProcessing: true });
+    fake.sandbox.configure({ pageSize: 100 });
+    const [userId, zoomUser] = [uniqueUser('unknown'), uniqueIdentity('unknown')];
     const start = fake.state.requests.length;
-    const flow = await runConnectFlow(
-      server,
-      new TestBrowser(),
-      `${server.url}/demo/connect?user=${uniqueUser('unavailable')}`,
-      uniqueIdentity('unavailable'),
+
+    // Act
+    const flow = await runConnectFlow(server, new TestBrowser(), `${server.url}/demo/connect?user=${userId}`, zoomUser).finally(
+      () => fake.sandbox.configure({ pageSize: DEFAULT_BEHAVIOUR.pageSize }),
     );
-    expect(flow.finalUrl?.searchParams.get('reason'), describeFlow(flow)).toBe('recall_unavailable');
-    expect(fake.state.requests.slice(start).map((request) => request.operation)).toEqual(['create']);
+
+    // Assess: a list instead of a second create with the same code; back to Zoom; the fresh code's conflict names
+    // the credential the lost create made, which is adopted
+    expect(flow.finalUrl?.searchParams.get('zoom_connect'), describeFlow(flow)).toBe('connected');
+    expect(flow.consents).toBe(2);
+    expect(fake.state.requests.slice(start).map((request) => `${request.operation} ${request.status}`)).toEqual([
+      'create 503',
+      'list 200',
+      'create 400',
+      'list 200',
+    ]);
+    const [lost] = fake.sandbox.credentialsFor({ userId: zoomUser.userId });
+    await assertIdentityInvariants(server, zoomUser, [userId], { recall: fake.sandbox, credentialId: lost?.id });
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BEHAVIOUR } from '../../local/sandbox-recall.js';
 import type { LocalServer } from '../../local/server.js';
-import { connectThroughDemo, getConnection, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { ageCredentials, connectThroughDemo, getConnection, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
 import { deauthorize, eventsFor, eventTypesFor, runHealthSync, setCredentialHealth } from './helpers/lifecycle.js';
 
 /**
@@ -34,11 +34,12 @@ const statusOf = async (userId: string) => (await getConnection(server, userId))
 
 describe('health sync', () => {
   it('marks the connections of a credential Recall reports unhealthy, and connected again once it is healthy', async () => {
-    // Prepare: two product users on one credential
+    // Prepare: two product users on one credential (the second adopts the first's, made moments ago)
     const zoomUser = uniqueIdentity('health');
     const [first, second] = [uniqueUser('first'), uniqueUser('second')];
-    await connect(first, zoomUser);
+    const original = await connect(first, zoomUser);
     const credential = await connect(second, zoomUser);
+    expect(credential).toBe(original);
 
     // Act + Assess: Recall marks it unhealthy; the next run notices
     await setCredentialHealth(server, credential, 'unhealthy');
@@ -56,7 +57,7 @@ describe('health sync', () => {
     // Act + Assess: a run that finds nothing new changes nothing and publishes nothing
     await runHealthSync(server);
     expect(await statusOf(first)).toBe('unhealthy');
-    expect(await eventTypesFor(server, first)).toEqual(['connected', 'replaced', 'unhealthy']);
+    expect(await eventTypesFor(server, first)).toEqual(['connected', 'unhealthy']);
 
     // Act + Assess: healthy again
     await setCredentialHealth(server, credential, 'healthy');
@@ -115,13 +116,33 @@ describe('health sync', () => {
 });
 
 describe('events of the connect flow', () => {
+  it('publishes connected only, for both users, when the second adopts the credential the first made moments ago', async () => {
+    // Prepare
+    const zoomUser = uniqueIdentity('adopted');
+    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
+    const original = await connect(first, zoomUser);
+
+    // Act: a second product user connects the same Zoom user within the adopt window (legacy conflict)
+    const adopted = await connect(second, zoomUser);
+
+    // Assess: nobody's credential changed, so nobody is told of a replacement
+    expect(adopted).toBe(original);
+    for (const userId of [first, second]) {
+      expect(await eventsFor(server, userId), userId).toEqual([
+        expect.objectContaining({ type: 'connected', status: 'connected', recallCredentialId: original }),
+      ]);
+    }
+  });
+
   it('publishes connected, and replaced for a user moved to the credential that replaced theirs', async () => {
     // Prepare
     const zoomUser = uniqueIdentity('events');
     const [first, second] = [uniqueUser('first'), uniqueUser('second')];
     const original = await connect(first, zoomUser);
+    expect(ageCredentials(server, { userId: zoomUser.userId })).toBe(1);
 
-    // Act: a second product user connects the same Zoom user (legacy conflict: delete and create again)
+    // Act: a second product user connects the same Zoom user (legacy conflict on an old credential: delete and
+    // create again)
     const replacement = await connect(second, zoomUser);
 
     // Assess

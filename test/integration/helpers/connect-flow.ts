@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
+import { FRESH_CREDENTIAL_MS } from '../../../functions/shared/connect.js';
 import { signConnectToken } from '../../../functions/shared/connect-token.js';
 import { type LocalServer, type LocalServerOptions, startLocalServer } from '../../../local/server.js';
 import { type Hop, TestBrowser } from './browser.js';
@@ -165,4 +166,17 @@ export async function connectUrl(
 /** Starts local mode on a random port, quietly, for one test file (one local server per process). */
 export function startTestServer(options: LocalServerOptions = {}): Promise<LocalServer> {
   return startLocalServer({ port: 0, log: () => undefined, ...options });
+}
+
+/**
+ * Makes the credentials of one Zoom identity look made long ago (ten adopt windows), so that a conflict on them
+ * deletes and recreates instead of adopting a credential another callback may have made moments ago
+ * (`FRESH_CREDENTIAL_MS`).
+ * @returns how many credentials were aged
+ */
+export function ageCredentials(server: LocalServer, identity: { userId?: string; accountId?: string }): number {
+  const longAgo = new Date(Date.now() - 10 * FRESH_CREDENTIAL_MS).toISOString();
+  const credentials = server.sandboxRecall.credentialsFor(identity);
+  for (const credential of credentials) credential.created_at = longAgo;
+  return credentials.length;
 }

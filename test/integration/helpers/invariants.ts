@@ -3,7 +3,12 @@ import { expect } from 'vitest';
 import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
 import type { RecallAppKind } from '../../../local/local-settings.js';
 import { LOCAL_AWS_CREDENTIALS } from '../../../local/local-table.js';
-import type { RecallOperation, RecordedRequest, SandboxCredential } from '../../../local/sandbox-recall.js';
+import type {
+  RecallOperation,
+  RecordedRequest,
+  SandboxCredential,
+  SandboxRecall,
+} from '../../../local/sandbox-recall.js';
 import type { LocalServer } from '../../../local/server.js';
 import { getConnection } from './connect-flow.js';
 
@@ -27,6 +32,8 @@ export interface IdentityInvariantOptions {
   appKind?: RecallAppKind;
   /** Where no `connected` record may point at a missing credential; default `table` (every record). */
   danglingScope?: 'table' | 'identity';
+  /** The Recall the server talks to, when it is not its built-in sandbox (RECALL_API_BASE_URL). */
+  recall?: SandboxRecall;
 }
 
 /** A connection record as stored (the attributes the invariants need). */
@@ -51,9 +58,13 @@ export function identityKey(identity: IdentityRef, appKind: RecallAppKind): stri
 }
 
 /** Live credentials of one identity key in the server's OAuth app, as Recall would match them. */
-export function credentialsOfIdentity(server: LocalServer, key: string): SandboxCredential[] {
+export function credentialsOfIdentity(
+  server: LocalServer,
+  key: string,
+  recall: SandboxRecall = server.sandboxRecall,
+): SandboxCredential[] {
   const [kind, id] = splitKey(key);
-  return [...server.sandboxRecall.state.credentials.values()].filter(
+  return [...recall.state.credentials.values()].filter(
     (credential) =>
       credential.oauth_app === server.settings.recallOAuthAppId &&
       (kind === 'user' ? credential.user_id === id : credential.user_id === null && credential.account_id === id),
@@ -72,14 +83,15 @@ export async function assertIdentityInvariants(
   userIds: readonly string[],
   options: IdentityInvariantOptions = {},
 ): Promise<IdentityState> {
-  const key = identityKey(identity, options.appKind ?? server.sandboxRecall.behaviour.appKind);
-  const credentials = credentialsOfIdentity(server, key);
+  const recall = options.recall ?? server.sandboxRecall;
+  const key = identityKey(identity, options.appKind ?? recall.behaviour.appKind);
+  const credentials = credentialsOfIdentity(server, key, recall);
   const records = await readConnectionRecords(server);
   const identityRecords = records.filter((record) => record.zoomIdentity === key);
   const connected = records.filter((record) => record.status === 'connected');
   const context = `identity ${key}: credentials ${JSON.stringify(credentials.map((c) => c.id))}, records ${JSON.stringify(identityRecords)}`;
 
-  const live = server.sandboxRecall.state.credentials;
+  const live = recall.state.credentials;
   const dangling = (options.danglingScope === 'identity' ? connected.filter((r) => r.zoomIdentity === key) : connected)
     .filter((record) => record.recallCredentialId === undefined || !live.has(record.recallCredentialId))
     .map((record) => record.userId);
