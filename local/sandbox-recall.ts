@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import * as z from 'zod/mini';
 import { readBody } from './http-util.js';
 import { type ConflictMode, LOCAL_DEFAULTS, type RecallAppKind } from './local-settings.js';
-import type { CodeExchangeInput, CodeExchangeResult, ZoomCodeExchanger } from './sandbox-zoom.js';
+import type { CodeExchangeInput, CodeExchangeResult, ZoomCodeExchanger, ZoomIdentity } from './sandbox-zoom.js';
 
 /**
  * A sandbox of Recall's Zoom OAuth credential API (reference/recall-zoom-api.md §1.3), strict where real Recall is
@@ -56,7 +56,18 @@ export interface SandboxRecallBehaviour {
    * local mode's redirect URI is on localhost; tests turn it on to check the service's handling of the 403.
    */
   rejectLocalhostRedirect: boolean;
+  /**
+   * Time Recall takes, per operation: a random wait before the request is processed, and one after (the answer in
+   * flight while the change is already made). Off by default; race tests turn it on so that concurrent callers
+   * really interleave.
+   */
+  latency: SandboxLatency;
 }
+
+/** `[min, max]` in ms; each request waits a uniformly random time in it. */
+export type LatencyRange = readonly [number, number];
+
+export type SandboxLatency = Partial<Record<RecallOperation, { beforeMs?: LatencyRange; afterMs?: LatencyRange }>>;
 
 export const DEFAULT_BEHAVIOUR: SandboxRecallBehaviour = {
   appKind: 'user_level',
@@ -64,6 +75,7 @@ export const DEFAULT_BEHAVIOUR: SandboxRecallBehaviour = {
   spendCodeOnConflict: false,
   pageSize: 2,
   rejectLocalhostRedirect: false,
+  latency: Object.freeze({}),
 };
 
 export type RecallOperation = 'create' | 'list' | 'retrieve' | 'delete' | 'webhook' | 'sandbox' | 'other';
@@ -102,6 +114,12 @@ export interface RecordedRequest {
   status: number | 'hang' | 'reset';
   /** Set when a fault decided the response. */
   fault?: boolean;
+  /** What processing answered when a fault then replaced the answer (`afterProcessing`, `*-after-processing`). */
+  processedStatus?: number;
+  /** A create's Zoom identity (as `FaultRequest.zoomIdentity`): which caller a create came from, never its code. */
+  zoomIdentity?: ZoomIdentity;
+  /** The credential id of a retrieve or delete. */
+  credentialId?: string;
 }
 
 /** What a fault hook sees. */
@@ -110,6 +128,13 @@ export interface FaultRequest {
   path: string;
   operation: RecallOperation;
   query: URLSearchParams;
+  /**
+   * A create's Zoom identity, as Zoom would tell Recall for its code (found without spending the code); absent when
+   * the code is not one Zoom would exchange. Lets a test fault one caller's create among concurrent ones.
+   */
+  zoomIdentity?: ZoomIdentity;
+  /** The credential id of a retrieve or delete. */
+  credentialId?: string;
 }
 
 /**
@@ -123,8 +148,12 @@ export interface FaultResponse {
   afterProcessing?: boolean;
 }
 
-/** `hang`: never answer (until the client gives up or the sandbox closes); `reset`: drop the connection. */
-export type FaultAction = FaultResponse | 'hang' | 'reset';
+/**
+ * `hang`: never answer (until the client gives up or the sandbox closes); `reset`: drop the connection. The
+ * `-after-processing` forms do the request first (a create does create, a delete does delete): "Recall did it, and
+ * then the caller never heard back", the moment a Lambda that dies mid-call leaves behind.
+ */
+export type FaultAction = FaultResponse | 'hang' | 'reset' | 'hang-after-processing' | 'reset-after-processing';
 
 /**
  * A fault hook: return an action to apply it to this request, or undefined to let the request through. Queued in
@@ -152,6 +181,8 @@ export interface SandboxRecallOptions extends Partial<SandboxRecallBehaviour> {
   /** Sandbox Zoom, which the sandbox exchanges codes with; can be attached later with `useZoom`. */
   zoom?: ZoomCodeExchanger;
   now?: () => number;
+  /** Picks each latency within its range; default `Math.random`. */
+  random?: () => number;
 }
 
 interface SandboxResponse {
@@ -202,11 +233,14 @@ export class SandboxRecall {
   readonly oauthApp: { id: string; clientId: string; webhookSecret: string };
   #zoom: ZoomCodeExchanger;
   readonly #now: () => number;
+  readonly #random: () => number;
   #lastCreatedMicros = 0;
   readonly #hanging = new Set<ServerResponse>();
+  /** Told when the request a `failWhen` fault fired on is recorded. */
+  readonly #onApplied = new WeakMap<Fault, (request: RecordedRequest) => void>();
 
   constructor(options: SandboxRecallOptions = {}) {
-    const { apiKey, oauthApp, zoom, now, ...behaviour } = options;
+    const { apiKey, oauthApp, zoom, now, random, ...behaviour } = options;
     this.behaviour = { ...DEFAULT_BEHAVIOUR, ...stripUndefined(behaviour) };
     this.apiKey = apiKey ?? LOCAL_DEFAULTS.recallApiKey;
     this.oauthApp = {
@@ -216,6 +250,7 @@ export class SandboxRecall {
     };
     this.#zoom = zoom ?? noZoom;
     this.#now = now ?? Date.now;
+    this.#random = random ?? Math.random;
   }
 
   /** Changes behaviour from now on (tests switch app kind or conflict mode between cases). */
@@ -233,6 +268,18 @@ export class SandboxRecall {
     for (let i = 0; i < times; i++) {
       this.state.faults.push((request) => (request.operation === operation ? action : undefined));
     }
+  }
+
+  /**
+   * Queues one fault for the first request `match` accepts (a crash test's "this create, and no other").
+   * @returns the request as recorded once the fault was applied: for a hang, the moment the caller is left waiting
+   */
+  failWhen(match: (request: FaultRequest) => boolean, action: FaultAction): Promise<RecordedRequest> {
+    return new Promise((resolve) => {
+      const fault: Fault = (request) => (match(request) ? action : undefined);
+      this.#onApplied.set(fault, resolve);
+      this.state.faults.push(fault);
+    });
   }
 
   /** Live credentials of one Zoom identity, matched the way this app kind matches them. */
@@ -274,8 +321,10 @@ export class SandboxRecall {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
     const operation = operationOf(method, path);
-    const record = (status: RecordedRequest['status'], fault?: boolean) =>
-      this.state.requests.push({
+    let applied: Fault | undefined;
+    let details: Pick<FaultRequest, 'zoomIdentity' | 'credentialId'> = {};
+    const record = (status: RecordedRequest['status'], fault?: boolean, processedStatus?: number) => {
+      const recorded: RecordedRequest = {
         at: new Date(this.#now()).toISOString(),
         method,
         path,
@@ -283,25 +332,13 @@ export class SandboxRecall {
         operation,
         status,
         ...(fault ? { fault } : {}),
-      });
+        ...(processedStatus !== undefined ? { processedStatus } : {}),
+        ...details,
+      };
+      this.state.requests.push(recorded);
+      if (applied) this.#onApplied.get(applied)?.(recorded);
+    };
 
-    const fault = this.#takeFault({ method, path, operation, query: url.searchParams });
-    if (fault === 'reset') {
-      record('reset', true);
-      req.socket.destroy();
-      return;
-    }
-    if (fault === 'hang') {
-      record('hang', true);
-      this.#hanging.add(res);
-      res.on('close', () => this.#hanging.delete(res));
-      return;
-    }
-    if (fault && !fault.afterProcessing) {
-      send(res, faultResponse(fault));
-      record(fault.status, true);
-      return;
-    }
     let body: Buffer;
     try {
       body = await readBody(req, MAX_BODY_BYTES);
@@ -310,18 +347,80 @@ export class SandboxRecall {
       record(413);
       return;
     }
+    details = this.#requestDetails(operation, path, body);
+    const taken = this.#takeFault({ method, path, operation, query: url.searchParams, ...details });
+    applied = taken?.fault;
+    const fault = taken?.action;
+    if (fault === 'reset') {
+      record('reset', true);
+      req.socket.destroy();
+      return;
+    }
+    if (fault === 'hang') {
+      this.#hang(res);
+      record('hang', true);
+      return;
+    }
+    if (fault && typeof fault === 'object' && !fault.afterProcessing) {
+      send(res, faultResponse(fault));
+      record(fault.status, true);
+      return;
+    }
+    const latency = this.behaviour.latency[operation];
+    await this.#wait(latency?.beforeMs);
     const response = this.#process(method, path, url.searchParams, req.headers, body, publicBase);
+    if (fault === 'hang-after-processing') {
+      this.#hang(res);
+      record('hang', true, response.status);
+      return;
+    }
+    if (fault === 'reset-after-processing') {
+      req.socket.destroy();
+      record('reset', true, response.status);
+      return;
+    }
+    await this.#wait(latency?.afterMs);
     const sent = fault ? faultResponse(fault) : response;
-    send(res, sent);
-    record(sent.status, fault ? true : undefined);
+    if (!res.destroyed) send(res, sent);
+    record(sent.status, fault ? true : undefined, fault ? response.status : undefined);
   }
 
-  #takeFault(request: FaultRequest): FaultAction | undefined {
+  /** Who a request is about, for fault hooks and the log: the create's Zoom identity, the item's credential id. */
+  #requestDetails(operation: RecallOperation, path: string, body: Buffer): Pick<FaultRequest, 'zoomIdentity' | 'credentialId'> {
+    if (operation === 'retrieve' || operation === 'delete') {
+      return { credentialId: decodeURIComponent(ITEM.exec(path)?.[1] ?? '') };
+    }
+    if (operation !== 'create') return {};
+    try {
+      const parsed = CreateBodySchema.safeParse(JSON.parse(body.toString('utf8')));
+      if (!parsed.success) return {};
+      const { code, redirect_uri: redirectUri, code_verifier: codeVerifier } = parsed.data.authorization_code;
+      const inspected = this.#zoom.inspect({ code, redirectUri, codeVerifier, clientId: this.oauthApp.clientId });
+      return inspected.ok ? { zoomIdentity: inspected.identity } : {};
+    } catch {
+      return {};
+    }
+  }
+
+  #hang(res: ServerResponse): void {
+    this.#hanging.add(res);
+    res.on('close', () => this.#hanging.delete(res));
+  }
+
+  async #wait(range: LatencyRange | undefined): Promise<void> {
+    if (!range) return;
+    const [min, max] = range;
+    const ms = min + this.#random() * Math.max(0, max - min);
+    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  #takeFault(request: FaultRequest): { fault: Fault; action: FaultAction } | undefined {
     for (let i = 0; i < this.state.faults.length; i++) {
-      const action = this.state.faults[i]?.(request);
+      const fault = this.state.faults[i] as Fault;
+      const action = fault(request);
       if (action !== undefined) {
         this.state.faults.splice(i, 1);
-        return action;
+        return { fault, action };
       }
     }
     return undefined;

@@ -302,8 +302,89 @@ describe('sandbox Recall: faults', () => {
 
     const who = identity('lost');
     fake.sandbox.failNext('create', { status: 502, afterProcessing: true });
-    await expect(create(consent(who))).rejects.toMatchObject({ name: 'RecallUnavailableError', status: 502 });
+    // A 5xx after the work was done: the client cannot know whether it was, and says so.
+    await expect(create(consent(who))).rejects.toMatchObject({ name: 'RecallOutcomeUnknownError', status: 502 });
     expect(fake.sandbox.credentialsFor({ userId: who.userId })).toHaveLength(1);
+    expect(state.requests.at(-1)).toMatchObject({ operation: 'create', status: 502, fault: true, processedStatus: 201 });
+  });
+
+  it('can process a request and then hang or drop the connection: the work is done, the caller never hears', async () => {
+    const hung = identity('hung');
+    fake.sandbox.failNext('create', 'hang-after-processing');
+    await expect(
+      client().createCredential({ oauthApp: APP.id, ...consent(hung) }, AbortSignal.timeout(200)),
+    ).rejects.toMatchObject({ name: 'RecallOutcomeUnknownError' });
+    expect(fake.sandbox.credentialsFor({ userId: hung.userId })).toHaveLength(1);
+    expect(state.requests.at(-1)).toMatchObject({ operation: 'create', status: 'hang', fault: true, processedStatus: 201 });
+
+    const [credential] = fake.sandbox.credentialsFor({ userId: hung.userId });
+    fake.sandbox.failNext('delete', 'reset-after-processing');
+    await expect(raw(`/api/v2/zoom-oauth-credentials/${credential?.id}/`, { method: 'DELETE' })).rejects.toThrow();
+    expect(state.credentials.has(credential?.id as string)).toBe(false);
+    expect(state.requests.at(-1)).toMatchObject({ operation: 'delete', status: 'reset', fault: true, processedStatus: 204 });
+  });
+
+  it('faults one caller\'s create by its Zoom identity and tells when the fault was applied', async () => {
+    const [target, bystander] = [identity('target'), identity('bystander')];
+    const applied = fake.sandbox.failWhen((request) => request.zoomIdentity?.userId === target.userId, 'hang');
+    let appliedYet = false;
+    void applied.then(() => (appliedYet = true));
+
+    // The bystander's create passes untouched, and the fault stays queued for its target.
+    expect(await create(consent(bystander))).toMatchObject({ kind: 'created' });
+    await Promise.resolve();
+    expect(appliedYet).toBe(false);
+    expect(state.faults).toHaveLength(1);
+
+    const targetCreate = client().createCredential({ oauthApp: APP.id, ...consent(target) }, AbortSignal.timeout(2_000));
+    const recorded = await applied;
+    expect(recorded).toMatchObject({ operation: 'create', status: 'hang', fault: true, zoomIdentity: target });
+    expect(recorded.processedStatus).toBeUndefined();
+    expect(fake.sandbox.credentialsFor({ userId: target.userId })).toEqual([]);
+    fake.sandbox.close();
+    await expect(targetCreate).rejects.toMatchObject({ name: 'RecallOutcomeUnknownError' });
+    expect(state.faults).toEqual([]);
+  });
+
+  it('matches a delete by its credential id', async () => {
+    const [kept, dropped] = [identity('kept'), identity('dropped')];
+    const ids: string[] = [];
+    for (const who of [kept, dropped]) {
+      const result = await create(consent(who));
+      ids.push(result.kind === 'created' ? result.credential.id : '');
+    }
+    const applied = fake.sandbox.failWhen((request) => request.credentialId === ids[1], { status: 503 });
+    expect((await raw(`/api/v2/zoom-oauth-credentials/${ids[0]}/`, { method: 'DELETE' })).status).toBe(204);
+    expect((await raw(`/api/v2/zoom-oauth-credentials/${ids[1]}/`, { method: 'DELETE' })).status).toBe(503);
+    expect(await applied).toMatchObject({ operation: 'delete', status: 503, credentialId: ids[1] });
+    expect(state.credentials.has(ids[1] as string)).toBe(true);
+  });
+});
+
+describe('sandbox Recall: latency', () => {
+  it('waits before processing, so concurrent creates of one identity interleave: one wins, the others conflict', async () => {
+    fake.sandbox.configure({ latency: { create: { beforeMs: [20, 60] } } });
+    const who = identity('race');
+    const grants = [consent(who), consent(who), consent(who)];
+    const started = performance.now();
+    const results = await Promise.all(grants.map((grant) => create(grant)));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(20);
+    expect(results.map((result) => result.kind).sort()).toEqual(['conflict', 'conflict', 'created']);
+    expect(fake.sandbox.credentialsFor({ userId: who.userId })).toHaveLength(1);
+  });
+
+  it('waits after processing with the change already made: the answer is still in flight', async () => {
+    fake.sandbox.configure({ latency: { create: { afterMs: [150, 150] } } });
+    const who = identity('inflight');
+    const pending = create(consent(who));
+    // Poll the sandbox's state, not the clock: the credential exists before its create is answered.
+    while (fake.sandbox.credentialsFor({ userId: who.userId }).length === 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const answeredBefore = state.requests.filter((request) => request.operation === 'create').length;
+    const result = await pending;
+    expect(result.kind).toBe('created');
+    expect(state.requests.filter((request) => request.operation === 'create')).toHaveLength(answeredBefore + 1);
   });
 });
 
