@@ -92,6 +92,7 @@ describe('metrics', () => {
         'ConnectDenied',
         'ConnectFailed',
         'ConflictResolved',
+        'RecallOutcomeUnknown',
         'Reauthorization',
         'RecallCall',
         'RecallFailure',
@@ -103,6 +104,9 @@ describe('metrics', () => {
         'HealthSyncMarkedUnhealthy',
         'HealthSyncHealthyAgain',
         'EventPublishFailed',
+        'ReconcileOrphans',
+        'ReconcileDanglingRecords',
+        'ReconcileRepaired',
       ].sort(),
     );
     expect(m.METRICS_NAMESPACE).toBe('RecallZoomConnect');

@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MisconfiguredError, RecallRejectedError, RecallUnavailableError } from '../../../functions/shared/errors.js';
-import { RecallClient, type RecallClientOptions, retryAfterMs } from '../../../functions/shared/recall-client.js';
+import {
+  MisconfiguredError,
+  RecallOutcomeUnknownError,
+  RecallRejectedError,
+  RecallUnavailableError,
+} from '../../../functions/shared/errors.js';
+import { RecallClient, type RecallClientOptions, retryAfterMs, signalUntil } from '../../../functions/shared/recall-client.js';
 
 const BASE = 'https://us-west-2.recall.ai';
 const API_KEY = 'recall-api-key-0123456789';
@@ -33,8 +38,11 @@ const credential = (id: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-/** A fake `fetch` that answers from a script, records every request, and a `sleep` that records instead of waiting. */
-function harness(replies: Reply[], options: Partial<RecallClientOptions> = {}) {
+/**
+ * A fake `fetch` that answers from a script, records every request, and a `sleep` that records instead of waiting
+ * (and, given a `clock`, moves it on by the time waited).
+ */
+function harness(replies: Reply[], options: Partial<RecallClientOptions> = {}, clock?: { now: number }) {
   const requests: RecordedRequest[] = [];
   const sleeps: number[] = [];
   const fetch = vi.fn(async (input: string | URL | Request, init?: RequestInit) => {
@@ -57,8 +65,10 @@ function harness(replies: Reply[], options: Partial<RecallClientOptions> = {}) {
     fetch: fetch as unknown as typeof globalThis.fetch,
     sleep: async (ms) => {
       sleeps.push(ms);
+      if (clock) clock.now += ms;
     },
     random: () => 0.5,
+    ...(clock ? { now: () => clock.now } : {}),
     ...options,
   });
   return { client, requests, sleeps, fetch };
@@ -258,33 +268,34 @@ describe('RecallClient.createCredential', () => {
     expect(sleeps).toEqual([1000, 1000]);
   });
 
-  it('does not retry a 503 on create, whose outcome is unknown, and throws RecallUnavailableError', async () => {
+  it('does not retry a 503 on create, whose outcome is unknown, and throws RecallOutcomeUnknownError', async () => {
     const { client, requests, sleeps } = harness([empty(503), json(201, credential('never-reached'))]);
 
     const error = await rejection(client.createCredential(CREATE_INPUT));
 
-    expect(error).toBeInstanceOf(RecallUnavailableError);
-    expect((error as RecallUnavailableError).status).toBe(503);
+    expect(error).toBeInstanceOf(RecallOutcomeUnknownError);
+    expect((error as RecallOutcomeUnknownError).status).toBe(503);
     expect(requests).toHaveLength(1);
     expect(sleeps).toEqual([]);
   });
 
-  it('does not retry a network error on create and throws RecallUnavailableError', async () => {
+  it('does not retry a connection reset on create and throws RecallOutcomeUnknownError', async () => {
     const { client, requests } = harness([networkError(), json(201, credential('never-reached'))]);
 
     const error = await rejection(client.createCredential(CREATE_INPUT));
 
-    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect(error).toBeInstanceOf(RecallOutcomeUnknownError);
     expect(requests).toHaveLength(1);
     expect(error.message).not.toContain(CODE);
   });
 
-  it('throws RecallUnavailableError for a 2xx whose body is not a credential', async () => {
+  it('throws RecallOutcomeUnknownError for a 2xx whose body is not a credential', async () => {
     const { client } = harness([json(201, { unexpected: true })]);
 
     const error = await rejection(client.createCredential(CREATE_INPUT));
 
-    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect(error).toBeInstanceOf(RecallOutcomeUnknownError);
+    expect((error as RecallOutcomeUnknownError).status).toBe(201);
   });
 
   it('lets a MisconfiguredError from the API key loader through without calling Recall', async () => {
@@ -493,16 +504,31 @@ describe('RecallClient.listCredentials', () => {
     expect(requests).toHaveLength(1);
   });
 
-  it('bounds every retry delay by maxDelayMs, Retry-After included', async () => {
+  it('caps every backoff wait at maxDelayMs', async () => {
+    // The largest jitter there is (random() = 1): the waits double until the cap holds them.
     const { client, sleeps } = harness(
-      [empty(503), empty(503), empty(503), empty(429, { 'Retry-After': '3600' }), json(200, { next: null, results: [] })],
-      { retry: { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 1500 } },
+      [empty(503), empty(503), empty(503), empty(503), json(200, { next: null, results: [] })],
+      { random: () => 1, retry: { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 1500 } },
     );
 
     await client.listCredentials({ oauth_app: OAUTH_APP });
 
-    expect(sleeps).toEqual([500, 1000, 1500, 1500]);
-    for (const delay of sleeps) expect(delay).toBeLessThanOrEqual(1500);
+    expect(sleeps).toEqual([1000, 1500, 1500, 1500]);
+  });
+
+  it('ends the call at once, without waiting, when Retry-After asks for longer than maxDelayMs', async () => {
+    // Retrying sooner than Recall asked would only be refused again; waiting longer would pass the callback's budget.
+    const { client, requests, sleeps } = harness(
+      [empty(503), empty(429, { 'Retry-After': '3600' }), json(200, { next: null, results: [] })],
+      { retry: { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 1500 } },
+    );
+
+    const error = await rejection(client.listCredentials({ oauth_app: OAUTH_APP }));
+
+    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect((error as RecallUnavailableError).status).toBe(429);
+    expect(requests).toHaveLength(2);
+    expect(sleeps).toEqual([500]);
   });
 
   it('reports each retry without any header or body value', async () => {
@@ -724,3 +750,261 @@ function request0Body(requests: RecordedRequest[]): string {
   expect(body).toBeTypeOf('string');
   return body as string;
 }
+
+/** Node's error for a failed connection, as fetch and nodeFetch reject with it: its code in `cause`. */
+const connectionError = (code: string) => new TypeError('fetch failed', { cause: { code } });
+const T0 = Date.parse('2026-11-30T18:00:00.000Z');
+
+describe('RecallClient.createCredential: a create that may have been processed is never repeated', () => {
+  it.each([500, 502, 503, 504])('throws RecallOutcomeUnknownError on a %i after one attempt, without waiting', async (status) => {
+    const { client, requests, sleeps } = harness([empty(status), json(201, credential('never-reached'))]);
+
+    const error = await rejection(client.createCredential(CREATE_INPUT));
+
+    expect(error).toBeInstanceOf(RecallOutcomeUnknownError);
+    expect((error as RecallOutcomeUnknownError).status).toBe(status);
+    expect(requests).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+
+  it.each(['ECONNRESET', 'EPIPE'])('throws RecallOutcomeUnknownError when the connection drops after sending (%s)', async (code) => {
+    const { client, requests } = harness([connectionError(code), json(201, credential('never-reached'))]);
+
+    const error = await rejection(client.createCredential(CREATE_INPUT));
+
+    expect(error).toBeInstanceOf(RecallOutcomeUnknownError);
+    expect(error.message).toContain(code);
+    expect(requests).toHaveLength(1);
+  });
+
+  it('throws RecallOutcomeUnknownError when an attempt runs into its timeout, without a second attempt', async () => {
+    // Prepare: a Recall that never answers; the client's own per-request timeout ends the attempt.
+    let sent = 0;
+    const { client } = harness([], {
+      timeoutMs: 20,
+      fetch: (_url, init) => {
+        sent++;
+        return new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal?.reason)));
+      },
+    });
+
+    // Act
+    const error = await rejection(client.createCredential(CREATE_INPUT));
+
+    // Assess
+    expect(error).toBeInstanceOf(RecallOutcomeUnknownError);
+    expect(error.message).toContain('timed out');
+    expect(sent).toBe(1);
+  });
+
+  it.each([409, 429])('retries a %i, which Recall sends only for a request it did not process', async (status) => {
+    const { client, requests, sleeps } = harness([empty(status), json(201, credential('cred-1'))]);
+
+    const result = await client.createCredential(CREATE_INPUT);
+
+    expect(result).toMatchObject({ kind: 'created', credential: { id: 'cred-1' } });
+    expect(requests).toHaveLength(2);
+    expect(requests[1]?.body).toBe(requests[0]?.body);
+    expect(sleeps).toEqual([100]);
+  });
+
+  it.each(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH'])(
+    'retries a connection that was never made (%s): the request cannot have reached Recall',
+    async (code) => {
+      const { client, requests } = harness([connectionError(code), json(201, credential('cred-1'))]);
+
+      const result = await client.createCredential(CREATE_INPUT);
+
+      expect(result.kind).toBe('created');
+      expect(requests).toHaveLength(2);
+    },
+  );
+
+  it('throws RecallUnavailableError, not an unknown outcome, when no attempt ever connected', async () => {
+    const { client, requests } = harness([connectionError('ECONNREFUSED'), connectionError('ECONNREFUSED'), connectionError('ECONNREFUSED')]);
+
+    const error = await rejection(client.createCredential(CREATE_INPUT));
+
+    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect(error).not.toBeInstanceOf(RecallOutcomeUnknownError);
+    expect(requests).toHaveLength(3);
+  });
+
+  it('throws RecallUnavailableError, not an unknown outcome, when 429 lasts past maxAttempts', async () => {
+    const { client } = harness([empty(429), empty(429), empty(429)]);
+
+    const error = await rejection(client.createCredential(CREATE_INPUT));
+
+    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect(error).not.toBeInstanceOf(RecallOutcomeUnknownError);
+  });
+});
+
+describe('RecallClient: waits between attempts', () => {
+  it.each([
+    ['delay-seconds', '2', 2_000],
+    ['an HTTP date', 'Mon, 30 Nov 2026 18:00:03 GMT', 3_000],
+  ])('waits exactly as long as a Retry-After in %s asks', async (_form, header, waited) => {
+    const { client, sleeps } = harness([empty(409, { 'Retry-After': header }), json(201, credential('cred-1'))], {}, { now: T0 });
+
+    await client.createCredential(CREATE_INPUT);
+
+    expect(sleeps).toEqual([waited]);
+  });
+
+  it('waits random × min(maxDelayMs, baseDelayMs × 2^(n-1)) after attempt n (full jitter)', async () => {
+    const randoms = [0.125, 0.75, 0.5, 0.875];
+    const { client, sleeps } = harness([empty(503), empty(503), empty(503), empty(503), json(200, { next: null, results: [] })], {
+      random: () => randoms.shift() ?? 1,
+      retry: { maxAttempts: 5, baseDelayMs: 300, maxDelayMs: 1_000 },
+    });
+
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+
+    // 0.125 × 300, 0.75 × 600, 0.5 × min(1000, 1200), 0.875 × min(1000, 2400)
+    expect(sleeps).toEqual([37.5, 450, 500, 875]);
+  });
+
+  it.each([1, 2, 4])('makes at most maxAttempts = %i attempts', async (maxAttempts) => {
+    const { client, requests, sleeps } = harness(Array.from({ length: 6 }, () => empty(503)), { retry: { maxAttempts } });
+
+    const error = await rejection(client.listCredentials({ oauth_app: OAUTH_APP }));
+
+    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect(requests).toHaveLength(maxAttempts);
+    expect(sleeps).toHaveLength(maxAttempts - 1);
+  });
+
+  it.each([
+    ['delay-seconds', '3'],
+    ['an HTTP date', 'Mon, 30 Nov 2026 18:00:03 GMT'],
+  ])('gives up at once, without waiting, when a Retry-After in %s would end at the deadline of a signalUntil signal', async (_form, header) => {
+    const clock = { now: T0 };
+    const { client, requests, sleeps } = harness([empty(429, { 'Retry-After': header }), json(201, credential('late'))], {}, clock);
+
+    const error = await rejection(client.createCredential(CREATE_INPUT, signalUntil(T0 + 3_000, T0)));
+
+    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect((error as RecallUnavailableError).status).toBe(429);
+    expect(requests).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+
+  it('waits out a Retry-After that ends before the deadline of a signalUntil signal', async () => {
+    const clock = { now: T0 };
+    const { client, sleeps } = harness([empty(429, { 'Retry-After': '2' }), json(201, credential('cred-1'))], {}, clock);
+
+    const result = await client.createCredential(CREATE_INPUT, signalUntil(T0 + 3_000, T0));
+
+    expect(result.kind).toBe('created');
+    expect(sleeps).toEqual([2_000]);
+  });
+
+  it('gives up at once when a backoff wait would pass the deadline', async () => {
+    const clock = { now: T0 };
+    const { client, requests, sleeps } = harness([empty(503), json(200, { next: null, results: [] })], {}, clock);
+
+    // random 0.5 × base 200: a 100 ms wait, with 99 ms left.
+    const error = await rejection(client.listCredentials({ oauth_app: OAUTH_APP }, signalUntil(T0 + 99, T0)));
+
+    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect(requests).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+});
+
+describe('RecallClient.listCredentials: pacing (listsPerMinute)', () => {
+  const page = (next: string | null = null) => json(200, { next, results: [] });
+
+  it('makes the list beyond the budget wait until the oldest of the minute is a minute old', async () => {
+    // Prepare
+    const clock = { now: T0 };
+    const { client, requests, sleeps } = harness([page(), page(), page(), page()], { listsPerMinute: 2 }, clock);
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+    clock.now += 1_000;
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+    clock.now += 1_000;
+
+    // Act
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+
+    // Assess: the third waits until T0 + 60 s, the fourth until the second's minute ends (T0 + 61 s).
+    expect(sleeps).toEqual([58_000, 1_000]);
+    expect(requests).toHaveLength(4);
+  });
+
+  it('does not wait once the minute has passed', async () => {
+    const clock = { now: T0 };
+    const { client, sleeps } = harness([page(), page(), page()], { listsPerMinute: 2 }, clock);
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+    clock.now += 60_001;
+
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+
+    expect(sleeps).toEqual([]);
+  });
+
+  it('counts every page it fetches', async () => {
+    const clock = { now: T0 };
+    const { client, requests, sleeps } = harness([page('c1'), page('c2'), page()], { listsPerMinute: 2 }, clock);
+
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+
+    expect(requests).toHaveLength(3);
+    expect(sleeps).toEqual([60_000]);
+  });
+
+  it('fails at once, without waiting or calling Recall, when the wait would pass the deadline', async () => {
+    const clock = { now: T0 };
+    const { client, requests, sleeps } = harness([page(), page(), page()], { listsPerMinute: 2 }, clock);
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+
+    const error = await rejection(client.listCredentials({ oauth_app: OAUTH_APP }, signalUntil(T0 + 10_000, T0)));
+
+    expect(error).toBeInstanceOf(RecallUnavailableError);
+    expect(error.message).toContain('2/min');
+    expect(requests).toHaveLength(2);
+    expect(sleeps).toEqual([]);
+  });
+});
+
+describe('RecallClient: a base URL with a path (a proxy, a sandbox)', () => {
+  const base = 'http://127.0.0.1:4010/sandbox/recall';
+
+  it('keeps the path once when next is a full URL under it', async () => {
+    // Prepare
+    const { client, requests } = harness(
+      [
+        json(200, { next: `${base}/api/v2/zoom-oauth-credentials/?cursor=page2`, results: [credential('a')] }),
+        json(200, { next: null, results: [credential('b')] }),
+      ],
+      { baseUrl: `${base}/` },
+    );
+
+    // Act
+    const results = await client.listCredentials({ oauth_app: OAUTH_APP, user_id: 'u1' });
+
+    // Assess
+    expect(results.map((c) => c.id)).toEqual(['a', 'b']);
+    const [first, second] = requests.map((request) => new URL(request.url));
+    expect(first?.pathname).toBe('/sandbox/recall/api/v2/zoom-oauth-credentials/');
+    expect(second?.pathname).toBe('/sandbox/recall/api/v2/zoom-oauth-credentials/');
+    expect(second?.origin).toBe('http://127.0.0.1:4010');
+    expect(Object.fromEntries(second?.searchParams ?? [])).toEqual({ cursor: 'page2', oauth_app: OAUTH_APP, user_id: 'u1' });
+  });
+
+  it('sends a create and a delete under the path', async () => {
+    const { client, requests } = harness([json(201, credential('cred-1')), empty(204)], { baseUrl: base });
+
+    await client.createCredential(CREATE_INPUT);
+    await client.deleteCredential('cred-1');
+
+    expect(requests.map((request) => request.url)).toEqual([
+      `${base}/api/v2/zoom-oauth-credentials/`,
+      `${base}/api/v2/zoom-oauth-credentials/cred-1/`,
+    ]);
+  });
+});
