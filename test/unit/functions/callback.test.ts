@@ -1,11 +1,13 @@
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
+  DeleteItemCommand,
   DynamoDBClient,
   PutItemCommand,
   type PutItemCommandInput,
   QueryCommand,
   UpdateItemCommand,
+  type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
@@ -72,14 +74,28 @@ const sealedCookie = async (overrides: Partial<OAuthState> = {}, key: string = S
 /** The cookie the browser sends with the next callback; a test may replace it. */
 let cookie: string;
 
-/** The conditional puts that use a state (the single-use guarantee), and the puts of connection records. */
+/** The conditional puts that use a state (the single-use guarantee). */
 const isConsume = (input: PutItemCommandInput) => input.Item?.pk?.S?.startsWith('STATE#') === true;
 const consumes = () => ddb.commandCalls(PutItemCommand).filter((c) => isConsume(c.args[0].input)).map((c) => c.args[0].input);
-const recordPuts = () => ddb.commandCalls(PutItemCommand).filter((c) => !isConsume(c.args[0].input)).map((c) => c.args[0].input);
-const alreadyUsed = () =>
+const conditionFailed = () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+const alreadyUsed = () => ddb.on(PutItemCommand, { ConditionExpression: 'attribute_not_exists(#pk)' }).rejects(conditionFailed());
+
+/** The write of user-42's connection record: a conditional update that answers the item as it was. */
+const RECORD_WRITE = { Key: { pk: { S: 'USER#user-42' } }, ReturnValues: 'ALL_OLD' } as const;
+const isRecordWrite = (input: UpdateItemCommandInput) => input.ReturnValues === 'ALL_OLD' && input.Key?.pk?.S?.startsWith('USER#') === true;
+const recordWrites = () => updates().filter(isRecordWrite);
+const updates = () => ddb.commandCalls(UpdateItemCommand).map((c) => c.args[0].input);
+/** The item the record write replaces, as DynamoDB answers it (ALL_OLD). */
+const previousRecord = (item: Record<string, AttributeValue>) => ddb.on(UpdateItemCommand, RECORD_WRITE).resolves({ Attributes: item });
+/** Moves of other records onto a new credential (conditional on where they still point). */
+const repoints = () => updates().filter((input) => input.ExpressionAttributeValues?.[':to'] !== undefined);
+/** The identity lock: its conditional put, and its release by the owner. */
+const lockPuts = () =>
   ddb
-    .on(PutItemCommand, { ConditionExpression: 'attribute_not_exists(#pk)' })
-    .rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+    .commandCalls(PutItemCommand)
+    .map((c) => c.args[0].input)
+    .filter((input) => input.Item?.pk?.S?.startsWith('LOCK#'));
+const lockReleases = () => ddb.commandCalls(DeleteItemCommand).map((c) => c.args[0].input);
 
 const connectionItem = (userId: string, credentialId: string, status = 'connected'): Record<string, AttributeValue> => ({
   pk: { S: `USER#${userId}` },
@@ -187,12 +203,16 @@ describe('GET /zoom/callback', () => {
         },
       },
     ]);
-    const put = recordPuts()[0]?.Item;
-    expect(put?.pk?.S).toBe('USER#user-42');
-    expect(put?.status?.S).toBe('connected');
-    expect(put?.recallCredentialId?.S).toBe('cred-1');
-    expect(put?.zoomIdentity?.S).toBe('user#zu-1');
-    // Happy path budget: use the state and write the record, nothing more.
+    const [write] = recordWrites();
+    expect(write?.Key?.pk?.S).toBe('USER#user-42');
+    expect(write?.ExpressionAttributeValues).toMatchObject({
+      ':connected': { S: 'connected' },
+      ':cred': { S: 'cred-1' },
+      ':identity': { S: 'user#zu-1' },
+      // The attempt's expiry orders this user's attempts: an older one never overwrites a newer one's record.
+      ':attempt': { N: String(attempt().expiresAt) },
+    });
+    // Happy path budget: use the state and write the record, nothing more (no lock, no query).
     expect(ddb.calls()).toHaveLength(2);
     expect(consumes()).toHaveLength(1);
     expect(response.cookies?.[0]).toMatch(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom/callback`));
@@ -229,11 +249,11 @@ describe('GET /zoom/callback', () => {
 
     expect(String(response.headers?.location)).toBe(`${RETURN_TO}&zoom_connect=connected`);
     expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(1);
-    expect(recordPuts()).toHaveLength(1);
+    expect(recordWrites()).toHaveLength(1);
   });
 
   it('publishes `replaced` for the user when their own credential for the same Zoom identity changed', async () => {
-    ddb.on(PutItemCommand).resolves({ Attributes: connectionItem('user-42', 'cred-old') });
+    previousRecord(connectionItem('user-42', 'cred-old'));
     recall.on(() => ({ status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }));
 
     const response = await callback({ code: CODE, state: STATE });
@@ -248,7 +268,7 @@ describe('GET /zoom/callback', () => {
   });
 
   it('publishes only `connected` on a reconnect after a disconnect (the product already heard the old id end)', async () => {
-    ddb.on(PutItemCommand).resolves({ Attributes: connectionItem('user-42', 'cred-old', 'disconnected') });
+    previousRecord(connectionItem('user-42', 'cred-old', 'disconnected'));
     recall.on(() => ({ status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }));
 
     await callback({ code: CODE, state: STATE });
@@ -277,7 +297,7 @@ describe('GET /zoom/callback', () => {
   });
 
   it('treats a Recall 2xx that returns the existing credential as connected (update in place)', async () => {
-    ddb.on(PutItemCommand).resolves({ Attributes: connectionItem('user-42', 'cred-existing') });
+    previousRecord(connectionItem('user-42', 'cred-existing'));
     recall.on(() => ({ status: 200, body: credential('cred-existing', { user_id: 'zu-1' }) }));
 
     const response = await callback({ code: CODE, state: STATE });
@@ -320,8 +340,17 @@ describe('GET /zoom/callback', () => {
         `DELETE ${CREDENTIALS}cred-old/`,
         `POST ${CREDENTIALS}`,
       ]);
+      // The identity was locked while its credential was replaced, and given back by its owner afterwards.
+      expect(lockPuts().map((input) => input.Item?.pk?.S)).toEqual([`LOCK#${zoomIdentity}`]);
+      expect(lockReleases()).toEqual([
+        expect.objectContaining({
+          Key: { pk: { S: `LOCK#${zoomIdentity}` } },
+          ExpressionAttributeValues: { ':owner': lockPuts()[0]?.Item?.owner },
+        }),
+      ]);
       // The other product user of the same Zoom identity now points at the new credential.
-      const repoint = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+      expect(repoints()).toHaveLength(1);
+      const [repoint] = repoints();
       expect(repoint?.Key?.pk?.S).toBe('USER#user-7');
       expect(repoint?.ExpressionAttributeValues?.[':to']?.S).toBe('cred-new');
       expect(repoint?.ExpressionAttributeValues?.[':from']?.S).toBe('cred-old');
@@ -349,7 +378,9 @@ describe('GET /zoom/callback', () => {
     const newState = location.searchParams.get('state') ?? '';
     expect(newState).not.toBe(STATE);
     // Nothing stored for the new attempt: only the old state was used. The new attempt travels in a new cookie.
-    expect(ddb.commandCalls(PutItemCommand).map((c) => c.args[0].input.Item?.pk?.S)).toEqual([`STATE#${STATE_ID}`]);
+    expect(consumes().map((input) => input.Item?.pk?.S)).toEqual([`STATE#${STATE_ID}`]);
+    // The identity's lock was given back: the next attempt must not wait for it.
+    expect(lockReleases().map((input) => input.Key?.pk?.S)).toEqual(['LOCK#user#zu-1']);
     expect(response.cookies).toHaveLength(2);
     expect(response.cookies?.[0]).toMatch(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom/callback`));
     const next = response.cookies?.[1] ?? '';
@@ -361,7 +392,7 @@ describe('GET /zoom/callback', () => {
       state: { userId: 'user-42', returnTo: RETURN_TO, reauthCount: 1, correlationId: 'corr-1' },
     });
     // The sharer's record no longer claims a credential that is gone.
-    const marked = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+    const marked = updates().find((input) => input.Key?.pk?.S === 'USER#user-7');
     expect(marked?.ExpressionAttributeValues?.[':status']?.S).toBe('unhealthy');
     expect(publishedEvents()).toEqual([
       expect.objectContaining({
@@ -384,7 +415,7 @@ describe('GET /zoom/callback', () => {
     const response = await callback({ code: CODE, state: STATE });
 
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'code_rejected' });
-    expect(recordPuts()).toHaveLength(0);
+    expect(recordWrites()).toHaveLength(0);
     expect(response.cookies).toHaveLength(1);
   });
 
@@ -396,7 +427,7 @@ describe('GET /zoom/callback', () => {
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'code_rejected' });
     expect(String(response.headers?.location)).not.toContain(CODE);
     expect(creates()).toHaveLength(1);
-    expect(recordPuts()).toHaveLength(0);
+    expect(recordWrites()).toHaveLength(0);
   });
 
   it('lands on reason=recall_unavailable when Recall answers 503', async () => {
@@ -436,7 +467,7 @@ describe('GET /zoom/callback', () => {
     expect(response.body).toContain('already been used');
     expect(response.body).not.toContain(CODE);
     expect(recall.requests).toHaveLength(0);
-    expect(recordPuts()).toHaveLength(0);
+    expect(recordWrites()).toHaveLength(0);
     expect(output.logs().find((line) => line.message === 'Callback with an unknown or already used state')).toMatchObject({
       problem: 'already_used',
     });
@@ -558,9 +589,7 @@ describe('GET /zoom/callback', () => {
   });
 
   it('releases the old credential when the user switches to another Zoom identity nobody else uses', async () => {
-    ddb.on(PutItemCommand).resolves({
-      Attributes: { ...connectionItem('user-42', 'cred-other'), zoomIdentity: { S: 'user#zu-old' } },
-    });
+    previousRecord({ ...connectionItem('user-42', 'cred-other'), zoomIdentity: { S: 'user#zu-old' } });
     recall
       .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined))
       .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
@@ -571,6 +600,180 @@ describe('GET /zoom/callback', () => {
     expect(recall.requests.map((r) => `${r.method} ${r.path}`)).toContain(`DELETE ${CREDENTIALS}cred-other/`);
     expect(publishedTypes()).toEqual(['connected user-42', 'replaced user-42']);
     expect(publishedEvents()[1]?.detail.previousRecallCredentialId).toBe('cred-other');
+  });
+});
+
+describe('GET /zoom/callback: faults, races and crashes', () => {
+  const createdAtRecall = (id = 'cred-1') =>
+    recall.on((r) => (r.method === 'POST' ? { status: 201, body: credential(id, { user_id: 'zu-1' }) } : undefined));
+
+  it('lands on connected and changes nothing else when a newer attempt of the user already recorded its connection', async () => {
+    // Prepare
+    ddb.on(UpdateItemCommand, RECORD_WRITE).rejects(conditionFailed());
+    createdAtRecall();
+
+    // Act
+    const response = await callback({ code: CODE, state: STATE });
+
+    // Assess: the newer attempt's record stays; its credential is nobody's to delete here.
+    expect(outcomeOf(response).connect).toBe('connected');
+    expect(updates()).toHaveLength(1);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(recall.requests.map((r) => r.method)).toEqual(['POST']);
+    expect(eventBridge.calls()).toHaveLength(0);
+    expect(output.logs().map((line) => line.message)).toContain('A newer attempt of this user already recorded its connection');
+  });
+
+  it('gives the lock back when a newer attempt recorded first after a conflict, and moves no sharer', async () => {
+    let creates = 0;
+    recall
+      .on((r) => (r.method === 'POST' && creates++ === 0 ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } } : undefined))
+      .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-new', { user_id: 'zu-1' }) } : undefined))
+      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
+      .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
+    ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-old')] });
+    ddb.on(UpdateItemCommand, RECORD_WRITE).rejects(conditionFailed());
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response).connect).toBe('connected');
+    expect(repoints()).toEqual([]);
+    expect(lockReleases()).toHaveLength(1);
+  });
+
+  it("moves every record of the identity onto the new credential when the user's item holds a pending sweep, then clears the note", async () => {
+    // Prepare: an earlier attempt deleted the identity's credential and crashed before it could move anyone.
+    previousRecord({ pk: { S: 'USER#user-42' }, pendingSweep: { S: 'user#zu-1' } });
+    ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-gone', 'unhealthy')] });
+    createdAtRecall();
+
+    // Act
+    const response = await callback({ code: CODE, state: STATE });
+
+    // Assess
+    expect(outcomeOf(response).connect).toBe('connected');
+    expect(repoints()).toEqual([
+      expect.objectContaining({
+        Key: { pk: { S: 'USER#user-7' } },
+        ExpressionAttributeValues: expect.objectContaining({ ':from': { S: 'cred-gone' }, ':to': { S: 'cred-1' } }),
+      }),
+    ]);
+    const clearing = updates().filter((input) => input.UpdateExpression === 'REMOVE #sweep');
+    expect(clearing).toEqual([
+      expect.objectContaining({ Key: { pk: { S: 'USER#user-42' } }, ExpressionAttributeValues: { ':identity': { S: 'user#zu-1' } } }),
+    ]);
+    // The note goes only after the move: a crash in between leaves it for the next attempt.
+    expect(updates().indexOf(clearing[0] as UpdateItemCommandInput)).toBeGreaterThan(updates().indexOf(repoints()[0] as UpdateItemCommandInput));
+    expect(publishedTypes()).toEqual(['connected user-42', 'replaced user-7']);
+  });
+
+  it("clears a pending sweep of another identity without moving that identity's records onto this credential", async () => {
+    previousRecord({ pk: { S: 'USER#user-42' }, pendingSweep: { S: 'user#zu-other' } });
+    createdAtRecall();
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response).connect).toBe('connected');
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(repoints()).toEqual([]);
+    expect(updates().filter((input) => input.UpdateExpression === 'REMOVE #sweep')).toEqual([
+      expect.objectContaining({ ExpressionAttributeValues: { ':identity': { S: 'user#zu-other' } } }),
+    ]);
+  });
+
+  it.each([
+    [0, 'sends the user back to Zoom for a fresh code', (response: APIGatewayProxyStructuredResultV2) => {
+      expect(String(response.headers?.location)).toMatch(/^https:\/\/zoom\.us\/oauth\/authorize\?/);
+    }],
+    [1, 'ends with reason=recall_unavailable (once back at Zoom is enough)', (response: APIGatewayProxyStructuredResultV2) => {
+      expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'recall_unavailable' });
+    }],
+  ])(
+    'after a create whose outcome is unknown and a credential nobody recorded appeared, reauthCount=%i %s',
+    async (reauthCount, _outcome, expectOutcome) => {
+      // Prepare: the create answers 503; since it was sent, Recall made a credential that no record knows.
+      cookie = await sealedCookie({ reauthCount });
+      recall
+        .on((r) => (r.method === 'POST' ? { status: 503, body: { detail: 'overloaded' } } : undefined))
+        .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-maybe-ours', { user_id: 'zu-9' })] } } : undefined));
+
+      // Act
+      const response = await callback({ code: CODE, state: STATE });
+
+      // Assess: the create is not repeated, the credential neither adopted nor deleted.
+      expectOutcome(response);
+      expect(recall.requests.map((r) => r.method)).toEqual(['POST', 'GET']);
+      const listed = new URL(`https://recall.example${recall.requests[1]?.path}`).searchParams;
+      expect(listed.get('oauth_app')).toBe(APP);
+      expect(Date.parse(listed.get('created_at_after') ?? '')).toBeLessThanOrEqual(Date.now() - 30_000);
+      expect(recordWrites()).toHaveLength(0);
+      expect(metricSum(emitted(), 'RecallOutcomeUnknown')).toBe(1);
+    },
+  );
+
+  it('gives the lock back even when the record write fails after a conflict', async () => {
+    // Prepare
+    let creates = 0;
+    recall
+      .on((r) => (r.method === 'POST' && creates++ === 0 ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } } : undefined))
+      .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-new', { user_id: 'zu-1' }) } : undefined))
+      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
+      .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
+    ddb.on(UpdateItemCommand, RECORD_WRITE).rejects(new Error('InternalServerError'));
+
+    // Act
+    const response = await callback({ code: CODE, state: STATE });
+
+    // Assess
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'internal' });
+    expect(lockReleases()).toEqual([
+      expect.objectContaining({
+        Key: { pk: { S: 'LOCK#user#zu-1' } },
+        ConditionExpression: '#owner = :owner',
+        ExpressionAttributeValues: { ':owner': lockPuts()[0]?.Item?.owner },
+      }),
+    ]);
+  });
+
+  it("notes the sweep on the user's item and marks the sharers unhealthy before Recall deletes their credential", async () => {
+    // Prepare: one timeline across the table and Recall.
+    const timeline: string[] = [];
+    ddb.on(UpdateItemCommand).callsFake((input: UpdateItemCommandInput) => {
+      timeline.push(`${input.Key?.pk?.S} ${input.UpdateExpression}`);
+      return {};
+    });
+    ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-old')] });
+    let creates = 0;
+    recall
+      .on((r) => (r.method === 'POST' && creates++ === 0 ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } } : undefined))
+      .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-new', { user_id: 'zu-1' }) } : undefined))
+      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
+      .on((r) => {
+        if (r.method !== 'DELETE') return undefined;
+        timeline.push(`recall DELETE ${r.path}`);
+        return { status: 204 };
+      });
+
+    // Act
+    await callback({ code: CODE, state: STATE });
+
+    // Assess
+    const deleted = timeline.indexOf(`recall DELETE ${CREDENTIALS}cred-old/`);
+    expect(deleted).toBeGreaterThan(-1);
+    expect(timeline.indexOf('USER#user-42 SET #sweep = :identity')).toBeGreaterThan(-1);
+    expect(timeline.indexOf('USER#user-42 SET #sweep = :identity')).toBeLessThan(deleted);
+    expect(timeline.indexOf('USER#user-7 SET #status = :status, #updated = :now')).toBeGreaterThan(-1);
+    expect(timeline.indexOf('USER#user-7 SET #status = :status, #updated = :now')).toBeLessThan(deleted);
+  });
+
+  it('ends with reason=recall_unavailable without calling Recall when Lambda leaves too little time to finish a create', async () => {
+    const hurried = { ...context, getRemainingTimeInMillis: () => 4_000 };
+    createdAtRecall();
+
+    const response = (await handler(httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [cookie] }), hurried)) as APIGatewayProxyStructuredResultV2;
+
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'recall_unavailable' });
+    expect(recall.requests).toHaveLength(0);
   });
 });
 
@@ -656,7 +859,7 @@ describe('GET /zoom/callback: metrics', () => {
       'the record cannot be written',
       () => {
         created();
-        ddb.on(PutItemCommand, { Item: { pk: { S: 'USER#user-42' } } }).rejects(new Error('InternalServerError'));
+        ddb.on(UpdateItemCommand, RECORD_WRITE).rejects(new Error('InternalServerError'));
       },
       'internal',
     ],
@@ -676,12 +879,20 @@ describe('GET /zoom/callback: metrics', () => {
     expect(output.text()).not.toContain(STATE);
   });
 
-  it('counts RecallFailure when Recall is unavailable', async () => {
-    recall.on(() => ({ status: 503, body: { detail: 'overloaded' } }));
+  it('counts RecallFailure for each create Recall answered 503, and RecallOutcomeUnknown for the one it looked into', async () => {
+    // Prepare: both creates answer 503; the list in between finds nothing that a lost create could have made.
+    recall
+      .on((r) => (r.method === 'POST' ? { status: 503, body: { detail: 'overloaded' } } : undefined))
+      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [] } } : undefined));
 
-    await callback({ code: CODE, state: STATE });
+    // Act
+    const response = await callback({ code: CODE, state: STATE });
 
-    expect(metricSum(emitted(), 'RecallFailure')).toBe(1);
+    // Assess
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'recall_unavailable' });
+    expect(recall.requests.map((r) => r.method)).toEqual(['POST', 'GET', 'POST']);
+    expect(metricSum(emitted(), 'RecallFailure')).toBe(2);
+    expect(metricSum(emitted(), 'RecallOutcomeUnknown')).toBe(1);
   });
 
   it.each([

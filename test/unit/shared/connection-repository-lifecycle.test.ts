@@ -3,7 +3,6 @@ import {
   ConditionalCheckFailedException,
   DynamoDBClient,
   GetItemCommand,
-  PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -53,11 +52,144 @@ describe('ConnectionRepository: records whose Zoom data was removed', () => {
   });
 
   it('still writes the identity of a new connection (the index key)', async () => {
-    ddb.on(PutItemCommand).resolves({});
+    ddb.on(UpdateItemCommand).resolves({ Attributes: scrubbedItem });
 
     await repository.recordConnected('user-42', { id: 'cred-2', user_id: 'zu-1', account_id: 'za-1' }, 'app-1', NOW);
 
-    expect(ddb.commandCalls(PutItemCommand)[0]?.args[0].input.Item?.zoomIdentity).toEqual({ S: 'user#zu-1' });
+    const input = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+    expect(input?.UpdateExpression).toContain('#identity = :identity');
+    expect(input?.ExpressionAttributeNames?.['#identity']).toBe('zoomIdentity');
+    expect(input?.ExpressionAttributeValues?.[':identity']).toEqual({ S: 'user#zu-1' });
+  });
+});
+
+describe('ConnectionRepository.recordConnected', () => {
+  const credential = { id: 'cred-2', user_id: null, account_id: 'za-1' };
+  const record = (attemptVersion?: number) =>
+    repository.recordConnected('user-42', credential, 'app-1', NOW, ...(attemptVersion === undefined ? [] : [attemptVersion]));
+
+  it('writes the record in one conditional update, unless a newer attempt of the user already wrote it', async () => {
+    // Prepare
+    ddb.on(UpdateItemCommand).resolves({});
+
+    // Act
+    const result = await record(1_796_062_200);
+
+    // Assess
+    expect(result).toEqual({ status: 'recorded' });
+    expect(ddb.calls()).toHaveLength(1);
+    const input = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+    expect(input?.Key).toEqual({ pk: { S: 'USER#user-42' } });
+    expect(input?.ConditionExpression).toBe('attribute_not_exists(#attempt) OR #attempt <= :attempt');
+    expect(input?.ExpressionAttributeNames?.['#attempt']).toBe('attemptVersion');
+    expect(input?.ReturnValues).toBe('ALL_OLD');
+    expect(input?.ExpressionAttributeValues).toEqual({
+      ':userId': { S: 'user-42' },
+      ':connected': { S: 'connected' },
+      ':cred': { S: 'cred-2' },
+      ':account': { S: 'za-1' },
+      ':zoomUser': { NULL: true },
+      ':identity': { S: 'account#za-1' },
+      ':app': { S: 'app-1' },
+      ':now': { S: NOW },
+      ':attempt': { N: '1796062200' },
+    });
+    for (const attribute of ['userId', '#status', 'recallCredentialId', 'zoomAccountId', 'zoomUserId', 'oauthAppId', 'connectedAt', 'updatedAt', '#attempt']) {
+      expect(input?.UpdateExpression).toContain(`${attribute} = `);
+    }
+  });
+
+  it('orders an attempt without a version before every versioned one', async () => {
+    ddb.on(UpdateItemCommand).resolves({});
+
+    await record();
+
+    expect(ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input.ExpressionAttributeValues?.[':attempt']).toEqual({ N: '0' });
+  });
+
+  it('returns the record it replaced, as it was', async () => {
+    ddb.on(UpdateItemCommand).resolves({ Attributes: { ...scrubbedItem, status: { S: 'connected' }, zoomIdentity: { S: 'account#za-1' } } });
+
+    const result = await record(2);
+
+    expect(result).toEqual({
+      status: 'recorded',
+      previous: expect.objectContaining({ userId: 'user-42', status: 'connected', recallCredentialId: 'cred-1', zoomIdentity: 'account#za-1' }),
+    });
+  });
+
+  it("returns the note of an unfinished conflict resolution (pendingSweep) from the item as it was", async () => {
+    ddb.on(UpdateItemCommand).resolves({ Attributes: { ...scrubbedItem, pendingSweep: { S: 'account#za-1' } } });
+
+    const result = await record(2);
+
+    expect(result).toMatchObject({ status: 'recorded', pendingSweep: 'account#za-1', previous: { userId: 'user-42' } });
+  });
+
+  it('returns the note even when the item held nothing else (no record yet), with no previous record', async () => {
+    ddb.on(UpdateItemCommand).resolves({ Attributes: { pk: { S: 'USER#user-42' }, pendingSweep: { S: 'user#zu-1' } } });
+
+    const result = await record(2);
+
+    expect(result).toEqual({ status: 'recorded', pendingSweep: 'user#zu-1' });
+  });
+
+  it('answers superseded, writing nothing else, when a newer attempt of the user already wrote the record', async () => {
+    ddb.on(UpdateItemCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+
+    const result = await record(1);
+
+    expect(result).toEqual({ status: 'superseded' });
+    expect(ddb.calls()).toHaveLength(1);
+  });
+
+  it('lets other failures through', async () => {
+    ddb.on(UpdateItemCommand).rejects(new Error('InternalServerError'));
+
+    await expect(record(1)).rejects.toThrow('InternalServerError');
+  });
+});
+
+describe('ConnectionRepository: the pending-sweep note', () => {
+  it("notes the identity on the user's own item, whatever the item holds", async () => {
+    ddb.on(UpdateItemCommand).resolves({});
+
+    await repository.markPendingSweep('user-42', 'user#zu-1');
+
+    expect(ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input).toEqual({
+      TableName: 'connect-table',
+      Key: { pk: { S: 'USER#user-42' } },
+      UpdateExpression: 'SET #sweep = :identity',
+      ExpressionAttributeNames: { '#sweep': 'pendingSweep' },
+      ExpressionAttributeValues: { ':identity': { S: 'user#zu-1' } },
+    });
+  });
+
+  it('removes the note only while it still names the identity that was moved', async () => {
+    ddb.on(UpdateItemCommand).resolves({});
+
+    await repository.clearPendingSweep('user-42', 'user#zu-1');
+
+    expect(ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input).toEqual({
+      TableName: 'connect-table',
+      Key: { pk: { S: 'USER#user-42' } },
+      UpdateExpression: 'REMOVE #sweep',
+      ConditionExpression: '#sweep = :identity',
+      ExpressionAttributeNames: { '#sweep': 'pendingSweep' },
+      ExpressionAttributeValues: { ':identity': { S: 'user#zu-1' } },
+    });
+  });
+
+  it('leaves a note about another identity alone, quietly', async () => {
+    ddb.on(UpdateItemCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+
+    await expect(repository.clearPendingSweep('user-42', 'user#zu-1')).resolves.toBeUndefined();
+  });
+
+  it('lets other failures through', async () => {
+    ddb.on(UpdateItemCommand).rejects(new Error('InternalServerError'));
+
+    await expect(repository.clearPendingSweep('user-42', 'user#zu-1')).rejects.toThrow('InternalServerError');
   });
 });
 
