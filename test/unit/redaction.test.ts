@@ -419,7 +419,7 @@ describe('redaction: GET /zoom/callback', () => {
     created();
     const { state, cookie } = await startAttempt();
     // The connection record only: the state was used (its own conditional put went through).
-    ddb.on(PutItemCommand, { Item: { pk: { S: 'USER#user-42' } } }).rejects(new Error('InternalServerError'));
+    ddb.on(UpdateItemCommand, { Key: { pk: { S: 'USER#user-42' } }, ReturnValues: 'ALL_OLD' }).rejects(new Error('InternalServerError'));
 
     const response = await callbackWith(warm.callback, { code: KNOWN.zoomCode, state }, cookie);
 
@@ -454,7 +454,24 @@ describe('redaction: GET /zoom/callback', () => {
     const response = await callbackWith(warm.callback, { code: KNOWN.zoomCode, state }, cookie);
 
     expect(String(response.headers?.location)).toMatch(/^https:\/\/zoom\.us\//);
-    expectCapturedWithoutSecrets('Code spent while resolving a conflict; sending the user back to Zoom');
+    expectCapturedWithoutSecrets('Sending the user back to Zoom for a fresh code');
+  });
+
+  it('a create whose outcome is unknown (a 503 quoting everything), looked into and sent back to Zoom', async () => {
+    recallAnswers((r) =>
+      r.method === 'POST'
+        ? { status: 503, body: { detail: echo(r) } }
+        : { status: 200, body: { next: null, results: [credential('cred-nobody-recorded', { user_id: 'zu-9' })] } },
+    );
+    const { state, cookie } = await startAttempt();
+
+    const response = await callbackWith(warm.callback, { code: KNOWN.zoomCode, state }, cookie);
+
+    expect(String(response.headers?.location)).toMatch(/^https:\/\/zoom\.us\//);
+    expectCapturedWithoutSecrets(
+      'A Recall create ended without a usable answer; listed the credentials made since',
+      'Sending the user back to Zoom for a fresh code',
+    );
   });
 
   it('a replayed state', async () => {

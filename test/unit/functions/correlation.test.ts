@@ -3,6 +3,7 @@ import {
   DynamoDBClient,
   PutItemCommand,
   type PutItemCommandInput,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -66,6 +67,8 @@ beforeEach(() => {
     }
     return {};
   });
+  // The connection record: a conditional update that answers the item as it was (none: a first connect).
+  ddb.on(UpdateItemCommand).resolves({});
   eventBridge.reset();
   eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0 });
   mockSecretsManager();
