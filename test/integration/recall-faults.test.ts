@@ -1,0 +1,422 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RecallAppKind } from '../../local/local-settings.js';
+import { DEFAULT_BEHAVIOUR, type FaultAction } from '../../local/sandbox-recall.js';
+import type { LocalServer } from '../../local/server.js';
+import { TestBrowser } from './helpers/browser.js';
+import {
+  ageCredentials,
+  answerAtZoom,
+  connectThroughDemo,
+  connectUrl,
+  describeFlow,
+  type FlowResult,
+  runConnectFlow,
+  startTestServer,
+  uniqueIdentity,
+  uniqueUser,
+} from './helpers/connect-flow.js';
+import {
+  assertIdentityInvariants,
+  markRecall,
+  type RecallMark,
+  recallCallsSince,
+  recallCountsSince,
+  recallSequenceSince,
+  timed,
+} from './helpers/invariants.js';
+
+/**
+ * The real callback against a sandbox Recall that fails the way Recall can (429 with Retry-After, 5xx bursts, hangs,
+ * dropped connections, a create that succeeds but answers 503), over real HTTP and dynalite. Every test ends on the
+ * invariants (one live credential per Zoom identity, no dangling record, no orphan) and on bounded Recall calls and
+ * time. The step order under test: docs/failure-handling.md.
+ */
+
+/** Short timeouts so that faults cost milliseconds; the handlers read them once, at this file's server start. */
+const TUNING = {
+  RECALL_TIMEOUT_MS: 300,
+  RECALL_MAX_ATTEMPTS: 3,
+  RECALL_BACKOFF_BASE_MS: 20,
+  /** Above the longest HTTP-date Retry-After below (a whole second, so up to 2 s from now). */
+  RECALL_BACKOFF_MAX_MS: 2_500,
+  /** The create gets this minus the 2.5 s the module keeps to find out an unknown outcome. */
+  CALLBACK_DEADLINE_MS: 5_000,
+} as const;
+/**
+ * The unknown-outcome list spans every credential made in the last 30 s, this file's included: one page of it
+ * keeps call sequences exact (pagination has its own tests).
+ */
+const LIST_PAGE_SIZE = 100;
+/** The sandbox's clock and the request log have millisecond precision; a wait may be measured this much short. */
+const CLOCK_SLACK_MS = 25;
+
+const BEHAVIOUR = { ...DEFAULT_BEHAVIOUR, pageSize: LIST_PAGE_SIZE };
+
+let server: LocalServer;
+
+beforeAll(async () => {
+  server = await startTestServer({
+    env: Object.fromEntries(Object.entries(TUNING).map(([name, value]) => [name, String(value)])),
+    sandboxRecall: BEHAVIOUR,
+  });
+});
+afterEach(() => {
+  server.sandboxRecall.configure(BEHAVIOUR);
+  server.sandboxRecall.state.faults.length = 0;
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+interface FaultedFlow {
+  flow: FlowResult;
+  ms: number;
+  mark: RecallMark;
+}
+
+/** Connects `userId` as `zoomUser` through the demo page, however it ends, timing it and marking Recall's log. */
+async function attemptConnect(userId: string, zoomUser: { accountId: string; userId: string }): Promise<FaultedFlow> {
+  const mark = markRecall(server);
+  const { result: flow, ms } = await timed(() =>
+    runConnectFlow(server, new TestBrowser(), `${server.url}/demo/connect?user=${encodeURIComponent(userId)}`, zoomUser),
+  );
+  return { flow, ms, mark };
+}
+
+const outcomeOf = (flow: FlowResult) => ({
+  zoom_connect: flow.finalUrl?.searchParams.get('zoom_connect'),
+  reason: flow.finalUrl?.searchParams.get('reason') ?? undefined,
+});
+
+const sequenceOf = ({ mark }: FaultedFlow) => recallSequenceSince(server, mark);
+
+/** Arrival of each create since `mark`, in ms. */
+const createTimes = ({ mark }: FaultedFlow) => recallCallsSince(server, mark, 'create').map((request) => Date.parse(request.at));
+
+/** Every callback of a flow ends by the deadline (a flow with a second consent has two callbacks). */
+function expectBoundedTime(attempt: FaultedFlow): void {
+  expect(attempt.ms, describeFlow(attempt.flow)).toBeLessThan(TUNING.CALLBACK_DEADLINE_MS * Math.max(1, attempt.flow.consents));
+}
+
+/** The flow went back to Zoom from its first callback, and where that callback sent the browser. */
+function expectSentBackToZoom(attempt: FaultedFlow): void {
+  const callbacks = attempt.flow.hops.filter((hop) => new URL(hop.url).pathname === '/zoom/callback');
+  expect(callbacks, describeFlow(attempt.flow)).toHaveLength(2);
+  expect(callbacks[0]?.status).toBe(302);
+  expect(callbacks[0]?.location?.startsWith(`${server.settings.zoomAuthorizeUrl}?`), callbacks[0]?.location).toBe(true);
+  expect(attempt.flow.consents).toBe(2);
+}
+
+/** Queues a fault for every credential API call (create, list, retrieve, delete) for the next `times` calls. */
+function failEveryCall(action: FaultAction, times: number): void {
+  for (let i = 0; i < times; i++) {
+    server.sandboxRecall.state.faults.push((request) =>
+      ['create', 'list', 'retrieve', 'delete'].includes(request.operation) ? action : undefined,
+    );
+  }
+}
+
+/** One product user connected to a Zoom identity long enough ago that a conflict deletes and recreates. */
+async function connectedLongAgo(appKind: RecallAppKind, tag: string) {
+  server.sandboxRecall.configure({ appKind });
+  const zoomUser = uniqueIdentity(tag);
+  const first = uniqueUser(`${tag}-first`);
+  await connectThroughDemo(server, first, zoomUser);
+  const filter = appKind === 'user_level' ? { userId: zoomUser.userId } : { accountId: zoomUser.accountId };
+  expect(ageCredentials(server, filter)).toBe(1);
+  const [original] = server.sandboxRecall.credentialsFor(filter);
+  // Another Zoom user of the same account is the same identity only for an account-level app.
+  const sameIdentity = appKind === 'user_level' ? zoomUser : { accountId: zoomUser.accountId, userId: `${zoomUser.userId}-2` };
+  return { zoomUser, sameIdentity, first, original, conflictKey: appKind === 'user_level' ? 'user_id' : 'account_id' };
+}
+
+describe('Recall rate limiting (429)', () => {
+  it('waits the Retry-After seconds before creating again, and connects', async () => {
+    // Prepare
+    const retryAfterSeconds = 1;
+    server.sandboxRecall.failNext('create', { status: 429, headers: { 'retry-after': String(retryAfterSeconds) } });
+    const [userId, zoomUser] = [uniqueUser('throttled'), uniqueIdentity('throttled')];
+
+    // Act
+    const attempt = await attemptConnect(userId, zoomUser);
+
+    // Assess
+    expect(outcomeOf(attempt.flow), describeFlow(attempt.flow)).toEqual({ zoom_connect: 'connected', reason: undefined });
+    expect(sequenceOf(attempt)).toEqual(['create 429', 'create 201']);
+    const [throttled, retried] = createTimes(attempt) as [number, number];
+    expect(retried - throttled).toBeGreaterThanOrEqual(retryAfterSeconds * 1000 - CLOCK_SLACK_MS);
+    expectBoundedTime(attempt);
+    await assertIdentityInvariants(server, zoomUser, [userId]);
+  });
+
+  it('waits until a Retry-After HTTP date, and connects', async () => {
+    // Prepare: the date is a whole second at least a second away, computed when the 429 is sent
+    let expectedWaitMs = 0;
+    server.sandboxRecall.state.faults.push((request) => {
+      if (request.operation !== 'create') return undefined;
+      const now = Date.now();
+      const until = Math.ceil((now + 1000) / 1000) * 1000;
+      expectedWaitMs = until - now;
+      return { status: 429, headers: { 'retry-after': new Date(until).toUTCString() } };
+    });
+    const [userId, zoomUser] = [uniqueUser('dated'), uniqueIdentity('dated')];
+
+    // Act
+    const attempt = await attemptConnect(userId, zoomUser);
+
+    // Assess
+    expect(outcomeOf(attempt.flow), describeFlow(attempt.flow)).toEqual({ zoom_connect: 'connected', reason: undefined });
+    expect(sequenceOf(attempt)).toEqual(['create 429', 'create 201']);
+    const [throttled, retried] = createTimes(attempt) as [number, number];
+    expect(expectedWaitMs).toBeGreaterThanOrEqual(1000);
+    expect(retried - throttled).toBeGreaterThanOrEqual(expectedWaitMs - CLOCK_SLACK_MS);
+    expectBoundedTime(attempt);
+    await assertIdentityInvariants(server, zoomUser, [userId]);
+  });
+
+  it('gives up at once on a Retry-After longer than the backoff cap: recall_unavailable, nothing created', async () => {
+    // Prepare
+    const retryAfterMs = TUNING.RECALL_BACKOFF_MAX_MS * 2;
+    server.sandboxRecall.failNext('create', { status: 429, headers: { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) } });
+    const [userId, zoomUser] = [uniqueUser('too-long'), uniqueIdentity('too-long')];
+
+    // Act
+    const attempt = await attemptConnect(userId, zoomUser);
+
+    // Assess: a 429 says "not processed", so nothing to find out; no waiting either
+    expect(outcomeOf(attempt.flow)).toEqual({ zoom_connect: 'error', reason: 'recall_unavailable' });
+    expect(sequenceOf(attempt)).toEqual(['create 429']);
+    expect(attempt.ms).toBeLessThan(TUNING.RECALL_BACKOFF_MAX_MS);
+    await assertIdentityInvariants(server, zoomUser, [userId], { expect: 'none' });
+  });
+});
+
+describe('5xx bursts', () => {
+  it.each<RecallAppKind>(['user_level', 'account_level'])(
+    '%s app: retries list and delete of a conflict through a 503 burst, and connects both users on the new credential',
+    async (appKind) => {
+      // Prepare
+      const { sameIdentity, first, original, conflictKey } = await connectedLongAgo(appKind, 'burst');
+      const burst = TUNING.RECALL_MAX_ATTEMPTS - 1;
+      server.sandboxRecall.failNext('list', { status: 503 }, burst);
+      server.sandboxRecall.failNext('delete', { status: 503 }, burst);
+      const second = uniqueUser('burst-second');
+
+      // Act
+      const attempt = await attemptConnect(second, sameIdentity);
+
+      // Assess
+      expect(outcomeOf(attempt.flow), describeFlow(attempt.flow)).toEqual({ zoom_connect: 'connected', reason: undefined });
+      expect(sequenceOf(attempt)).toEqual([
+        'create 400',
+        ...Array<string>(burst).fill('list 503'),
+        'list 200',
+        ...Array<string>(burst).fill('delete 503'),
+        'delete 204',
+        'create 201',
+      ]);
+      const lists = recallCallsSince(server, attempt.mark, 'list');
+      expect(new Set(lists.map((request) => new URLSearchParams(request.search).has(conflictKey)))).toEqual(new Set([true]));
+      expect(recallCallsSince(server, attempt.mark, 'delete').map((request) => request.path)).toEqual(
+        Array(burst + 1).fill(`/api/v2/zoom-oauth-credentials/${original?.id}/`),
+      );
+      expectBoundedTime(attempt);
+      const { credential } = await assertIdentityInvariants(server, sameIdentity, [first, second]);
+      expect(credential?.id).not.toBe(original?.id);
+    },
+  );
+
+  it('ends on recall_unavailable when a list burst outlasts the retries, leaving the first user as they were', async () => {
+    // Prepare
+    const { sameIdentity, first, original } = await connectedLongAgo('user_level', 'outlasting');
+    server.sandboxRecall.failNext('list', { status: 503 }, TUNING.RECALL_MAX_ATTEMPTS);
+    const second = uniqueUser('outlasting-second');
+
+    // Act
+    const attempt = await attemptConnect(second, sameIdentity);
+
+    // Assess
+    expect(outcomeOf(attempt.flow)).toEqual({ zoom_connect: 'error', reason: 'recall_unavailable' });
+    expect(sequenceOf(attempt)).toEqual(['create 400', ...Array<string>(TUNING.RECALL_MAX_ATTEMPTS).fill('list 503')]);
+    expectBoundedTime(attempt);
+    await assertIdentityInvariants(server, sameIdentity, [first], { credentialId: original?.id });
+  });
+
+  it('does not repeat a create that answered 503 before processing blindly: one list, then one create', async () => {
+    // Prepare
+    server.sandboxRecall.failNext('create', { status: 503 });
+    const [userId, zoomUser] = [uniqueUser('create-503'), uniqueIdentity('create-503')];
+
+    // Act
+    const attempt = await attemptConnect(userId, zoomUser);
+
+    // Assess: the list looks for credentials made since the create was sent, in this OAuth app only
+    expect(outcomeOf(attempt.flow), describeFlow(attempt.flow)).toEqual({ zoom_connect: 'connected', reason: undefined });
+    expect(sequenceOf(attempt)).toEqual(['create 503', 'list 200', 'create 201']);
+    const list = new URLSearchParams(recallCallsSince(server, attempt.mark, 'list')[0]?.search);
+    expect(list.get('oauth_app')).toBe(server.settings.recallOAuthAppId);
+    const [created] = createTimes(attempt) as [number];
+    expect(Date.parse(list.get('created_at_after') as string)).toBeLessThanOrEqual(created);
+    expect(attempt.flow.consents).toBe(1);
+    await assertIdentityInvariants(server, zoomUser, [userId]);
+  });
+
+  it('ends on recall_unavailable after a second unknown outcome in one callback, with nothing created', async () => {
+    // Prepare
+    server.sandboxRecall.failNext('create', { status: 503 }, 2);
+    const [userId, zoomUser] = [uniqueUser('twice'), uniqueIdentity('twice')];
+
+    // Act
+    const attempt = await attemptConnect(userId, zoomUser);
+
+    // Assess
+    expect(outcomeOf(attempt.flow)).toEqual({ zoom_connect: 'error', reason: 'recall_unavailable' });
+    expect(sequenceOf(attempt)).toEqual(['create 503', 'list 200', 'create 503']);
+    expectBoundedTime(attempt);
+    await assertIdentityInvariants(server, zoomUser, [userId], { expect: 'none' });
+  });
+});
+
+describe('a create that worked but whose answer was lost', () => {
+  it.each<[string, FaultAction, string]>([
+    ['answers 503', { status: 503, afterProcessing: true }, 'create 503'],
+    ['hangs past the timeout', 'hang-after-processing', 'create hang'],
+    ['drops the connection', 'reset-after-processing', 'create reset'],
+  ])('%s: the list finds the unrecorded credential, the user consents again, and the conflict adopts it', async (_, fault, lost) => {
+    // Prepare
+    server.sandboxRecall.failNext('create', fault);
+    const [userId, zoomUser] = [uniqueUser('lost'), uniqueIdentity('lost')];
+
+    // Act
+    const attempt = await attemptConnect(userId, zoomUser);
+
+    // Assess: never a second create with the same code; back to Zoom; the fresh code's conflict names the credential
+    expect(outcomeOf(attempt.flow), describeFlow(attempt.flow)).toEqual({ zoom_connect: 'connected', reason: undefined });
+    expectSentBackToZoom(attempt);
+    expect(sequenceOf(attempt)).toEqual([lost, 'list 200', 'create 400', 'list 200']);
+    const [made] = server.sandboxRecall.credentialsFor({ userId: zoomUser.userId });
+    expect(recallCallsSince(server, attempt.mark, 'create')[0]?.processedStatus).toBe(201);
+    expectBoundedTime(attempt);
+    await assertIdentityInvariants(server, zoomUser, [userId], { credentialId: made?.id });
+  });
+
+  it('account-level app, Recall updating in place: the fresh code returns the same credential', async () => {
+    // Prepare
+    server.sandboxRecall.configure({ appKind: 'account_level', conflictMode: 'update' });
+    server.sandboxRecall.failNext('create', { status: 503, afterProcessing: true });
+    const [userId, zoomUser] = [uniqueUser('lost-update'), uniqueIdentity('lost-update')];
+
+    // Act
+    const attempt = await attemptConnect(userId, zoomUser);
+
+    // Assess
+    expect(outcomeOf(attempt.flow), describeFlow(attempt.flow)).toEqual({ zoom_connect: 'connected', reason: undefined });
+    expectSentBackToZoom(attempt);
+    expect(sequenceOf(attempt)).toEqual(['create 503', 'list 200', 'create 201']);
+    const [made] = server.sandboxRecall.credentialsFor({ accountId: zoomUser.accountId });
+    await assertIdentityInvariants(server, zoomUser, [userId], { credentialId: made?.id });
+  });
+
+  it('a second user of an identity connected long ago, Recall updating in place: nothing new is listed, so the create is tried once more; the spent code sends the user back to Zoom', async () => {
+    // Prepare
+    const { sameIdentity, first, original } = await connectedLongAgo('user_level', 'in-place');
+    server.sandboxRecall.configure({ conflictMode: 'update' });
+    server.sandboxRecall.failNext('create', { status: 503, afterProcessing: true });
+    const second = uniqueUser('in-place-second');
+
+    // Act
+    const attempt = await attemptConnect(second, sameIdentity);
+
+    // Assess: the credential the lost create updated is old and recorded, so it is not "made since"; the lost create
+    // spent the code, so the one retry is refused, and the fresh code returns the same credential
+    expect(outcomeOf(attempt.flow), describeFlow(attempt.flow)).toEqual({ zoom_connect: 'connected', reason: undefined });
+    expectSentBackToZoom(attempt);
+    expect(sequenceOf(attempt)).toEqual(['create 503', 'list 200', 'create 400', 'create 201']);
+    expectBoundedTime(attempt);
+    await assertIdentityInvariants(server, sameIdentity, [first, second], { credentialId: original?.id });
+  });
+});
+
+describe('hangs and dropped connections', () => {
+  it('times out a create that hangs before processing, finds nothing was made, and creates once more', async () => {
+    // Prepare
+    server.sandboxRecall.failNext('create', 'hang');
+    const [userId, zoomUser] = [uniqueUser('hang'), uniqueIdentity('hang')];
+
+    // Act
+    const attempt = await attemptConnect(userId, zoomUser);
+
+    // Assess
+    expect(outcomeOf(attempt.flow), describeFlow(attempt.flow)).toEqual({ zoom_connect: 'connected', reason: undefined });
+    expect(sequenceOf(attempt)).toEqual(['create hang', 'list 200', 'create 201']);
+    const [hung, retried] = createTimes(attempt) as [number, number];
+    expect(retried - hung).toBeGreaterThanOrEqual(TUNING.RECALL_TIMEOUT_MS - CLOCK_SLACK_MS);
+    expectBoundedTime(attempt);
+    await assertIdentityInvariants(server, zoomUser, [userId]);
+  });
+
+  it('survives dropped connections on the create and on the list that finds out', async () => {
+    // Prepare
+    server.sandboxRecall.failNext('create', 'reset');
+    server.sandboxRecall.failNext('list', 'reset');
+    const [userId, zoomUser] = [uniqueUser('reset'), uniqueIdentity('reset')];
+
+    // Act
+    const attempt = await attemptConnect(userId, zoomUser);
+
+    // Assess: a list is safe to repeat, a create is not
+    expect(outcomeOf(attempt.flow), describeFlow(attempt.flow)).toEqual({ zoom_connect: 'connected', reason: undefined });
+    expect(sequenceOf(attempt)).toEqual(['create reset', 'list reset', 'list 200', 'create 201']);
+    await assertIdentityInvariants(server, zoomUser, [userId]);
+  });
+
+  it('account-level app: survives a dropped connection on the conflict\'s list', async () => {
+    // Prepare
+    const { sameIdentity, first } = await connectedLongAgo('account_level', 'list-reset');
+    server.sandboxRecall.failNext('list', 'reset');
+    const second = uniqueUser('list-reset-second');
+
+    // Act
+    const attempt = await attemptConnect(second, sameIdentity);
+
+    // Assess
+    expect(outcomeOf(attempt.flow), describeFlow(attempt.flow)).toEqual({ zoom_connect: 'connected', reason: undefined });
+    expect(sequenceOf(attempt)).toEqual(['create 400', 'list reset', 'list 200', 'delete 204', 'create 201']);
+    await assertIdentityInvariants(server, sameIdentity, [first, second]);
+  });
+
+  it('ends on recall_unavailable, in bounded time and calls, when every Recall call hangs', async () => {
+    // Prepare: more hangs than the callback can make calls
+    failEveryCall('hang', 2 * (1 + TUNING.RECALL_MAX_ATTEMPTS));
+    const [userId, zoomUser] = [uniqueUser('all-hang'), uniqueIdentity('all-hang')];
+
+    // Act
+    const attempt = await attemptConnect(userId, zoomUser);
+
+    // Assess: the create once (its outcome unknown), the list that finds out as often as retries allow
+    expect(outcomeOf(attempt.flow)).toEqual({ zoom_connect: 'error', reason: 'recall_unavailable' });
+    expect(recallCountsSince(server, attempt.mark)).toEqual({ create: 1, list: TUNING.RECALL_MAX_ATTEMPTS });
+    expect(attempt.ms).toBeLessThan(TUNING.CALLBACK_DEADLINE_MS + 1_500);
+    await assertIdentityInvariants(server, zoomUser, [userId], { expect: 'none' });
+  });
+});
+
+describe('Recall refusing the code', () => {
+  it('ends on reason=code_rejected, not recall_unavailable, after one create and nothing else', async () => {
+    // Prepare: a real consent, then a callback carrying a code Zoom never issued
+    const [userId, zoomUser] = [uniqueUser('refused'), uniqueIdentity('refused')];
+    const browser = new TestBrowser();
+    const authorize = await browser.request(await connectUrl(server, { userId }));
+    const callback = new URL(await answerAtZoom(browser, authorize.headers.get('location') as string, zoomUser));
+    callback.searchParams.set('code', `not-issued-${userId}`);
+    const mark = markRecall(server);
+
+    // Act
+    const flow = await runConnectFlow(server, browser, callback.href, zoomUser);
+
+    // Assess
+    expect(outcomeOf(flow), describeFlow(flow)).toEqual({ zoom_connect: 'error', reason: 'code_rejected' });
+    expect(recallSequenceSince(server, mark)).toEqual(['create 400']);
+    await assertIdentityInvariants(server, zoomUser, [userId], { expect: 'none' });
+  });
+});
