@@ -1,8 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServer } from '../../local/server.js';
-import { TestBrowser } from './helpers/browser.js';
-import { describeFlow, runConnectFlow, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
-import { assertIdentityInvariants, markRecall, recallSequenceSince, timed } from './helpers/invariants.js';
+import { describeFlow, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { assertIdentityInvariants, recallSequenceSince, timedConnectAttempt } from './helpers/invariants.js';
 
 /**
  * The callback's own deadline (DESIGN invariant 6), with a Recall timeout far longer than it: here only the deadline
@@ -31,10 +30,7 @@ afterAll(async () => {
 });
 
 async function attemptConnect(userId: string, zoomUser: { accountId: string; userId: string }) {
-  const mark = markRecall(server);
-  const { result: flow, ms } = await timed(() =>
-    runConnectFlow(server, new TestBrowser(), `${server.url}/demo/connect?user=${encodeURIComponent(userId)}`, zoomUser),
-  );
+  const { flow, ms, mark } = await timedConnectAttempt(server, userId, zoomUser);
   return { flow, ms, sequence: recallSequenceSince(server, mark), reason: flow.finalUrl?.searchParams.get('reason') };
 }
 

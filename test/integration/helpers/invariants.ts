@@ -11,7 +11,8 @@ import type {
   SandboxRecall,
 } from '../../../local/sandbox-recall.js';
 import type { LocalServer } from '../../../local/server.js';
-import { getConnection } from './connect-flow.js';
+import { TestBrowser } from './browser.js';
+import { type FlowResult, getConnection, runConnectFlow } from './connect-flow.js';
 
 /**
  * The invariants every fault, race and crash test ends on (DESIGN.md 4 and 6, docs/failure-handling.md), checked
@@ -184,6 +185,26 @@ export function recallCountsSince(server: LocalServer, mark: RecallMark): Partia
   const counts: Partial<Record<RecallOperation, number>> = {};
   for (const { operation } of recallCallsSince(server, mark)) counts[operation] = (counts[operation] ?? 0) + 1;
   return counts;
+}
+
+export interface TimedAttempt {
+  flow: FlowResult;
+  /** Wall time of the whole flow (authorize, consents, callbacks), in ms. */
+  ms: number;
+  /** Recall's request log as the flow began. */
+  mark: RecallMark;
+}
+
+/** Connects `userId` as `zoomUser` through the demo page in a new browser, however it ends, timed and marked. */
+export async function timedConnectAttempt(
+  server: LocalServer,
+  userId: string,
+  zoomUser: { accountId: string; userId: string },
+): Promise<TimedAttempt> {
+  const mark = markRecall(server);
+  const demoUrl = `${server.url}/demo/connect?user=${encodeURIComponent(userId)}`;
+  const { result: flow, ms } = await timed(() => runConnectFlow(server, new TestBrowser(), demoUrl, zoomUser));
+  return { flow, ms, mark };
 }
 
 /** Runs `flow` and measures its wall time. */
