@@ -22,6 +22,11 @@ const flag = (fallback: boolean) =>
 
 /** Lambda's timeout for the callback is 25 s and API Gateway's 30 s: the callback's own deadline stays below both. */
 export const MAX_CALLBACK_DEADLINE_MS = 22_000;
+/**
+ * The create keeps 2.5 s of the deadline back to find out its fate when its answer is lost (`connect.ts`): a
+ * shorter deadline would leave the create no time at all.
+ */
+export const MIN_CALLBACK_DEADLINE_MS = 5_000;
 
 /**
  * Runtime configuration of every function, parsed from the environment once at init. The CDK stack sets these
@@ -65,7 +70,7 @@ const EnvSchema = z.object({
   /** Cap of any single wait between attempts, `Retry-After` included. */
   RECALL_BACKOFF_MAX_MS: bounded(4_000, 1, 10_000),
   /** Everything one callback does with Recall ends by then; the user lands on `reason=recall_unavailable`. */
-  CALLBACK_DEADLINE_MS: bounded(20_000, 2_000, MAX_CALLBACK_DEADLINE_MS),
+  CALLBACK_DEADLINE_MS: bounded(20_000, MIN_CALLBACK_DEADLINE_MS, MAX_CALLBACK_DEADLINE_MS),
   /** Reconcile: repair what it finds (delete orphans, repoint or flag dangling records), not only report it. */
   RECONCILE_FIX: flag(false),
   /** Reconcile: a credential younger than this may belong to a callback still running; it is never an orphan. */

@@ -10,7 +10,7 @@ import { assertIdentityInvariants, recallSequenceSince, timedConnectAttempt } fr
  */
 const TUNING = {
   RECALL_TIMEOUT_MS: 15_000,
-  CALLBACK_DEADLINE_MS: 3_000,
+  CALLBACK_DEADLINE_MS: 5_000,
 } as const;
 /** The callback starts a moment after the flow does (authorize, consent). */
 const FLOW_OVERHEAD_MS = 250;
