@@ -1,6 +1,6 @@
 import { type AuthorizationSettings, beginZoomAuthorization } from './authorization.js';
 import { bindingCookieName, clearedBindingCookie, readCookie } from './browser-binding.js';
-import { type CredentialStore, type ExchangeResult, exchangeCodeForCredential } from './connect.js';
+import { type CredentialStore, type ExchangeResult, exchangeCodeForCredential, isNewCredential } from './connect.js';
 import type { Connection, ConnectionRepository } from './connection-repository.js';
 import {
   markDeletedCredentials,
@@ -283,9 +283,16 @@ async function recordConnection(
     );
   }
   const replacedOwn = previous?.zoomIdentity === identity && previous.recallCredentialId !== credential.id;
-  // Skipped on the common path (first connect, or Recall updated in place): nobody can be on a stale id then.
+  // Skipped when Recall updated an existing credential in place and nothing else says a record may be stale. A new
+  // credential means the identity had none a moment ago: its records, if any, are on a deleted one (a conflict
+  // resolution that spent the code or died after its delete, whoever started it), so they move onto this one.
   const sweep =
-    replacedCredentialIds.length > 0 || result.adopted || state.reauthCount > 0 || replacedOwn || pendingSweep === identity;
+    replacedCredentialIds.length > 0 ||
+    result.adopted ||
+    state.reauthCount > 0 ||
+    replacedOwn ||
+    pendingSweep === identity ||
+    isNewCredential(credential, deps.now());
   if (sweep) {
     const moved = await repointSharers(userId, identity, credential, deps.oauthAppId, deps.connections, now);
     if (moved.length > 0) deps.log.info('Moved users of the same Zoom identity to the new credential', { moved: moved.length });

@@ -225,9 +225,22 @@ async function unrecordedCredentialsSince(
 
 /** Made moments ago (and not known to be broken): another callback's credential, to adopt rather than delete. */
 function isFresh(credential: RecallCredential, nowMs: number): boolean {
-  if (credential.status === 'unhealthy' || !credential.created_at) return false;
-  const createdAt = Date.parse(credential.created_at);
-  return !Number.isNaN(createdAt) && nowMs - createdAt < FRESH_CREDENTIAL_MS;
+  return credential.status !== 'unhealthy' && ageMs(credential, nowMs) < FRESH_CREDENTIAL_MS;
+}
+
+/**
+ * Whether Recall made this credential just now rather than updating an older one in place: then no credential of
+ * its identity existed a moment ago, and records of the identity (left on a deleted one by a conflict resolution
+ * that never finished) must be moved onto it. Without a readable `created_at`, assume it was.
+ */
+export function isNewCredential(credential: RecallCredential, nowMs: number): boolean {
+  return ageMs(credential, nowMs) < FRESH_CREDENTIAL_MS;
+}
+
+/** Age by Recall's `created_at`; 0 when it is missing or unreadable. */
+function ageMs(credential: RecallCredential, nowMs: number): number {
+  const createdAt = credential.created_at ? Date.parse(credential.created_at) : Number.NaN;
+  return Number.isNaN(createdAt) ? 0 : nowMs - createdAt;
 }
 
 function asConnectError(error: unknown): ConnectError {
