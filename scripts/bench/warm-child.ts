@@ -76,7 +76,9 @@ setRecallTransport(async (input, init) => {
       status: 'healthy',
       user_id: 'bench-zoom-user',
       account_id: 'bench-zoom-account',
-      created_at: '2026-11-30T18:00:00Z',
+      // Made just now, as on a first connect: the callback then also looks for records of the Zoom identity left
+      // on a deleted credential (one query), which a reconnect that Recall answers in place skips.
+      created_at: new Date().toISOString(),
     });
   }
   return jsonResponse(404, { detail: 'Not found.' });
