@@ -14,6 +14,8 @@ import {
   uniqueUser,
 } from './helpers/connect-flow.js';
 import { assertIdentityInvariants, markRecall, recallCallsSince, recallSequenceSince } from './helpers/invariants.js';
+import { eventsFor } from './helpers/lifecycle.js';
+import { reachCallback } from './helpers/pending-callback.js';
 
 /**
  * DESIGN invariant 4 against each Recall behaviour the reference documents: after a second product user connects
@@ -166,4 +168,63 @@ describe('a second product user connecting the same Zoom identity', () => {
     expect(recallSequenceSince(server, mark)).toEqual(['create 400', 'list 200', 'delete 204', 'create 400', 'create 201']);
     await assertIdentityInvariants(server, zoomUser, [first, second]);
   });
+});
+
+describe('a conflict resolution that deleted the old credential and never finished', () => {
+  it.each<RecallAppKind>(['user_level', 'account_level'])(
+    '%s app, code spent, the user gone at Zoom: a DIFFERENT user\'s new credential moves the earlier users onto it',
+    async (appKind) => {
+      // Prepare: `earlier` on an old credential of one Zoom identity (account-level: each product user is another
+      // Zoom user of the same account)
+      server.sandboxRecall.configure({ appKind, conflictMode: 'conflict', spendCodeOnConflict: true });
+      const identity = uniqueIdentity('quit');
+      const zoomUser = (n: number) =>
+        appKind === 'user_level' ? identity : { accountId: identity.accountId, userId: `${identity.userId}-${n}` };
+      const filter = appKind === 'user_level' ? { userId: identity.userId } : { accountId: identity.accountId };
+      const [earlier, quitter, other] = [uniqueUser('earlier'), uniqueUser('quitter'), uniqueUser('other')];
+      await connectThroughDemo(server, earlier, zoomUser(1));
+      const [old] = server.sandboxRecall.credentialsFor(filter);
+      expect(ageCredentials(server, filter)).toBe(1);
+
+      // Prepare: `quitter`'s callback deletes the old credential, is refused the spent code and sends the browser
+      // back to Zoom, where the user closes the tab
+      const quitMark = markRecall(server);
+      const quit = await reachCallback(server, quitter, zoomUser(2));
+      const back = await quit.browser.request(quit.callbackUrl);
+      await back.body?.cancel();
+      expect(back.status).toBe(302);
+      expect(back.headers.get('location')?.split('?')[0], 'back to the Zoom consent page').toBe(server.settings.zoomAuthorizeUrl);
+      expect(recallSequenceSince(server, quitMark)).toEqual(['create 400', 'list 200', 'delete 204', 'create 400']);
+      expect(server.sandboxRecall.credentialsFor(filter)).toEqual([]);
+      expect((await getConnection(server, earlier)).connection).toMatchObject({
+        status: 'unhealthy',
+        recallCredentialId: old?.id,
+      });
+
+      // Act: another product user connects the identity; nothing conflicts any more, so Recall makes a new credential
+      const otherMark = markRecall(server);
+      await connectThroughDemo(server, other, zoomUser(3));
+
+      // Assess: one live credential, `earlier` and `other` connected on it, no dangling record, no orphan
+      expect(recallSequenceSince(server, otherMark)).toEqual(['create 201']);
+      const { credential } = await assertIdentityInvariants(server, identity, [earlier, other], { appKind });
+      expect(credential?.id).not.toBe(old?.id);
+      expect((await getConnection(server, quitter)).connection?.status).not.toBe('connected');
+
+      // Assess: `earlier`'s product learns of the move
+      expect(await eventsFor(server, earlier)).toEqual([
+        expect.objectContaining({ type: 'connected', recallCredentialId: old?.id }),
+        expect.objectContaining({ type: 'unhealthy', status: 'unhealthy', recallCredentialId: old?.id }),
+        expect.objectContaining({
+          type: 'replaced',
+          status: 'connected',
+          recallCredentialId: credential?.id,
+          previousRecallCredentialId: old?.id,
+        }),
+      ]);
+      expect(await eventsFor(server, other)).toEqual([
+        expect.objectContaining({ type: 'connected', status: 'connected', recallCredentialId: credential?.id }),
+      ]);
+    },
+  );
 });

@@ -12,7 +12,7 @@ import {
   uniqueIdentity,
   uniqueUser,
 } from './helpers/connect-flow.js';
-import { CrashHarness, type DynamoCall, readTableItem } from './helpers/crash-harness.js';
+import { CrashHarness, type DynamoCall, endLease, readTableItem } from './helpers/crash-harness.js';
 import {
   assertIdentityInvariants,
   identityKey,
@@ -66,6 +66,8 @@ interface Scene {
   key: string;
   filter: { userId: string } | { accountId: string };
   sharers: string[];
+  /** The Zoom user a product user connects as (`n` > 3 for users the scene did not connect). */
+  zoomUser: (n: number) => ZoomIdentity;
   /** The credential the sharers are on, aged past the adopt window; absent for a first connect of the identity. */
   old: SandboxCredential | undefined;
   /** The product user whose callback crashes, back from Zoom, and who then tries again. */
@@ -88,7 +90,7 @@ async function scene(appKind: RecallAppKind, sharing: 'shared old credential' | 
     old = server.sandboxRecall.credentialsFor(filter)[0];
   }
   const victim = await reachCallback(server, uniqueUser('victim'), zoomUser(3));
-  return { appKind, identity, key: identityKey(identity, appKind), filter, sharers, old, victim };
+  return { appKind, identity, key: identityKey(identity, appKind), filter, sharers, zoomUser, old, victim };
 }
 
 /** A create of this scene's Zoom identity (user for a user-level app, account for an account-level one). */
@@ -182,6 +184,20 @@ async function nextAttemptEndsConnected(s: Scene, lock?: 'taken over'): Promise<
   return credential as SandboxCredential;
 }
 
+/**
+ * The crash after Recall deleted the identity's old credential, before the create again, and what it leaves: no
+ * credential for the identity, and the sharers `unhealthy` on the deleted one (never `connected`).
+ */
+async function crashAfterConflictDeleted(appKind: RecallAppKind): Promise<Scene> {
+  const s = await scene(appKind, 'shared old credential');
+  const deleted = server.sandboxRecall.failWhen(isDeleteOf(s.old), 'hang-after-processing');
+  await crash(s, deleted);
+  expect((await deleted).processedStatus).toBe(204);
+  expect(liveCredentialIds(s)).toEqual([]);
+  await expectSharers(s, 'unhealthy');
+  return s;
+}
+
 /** The forwarded record write of `userId` (`recordConnected`: the one that carries `attemptVersion`). */
 const isRecordWriteOf = (userId: string) => (call: DynamoCall) =>
   call.target.endsWith('.UpdateItem') && call.body.includes(`"USER#${userId}"`) && call.body.includes('attemptVersion');
@@ -271,20 +287,36 @@ describe.each(['user_level', 'account_level'] as const)('a callback killed betwe
   });
 
   it.concurrent('after Recall deleted the conflicting credential, before the create again', async () => {
-    // Prepare
-    const s = await scene(appKind, 'shared old credential');
-    const deleted = server.sandboxRecall.failWhen(isDeleteOf(s.old), 'hang-after-processing');
-
-    // Act
-    await crash(s, deleted);
-
-    // Assess what is left: no credential for the identity, and no record `connected` on the deleted one
-    expect((await deleted).processedStatus).toBe(204);
-    expect(liveCredentialIds(s)).toEqual([]);
-    await expectSharers(s, 'unhealthy');
+    // Prepare, Act and assess what is left
+    const s = await crashAfterConflictDeleted(appKind);
 
     // Assess: the next attempt creates a credential and its record write finds the note to move the sharers
     await nextAttemptEndsConnected(s);
+  });
+
+  it.concurrent('after Recall deleted the conflicting credential, before the create again; ANOTHER user connects first', async () => {
+    // Prepare: the same crash
+    const s = await crashAfterConflictDeleted(appKind);
+
+    // Act: a product user the crash never touched connects the identity; nothing conflicts, so Recall makes a new
+    // credential (no lock needed), and the note the crash left is on the crashed user's item, not this one's
+    const newcomer = uniqueUser('newcomer');
+    await connectThroughDemo(server, newcomer, s.zoomUser(4));
+
+    // Assess: the new credential moved the earlier sharers onto it, while the crashed holder's lock was still held
+    const { credential } = await assertIdentityInvariants(server, s.identity, [newcomer, ...s.sharers], { appKind });
+    expect(credential?.id).not.toBe(s.old?.id);
+    expect(await leaseUntil(s)).toBeGreaterThan(Date.now());
+
+    // Assess: the crashed user's next attempt takes the lock over (its lease made to run out now: the wait is the
+    // other crash points' subject), adopts that credential (fresh), ends on it and clears the note
+    expect(await endLease(server, lockKey(s.key))).toBe(true);
+    const after = await nextAttemptEndsConnected(s, 'taken over');
+    expect(after.id).toBe(credential?.id);
+    await assertIdentityInvariants(server, s.identity, [newcomer, s.victim.userId, ...s.sharers], {
+      appKind,
+      credentialId: credential?.id,
+    });
   });
 
   it.concurrent('after Recall created the credential again, before the record', async () => {
