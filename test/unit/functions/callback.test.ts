@@ -667,6 +667,24 @@ describe('GET /zoom/callback: faults, races and crashes', () => {
     expect(publishedTypes()).toEqual(['connected user-42', 'replaced user-7']);
   });
 
+  it('moves the records of the identity onto a credential Recall made just now, even without a note', async () => {
+    // Prepare: another user's conflict resolution spent its code after deleting; its records wait on the old id.
+    ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-gone', 'unhealthy')] });
+    recall.on((r) =>
+      r.method === 'POST'
+        ? { status: 201, body: { ...credential('cred-1', { user_id: 'zu-1' }), created_at: new Date().toISOString() } }
+        : undefined,
+    );
+
+    // Act
+    const response = await callback({ code: CODE, state: STATE });
+
+    // Assess
+    expect(outcomeOf(response).connect).toBe('connected');
+    expect(repoints().map((input) => input.Key?.pk?.S)).toEqual(['USER#user-7']);
+    expect(publishedTypes()).toEqual(['connected user-42', 'replaced user-7']);
+  });
+
   it("clears a pending sweep of another identity without moving that identity's records onto this credential", async () => {
     previousRecord({ pk: { S: 'USER#user-42' }, pendingSweep: { S: 'user#zu-other' } });
     createdAtRecall();

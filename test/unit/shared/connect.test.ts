@@ -376,18 +376,29 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
     expect(result).toMatchObject({ credential: { id: NEW_ID }, adopted: false });
   });
 
-  it.each([
-    ['unhealthy', { status: 'unhealthy' }],
-    ['without a creation time', { created_at: undefined }],
-    ['with an unreadable creation time', { created_at: 'yesterday' }],
-  ])('deletes a fresh credential %s instead of adopting it', async (_case, extra) => {
-    const { recall, deps } = world([userConflict, created(NEW_ID)], [credentialOf(OLD_ID, { created_at: iso(NOW - 1_000), ...extra })]);
+  it('deletes a fresh credential that Recall reports unhealthy instead of adopting it', async () => {
+    const { recall, deps } = world(
+      [userConflict, created(NEW_ID)],
+      [credentialOf(OLD_ID, { created_at: iso(NOW - 1_000), status: 'unhealthy' })],
+    );
 
     const result = connected(await exchangeCodeForCredential(INPUT, deps));
 
     expect(recall.deletes).toEqual([OLD_ID]);
     expect(result.adopted).toBe(false);
     expect(result.credential.id).toBe(NEW_ID);
+  });
+
+  it.each([
+    ['without a creation time', { created_at: undefined }],
+    ['with an unreadable creation time', { created_at: 'yesterday' }],
+  ])('adopts a credential %s rather than delete what may be another callback\'s', async (_case, extra) => {
+    const { recall, deps } = world([userConflict, created(NEW_ID)], [credentialOf(OLD_ID, extra)]);
+
+    const result = connected(await exchangeCodeForCredential(INPUT, deps));
+
+    expect(recall.deletes).toEqual([]);
+    expect(result).toMatchObject({ credential: { id: OLD_ID }, adopted: true });
   });
 
   it('never deletes a listed credential of another Zoom identity or another OAuth app', async () => {
