@@ -784,6 +784,32 @@ describe('GET /zoom/callback: faults, races and crashes', () => {
     expect(timeline.indexOf('USER#user-7 SET #status = :status, #updated = :now')).toBeLessThan(deleted);
   });
 
+  it('calls Recall with the configured retry budget (RECALL_MAX_ATTEMPTS)', async () => {
+    // Prepare: one attempt per call; Recall rate-limits the first create.
+    process.env.RECALL_MAX_ATTEMPTS = '1';
+    let cold: typeof handler;
+    try {
+      cold = await coldHandler();
+    } finally {
+      delete process.env.RECALL_MAX_ATTEMPTS;
+    }
+    let creates = 0;
+    recall.on((r) =>
+      r.method === 'POST'
+        ? creates++ === 0
+          ? { status: 429, body: {}, headers: { 'retry-after': '0' } }
+          : { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }
+        : undefined,
+    );
+
+    // Act
+    const response = (await cold(httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [cookie] }), context)) as APIGatewayProxyStructuredResultV2;
+
+    // Assess
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'recall_unavailable' });
+    expect(creates).toBe(1);
+  });
+
   it('ends with reason=recall_unavailable without calling Recall when Lambda leaves too little time to finish a create', async () => {
     const hurried = { ...context, getRemainingTimeInMillis: () => 4_000 };
     createdAtRecall();

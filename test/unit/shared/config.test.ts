@@ -256,5 +256,58 @@ describe('loadConfig', () => {
 
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.returnUrlAllowlist)).toBe(true);
+    expect(Object.isFrozen(config.recall)).toBe(true);
+    expect(Object.isFrozen(config.reconcile)).toBe(true);
+  });
+});
+
+describe('loadConfig: how Recall is called, and how long a callback may take', () => {
+  it('defaults to bounded retries and timeouts, a 20 s callback deadline and a reconcile that only reports', () => {
+    expect(loadConfig(awsEnv())).toMatchObject({
+      recall: { timeoutMs: 5_000, maxAttempts: 3, backoffBaseMs: 200, backoffMaxMs: 4_000 },
+      callbackDeadlineMs: 20_000,
+      reconcile: { fix: false, orphanGraceSeconds: 900 },
+    });
+  });
+
+  it('reads every setting from the environment', () => {
+    const config = loadConfig({
+      ...awsEnv(),
+      RECALL_TIMEOUT_MS: '2500',
+      RECALL_MAX_ATTEMPTS: '5',
+      RECALL_BACKOFF_BASE_MS: '50',
+      RECALL_BACKOFF_MAX_MS: '1000',
+      CALLBACK_DEADLINE_MS: '15000',
+      RECONCILE_FIX: 'true',
+      RECONCILE_ORPHAN_GRACE_SECONDS: '600',
+    });
+
+    expect(config).toMatchObject({
+      recall: { timeoutMs: 2_500, maxAttempts: 5, backoffBaseMs: 50, backoffMaxMs: 1_000 },
+      callbackDeadlineMs: 15_000,
+      reconcile: { fix: true, orphanGraceSeconds: 600 },
+    });
+  });
+
+  it.each([
+    ['RECALL_TIMEOUT_MS', '100', '15000'],
+    ['RECALL_MAX_ATTEMPTS', '1', '6'],
+    ['RECALL_BACKOFF_BASE_MS', '1', '5000'],
+    ['RECALL_BACKOFF_MAX_MS', '1', '10000'],
+    ['CALLBACK_DEADLINE_MS', '5000', '22000'],
+    ['RECONCILE_ORPHAN_GRACE_SECONDS', '120', '86400'],
+  ])('accepts %s from %s to %s, and nothing outside', (variable, min, max) => {
+    for (const value of [min, max]) expect(() => loadConfig({ ...awsEnv(), [variable]: value })).not.toThrow();
+    for (const value of [String(Number(min) - 1), String(Number(max) + 1), '1.5', 'many']) {
+      expect(misconfiguration({ ...awsEnv(), [variable]: value }).message).toContain(variable);
+    }
+  });
+
+  it('keeps the callback deadline below the callback Lambda\'s 25 s timeout and API Gateway\'s 30 s', () => {
+    expect(misconfiguration({ ...awsEnv(), CALLBACK_DEADLINE_MS: '25000' }).message).toContain('CALLBACK_DEADLINE_MS');
+  });
+
+  it.each(['yes', '1', 'TRUE'])('refuses RECONCILE_FIX=%s: only true or false', (value) => {
+    expect(misconfiguration({ ...awsEnv(), RECONCILE_FIX: value }).message).toContain('RECONCILE_FIX');
   });
 });
