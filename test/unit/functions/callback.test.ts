@@ -22,7 +22,7 @@ import { generatedKey, mockSecretsManager, type SecretsManagerMock } from '../..
 import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
-import { FakeRecallFetch, credential } from '../../helpers/fake-recall-fetch.js';
+import { FakeRecallFetch, credential, type RecordedRequest } from '../../helpers/fake-recall-fetch.js';
 import { type CapturedOutput, captureOutput, metricSum, metricsOf } from '../../helpers/output.js';
 
 const BUS = 'recall-zoom-connect-events';
@@ -164,6 +164,35 @@ const outcomeOf = (response: APIGatewayProxyStructuredResultV2) => {
 };
 
 const creates = () => recall.requests.filter((r) => r.method === 'POST');
+
+/** Recall rate-limits the first create (Retry-After: 0) and creates `cred-1` on the next. */
+function scriptRateLimitedOnce(): void {
+  let created = 0;
+  recall.on((r) =>
+    r.method === 'POST'
+      ? created++ === 0
+        ? { status: 429, body: {}, headers: { 'retry-after': '0' } }
+        : { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }
+      : undefined,
+  );
+}
+
+/**
+ * Recall answers the first create with a user-level conflict (zu-1), lists `cred-old` for that Zoom user, deletes
+ * on request (telling `onDelete`), and answers the next create with `cred-new`.
+ */
+function scriptConflictResolved(onDelete: (request: RecordedRequest) => void = () => undefined): void {
+  let created = 0;
+  recall
+    .on((r) => (r.method === 'POST' && created++ === 0 ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } } : undefined))
+    .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-new', { user_id: 'zu-1' }) } : undefined))
+    .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
+    .on((r) => {
+      if (r.method !== 'DELETE') return undefined;
+      onDelete(r);
+      return { status: 204 };
+    });
+}
 
 /**
  * Recall answers the first create with a user-level conflict and every later one as if the code were spent,
@@ -625,12 +654,7 @@ describe('GET /zoom/callback: faults, races and crashes', () => {
   });
 
   it('gives the lock back when a newer attempt recorded first after a conflict, and moves no sharer', async () => {
-    let creates = 0;
-    recall
-      .on((r) => (r.method === 'POST' && creates++ === 0 ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } } : undefined))
-      .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-new', { user_id: 'zu-1' }) } : undefined))
-      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
-      .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
+    scriptConflictResolved();
     ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-old')] });
     ddb.on(UpdateItemCommand, RECORD_WRITE).rejects(conditionFailed());
 
@@ -731,12 +755,7 @@ describe('GET /zoom/callback: faults, races and crashes', () => {
 
   it('gives the lock back even when the record write fails after a conflict', async () => {
     // Prepare
-    let creates = 0;
-    recall
-      .on((r) => (r.method === 'POST' && creates++ === 0 ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } } : undefined))
-      .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-new', { user_id: 'zu-1' }) } : undefined))
-      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
-      .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
+    scriptConflictResolved();
     ddb.on(UpdateItemCommand, RECORD_WRITE).rejects(new Error('InternalServerError'));
 
     // Act
@@ -761,16 +780,7 @@ describe('GET /zoom/callback: faults, races and crashes', () => {
       return {};
     });
     ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-old')] });
-    let creates = 0;
-    recall
-      .on((r) => (r.method === 'POST' && creates++ === 0 ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } } : undefined))
-      .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-new', { user_id: 'zu-1' }) } : undefined))
-      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
-      .on((r) => {
-        if (r.method !== 'DELETE') return undefined;
-        timeline.push(`recall DELETE ${r.path}`);
-        return { status: 204 };
-      });
+    scriptConflictResolved((r) => timeline.push(`recall DELETE ${r.path}`));
 
     // Act
     await callback({ code: CODE, state: STATE });
@@ -793,21 +803,14 @@ describe('GET /zoom/callback: faults, races and crashes', () => {
     } finally {
       delete process.env.RECALL_MAX_ATTEMPTS;
     }
-    let creates = 0;
-    recall.on((r) =>
-      r.method === 'POST'
-        ? creates++ === 0
-          ? { status: 429, body: {}, headers: { 'retry-after': '0' } }
-          : { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }
-        : undefined,
-    );
+    scriptRateLimitedOnce();
 
     // Act
     const response = (await cold(httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [cookie] }), context)) as APIGatewayProxyStructuredResultV2;
 
     // Assess
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'recall_unavailable' });
-    expect(creates).toBe(1);
+    expect(creates()).toHaveLength(1);
   });
 
   it('ends with reason=recall_unavailable without calling Recall when Lambda leaves too little time to finish a create', async () => {
@@ -847,12 +850,7 @@ describe('GET /zoom/callback: metrics', () => {
   });
 
   it('counts ConflictResolved for a conflict deleted and created again', async () => {
-    let creates = 0;
-    recall
-      .on((r) => (r.method === 'POST' && creates++ === 0 ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } } : undefined))
-      .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-new', { user_id: 'zu-1' }) } : undefined))
-      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
-      .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
+    scriptConflictResolved();
 
     await callback({ code: CODE, state: STATE });
 
@@ -872,14 +870,7 @@ describe('GET /zoom/callback: metrics', () => {
   });
 
   it('counts RecallRetry for a 429 that was retried', async () => {
-    let creates = 0;
-    recall.on((r) =>
-      r.method === 'POST'
-        ? creates++ === 0
-          ? { status: 429, body: {}, headers: { 'retry-after': '0' } }
-          : { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }
-        : undefined,
-    );
+    scriptRateLimitedOnce();
 
     await callback({ code: CODE, state: STATE });
 
