@@ -228,6 +228,7 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
       correlationId,
     };
   } catch (error) {
+    await publishRetired();
     return fail(logFailure(error, deps.log));
   } finally {
     await result.lease?.release().catch((error: unknown) => deps.log.warn('Could not release an identity lock; its lease will run out', { error }));
@@ -260,10 +261,8 @@ async function recordConnection(
   const identity = zoomIdentityOf(credential);
   // The attempt's expiry orders a user's attempts: a later attempt's state expires later.
   const recorded = await deps.connections.recordConnected(userId, credential, deps.oauthAppId, now, state.expiresAt);
-  // Its credential is left alone: another user of the identity may be recording it this moment; if nobody does,
-  // reconcile finds it as an orphan once it is old enough.
-  if (recorded.status === 'superseded') return false;
-  const { previous, pendingSweep } = recorded;
+  const previous = recorded.status === 'recorded' ? recorded.previous : undefined;
+  const pendingSweep = recorded.status === 'recorded' ? recorded.pendingSweep : undefined;
   const current = {
     userId,
     status: 'connected' as const,
@@ -271,21 +270,26 @@ async function recordConnection(
     zoomAccountId: credential.account_id ?? null,
     zoomUserId: credential.user_id ?? null,
   };
-  const events: ConnectionEventDetail[] = [connectionEvent('connected', current, now, { correlationId })];
-  // A product that stored the user's previous credential id learns it is gone; after a revoke or a disconnect it
-  // already has (the `revoked` / `disconnected` event), so only a record still relying on it counts.
-  if (previous && previous.recallCredentialId !== credential.id && RELYING.has(previous.status)) {
-    events.push(
-      connectionEvent('replaced', current, now, {
-        previousRecallCredentialId: previous.recallCredentialId,
-        correlationId,
-      }),
-    );
+  const events: ConnectionEventDetail[] = [];
+  if (recorded.status === 'recorded') {
+    events.push(connectionEvent('connected', current, now, { correlationId }));
+    // A product that stored the user's previous credential id learns it is gone; after a revoke or a disconnect it
+    // already has (the `revoked` / `disconnected` event), so only a record still relying on it counts.
+    if (previous && previous.recallCredentialId !== credential.id && RELYING.has(previous.status)) {
+      events.push(
+        connectionEvent('replaced', current, now, {
+          previousRecallCredentialId: previous.recallCredentialId,
+          correlationId,
+        }),
+      );
+    }
   }
   const replacedOwn = previous?.zoomIdentity === identity && previous.recallCredentialId !== credential.id;
   // Skipped when Recall updated an existing credential in place and nothing else says a record may be stale. A new
   // credential means the identity had none a moment ago: its records, if any, are on a deleted one (a conflict
-  // resolution that spent the code or died after its delete, whoever started it), so they move onto this one.
+  // resolution that spent the code or died after its delete, whoever started it), so they move onto this one. A
+  // superseded attempt leaves its user's record to the newer attempt, but the identity's other records still
+  // belong on the identity's one live credential.
   const sweep =
     replacedCredentialIds.length > 0 ||
     result.adopted ||
@@ -302,6 +306,12 @@ async function recordConnection(
   }
   // Another identity's unfinished move has no credential to move onto: its records were marked unhealthy first.
   if (pendingSweep) await deps.connections.clearPendingSweep(userId, pendingSweep);
+  // Its credential is otherwise left alone: another user of the identity may be recording it this moment; if
+  // nobody does, reconcile finds it as an orphan once it is old enough.
+  if (recorded.status === 'superseded') {
+    await publishQuietly(deps.events, events, deps.log);
+    return false;
+  }
   // Published before the old credential is released: the records are written, and a failed delete must not lose
   // the news of them.
   await publishQuietly(deps.events, events, deps.log);

@@ -140,7 +140,7 @@ export async function exchangeCodeForCredential(input: ExchangeInput, deps: Exch
         const unrecorded = await unrecordedCredentialsSince(attemptStartedAt - CLOCK_SKEW_MS, input, deps, signal());
         deps.events?.onOutcomeUnknown?.({ unrecordedSinceAttempt: unrecorded.length });
         if (unrecorded.length > 0) {
-          await lease?.release();
+          await releaseQuietly(lease);
           return reauthorize('outcome_unknown');
         }
         // Nothing new exists that nobody knows: the create did not create, so trying it again spends nothing twice.
@@ -150,7 +150,7 @@ export async function exchangeCodeForCredential(input: ExchangeInput, deps: Exch
         return { outcome: 'connected', credential: created.credential, replacedCredentialIds, adopted: false, ...(lease ? { lease } : {}) };
       }
       if (created.kind === 'bad_request') {
-        await lease?.release();
+        await releaseQuietly(lease);
         if (conflictRounds === 0 && !outcomeWasUnknown) {
           throw new ConnectError('code_rejected', `Recall rejected the authorization code: ${created.detail}`);
         }
@@ -161,9 +161,11 @@ export async function exchangeCodeForCredential(input: ExchangeInput, deps: Exch
       }
       conflictRounds++;
       zoomIdentity = zoomIdentityOfConflict(created.conflict);
-      // Waiting ends early enough to do the holder's work (a list, deletes, a create) after the wait.
+      // Waiting ends early enough to do the holder's work (a list, deletes, a create) after the wait; the lease
+      // itself lasts past the deadline, over the record write and the move of the sharers.
       lease ??= await deps.lock.acquire(zoomIdentity, {
-        deadlineMs: input.deadlineMs - FIND_OUT_RESERVE_MS,
+        deadlineMs: input.deadlineMs,
+        waitUntilMs: input.deadlineMs - FIND_OUT_RESERVE_MS,
         signal: signal(),
       });
       if (!lease) {
@@ -183,10 +185,14 @@ export async function exchangeCodeForCredential(input: ExchangeInput, deps: Exch
       deps.events?.onConflict?.({ key, deleted: retiring.length, adopted: false });
     }
   } catch (error) {
-    await lease?.release().catch(() => undefined);
+    await releaseQuietly(lease);
     throw asConnectError(error);
   }
 }
+
+/** A lease that cannot be given back runs out by itself: that is no reason to change the user's outcome. */
+const releaseQuietly = (lease: IdentityLease | undefined): Promise<void> =>
+  lease ? lease.release().catch(() => undefined) : Promise.resolve();
 
 /** The credentials of one Zoom identity in this OAuth app, by a filtered list (never a scan). */
 async function credentialsOf(

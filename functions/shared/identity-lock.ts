@@ -18,10 +18,19 @@ export interface IdentityLease {
 /** Serializes the work that deletes credentials or moves records of one Zoom identity. */
 export interface IdentityLock {
   /**
-   * Waits for the identity's lock until `deadlineMs`.
-   * @returns the lease, or `undefined` when another holder kept it past the deadline
+   * Waits for the identity's lock until `waitUntilMs` (default: `deadlineMs`); the lease lasts until the holder's
+   * `deadlineMs` plus a margin.
+   * @returns the lease, or `undefined` when another holder kept it past the wait
    */
-  acquire(identity: string, options: { deadlineMs: number; signal?: AbortSignal | undefined }): Promise<IdentityLease | undefined>;
+  acquire(identity: string, options: AcquireOptions): Promise<IdentityLease | undefined>;
+}
+
+export interface AcquireOptions {
+  /** The holder's own deadline (epoch ms): its work with the lock ends by then. */
+  deadlineMs: number;
+  /** Stop waiting for a busy lock at this time (epoch ms); at most `deadlineMs`. */
+  waitUntilMs?: number | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface IdentityLockOptions {
@@ -32,7 +41,11 @@ export interface IdentityLockOptions {
   random?: () => number;
 }
 
-/** Waits between tries: short, because a holder's work is a few Recall calls, jittered so waiters spread out. */
+/**
+ * Waits between tries: short, because a holder's work is a few Recall calls, jittered so waiters spread out, and
+ * never shorter than the floor, so a waiter cannot spin.
+ */
+const POLL_FLOOR_MS = 10;
 const POLL_BASE_MS = 50;
 const POLL_MAX_MS = 500;
 /** How long DynamoDB's TTL keeps a lock item that was never released (a crash); the lease decides, not this. */
@@ -61,17 +74,15 @@ export class DynamoIdentityLock implements IdentityLock {
     this.#leaseMarginMs = options.leaseMarginMs ?? 2_000;
   }
 
-  async acquire(
-    identity: string,
-    { deadlineMs, signal }: { deadlineMs: number; signal?: AbortSignal | undefined },
-  ): Promise<IdentityLease | undefined> {
+  async acquire(identity: string, { deadlineMs, waitUntilMs, signal }: AcquireOptions): Promise<IdentityLease | undefined> {
     const owner = randomBytes(16).toString('hex');
+    const waitUntil = Math.min(waitUntilMs ?? deadlineMs, deadlineMs);
     for (let attempt = 0; ; attempt++) {
       if (await this.#tryPut(identity, owner, deadlineMs + this.#leaseMarginMs)) {
         return { identity, release: () => this.#release(identity, owner) };
       }
-      const wait = this.#random() * Math.min(POLL_MAX_MS, POLL_BASE_MS * 2 ** attempt);
-      if (signal?.aborted || this.#now() + wait >= deadlineMs) return undefined;
+      const wait = POLL_FLOOR_MS + this.#random() * Math.min(POLL_MAX_MS, POLL_BASE_MS * 2 ** attempt);
+      if (signal?.aborted || this.#now() + wait >= waitUntil) return undefined;
       await this.#sleep(wait, signal);
     }
   }

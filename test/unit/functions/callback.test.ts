@@ -653,15 +653,37 @@ describe('GET /zoom/callback: faults, races and crashes', () => {
     expect(output.logs().map((line) => line.message)).toContain('A newer attempt of this user already recorded its connection');
   });
 
-  it('gives the lock back when a newer attempt recorded first after a conflict, and moves no sharer', async () => {
+  it('publishes unhealthy for the sharers marked before the delete when the record write then fails', async () => {
+    scriptConflictResolved();
+    ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-old')] });
+    ddb
+      .on(UpdateItemCommand, { ReturnValues: 'ALL_NEW', ExpressionAttributeValues: { ':status': { S: 'unhealthy' } } })
+      .resolves({ Attributes: connectionItem('user-7', 'cred-old', 'unhealthy') });
+    ddb.on(UpdateItemCommand, RECORD_WRITE).rejects(new Error('ProvisionedThroughputExceededException'));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'internal' });
+    expect(publishedTypes()).toEqual(['unhealthy user-7']);
+    expect(lockReleases()).toHaveLength(1);
+  });
+
+  it("gives the lock back when a newer attempt recorded first after a conflict, leaving the user's record but moving the sharers", async () => {
     scriptConflictResolved();
     ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-old')] });
     ddb.on(UpdateItemCommand, RECORD_WRITE).rejects(conditionFailed());
 
     const response = await callback({ code: CODE, state: STATE });
 
+    // The newer attempt's record stays; the identity's other record still belongs on its one live credential.
     expect(outcomeOf(response).connect).toBe('connected');
-    expect(repoints()).toEqual([]);
+    expect(repoints()).toEqual([
+      expect.objectContaining({
+        Key: { pk: { S: 'USER#user-7' } },
+        ExpressionAttributeValues: expect.objectContaining({ ':from': { S: 'cred-old' } }),
+      }),
+    ]);
+    expect(publishedTypes()).toEqual(['replaced user-7']);
     expect(lockReleases()).toHaveLength(1);
   });
 

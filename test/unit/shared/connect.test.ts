@@ -101,7 +101,7 @@ class FakeCredentialStore implements CredentialStore {
 
 /** A lock that is always free (or, with `unavailable`, always held by someone else past the deadline). */
 class FakeLock implements IdentityLock {
-  readonly acquired: { identity: string; deadlineMs: number; signal: AbortSignal | undefined }[] = [];
+  readonly acquired: Array<{ identity: string; deadlineMs: number; waitUntilMs?: number | undefined; signal: AbortSignal | undefined }> = [];
   released = 0;
   unavailable = false;
 
@@ -109,10 +109,10 @@ class FakeLock implements IdentityLock {
 
   async acquire(
     identity: string,
-    options: { deadlineMs: number; signal?: AbortSignal | undefined },
+    options: { deadlineMs: number; waitUntilMs?: number | undefined; signal?: AbortSignal | undefined },
   ): Promise<IdentityLease | undefined> {
     this.steps.push(`lock ${identity}`);
-    this.acquired.push({ identity, deadlineMs: options.deadlineMs, signal: options.signal });
+    this.acquired.push({ identity, deadlineMs: options.deadlineMs, waitUntilMs: options.waitUntilMs, signal: options.signal });
     if (this.unavailable) return undefined;
     return {
       identity,
@@ -291,12 +291,14 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
     expect(lock.released).toBe(1);
   });
 
-  it('waits for the lock no longer than the deadline less the time kept to find out a create', async () => {
+  it('waits for the lock no longer than the deadline less the time kept to find out a create, and leases it to the deadline', async () => {
     const { lock, deps } = world([userConflict, created(NEW_ID)], [credentialOf(OLD_ID)]);
 
     await exchangeCodeForCredential(INPUT, deps);
 
-    expect(lock.acquired).toEqual([{ identity: `user#${ZOOM_USER}`, deadlineMs: DEADLINE - 2_500, signal: expect.any(AbortSignal) }]);
+    expect(lock.acquired).toEqual([
+      { identity: `user#${ZOOM_USER}`, deadlineMs: DEADLINE, waitUntilMs: DEADLINE - 2_500, signal: expect.any(AbortSignal) },
+    ]);
   });
 
   it('resolves an account_id conflict: lists by oauth_app + account_id and locks the account', async () => {
@@ -458,6 +460,19 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
     expect(recall.deletes).toEqual([OLD_ID]);
     expect(recall.creates).toHaveLength(2);
     expect(lock.released).toBeGreaterThanOrEqual(1);
+  });
+
+  it('still re-authorizes when giving the lease back fails (the lease runs out by itself)', async () => {
+    const { lock, deps } = world([userConflict, badRequest], [credentialOf(OLD_ID)]);
+    const acquire = lock.acquire.bind(lock);
+    lock.acquire = async (identity, options) => {
+      const lease = await acquire(identity, options);
+      return lease && { identity, release: () => Promise.reject(new Error('DynamoDB is down')) };
+    };
+
+    const result = await exchangeCodeForCredential(INPUT, deps);
+
+    expect(result).toMatchObject({ outcome: 'reauthorize', cause: 'code_spent' });
   });
 
   it('names the account identity when re-authorizing after an account_id conflict', async () => {

@@ -138,31 +138,56 @@ describe('DynamoIdentityLock.acquire', () => {
     // Act
     const lease = await lock.acquire(IDENTITY, { deadlineMs: T0 + 2_000 });
 
-    // Assess: 50, 100, 200, 400, then 500 ms (jitter at its largest), never past the deadline.
+    // Assess: a 10 ms floor plus 50, 100, 200, 400, then 500 ms (jitter at its largest), never past the deadline.
     expect(lease).toBeUndefined();
-    expect(sleeps).toEqual([50, 100, 200, 400, 500, 500]);
+    expect(sleeps).toEqual([60, 110, 210, 410, 510, 510]);
     expect(clock.now).toBeLessThan(T0 + 2_000);
     expect(puts()).toHaveLength(sleeps.length + 1);
     // Every try asks with the time it is made at.
     expect(puts().map((input) => Number(input.ExpressionAttributeValues?.[':now']?.N))).toEqual([
       T0,
-      T0 + 50,
-      T0 + 150,
-      T0 + 350,
-      T0 + 750,
-      T0 + 1_250,
-      T0 + 1_750,
+      T0 + 60,
+      T0 + 170,
+      T0 + 380,
+      T0 + 790,
+      T0 + 1_300,
+      T0 + 1_810,
     ]);
   });
 
-  it('spreads the waiters out: each wait is random × the backoff step', async () => {
+  it('spreads the waiters out: each wait is the floor plus random × the backoff step', async () => {
     ddb.on(PutItemCommand).rejects(conditionFailed());
     const randoms = [0.5, 0.25, 0.5];
     const { lock, sleeps } = lockWith({ random: () => randoms.shift() ?? 1 });
 
     await lock.acquire(IDENTITY, { deadlineMs: T0 + 300 });
 
-    expect(sleeps).toEqual([25, 25, 100]);
+    expect(sleeps).toEqual([35, 35, 110]);
+  });
+
+  it('never spins: with jitter at zero each wait is still the 10 ms floor', async () => {
+    ddb.on(PutItemCommand).rejects(conditionFailed());
+    const { lock, sleeps } = lockWith({ random: () => 0 });
+
+    const lease = await lock.acquire(IDENTITY, { deadlineMs: T0 + 55 });
+
+    expect(lease).toBeUndefined();
+    expect(sleeps).toEqual([10, 10, 10, 10, 10]);
+  });
+
+  it('stops waiting at waitUntilMs but leases until the deadline plus the margin', async () => {
+    ddb.on(PutItemCommand).rejectsOnce(conditionFailed()).resolves({});
+    const { lock, sleeps } = lockWith({ random: () => 0 });
+
+    const lease = await lock.acquire(IDENTITY, { deadlineMs: T0 + 5_000, waitUntilMs: T0 + 1_000 });
+    expect(lease).toBeDefined();
+    expect(sleeps).toEqual([10]);
+    expect(Number(puts()[1]?.Item?.leaseUntil?.N)).toBe(T0 + 5_000 + 2_000);
+
+    ddb.on(PutItemCommand).rejects(conditionFailed());
+    const busy = lockWith();
+    expect(await busy.lock.acquire(IDENTITY, { deadlineMs: T0 + 5_000, waitUntilMs: T0 + 100 })).toBeUndefined();
+    expect(busy.sleeps).toEqual([60]);
   });
 
   it('stops waiting when its signal is aborted', async () => {
