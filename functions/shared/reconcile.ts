@@ -31,6 +31,8 @@ export const LISTING_SKEW_MS = 60_000;
 
 /** Longest hold of one identity's lock: a callback that waits for it still ends inside its own deadline. */
 export const LOCK_HOLD_MS = 10_000;
+/** Longest wait for a busy identity's lock (a callback holds it): the rest of the hold is left for the work. */
+export const LOCK_WAIT_MS = 3_000;
 
 /** Credential retrieves per run, at most, to confirm dangling records; the rest wait for the next run. */
 export const DEFAULT_MAX_RETRIEVES = 100;
@@ -352,8 +354,9 @@ async function deleteOrphan(
 }
 
 /**
- * Runs `work` holding the identity's lock, for at most `LOCK_HOLD_MS`; Recall calls made with the signal it is given
- * end by then, before the lease does. The lock is released however `work` ends.
+ * Runs `work` holding the identity's lock, waiting for it at most `LOCK_WAIT_MS` and holding it at most
+ * `LOCK_HOLD_MS` from the start; Recall calls made with the signal it is given end by then, before the lease does.
+ * The lock is released however `work` ends.
  * @returns false when the lock could not be taken in time (nothing was done)
  */
 async function underLock(
@@ -361,8 +364,9 @@ async function underLock(
   deps: ReconcileDeps,
   work: (signal: AbortSignal) => Promise<unknown>,
 ): Promise<boolean> {
-  const deadlineMs = Math.min(deps.deadlineMs, deps.now() + LOCK_HOLD_MS);
-  const lease = await deps.lock.acquire(zoomIdentity, { deadlineMs });
+  const startedAt = deps.now();
+  const deadlineMs = Math.min(deps.deadlineMs, startedAt + LOCK_HOLD_MS);
+  const lease = await deps.lock.acquire(zoomIdentity, { deadlineMs, waitUntilMs: startedAt + LOCK_WAIT_MS });
   if (!lease) return false;
   try {
     await work(signalUntil(deadlineMs, deps.now()));

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Connection, ConnectionStatus } from '../../../functions/shared/connection-repository.js';
-import type { IdentityLease, IdentityLock } from '../../../functions/shared/identity-lock.js';
+import type { AcquireOptions, IdentityLease, IdentityLock } from '../../../functions/shared/identity-lock.js';
 import type { RecallCredential } from '../../../functions/shared/recall-client.js';
 import {
   DEFAULT_MAX_RETRIEVES,
@@ -112,10 +112,10 @@ class FakeLock implements IdentityLock {
   readonly busy = new Set<string>();
   readonly held: string[] = [];
   readonly released: string[] = [];
-  readonly deadlines: number[] = [];
+  readonly options: AcquireOptions[] = [];
 
-  async acquire(identity: string, { deadlineMs }: { deadlineMs: number }): Promise<IdentityLease | undefined> {
-    this.deadlines.push(deadlineMs);
+  async acquire(identity: string, options: AcquireOptions): Promise<IdentityLease | undefined> {
+    this.options.push(options);
     if (this.busy.has(identity)) return undefined;
     this.held.push(identity);
     return { identity, release: async () => void this.released.push(identity) };
@@ -220,8 +220,8 @@ describe('reconcile: orphan credentials', () => {
     expect(recall.calls).toEqual(['list app-1', 'delete cred-orphan']);
     expect(lock.held).toEqual(['user#zu-2']);
     expect(lock.released).toEqual(['user#zu-2']);
-    // The lock is held briefly, never for the whole run.
-    expect(lock.deadlines).toEqual([NOW + 10_000]);
+    // The lock is waited for and held briefly, never for the whole run.
+    expect(lock.options).toEqual([{ deadlineMs: NOW + 10_000, waitUntilMs: NOW + 3_000 }]);
     expect(report.actions).toEqual([{ kind: 'deleted', recallCredentialId: 'cred-orphan', zoomIdentity: 'user#zu-2' }]);
     expect(report).toMatchObject({ problems: 1, unresolved: 0 });
   });
