@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { RECALL_REGIONS } from '../functions/shared/config.js';
+import { MAX_CALLBACK_DEADLINE_MS, MIN_CALLBACK_DEADLINE_MS, RECALL_REGIONS } from '../functions/shared/config.js';
 
 /**
  * Deploy-time configuration: the CDK context keys this app reads, validated once at synth. Defaults live both
@@ -183,15 +183,83 @@ const PositiveInt = (key: string, fallback: number) =>
     .positive(`${key} must be greater than 0`)
     .default(fallback);
 
-/** How often the health sync polls Recall. Each run makes one listing call to a 60/min endpoint. */
-export const HEALTH_SYNC_MINUTES = { default: 15, min: 1, max: 1440 } as const;
+/** A whole number of `unit` within bounds; `why` ends the range message with the reason for it. */
+interface Bounds {
+  readonly default: number;
+  readonly min: number;
+  readonly max: number;
+  readonly unit: string;
+  readonly why?: string;
+}
 
-const HealthSyncMinutes = z.coerce
-  .number({ error: 'healthSyncMinutes must be a number of minutes' })
-  .int('healthSyncMinutes must be a whole number of minutes')
-  .min(HEALTH_SYNC_MINUTES.min, `healthSyncMinutes must be between ${HEALTH_SYNC_MINUTES.min} and ${HEALTH_SYNC_MINUTES.max} (a day)`)
-  .max(HEALTH_SYNC_MINUTES.max, `healthSyncMinutes must be between ${HEALTH_SYNC_MINUTES.min} and ${HEALTH_SYNC_MINUTES.max} (a day)`)
-  .default(HEALTH_SYNC_MINUTES.default);
+const WholeNumber = (key: string, bounds: Bounds) => {
+  const range = `${key} must be between ${bounds.min} and ${bounds.max} ${bounds.unit}${bounds.why ?? ''}`;
+  return z.coerce
+    .number({ error: `${key} must be a number of ${bounds.unit}` })
+    .int(`${key} must be a whole number of ${bounds.unit}`)
+    .min(bounds.min, range)
+    .max(bounds.max, range)
+    .default(bounds.default);
+};
+
+/** How often the health sync polls Recall. Each run makes one listing call to a 60/min endpoint. */
+export const HEALTH_SYNC_MINUTES = { default: 15, min: 1, max: 1440, unit: 'minutes', why: ' (a day)' } as const;
+
+/**
+ * How often reconcile runs. Each run lists the OAuth app's credentials (paced to 30 list calls a minute) and may take
+ * up to its 5-minute timeout, so runs are at least 10 minutes apart and never overlap.
+ */
+export const RECONCILE_MINUTES = { default: 60, min: 10, max: 1440, unit: 'minutes', why: ' (a day)' } as const;
+
+/** API Gateway cuts every integration off at 30 s; the callback's Lambda timeout stays below it. */
+export const CALLBACK_TIMEOUT_SECONDS = 25;
+/** What the callback needs after its own deadline to record the outcome and answer the browser. */
+export const CALLBACK_ANSWER_MARGIN_MS = 3_000;
+
+/**
+ * Runtime settings the stack hands to the functions as they are, each with the variable it becomes and the bounds
+ * functions/shared/config.ts enforces at init (a test holds both ends to the same values): a value the runtime
+ * would refuse fails here, at synth, instead of failing every cold start.
+ */
+export const RUNTIME_SETTINGS = {
+  /** Per Recall HTTP attempt. */
+  recallTimeoutMs: { variable: 'RECALL_TIMEOUT_MS', default: 5_000, min: 100, max: 15_000, unit: 'milliseconds' },
+  /** Attempts per Recall call, the first included. */
+  recallMaxAttempts: { variable: 'RECALL_MAX_ATTEMPTS', default: 3, min: 1, max: 6, unit: 'attempts' },
+  /** Base of the exponential backoff between attempts. */
+  recallBackoffBaseMs: { variable: 'RECALL_BACKOFF_BASE_MS', default: 200, min: 1, max: 5_000, unit: 'milliseconds' },
+  /** Cap of any single wait between attempts, Retry-After included. */
+  recallBackoffMaxMs: { variable: 'RECALL_BACKOFF_MAX_MS', default: 4_000, min: 1, max: 10_000, unit: 'milliseconds' },
+  /** Everything one callback does with Recall ends by then (callback only). */
+  callbackDeadlineMs: {
+    variable: 'CALLBACK_DEADLINE_MS',
+    default: 20_000,
+    min: MIN_CALLBACK_DEADLINE_MS,
+    max: Math.min(MAX_CALLBACK_DEADLINE_MS, CALLBACK_TIMEOUT_SECONDS * 1000 - CALLBACK_ANSWER_MARGIN_MS),
+    unit: 'milliseconds',
+    why: `: the callback's Lambda timeout is ${CALLBACK_TIMEOUT_SECONDS} s, and it needs ${CALLBACK_ANSWER_MARGIN_MS / 1000} s after its deadline to answer`,
+  },
+  /** Reconcile never treats a credential younger than this as an orphan (reconcile only). */
+  reconcileOrphanGraceSeconds: {
+    variable: 'RECONCILE_ORPHAN_GRACE_SECONDS',
+    default: 900,
+    min: 120,
+    max: 86_400,
+    unit: 'seconds',
+  },
+} as const satisfies Record<string, Bounds & { variable: string }>;
+
+/** The settings of every call to Recall: every function that calls Recall gets them. */
+export const RECALL_CALL_SETTINGS = ['recallTimeoutMs', 'recallMaxAttempts', 'recallBackoffBaseMs', 'recallBackoffMaxMs'] as const;
+
+/** `true`/`false`, also as `-c key=true` passes it (a string). */
+const Flag = (key: string) =>
+  z
+    .preprocess(
+      (value) => (value === 'true' ? true : value === 'false' ? false : value),
+      z.boolean({ error: `${key} must be true or false` }),
+    )
+    .default(false);
 
 const DeployConfigFields = z.object({
   /** Recall region of the workspace that owns the API key and the Zoom OAuth App. */
@@ -228,7 +296,17 @@ const DeployConfigFields = z.object({
   /** Requests the API absorbs in a burst above the rate. */
   throttleBurstLimit: PositiveInt('throttleBurstLimit', 100),
   /** Minutes between two runs of the health sync, which marks connections of unhealthy Recall credentials. */
-  healthSyncMinutes: HealthSyncMinutes,
+  healthSyncMinutes: WholeNumber('healthSyncMinutes', HEALTH_SYNC_MINUTES),
+  /** Minutes between two runs of reconcile, which compares Recall's credentials with the connection records. */
+  reconcileMinutes: WholeNumber('reconcileMinutes', RECONCILE_MINUTES),
+  /** Whether the scheduled reconcile repairs what it finds, or only reports it. */
+  reconcileFix: Flag('reconcileFix'),
+  reconcileOrphanGraceSeconds: WholeNumber('reconcileOrphanGraceSeconds', RUNTIME_SETTINGS.reconcileOrphanGraceSeconds),
+  recallTimeoutMs: WholeNumber('recallTimeoutMs', RUNTIME_SETTINGS.recallTimeoutMs),
+  recallMaxAttempts: WholeNumber('recallMaxAttempts', RUNTIME_SETTINGS.recallMaxAttempts),
+  recallBackoffBaseMs: WholeNumber('recallBackoffBaseMs', RUNTIME_SETTINGS.recallBackoffBaseMs),
+  recallBackoffMaxMs: WholeNumber('recallBackoffMaxMs', RUNTIME_SETTINGS.recallBackoffMaxMs),
+  callbackDeadlineMs: WholeNumber('callbackDeadlineMs', RUNTIME_SETTINGS.callbackDeadlineMs),
   /** Days every log group (functions, API access logs) keeps events. */
   logRetentionDays: LogRetentionDays,
   /** Email address subscribed to the alarm topic the stack creates. */

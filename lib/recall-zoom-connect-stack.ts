@@ -60,9 +60,11 @@ export class RecallZoomConnectStack extends Stack {
         Webhook: this.api.webhookFunction,
         WebhookWorker: this.jobs.webhookWorkerFunction,
         HealthSync: this.jobs.healthSyncFunction,
+        Reconcile: this.jobs.reconcile.fn,
       },
       webhookDeadLetterQueue: this.messaging.webhookDeadLetterQueue,
       healthSyncDeadLetterQueue: this.jobs.healthSyncDeadLetterQueue,
+      reconcileDeadLetterQueue: this.jobs.reconcile.deadLetterQueue,
     });
 
     // cdk.json ships placeholders so `cdk synth` works out of the box; say so loudly rather than deploy them silently.
@@ -146,6 +148,17 @@ export class RecallZoomConnectStack extends Stack {
       description:
         'Health sync runs that never completed (the dead-letter alarm fires). Fix the cause from the HealthSync logs, then purge it: the next run does the work.',
       value: this.jobs.healthSyncDeadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, 'ReconcileFunctionName', {
+      description: config.reconcileFix
+        ? 'Reconcile, scheduled; it repairs what it finds (reconcileFix). To run it now: aws lambda invoke --function-name <this> out.json. To report without repairing, run npm run reconcile (see npm run reconcile -- --help).'
+        : 'Reconcile, scheduled; it only reports (reconcileFix is false). To run it now: aws lambda invoke --function-name <this> out.json. To repair, run npm run reconcile -- --fix with TABLE_NAME, APP_SECRET_ID (AppSecretName) and RECALL_ZOOM_OAUTH_APP_ID set (see --help).',
+      value: this.jobs.reconcile.fn.functionName,
+    });
+    new CfnOutput(this, 'ReconcileDeadLetterQueueUrl', {
+      description:
+        'Reconcile runs that never completed (the dead-letter alarm fires). Fix the cause from the Reconcile logs, then purge it: the next run does the work.',
+      value: this.jobs.reconcile.deadLetterQueue.queueUrl,
     });
     new CfnOutput(this, 'AlarmTopicArn', {
       description: config.alarmTopicArn

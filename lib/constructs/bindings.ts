@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { lockKey } from '../../functions/shared/identity-lock.js';
 
 /**
  * Wiring a resource to a function is one call: the variable the runtime reads (functions/shared/config.ts) and
@@ -27,11 +28,21 @@ export interface TableAccess {
    * @default - queries no index
    */
   readonly queries?: readonly string[];
+  /**
+   * Actions on the identity locks only (`LOCK#<identity>` items, functions/shared/identity-lock.ts): allowed on the
+   * table's ARN under a `dynamodb:LeadingKeys` condition, so a function that takes and releases locks cannot put or
+   * delete anything else with them. Name here what `items` does not already allow on every item.
+   * @default - no lock
+   */
+  readonly lockItems?: readonly ItemAction[];
 }
 
+/** The condition that narrows an item action to the identity locks: every partition key it touches is `LOCK#...`. */
+export const LOCK_ITEMS_CONDITION = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [lockKey('*')] } } as const;
+
 /**
- * Sets `envName` to the table name and grants exactly `access`: the item actions on the table's ARN, and Query on
- * the ARN of each index named. The table uses DynamoDB's AWS managed key, whose key policy lets any principal
+ * Sets `envName` to the table name and grants exactly `access`: the item actions on the table's ARN (the lock
+ * actions on lock items only), and Query on the ARN of each index named. The table uses DynamoDB's AWS managed key, whose key policy lets any principal
  * allowed to use the table in this account decrypt through DynamoDB, so no KMS grant is needed.
  * @param fn - the function that reads the variable
  * @param table - the table it may use
@@ -45,6 +56,14 @@ export function bindTable(fn: lambda.Function, table: dynamodb.ITable, access: T
       grantee: fn,
       actions: access.items.map((action) => `dynamodb:${action}`),
       resourceArns: [table.tableArn],
+    });
+  }
+  if (access.lockItems && access.lockItems.length > 0) {
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: access.lockItems.map((action) => `dynamodb:${action}`),
+      resourceArns: [table.tableArn],
+      conditions: LOCK_ITEMS_CONDITION,
     });
   }
   if (access.queries && access.queries.length > 0) {

@@ -11,9 +11,9 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
-import { CALLBACK_ROUTE, type DeployConfig } from '../config.js';
+import { CALLBACK_ROUTE, CALLBACK_TIMEOUT_SECONDS, type DeployConfig } from '../config.js';
 import { bindEventBus, bindQueue, bindSecret, bindTable } from './bindings.js';
-import { runtimeEnvironment } from './runtime-environment.js';
+import { runtimeEnvironment, runtimeSettings } from './runtime-environment.js';
 import { projectPath, secretsExtension, ServiceFunction } from './service-function.js';
 
 
@@ -40,7 +40,7 @@ export interface ConnectApiProps {
 }
 
 /** API Gateway cuts every integration off at 30 s; the callback must finish (or fail cleanly) before that. */
-const CALLBACK_TIMEOUT = Duration.seconds(25);
+const CALLBACK_TIMEOUT = Duration.seconds(CALLBACK_TIMEOUT_SECONDS);
 
 /**
  * Zoom counts a delivery not answered within 3 s as failed and sends it again; a webhook still running after 5 s
@@ -147,6 +147,8 @@ export class ConnectApi extends Construct {
     });
     this.callbackFunction = new ServiceFunction(this, 'Callback', {
       ...functionDefaults,
+      // Its own deadline for the Recall calls of one callback, validated to end well inside the timeout.
+      environment: { ...functionDefaults.environment, ...runtimeSettings(config, ['callbackDeadlineMs']) },
       entry: projectPath('functions/callback/handler.ts'),
       description: 'GET /zoom/callback: uses the state once, creates the Recall credential, records the connection',
       timeout: CALLBACK_TIMEOUT,
@@ -167,13 +169,15 @@ export class ConnectApi extends Construct {
     // Exactly the calls each function's repositories make (functions/shared/*-repository.ts):
     // - authorize touches no table: the attempt travels sealed in the browser's cookie;
     // - the callback uses the state once (ConsumedStateRepository.consume: a conditional put of STATE#<hash>),
-    //   records the connection (put), and repoints, marks or checks the records sharing the Zoom identity (query
-    //   byZoomIdentity, update). It reads no item and deletes none; a re-authorization seals a fresh cookie;
+    //   reads and records the connection (get, put, update), and repoints, marks or checks the records sharing the
+    //   Zoom identity (query byZoomIdentity, update), holding the identity's lock while it deletes or moves
+    //   anything (a conditional put of LOCK#<identity>, and a conditional delete of it: the only item it deletes);
     // - connections reads a record, marks it disconnected (update) and checks whether anyone else still uses the
     //   credential before deleting it at Recall (query byZoomIdentity).
     // The webhook touches no table either: it only verifies and queues.
     bindTable(this.callbackFunction, props.table, {
-      items: ['PutItem', 'UpdateItem'],
+      items: ['GetItem', 'PutItem', 'UpdateItem'],
+      lockItems: ['DeleteItem'],
       queries: [TABLE_SCHEMA.zoomIdentityIndex.name],
     });
     bindTable(this.connectionsFunction, props.table, {

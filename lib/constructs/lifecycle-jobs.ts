@@ -9,8 +9,8 @@ import { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
 import type { DeployConfig } from '../config.js';
 import { bindEventBus, bindQueue, bindSecret, bindTable } from './bindings.js';
-import { runtimeEnvironment } from './runtime-environment.js';
-import { projectPath, ServiceFunction } from './service-function.js';
+import { runtimeEnvironment, runtimeSettings } from './runtime-environment.js';
+import { projectPath, ServiceFunction, type ServiceFunctionProps } from './service-function.js';
 
 /**
  * How the webhook worker consumes its queue; the queue's visibility timeout is derived from it
@@ -34,10 +34,28 @@ export const WEBHOOK_WORKER = {
 const HEALTH_SYNC_TIMEOUT = Duration.seconds(60);
 
 /**
- * EventBridge retries an invocation it could not deliver (throttling, a service error) this many times, within
- * the run's interval; what still fails goes to the health sync's dead-letter queue.
+ * One listing of the whole OAuth app, paced to 30 list calls a minute (a listing of the client's 20 pages fits in
+ * one), retrievals to confirm dangling records, then repairs under short identity locks. The run stops starting
+ * work shortly before this and reports the rest as deferred.
  */
-export const HEALTH_SYNC_DELIVERY_RETRIES = 2;
+export const RECONCILE_TIMEOUT = Duration.minutes(5);
+
+/**
+ * EventBridge retries an invocation of a scheduled job it could not deliver (throttling, a service error) this many
+ * times, within the run's interval; what still fails goes to the job's dead-letter queue.
+ */
+export const SCHEDULED_DELIVERY_RETRIES = 2;
+
+/** A function that runs on a schedule, with what catches the runs that never complete. */
+export interface ScheduledJob {
+  readonly fn: ServiceFunction;
+  readonly schedule: events.Rule;
+  /**
+   * Runs that never completed: schedule events EventBridge could not deliver, and invocations that failed Lambda's
+   * asynchronous retries. Nothing to redrive (the next run does the same work); it is alarmed.
+   */
+  readonly deadLetterQueue: sqs.Queue;
+}
 
 export interface LifecycleJobsProps {
   readonly config: DeployConfig;
@@ -53,7 +71,9 @@ export interface LifecycleJobsProps {
  * The functions no HTTP request waits for, which keep connection records true after the connect flow:
  * - the webhook worker consumes the webhook queue: applies `app_deauthorized` (revokes the connections, deletes
  *   the Recall credentials) and forwards every event unchanged to Recall;
- * - the health sync runs on a schedule: Recall sends no webhook when a credential turns unhealthy, so it polls.
+ * - the health sync runs on a schedule: Recall sends no webhook when a credential turns unhealthy, so it polls;
+ * - reconcile runs on a schedule too: it finds what a crash left behind (credentials no record uses, records on
+ *   credentials Recall no longer has), reports it, and with `reconcileFix` repairs it.
  */
 export class LifecycleJobs extends Construct {
   public readonly webhookWorkerFunction: ServiceFunction;
@@ -64,19 +84,22 @@ export class LifecycleJobs extends Construct {
    * failed Lambda's asynchronous retries. Nothing to redrive (the next run does the same work); it is alarmed.
    */
   public readonly healthSyncDeadLetterQueue: sqs.Queue;
+  /** Reconcile: compares Recall's credentials with the records, and repairs what it finds with `reconcileFix`. */
+  public readonly reconcile: ScheduledJob;
+
+  readonly #functionDefaults: Pick<ServiceFunctionProps, 'environment' | 'logLevel' | 'logRetention'>;
 
   constructor(scope: Construct, id: string, props: LifecycleJobsProps) {
     super(scope, id);
     const { config } = props;
-    const functionDefaults = {
+    this.#functionDefaults = {
       environment: runtimeEnvironment(config, props.zoomRedirectUri),
       logLevel: config.logLevel,
       logRetention: config.logRetentionDays as logs.RetentionDays,
     };
-    const interval = Duration.minutes(config.healthSyncMinutes);
 
     this.webhookWorkerFunction = new ServiceFunction(this, 'WebhookWorker', {
-      ...functionDefaults,
+      ...this.#functionDefaults,
       entry: projectPath('functions/webhook-worker/handler.ts'),
       description: 'Webhook queue consumer: applies Zoom deauthorizations, forwards every Zoom event to Recall',
       timeout: WEBHOOK_WORKER.timeout,
@@ -92,31 +115,38 @@ export class LifecycleJobs extends Construct {
         "Invoked only synchronously, by the SQS event source mapping: a record that keeps failing is moved to the webhook queue's own dead-letter queue by its redrive policy (alarmed); a function DLQ receives failed asynchronous invocations only.",
     });
 
-    this.healthSyncDeadLetterQueue = new sqs.Queue(this, 'HealthSyncDeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      // Long enough to read over a weekend; what it holds is only evidence (a run's schedule event).
-      retentionPeriod: Duration.days(4),
-    });
-    Validations.of(this.healthSyncDeadLetterQueue.node.defaultChild as CfnResource).acknowledge({
-      id: 'Serverless-SQSRedrivePolicy',
-      reason:
-        'This is a dead-letter queue (of the health sync schedule target and function); a redrive policy of its own would only move its messages to yet another queue. Its depth is alarmed.',
-    });
-
-    this.healthSyncFunction = new ServiceFunction(this, 'HealthSync', {
-      ...functionDefaults,
-      entry: projectPath('functions/health-sync/handler.ts'),
+    const healthSync = this.#scheduledJob('HealthSync', {
+      name: 'health sync',
+      entry: 'functions/health-sync/handler.ts',
       description: `Every ${config.healthSyncMinutes} min: marks connections of unhealthy Recall credentials, and back when healthy`,
       timeout: HEALTH_SYNC_TIMEOUT,
-      // EventBridge invokes asynchronously: a run that fails Lambda's two retries lands here.
-      deadLetterQueue: this.healthSyncDeadLetterQueue,
+      minutes: config.healthSyncMinutes,
+    });
+    this.healthSyncFunction = healthSync.fn;
+    this.healthSyncSchedule = healthSync.schedule;
+    this.healthSyncDeadLetterQueue = healthSync.deadLetterQueue;
+
+    this.reconcile = this.#scheduledJob('Reconcile', {
+      name: 'reconcile',
+      entry: 'functions/reconcile/handler.ts',
+      description:
+        `Every ${config.reconcileMinutes} min: compares Recall credentials with the connection records; ` +
+        (config.reconcileFix ? 'deletes orphans, repoints or marks dangling records' : 'reports only'),
+      timeout: RECONCILE_TIMEOUT,
+      minutes: config.reconcileMinutes,
+      environment: {
+        RECONCILE_FIX: String(config.reconcileFix),
+        ...runtimeSettings(config, ['reconcileOrphanGraceSeconds']),
+      },
     });
 
-    // Both call Recall with the API key from the app secret and publish what changed. The worker applies a
-    // deauthorization: it finds the identity's records (query byZoomIdentity) and revokes and scrubs them
-    // (update). The health sync lists unhealthy records (query byStatus), finds the records of a credential's
-    // identity (query byZoomIdentity) and changes their status (update). Neither reads, puts or deletes items.
+    // All three call Recall with the API key from the app secret. The worker applies a deauthorization: it finds the
+    // identity's records (query byZoomIdentity) and revokes and scrubs them (update). The health sync lists unhealthy
+    // records (query byStatus), finds the records of a credential's identity (query byZoomIdentity) and changes their
+    // status (update). Reconcile lists the relying records (query byStatus), re-reads an identity's records under its
+    // lock (query byZoomIdentity), repoints or marks records (update), and takes and releases the identity's lock (a
+    // conditional put and delete of LOCK#<identity>, and of no other item). None reads an item; only reconcile
+    // puts or deletes one, and only a lock.
     bindTable(this.webhookWorkerFunction, props.table, {
       items: ['UpdateItem'],
       queries: [TABLE_SCHEMA.zoomIdentityIndex.name],
@@ -125,22 +155,63 @@ export class LifecycleJobs extends Construct {
       items: ['UpdateItem'],
       queries: [TABLE_SCHEMA.statusIndex.name, TABLE_SCHEMA.zoomIdentityIndex.name],
     });
-    for (const fn of [this.webhookWorkerFunction, this.healthSyncFunction]) {
+    bindTable(this.reconcile.fn, props.table, {
+      items: ['UpdateItem'],
+      lockItems: ['PutItem', 'DeleteItem'],
+      queries: [TABLE_SCHEMA.statusIndex.name, TABLE_SCHEMA.zoomIdentityIndex.name],
+    });
+    for (const fn of [this.webhookWorkerFunction, this.healthSyncFunction, this.reconcile.fn]) {
       bindSecret(fn, props.appSecret, 'APP_SECRET_ID');
+    }
+    // The worker and the health sync publish what changed. Reconcile publishes nothing: what it repairs is the
+    // aftermath of a crash, which its own report and metrics show.
+    for (const fn of [this.webhookWorkerFunction, this.healthSyncFunction]) {
       bindEventBus(fn, props.eventBus);
     }
+  }
 
-    this.healthSyncSchedule = new events.Rule(this, 'HealthSyncSchedule', {
-      description: `recall-zoom-connect: runs the health sync every ${config.healthSyncMinutes} minutes`,
+  /**
+   * A function EventBridge runs every `minutes`: its runs are never older than the interval (a run that could not
+   * start before the next is due would only repeat it), and a run that cannot be delivered or fails Lambda's two
+   * asynchronous retries lands in its own dead-letter queue. Ids: `<id>`, `<id>Schedule`, `<id>DeadLetterQueue`.
+   */
+  #scheduledJob(
+    id: string,
+    job: { name: string; entry: string; description: string; timeout: Duration; minutes: number; environment?: Record<string, string> },
+  ): ScheduledJob {
+    const interval = Duration.minutes(job.minutes);
+    const deadLetterQueue = new sqs.Queue(this, `${id}DeadLetterQueue`, {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // Long enough to read over a weekend; what it holds is only evidence (a run's schedule event).
+      retentionPeriod: Duration.days(4),
+    });
+    Validations.of(deadLetterQueue.node.defaultChild as CfnResource).acknowledge({
+      id: 'Serverless-SQSRedrivePolicy',
+      reason: `This is a dead-letter queue (of the ${job.name} schedule target and function); a redrive policy of its own would only move its messages to yet another queue. Its depth is alarmed.`,
+    });
+
+    const fn = new ServiceFunction(this, id, {
+      ...this.#functionDefaults,
+      environment: { ...this.#functionDefaults.environment, ...job.environment },
+      entry: projectPath(job.entry),
+      description: job.description,
+      timeout: job.timeout,
+      // EventBridge invokes asynchronously: a run that fails Lambda's two retries lands here.
+      deadLetterQueue,
+    });
+
+    const schedule = new events.Rule(this, `${id}Schedule`, {
+      description: `recall-zoom-connect: runs the ${job.name} every ${job.minutes} minutes`,
       schedule: events.Schedule.rate(interval),
       targets: [
-        new targets.LambdaFunction(this.healthSyncFunction, {
-          // A run that could not start before the next one is due would only repeat it.
+        new targets.LambdaFunction(fn, {
           maxEventAge: interval,
-          retryAttempts: HEALTH_SYNC_DELIVERY_RETRIES,
-          deadLetterQueue: this.healthSyncDeadLetterQueue,
+          retryAttempts: SCHEDULED_DELIVERY_RETRIES,
+          deadLetterQueue,
         }),
       ],
     });
+    return { fn, schedule, deadLetterQueue };
   }
 }

@@ -23,6 +23,8 @@ export interface MonitoringProps {
   readonly webhookDeadLetterQueue: sqs.IQueue;
   /** Health sync runs that never completed. */
   readonly healthSyncDeadLetterQueue: sqs.IQueue;
+  /** Reconcile runs that never completed. */
+  readonly reconcileDeadLetterQueue: sqs.IQueue;
 }
 
 /**
@@ -42,6 +44,7 @@ export class Monitoring extends Construct {
   public readonly recallFailureRateAlarm: cloudwatch.Alarm;
   public readonly webhookDeadLetterAlarm: cloudwatch.Alarm;
   public readonly healthSyncDeadLetterAlarm: cloudwatch.Alarm;
+  public readonly reconcileDeadLetterAlarm: cloudwatch.Alarm;
   public readonly eventPublishFailedAlarm: cloudwatch.Alarm;
   /** `Errors` and `Throttles` alarms of each function, by the names in `props.functions`. */
   public readonly functionAlarms: Readonly<Record<string, { errors: cloudwatch.Alarm; throttles: cloudwatch.Alarm }>>;
@@ -113,35 +116,43 @@ export class Monitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     });
 
-    this.webhookDeadLetterAlarm = alarm('WebhookDeadLetterAlarm', {
-      alarmName: alarmName('WebhookDeadLetters'),
-      alarmDescription:
-        'Zoom webhook events (deauthorizations among them) failed processing or forwarding to Recall 5 times and wait in the dead-letter queue (WebhookDeadLetterQueueUrl output). ' +
+    /** Fires while a dead-letter queue holds a message: each one is a failure nothing retries any more. */
+    const deadLetterAlarm = (alarmId: string, name: string, queue: sqs.IQueue, alarmDescription: string) =>
+      alarm(alarmId, {
+        alarmName: alarmName(name),
+        alarmDescription,
+        metric: queue.metricApproximateNumberOfMessagesVisible({ period: COUNT_ALARM_PERIOD, statistic: cloudwatch.Stats.MAXIMUM }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      });
+
+    this.webhookDeadLetterAlarm = deadLetterAlarm(
+      'WebhookDeadLetterAlarm',
+      'WebhookDeadLetters',
+      props.webhookDeadLetterQueue,
+      'Zoom webhook events (deauthorizations among them) failed processing or forwarding to Recall 5 times and wait in the dead-letter queue (WebhookDeadLetterQueueUrl output). ' +
         'Until handled, a deauthorized user may still show as connected and Recall has not seen the event. ' +
         'Read the WebhookWorker logs (level ERROR), fix the cause (often the app secret, or Recall being down), then redrive the queue to the webhook queue (SQS console: Start DLQ redrive, or aws sqs start-message-move-task). It clears when the queue is empty.',
-      metric: props.webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: COUNT_ALARM_PERIOD,
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    });
+    );
 
-    this.healthSyncDeadLetterAlarm = alarm('HealthSyncDeadLetterAlarm', {
-      alarmName: alarmName('HealthSyncDeadLetters'),
-      alarmDescription:
-        'A health sync run never completed: EventBridge could not invoke the function, or the run failed all of Lambda\'s attempts; its schedule event waits in the health sync dead-letter queue. ' +
+    this.healthSyncDeadLetterAlarm = deadLetterAlarm(
+      'HealthSyncDeadLetterAlarm',
+      'HealthSyncDeadLetters',
+      props.healthSyncDeadLetterQueue,
+      'A health sync run never completed: EventBridge could not invoke the function, or the run failed all of Lambda\'s attempts; its schedule event waits in the health sync dead-letter queue. ' +
         'Connections whose Recall credential turned unhealthy are not being marked meanwhile. Read the HealthSync logs (level ERROR) and its Errors alarm, fix the cause, then purge the queue ' +
         '(aws sqs purge-queue): the events carry no data, and the next run does the work. It clears when the queue is empty.',
-      metric: props.healthSyncDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: COUNT_ALARM_PERIOD,
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    });
+    );
+
+    this.reconcileDeadLetterAlarm = deadLetterAlarm(
+      'ReconcileDeadLetterAlarm',
+      'ReconcileDeadLetters',
+      props.reconcileDeadLetterQueue,
+      'A reconcile run never completed: EventBridge could not invoke the function, or the run failed all of Lambda\'s attempts; its schedule event waits in the reconcile dead-letter queue (ReconcileDeadLetterQueueUrl output). ' +
+        'Orphan credentials and dangling records are not being found meanwhile. Read the Reconcile logs (level ERROR, "Reconcile failed") and its Errors alarm, fix the cause (often the app secret, or Recall being down), ' +
+        'then purge the queue (aws sqs purge-queue): the next run does the work, and npm run reconcile runs one by hand. It clears when the queue is empty.',
+    );
 
     this.eventPublishFailedAlarm = alarm('EventPublishFailedAlarm', {
       alarmName: alarmName('EventPublishFailed'),
@@ -270,7 +281,7 @@ function serviceMetrics(period: Duration) {
     });
 }
 
-/** The dashboard, top to bottom: alarms, the connect funnel, Recall, lifecycle and webhook, functions. */
+/** The dashboard, top to bottom: alarms, the connect funnel, Recall, lifecycle and webhook, reconcile, functions. */
 function dashboardRows(props: MonitoringProps, alarms: readonly cloudwatch.Alarm[]): cloudwatch.IWidget[][] {
   const period = COUNT_ALARM_PERIOD;
   const m = serviceMetrics(period);
@@ -322,8 +333,8 @@ function dashboardRows(props: MonitoringProps, alarms: readonly cloudwatch.Alarm
         height: 6,
       }),
       new cloudwatch.GraphWidget({
-        title: 'Conflicts resolved and re-authorizations',
-        left: [m('ConflictResolved'), m('Reauthorization')],
+        title: 'Conflicts resolved, re-authorizations and creates of unknown outcome',
+        left: [m('ConflictResolved'), m('Reauthorization'), m('RecallOutcomeUnknown')],
         width: 12,
         height: 6,
       }),
@@ -358,6 +369,9 @@ function dashboardRows(props: MonitoringProps, alarms: readonly cloudwatch.Alarm
           props.healthSyncDeadLetterQueue
             .metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM })
             .with({ label: 'Health sync runs' }),
+          props.reconcileDeadLetterQueue
+            .metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM })
+            .with({ label: 'Reconcile runs' }),
         ],
         width: 8,
         height: 6,
@@ -366,6 +380,14 @@ function dashboardRows(props: MonitoringProps, alarms: readonly cloudwatch.Alarm
         title: 'Health sync and lifecycle events',
         left: [m('HealthSyncMarkedUnhealthy'), m('HealthSyncHealthyAgain'), m('EventPublishFailed')],
         width: 8,
+        height: 6,
+      }),
+    ],
+    [
+      new cloudwatch.GraphWidget({
+        title: 'Reconcile: what each run found and repaired',
+        left: [m('ReconcileOrphans'), m('ReconcileDanglingRecords'), m('ReconcileRepaired')],
+        width: 24,
         height: 6,
       }),
     ],

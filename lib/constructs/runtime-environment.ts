@@ -1,4 +1,4 @@
-import type { DeployConfig } from '../config.js';
+import { type DeployConfig, RECALL_CALL_SETTINGS, RUNTIME_SETTINGS } from '../config.js';
 
 const ZOOM_AUTHORIZE_URL = 'https://zoom.us/oauth/authorize';
 
@@ -6,8 +6,9 @@ const ZOOM_AUTHORIZE_URL = 'https://zoom.us/oauth/authorize';
  * The variables every function's runtime config (functions/shared/config.ts) requires, whatever the function
  * does, so every function is built from this one record and none can drift.
  *
- * Nothing bound is here: the table (`TABLE_NAME`), the secrets, the queue and the bus are set by their bind
- * helpers together with their grants, so a function has a resource's name exactly when it may use it. The
+ * Settings only one function reads are added to that function alone (see `runtimeSettings`). Nothing bound is
+ * here: the table (`TABLE_NAME`), the secrets, the queue and the bus are set by their bind helpers together with
+ * their grants, so a function has a resource's name exactly when it may use it. The
  * runtime config does not require `TABLE_NAME`; the functions that use the table require it at init
  * (`requireTableName`), and authorize, which keeps nothing server-side, and the webhook, which only queues, have
  * neither the name nor a grant.
@@ -21,5 +22,18 @@ export function runtimeEnvironment(config: DeployConfig, zoomRedirectUri: string
     RECALL_REGION: config.recallRegion,
     RECALL_ZOOM_OAUTH_APP_ID: config.recallZoomOAuthAppId,
     RETURN_URL_ALLOWLIST: config.returnUrlAllowlist.join(','),
+    // How every function calls Recall: one setting each, so retries and timeouts cannot differ between functions.
+    ...runtimeSettings(config, RECALL_CALL_SETTINGS),
   };
+}
+
+/**
+ * The variables of runtime settings, as the runtime reads them (see `RUNTIME_SETTINGS`): for the settings every
+ * function shares, and for those of one function (`callbackDeadlineMs`, `reconcileOrphanGraceSeconds`).
+ */
+export function runtimeSettings(
+  config: DeployConfig,
+  keys: readonly (keyof typeof RUNTIME_SETTINGS)[],
+): Record<string, string> {
+  return Object.fromEntries(keys.map((key) => [RUNTIME_SETTINGS[key].variable, String(config[key])]));
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../functions/shared/config.js';
 import {
   DEPLOY_CONFIG_KEYS,
   DeployConfigSchema,
@@ -8,6 +9,7 @@ import {
   PLACEHOLDER_RECALL_ZOOM_OAUTH_APP_ID,
   readDeployConfigFile,
   resolveDeployConfig,
+  RUNTIME_SETTINGS,
 } from '../../../lib/config.js';
 import { projectPath } from '../../../lib/constructs/service-function.js';
 
@@ -24,6 +26,14 @@ const DEFAULTS = {
   throttleRateLimit: 50,
   throttleBurstLimit: 100,
   healthSyncMinutes: 15,
+  reconcileMinutes: 60,
+  reconcileFix: false,
+  reconcileOrphanGraceSeconds: 900,
+  recallTimeoutMs: 5_000,
+  recallMaxAttempts: 3,
+  recallBackoffBaseMs: 200,
+  recallBackoffMaxMs: 4_000,
+  callbackDeadlineMs: 20_000,
   logRetentionDays: 30,
   callbackErrorRateThreshold: 0.2,
   callbackErrorRateMinCallbacks: 5,
@@ -167,6 +177,50 @@ describe('parseDeployConfig', () => {
     expect(parseDeployConfig({ ...REQUIRED, healthSyncMinutes: '1440' }).healthSyncMinutes).toBe(1440);
   });
 
+  it('accepts reconcile intervals from 10 minutes to a day, and its fix switch as a boolean or as -c passes it', () => {
+    expect(parseDeployConfig({ ...REQUIRED, reconcileMinutes: 10 }).reconcileMinutes).toBe(10);
+    expect(parseDeployConfig({ ...REQUIRED, reconcileMinutes: '1440' }).reconcileMinutes).toBe(1440);
+    expect(parseDeployConfig({ ...REQUIRED, reconcileFix: true }).reconcileFix).toBe(true);
+    expect(parseDeployConfig({ ...REQUIRED, reconcileFix: 'true' }).reconcileFix).toBe(true);
+    expect(parseDeployConfig({ ...REQUIRED, reconcileFix: 'false' }).reconcileFix).toBe(false);
+  });
+
+  // Each setting the stack passes through as it is must be refused at synth exactly where the runtime would refuse
+  // it at every cold start: both ends are driven here with the same values.
+  describe.each(Object.entries(RUNTIME_SETTINGS))('runtime setting %s', (key, setting) => {
+    const deploy = (value: number) => () => parseDeployConfig({ ...REQUIRED, [key]: value });
+    const runtime = (value: number) => () =>
+      loadConfig({
+        ZOOM_REDIRECT_URI: 'https://connect.example.com/zoom/callback',
+        RECALL_ZOOM_OAUTH_APP_ID: APP_ID,
+        RETURN_URL_ALLOWLIST: 'https://app.example.com/',
+        APP_SECRET_ID: 'app-secret',
+        [setting.variable]: String(value),
+      });
+
+    it(`accepts ${setting.min} to ${setting.max} ${setting.unit}, as ${setting.variable} does`, () => {
+      for (const value of [setting.min, setting.max]) {
+        expect(deploy(value)()[key as keyof typeof RUNTIME_SETTINGS]).toBe(value);
+        expect(runtime(value)).not.toThrow();
+      }
+      expect(parseDeployConfig(REQUIRED)[key as keyof typeof RUNTIME_SETTINGS]).toBe(setting.default);
+    });
+
+    it(`refuses ${setting.min - 1} and ${setting.max + 1}, as ${setting.variable} does, naming the range`, () => {
+      for (const value of [setting.min - 1, setting.max + 1]) {
+        expect(deploy(value)).toThrow(`${key} must be between ${setting.min} and ${setting.max} ${setting.unit}`);
+        expect(runtime(value)).toThrow(setting.variable);
+      }
+    });
+  });
+
+  it('keeps the callback deadline 3 s inside the callback\'s 25 s Lambda timeout, and says so', () => {
+    expect(RUNTIME_SETTINGS.callbackDeadlineMs.max).toBe(22_000);
+    expect(problemsWith({ callbackDeadlineMs: 22_001 })).toContain(
+      "callbackDeadlineMs must be between 5000 and 22000 milliseconds: the callback's Lambda timeout is 25 s, and it needs 3 s after its deadline to answer",
+    );
+  });
+
   it.each([
     ['an unknown Recall region', { recallRegion: 'eu-west-1' }, 'recallRegion', 'recallRegion must be one of us-east-1, us-west-2, eu-central-1, ap-northeast-1'],
     ['a missing app id', { recallZoomOAuthAppId: undefined }, 'recallZoomOAuthAppId', 'recallZoomOAuthAppId must be the id (a UUID)'],
@@ -192,6 +246,12 @@ describe('parseDeployConfig', () => {
     ['a health sync interval in fractions of a minute', { healthSyncMinutes: 7.5 }, 'healthSyncMinutes', 'healthSyncMinutes must be a whole number of minutes'],
     ['a health sync interval that is not a number', { healthSyncMinutes: '15m' }, 'healthSyncMinutes', 'healthSyncMinutes must be a number of minutes'],
     ['an empty health sync interval', { healthSyncMinutes: '' }, 'healthSyncMinutes', 'healthSyncMinutes must be between 1 and 1440'],
+    ['a reconcile interval under 10 minutes', { reconcileMinutes: 5 }, 'reconcileMinutes', 'reconcileMinutes must be between 10 and 1440 minutes'],
+    ['a reconcile interval over a day', { reconcileMinutes: 1441 }, 'reconcileMinutes', 'reconcileMinutes must be between 10 and 1440 minutes'],
+    ['a reconcile fix switch that is not a boolean', { reconcileFix: 'yes' }, 'reconcileFix', 'reconcileFix must be true or false'],
+    ['a Recall timeout in seconds rather than milliseconds', { recallTimeoutMs: 5 }, 'recallTimeoutMs', 'recallTimeoutMs must be between 100 and 15000 milliseconds'],
+    ['a fractional number of Recall attempts', { recallMaxAttempts: 2.5 }, 'recallMaxAttempts', 'recallMaxAttempts must be a whole number of attempts'],
+    ['an orphan grace period that is not a number', { reconcileOrphanGraceSeconds: '15m' }, 'reconcileOrphanGraceSeconds', 'reconcileOrphanGraceSeconds must be a number of seconds'],
     ['a redirect URI over plain http', { zoomRedirectUri: 'http://connect.example.com/zoom/callback' }, 'zoomRedirectUri', 'must use https, not http'],
     ['a localhost redirect URI', { zoomRedirectUri: 'https://localhost:3000/zoom/callback' }, 'zoomRedirectUri', 'Recall rejects localhost redirect URIs'],
     ['a 127.0.0.1 redirect URI', { zoomRedirectUri: 'https://127.0.0.1/zoom/callback' }, 'zoomRedirectUri', 'Recall rejects localhost redirect URIs'],

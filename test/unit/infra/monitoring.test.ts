@@ -56,6 +56,7 @@ const FUNCTION_NAMES: Record<FunctionName, string> = {
   webhook: 'Webhook',
   webhookWorker: 'WebhookWorker',
   healthSync: 'HealthSync',
+  reconcile: 'Reconcile',
 };
 
 /** The metric-math alarm's expression and the service metrics it reads, by id. */
@@ -100,13 +101,14 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
     for (const name of used) expect(METRIC_NAMES as readonly string[]).toContain(name);
   });
 
-  it('has the five service alarms and an Errors and a Throttles alarm per function, all named after the stack', () => {
+  it('has the six service alarms and an Errors and a Throttles alarm per function, all named after the stack', () => {
     expect(Object.keys(alarms).sort()).toEqual(
       [
         'Test-CallbackErrorRate',
         'Test-RecallFailureRate',
         'Test-WebhookDeadLetters',
         'Test-HealthSyncDeadLetters',
+        'Test-ReconcileDeadLetters',
         'Test-EventPublishFailed',
         ...Object.values(FUNCTION_NAMES).flatMap((name) => [`Test-${name}-Errors`, `Test-${name}-Throttles`]),
       ].sort(),
@@ -173,11 +175,12 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
     }
   });
 
-  it('fires as soon as one message waits in either dead-letter queue', () => {
+  it('fires as soon as one message waits in any dead-letter queue', () => {
     const { messaging, jobs } = synthesized.stack;
     for (const [name, queue] of [
       ['Test-WebhookDeadLetters', logicalId(messaging.webhookDeadLetterQueue)],
       ['Test-HealthSyncDeadLetters', logicalId(jobs.healthSyncDeadLetterQueue)],
+      ['Test-ReconcileDeadLetters', logicalId(jobs.reconcile.deadLetterQueue)],
     ] as const) {
       expect(alarms[name]).toMatchObject({
         Namespace: 'AWS/SQS',
@@ -190,6 +193,7 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
     }
     expect(alarms['Test-WebhookDeadLetters']?.AlarmDescription).toMatch(/redrive/);
     expect(alarms['Test-HealthSyncDeadLetters']?.AlarmDescription).toMatch(/purge/);
+    expect(alarms['Test-ReconcileDeadLetters']?.AlarmDescription).toMatch(/purge.*npm run reconcile/);
   });
 
   it('fires on the first lifecycle event that could not be published', () => {
@@ -279,6 +283,12 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
       );
     });
 
+    it('shows conflicts, re-authorizations and creates whose outcome the callback had to find out', () => {
+      expect(graph('Conflicts resolved, re-authorizations and creates of unknown outcome')).toMatch(
+        /"ConflictResolved".*"Reauthorization".*"RecallOutcomeUnknown"/,
+      );
+    });
+
     it('shows Recall latency p50 and p99, retries and failures, and the webhook', () => {
       const latency = graph('Recall latency per attempt (ms)');
       expect(latency).toMatch(/"RecallLatency".*"stat":"p50"/);
@@ -287,11 +297,12 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
       expect(graph('Zoom webhook: accepted and rejected (401)')).toMatch(/WebhookAccepted.*WebhookRejected/);
     });
 
-    it('shows both dead-letter queues and every function\'s errors, throttles and duration', () => {
+    it('shows every dead-letter queue and every function\'s errors, throttles and duration', () => {
       const { messaging, jobs } = synthesized.stack;
       const queues = graph('Dead-letter queues (messages waiting)');
       expect(queues).toContain(`<${logicalId(messaging.webhookDeadLetterQueue)}.QueueName>`);
       expect(queues).toContain(`<${logicalId(jobs.healthSyncDeadLetterQueue)}.QueueName>`);
+      expect(queues).toContain(`<${logicalId(jobs.reconcile.deadLetterQueue)}.QueueName>`);
       for (const [title, metric] of [
         ['Lambda errors', 'Errors'],
         ['Lambda throttles', 'Throttles'],
@@ -300,6 +311,12 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
         const metrics = graph(title);
         for (const fn of Object.values(fns)) expect(metrics).toContain(`"AWS/Lambda","${metric}","FunctionName","<${fn}>"`);
       }
+    });
+
+    it('shows what each reconcile run found and repaired', () => {
+      expect(graph('Reconcile: what each run found and repaired')).toMatch(
+        /"ReconcileOrphans".*"ReconcileDanglingRecords".*"ReconcileRepaired"/,
+      );
     });
 
     it('shows the state of every alarm', () => {
@@ -367,7 +384,7 @@ describe('reusing existing resources: an alarm topic and an app secret', () => {
     template.resourceCountIs('AWS::KMS::Key', 0);
     template.resourceCountIs('AWS::SNS::Subscription', 0);
     const alarms = Object.values(alarmsOf(template));
-    expect(alarms).toHaveLength(17);
+    expect(alarms).toHaveLength(20);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([alarmTopicArn]);
       expect(alarm.OKActions).toEqual([alarmTopicArn]);
@@ -389,8 +406,8 @@ describe('reusing existing resources: an alarm topic and an app secret', () => {
       .filter(({ statement }) => actionsOf(statement).includes('secretsmanager:GetSecretValue'))
       .flatMap(({ statement }) => resourcesOf(statement))
       .filter((resource) => JSON.stringify(resource).includes('prod/recall-zoom-connect'));
-    // One statement per function: all six read the app secret.
-    expect(existingSecretArns).toHaveLength(6);
+    // One statement per function: all seven read the app secret.
+    expect(existingSecretArns).toHaveLength(7);
     for (const resource of existingSecretArns) {
       expect(stringsIn(resource).join('')).toMatch(/:secret:prod\/recall-zoom-connect-\?\?\?\?\?\?$/);
       expect(JSON.stringify(resource)).not.toContain('*');

@@ -3,9 +3,11 @@ import * as path from 'node:path';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../functions/shared/config.js';
+import { lockKey } from '../../../functions/shared/identity-lock.js';
 import { SECRETS_EXTENSION_DEFAULT_PORT } from '../../../functions/shared/secrets-extension.js';
 import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
-import { HEALTH_SYNC_DELIVERY_RETRIES, WEBHOOK_WORKER } from '../../../lib/constructs/lifecycle-jobs.js';
+import { CALLBACK_ANSWER_MARGIN_MS, RUNTIME_SETTINGS } from '../../../lib/config.js';
+import { RECONCILE_TIMEOUT, SCHEDULED_DELIVERY_RETRIES, WEBHOOK_WORKER } from '../../../lib/constructs/lifecycle-jobs.js';
 import { projectPath } from '../../../lib/constructs/service-function.js';
 import {
   actionsOf,
@@ -30,15 +32,27 @@ import {
 const isXRayStatement = (statement: Statement) =>
   JSON.stringify(actionsOf(statement).sort()) === JSON.stringify(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
 
-/** The role's grants as action -> the resources it is allowed on, every list sorted. */
+/** How `grantsOf` writes a resource allowed only on the identity locks: `<resource> on LOCK#*`. */
+const LOCKS_ONLY = ` on ${lockKey('*')}`;
+
+/**
+ * The role's grants as action -> the resources it is allowed on, every list sorted. The one condition any grant
+ * may carry narrows a table action to the identity locks (`dynamodb:LeadingKeys`); such a resource reads
+ * `<resource> on LOCK#*`.
+ */
 function grantsOf(template: Template, role: string): Record<string, string[]> {
   const grants: Record<string, string[]> = {};
   for (const { role: holder, statement } of policyStatements(template)) {
     if (holder !== role) continue;
     expect(statement.Effect).toBe('Allow');
-    expect(statement.Condition).toBeUndefined();
+    const suffix = statement.Condition === undefined ? '' : LOCKS_ONLY;
+    if (suffix) {
+      expect(statement.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [lockKey('*')] } });
+      for (const action of actionsOf(statement)) expect(action).toMatch(/^dynamodb:(PutItem|DeleteItem)$/);
+    }
     for (const action of actionsOf(statement)) {
-      grants[action] = [...(grants[action] ?? []), ...resourcesOf(statement).map((resource) => JSON.stringify(resource))].sort();
+      const resources = resourcesOf(statement).map((resource) => `${JSON.stringify(resource)}${suffix}`);
+      grants[action] = [...(grants[action] ?? []), ...resources].sort();
     }
   }
   return grants;
@@ -60,7 +74,6 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
   let webhookQueue: string;
   let deadLetterQueue: string;
   let eventBus: string;
-  let healthSyncDeadLetterQueue: string;
 
   beforeAll(() => {
     synthesized = synthesize({}, true);
@@ -74,7 +87,6 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     webhookQueue = logicalId(messaging.webhookQueue);
     deadLetterQueue = logicalId(messaging.webhookDeadLetterQueue);
     eventBus = logicalId(messaging.eventBus);
-    healthSyncDeadLetterQueue = logicalId(synthesized.stack.jobs.healthSyncDeadLetterQueue);
   });
 
   describe('HTTP API', () => {
@@ -148,9 +160,9 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       expect(template.findResources('AWS::Logs::LogGroup')[accessLogs]?.Properties.RetentionInDays).toBe(30);
     });
 
-    it('keeps every log group, the six functions\' and the access logs, for the configured 30 days', () => {
+    it('keeps every log group, the seven functions\' and the access logs, for the configured 30 days', () => {
       const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
-      expect(groups).toHaveLength(7);
+      expect(groups).toHaveLength(8);
       for (const group of groups) expect(group.Properties.RetentionInDays).toBe(30);
     });
   });
@@ -182,6 +194,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         webhook: 512,
         webhookWorker: 512,
         healthSync: 512,
+        reconcile: 512,
       });
     });
 
@@ -201,9 +214,13 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       expect(timeout).toBeLessThanOrEqual(5);
     });
 
-    it('gives the background jobs a minute, which the queue and the schedule are sized for', () => {
+    it('gives the background jobs a minute, which the queue and the schedule are sized for, and reconcile five', () => {
       expect(functionProperties(template, fns.webhookWorker).Timeout).toBe(WEBHOOK_WORKER.timeout.toSeconds());
       expect(functionProperties(template, fns.healthSync).Timeout).toBe(60);
+      // A listing paced to 30 calls a minute, confirmations and repairs: minutes, not seconds, and never overlapping
+      // the next run (at least 10 minutes apart).
+      expect(functionProperties(template, fns.reconcile).Timeout).toBe(RECONCILE_TIMEOUT.toSeconds());
+      expect(RECONCILE_TIMEOUT.toMinutes()).toBe(5);
     });
 
     /** The deployed bundle of a function and the `sources` of its source map. */
@@ -243,7 +260,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
     it('leaves the AWS SDK out of authorize entirely (secrets come through the extension), and in the others', () => {
       expect(assetOf(fns.authorize).map.sources.filter(isAwsSdk)).toEqual([]);
-      for (const name of ['callback', 'connections', 'webhook', 'webhookWorker', 'healthSync'] as const) {
+      for (const name of ['callback', 'connections', 'webhook', 'webhookWorker', 'healthSync', 'reconcile'] as const) {
         expect(assetOf(fns[name]).map.sources.some(isAwsSdk), name).toBe(true);
       }
     });
@@ -268,7 +285,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       });
       // The token the extension requires is the function's own AWS_SESSION_TOKEN, which Lambda sets: never the stack.
       expect(authorize.Environment.Variables).not.toHaveProperty('AWS_SESSION_TOKEN');
-      for (const name of ['callback', 'connections', 'webhook', 'webhookWorker', 'healthSync'] as const) {
+      for (const name of ['callback', 'connections', 'webhook', 'webhookWorker', 'healthSync', 'reconcile'] as const) {
         const { Layers, Environment } = functionProperties(template, fns[name]);
         expect(Layers, name).toBeUndefined();
         const extensionVariables = Object.keys(Environment.Variables).filter((key) =>
@@ -290,8 +307,34 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
           POWERTOOLS_SERVICE_NAME: 'recall-zoom-connect',
           POWERTOOLS_LOG_LEVEL: 'INFO',
           APP_SECRET_ID: { Ref: appSecret },
+          // How every function calls Recall, from the deploy config's defaults.
+          RECALL_TIMEOUT_MS: '5000',
+          RECALL_MAX_ATTEMPTS: '3',
+          RECALL_BACKOFF_BASE_MS: '200',
+          RECALL_BACKOFF_MAX_MS: '4000',
         });
       }
+    });
+
+    it('gives the callback its deadline and reconcile its settings, and no other function either', () => {
+      const variables = (name: FunctionName) => functionProperties(template, fns[name]).Environment.Variables;
+      for (const [name, id] of Object.entries(fns)) {
+        const own = Object.keys(variables(name as FunctionName)).filter((key) =>
+          ['CALLBACK_DEADLINE_MS', 'RECONCILE_FIX', 'RECONCILE_ORPHAN_GRACE_SECONDS'].includes(key),
+        );
+        expect(own, id).toEqual(
+          name === 'callback' ? ['CALLBACK_DEADLINE_MS'] : name === 'reconcile' ? ['RECONCILE_FIX', 'RECONCILE_ORPHAN_GRACE_SECONDS'] : [],
+        );
+      }
+      expect(variables('callback').CALLBACK_DEADLINE_MS).toBe('20000');
+      // Report only, unless the deploy config says otherwise.
+      expect(variables('reconcile')).toMatchObject({ RECONCILE_FIX: 'false', RECONCILE_ORPHAN_GRACE_SECONDS: '900' });
+    });
+
+    it('ends the callback\'s own deadline early enough to answer before its Lambda timeout', () => {
+      const { Timeout, Environment } = functionProperties(template, fns.callback);
+      expect(Number(Environment.Variables.CALLBACK_DEADLINE_MS)).toBeLessThanOrEqual(Timeout * 1000 - CALLBACK_ANSWER_MARGIN_MS);
+      expect(RUNTIME_SETTINGS.callbackDeadlineMs.max).toBeLessThanOrEqual(Timeout * 1000 - CALLBACK_ANSWER_MARGIN_MS);
     });
 
     it('binds to each function exactly the table, keys, bus and queue it uses', () => {
@@ -306,9 +349,11 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       expect(bound('webhook')).toEqual(['WEBHOOK_QUEUE_URL']);
       expect(bound('webhookWorker')).toEqual(['TABLE_NAME', 'EVENT_BUS_NAME']);
       expect(bound('healthSync')).toEqual(['TABLE_NAME', 'EVENT_BUS_NAME']);
+      // Reconcile publishes no lifecycle event.
+      expect(bound('reconcile')).toEqual(['TABLE_NAME']);
 
       const variables = (name: FunctionName) => functionProperties(template, fns[name]).Environment.Variables;
-      for (const name of ['callback', 'connections', 'webhookWorker', 'healthSync'] as const) {
+      for (const name of ['callback', 'connections', 'webhookWorker', 'healthSync', 'reconcile'] as const) {
         expect(variables(name).TABLE_NAME).toEqual({ Ref: table });
       }
       expect(variables('authorize').SIGNING_KEY_SECRET_ID).toEqual({ Ref: signingKey });
@@ -351,6 +396,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
           ['callback', 'connections', 'webhookWorker', 'healthSync'].includes(name) ? deployed.EVENT_BUS_NAME : undefined,
         );
         expect(config.webhookQueueUrl).toBe(name === 'webhook' ? deployed.WEBHOOK_QUEUE_URL : undefined);
+        expect(config.recall).toEqual({ timeoutMs: 5_000, maxAttempts: 3, backoffBaseMs: 200, backoffMaxMs: 4_000 });
+        expect(config.reconcile).toEqual({ fix: false, orphanGraceSeconds: 900 });
       }
     });
 
@@ -364,6 +411,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         webhook: 'webhook',
         webhookWorker: 'webhook-worker',
         healthSync: 'health-sync',
+        reconcile: 'reconcile',
       };
       for (const [name, directory] of Object.entries(directories) as [FunctionName, string][]) {
         const source = readFileSync(projectPath(`functions/${directory}/handler.ts`), 'utf8');
@@ -433,7 +481,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     const queueProperties = (id: string) => template.findResources('AWS::SQS::Queue')[id]?.Properties;
 
     it('keeps verified events for the worker four days, encrypted, and dead-letters them after 5 receives', () => {
-      template.resourceCountIs('AWS::SQS::Queue', 3);
+      template.resourceCountIs('AWS::SQS::Queue', 4);
       expect(queueProperties(webhookQueue)).toMatchObject({
         SqsManagedSseEnabled: true,
         MessageRetentionPeriod: 4 * 24 * 3600,
@@ -490,59 +538,70 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
   });
 
-  describe('events and schedule', () => {
+  describe('events and schedules', () => {
     it('creates one lifecycle event bus, named after the stack', () => {
       template.resourceCountIs('AWS::Events::EventBus', 1);
       template.hasResourceProperties('AWS::Events::EventBus', { Name: 'Test-connections' });
     });
 
-    it('runs the health sync every 15 minutes by default, retries delivery within the interval, then dead-letters', () => {
-      template.resourceCountIs('AWS::Events::Rule', 1);
-      template.hasResourceProperties('AWS::Events::Rule', {
-        ScheduleExpression: 'rate(15 minutes)',
-        State: 'ENABLED',
-        Targets: [
-          Match.objectLike({
-            Arn: { 'Fn::GetAtt': [fns.healthSync, 'Arn'] },
-            RetryPolicy: { MaximumEventAgeInSeconds: 15 * 60, MaximumRetryAttempts: HEALTH_SYNC_DELIVERY_RETRIES },
-            DeadLetterConfig: { Arn: { 'Fn::GetAtt': [healthSyncDeadLetterQueue, 'Arn'] } },
-          }),
-        ],
-      });
-      template.hasResourceProperties('AWS::Lambda::Permission', {
-        Action: 'lambda:InvokeFunction',
-        FunctionName: { 'Fn::GetAtt': [fns.healthSync, 'Arn'] },
-        Principal: 'events.amazonaws.com',
-        SourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('HealthSyncSchedule'), 'Arn'] },
-      });
-    });
-
-    it('dead-letters a health sync run that failed Lambda\'s asynchronous retries into the same queue', () => {
-      expect(functionProperties(template, fns.healthSync).DeadLetterConfig).toEqual({
-        TargetArn: { 'Fn::GetAtt': [healthSyncDeadLetterQueue, 'Arn'] },
-      });
+    it('schedules exactly the two jobs, and gives only them a dead-letter queue (the others are invoked synchronously)', () => {
+      template.resourceCountIs('AWS::Events::Rule', 2);
       for (const name of ['authorize', 'callback', 'connections', 'webhook', 'webhookWorker'] as const) {
         expect(functionProperties(template, fns[name]).DeadLetterConfig).toBeUndefined();
       }
     });
 
-    it('lets only this schedule put into the health sync dead-letter queue, over TLS, encrypted', () => {
-      expect(template.findResources('AWS::SQS::Queue')[healthSyncDeadLetterQueue]?.Properties).toMatchObject({
-        SqsManagedSseEnabled: true,
-      });
-      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-        Queues: [{ Ref: healthSyncDeadLetterQueue }],
-        PolicyDocument: {
-          Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    describe.each([
+      { job: 'health sync', name: 'healthSync', rule: 'HealthSyncSchedule', minutes: 15, expression: 'rate(15 minutes)' },
+      { job: 'reconcile', name: 'reconcile', rule: 'ReconcileSchedule', minutes: 60, expression: 'rate(1 hour)' },
+    ] as const)('the $job', ({ name, rule, minutes, expression }) => {
+      const queueOf = () => {
+        const { jobs } = synthesized.stack;
+        return logicalId(name === 'healthSync' ? jobs.healthSyncDeadLetterQueue : jobs.reconcile.deadLetterQueue);
+      };
+
+      it(`runs every ${minutes} minutes by default, retries delivery within the interval, then dead-letters`, () => {
+        template.hasResourceProperties('AWS::Events::Rule', {
+          ScheduleExpression: expression,
+          State: 'ENABLED',
+          Targets: [
             Match.objectLike({
-              Effect: 'Allow',
-              Action: 'sqs:SendMessage',
-              Principal: { Service: 'events.amazonaws.com' },
-              Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [Match.stringLikeRegexp('HealthSyncSchedule'), 'Arn'] } } },
+              Arn: { 'Fn::GetAtt': [fns[name], 'Arn'] },
+              RetryPolicy: { MaximumEventAgeInSeconds: minutes * 60, MaximumRetryAttempts: SCHEDULED_DELIVERY_RETRIES },
+              DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueOf(), 'Arn'] } },
             }),
-          ]),
-        },
+          ],
+        });
+        template.hasResourceProperties('AWS::Lambda::Permission', {
+          Action: 'lambda:InvokeFunction',
+          FunctionName: { 'Fn::GetAtt': [fns[name], 'Arn'] },
+          Principal: 'events.amazonaws.com',
+          SourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp(rule), 'Arn'] },
+        });
+      });
+
+      it('dead-letters a run that failed Lambda\'s asynchronous retries into the same queue', () => {
+        expect(functionProperties(template, fns[name]).DeadLetterConfig).toEqual({
+          TargetArn: { 'Fn::GetAtt': [queueOf(), 'Arn'] },
+        });
+      });
+
+      it('lets only its schedule put into its dead-letter queue, over TLS, encrypted', () => {
+        expect(template.findResources('AWS::SQS::Queue')[queueOf()]?.Properties).toMatchObject({ SqsManagedSseEnabled: true });
+        template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+          Queues: [{ Ref: queueOf() }],
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+              Match.objectLike({
+                Effect: 'Allow',
+                Action: 'sqs:SendMessage',
+                Principal: { Service: 'events.amazonaws.com' },
+                Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [Match.stringLikeRegexp(rule), 'Arn'] } } },
+              }),
+            ]),
+          },
+        });
       });
     });
   });
@@ -617,9 +676,9 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       };
     };
 
-    it('gives each of the six functions a role of its own, assumable by Lambda only, with no managed policy', () => {
+    it('gives each of the seven functions a role of its own, assumable by Lambda only, with no managed policy', () => {
       const roles = Object.values(fns).map((fn) => roleOf(template, fn));
-      expect(new Set(roles).size).toBe(6);
+      expect(new Set(roles).size).toBe(7);
       const allRoles = template.findResources('AWS::IAM::Role');
       expect(Object.keys(allRoles).sort()).toEqual([...roles].sort());
       for (const role of Object.values(allRoles)) {
@@ -637,12 +696,14 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       });
     });
 
-    it('callback: uses a state once (put), records and repoints connections, queries by Zoom identity, publishes', () => {
-      // No GetItem and no DeleteItem: the attempt comes from its cookie, and a used state is a conditional put.
+    it('callback: uses a state once (put), reads, records and repoints connections under the identity lock, publishes', () => {
+      // It deletes nothing but its own lock: a used state is a conditional put, a record is updated, never removed.
       expect(grantsOf(template, roleOf(template, fns.callback))).toEqual({
         ...baseline(fns.callback),
+        'dynamodb:GetItem': [tableArn],
         'dynamodb:PutItem': [tableArn],
         'dynamodb:UpdateItem': [tableArn],
+        'dynamodb:DeleteItem': [`${tableArn}${LOCKS_ONLY}`],
         'dynamodb:Query': [index('byZoomIdentity')],
         'secretsmanager:GetSecretValue': [appSecretRef, stateKeyRef].sort(),
         'events:PutEvents': [eventBusArn],
@@ -706,6 +767,27 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       });
     });
 
+    it('reconcile: queries by status and identity, updates records, takes and releases locks only, may dead-letter its run', () => {
+      const reconcileDeadLetterQueueArn = arn(logicalId(synthesized.stack.jobs.reconcile.deadLetterQueue));
+      expect(grantsOf(template, roleOf(template, fns.reconcile))).toEqual({
+        ...baseline(fns.reconcile),
+        'dynamodb:UpdateItem': [tableArn],
+        // A lock is a put and a delete of LOCK#<identity>; no connection record can be put or deleted with them.
+        'dynamodb:PutItem': [`${tableArn}${LOCKS_ONLY}`],
+        'dynamodb:DeleteItem': [`${tableArn}${LOCKS_ONLY}`],
+        'dynamodb:Query': [index('byStatus'), index('byZoomIdentity')].sort(),
+        'secretsmanager:GetSecretValue': [appSecretRef],
+        'sqs:SendMessage': [reconcileDeadLetterQueueArn],
+      });
+    });
+
+    it('narrows only lock actions with a condition, and only to keys that lockKey builds', () => {
+      const conditioned = policyStatements(template).filter(({ statement }) => statement.Condition !== undefined);
+      expect(conditioned.map(({ role }) => role).sort()).toEqual([roleOf(template, fns.callback), roleOf(template, fns.reconcile)].sort());
+      expect(lockKey('user#zu-1')).toBe('LOCK#user#zu-1');
+      expect(lockKey('*')).toBe('LOCK#*');
+    });
+
     it('has no "*" action and no wildcard resource anywhere but the X-Ray statement, which allows nothing narrower', () => {
       const statements = policyStatements(template);
       expect(statements.length).toBeGreaterThan(30);
@@ -719,7 +801,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         }
         for (const part of stringsIn(statement.Resource)) expect(part, JSON.stringify(statement)).not.toContain('*');
       }
-      expect(xray).toBe(6);
+      expect(xray).toBe(7);
     });
 
     it('never grants anything on the webhook dead-letter queue: only SQS redrive and ops touch it', () => {
@@ -754,6 +836,17 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       template.hasOutput('WebhookDeadLetterQueueUrl', {
         Description: Match.stringLikeRegexp('redrive'),
         Value: { Ref: deadLetterQueue },
+      });
+    });
+
+    it('prints the reconcile function to invoke by hand, how to repair, and its dead-letter queue', () => {
+      template.hasOutput('ReconcileFunctionName', {
+        Description: Match.stringLikeRegexp('only reports.*npm run reconcile -- --fix'),
+        Value: { Ref: fns.reconcile },
+      });
+      template.hasOutput('ReconcileDeadLetterQueueUrl', {
+        Description: Match.stringLikeRegexp('purge'),
+        Value: { Ref: logicalId(synthesized.stack.jobs.reconcile.deadLetterQueue) },
       });
     });
 
@@ -812,7 +905,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
           ...['authorize', 'callback', 'connections', 'webhook', 'webhookWorker'].map(() => 'Serverless-LambdaDLQ'),
           // SQS event sources have no on-failure destination; the queue's redrive policy does that.
           'Serverless-LambdaEventSourceMappingDestination',
-          // The two dead-letter queues.
+          // The three dead-letter queues.
+          'Serverless-SQSRedrivePolicy',
           'Serverless-SQSRedrivePolicy',
           'Serverless-SQSRedrivePolicy',
         ].sort(),
