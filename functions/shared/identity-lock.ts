@@ -5,7 +5,7 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { randomBytes } from 'node:crypto';
-import { TABLE_SCHEMA } from './table-schema.js';
+import { lockKey, TABLE_SCHEMA } from './table-schema.js';
 
 const PK = TABLE_SCHEMA.partitionKey;
 
@@ -128,7 +128,7 @@ export class DynamoIdentityLock implements IdentityLock {
   }
 }
 
-export const lockKey = (identity: string): string => `LOCK#${identity}`;
+export { lockKey };
 
 function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

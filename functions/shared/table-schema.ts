@@ -15,3 +15,6 @@ export const TABLE_SCHEMA = {
   /** Finds the connections in one status (the health sync's `unhealthy` ones) without a scan. */
   statusIndex: { name: 'byStatus', partitionKey: 'status', sortKey: 'pk' },
 } as const;
+
+/** The partition key of an identity's lock item (`identity-lock.ts`); `lockKey('*')` is the IAM pattern for all. */
+export const lockKey = (identity: string): string => `LOCK#${identity}`;

@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { lockKey } from '../../functions/shared/identity-lock.js';
+import { lockKey } from '../../functions/shared/table-schema.js';
 
 /**
  * Wiring a resource to a function is one call: the variable the runtime reads (functions/shared/config.ts) and

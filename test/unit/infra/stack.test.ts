@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../functions/shared/config.js';
-import { lockKey } from '../../../functions/shared/identity-lock.js';
+import { lockKey } from '../../../functions/shared/table-schema.js';
 import { SECRETS_EXTENSION_DEFAULT_PORT } from '../../../functions/shared/secrets-extension.js';
 import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
 import { CALLBACK_ANSWER_MARGIN_MS, RUNTIME_SETTINGS } from '../../../lib/config.js';
