@@ -3,12 +3,11 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { dynamoDb, getSecretsManager } from '../shared/clients.js';
 import { loadConfig, requireTableName } from '../shared/config.js';
 import { ConnectionRepository } from '../shared/connection-repository.js';
-import { misconfigurationLogFields, misconfigurationOf } from '../shared/errors.js';
 import { createEventPublisher } from '../shared/events.js';
 import { type HealthSyncSummary, syncCredentialHealth } from '../shared/health-sync.js';
 import { logger } from '../shared/logger.js';
 import { count, flushMetrics } from '../shared/metrics.js';
-import { logContext } from '../shared/middleware.js';
+import { logContext, logFailedRun } from '../shared/middleware.js';
 import { createRecallClient } from '../shared/recall-service.js';
 import { SecretStore } from '../shared/secrets.js';
 import { sdkSecretReader } from '../shared/secrets-sdk.js';
@@ -48,13 +47,5 @@ async function healthSync(_event: ScheduledEvent, context: Context): Promise<Hea
 
 export const handler = middy<ScheduledEvent, HealthSyncSummary>()
   .use(flushMetrics())
-  .use({
-    // The run itself failed (Recall's list or the table could not be read): logged here, then rethrown so the
-    // invocation counts as an error for alarms, and the next tick tries again.
-    onError: async ({ error }) => {
-      const misconfigured = misconfigurationOf(error);
-      if (misconfigured) logger.error('Service misconfigured', misconfigurationLogFields(misconfigured));
-      else logger.error('Health sync failed', { error });
-    },
-  })
+  .use(logFailedRun('Health sync failed'))
   .handler(healthSync);

@@ -3,11 +3,10 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { dynamoDb, getSecretsManager } from '../shared/clients.js';
 import { loadConfig, requireTableName } from '../shared/config.js';
 import { ConnectionRepository } from '../shared/connection-repository.js';
-import { misconfigurationLogFields, misconfigurationOf } from '../shared/errors.js';
 import { DynamoIdentityLock } from '../shared/identity-lock.js';
 import { logger } from '../shared/logger.js';
 import { count, flushMetrics } from '../shared/metrics.js';
-import { logContext } from '../shared/middleware.js';
+import { logContext, logFailedRun } from '../shared/middleware.js';
 import {
   RECONCILE_LISTS_PER_MINUTE,
   type ReconcileReport,
@@ -59,13 +58,5 @@ async function reconcileRun(_event: ScheduledEvent, context: Context): Promise<R
 
 export const handler = middy<ScheduledEvent, ReconcileReport>()
   .use(flushMetrics())
-  .use({
-    // The run itself failed (Recall's list or the table could not be read): logged here, then rethrown so the
-    // invocation counts as an error for alarms, and the next tick tries again.
-    onError: async ({ error }) => {
-      const misconfigured = misconfigurationOf(error);
-      if (misconfigured) logger.error('Service misconfigured', misconfigurationLogFields(misconfigured));
-      else logger.error('Reconcile failed', { error });
-    },
-  })
+  .use(logFailedRun('Reconcile failed'))
   .handler(reconcileRun);
