@@ -1,47 +1,86 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { type ReconcileReport, repairedCount } from '../functions/shared/reconcile.js';
 import { LOCAL_ACCOUNT_ID, lambdaContext } from './api-gateway.js';
 import { sendJson } from './http-util.js';
 
 /**
- * The health sync's EventBridge schedule, locally: runs the function every `HEALTH_SYNC_INTERVAL_SECONDS` with a
- * scheduled event, and on demand (`POST /_local/health-sync`, the demo page, tests). Runs never overlap: an
- * on-demand run waits for the one in progress and then runs afresh (the caller wants a result that reflects what it
- * just changed), and a tick that finds a run in progress is skipped.
+ * The scheduled functions' EventBridge schedules, locally. `LocalSchedule` invokes a function with a scheduled
+ * event on a timer (when given an interval) and on demand: `run()`, and `POST` on its `/_local/` path. Runs never
+ * overlap: an on-demand run waits for the one in progress and then runs afresh (the caller wants a result that
+ * reflects what it just changed), and a tick that finds a run in progress is skipped.
+ *
+ * - `HealthSyncSchedule`: every `HEALTH_SYNC_INTERVAL_SECONDS`, and `POST /_local/health-sync` (the demo page, tests).
+ * - `ReconcileSchedule`: on demand only, `POST /_local/reconcile[?fix=true]`.
  */
 
 export type ScheduledHandler = (event: ScheduledEvent, context: Context) => Promise<unknown>;
 
 export const HEALTH_SYNC_PATH = '/_local/health-sync';
+export const RECONCILE_PATH = '/_local/reconcile';
 
-export interface HealthSyncScheduleOptions {
+export interface LocalScheduleOptions {
   handler: ScheduledHandler;
   functionName: string;
   region: string;
-  intervalSeconds: number;
+  /** Seconds between runs once `start()`ed; without it the function runs only on demand. */
+  intervalSeconds?: number;
   /** The function's timeout; past it the run fails. */
   lambdaTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
-export class HealthSyncError extends Error {
+export interface HealthSyncScheduleOptions extends LocalScheduleOptions {
+  intervalSeconds: number;
+}
+
+/** A run that threw or timed out; the message names the error's type only, never its message. */
+export class ScheduledRunError extends Error {
+  override readonly name: string = 'ScheduledRunError';
+}
+
+export class HealthSyncError extends ScheduledRunError {
   override readonly name = 'HealthSyncError';
 }
 
-export class HealthSyncSchedule {
+export class ReconcileRunError extends ScheduledRunError {
+  override readonly name = 'ReconcileRunError';
+}
+
+/** What differs between the scheduled functions: their route, their words, their error, their log line. */
+export interface ScheduledJob {
+  path: string;
+  /** Starts a log line: `Health sync`. */
+  label: string;
+  /** In a sentence: `the health sync`. */
+  runName: string;
+  error: new (message: string, options?: ErrorOptions) => ScheduledRunError;
+  /** The result on one log line; empty for a run not worth a line. */
+  summarize(result: unknown): string;
+}
+
+/** What a request asks for: a run, or why it is refused (400). */
+type RequestedRun = { run: () => Promise<unknown> } | { refused: string };
+
+export class LocalSchedule {
   readonly ruleArn: string;
-  readonly #options: HealthSyncScheduleOptions;
+  readonly #job: ScheduledJob;
+  readonly #options: LocalScheduleOptions;
   #running: Promise<unknown> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
-  constructor(options: HealthSyncScheduleOptions) {
+  constructor(job: ScheduledJob, options: LocalScheduleOptions) {
+    this.#job = job;
     this.#options = options;
     this.ruleArn = `arn:aws:events:${options.region}:${LOCAL_ACCOUNT_ID}:rule/${options.functionName}-schedule`;
   }
 
-  /** Starts the timer; the first scheduled run is one interval from now, as a new rate schedule's is. */
+  /**
+   * Starts the timer, if the schedule has an interval; the first scheduled run is one interval from now, as a new
+   * rate schedule's is.
+   */
   start(): void {
     this.#stopped = false;
     this.#scheduleNext();
@@ -56,13 +95,18 @@ export class HealthSyncSchedule {
   }
 
   /**
-   * Runs the health sync now, after any run in progress.
-   * @returns what the function returned (its summary)
-   * @throws HealthSyncError when the function throws or times out
+   * Runs the function now, after any run in progress.
+   * @returns what the function returned (its summary or report)
+   * @throws ScheduledRunError (the job's own subclass) when the function throws or times out
    */
-  async run(): Promise<unknown> {
+  run(): Promise<unknown> {
+    return this.runHandler(this.#options.handler);
+  }
+
+  /** Runs `handler` as this schedule's function, after any run in progress: one queue for all of them. */
+  protected async runHandler(handler: ScheduledHandler): Promise<unknown> {
     while (this.#running) await this.#running.catch(() => undefined);
-    const run = this.#invoke();
+    const run = this.#invoke(handler);
     this.#running = run;
     try {
       return await run;
@@ -71,40 +115,52 @@ export class HealthSyncSchedule {
     }
   }
 
-  /** Serves `POST /_local/health-sync`: 200 with the summary, or 502 when the run failed. */
+  /** Serves `POST` on the job's path: 200 with what the function returned, or 502 when the run failed. */
   async handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
-    if (pathname !== HEALTH_SYNC_PATH) return false;
+    if (pathname !== this.#job.path) return false;
     if (req.method !== 'POST') {
       sendJson(res, 405, { message: 'Method Not Allowed' }, { allow: 'POST' });
       return true;
     }
+    const requested = this.requestedRun(new URL(req.url ?? '/', 'http://localhost').searchParams);
+    if ('refused' in requested) {
+      sendJson(res, 400, { message: requested.refused });
+      return true;
+    }
     try {
-      sendJson(res, 200, (await this.run()) ?? {}, { 'cache-control': 'no-store' });
+      sendJson(res, 200, (await requested.run()) ?? {}, { 'cache-control': 'no-store' });
     } catch (error) {
-      const message = error instanceof HealthSyncError ? error.message : 'The health sync failed.';
+      const message = error instanceof this.#job.error ? error.message : `${capitalize(this.#job.runName)} failed.`;
       sendJson(res, 502, { message });
     }
     return true;
   }
 
+  /** The run a request's query asks for; the default ignores the query. */
+  protected requestedRun(_query: URLSearchParams): RequestedRun {
+    return { run: () => this.run() };
+  }
+
   #scheduleNext(): void {
-    if (this.#stopped) return;
+    const { intervalSeconds } = this.#options;
+    if (this.#stopped || intervalSeconds === undefined) return;
     this.#timer = setTimeout(() => {
       if (this.#running) {
-        this.#options.log?.('Health sync: the previous run is still in progress; skipping this one');
+        this.#options.log?.(`${this.#job.label}: the previous run is still in progress; skipping this one`);
         return this.#scheduleNext();
       }
       this.run().then(
         () => this.#scheduleNext(),
         () => this.#scheduleNext(),
       );
-    }, this.#options.intervalSeconds * 1000);
+    }, intervalSeconds * 1000);
     // A pending schedule alone must not keep a process (a test runner, a script) alive.
     this.#timer.unref();
   }
 
-  async #invoke(): Promise<unknown> {
-    const { handler, functionName, region, lambdaTimeoutMs = 60_000, log } = this.#options;
+  async #invoke(handler: ScheduledHandler): Promise<unknown> {
+    const { functionName, region, lambdaTimeoutMs = 60_000, log } = this.#options;
+    const { label, runName, error: RunError, summarize } = this.#job;
     const now = Date.now();
     const event: ScheduledEvent = {
       version: '0',
@@ -127,17 +183,16 @@ export class HealthSyncSchedule {
         }),
       ]);
       if (outcome.kind === 'timeout') {
-        throw new HealthSyncError(`The health sync timed out after ${lambdaTimeoutMs / 1000} seconds.`);
+        throw new RunError(`${capitalize(runName)} timed out after ${lambdaTimeoutMs / 1000} seconds.`);
       }
       const summary = summarize(outcome.result);
-      // A run that found nothing stays quiet, so a short interval does not flood the terminal.
-      if (summary) log?.(`Health sync: ${summary}`);
+      if (summary) log?.(`${label}: ${summary}`);
       return outcome.result;
     } catch (error) {
       const failure =
-        error instanceof HealthSyncError
+        error instanceof RunError
           ? error
-          : new HealthSyncError(`The health sync failed: ${error instanceof Error ? error.name : 'error'}.`, {
+          : new RunError(`${capitalize(runName)} failed: ${error instanceof Error ? error.name : 'error'}.`, {
               cause: error,
             });
       log?.(`Function ${functionName} failed: ${failure.message}`);
@@ -148,8 +203,88 @@ export class HealthSyncSchedule {
   }
 }
 
+export class HealthSyncSchedule extends LocalSchedule {
+  constructor(options: HealthSyncScheduleOptions) {
+    super(
+      {
+        path: HEALTH_SYNC_PATH,
+        label: 'Health sync',
+        runName: 'the health sync',
+        error: HealthSyncError,
+        // A run that found nothing stays quiet, so a short interval does not flood the terminal.
+        summarize: summarizeCounts,
+      },
+      options,
+    );
+  }
+}
+
+export interface ReconcileScheduleOptions extends Omit<LocalScheduleOptions, 'intervalSeconds'> {
+  /** The reconcile function as loaded with `RECONCILE_FIX=false`: it reports and changes nothing. */
+  handler: ScheduledHandler;
+  /** A second instance of the same function, loaded with `RECONCILE_FIX=true`: it repairs what it finds. */
+  fixHandler: ScheduledHandler;
+}
+
+/**
+ * The reconcile function's schedule, run on demand only (deployed, it ticks hourly; locally nothing drifts unless
+ * someone makes it). The function reads `RECONCILE_FIX` once, at import, so the repairing run is a second instance
+ * of it; both share one queue of runs, so a report never overlaps a repair.
+ */
+export class ReconcileSchedule extends LocalSchedule {
+  readonly #fixHandler: ScheduledHandler;
+
+  constructor({ fixHandler, ...options }: ReconcileScheduleOptions) {
+    super(
+      {
+        path: RECONCILE_PATH,
+        label: 'Reconcile',
+        runName: 'the reconcile run',
+        error: ReconcileRunError,
+        // Runs only on demand: every one gets a line.
+        summarize: summarizeReport,
+      },
+      options,
+    );
+    this.#fixHandler = fixHandler;
+  }
+
+  /**
+   * Runs reconcile now, after any run in progress; with `fix`, the instance that repairs.
+   * @returns the function's report
+   * @throws ReconcileRunError when the function throws (Recall's listing or the table could not be read) or times out
+   */
+  override run({ fix = false }: { fix?: boolean } = {}): Promise<unknown> {
+    return fix ? this.runHandler(this.#fixHandler) : super.run();
+  }
+
+  /** `?fix=true` repairs; `?fix=false` or none only reports. */
+  protected override requestedRun(query: URLSearchParams): RequestedRun {
+    const fix = query.get('fix');
+    if (fix !== null && fix !== 'true' && fix !== 'false') return { refused: 'fix must be true or false.' };
+    return { run: () => this.run({ fix: fix === 'true' }) };
+  }
+}
+
+const capitalize = (text: string): string => `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
+
+/** A reconcile report on one line: what it found and, with fix, what it repaired (counts only). */
+function summarizeReport(result: unknown): string {
+  const report = result as Partial<ReconcileReport> | null;
+  if (report === null || typeof report !== 'object' || !Array.isArray(report.orphans)) return '';
+  return [
+    report.fix ? 'with fix' : 'report only',
+    `orphans=${report.orphans.length}`,
+    `danglingRecords=${report.danglingRecords?.length ?? 0}`,
+    `duplicateIdentities=${report.duplicateIdentities?.length ?? 0}`,
+    ...(report.fix ? [`repaired=${repairedCount({ actions: report.actions ?? [] })}`] : []),
+    `problems=${report.problems ?? 0}`,
+    `unresolved=${report.unresolved ?? 0}`,
+  ].join(' ');
+}
+
 /** The summary's counts on one line (it holds numbers only); empty when every count is zero. */
-function summarize(result: unknown): string {
+function summarizeCounts(result: unknown): string {
   if (result === null || typeof result !== 'object') return '';
   const counts = Object.entries(result).filter(([, value]) => typeof value === 'number');
   if (counts.every(([, value]) => value === 0)) return '';

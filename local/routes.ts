@@ -37,7 +37,7 @@ export const LAMBDA_ROUTES: readonly LambdaRoute[] = [
   },
 ];
 
-/** The functions behind no route: the webhook queue's consumer and the health sync's schedule target. */
+/** The functions behind no route: the webhook queue's consumer and the scheduled jobs' targets. */
 export const WEBHOOK_WORKER = {
   functionName: 'webhook-worker',
   load: (): Promise<{ handler: SqsHandler }> => import('../functions/webhook-worker/handler.js'),
@@ -46,4 +46,18 @@ export const WEBHOOK_WORKER = {
 export const HEALTH_SYNC = {
   functionName: 'health-sync',
   load: (): Promise<{ handler: ScheduledHandler }> => import('../functions/health-sync/handler.js'),
+};
+
+/** A loaded module whose `handler` is a scheduled function. */
+type ScheduledModule = Promise<{ handler: ScheduledHandler }>;
+
+export const RECONCILE = {
+  functionName: 'reconcile',
+  load: (): ScheduledModule => import('../functions/reconcile/handler.js'),
+  /**
+   * The same file under another URL, so a second module instance: it reads the environment at its own import, so
+   * loaded with `RECONCILE_FIX=true` it repairs while the first only reports (Node caches a module per URL).
+   */
+  loadSecondInstance: (): ScheduledModule =>
+    import(new URL('../functions/reconcile/handler.js?instance=fix', import.meta.url).href) as ScheduledModule,
 };

@@ -5,7 +5,7 @@ import { HttpApi } from './api-gateway.js';
 import { DemoPage } from './demo-page.js';
 import { sendJson } from './http-util.js';
 import { LocalAws, LocalEventBus, LocalQueue } from './local-aws.js';
-import { HEALTH_SYNC_PATH, HealthSyncSchedule } from './local-schedule.js';
+import { HEALTH_SYNC_PATH, HealthSyncSchedule, RECONCILE_PATH, ReconcileSchedule } from './local-schedule.js';
 import {
   handlerEnvironment,
   LOCAL_DEFAULTS,
@@ -17,14 +17,14 @@ import {
   SANDBOX_RECALL_PATH,
 } from './local-settings.js';
 import { createServiceTable, LOCAL_AWS_CREDENTIALS, startLocalDynamoDb } from './local-table.js';
-import { HEALTH_SYNC, LAMBDA_ROUTES, WEBHOOK_WORKER } from './routes.js';
+import { HEALTH_SYNC, LAMBDA_ROUTES, RECONCILE, WEBHOOK_WORKER } from './routes.js';
 import { SandboxRecall, type SandboxRecallBehaviour } from './sandbox-recall.js';
 import { SandboxZoom } from './sandbox-zoom.js';
 
 /**
  * Local mode: the deployed handlers behind an API Gateway HTTP API stand-in, with dynalite in memory, a local SQS
- * queue feeding the webhook worker, a local EventBridge bus, the health sync on a timer, a sandbox Recall, a
- * sandbox Zoom consent page and a demo onboarding page, on one port. No accounts, no network.
+ * queue feeding the webhook worker, a local EventBridge bus, the health sync on a timer, reconcile on demand, a
+ * sandbox Recall, a sandbox Zoom consent page and a demo onboarding page, on one port. No accounts, no network.
  *
  * One local server per process: the handlers read `process.env` once, at import, and Node caches modules per
  * process. In vitest, start one per test file (files are isolated); switch sandbox behaviour between tests with
@@ -59,6 +59,8 @@ export interface LocalServer {
   localAws: LocalAws;
   /** The health sync's local schedule; `healthSync.run()` runs it now. */
   healthSync: HealthSyncSchedule;
+  /** Reconcile, on demand: `reconcile.run()` reports, `reconcile.run({ fix: true })` repairs. */
+  reconcile: ReconcileSchedule;
   dynamoDbEndpoint: string;
   close(): Promise<void>;
 }
@@ -159,6 +161,10 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     });
     await httpApi.loadAll();
     const [worker, healthSyncFunction] = await Promise.all([WEBHOOK_WORKER.load(), HEALTH_SYNC.load()]);
+    // Reconcile reads RECONCILE_FIX at import: one instance that only reports, whatever the shell says, and a second
+    // one that repairs (`?fix=true`). Loaded one after the other, each with its own value, nothing else loading.
+    const reconcileReport = await importWith({ RECONCILE_FIX: 'false' }, RECONCILE.load);
+    const reconcileFix = await importWith({ RECONCILE_FIX: 'true' }, RECONCILE.loadSecondInstance);
 
     const lambdaTimeoutMs = options.lambdaTimeoutMs ?? 25_000;
     const localAws = new LocalAws({
@@ -185,6 +191,15 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     });
     healthSync.start();
     cleanups.push(() => healthSync.stop());
+    const reconcile = new ReconcileSchedule({
+      handler: reconcileReport.handler,
+      fixHandler: reconcileFix.handler,
+      functionName: RECONCILE.functionName,
+      region: settings.recallRegion,
+      lambdaTimeoutMs,
+      log,
+    });
+    cleanups.push(() => reconcile.stop());
 
     const sandboxesOnly = settings.recall.kind === 'sandbox' && settings.zoomIsSandbox;
     const demo = new DemoPage({
@@ -208,6 +223,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     localHandlers.push(
       (req, res, pathname) => localAws.handle(req, res, pathname),
       (req, res, pathname) => healthSync.handle(req, res, pathname),
+      (req, res, pathname) => reconcile.handle(req, res, pathname),
       async (req, res, pathname) => {
         if (pathname !== SANDBOX_RECALL_PATH && !pathname.startsWith(`${SANDBOX_RECALL_PATH}/`)) return false;
         const origin = `http://${req.headers.host ?? `localhost:${port}`}`;
@@ -228,6 +244,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       api: httpApi,
       localAws,
       healthSync,
+      reconcile,
       dynamoDbEndpoint: dynamo.endpoint,
       close: closeAll,
     };
@@ -287,6 +304,16 @@ function originsOf(urls: string): string[] {
   });
 }
 
+/** Imports a module with `values` set in `process.env` (for modules that read it at import), then restores it. */
+async function importWith<T>(values: Record<string, string | undefined>, load: () => Promise<T>): Promise<T> {
+  const restore = setProcessEnv(values);
+  try {
+    return await load();
+  } finally {
+    restore();
+  }
+}
+
 /** Sets variables (undefined deletes) and returns the undo. */
 function setProcessEnv(values: Record<string, string | undefined>): () => void {
   const previous = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
@@ -319,6 +346,7 @@ function banner({ settings, dynamoDbEndpoint }: LocalServer, dualStack: boolean)
     `  Zoom webhook:      ${settings.apiBaseUrl}/zoom/webhook (queue ${settings.webhookQueueUrl}, DLQ at /_local/dlq)`,
     `  Events:            bus ${settings.eventBusName}, last ones at ${settings.baseUrl}/_local/events`,
     `  Health sync:       every ${settings.healthSyncIntervalSeconds} s; now: POST ${settings.baseUrl}${HEALTH_SYNC_PATH}`,
+    `  Reconcile:         POST ${settings.baseUrl}${RECONCILE_PATH} (?fix=true to repair)`,
     `  Return URLs:       ${settings.returnUrlAllowlist}`,
     `  Connect link:      npm run connect-link -- --user <id> --return-to ${settings.baseUrl}/`,
   ];
