@@ -5,6 +5,7 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { randomBytes } from 'node:crypto';
+import { abortableSleep } from './sleep.js';
 import { lockKey, TABLE_SCHEMA } from './table-schema.js';
 
 const PK = TABLE_SCHEMA.partitionKey;
@@ -69,7 +70,7 @@ export class DynamoIdentityLock implements IdentityLock {
     options: IdentityLockOptions = {},
   ) {
     this.#now = options.now ?? Date.now;
-    this.#sleep = options.sleep ?? sleepUnlessAborted;
+    this.#sleep = options.sleep ?? abortableSleep;
     this.#random = options.random ?? Math.random;
     this.#leaseMarginMs = options.leaseMarginMs ?? 2_000;
   }
@@ -130,14 +131,3 @@ export class DynamoIdentityLock implements IdentityLock {
 
 export { lockKey };
 
-function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-  });
-}

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { RecallOutcomeUnknownError, RecallRejectedError, RecallUnavailableError } from './errors.js';
 import { type HttpFetch, type HttpResponse, nodeFetch } from './node-fetch.js';
+import { abortableSleep } from './sleep.js';
 
 /** A Recall Zoom OAuth credential, as create, retrieve and list return it. Unknown fields are kept. */
 export const RecallCredentialSchema = z.looseObject({
@@ -441,18 +442,6 @@ export class RecallClient {
       report('retry');
     }
   }
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }
 
 const credentialPath = (id: string) => `${CREDENTIALS_PATH}${encodeURIComponent(id)}/`;
