@@ -261,6 +261,134 @@ const Flag = (key: string) =>
     )
     .default(false);
 
+/** An https URL a deployed service calls or trusts: no loopback host, no credentials, no fragment. */
+const PublicHttpsUrl = (key: string, example: string) =>
+  z.string({ error: `${key} must be an https URL such as ${example}` }).superRefine((value, ctx) => {
+    const issue = (message: string) => ctx.addIssue({ code: 'custom', message: `${key} "${value}" ${message}` });
+    if (!URL.canParse(value)) return issue(`is not an absolute URL; write it like ${example}`);
+    const url = new URL(value);
+    if (url.protocol !== 'https:') return issue(`must use https, not ${url.protocol.slice(0, -1)}`);
+    if (isLoopback(url.hostname)) return issue('points at this machine, which AWS cannot reach (use local mode for localhost)');
+    if (url.username || url.password) return issue('must not carry credentials');
+    if (url.hash || value.includes('#')) return issue('must not have a #fragment');
+  });
+
+/** The header the lifecycle-event endpoint reads the shared secret from, unless the config names another. */
+export const DEFAULT_EVENTS_HEADER_NAME = 'x-zoom-connect-secret';
+
+/**
+ * Headers EventBridge or HTTP itself sets, or which proxies strip or rewrite: the secret could not travel in them.
+ * Compared in lower case; `x-amz-` and `x-amzn-` prefixes are AWS's own.
+ */
+const RESERVED_HEADER_NAMES = new Set([
+  'host',
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'user-agent',
+  'proxy-authorization',
+  'proxy-connection',
+]);
+const HEADER_NAME_RULE = 'eventsEndpoint.headerName must be an HTTP header name (letters, digits and -), such as x-zoom-connect-secret';
+const HeaderName = z
+  .string({ error: HEADER_NAME_RULE })
+  // An RFC 9110 token, and no longer than EventBridge's limit on an API key name.
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/, HEADER_NAME_RULE)
+  .refine((name) => !RESERVED_HEADER_NAMES.has(name.toLowerCase()) && !/^x-amzn?-/i.test(name), {
+    error: 'eventsEndpoint.headerName is a header HTTP, proxies or AWS set themselves; choose your own, such as x-zoom-connect-secret',
+  });
+
+/** API destinations accept 1 to 300 invocations per second. */
+export const EVENTS_RATE_LIMIT = { default: 10, min: 1, max: 300, unit: 'invocations per second' } as const;
+
+/**
+ * The product's HTTPS endpoint for lifecycle events: an EventBridge API destination delivers each event's detail
+ * there, with a generated shared secret in `headerName`.
+ */
+const EventsEndpoint = z.preprocess(
+  parseJsonIfString,
+  z.strictObject(
+    {
+      url: PublicHttpsUrl('eventsEndpoint.url', 'https://api.example.com/hooks/zoom-connect')
+        .refine((value) => value.length <= 2048, 'eventsEndpoint.url must be at most 2048 characters')
+        // An API destination would read `*` as a path parameter this service never fills in.
+        .refine((value) => !value.includes('*'), 'eventsEndpoint.url must not contain "*"'),
+      headerName: HeaderName.default(DEFAULT_EVENTS_HEADER_NAME),
+      rateLimitPerSecond: WholeNumber('eventsEndpoint.rateLimitPerSecond', EVENTS_RATE_LIMIT),
+    },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `eventsEndpoint takes only url, headerName and rateLimitPerSecond, not ${issue.keys.join(', ')}`
+          : 'eventsEndpoint must be an object {"url": "https://...", "headerName": "x-..."}',
+    },
+  ),
+);
+
+/** An OAuth scope token (RFC 6749 §3.3): printable ASCII without space, `"` or `\`. */
+const Scope = (key: string) =>
+  z
+    .string({ error: `${key} must be a scope name, such as zoom-connections:read` })
+    .regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,256}$/, `${key} must be one scope name without spaces, such as zoom-connections:read`);
+
+const AUDIENCE_RULE = 'connectionsAuth.audience must list the audiences (aud, or client_id for Cognito access tokens) a token may carry';
+
+/**
+ * Who may call `GET|DELETE /connections/{userId}`: AWS principals with SigV4 (`iam`, the default), or bearers of
+ * a JWT from the product's own OpenID Connect provider (`jwt`), checked by API Gateway's JWT authorizer.
+ */
+const IamAuth = z.strictObject(
+  { type: z.literal('iam') },
+  {
+    error: (issue) =>
+      `connectionsAuth of type iam takes no other key${issue.code === 'unrecognized_keys' ? `, not ${issue.keys.join(', ')}` : ''}`,
+  },
+);
+
+const JwtAuth = z.strictObject(
+  {
+    type: z.literal('jwt'),
+    // The authorizer compares it with `iss` and reads `<issuer>/.well-known/openid-configuration`: kept as written.
+    issuer: PublicHttpsUrl('connectionsAuth.issuer', 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf').refine(
+      (value) => !URL.canParse(value) || new URL(value).search === '',
+      'connectionsAuth.issuer must not have a ?query',
+    ),
+    audience: z.preprocess(
+      (value) => (typeof value === 'string' ? [value] : value),
+      z.array(z.string({ error: AUDIENCE_RULE }).trim().min(1, AUDIENCE_RULE), { error: AUDIENCE_RULE }).min(1, AUDIENCE_RULE),
+    ),
+    scopes: z
+      .strictObject(
+        { read: Scope('connectionsAuth.scopes.read'), write: Scope('connectionsAuth.scopes.write') },
+        { error: 'connectionsAuth.scopes must be {"read": "<scope for GET>", "write": "<scope for DELETE>"}' },
+      )
+      .optional(),
+  },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `connectionsAuth of type jwt takes issuer, audience and scopes, not ${issue.keys.join(', ')}`
+        : undefined,
+  },
+);
+
+const ConnectionsAuth = z.preprocess(
+  parseJsonIfString,
+  z
+    .discriminatedUnion('type', [IamAuth, JwtAuth], {
+      error:
+        'connectionsAuth must be {"type": "iam"} or {"type": "jwt", "issuer": "https://...", "audience": ["..."], "scopes": {"read": "...", "write": "..."}}',
+    })
+    .default({ type: 'iam' }),
+);
+
 const DeployConfigFields = z.object({
   /** Recall region of the workspace that owns the API key and the Zoom OAuth App. */
   recallRegion: z
@@ -279,6 +407,10 @@ const DeployConfigFields = z.object({
   customDomain: z.preprocess(unsetIfEmpty, CustomDomain.optional()),
   /** The redirect URI, when another host or path fronts the browser routes; wins over the derived one. */
   zoomRedirectUri: z.preprocess(unsetIfEmpty, ZoomRedirectUri.optional()),
+  /** The product's HTTPS endpoint for lifecycle events (an EventBridge API destination); none by default. */
+  eventsEndpoint: z.preprocess(unsetIfEmpty, EventsEndpoint.optional()),
+  /** How the product backend authenticates to /connections: IAM (SigV4, the default) or its own JWTs. */
+  connectionsAuth: z.preprocess(unsetIfEmpty, ConnectionsAuth),
   /** Name of the JSON app secret the stack creates (with placeholder values ops replace). */
   appSecretName: SecretName('appSecretName')
     // Secrets Manager appends "-" and six characters to form the ARN; a name that already ends so is ambiguous.

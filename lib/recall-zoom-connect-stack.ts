@@ -2,6 +2,8 @@ import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { PLACEHOLDER_RECALL_ZOOM_OAUTH_APP_ID, PLACEHOLDER_RETURN_URL, type DeployConfig } from './config.js';
 import { ConnectApi } from './constructs/connect-api.js';
+import { describeConnectionsAuth } from './constructs/connections-auth.js';
+import { EventsEndpoint } from './constructs/events-endpoint.js';
 import { LifecycleJobs, WEBHOOK_WORKER } from './constructs/lifecycle-jobs.js';
 import { LifecycleMessaging } from './constructs/lifecycle-messaging.js';
 import { Monitoring } from './constructs/monitoring.js';
@@ -23,6 +25,8 @@ export class RecallZoomConnectStack extends Stack {
   public readonly api: ConnectApi;
   public readonly jobs: LifecycleJobs;
   public readonly monitoring: Monitoring;
+  /** Lifecycle events to the product's HTTPS endpoint, when `eventsEndpoint` is configured. */
+  public readonly eventsEndpoint?: EventsEndpoint;
 
   constructor(scope: Construct, id: string, props: RecallZoomConnectStackProps) {
     super(scope, id, props);
@@ -67,6 +71,14 @@ export class RecallZoomConnectStack extends Stack {
       reconcileDeadLetterQueue: this.jobs.reconcile.deadLetterQueue,
     });
 
+    if (config.eventsEndpoint) {
+      this.eventsEndpoint = new EventsEndpoint(this, 'EventsEndpoint', {
+        endpoint: config.eventsEndpoint,
+        eventBus: this.messaging.eventBus,
+        alarmTopic: this.monitoring.alarmTopic,
+      });
+    }
+
     // cdk.json ships placeholders so `cdk synth` works out of the box; say so loudly rather than deploy them silently.
     if (config.recallZoomOAuthAppId === PLACEHOLDER_RECALL_ZOOM_OAUTH_APP_ID) {
       Annotations.of(this).addWarningV2(
@@ -98,7 +110,7 @@ export class RecallZoomConnectStack extends Stack {
     });
     new CfnOutput(this, 'ApiUrl', {
       description: config.zoomRedirectUri
-        ? "The API's own base URL (for the IAM-authorized /connections routes). Connect links go through your front host instead: see ConnectUrl."
+        ? "The API's own base URL (for the /connections routes). Connect links go through your front host instead: see ConnectUrl."
         : 'Base URL of the service. Connect links point at <ApiUrl>/zoom/authorize?connect_token=...',
       value: this.api.baseUrl,
     });
@@ -108,14 +120,15 @@ export class RecallZoomConnectStack extends Stack {
       value: this.api.connectUrl,
     });
     new CfnOutput(this, 'ConnectionsEndpoint', {
-      description:
-        'GET|DELETE <this>/{userId}. IAM-authorized: sign requests with SigV4 (service execute-api) using a principal allowed execute-api:Invoke on this API.',
+      description: `GET|DELETE <this>/{userId}. ${describeConnectionsAuth(config.connectionsAuth)}.`,
       value: `${this.api.baseUrl}/connections`,
     });
-    new CfnOutput(this, 'ConnectionsInvokeArn', {
-      description: 'Resource for the execute-api:Invoke statement in the IAM policy of the product backend.',
-      value: this.api.httpApi.arnForExecuteApi('*', '/connections/*', '$default'),
-    });
+    if (config.connectionsAuth.type === 'iam') {
+      new CfnOutput(this, 'ConnectionsInvokeArn', {
+        description: 'Resource for the execute-api:Invoke statement in the IAM policy of the product backend.',
+        value: this.api.httpApi.arnForExecuteApi('*', '/connections/*', '$default'),
+      });
+    }
     new CfnOutput(this, 'AppSecretName', {
       description:
         'Secrets Manager secret to fill in: {"recallApiKey":"...","zoomClientId":"...","zoomWebhookSecretToken":"..."}',

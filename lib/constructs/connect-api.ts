@@ -1,7 +1,6 @@
 import { type CfnResource, Duration, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -12,6 +11,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
 import { CALLBACK_ROUTE, CALLBACK_TIMEOUT_SECONDS, type DeployConfig } from '../config.js';
+import { connectionsRouteAuth } from './connections-auth.js';
 import { bindEventBus, bindQueue, bindSecret, bindTable } from './bindings.js';
 import { runtimeEnvironment, runtimeSettings } from './runtime-environment.js';
 import { projectPath, secretsExtension, ServiceFunction } from './service-function.js';
@@ -56,7 +56,8 @@ const WEBHOOK_TIMEOUT = Duration.seconds(5);
  *   sealed in the browser's cookie.
  * - `POST /zoom/webhook` is called by Zoom, which cannot carry AWS credentials either; it signs every request
  *   with the app's Secret Token instead, and the function verifies that before anything else.
- * - `GET|DELETE /connections/{userId}` are for the product's backend only, and require IAM (SigV4) auth.
+ * - `GET|DELETE /connections/{userId}` are for the product's backend only, and require IAM (SigV4) auth, or the
+ *   product's own JWTs (`connectionsAuth`, see `connectionsRouteAuth`).
  */
 export class ConnectApi extends Construct {
   public readonly httpApi: apigwv2.HttpApi;
@@ -157,7 +158,7 @@ export class ConnectApi extends Construct {
     this.connectionsFunction = new ServiceFunction(this, 'Connections', {
       ...functionDefaults,
       entry: projectPath('functions/connections/handler.ts'),
-      description: 'GET|DELETE /connections/{userId}: reads or ends a user connection (IAM-authorized)',
+      description: `GET|DELETE /connections/{userId}: reads or ends a user connection (${config.connectionsAuth.type === 'jwt' ? 'JWT' : 'IAM'}-authorized)`,
     });
     this.webhookFunction = new ServiceFunction(this, 'Webhook', {
       ...functionDefaults,
@@ -215,12 +216,20 @@ export class ConnectApi extends Construct {
       methods: [apigwv2.HttpMethod.GET],
       integration: new HttpLambdaIntegration('CallbackIntegration', this.callbackFunction),
     });
-    this.httpApi.addRoutes({
-      path: '/connections/{userId}',
-      methods: [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.DELETE],
-      integration: new HttpLambdaIntegration('ConnectionsIntegration', this.connectionsFunction),
-      authorizer: new HttpIamAuthorizer(),
-    });
+    // One route per method, so that each can require its own scope under a JWT authorizer.
+    const connectionsIntegration = new HttpLambdaIntegration('ConnectionsIntegration', this.connectionsFunction);
+    const connectionsAuth = connectionsRouteAuth(config.connectionsAuth);
+    for (const [method, access] of [
+      [apigwv2.HttpMethod.GET, 'read'],
+      [apigwv2.HttpMethod.DELETE, 'write'],
+    ] as const) {
+      this.httpApi.addRoutes({
+        path: '/connections/{userId}',
+        methods: [method],
+        integration: connectionsIntegration,
+        ...connectionsAuth(access),
+      });
+    }
     const [webhookRoute] = this.httpApi.addRoutes({
       path: '/zoom/webhook',
       methods: [apigwv2.HttpMethod.POST],

@@ -40,6 +40,7 @@ const DEFAULTS = {
   recallFailureRateThreshold: 0.1,
   recallFailureRateMinCalls: 5,
   stackName: 'RecallZoomConnect',
+  connectionsAuth: { type: 'iam' },
 };
 const CERTIFICATE = 'arn:aws:acm:us-east-1:123456789012:certificate/abc';
 
