@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { LOCAL_ACCOUNT_ID, lambdaContext } from './api-gateway.js';
+import type { EventDeliveries } from './events-endpoint.js';
 import { PayloadTooLargeError, readBody, sendJson } from './http-util.js';
 import { LOCAL_EVENTBRIDGE_PATH, LOCAL_SQS_PATH } from './local-settings.js';
 
@@ -395,6 +396,7 @@ export class LocalEventBus {
   readonly #events: LocalBusEvent[] = [];
   readonly #capacity: number;
   readonly #log: ((line: string) => void) | undefined;
+  readonly #listeners: ((event: LocalBusEvent) => void)[] = [];
 
   constructor(options: LocalEventBusOptions) {
     this.name = options.name;
@@ -406,6 +408,11 @@ export class LocalEventBus {
   /** The kept events, oldest first. */
   get events(): readonly LocalBusEvent[] {
     return this.#events;
+  }
+
+  /** Calls `listener` with every event the bus accepts, after PutEvents has taken it (as a rule's target is). */
+  subscribe(listener: (event: LocalBusEvent) => void): void {
+    this.#listeners.push(listener);
   }
 
   /**
@@ -444,6 +451,13 @@ export class LocalEventBus {
     this.#events.push(event);
     if (this.#events.length > this.#capacity) this.#events.splice(0, this.#events.length - this.#capacity);
     this.#log?.(describeEvent(event));
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#log?.(`Event listener failed: ${describeError(error)}`);
+      }
+    }
     return { EventId: event.id };
   }
 }
@@ -508,20 +522,25 @@ const VALID_MESSAGE_BODY = /^[\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{1
 export interface LocalAwsOptions {
   queue: LocalQueue;
   bus: LocalEventBus;
+  /** Deliveries to the product's endpoint (`EVENTS_ENDPOINT_URL`), shown beside each event. */
+  deliveries?: EventDeliveries | undefined;
 }
 
 /**
  * Serves the local AWS endpoints and the inspection routes on the local server:
  * `POST /_local/sqs` (SQS JSON protocol), `POST /_local/eventbridge` (EventBridge JSON protocol),
- * `GET /_local/events`, `GET /_local/dlq` and `POST /_local/dlq/redrive`.
+ * `GET /_local/events` (with each event's delivery to EVENTS_ENDPOINT_URL when set; `?delivery=failed` for the
+ * ones given up on), `GET /_local/dlq` and `POST /_local/dlq/redrive`.
  */
 export class LocalAws {
   readonly queue: LocalQueue;
   readonly bus: LocalEventBus;
+  readonly #deliveries: EventDeliveries | undefined;
 
   constructor(options: LocalAwsOptions) {
     this.queue = options.queue;
     this.bus = options.bus;
+    this.#deliveries = options.deliveries;
   }
 
   /** Resolves when every queued webhook has been processed or dead-lettered (tests await this). */
@@ -549,7 +568,7 @@ export class LocalAws {
     }
     if (pathname === '/_local/events') {
       if (method !== 'GET') return methodNotAllowed(res, 'GET');
-      sendJson(res, 200, this.bus.events, { 'cache-control': 'no-store' });
+      sendJson(res, 200, this.#eventList(req), { 'cache-control': 'no-store' });
       return true;
     }
     if (pathname === '/_local/dlq') {
@@ -563,6 +582,22 @@ export class LocalAws {
       return true;
     }
     return false;
+  }
+
+  /**
+   * The bus's events, each with its `delivery` when an events endpoint is set; `?delivery=failed` lists the
+   * deliveries given up on instead (kept even after the bus dropped their events).
+   */
+  #eventList(req: IncomingMessage): readonly unknown[] {
+    const deliveries = this.#deliveries;
+    if (!deliveries) return this.bus.events;
+    const wanted = new URL(req.url ?? '/', 'http://localhost').searchParams.get('delivery');
+    if (wanted === 'failed') return deliveries.failed;
+    const events = this.bus.events.map((event) => {
+      const delivery = deliveries.statusOf(event.id);
+      return delivery ? { ...event, delivery } : event;
+    });
+    return wanted ? events.filter((event) => 'delivery' in event && event.delivery.status === wanted) : events;
   }
 
   async #awsJson(req: IncomingMessage, res: ServerResponse, service: 'sqs' | 'events'): Promise<void> {

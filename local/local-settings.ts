@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { RECALL_REGIONS, recallBaseUrlFor } from '../functions/shared/config.js';
+import { DEFAULT_EVENTS_HEADER_NAME } from '../lib/config.js';
 import { LOCAL_ACCOUNT_ID } from './api-gateway.js';
 
 /**
@@ -20,6 +21,12 @@ export const LOCAL_DEFAULTS = {
   /** Seals connect attempts into their cookies; public on purpose, like the signing key (32+ characters). */
   stateEncryptionKey: 'local-development-state-cookie-key-not-a-secret',
   healthSyncIntervalSeconds: 900,
+  /** Lifecycle events to the product's endpoint (only with EVENTS_ENDPOINT_URL): the header, as on AWS by default. */
+  eventsEndpointHeaderName: DEFAULT_EVENTS_HEADER_NAME,
+  /** The header's value; public on purpose: a deployed stack generates its own into Secrets Manager. */
+  eventsEndpointSecret: 'local-development-events-endpoint-secret',
+  eventsEndpointMaxAttempts: 5,
+  eventsEndpointBackoffMs: 1_000,
 } as const;
 
 export const SANDBOX_RECALL_PATH = '/sandbox/recall';
@@ -84,6 +91,15 @@ const LocalEnvSchema = z.object({
   RECALL_BACKOFF_BASE_MS: optionalText(),
   RECALL_BACKOFF_MAX_MS: optionalText(),
   CALLBACK_DEADLINE_MS: optionalText(),
+  EVENTS_ENDPOINT_URL: optionalUrl(),
+  EVENTS_ENDPOINT_HEADER_NAME: z.optional(
+    z.string().check(z.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/, 'must be an HTTP header name, such as x-zoom-connect-secret')),
+  ),
+  EVENTS_ENDPOINT_SECRET: z.optional(
+    z.string().check(z.regex(/^[\x21-\x7E]([\x20-\x7E]{0,510}[\x21-\x7E])?$/, 'must be printable ASCII (a header value), at most 512 characters')),
+  ),
+  EVENTS_ENDPOINT_MAX_ATTEMPTS: integer(1, 20),
+  EVENTS_ENDPOINT_BACKOFF_MS: integer(1, 60_000),
 });
 export type LocalEnv = z.infer<typeof LocalEnvSchema>;
 
@@ -147,6 +163,36 @@ export interface LocalSettings {
   sandboxRecall: SandboxRecallSettings;
   /** The Recall tuning variables that were set, passed to the handlers unchanged. */
   recallTuning: Partial<Record<RecallTuningVariable, string>>;
+  /** Where lifecycle events are POSTed, as the stack's API destination does (`EVENTS_ENDPOINT_*`); none unless set. */
+  eventsEndpoint?: LocalEventsEndpoint;
+}
+
+export interface LocalEventsEndpoint {
+  url: string;
+  headerName: string;
+  secret: string;
+  maxAttempts: number;
+  backoffBaseMs: number;
+}
+
+/** The events endpoint of local mode: only with EVENTS_ENDPOINT_URL, whose companions mean nothing alone. */
+function localEventsEndpoint(env: LocalEnv): LocalEventsEndpoint | undefined {
+  if (!env.EVENTS_ENDPOINT_URL) {
+    const orphans = (
+      ['EVENTS_ENDPOINT_HEADER_NAME', 'EVENTS_ENDPOINT_SECRET', 'EVENTS_ENDPOINT_MAX_ATTEMPTS', 'EVENTS_ENDPOINT_BACKOFF_MS'] as const
+    ).filter((name) => env[name] !== undefined);
+    if (orphans.length > 0) {
+      throw new LocalConfigError(`${orphans.join(' and ')} set without EVENTS_ENDPOINT_URL: set the URL events are POSTed to.`);
+    }
+    return undefined;
+  }
+  return {
+    url: env.EVENTS_ENDPOINT_URL,
+    headerName: env.EVENTS_ENDPOINT_HEADER_NAME ?? LOCAL_DEFAULTS.eventsEndpointHeaderName,
+    secret: env.EVENTS_ENDPOINT_SECRET ?? LOCAL_DEFAULTS.eventsEndpointSecret,
+    maxAttempts: env.EVENTS_ENDPOINT_MAX_ATTEMPTS ?? LOCAL_DEFAULTS.eventsEndpointMaxAttempts,
+    backoffBaseMs: env.EVENTS_ENDPOINT_BACKOFF_MS ?? LOCAL_DEFAULTS.eventsEndpointBackoffMs,
+  };
 }
 
 /**
@@ -174,6 +220,7 @@ export function resolveLocalSettings(env: LocalEnv, port: number): LocalSettings
       );
     }
   }
+  const eventsEndpoint = localEventsEndpoint(env);
   return {
     port,
     baseUrl,
@@ -204,6 +251,7 @@ export function resolveLocalSettings(env: LocalEnv, port: number): LocalSettings
     recallTuning: Object.fromEntries(
       RECALL_TUNING_VARIABLES.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])),
     ),
+    ...(eventsEndpoint ? { eventsEndpoint } : {}),
   };
 }
 

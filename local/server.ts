@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { HttpApi } from './api-gateway.js';
 import { DemoPage } from './demo-page.js';
+import { LocalEventsDeliverer } from './events-endpoint.js';
 import { sendJson } from './http-util.js';
 import { LocalAws, LocalEventBus, LocalQueue } from './local-aws.js';
 import { HEALTH_SYNC_PATH, HealthSyncSchedule, RECONCILE_PATH, ReconcileSchedule } from './local-schedule.js';
@@ -57,6 +58,8 @@ export interface LocalServer {
   api: HttpApi;
   /** The local SQS queue and EventBridge bus; `localAws.drain()` waits until queued webhooks are processed. */
   localAws: LocalAws;
+  /** Posts lifecycle events to EVENTS_ENDPOINT_URL, when set; `eventsDeliverer.drain()` waits for the deliveries. */
+  eventsDeliverer: LocalEventsDeliverer | undefined;
   /** The health sync's local schedule; `healthSync.run()` runs it now. */
   healthSync: HealthSyncSchedule;
   /** Reconcile, on demand: `reconcile.run()` reports, `reconcile.run({ fix: true })` repairs. */
@@ -167,7 +170,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     const reconcileFix = await importWith({ RECONCILE_FIX: 'true' }, RECONCILE.loadSecondInstance);
 
     const lambdaTimeoutMs = options.lambdaTimeoutMs ?? 25_000;
+    const eventsDeliverer = settings.eventsEndpoint ? new LocalEventsDeliverer({ ...settings.eventsEndpoint, log }) : undefined;
     const localAws = new LocalAws({
+      deliveries: eventsDeliverer,
       queue: new LocalQueue({
         name: LOCAL_WEBHOOK_QUEUE_NAME,
         region: settings.recallRegion,
@@ -181,6 +186,10 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       bus: new LocalEventBus({ name: settings.eventBusName, region: settings.recallRegion, log }),
     });
     cleanups.push(() => localAws.close());
+    if (eventsDeliverer) {
+      localAws.bus.subscribe((event) => eventsDeliverer.deliver(event));
+      cleanups.push(() => eventsDeliverer.close());
+    }
     const healthSync = new HealthSyncSchedule({
       handler: healthSyncFunction.handler,
       functionName: HEALTH_SYNC.functionName,
@@ -222,6 +231,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     });
     localHandlers.push(
       (req, res, pathname) => localAws.handle(req, res, pathname),
+      async (req, res, pathname) => (eventsDeliverer ? eventsDeliverer.handle(req, res, pathname) : false),
       (req, res, pathname) => healthSync.handle(req, res, pathname),
       (req, res, pathname) => reconcile.handle(req, res, pathname),
       async (req, res, pathname) => {
@@ -243,6 +253,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       sandboxZoom,
       api: httpApi,
       localAws,
+      eventsDeliverer,
       healthSync,
       reconcile,
       dynamoDbEndpoint: dynamo.endpoint,
@@ -345,6 +356,12 @@ function banner({ settings, dynamoDbEndpoint }: LocalServer, dualStack: boolean)
     `  DynamoDB:          dynalite in memory at ${dynamoDbEndpoint}, table ${settings.tableName}`,
     `  Zoom webhook:      ${settings.apiBaseUrl}/zoom/webhook (queue ${settings.webhookQueueUrl}, DLQ at /_local/dlq)`,
     `  Events:            bus ${settings.eventBusName}, last ones at ${settings.baseUrl}/_local/events`,
+    ...(settings.eventsEndpoint
+      ? [
+          `  Events endpoint:   POST ${redactQuery(settings.eventsEndpoint.url)} with header ${settings.eventsEndpoint.headerName}, ` +
+            `${settings.eventsEndpoint.maxAttempts} attempts; failed ones at ${settings.baseUrl}/_local/events?delivery=failed`,
+        ]
+      : []),
     `  Health sync:       every ${settings.healthSyncIntervalSeconds} s; now: POST ${settings.baseUrl}${HEALTH_SYNC_PATH}`,
     `  Reconcile:         POST ${settings.baseUrl}${RECONCILE_PATH} (?fix=true to repair)`,
     `  Return URLs:       ${settings.returnUrlAllowlist}`,
@@ -356,6 +373,12 @@ function banner({ settings, dynamoDbEndpoint }: LocalServer, dualStack: boolean)
   if (!dualStack) lines.push('  (IPv6 loopback unavailable: listening on 127.0.0.1 only.)');
   lines.push('  Stop with Ctrl+C.', '');
   return lines.join('\n');
+}
+
+/** A URL without its query, which may carry a token of the product's. */
+function redactQuery(url: string): string {
+  const { origin, pathname } = new URL(url);
+  return `${origin}${pathname}`;
 }
 
 /** Error name and message only: handler errors never carry secrets, but request data stays out of the log. */
