@@ -32,11 +32,21 @@ export interface ConnectClientOptions {
   connectUrl?: string | undefined;
   /** The HS256 connect-token key; only `createConnectUrl` needs it. */
   signingKey?: string | undefined;
-  /** Sign requests with IAM (SigV4, `execute-api`), as the deployed `/connections` routes require. */
+  /** Sign requests with IAM (SigV4, `execute-api`), as the deployed `/connections` routes require by default. */
   aws?: AwsSigningOptions | undefined;
+  /**
+   * Or send `Authorization: Bearer <token>`, for a stack whose `connectionsAuth` is `jwt`: a token from the
+   * product's own OpenID Connect provider, with the read scope for `getConnection` and the write scope for
+   * `disconnect`. Called before every request, so it can hand out a cached token and refresh it as it expires.
+   * Not together with `aws`.
+   */
+  bearerToken?: BearerTokenProvider | undefined;
   /** A `fetch` to use instead of the global one (a proxy, a timeout, tests). */
   fetch?: typeof fetch | undefined;
 }
+
+/** Returns the current access token (a JWT), e.g. from a client-credentials grant, cached until it expires. */
+export type BearerTokenProvider = () => Promise<string> | string;
 
 export interface ConnectUrlRequest {
   /** The product's user id; it comes back as `userId` on the connection. 1 to 256 characters. */
@@ -90,7 +100,14 @@ export function createConnectClient(options: ConnectClientOptions): ConnectClien
   }
   const connectUrl = options.connectUrl ?? `${apiUrl}/zoom/authorize`;
   const fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const sign: RequestSigner | undefined = options.aws ? sigV4Signer(options.aws) : undefined;
+  if (options.aws && options.bearerToken) {
+    throw new TypeError('Pass aws (SigV4) or bearerToken, not both: the API uses one of them (connectionsAuth).');
+  }
+  const sign: RequestSigner | undefined = options.aws
+    ? sigV4Signer(options.aws)
+    : options.bearerToken
+      ? bearerSigner(options.bearerToken)
+      : undefined;
 
   async function connectionRequest(method: 'GET' | 'DELETE', userId: string): Promise<Connection | undefined> {
     checkUserId(userId);
@@ -137,6 +154,25 @@ export function createConnectClient(options: ConnectClientOptions): ConnectClien
     },
     getConnection: (userId) => connectionRequest('GET', userId),
     disconnect: (userId) => connectionRequest('DELETE', userId),
+  };
+}
+
+/** RFC 6750's `b64token`: what may follow `Bearer ` in the header (a JWT always fits). */
+const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** Headers carrying the provider's current token; the token never appears in an error. */
+function bearerSigner(provider: BearerTokenProvider): RequestSigner {
+  return async (method) => {
+    let token: unknown;
+    try {
+      token = await provider();
+    } catch (error) {
+      throw new ConnectApiError(`${method} /connections/{userId}: the bearer token provider failed.`, undefined, { cause: error });
+    }
+    if (typeof token !== 'string' || !BEARER_TOKEN.test(token)) {
+      throw new TypeError('bearerToken must return a non-empty access token (a JWT), with no spaces or line breaks.');
+    }
+    return { accept: 'application/json', authorization: `Bearer ${token}` };
   };
 }
 
