@@ -254,3 +254,70 @@ describe('Connection schema', () => {
     expect([...CONNECTION_STATUSES]).toEqual([...SERVICE_STATUSES]);
   });
 });
+
+/*
+ * Against a stack whose /connections routes take the product's own JWTs (connectionsAuth: jwt): a bearer-token
+ * provider instead of SigV4.
+ */
+describe('bearerToken', () => {
+  const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJiYWNrZW5kIn0.c2lnbmF0dXJl';
+
+  it("sends the provider's current token on GET and DELETE, asking for it before each request", async () => {
+    // Prepare: a provider that refreshes (a new token on the second call), sync then async.
+    const tokens: (string | Promise<string>)[] = [TOKEN, Promise.resolve(`${TOKEN}-refreshed`)];
+    const provider = vi.fn(() => tokens.shift() as string | Promise<string>);
+    const { connect, sent } = client(() => json(200, CONNECTION), { bearerToken: provider });
+
+    // Act
+    const read = await connect.getConnection('user-42');
+    await connect.disconnect('user 42/x');
+
+    // Assess
+    expect(read).toEqual(CONNECTION);
+    expect(provider).toHaveBeenCalledTimes(2);
+    expect(sent.map(({ method, url, headers }) => [method, url, headers.get('authorization')])).toEqual([
+      ['GET', `${API}/connections/user-42`, `Bearer ${TOKEN}`],
+      ['DELETE', `${API}/connections/user%2042%2Fx`, `Bearer ${TOKEN}-refreshed`],
+    ]);
+    // No SigV4 headers travel with a bearer token.
+    expect(sent[0]?.headers.get('x-amz-date')).toBeNull();
+  });
+
+  it('reports a refused token (403, e.g. a missing scope) as ConnectApiError with the status, without the token', async () => {
+    const { connect } = client(() => json(403, { message: 'Forbidden' }), { bearerToken: () => TOKEN });
+    const error = await connect.disconnect('user-42').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConnectApiError);
+    expect(error).toMatchObject({ status: 403 });
+    expect((error as Error).message).not.toContain(TOKEN);
+  });
+
+  it('wraps a failing provider, and sends nothing', async () => {
+    const cause = new Error('identity provider down');
+    const { connect, sent } = client(() => json(200, CONNECTION), { bearerToken: async () => Promise.reject(cause) });
+    const error = await connect.getConnection('user-42').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConnectApiError);
+    expect(error).toMatchObject({ status: undefined, cause });
+    expect(sent).toHaveLength(0);
+  });
+
+  it.each(['', 'has space', `${TOKEN}\r\nx-injected: 1`, 42])(
+    'refuses a provider value that cannot be a bearer token (%j), never echoing it',
+    async (value) => {
+      const { connect, sent } = client(() => json(200, CONNECTION), { bearerToken: () => value as string });
+      const error = await connect.getConnection('user-42').catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(TypeError);
+      if (value !== '') expect((error as Error).message).not.toContain(String(value));
+      expect(sent).toHaveLength(0);
+    },
+  );
+
+  it('refuses aws and bearerToken together', () => {
+    expect(() =>
+      createConnectClient({
+        apiUrl: API,
+        aws: { region: 'us-west-2', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } },
+        bearerToken: () => TOKEN,
+      }),
+    ).toThrow(/aws \(SigV4\) or bearerToken, not both/);
+  });
+});
