@@ -119,7 +119,7 @@ export class EventsEndpoint extends Construct {
       alarmName: `${stackName}-EventsEndpointDeadLetters`,
       alarmDescription:
         "Lifecycle events could not be delivered to the product's endpoint (eventsEndpoint) within 24 hours and 185 tries, or it answered a 4xx other than 401/407/409/429; they wait in the events dead-letter queue (EventsDeadLetterQueueUrl output), each with ERROR_CODE and ERROR_MESSAGE attributes. " +
-        'Read those, fix the endpoint (reachable, valid certificate, answers 2xx within 5 s, accepts the header secret), then have the product catch up: re-read the users named in the messages with GET /connections/{userId}, or POST each message's detail to the endpoint again. Purge the queue after that; the alarm clears when it is empty.',
+        'Read those, fix the endpoint (reachable, valid certificate, answers 2xx within 5 s, accepts the header secret), then have the product catch up: re-read the users named in the messages with GET /connections/{userId}, or POST the detail of each message to the endpoint again. Purge the queue after that; the alarm clears when it is empty.',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(5),
         statistic: cloudwatch.Stats.MAXIMUM,
