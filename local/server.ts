@@ -21,6 +21,7 @@ import { createServiceTable, LOCAL_AWS_CREDENTIALS, startLocalDynamoDb } from '.
 import { HEALTH_SYNC, LAMBDA_ROUTES, RECONCILE, WEBHOOK_WORKER } from './routes.js';
 import { SandboxRecall, type SandboxRecallBehaviour } from './sandbox-recall.js';
 import { SandboxZoom } from './sandbox-zoom.js';
+import { registerServer } from './server-registry.js';
 
 /**
  * Local mode: the deployed handlers behind an API Gateway HTTP API stand-in, with dynalite in memory, a local SQS
@@ -397,6 +398,15 @@ async function main(): Promise<void> {
     } else console.error(describeError(error));
     process.exit(1);
   }
+  // So that `npm run connect-link` and `npm run doctor -- --local` find this server without PORT.
+  const unregister = registerServer({
+    port: server.port,
+    baseUrl: server.settings.baseUrl,
+    apiBaseUrl: server.settings.apiBaseUrl,
+    returnUrlAllowlist: server.settings.returnUrlAllowlist,
+    sandboxRecall: server.settings.recall.kind === 'sandbox',
+  });
+  process.on('exit', unregister);
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(1);
