@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { signConnectToken } from '../functions/shared/connect-token.js';
+import { MAX_CONNECT_TOKEN_TTL_SECONDS, signConnectToken } from '../client/token.js';
 import { allowedReturnUrl } from '../functions/shared/return-url.js';
 import { LOCAL_DEFAULTS } from './local-settings.js';
 import { type RunningServer, runningServers } from './server-registry.js';
@@ -22,7 +22,7 @@ const USAGE = `Usage: npm run connect-link -- --user <product user id> --return-
 Options:
   --user <id>                     product user id (the token's sub), 1-256 characters
   --return-to <url>               where the user lands afterwards; must be on the service's RETURN_URL_ALLOWLIST
-  --ttl <seconds>                 token lifetime, default 600
+  --ttl <seconds>                 token lifetime, default 600, at most 900 (the service's default limit)
   --api-url <base>                a deployed API's base URL (default: the local server)
   --signing-key-secret-id <id>    read the signing key from AWS Secrets Manager (default with --api-url:
                                   $SIGNING_KEY_SECRET_ID)
@@ -77,8 +77,8 @@ export function parseLinkRequest(
   const returnTo = values['return-to'];
   if (!returnTo || !isHttpUrl(returnTo)) throw new UsageError('--return-to is required and must be an http(s) URL.');
   const ttlSeconds = values.ttl === undefined ? 600 : Number(values.ttl);
-  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 86_400) {
-    throw new UsageError('--ttl must be a whole number of seconds between 1 and 86400.');
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_CONNECT_TOKEN_TTL_SECONDS) {
+    throw new UsageError(`--ttl must be a whole number of seconds between 1 and ${MAX_CONNECT_TOKEN_TTL_SECONDS}.`);
   }
 
   const deployedApi = values['api-url'];
@@ -179,7 +179,10 @@ async function readSigningKey(secretId: string): Promise<string> {
  */
 export async function connectLink(request: LinkRequest): Promise<string> {
   const signingKey = request.key.source === 'value' ? request.key.value : await readSigningKey(request.key.secretId);
-  const token = await signConnectToken({ userId: request.userId, returnTo: request.returnTo }, signingKey, request.ttlSeconds);
+  const token = await signConnectToken(
+    { userId: request.userId, returnTo: request.returnTo, ttlSeconds: request.ttlSeconds },
+    signingKey,
+  );
   return `${request.apiUrl.replace(/\/+$/, '')}/zoom/authorize?connect_token=${encodeURIComponent(token)}`;
 }
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as z from 'zod/mini';
-import { signConnectToken } from '../functions/shared/connect-token.js';
+import { signConnectToken } from '../client/token.js';
 import { OUTCOME_REASONS, type OutcomeReason } from '../functions/shared/errors.js';
 import type { HttpApi, HttpApiResponse } from './api-gateway.js';
 import { html, type SafeHtml, sendPage, sendProblemPage } from './html.js';
