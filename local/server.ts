@@ -370,7 +370,7 @@ function banner({ settings, dynamoDbEndpoint }: LocalServer, dualStack: boolean)
         : ''
     })`,
     `  Return URLs:       ${settings.returnUrlAllowlist}`,
-    `  Connect link:      npm run connect-link -- --user <id> --return-to ${settings.baseUrl}/`,
+    `  Connect link:      PORT=${settings.port} npm run -s connect-link -- --user <id> --return-to ${settings.baseUrl}/`,
   ];
   if (settings.recall.kind === 'external' && settings.zoomIsSandbox) {
     lines.push('  Warning: a real Recall cannot exchange codes from the sandbox Zoom; set ZOOM_AUTHORIZE_URL too.');
