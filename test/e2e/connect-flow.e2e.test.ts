@@ -440,7 +440,7 @@ describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mo
     expect(await page.getByRole('heading', { level: 1 }).innerText()).toContain('Demo product');
   });
 
-  it('every lifecycle control works when clicked: switch user, mark unhealthy, health sync, revoke (both ways), disconnect', async () => {
+  it('every lifecycle control works when clicked: switch user, mark unhealthy and healthy, health sync, revoke (both ways), disconnect', async () => {
     const t = await tab(scripted);
     const { page } = t;
 
@@ -497,6 +497,17 @@ describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mo
     expect((await connectionOf(server, lifecycleUser)).body).toMatchObject({ status: 'unhealthy' });
     await screenshot(page, 'lifecycle-health-sync-unhealthy');
 
+    // Act: Recall reports the credential healthy again, and the health sync notices
+    await click(page.getByRole('button', { name: 'Mark healthy in Recall (sandbox)' }), 'marked_healthy');
+    expect(await statusNotice()).toContain('now reports this credential healthy');
+    expect(await detail(page, 'Status')).toBe('unhealthy');
+    await click(page.getByRole('button', { name: 'Run health sync now' }), 'health_sync_done');
+
+    // Assess: connected again, on the same credential
+    expect(await detail(page, 'Status')).toBe('connected');
+    expect(await detail(page, 'Recall credential id')).toBe(credential);
+    await screenshot(page, 'lifecycle-healthy-again');
+
     // Act: simulate a revoke in Zoom without data retention
     await click(page.getByRole('button', { name: 'Simulate revoke in Zoom (sandbox)' }), 'revoke_sent');
 
@@ -520,8 +531,18 @@ describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mo
     expect(server.sandboxRecall.state.credentials.has(second)).toBe(false);
     await screenshot(page, 'lifecycle-revoked-with-retention');
 
-    // Act: connect once more, then disconnect
-    const third = await connectAsGrace();
+    // Act: connect once more, as a Zoom user typed into the consent page's own fields, then disconnect
+    const typed = { accountId: `acct-e2e-${suffix}`, userId: `user-e2e-${suffix}` };
+    await page.getByRole('link', { name: 'Connect Zoom' }).click();
+    await page.waitForURL((url) => url.href.startsWith(`${server.settings.zoomAuthorizeUrl}?`));
+    await page.getByRole('radio', { name: /Another Zoom user/ }).check();
+    await page.getByRole('textbox', { name: 'Zoom account id' }).fill(typed.accountId);
+    await page.getByRole('textbox', { name: 'Zoom user id' }).fill(typed.userId);
+    await screenshot(page, 'zoom-consent-typed-user');
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL((url) => url.origin === server.url && url.searchParams.get('zoom_connect') === 'connected');
+    expect(await detail(page, 'Zoom user id')).toBe(typed.userId);
+    const third = await detail(page, 'Recall credential id');
     await click(page.getByRole('button', { name: 'Disconnect Zoom' }), 'disconnected');
 
     // Assess: disconnected, the credential deleted at Recall, no Disconnect button any more
@@ -531,7 +552,8 @@ describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mo
     expect(server.sandboxRecall.state.credentials.has(third)).toBe(false);
     expect((await connectionOf(server, lifecycleUser)).body).toMatchObject({ status: 'disconnected' });
     await screenshot(page, 'lifecycle-disconnected');
-  });
+    // Some twenty page loads: more room than the other steps get, for a loaded CI machine.
+  }, 90_000);
 
   it('refuses a form another site submits to the demo (Chromium marks it cross-site), changing nothing', async () => {
     // Prepare: a page on another origin (127.0.0.1 is another site than localhost) with a form aimed at the demo
