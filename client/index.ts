@@ -1,16 +1,33 @@
-import { signConnectToken } from '../functions/shared/connect-token.js';
 import { type Connection, ConnectionSchema, ErrorBodySchema } from './connection.js';
 import { type AwsSigningOptions, type RequestSigner, sigV4Signer } from './signing.js';
+import { checkUserId, isHttpUrl, signConnectToken } from './token.js';
 
 export { CONNECTION_STATUSES, type Connection, ConnectionSchema, type ConnectionStatus } from './connection.js';
-export type { AwsCredentials, AwsCredentialsSource, AwsSigningOptions } from './signing.js';
+export {
+  CONNECTION_EVENT_TYPES,
+  type ConnectionEventDetail,
+  ConnectionEventDetailSchema,
+  ConnectionEventParseError,
+  type ConnectionEventType,
+  detailTypeOf,
+  EVENT_SOURCE,
+  parseConnectionEvent,
+} from './events.js';
+export type { AwsCredentials, AwsCredentialsSource, AwsSigningOptions, RequestSigner } from './signing.js';
+export { sigV4Signer } from './signing.js';
+export {
+  type ConnectTokenRequest,
+  DEFAULT_CONNECT_TOKEN_TTL_SECONDS,
+  MAX_CONNECT_TOKEN_TTL_SECONDS,
+  signConnectToken,
+} from './token.js';
 
 /**
  * The product backend's client for this service: mints connect links, reads and ends connections.
  *
  * ```ts
  * import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
- * import { createConnectClient } from 'recall-zoom-connect';
+ * import { createConnectClient } from '@recall-zoom-connect/client';
  *
  * const zoomConnect = createConnectClient({
  *   apiUrl: process.env.ZOOM_CONNECT_API_URL,           // the stack's ApiUrl output
@@ -38,9 +55,14 @@ export interface ConnectClientOptions {
    * Or send `Authorization: Bearer <token>`, for a stack whose `connectionsAuth` is `jwt`: a token from the
    * product's own OpenID Connect provider, with the read scope for `getConnection` and the write scope for
    * `disconnect`. Called before every request, so it can hand out a cached token and refresh it as it expires.
-   * Not together with `aws`.
+   * Not together with `aws` or `signRequest`.
    */
   bearerToken?: BearerTokenProvider | undefined;
+  /**
+   * Or sign them yourself: called for every `/connections` request, it returns the headers to add (for example an
+   * `authorization` header of another scheme). Not together with `aws` or `bearerToken`.
+   */
+  signRequest?: RequestSigner | undefined;
   /** A `fetch` to use instead of the global one (a proxy, a timeout, tests). */
   fetch?: typeof fetch | undefined;
 }
@@ -53,7 +75,7 @@ export interface ConnectUrlRequest {
   userId: string;
   /** Where the user lands afterwards; must be on the service's RETURN_URL_ALLOWLIST. */
   returnTo: string;
-  /** How long the link can be used to start a connect flow. @default 600 */
+  /** How long the link can be used to start a connect flow, 1 to 900 seconds. @default 60 */
   ttlSeconds?: number | undefined;
 }
 
@@ -83,14 +105,12 @@ export class ConnectApiError extends Error {
   }
 }
 
-const MAX_USER_ID_LENGTH = 256;
-const MAX_TTL_SECONDS = 86_400;
 const MAX_ERROR_TEXT = 200;
 
 /**
  * Creates a client.
  * @param options - the API URL, and the signing key and AWS credentials where the calls need them
- * @throws TypeError when `apiUrl` is not an http(s) URL
+ * @throws TypeError when `apiUrl` is not an http(s) URL, or both `aws` and `signRequest` are given
  */
 export function createConnectClient(options: ConnectClientOptions): ConnectClient {
   if (!isHttpUrl(options.apiUrl)) throw new TypeError('apiUrl must be an http(s) URL.');
@@ -100,20 +120,21 @@ export function createConnectClient(options: ConnectClientOptions): ConnectClien
   }
   const connectUrl = options.connectUrl ?? `${apiUrl}/zoom/authorize`;
   const fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
-  if (options.aws && options.bearerToken) {
-    throw new TypeError('Pass aws (SigV4) or bearerToken, not both: the API uses one of them (connectionsAuth).');
+  const signers = [options.aws, options.bearerToken, options.signRequest].filter((given) => given !== undefined);
+  if (signers.length > 1) {
+    throw new TypeError('Pass one of aws (SigV4), bearerToken or signRequest: the API uses one of them (connectionsAuth).');
   }
   const sign: RequestSigner | undefined = options.aws
     ? sigV4Signer(options.aws)
     : options.bearerToken
       ? bearerSigner(options.bearerToken)
-      : undefined;
+      : options.signRequest;
 
   async function connectionRequest(method: 'GET' | 'DELETE', userId: string): Promise<Connection | undefined> {
     checkUserId(userId);
     const operation = `${method} /connections/{userId}`;
     const url = new URL(`${apiUrl}/connections/${encodeURIComponent(userId)}`);
-    const headers = sign ? await sign(method, url) : { accept: 'application/json' };
+    const headers = { accept: 'application/json', ...(sign ? await sign(method, url) : {}) };
     let response: Response;
     try {
       response = await fetchFn(url, { method, headers });
@@ -138,18 +159,13 @@ export function createConnectClient(options: ConnectClientOptions): ConnectClien
   }
 
   return {
-    async createConnectUrl({ userId, returnTo, ttlSeconds = 600 }) {
+    async createConnectUrl({ userId, returnTo, ttlSeconds }) {
       if (!options.signingKey) {
         throw new TypeError(
           'createConnectUrl needs the signingKey option (the connect-token signing key the service verifies with).',
         );
       }
-      checkUserId(userId);
-      if (!isHttpUrl(returnTo)) throw new TypeError('returnTo must be an http(s) URL.');
-      if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS) {
-        throw new TypeError(`ttlSeconds must be a whole number between 1 and ${MAX_TTL_SECONDS}.`);
-      }
-      const token = await signConnectToken({ userId, returnTo }, options.signingKey, ttlSeconds);
+      const token = await signConnectToken({ userId, returnTo, ttlSeconds }, options.signingKey);
       return `${connectUrl}?connect_token=${encodeURIComponent(token)}`;
     },
     getConnection: (userId) => connectionRequest('GET', userId),
@@ -174,23 +190,6 @@ function bearerSigner(provider: BearerTokenProvider): RequestSigner {
     }
     return { accept: 'application/json', authorization: `Bearer ${token}` };
   };
-}
-
-/**
- * The service accepts 1 to 256 characters. `.` and `..` cannot travel as a path segment: URL parsers resolve them
- * (even percent-encoded), so the request would reach another route.
- */
-function checkUserId(userId: string): void {
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
-    throw new TypeError(`userId must be 1 to ${MAX_USER_ID_LENGTH} characters.`);
-  }
-  if (userId === '.' || userId === '..') throw new TypeError('userId cannot be "." or "..".');
-}
-
-function isHttpUrl(value: string): boolean {
-  if (typeof value !== 'string' || !URL.canParse(value)) return false;
-  const { protocol } = new URL(value);
-  return protocol === 'http:' || protocol === 'https:';
 }
 
 async function readJson(response: Response): Promise<unknown> {

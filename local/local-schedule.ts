@@ -60,8 +60,8 @@ export interface ScheduledJob {
   summarize(result: unknown): string;
 }
 
-/** What a request asks for: a run, or why it is refused (400). */
-type RequestedRun = { run: () => Promise<unknown> } | { refused: string };
+/** What a request asks for: a run, or why it is refused (400 unless said otherwise). */
+type RequestedRun = { run: () => Promise<unknown> } | { refused: string; status?: number };
 
 export class LocalSchedule {
   readonly ruleArn: string;
@@ -124,7 +124,7 @@ export class LocalSchedule {
     }
     const requested = this.requestedRun(new URL(req.url ?? '/', 'http://localhost').searchParams);
     if ('refused' in requested) {
-      sendJson(res, 400, { message: requested.refused });
+      sendJson(res, requested.status ?? 400, { message: requested.refused });
       return true;
     }
     try {
@@ -224,7 +224,14 @@ export interface ReconcileScheduleOptions extends Omit<LocalScheduleOptions, 'in
   handler: ScheduledHandler;
   /** A second instance of the same function, loaded with `RECONCILE_FIX=true`: it repairs what it finds. */
   fixHandler: ScheduledHandler;
+  /**
+   * Why a repair must not run, when it must not: a repair deletes Recall credentials, so against a Recall that is
+   * not the sandbox it runs only if the operator said so when starting local mode.
+   */
+  fixRefusal?: string;
 }
+
+export class ReconcileFixRefusedError extends ReconcileRunError {}
 
 /**
  * The reconcile function's schedule, run on demand only (deployed, it ticks hourly; locally nothing drifts unless
@@ -233,8 +240,9 @@ export interface ReconcileScheduleOptions extends Omit<LocalScheduleOptions, 'in
  */
 export class ReconcileSchedule extends LocalSchedule {
   readonly #fixHandler: ScheduledHandler;
+  readonly #fixRefusal: string | undefined;
 
-  constructor({ fixHandler, ...options }: ReconcileScheduleOptions) {
+  constructor({ fixHandler, fixRefusal, ...options }: ReconcileScheduleOptions) {
     super(
       {
         path: RECONCILE_PATH,
@@ -247,14 +255,17 @@ export class ReconcileSchedule extends LocalSchedule {
       options,
     );
     this.#fixHandler = fixHandler;
+    this.#fixRefusal = fixRefusal;
   }
 
   /**
    * Runs reconcile now, after any run in progress; with `fix`, the instance that repairs.
    * @returns the function's report
-   * @throws ReconcileRunError when the function throws (Recall's listing or the table could not be read) or times out
+   * @throws ReconcileRunError when the function throws (Recall's listing or the table could not be read) or times out;
+   *   ReconcileFixRefusedError for a repair against a Recall other than the sandbox, unless allowed at start
    */
   override run({ fix = false }: { fix?: boolean } = {}): Promise<unknown> {
+    if (fix && this.#fixRefusal) return Promise.reject(new ReconcileFixRefusedError(this.#fixRefusal));
     return fix ? this.runHandler(this.#fixHandler) : super.run();
   }
 
@@ -262,6 +273,7 @@ export class ReconcileSchedule extends LocalSchedule {
   protected override requestedRun(query: URLSearchParams): RequestedRun {
     const fix = query.get('fix');
     if (fix !== null && fix !== 'true' && fix !== 'false') return { refused: 'fix must be true or false.' };
+    if (fix === 'true' && this.#fixRefusal) return { refused: this.#fixRefusal, status: 403 };
     return { run: () => this.run({ fix: fix === 'true' }) };
   }
 }

@@ -81,6 +81,7 @@ const LocalEnvSchema = z.object({
   STATE_ENCRYPTION_KEY: optionalText(),
   RETURN_URL_ALLOWLIST: optionalText(),
   HEALTH_SYNC_INTERVAL_SECONDS: integer(1, 86_400),
+  RECONCILE_FIX_EXTERNAL_RECALL: flag(),
   SANDBOX_RECALL_CONFLICT_MODE: z.optional(z.enum(['conflict', 'update'])),
   SANDBOX_RECALL_SPEND_CODE_ON_CONFLICT: flag(),
   SANDBOX_RECALL_APP_KIND: z.optional(z.enum(['user_level', 'account_level'])),
@@ -156,6 +157,8 @@ export interface LocalSettings {
   stateEncryptionKey: string;
   returnUrlAllowlist: string;
   healthSyncIntervalSeconds: number;
+  /** `RECONCILE_FIX_EXTERNAL_RECALL`: the operator allows `reconcile?fix=true` against a Recall that is not the sandbox. */
+  reconcileFixExternalRecall: boolean;
   /** The local queue verified Zoom webhooks go to (`WEBHOOK_QUEUE_URL`), served by the local SQS. */
   webhookQueueUrl: string;
   /** The local bus lifecycle events go to (`EVENT_BUS_NAME`). */
@@ -239,6 +242,7 @@ export function resolveLocalSettings(env: LocalEnv, port: number): LocalSettings
     stateEncryptionKey: env.STATE_ENCRYPTION_KEY ?? LOCAL_DEFAULTS.stateEncryptionKey,
     returnUrlAllowlist: env.RETURN_URL_ALLOWLIST ?? `${baseUrl}/`,
     healthSyncIntervalSeconds: env.HEALTH_SYNC_INTERVAL_SECONDS ?? LOCAL_DEFAULTS.healthSyncIntervalSeconds,
+    reconcileFixExternalRecall: env.RECONCILE_FIX_EXTERNAL_RECALL ?? false,
     webhookQueueUrl: `${baseUrl}${LOCAL_SQS_PATH}/${LOCAL_ACCOUNT_ID}/${LOCAL_WEBHOOK_QUEUE_NAME}`,
     eventBusName: LOCAL_EVENT_BUS_NAME,
     sandboxRecall: {

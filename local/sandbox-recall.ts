@@ -78,7 +78,7 @@ export const DEFAULT_BEHAVIOUR: SandboxRecallBehaviour = {
   latency: Object.freeze({}),
 };
 
-export type RecallOperation = 'create' | 'list' | 'retrieve' | 'delete' | 'webhook' | 'sandbox' | 'other';
+export type RecallOperation = 'create' | 'list' | 'retrieve' | 'delete' | 'webhook' | 'app' | 'sandbox' | 'other';
 
 /**
  * A Zoom webhook forwarded to the sandbox and accepted (signature valid). The body is not kept, only its digest:
@@ -177,7 +177,17 @@ export interface SandboxRecallOptions extends Partial<SandboxRecallBehaviour> {
    * The workspace's one Zoom OAuth app: its Recall id (`oauth_app`), the Zoom client id it holds, and its
    * `webhook_secret` (the Zoom app's Secret Token; default: local mode's sandbox token).
    */
-  oauthApp?: { id: string; clientId: string; webhookSecret?: string };
+  oauthApp?: {
+    id: string;
+    clientId: string;
+    webhookSecret?: string;
+    /**
+     * When Recall last saw Zoom validate the app's webhook endpoint (`webhook_last_validation`), updated whenever a
+     * forwarded `endpoint.url_validation` is answered. Default: the sandbox's start, as if the sandbox Zoom app had
+     * been set up; `null` for an app whose endpoint Zoom never validated.
+     */
+    webhookLastValidation?: string | null;
+  };
   /** Sandbox Zoom, which the sandbox exchanges codes with; can be attached later with `useZoom`. */
   zoom?: ZoomCodeExchanger;
   now?: () => number;
@@ -194,6 +204,7 @@ interface SandboxResponse {
 const CREDENTIALS = '/api/v2/zoom-oauth-credentials/';
 const ITEM = /^\/api\/v2\/zoom-oauth-credentials\/([^/]+)\/$/;
 const APP_WEBHOOK = /^\/api\/v2\/zoom-oauth-apps\/([^/]+)\/webhook$/;
+const APP_ITEM = /^\/api\/v2\/zoom-oauth-apps\/([^/]+)\/$/;
 const SANDBOX_CREDENTIAL_STATUS = /^\/_sandbox\/credentials\/([^/]+)\/status$/;
 const MAX_BODY_BYTES = 1024 * 1024;
 const LOCALHOST_IN_PAYLOAD = /localhost|127\.0\.0\.1|\[::1\]/i;
@@ -230,7 +241,7 @@ export class SandboxRecall {
   readonly state: SandboxRecallState = { credentials: new Map(), requests: [], faults: [], forwardedWebhooks: [] };
   readonly behaviour: SandboxRecallBehaviour;
   readonly apiKey: string;
-  readonly oauthApp: { id: string; clientId: string; webhookSecret: string };
+  readonly oauthApp: { id: string; clientId: string; webhookSecret: string; webhookLastValidation: string | null; createdAt: string };
   #zoom: ZoomCodeExchanger;
   readonly #now: () => number;
   readonly #random: () => number;
@@ -247,7 +258,11 @@ export class SandboxRecall {
       id: oauthApp?.id ?? LOCAL_DEFAULTS.recallOAuthAppId,
       clientId: oauthApp?.clientId ?? LOCAL_DEFAULTS.zoomClientId,
       webhookSecret: oauthApp?.webhookSecret ?? LOCAL_DEFAULTS.zoomWebhookSecretToken,
+      webhookLastValidation: null,
+      createdAt: new Date((now ?? Date.now)()).toISOString(),
     };
+    this.oauthApp.webhookLastValidation =
+      oauthApp?.webhookLastValidation === undefined ? this.oauthApp.createdAt : oauthApp.webhookLastValidation;
     this.#zoom = zoom ?? noZoom;
     this.#now = now ?? Date.now;
     this.#random = random ?? Math.random;
@@ -443,8 +458,13 @@ export class SandboxRecall {
     const control = SANDBOX_CREDENTIAL_STATUS.exec(path);
     if (control) return this.#setStatusControl(method, decodeURIComponent(control[1] ?? ''), body);
     const item = ITEM.exec(path);
-    if (path !== CREDENTIALS && !item) return notFoundPage();
+    const app = APP_ITEM.exec(path);
+    if (path !== CREDENTIALS && !item && !app) return notFoundPage();
     if (headers.authorization !== `Token ${this.apiKey}`) return json(401, { detail: 'Invalid token.' });
+    if (app) {
+      if (method !== 'GET') return methodNotAllowed(method, 'GET');
+      return this.#retrieveApp(decodeURIComponent(app[1] ?? ''));
+    }
     if (path === CREDENTIALS) {
       if (method === 'POST') return this.#create(headers['content-type'], body);
       if (method === 'GET') return this.#list(query, publicBase);
@@ -454,6 +474,20 @@ export class SandboxRecall {
     if (method === 'GET') return this.#retrieve(id);
     if (method === 'DELETE') return this.#delete(id);
     return methodNotAllowed(method, 'GET, DELETE');
+  }
+
+  /** Retrieve Zoom OAuth App (`GET /api/v2/zoom-oauth-apps/{id}/`): the workspace's one app, or 404 for any other id. */
+  #retrieveApp(id: string): SandboxResponse {
+    if (id !== this.oauthApp.id) return json(404, { detail: 'Not found.' });
+    return json(200, {
+      id: this.oauthApp.id,
+      kind: this.behaviour.appKind,
+      client_id: this.oauthApp.clientId,
+      client_secret: 'sandbox-zoom-client-secret',
+      webhook_secret: this.oauthApp.webhookSecret,
+      webhook_last_validation: this.oauthApp.webhookLastValidation,
+      created_at: this.oauthApp.createdAt,
+    });
   }
 
   #create(contentType: string | undefined, body: Buffer): SandboxResponse {
@@ -635,6 +669,7 @@ export class SandboxRecall {
       const plainToken = parsed.payload?.plainToken;
       if (!plainToken) return json(400, { detail: 'payload.plainToken is required.' });
       const encryptedToken = createHmac('sha256', this.oauthApp.webhookSecret).update(plainToken).digest('hex');
+      this.oauthApp.webhookLastValidation = new Date(this.#now()).toISOString();
       return json(200, { plainToken, encryptedToken });
     }
     return { status: 200 };
@@ -728,6 +763,7 @@ export async function startFakeRecall(
 
 function operationOf(method: string, path: string): RecallOperation {
   if (APP_WEBHOOK.test(path)) return 'webhook';
+  if (APP_ITEM.test(path)) return 'app';
   if (SANDBOX_CREDENTIAL_STATUS.test(path)) return 'sandbox';
   if (path === CREDENTIALS) return method === 'POST' ? 'create' : method === 'GET' ? 'list' : 'other';
   if (ITEM.test(path)) return method === 'GET' ? 'retrieve' : method === 'DELETE' ? 'delete' : 'other';

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { HttpApi } from './api-gateway.js';
+import { allowedHosts, isAllowedHost, isCrossSiteWrite, refuseCrossSite, refuseWrongHost } from './local-guard.js';
 import { DemoPage } from './demo-page.js';
 import { LocalEventsDeliverer } from './events-endpoint.js';
 import { sendJson } from './http-util.js';
@@ -21,6 +22,7 @@ import { createServiceTable, LOCAL_AWS_CREDENTIALS, startLocalDynamoDb } from '.
 import { HEALTH_SYNC, LAMBDA_ROUTES, RECONCILE, WEBHOOK_WORKER } from './routes.js';
 import { SandboxRecall, type SandboxRecallBehaviour } from './sandbox-recall.js';
 import { SandboxZoom } from './sandbox-zoom.js';
+import { registerServer } from './server-registry.js';
 
 /**
  * Local mode: the deployed handlers behind an API Gateway HTTP API stand-in, with dynalite in memory, a local SQS
@@ -90,6 +92,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   // Local routes are tried in order before the HTTP API's routes; a later feature adds one entry.
   const localHandlers: LocalHandler[] = [];
   let api: HttpApi | undefined;
+  // Known once the port is: which Host values this server answers.
+  let hosts: Set<string> | undefined;
   const http = createServer((req, res) => {
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';
     res.on('finish', () => log(`${req.method} ${pathname} ${res.statusCode}`));
@@ -100,7 +104,13 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     });
   });
   const dispatch = async (req: IncomingMessage, res: ServerResponse, pathname: string) => {
-    if (!api) return sendJson(res, 503, { message: 'Starting' });
+    if (!api || !hosts) return sendJson(res, 503, { message: 'Starting' });
+    if (!isAllowedHost(req.headers.host, hosts)) return refuseWrongHost(res, port);
+    // The service's public routes answer as on AWS; everything local mode adds (and `/connections`, which has no
+    // IAM locally) takes changes from its own pages or from non-browser tools only.
+    if (!pathname.startsWith('/zoom/') && isCrossSiteWrite(req.method, req.headers, `http://${req.headers.host}`)) {
+      return refuseCrossSite(res, pathname);
+    }
     for (const handle of localHandlers) if (await handle(req, res, pathname)) return;
     await api.handle(req, res);
   };
@@ -116,6 +126,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
 
   try {
     const settings = resolveLocalSettings(env, port);
+    hosts = allowedHosts(port, [settings.apiBaseUrl]);
     if (options.sandboxRecall) Object.assign(settings.sandboxRecall, options.sandboxRecall);
 
     const dynamo = await startLocalDynamoDb();
@@ -203,6 +214,13 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     const reconcile = new ReconcileSchedule({
       handler: reconcileReport.handler,
       fixHandler: reconcileFix.handler,
+      ...(settings.recall.kind === 'external' && !settings.reconcileFixExternalRecall
+        ? {
+            fixRefusal:
+              `Refused: fix=true deletes credentials at ${settings.recall.baseUrl}, which is not the sandbox. ` +
+              'Restart local mode with RECONCILE_FIX_EXTERNAL_RECALL=true to allow it.',
+          }
+        : {}),
       functionName: RECONCILE.functionName,
       region: settings.recallRegion,
       lambdaTimeoutMs,
@@ -363,9 +381,13 @@ function banner({ settings, dynamoDbEndpoint }: LocalServer, dualStack: boolean)
         ]
       : []),
     `  Health sync:       every ${settings.healthSyncIntervalSeconds} s; now: POST ${settings.baseUrl}${HEALTH_SYNC_PATH}`,
-    `  Reconcile:         POST ${settings.baseUrl}${RECONCILE_PATH} (?fix=true to repair)`,
+    `  Reconcile:         POST ${settings.baseUrl}${RECONCILE_PATH} (?fix=true to repair${
+      settings.recall.kind === 'external' && !settings.reconcileFixExternalRecall
+        ? ': refused against this Recall unless started with RECONCILE_FIX_EXTERNAL_RECALL=true'
+        : ''
+    })`,
     `  Return URLs:       ${settings.returnUrlAllowlist}`,
-    `  Connect link:      npm run connect-link -- --user <id> --return-to ${settings.baseUrl}/`,
+    `  Connect link:      PORT=${settings.port} npm run -s connect-link -- --user <id> --return-to ${settings.baseUrl}/`,
   ];
   if (settings.recall.kind === 'external' && settings.zoomIsSandbox) {
     lines.push('  Warning: a real Recall cannot exchange codes from the sandbox Zoom; set ZOOM_AUTHORIZE_URL too.');
@@ -399,6 +421,15 @@ async function main(): Promise<void> {
     } else console.error(describeError(error));
     process.exit(1);
   }
+  // So that `npm run connect-link` and `npm run doctor -- --local` find this server without PORT.
+  const unregister = registerServer({
+    port: server.port,
+    baseUrl: server.settings.baseUrl,
+    apiBaseUrl: server.settings.apiBaseUrl,
+    returnUrlAllowlist: server.settings.returnUrlAllowlist,
+    sandboxRecall: server.settings.recall.kind === 'sandbox',
+  });
+  process.on('exit', unregister);
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(1);

@@ -1,45 +1,20 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import * as z from 'zod/mini';
-import { CONNECTION_STATUSES } from './connection-repository.js';
+import { type ConnectionEventDetail, type ConnectionEventType, detailTypeOf, EVENT_SOURCE } from '../../client/events.js';
 
 /**
- * Lifecycle events the product subscribes to on the stack's EventBridge bus. The detail is versioned: a change
- * that breaks consumers bumps `schemaVersion` and the detail-type suffix.
+ * Lifecycle events the product subscribes to on the stack's EventBridge bus. Their contract (source, types,
+ * detail schema, detail-type) is the client package's, which products install: the service publishes exactly what
+ * that package parses. The detail is versioned: a change that breaks consumers bumps `schemaVersion` and the
+ * detail-type suffix.
  */
-export const EVENT_SOURCE = 'recall-zoom-connect';
-
-export const CONNECTION_EVENT_TYPES = [
-  /** A user finished the connect flow. */
-  'connected',
-  /** A user's record moved to another Recall credential (the Zoom identity connected again, through any user). */
-  'replaced',
-  /** The Zoom user or account deauthorized the app in Zoom. */
-  'revoked',
-  /** Recall reports the credential unhealthy (or it was deleted while resolving a conflict). */
-  'unhealthy',
-  /** Recall reports a credential healthy again that was unhealthy. */
-  'healthy_again',
-  /** The product ended the connection (`DELETE /connections/{userId}`). */
-  'disconnected',
-] as const;
-export type ConnectionEventType = (typeof CONNECTION_EVENT_TYPES)[number];
-
-export const ConnectionEventDetailSchema = z.object({
-  schemaVersion: z.literal(1),
-  type: z.enum(CONNECTION_EVENT_TYPES),
-  userId: z.string(),
-  status: z.enum(CONNECTION_STATUSES),
-  recallCredentialId: z.string(),
-  previousRecallCredentialId: z.optional(z.string()),
-  zoomAccountId: z.nullable(z.string()),
-  zoomUserId: z.nullable(z.string()),
-  occurredAt: z.string(),
-  correlationId: z.optional(z.string()),
-});
-export type ConnectionEventDetail = z.infer<typeof ConnectionEventDetailSchema>;
-
-/** `detail-type` on the bus: `Zoom connection <type>.v1`, for rules that match on one type. */
-export const detailTypeOf = (type: ConnectionEventType): string => `Zoom connection ${type}.v1`;
+export {
+  CONNECTION_EVENT_TYPES,
+  type ConnectionEventDetail,
+  ConnectionEventDetailSchema,
+  type ConnectionEventType,
+  detailTypeOf,
+  EVENT_SOURCE,
+} from '../../client/events.js';
 
 export interface EventPublisher {
   /** Best effort by design: a lost event never fails the user's flow; GET /connections stays the truth. */

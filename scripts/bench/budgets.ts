@@ -81,3 +81,18 @@ export function checkBudgets(m: BudgetInputs): BudgetCheck[] {
   }
   return checks;
 }
+
+/**
+ * The bench's last lines: each failing budget with its measurement, its limit and how far off it is, then the count.
+ * They come last so that `npm run bench | tail` (or a CI log cut short) still says what failed and by how much.
+ */
+export function verdictLines(checks: readonly BudgetCheck[]): string[] {
+  const failed = checks.filter((check) => !check.pass);
+  if (failed.length === 0) return [`All ${checks.length} budgets pass.`];
+  return [
+    ...failed.map(
+      (check) => `FAIL ${check.budget}: measured ${check.measured}, limit ${check.limit}${check.off ? `, ${check.off}` : ''}`,
+    ),
+    `${failed.length} of ${checks.length} budgets failed.`,
+  ];
+}

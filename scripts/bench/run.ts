@@ -12,7 +12,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { checkBudgets } from './budgets.js';
+import { exitAfterOutput } from '../exit.js';
+import { checkBudgets, verdictLines } from './budgets.js';
 import { analyzeBundle, BENCH_DIR, buildNaive, type DeployedFunction, deployedFunctions, ROOT, synth } from './bundles.js';
 import { functionEnvironment, importOnlyVariant, invokeVariant, MEASURED, startLocalEndpoints } from './cold-scenarios.js';
 import { type ColdVariant, measureColdStarts, profiledColdStart, summarize } from './cold-start.js';
@@ -312,14 +313,14 @@ async function main(): Promise<number> {
       2,
     )}\n`,
   );
+  console.log(`\n${verdictLines(checks).join('\n')}`);
   if (failed > 0 && !args['no-check']) return 1;
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-    process.exit(2);
-  },
-);
+main().then(exitAfterOutput, (error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  // The last line says that the bench itself failed, not a budget, and why.
+  console.error(`\nThe bench could not finish: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+  exitAfterOutput(2);
+});

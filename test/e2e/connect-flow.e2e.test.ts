@@ -18,7 +18,9 @@ import { type LocalServer, startLocalServer } from '../../local/server.js';
 /**
  * The connect flow in a real browser: Debian's Chromium, headless, driven by playwright-core, against local mode
  * started in this process. A person's path through the pages: the demo page, "Connect Zoom", the sandbox Zoom
- * consent page, Allow or Decline, and back. It proves what fetch-based tests cannot: that Chromium keeps and sends
+ * consent page, Allow or Decline, and back; then every other control on the demo page, clicked (switch user, mark
+ * unhealthy, run the health sync, simulate a revoke with and without data retention, disconnect), and a form
+ * another site aims at the demo, refused. It proves what fetch-based tests cannot: that Chromium keeps and sends
  * the Secure browser-binding cookie over http://localhost, that the CSP's style hash matches what is served (the
  * styles apply, nothing is refused), and that every page works with JavaScript off.
  *
@@ -55,7 +57,7 @@ const BUTTON_BLUE = 'rgb(11, 92, 173)';
 const STRICT_CSP =
   /^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/]{43}='; img-src 'none'; form-action 'self'(?: http:\/\/localhost:\d+)*; base-uri 'none'; frame-ancestors 'none'$/;
 
-const [ADA, , ALAN] = SANDBOX_ZOOM_USERS as [SandboxZoomUser, SandboxZoomUser, SandboxZoomUser];
+const [ADA, GRACE, ALAN] = SANDBOX_ZOOM_USERS as [SandboxZoomUser, SandboxZoomUser, SandboxZoomUser];
 
 /** One tab, with everything it reported that a clean page never does. */
 interface Tab {
@@ -187,6 +189,7 @@ describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mo
   const firstUser = `e2e-first-${suffix}`;
   const secondUser = `e2e-second-${suffix}`;
   const decliningUser = `e2e-declines-${suffix}`;
+  const lifecycleUser = `e2e-lifecycle-${suffix}`;
 
   beforeAll(async () => {
     rmSync(SCREENSHOTS, { recursive: true, force: true });
@@ -435,6 +438,150 @@ describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mo
     await page.getByRole('link', { name: 'Back to the demo page' }).click();
     await page.waitForURL(`${server.url}/`);
     expect(await page.getByRole('heading', { level: 1 }).innerText()).toContain('Demo product');
+  });
+
+  it('every lifecycle control works when clicked: switch user, mark unhealthy and healthy, health sync, revoke (both ways), disconnect', async () => {
+    const t = await tab(scripted);
+    const { page } = t;
+
+    /** Clicks a control and waits for the page the redirect after it lands on; that page is served with 200. */
+    const click = async (control: Locator, notice: string) => {
+      await control.click();
+      await page.waitForURL((url) => url.origin === server.url && url.searchParams.get('demo_notice') === notice);
+      expect(t.documents.at(-1)?.status()).toBe(200);
+      expect(t.documents.at(-2)?.status()).toBe(302);
+      await expectStrictAccessiblePage(t, t.documents.at(-1) ?? null);
+      expect(new URL(page.url()).searchParams.get('user')).toBe(lifecycleUser);
+    };
+    const statusNotice = () => page.getByRole('status').innerText();
+    const connectAsGrace = async () => {
+      await page.getByRole('link', { name: 'Connect Zoom' }).click();
+      await page.waitForURL((url) => url.href.startsWith(`${server.settings.zoomAuthorizeUrl}?`));
+      await page.getByRole('radio', { name: new RegExp(GRACE.name) }).check();
+      await page.getByRole('button', { name: 'Allow' }).click();
+      await page.waitForURL((url) => url.origin === server.url && url.searchParams.get('zoom_connect') === 'connected');
+      expect(await detail(page, 'Status')).toBe('connected');
+      return detail(page, 'Recall credential id');
+    };
+
+    // Act: switch user, by typing another product user id
+    await page.goto(`${server.url}/`);
+    await page.getByRole('textbox', { name: 'Product user id' }).fill(lifecycleUser);
+    await page.getByRole('button', { name: 'Switch user' }).click();
+    await page.waitForURL((url) => url.searchParams.get('user') === lifecycleUser);
+
+    // Assess: the page is the new user's, not connected
+    await expectStrictAccessiblePage(t, t.documents.at(-1) ?? null);
+    expect(await page.getByRole('main').innerText()).toContain(`signed in to the demo product as ${lifecycleUser}`);
+    expect(await page.getByText('Not connected yet.').isVisible()).toBe(true);
+    await screenshot(page, 'lifecycle-switched-user');
+
+    // Act: connect, then mark the credential unhealthy in the sandbox Recall
+    const credential = await connectAsGrace();
+    await click(page.getByRole('button', { name: 'Mark unhealthy in Recall (sandbox)' }), 'marked_unhealthy');
+
+    // Assess: Recall says unhealthy; the service does not know yet
+    expect(await statusNotice()).toContain('now reports this credential unhealthy');
+    expect(await page.getByRole('main').innerText()).toContain('In the sandbox Recall, this credential is unhealthy.');
+    expect(await detail(page, 'Status')).toBe('connected');
+    expect(server.sandboxRecall.state.credentials.get(credential)?.status).toBe('unhealthy');
+    await screenshot(page, 'lifecycle-marked-unhealthy');
+
+    // Act: run the health sync now
+    await click(page.getByRole('button', { name: 'Run health sync now' }), 'health_sync_done');
+
+    // Assess: the service noticed; the page says what to do
+    expect(await statusNotice()).toContain('The health sync ran');
+    expect(await detail(page, 'Status')).toBe('unhealthy');
+    expect(await page.getByRole('main').innerText()).toContain('Needs reconnecting.');
+    expect((await connectionOf(server, lifecycleUser)).body).toMatchObject({ status: 'unhealthy' });
+    await screenshot(page, 'lifecycle-health-sync-unhealthy');
+
+    // Act: Recall reports the credential healthy again, and the health sync notices
+    await click(page.getByRole('button', { name: 'Mark healthy in Recall (sandbox)' }), 'marked_healthy');
+    expect(await statusNotice()).toContain('now reports this credential healthy');
+    expect(await detail(page, 'Status')).toBe('unhealthy');
+    await click(page.getByRole('button', { name: 'Run health sync now' }), 'health_sync_done');
+
+    // Assess: connected again, on the same credential
+    expect(await detail(page, 'Status')).toBe('connected');
+    expect(await detail(page, 'Recall credential id')).toBe(credential);
+    await screenshot(page, 'lifecycle-healthy-again');
+
+    // Act: simulate a revoke in Zoom without data retention
+    await click(page.getByRole('button', { name: 'Simulate revoke in Zoom (sandbox)' }), 'revoke_sent');
+
+    // Assess: revoked, the Recall credential deleted, the Zoom ids erased (Zoom asked the app to delete its data)
+    expect(await statusNotice()).toContain('app deauthorized');
+    expect(await detail(page, 'Status')).toBe('revoked');
+    expect(await page.getByRole('main').innerText()).toContain('Removed in Zoom.');
+    expect(await detail(page, 'Zoom user id')).toBe(NOT_RECORDED);
+    expect(server.sandboxRecall.state.credentials.has(credential)).toBe(false);
+    await screenshot(page, 'lifecycle-revoked-without-retention');
+
+    // Act: connect again, then simulate a revoke in which the Zoom user lets the app keep their data
+    const second = await connectAsGrace();
+    expect(second).not.toBe(credential);
+    await page.getByRole('checkbox', { name: /keep their data/ }).check();
+    await click(page.getByRole('button', { name: 'Simulate revoke in Zoom (sandbox)' }), 'revoke_sent');
+
+    // Assess: revoked, but the Zoom ids are kept
+    expect(await detail(page, 'Status')).toBe('revoked');
+    expect(await detail(page, 'Zoom user id')).toBe(GRACE.userId);
+    expect(server.sandboxRecall.state.credentials.has(second)).toBe(false);
+    await screenshot(page, 'lifecycle-revoked-with-retention');
+
+    // Act: connect once more, as a Zoom user typed into the consent page's own fields, then disconnect
+    const typed = { accountId: `acct-e2e-${suffix}`, userId: `user-e2e-${suffix}` };
+    await page.getByRole('link', { name: 'Connect Zoom' }).click();
+    await page.waitForURL((url) => url.href.startsWith(`${server.settings.zoomAuthorizeUrl}?`));
+    await page.getByRole('radio', { name: /Another Zoom user/ }).check();
+    await page.getByRole('textbox', { name: 'Zoom account id' }).fill(typed.accountId);
+    await page.getByRole('textbox', { name: 'Zoom user id' }).fill(typed.userId);
+    await screenshot(page, 'zoom-consent-typed-user');
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL((url) => url.origin === server.url && url.searchParams.get('zoom_connect') === 'connected');
+    expect(await detail(page, 'Zoom user id')).toBe(typed.userId);
+    const third = await detail(page, 'Recall credential id');
+    await click(page.getByRole('button', { name: 'Disconnect Zoom' }), 'disconnected');
+
+    // Assess: disconnected, the credential deleted at Recall, no Disconnect button any more
+    expect(await statusNotice()).toContain('Zoom is disconnected.');
+    expect(await detail(page, 'Status')).toBe('disconnected');
+    expect(await page.getByRole('button', { name: 'Disconnect Zoom' }).count()).toBe(0);
+    expect(server.sandboxRecall.state.credentials.has(third)).toBe(false);
+    expect((await connectionOf(server, lifecycleUser)).body).toMatchObject({ status: 'disconnected' });
+    await screenshot(page, 'lifecycle-disconnected');
+    // Some twenty page loads: more room than the other steps get, for a loaded CI machine.
+  }, 90_000);
+
+  it('refuses a form another site submits to the demo (Chromium marks it cross-site), changing nothing', async () => {
+    // Prepare: a page on another origin (127.0.0.1 is another site than localhost) with a form aimed at the demo
+    const t = await tab(scriptless);
+    const { page } = t;
+    const evil = `http://127.0.0.1:${server.port}/__e2e-other-site`;
+    await page.route(evil, (route) =>
+      route.fulfill({
+        status: 200,
+        headers: { 'content-type': 'text/html; charset=utf-8' },
+        body:
+          '<!doctype html><html lang="en"><title>other site</title><main><h1>Win a prize</h1>' +
+          `<form method="post" action="${server.url}/demo/disconnect"><input type="hidden" name="user" value="${firstUser}">` +
+          '<button type="submit">Claim</button></form></main></html>',
+      }),
+    );
+    await page.goto(evil);
+
+    // Act
+    await page.getByRole('button', { name: 'Claim' }).click();
+    await page.waitForURL(`${server.url}/demo/disconnect`);
+
+    // Assess: the refusal page, and the first user still connected
+    expectErrorPage(t.documents.at(-1), 403);
+    await expectStrictAccessiblePage(t, t.documents.at(-1) ?? null);
+    expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Cross-site request refused');
+    await screenshot(page, 'cross-site-form-refused');
+    expect((await connectionOf(server, firstUser)).body).toMatchObject({ status: 'connected' });
   });
 
   it('reported no console error, CSP violation or page error on any page', () => {

@@ -1,8 +1,9 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServer } from '../../local/server.js';
+import { runningServers } from '../../local/server-registry.js';
 import { TestBrowser } from './helpers/browser.js';
 import { describeFlow, runConnectFlow, startTestServer, uniqueIdentity } from './helpers/connect-flow.js';
 
@@ -51,5 +52,51 @@ describe('npm run connect-link', () => {
     expect(failure?.stdout).toBe('');
     expect(failure?.stderr).toContain('--user is required');
     expect(failure?.stderr).toContain('Usage: npm run connect-link');
+  });
+});
+
+describe('npm run connect-link finds the server npm start is running', () => {
+  it('without PORT, points the link at the running server\'s port, and the registry entry goes when it stops', { timeout: 60_000 }, async () => {
+    // Prepare: local mode as `npm start` runs it, on a port it picks
+    const child = spawn(tsx, ['local/server.ts'], {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      let output = '';
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString('utf8');
+          const found = /Demo page:\s+http:\/\/localhost:(\d+)\//.exec(output);
+          if (found) resolve(Number(found[1]));
+        });
+        child.on('exit', () => reject(new Error(`local mode exited: ${output}`)));
+      });
+      // The banner comes first; the registry entry right after it.
+      await expect.poll(() => runningServers().map((server) => server.port), { timeout: 10_000 }).toContain(port);
+
+      // Act: a shell without PORT
+      const returnTo = `http://localhost:${port}/?user=found`;
+      const { stdout, stderr } = await run(tsx, ['local/connect-link.ts', '--user', 'found', '--return-to', returnTo], {
+        cwd: root,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME },
+        timeout: 20_000,
+      });
+
+      // Assess: the link is for that server, and it works there
+      expect(stdout.split('\n').filter(Boolean)).toHaveLength(1);
+      expect(stdout.startsWith(`http://localhost:${port}/zoom/authorize?connect_token=`)).toBe(true);
+      expect(stderr).toContain(`Using the local server running on port ${port}`);
+      const authorize = await fetch(stdout.trim(), { redirect: 'manual' });
+      expect(authorize.status).toBe(302);
+      expect(authorize.headers.get('location')).toContain('/sandbox/zoom/oauth/authorize?');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(runningServers().map((server) => server.port)).not.toContain(port);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });

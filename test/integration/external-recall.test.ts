@@ -57,6 +57,22 @@ describe('local mode with RECALL_API_BASE_URL', () => {
     expect(server.sandboxRecall.state.requests).toHaveLength(0);
   });
 
+  it('refuses reconcile?fix=true against a Recall that is not the sandbox (no flag at start), and still reports', async () => {
+    const deletesBefore = fake.state.requests.filter((request) => request.operation === 'delete').length;
+    const listsBefore = fake.state.requests.filter((request) => request.operation === 'list').length;
+
+    const fix = await fetch(`${server.url}/_local/reconcile?fix=true`, { method: 'POST' });
+    const report = await fetch(`${server.url}/_local/reconcile`, { method: 'POST' });
+
+    expect(fix.status).toBe(403);
+    expect(((await fix.json()) as { message: string }).message).toContain('RECONCILE_FIX_EXTERNAL_RECALL=true');
+    await expect(server.reconcile.run({ fix: true })).rejects.toThrow(/not the sandbox/);
+    expect(fake.state.requests.filter((request) => request.operation === 'delete')).toHaveLength(deletesBefore);
+    expect(report.status).toBe(200);
+    expect(fake.state.requests.filter((request) => request.operation === 'list').length).toBeGreaterThan(listsBefore);
+    expect(logLines.join('\n')).toContain('refused against this Recall unless started with RECONCILE_FIX_EXTERNAL_RECALL=true');
+  });
+
   it('prints where it sends calls, and never a key', () => {
     const banner = logLines.join('\n');
     expect(banner).toContain(`Recall:            ${fake.url} (from RECALL_API_BASE_URL)`);

@@ -214,6 +214,9 @@ function scriptConflictThenSpentCode(existing: ReturnType<typeof credential>[] =
 
 describe('GET /zoom/callback', () => {
   it('exchanges the code at Recall, records the connection and lands on zoom_connect=connected', async () => {
+    // The attempt's expiry, fixed: read again at the assertion, Date.now() may have passed a second on a busy machine.
+    const expiresAt = Math.floor(Date.now() / 1000) + 300;
+    cookie = await sealedCookie({ expiresAt });
     recall.on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined));
 
     const response = await callback({ code: CODE, state: STATE });
@@ -239,7 +242,7 @@ describe('GET /zoom/callback', () => {
       ':cred': { S: 'cred-1' },
       ':identity': { S: 'user#zu-1' },
       // The attempt's expiry orders this user's attempts: an older one never overwrites a newer one's record.
-      ':attempt': { N: String(attempt().expiresAt) },
+      ':attempt': { N: String(expiresAt) },
     });
     // Happy path budget: use the state and write the record, nothing more (no lock, no query).
     expect(ddb.calls()).toHaveLength(2);

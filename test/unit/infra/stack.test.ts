@@ -87,7 +87,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     webhookQueue = logicalId(messaging.webhookQueue);
     deadLetterQueue = logicalId(messaging.webhookDeadLetterQueue);
     eventBus = logicalId(messaging.eventBus);
-  });
+    // Synth with bundling (esbuild for every function): seconds alone, far longer on a loaded shared CI machine.
+  }, 180_000);
 
   describe('HTTP API', () => {
     it('exposes exactly the five routes of the design', () => {

@@ -97,6 +97,13 @@ describe('local settings', () => {
     expect(defaults).not.toHaveProperty('STATE_KEY_SECRET_ID');
   });
 
+  it('allows reconcile repairs against a Recall other than the sandbox only with RECONCILE_FIX_EXTERNAL_RECALL', () => {
+    const real = { RECALL_REGION: 'eu-central-1', RECALL_API_KEY: 'k', RECALL_ZOOM_OAUTH_APP_ID: 'a' } as const;
+    expect(resolveLocalSettings(parseLocalEnv(real), 4321).reconcileFixExternalRecall).toBe(false);
+    expect(resolveLocalSettings(parseLocalEnv({ ...real, RECONCILE_FIX_EXTERNAL_RECALL: 'true' }), 4321).reconcileFixExternalRecall).toBe(true);
+    expect(() => parseLocalEnv({ RECONCILE_FIX_EXTERNAL_RECALL: 'please' })).toThrow(/RECONCILE_FIX_EXTERNAL_RECALL/);
+  });
+
   it('refuses a health sync interval that is not a whole number of seconds from 1 to 86400', () => {
     for (const value of ['0', '1.5', '86401', 'often']) {
       expect(() => parseLocalEnv({ HEALTH_SYNC_INTERVAL_SECONDS: value }), value).toThrow(/HEALTH_SYNC_INTERVAL_SECONDS/);
