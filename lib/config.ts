@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { Fact, FactName, RegionInfo } from 'aws-cdk-lib/region-info';
 import { z } from 'zod';
 import { MAX_CALLBACK_DEADLINE_MS, MIN_CALLBACK_DEADLINE_MS, RECALL_REGIONS } from '../functions/shared/config.js';
 
@@ -168,13 +169,44 @@ const StackName = z.string({ error: STACK_NAME_RULE }).regex(/^[A-Za-z][A-Za-z0-
 const AwsAccountId = z.coerce
   .string()
   .regex(/^\d{12}$/, 'awsAccountId must be a 12-digit AWS account id (quote it in JSON so leading zeros survive)');
+/**
+ * The AWS Parameters and Secrets Lambda Extension layer the authorize function runs with (it reads its secrets
+ * through it, so its bundle carries no AWS SDK). AWS publishes the layer per region, and CDK knows its ARN from a
+ * table of the regions it was published in.
+ */
+export const SECRETS_EXTENSION_LAYER = { version: '1.0.103', architecture: 'arm64' } as const;
+
+/**
+ * The regions the stack deploys to: those where CDK knows the extension layer's ARN. In any other region synth would
+ * fail (a pinned region) or, for a stack not pinned to one, the template would fail at deploy, where its lookup of
+ * the layer finds no entry for the region.
+ */
+export const SUPPORTED_REGIONS: readonly string[] = RegionInfo.regions
+  .map((region) => region.name)
+  .filter((region) =>
+    Fact.find(region, FactName.paramsAndSecretsLambdaLayer(SECRETS_EXTENSION_LAYER.version, SECRETS_EXTENSION_LAYER.architecture)),
+  )
+  .sort();
+
+const unsupportedRegion = (region: string, where: string) =>
+  `${where} ${region} is not a region this stack deploys to. The authorize function uses the AWS Parameters and Secrets ` +
+  `Lambda Extension layer ${SECRETS_EXTENSION_LAYER.version} (${SECRETS_EXTENSION_LAYER.architecture}), whose ARN is known ` +
+  `in these regions only: ${SUPPORTED_REGIONS.join(', ')}. (recallRegion, the region of your Recall workspace, is separate.)`;
+
+/**
+ * Refuses a region the stack cannot deploy to, naming the regions it can.
+ * @param region - the target region, e.g. the one the AWS profile points at (`CDK_DEFAULT_REGION`)
+ * @param where - what the region is, for the message
+ * @throws InvalidDeployConfigError listing the supported regions
+ */
+export function assertSupportedRegion(region: string, where: string): void {
+  if (!SUPPORTED_REGIONS.includes(region)) throw new InvalidDeployConfigError(unsupportedRegion(region, where));
+}
+
 const AwsRegion = z
   .string({ error: 'awsRegion must be an AWS region such as us-east-1' })
-  .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'awsRegion must be an AWS region such as us-east-1');
-
-/** Secrets Manager's own name rule. */
-const SecretName = (key: string) =>
-  z.string({ error: `${key} must be a string` }).regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, `${key} may contain only letters, digits and /_+=.@- (at most 512)`);
+  .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'awsRegion must be an AWS region such as us-east-1')
+  .refine((region) => SUPPORTED_REGIONS.includes(region), { error: (issue) => unsupportedRegion(String(issue.input), 'awsRegion') });
 
 const PositiveInt = (key: string, fallback: number) =>
   z.coerce
@@ -279,13 +311,20 @@ const DeployConfigFields = z.object({
   customDomain: z.preprocess(unsetIfEmpty, CustomDomain.optional()),
   /** The redirect URI, when another host or path fronts the browser routes; wins over the derived one. */
   zoomRedirectUri: z.preprocess(unsetIfEmpty, ZoomRedirectUri.optional()),
-  /** Name of the JSON app secret the stack creates (with placeholder values ops replace). */
-  appSecretName: SecretName('appSecretName')
-    // Secrets Manager appends "-" and six characters to form the ARN; a name that already ends so is ambiguous.
-    .refine((name) => !/-[A-Za-z0-9]{6}$/.test(name), 'appSecretName must not end with a hyphen and six characters')
-    .default('recall-zoom-connect/app'),
-  /** Use this existing secret instead of creating one (e.g. after a stack was deleted and the secret retained). */
-  existingAppSecretName: z.preprocess(unsetIfEmpty, SecretName('existingAppSecretName').optional()),
+  /**
+   * The secrets ops fill in are named `<secretNamePrefix>/recall-api-key`, `/zoom-client-id` and
+   * `/zoom-webhook-secret-token`: one per value, so each function is granted only the ones it reads.
+   */
+  secretNamePrefix: z
+    .string({ error: 'secretNamePrefix must be a string such as recall-zoom-connect/prod' })
+    .regex(
+      /^[A-Za-z0-9_+=.@-][A-Za-z0-9/_+=.@-]{0,199}$/,
+      'secretNamePrefix may contain only letters, digits and /_+=.@- (at most 200), and must not start with /',
+    )
+    .refine((prefix) => !prefix.endsWith('/'), 'secretNamePrefix must not end with "/": the stack adds "/<secret>"')
+    .default('recall-zoom-connect'),
+  /** Use the three secrets of that prefix that already exist (kept when a stack was deleted) instead of creating them. */
+  useExistingSecrets: Flag('useExistingSecrets'),
   /** Powertools log level of every function. */
   logLevel: z.preprocess(
     (value) => (typeof value === 'string' ? value.toUpperCase() : value),

@@ -10,11 +10,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { FilledSecret } from '../../functions/shared/secrets.js';
 import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
 import { CALLBACK_ROUTE, CALLBACK_TIMEOUT_SECONDS, type DeployConfig } from '../config.js';
-import { bindEventBus, bindQueue, bindSecret, bindTable } from './bindings.js';
+import { bindEventBus, bindFilledSecret, bindQueue, bindSecret, bindTable } from './bindings.js';
 import { runtimeEnvironment, runtimeSettings } from './runtime-environment.js';
 import { projectPath, secretsExtension, ServiceFunction } from './service-function.js';
+import { RETAINED } from './removal.js';
 
 
 /**
@@ -29,7 +31,8 @@ const INTERACTIVE_MEMORY_MB = 1024;
 export interface ConnectApiProps {
   readonly config: DeployConfig;
   readonly table: dynamodb.ITable;
-  readonly appSecret: secretsmanager.ISecret;
+  /** The secrets ops fill in; each function is bound to the ones it reads. */
+  readonly secrets: Readonly<Record<FilledSecret, secretsmanager.ISecret>>;
   readonly signingKeySecret: secretsmanager.ISecret;
   /** The key that seals connect attempts into their cookies: authorize and the callback only. */
   readonly stateKeySecret: secretsmanager.ISecret;
@@ -117,7 +120,7 @@ export class ConnectApi extends Construct {
     this.zoomWebhookUrl = `${this.baseUrl}/zoom/webhook`;
 
     const logRetention = config.logRetentionDays as logs.RetentionDays;
-    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention });
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy: RETAINED });
     new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: this.httpApi,
       stageName: '$default',
@@ -184,15 +187,17 @@ export class ConnectApi extends Construct {
       items: ['GetItem', 'UpdateItem'],
       queries: [TABLE_SCHEMA.zoomIdentityIndex.name],
     });
-    // All four read the app secret: the Zoom client id and Recall API key, or (webhook) Zoom's Secret Token.
-    // Only authorize verifies connect tokens, so only authorize can read the signing key. The state key seals an
+    // Each function reads exactly the secrets it is bound to, and may read no other: the Zoom client id for the two
+    // steps that send users to Zoom; the Recall API key for the two that call Recall (the callback creates
+    // credentials, connections deletes them); the webhook Secret Token for the webhook alone, which reads nothing
+    // else. Only authorize verifies connect tokens, so only authorize can read the signing key. The state key seals an
     // attempt into its cookie: authorize seals, the callback opens (and seals again to re-authorize); no other
     // function can read it. Each generated key is read in both its AWSCURRENT and AWSPREVIOUS stages, which
     // GetSecretValue on the secret allows (no condition narrows the stage). Authorize reads through the extension,
     // which uses the function's own credentials: the same grants.
-    for (const fn of [this.authorizeFunction, this.callbackFunction, this.connectionsFunction, this.webhookFunction]) {
-      bindSecret(fn, props.appSecret, 'APP_SECRET_ID');
-    }
+    for (const fn of [this.authorizeFunction, this.callbackFunction]) bindFilledSecret(fn, props.secrets, 'zoomClientId');
+    for (const fn of [this.callbackFunction, this.connectionsFunction]) bindFilledSecret(fn, props.secrets, 'recallApiKey');
+    bindFilledSecret(this.webhookFunction, props.secrets, 'zoomWebhookSecretToken');
     bindSecret(this.authorizeFunction, props.signingKeySecret, 'SIGNING_KEY_SECRET_ID');
     for (const fn of [this.authorizeFunction, this.callbackFunction]) {
       bindSecret(fn, props.stateKeySecret, 'STATE_KEY_SECRET_ID');

@@ -7,8 +7,9 @@ import {
   functionProperties,
   logicalId,
   nagViolations,
-  type Synthesized,
+  SYNTH_TIMEOUT_MS,
   synthesize,
+  type Synthesized,
 } from './helpers.js';
 
 /** The value of an output with intrinsics as placeholders, e.g. `<HttpApiF5A9A8A7.ApiEndpoint>/zoom/callback`. */
@@ -41,7 +42,7 @@ describe('API edge with a custom domain and tuned limits', () => {
       logRetentionDays: 90,
       healthSyncMinutes: '5',
     });
-  });
+  }, SYNTH_TIMEOUT_MS);
 
   it('serves the API on the domain with the imported certificate, mapped at its root', () => {
     const { template } = synthesized;
@@ -100,7 +101,7 @@ describe('API edge behind another host (explicit zoomRedirectUri), with a custom
       customDomain: { domainName: 'connect.acme.test', certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc-123' },
       zoomRedirectUri,
     });
-  });
+  }, SYNTH_TIMEOUT_MS);
 
   it('makes it THE redirect URI, over the custom domain: the output and every function\'s configuration, byte for byte', () => {
     expect(output(synthesized.template, 'ZoomRedirectUri')).toBe(zoomRedirectUri);
