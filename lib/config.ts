@@ -284,6 +284,71 @@ export const RUNTIME_SETTINGS = {
 /** The settings of every call to Recall: every function that calls Recall gets them. */
 export const RECALL_CALL_SETTINGS = ['recallTimeoutMs', 'recallMaxAttempts', 'recallBackoffBaseMs', 'recallBackoffMaxMs'] as const;
 
+/** The routes of the API, each throttled on its own so a flood of one cannot starve another. */
+export const THROTTLED_ROUTES = {
+  authorize: ['GET /zoom/authorize'],
+  callback: ['GET /zoom/callback'],
+  webhook: ['POST /zoom/webhook'],
+  // Each method is a route of its own, with its own bucket of these limits.
+  connections: ['GET /connections/{userId}', 'DELETE /connections/{userId}'],
+} as const;
+export type ThrottledRoute = keyof typeof THROTTLED_ROUTES;
+
+/**
+ * Each route's own token bucket, requests per second and burst. A user's connect is one authorize and one callback;
+ * Zoom's webhook deliveries and the product backend's calls come in their own rhythm. API Gateway answers 429 above
+ * a route's limit, whatever the other routes see.
+ */
+export const ROUTE_THROTTLE_DEFAULTS: Readonly<Record<ThrottledRoute, { rateLimit: number; burstLimit: number }>> = {
+  authorize: { rateLimit: 25, burstLimit: 50 },
+  callback: { rateLimit: 25, burstLimit: 50 },
+  webhook: { rateLimit: 50, burstLimit: 100 },
+  connections: { rateLimit: 25, burstLimit: 50 },
+};
+
+const Limit = (key: string) =>
+  z.coerce.number({ error: `${key} must be a number` }).int(`${key} must be a whole number`).positive(`${key} must be greater than 0`);
+
+const RouteThrottle = (route: string) =>
+  z.strictObject(
+    {
+      rateLimit: Limit(`routeThrottling.${route}.rateLimit`).optional(),
+      burstLimit: Limit(`routeThrottling.${route}.burstLimit`).optional(),
+    },
+    { error: `routeThrottling.${route} must be an object {"rateLimit": <requests per second>, "burstLimit": <requests>}` },
+  );
+
+/** Per-route overrides of `ROUTE_THROTTLE_DEFAULTS`; a route or limit left out keeps its default. */
+const RouteThrottling = z
+  .preprocess(
+    (value) => (value === null || value === '' ? undefined : parseJsonIfString(value)),
+    z
+      .strictObject(
+        Object.fromEntries(Object.keys(THROTTLED_ROUTES).map((route) => [route, RouteThrottle(route).optional()])) as Record<
+          ThrottledRoute,
+          z.ZodOptional<ReturnType<typeof RouteThrottle>>
+        >,
+        {
+          error: (issue) =>
+            issue.code === 'unrecognized_keys'
+              ? `routeThrottling has no route ${issue.keys.join(', ')}; its routes are ${Object.keys(THROTTLED_ROUTES).join(', ')}`
+              : 'routeThrottling must be an object of routes, e.g. {"authorize": {"rateLimit": 25, "burstLimit": 50}}',
+        },
+      )
+      .optional(),
+  )
+  .transform((overrides) =>
+    Object.fromEntries(
+      (Object.keys(THROTTLED_ROUTES) as ThrottledRoute[]).map((route) => [
+        route,
+        {
+          rateLimit: overrides?.[route]?.rateLimit ?? ROUTE_THROTTLE_DEFAULTS[route].rateLimit,
+          burstLimit: overrides?.[route]?.burstLimit ?? ROUTE_THROTTLE_DEFAULTS[route].burstLimit,
+        },
+      ]),
+    ) as Record<ThrottledRoute, { rateLimit: number; burstLimit: number }>,
+  );
+
 /** `true`/`false`, also as `-c key=true` passes it (a string). */
 const Flag = (key: string) =>
   z
@@ -334,6 +399,10 @@ const DeployConfigFields = z.object({
   throttleRateLimit: PositiveInt('throttleRateLimit', 50),
   /** Requests the API absorbs in a burst above the rate. */
   throttleBurstLimit: PositiveInt('throttleBurstLimit', 100),
+  /** Each route's own rate and burst, so that no route's flood starves another. */
+  routeThrottling: RouteThrottling,
+  /** With a custom domain, keep the execute-api endpoint reachable as well (by default the domain is the only way in). */
+  keepExecuteApiEndpoint: Flag('keepExecuteApiEndpoint'),
   /** Minutes between two runs of the health sync, which marks connections of unhealthy Recall credentials. */
   healthSyncMinutes: WholeNumber('healthSyncMinutes', HEALTH_SYNC_MINUTES),
   /** Minutes between two runs of reconcile, which compares Recall's credentials with the connection records. */
@@ -395,6 +464,12 @@ export const DeployConfigSchema = DeployConfigFields.superRefine((config, ctx) =
     issue(
       'alarmTopicArn',
       `alarmTopicArn is in ${topicRegion}, but CloudWatch alarms only notify topics in their own region ${config.awsRegion}`,
+    );
+  }
+  if (config.keepExecuteApiEndpoint === true && !config.customDomain) {
+    issue(
+      'keepExecuteApiEndpoint',
+      'keepExecuteApiEndpoint only applies with customDomain: without one, the execute-api endpoint is the way in and always stays on',
     );
   }
   const domainName = config.customDomain?.domainName;

@@ -12,7 +12,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FilledSecret } from '../../functions/shared/secrets.js';
 import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
-import { CALLBACK_ROUTE, CALLBACK_TIMEOUT_SECONDS, type DeployConfig } from '../config.js';
+import { CALLBACK_ROUTE, CALLBACK_TIMEOUT_SECONDS, type DeployConfig, THROTTLED_ROUTES, type ThrottledRoute } from '../config.js';
 import { bindEventBus, bindFilledSecret, bindQueue, bindSecret, bindTable } from './bindings.js';
 import { runtimeEnvironment, runtimeSettings } from './runtime-environment.js';
 import { projectPath, secretsExtension, ServiceFunction } from './service-function.js';
@@ -99,6 +99,9 @@ export class ConnectApi extends Construct {
       description: 'recall-zoom-connect: Zoom OAuth for Recall.ai',
       // The stage is created below, with throttling and access logs the default stage cannot take.
       createDefaultStage: false,
+      // With a custom domain, the domain is the only way in (unless the config keeps the execute-api endpoint): what
+      // the domain's TLS policy, DNS and any WAF or proxy in front of it enforce cannot be walked around.
+      disableExecuteApiEndpoint: config.customDomain !== undefined && !config.keepExecuteApiEndpoint,
     });
 
     if (config.customDomain) {
@@ -121,7 +124,7 @@ export class ConnectApi extends Construct {
 
     const logRetention = config.logRetentionDays as logs.RetentionDays;
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy: RETAINED });
-    new apigwv2.HttpStage(this, 'DefaultStage', {
+    const stage = new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: this.httpApi,
       stageName: '$default',
       autoDeploy: true,
@@ -132,6 +135,19 @@ export class ConnectApi extends Construct {
       },
       ...(this.customDomain ? { domainMapping: { domainName: this.customDomain } } : {}),
     });
+    // Each route its own token bucket (the stage default above covers only a route without one): a flood of connect
+    // links cannot starve Zoom's callbacks and webhooks, nor the reverse. HttpStage has no property for it yet.
+    (stage.node.defaultChild as apigwv2.CfnStage).routeSettings = Object.fromEntries(
+      (Object.keys(THROTTLED_ROUTES) as ThrottledRoute[]).flatMap((route) =>
+        THROTTLED_ROUTES[route].map((routeKey) => [
+          routeKey,
+          {
+            ThrottlingRateLimit: config.routeThrottling[route].rateLimit,
+            ThrottlingBurstLimit: config.routeThrottling[route].burstLimit,
+          },
+        ]),
+      ),
+    );
 
     const functionDefaults = {
       environment: runtimeEnvironment(config, this.zoomRedirectUri),
@@ -220,7 +236,7 @@ export class ConnectApi extends Construct {
       methods: [apigwv2.HttpMethod.GET],
       integration: new HttpLambdaIntegration('CallbackIntegration', this.callbackFunction),
     });
-    this.httpApi.addRoutes({
+    const connectionsRoutes = this.httpApi.addRoutes({
       path: '/connections/{userId}',
       methods: [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.DELETE],
       integration: new HttpLambdaIntegration('ConnectionsIntegration', this.connectionsFunction),
@@ -231,6 +247,10 @@ export class ConnectApi extends Construct {
       methods: [apigwv2.HttpMethod.POST],
       integration: new HttpLambdaIntegration('WebhookIntegration', this.webhookFunction),
     });
+    // The stage's route settings name these routes, which must exist when the stage is created or updated.
+    for (const route of [authorizeRoute, callbackRoute, webhookRoute, ...connectionsRoutes]) {
+      if (route) stage.node.addDependency(route);
+    }
 
     for (const fn of [this.authorizeFunction, this.callbackFunction, this.connectionsFunction, this.webhookFunction]) {
       Validations.of(fn.node.defaultChild as CfnResource).acknowledge({

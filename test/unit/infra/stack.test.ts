@@ -7,7 +7,13 @@ import { lockKey } from '../../../functions/shared/table-schema.js';
 import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../../../functions/shared/secrets.js';
 import { SECRETS_EXTENSION_DEFAULT_PORT } from '../../../functions/shared/secrets-extension.js';
 import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
-import { CALLBACK_ANSWER_MARGIN_MS, RUNTIME_SETTINGS } from '../../../lib/config.js';
+import {
+  CALLBACK_ANSWER_MARGIN_MS,
+  ROUTE_THROTTLE_DEFAULTS,
+  RUNTIME_SETTINGS,
+  THROTTLED_ROUTES,
+  type ThrottledRoute,
+} from '../../../lib/config.js';
 import { RECONCILE_TIMEOUT, SCHEDULED_DELIVERY_RETRIES, WEBHOOK_WORKER } from '../../../lib/constructs/lifecycle-jobs.js';
 import { projectPath } from '../../../lib/constructs/service-function.js';
 import {
@@ -143,12 +149,34 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       template.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.absent() });
     });
 
-    it('throttles the default stage with the configured limits', () => {
-      template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+    it('throttles each of the five routes with its own bucket, at the defaults, over the stage default', () => {
+      const stages = Object.entries(template.findResources('AWS::ApiGatewayV2::Stage'));
+      expect(stages).toHaveLength(1);
+      const [stageId, stage] = stages[0] as [string, { Properties: Record<string, unknown>; DependsOn?: string[] }];
+      expect(stage.Properties).toMatchObject({
         StageName: '$default',
         AutoDeploy: true,
         DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
       });
+      const routes = template.findResources('AWS::ApiGatewayV2::Route');
+      const routeKeys = Object.values(routes).map((route) => route.Properties.RouteKey as string);
+      expect(Object.keys(stage.Properties.RouteSettings as object).sort()).toEqual(routeKeys.sort());
+      expect(stage.Properties.RouteSettings).toEqual(
+        Object.fromEntries(
+          (Object.keys(THROTTLED_ROUTES) as ThrottledRoute[]).flatMap((route) =>
+            THROTTLED_ROUTES[route].map((key) => [
+              key,
+              { ThrottlingRateLimit: ROUTE_THROTTLE_DEFAULTS[route].rateLimit, ThrottlingBurstLimit: ROUTE_THROTTLE_DEFAULTS[route].burstLimit },
+            ]),
+          ),
+        ),
+      );
+      // Route settings name routes, which must exist before the stage is created.
+      expect(stage.DependsOn ?? [], stageId).toEqual(expect.arrayContaining(Object.keys(routes)));
+    });
+
+    it('keeps the execute-api endpoint, the only way in without a custom domain', () => {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: false });
     });
 
     it('writes JSON access logs that never contain paths or query strings (codes, states, user ids)', () => {
