@@ -151,8 +151,13 @@ export class RecallZoomConnectStack extends Stack {
     });
     new CfnOutput(this, 'WebhookDeadLetterQueueUrl', {
       description:
-        'Zoom events that failed processing or forwarding to Recall 5 times (the dead-letter alarm fires). Fix the cause, then redrive them to the webhook queue (SQS console: Start DLQ redrive).',
+        'Zoom events that failed processing or forwarding to Recall 5 times (the dead-letter alarm fires). Fix the cause, then redrive them to the webhook queue: see WebhookDeadLetterQueueArn.',
       value: this.messaging.webhookDeadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, 'WebhookDeadLetterQueueArn', {
+      description:
+        'To redrive the dead-lettered Zoom events to the webhook queue once the cause is fixed: aws sqs start-message-move-task --source-arn <this> (they go back to the queue they came from).',
+      value: this.messaging.webhookDeadLetterQueue.queueArn,
     });
     new CfnOutput(this, 'HealthSyncDeadLetterQueueUrl', {
       description:

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -111,4 +112,51 @@ describe('regions the stack deploys to', () => {
       expect(layers[0]).toMatch(new RegExp(`^arn:aws:lambda:${region}:\\d{12}:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:\\d+$`));
     }
   }, SYNTH_TIMEOUT_MS);
+});
+
+describe("the README's Deploy section, against the synthesized stack", () => {
+  const readme = readFileSync(projectPath('README.md'), 'utf8');
+  const section = (heading: string, next: string) => readme.slice(readme.indexOf(heading), readme.indexOf(next, readme.indexOf(heading)));
+  const deploySection = section('\n## Deploy\n', '\n## Operations\n');
+  const alarmsSection = section('\n### Alarms\n', '\n### Logs\n');
+  let synthesized: Synthesized;
+
+  beforeAll(() => {
+    synthesized = defaultStack();
+  }, SYNTH_TIMEOUT_MS);
+
+  it('lists every output the stack has, and only outputs it has', () => {
+    const outputs = Object.keys(synthesized.template.toJSON().Outputs as object);
+    for (const name of outputs) expect(deploySection, name).toContain(`\`${name}\``);
+    // Output-like names the steps and commands rely on (`FooName`, `<FooArn>`, ...) are real outputs; the custom
+    // domain adds CustomDomainTarget.
+    const mentioned = new Set(
+      [...`${deploySection}${alarmsSection}`.matchAll(/[`<]([A-Z][A-Za-z]+(?:Name|Arn|Url|Uri|Endpoint|Target))[`>]/g)].map((match) => match[1]),
+    );
+    expect([...mentioned].filter((name) => !outputs.includes(name as string) && name !== 'CustomDomainTarget')).toEqual([]);
+  });
+
+  it('bootstraps a named account and region', () => {
+    expect(deploySection).toContain('npx cdk bootstrap aws://<awsAccountId>/<awsRegion>');
+  });
+
+  it('redrives the webhook dead letters from an output the stack has', () => {
+    const command = /aws sqs start-message-move-task --source-arn <(\w+)>/.exec(alarmsSection);
+    expect(command?.[1]).toBe('WebhookDeadLetterQueueArn');
+    synthesized.template.hasOutput('WebhookDeadLetterQueueArn', {
+      Value: { 'Fn::GetAtt': [logicalId(synthesized.stack.messaging.webhookDeadLetterQueue), 'Arn'] },
+    });
+  });
+
+  it('counts the alarms the template has', () => {
+    const alarms = Object.keys(synthesized.template.findResources('AWS::CloudWatch::Alarm')).length;
+    expect(alarmsSection).toContain(`${alarms} alarms:`);
+    expect(deploySection).toContain(`${alarms} alarms`);
+  });
+
+  it('fills exactly the secrets the stack creates for ops to fill', () => {
+    const fill = /for s in (<\w+> <\w+> <\w+>); do\n\s+read/.exec(deploySection)?.[1];
+    expect(fill).toBe('<RecallApiKeySecretName> <ZoomClientIdSecretName> <ZoomWebhookSecretTokenSecretName>');
+    expect(synthesized.stack.state.createdSecrets).toHaveLength(3);
+  });
 });

@@ -921,6 +921,11 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         Description: Match.stringLikeRegexp('redrive'),
         Value: { Ref: deadLetterQueue },
       });
+      // The redrive command the README gives reads this output.
+      template.hasOutput('WebhookDeadLetterQueueArn', {
+        Description: Match.stringLikeRegexp('aws sqs start-message-move-task --source-arn <this>'),
+        Value: { 'Fn::GetAtt': [deadLetterQueue, 'Arn'] },
+      });
     });
 
     it('prints the reconcile function to invoke by hand, how to repair, and its dead-letter queue', () => {
