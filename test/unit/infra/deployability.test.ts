@@ -160,3 +160,13 @@ describe("the README's Deploy section, against the synthesized stack", () => {
     expect(synthesized.stack.state.createdSecrets).toHaveLength(3);
   });
 });
+
+describe('the list of regions, where ops read it', () => {
+  it('is written out in full in cdk.json and the README, so an upgrade of CDK that changes it shows here', () => {
+    const notes = String(CDK_JSON_CONTEXT['//awsRegion']);
+    const readme = readFileSync(projectPath('README.md'), 'utf8');
+    const readmeRow = readme.split('\n').find((line) => line.startsWith('| `awsAccountId` / `awsRegion`')) ?? '';
+    expect(notes).toContain(SUPPORTED_REGIONS.join(', '));
+    expect(readmeRow).toContain(`${SUPPORTED_REGIONS.length} regions: ${SUPPORTED_REGIONS.map((region) => `\`${region}\``).join(', ')}`);
+  });
+});
