@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { assertSupportedRegion, type LogLevel, parseDeployConfig, SUPPORTED_REGIONS } from '../../../lib/config.js';
 import { projectPath, secretsExtension, ServiceFunction } from '../../../lib/constructs/service-function.js';
 import { RecallZoomConnectStack } from '../../../lib/recall-zoom-connect-stack.js';
-import { CDK_JSON_CONTEXT, DEPLOYABLE, defaultStack, logicalId, SYNTH_TIMEOUT_MS, type Synthesized } from './helpers.js';
+import { CDK_JSON_CONTEXT, DEPLOYABLE, defaultStack, logicalId, SYNTH_TIMEOUT_MS, type Synthesized, synthesize } from './helpers.js';
 
 /*
  * What makes a first `cdk deploy` safe to fail and retry, and what keeps the alarms fed whatever the log level.
@@ -65,6 +65,23 @@ describe("Lambda's log filter never drops the custom metrics", () => {
     expect(fn?.Properties.LoggingConfig.SystemLogLevel).toBe('INFO');
     // Powertools filters the service's own lines at the configured level.
     expect(fn?.Properties.Environment.Variables.POWERTOOLS_LOG_LEVEL).toBe(logLevel);
+  });
+});
+
+describe('the whole stack at logLevel WARN', () => {
+  let synthesized: Synthesized;
+
+  beforeAll(() => {
+    synthesized = synthesize({ ...DEPLOYABLE, logLevel: 'WARN' });
+  }, SYNTH_TIMEOUT_MS);
+
+  it('quiets only Powertools: every function still lets the metric lines through Lambda\'s filter', () => {
+    const functions = Object.values(synthesized.template.findResources('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(7);
+    for (const fn of functions) {
+      expect(fn.Properties.LoggingConfig.ApplicationLogLevel).toBe('INFO');
+      expect(fn.Properties.Environment.Variables.POWERTOOLS_LOG_LEVEL).toBe('WARN');
+    }
   });
 });
 
