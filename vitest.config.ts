@@ -13,8 +13,22 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          exclude: ['test/unit/infra/**'],
           // Unit tests stub the global `fetch`: the setup routes the Recall client's default transport through it.
           setupFiles: ['test/setup.ts', 'test/setup-unit.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // The CDK stack. Its global setup bundles the functions once; with files sharing one module registry per
+          // worker, the unbundled synth of the cdk.json stack (helpers.ts `defaultStack`) is built once per worker
+          // too, instead of once per file. Hooks that synthesize say their own (generous) timeout.
+          name: 'infra',
+          include: ['test/unit/infra/**/*.test.ts'],
+          globalSetup: ['test/unit/infra/bundled-synth.ts'],
+          isolate: false,
+          setupFiles: ['test/setup.ts'],
         },
       },
       {

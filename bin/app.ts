@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { resolveDeployConfig } from '../lib/config.js';
+import { assertSupportedRegion, resolveDeployConfig } from '../lib/config.js';
 import { RecallZoomConnectStack } from '../lib/recall-zoom-connect-stack.js';
 
 const app = new App();
 // cdk.json's context, `-c key=value`, and over them the file `npm run deploy -- --config <file>` names.
 const config = resolveDeployConfig(app.node.getAllContext());
+// A stack not pinned to a region goes to the region of the AWS profile, which the CLI passes here: refuse one the
+// stack cannot deploy to now, rather than at deploy, where the template's layer lookup would find no entry for it.
+const profileRegion = process.env.CDK_DEFAULT_REGION;
+if (!config.awsRegion && profileRegion) {
+  assertSupportedRegion(profileRegion, 'The region of your AWS profile (CDK_DEFAULT_REGION; pin another with awsRegion)');
+}
 
 new RecallZoomConnectStack(app, config.stackName, {
   description: "recall-zoom-connect: connects customers' Zoom accounts to Recall.ai with Recall-managed OAuth",

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { Fact, FactName, RegionInfo } from 'aws-cdk-lib/region-info';
 import { z } from 'zod';
 import { MAX_CALLBACK_DEADLINE_MS, MIN_CALLBACK_DEADLINE_MS, RECALL_REGIONS } from '../functions/shared/config.js';
 
@@ -168,13 +169,44 @@ const StackName = z.string({ error: STACK_NAME_RULE }).regex(/^[A-Za-z][A-Za-z0-
 const AwsAccountId = z.coerce
   .string()
   .regex(/^\d{12}$/, 'awsAccountId must be a 12-digit AWS account id (quote it in JSON so leading zeros survive)');
+/**
+ * The AWS Parameters and Secrets Lambda Extension layer the authorize function runs with (it reads its secrets
+ * through it, so its bundle carries no AWS SDK). AWS publishes the layer per region, and CDK knows its ARN from a
+ * table of the regions it was published in.
+ */
+export const SECRETS_EXTENSION_LAYER = { version: '1.0.103', architecture: 'arm64' } as const;
+
+/**
+ * The regions the stack deploys to: those where CDK knows the extension layer's ARN. In any other region synth would
+ * fail (a pinned region) or, for a stack not pinned to one, the template would fail at deploy, where its lookup of
+ * the layer finds no entry for the region.
+ */
+export const SUPPORTED_REGIONS: readonly string[] = RegionInfo.regions
+  .map((region) => region.name)
+  .filter((region) =>
+    Fact.find(region, FactName.paramsAndSecretsLambdaLayer(SECRETS_EXTENSION_LAYER.version, SECRETS_EXTENSION_LAYER.architecture)),
+  )
+  .sort();
+
+const unsupportedRegion = (region: string, where: string) =>
+  `${where} ${region} is not a region this stack deploys to. The authorize function uses the AWS Parameters and Secrets ` +
+  `Lambda Extension layer ${SECRETS_EXTENSION_LAYER.version} (${SECRETS_EXTENSION_LAYER.architecture}), whose ARN is known ` +
+  `in these regions only: ${SUPPORTED_REGIONS.join(', ')}. (recallRegion, the region of your Recall workspace, is separate.)`;
+
+/**
+ * Refuses a region the stack cannot deploy to, naming the regions it can.
+ * @param region - the target region, e.g. the one the AWS profile points at (`CDK_DEFAULT_REGION`)
+ * @param where - what the region is, for the message
+ * @throws InvalidDeployConfigError listing the supported regions
+ */
+export function assertSupportedRegion(region: string, where: string): void {
+  if (!SUPPORTED_REGIONS.includes(region)) throw new InvalidDeployConfigError(unsupportedRegion(region, where));
+}
+
 const AwsRegion = z
   .string({ error: 'awsRegion must be an AWS region such as us-east-1' })
-  .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'awsRegion must be an AWS region such as us-east-1');
-
-/** Secrets Manager's own name rule. */
-const SecretName = (key: string) =>
-  z.string({ error: `${key} must be a string` }).regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, `${key} may contain only letters, digits and /_+=.@- (at most 512)`);
+  .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'awsRegion must be an AWS region such as us-east-1')
+  .refine((region) => SUPPORTED_REGIONS.includes(region), { error: (issue) => unsupportedRegion(String(issue.input), 'awsRegion') });
 
 const PositiveInt = (key: string, fallback: number) =>
   z.coerce
@@ -251,6 +283,71 @@ export const RUNTIME_SETTINGS = {
 
 /** The settings of every call to Recall: every function that calls Recall gets them. */
 export const RECALL_CALL_SETTINGS = ['recallTimeoutMs', 'recallMaxAttempts', 'recallBackoffBaseMs', 'recallBackoffMaxMs'] as const;
+
+/** The routes of the API, each throttled on its own so a flood of one cannot starve another. */
+export const THROTTLED_ROUTES = {
+  authorize: ['GET /zoom/authorize'],
+  callback: ['GET /zoom/callback'],
+  webhook: ['POST /zoom/webhook'],
+  // Each method is a route of its own, with its own bucket of these limits.
+  connections: ['GET /connections/{userId}', 'DELETE /connections/{userId}'],
+} as const;
+export type ThrottledRoute = keyof typeof THROTTLED_ROUTES;
+
+/**
+ * Each route's own token bucket, requests per second and burst. A user's connect is one authorize and one callback;
+ * Zoom's webhook deliveries and the product backend's calls come in their own rhythm. API Gateway answers 429 above
+ * a route's limit, whatever the other routes see.
+ */
+export const ROUTE_THROTTLE_DEFAULTS: Readonly<Record<ThrottledRoute, { rateLimit: number; burstLimit: number }>> = {
+  authorize: { rateLimit: 25, burstLimit: 50 },
+  callback: { rateLimit: 25, burstLimit: 50 },
+  webhook: { rateLimit: 50, burstLimit: 100 },
+  connections: { rateLimit: 25, burstLimit: 50 },
+};
+
+const Limit = (key: string) =>
+  z.coerce.number({ error: `${key} must be a number` }).int(`${key} must be a whole number`).positive(`${key} must be greater than 0`);
+
+const RouteThrottle = (route: string) =>
+  z.strictObject(
+    {
+      rateLimit: Limit(`routeThrottling.${route}.rateLimit`).optional(),
+      burstLimit: Limit(`routeThrottling.${route}.burstLimit`).optional(),
+    },
+    { error: `routeThrottling.${route} must be an object {"rateLimit": <requests per second>, "burstLimit": <requests>}` },
+  );
+
+/** Per-route overrides of `ROUTE_THROTTLE_DEFAULTS`; a route or limit left out keeps its default. */
+const RouteThrottling = z
+  .preprocess(
+    (value) => (value === null || value === '' ? undefined : parseJsonIfString(value)),
+    z
+      .strictObject(
+        Object.fromEntries(Object.keys(THROTTLED_ROUTES).map((route) => [route, RouteThrottle(route).optional()])) as Record<
+          ThrottledRoute,
+          z.ZodOptional<ReturnType<typeof RouteThrottle>>
+        >,
+        {
+          error: (issue) =>
+            issue.code === 'unrecognized_keys'
+              ? `routeThrottling has no route ${issue.keys.join(', ')}; its routes are ${Object.keys(THROTTLED_ROUTES).join(', ')}`
+              : 'routeThrottling must be an object of routes, e.g. {"authorize": {"rateLimit": 25, "burstLimit": 50}}',
+        },
+      )
+      .optional(),
+  )
+  .transform((overrides) =>
+    Object.fromEntries(
+      (Object.keys(THROTTLED_ROUTES) as ThrottledRoute[]).map((route) => [
+        route,
+        {
+          rateLimit: overrides?.[route]?.rateLimit ?? ROUTE_THROTTLE_DEFAULTS[route].rateLimit,
+          burstLimit: overrides?.[route]?.burstLimit ?? ROUTE_THROTTLE_DEFAULTS[route].burstLimit,
+        },
+      ]),
+    ) as Record<ThrottledRoute, { rateLimit: number; burstLimit: number }>,
+  );
 
 /** `true`/`false`, also as `-c key=true` passes it (a string). */
 const Flag = (key: string) =>
@@ -411,13 +508,20 @@ const DeployConfigFields = z.object({
   eventsEndpoint: z.preprocess(unsetIfEmpty, EventsEndpoint.optional()),
   /** How the product backend authenticates to /connections: IAM (SigV4, the default) or its own JWTs. */
   connectionsAuth: z.preprocess(unsetIfEmpty, ConnectionsAuth),
-  /** Name of the JSON app secret the stack creates (with placeholder values ops replace). */
-  appSecretName: SecretName('appSecretName')
-    // Secrets Manager appends "-" and six characters to form the ARN; a name that already ends so is ambiguous.
-    .refine((name) => !/-[A-Za-z0-9]{6}$/.test(name), 'appSecretName must not end with a hyphen and six characters')
-    .default('recall-zoom-connect/app'),
-  /** Use this existing secret instead of creating one (e.g. after a stack was deleted and the secret retained). */
-  existingAppSecretName: z.preprocess(unsetIfEmpty, SecretName('existingAppSecretName').optional()),
+  /**
+   * The secrets ops fill in are named `<secretNamePrefix>/recall-api-key`, `/zoom-client-id` and
+   * `/zoom-webhook-secret-token`: one per value, so each function is granted only the ones it reads.
+   */
+  secretNamePrefix: z
+    .string({ error: 'secretNamePrefix must be a string such as recall-zoom-connect/prod' })
+    .regex(
+      /^[A-Za-z0-9_+=.@-][A-Za-z0-9/_+=.@-]{0,199}$/,
+      'secretNamePrefix may contain only letters, digits and /_+=.@- (at most 200), and must not start with /',
+    )
+    .refine((prefix) => !prefix.endsWith('/'), 'secretNamePrefix must not end with "/": the stack adds "/<secret>"')
+    .default('recall-zoom-connect'),
+  /** Use the three secrets of that prefix that already exist (kept when a stack was deleted) instead of creating them. */
+  useExistingSecrets: Flag('useExistingSecrets'),
   /** Powertools log level of every function. */
   logLevel: z.preprocess(
     (value) => (typeof value === 'string' ? value.toUpperCase() : value),
@@ -427,6 +531,10 @@ const DeployConfigFields = z.object({
   throttleRateLimit: PositiveInt('throttleRateLimit', 50),
   /** Requests the API absorbs in a burst above the rate. */
   throttleBurstLimit: PositiveInt('throttleBurstLimit', 100),
+  /** Each route's own rate and burst, so that no route's flood starves another. */
+  routeThrottling: RouteThrottling,
+  /** With a custom domain, keep the execute-api endpoint reachable as well (by default the domain is the only way in). */
+  keepExecuteApiEndpoint: Flag('keepExecuteApiEndpoint'),
   /** Minutes between two runs of the health sync, which marks connections of unhealthy Recall credentials. */
   healthSyncMinutes: WholeNumber('healthSyncMinutes', HEALTH_SYNC_MINUTES),
   /** Minutes between two runs of reconcile, which compares Recall's credentials with the connection records. */
@@ -488,6 +596,12 @@ export const DeployConfigSchema = DeployConfigFields.superRefine((config, ctx) =
     issue(
       'alarmTopicArn',
       `alarmTopicArn is in ${topicRegion}, but CloudWatch alarms only notify topics in their own region ${config.awsRegion}`,
+    );
+  }
+  if (config.keepExecuteApiEndpoint === true && !config.customDomain) {
+    issue(
+      'keepExecuteApiEndpoint',
+      'keepExecuteApiEndpoint only applies with customDomain: without one, the execute-api endpoint is the way in and always stays on',
     );
   }
   const domainName = config.customDomain?.domainName;

@@ -1,6 +1,7 @@
-import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { PLACEHOLDER_RECALL_ZOOM_OAUTH_APP_ID, PLACEHOLDER_RETURN_URL, type DeployConfig } from './config.js';
+import { assertSupportedRegion, PLACEHOLDER_RECALL_ZOOM_OAUTH_APP_ID, PLACEHOLDER_RETURN_URL, type DeployConfig } from './config.js';
+import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../functions/shared/secrets.js';
 import { ConnectApi } from './constructs/connect-api.js';
 import { describeConnectionsAuth } from './constructs/connections-auth.js';
 import { EventsEndpoint } from './constructs/events-endpoint.js';
@@ -15,7 +16,7 @@ export interface RecallZoomConnectStackProps extends StackProps {
 }
 
 /**
- * The whole service: stateful resources (table, app secret, generated keys), the messaging (webhook queue,
+ * The whole service: stateful resources (table, the secrets ops fill in, generated keys), the messaging (webhook queue,
  * lifecycle event bus), the API and the background jobs that use them, the alarms and dashboard that watch them,
  * plus the outputs ops need after `cdk deploy`.
  */
@@ -31,16 +32,18 @@ export class RecallZoomConnectStack extends Stack {
   constructor(scope: Construct, id: string, props: RecallZoomConnectStackProps) {
     super(scope, id, props);
     const { config } = props;
+    // A pinned region the extension layer is not published in fails here, with the list, rather than deep in CDK.
+    if (!Token.isUnresolved(this.region)) assertSupportedRegion(this.region, 'The stack region');
 
     this.state = new StatefulResources(this, 'State', {
-      appSecretName: config.appSecretName,
-      ...(config.existingAppSecretName ? { existingAppSecretName: config.existingAppSecretName } : {}),
+      secretNamePrefix: config.secretNamePrefix,
+      useExistingSecrets: config.useExistingSecrets,
     });
     this.messaging = new LifecycleMessaging(this, 'Messaging', { webhookConsumer: WEBHOOK_WORKER });
     this.api = new ConnectApi(this, 'Api', {
       config,
       table: this.state.table,
-      appSecret: this.state.appSecret,
+      secrets: this.state.secrets,
       signingKeySecret: this.state.signingKeySecret,
       stateKeySecret: this.state.stateKeySecret,
       eventBus: this.messaging.eventBus,
@@ -50,7 +53,7 @@ export class RecallZoomConnectStack extends Stack {
       config,
       zoomRedirectUri: this.api.zoomRedirectUri,
       table: this.state.table,
-      appSecret: this.state.appSecret,
+      recallApiKeySecret: this.state.secrets.recallApiKey,
       eventBus: this.messaging.eventBus,
       webhookQueue: this.messaging.webhookQueue,
     });
@@ -129,11 +132,18 @@ export class RecallZoomConnectStack extends Stack {
         value: this.api.httpApi.arnForExecuteApi('*', '/connections/*', '$default'),
       });
     }
-    new CfnOutput(this, 'AppSecretName', {
-      description:
-        'Secrets Manager secret to fill in: {"recallApiKey":"...","zoomClientId":"...","zoomWebhookSecretToken":"..."}',
-      value: this.state.appSecretName,
-    });
+    // One output per secret ops fill in, each with the bare value it must hold and who reads it.
+    const filledSecretOutputs: Record<FilledSecret, { output: string; readBy: string }> = {
+      recallApiKey: { output: 'RecallApiKeySecretName', readBy: 'the functions that call Recall' },
+      zoomClientId: { output: 'ZoomClientIdSecretName', readBy: 'authorize and the callback' },
+      zoomWebhookSecretToken: { output: 'ZoomWebhookSecretTokenSecretName', readBy: 'the webhook only' },
+    };
+    for (const name of FILLED_SECRET_NAMES) {
+      new CfnOutput(this, filledSecretOutputs[name].output, {
+        description: `Secrets Manager secret to fill in with ${FILLED_SECRETS[name].what} alone (a bare string, no JSON). Read by ${filledSecretOutputs[name].readBy}.`,
+        value: this.state.secretNames[name],
+      });
+    }
     new CfnOutput(this, 'SigningKeySecretArn', {
       description: 'Secrets Manager secret holding the connect-token HS256 key; the product backend reads it to sign links.',
       value: this.state.signingKeySecret.secretArn,
@@ -154,8 +164,13 @@ export class RecallZoomConnectStack extends Stack {
     });
     new CfnOutput(this, 'WebhookDeadLetterQueueUrl', {
       description:
-        'Zoom events that failed processing or forwarding to Recall 5 times (the dead-letter alarm fires). Fix the cause, then redrive them to the webhook queue (SQS console: Start DLQ redrive).',
+        'Zoom events that failed processing or forwarding to Recall 5 times (the dead-letter alarm fires). Fix the cause, then redrive them to the webhook queue: see WebhookDeadLetterQueueArn.',
       value: this.messaging.webhookDeadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, 'WebhookDeadLetterQueueArn', {
+      description:
+        'To redrive the dead-lettered Zoom events to the webhook queue once the cause is fixed: aws sqs start-message-move-task --source-arn <this> (they go back to the queue they came from).',
+      value: this.messaging.webhookDeadLetterQueue.queueArn,
     });
     new CfnOutput(this, 'HealthSyncDeadLetterQueueUrl', {
       description:
@@ -165,7 +180,7 @@ export class RecallZoomConnectStack extends Stack {
     new CfnOutput(this, 'ReconcileFunctionName', {
       description: config.reconcileFix
         ? 'Reconcile, scheduled; it repairs what it finds (reconcileFix). To run it now: aws lambda invoke --function-name <this> out.json. To report without repairing, run npm run reconcile (see npm run reconcile -- --help).'
-        : 'Reconcile, scheduled; it only reports (reconcileFix is false). To run it now: aws lambda invoke --function-name <this> out.json. To repair, run npm run reconcile -- --fix with TABLE_NAME, APP_SECRET_ID (AppSecretName) and RECALL_ZOOM_OAUTH_APP_ID set (see --help).',
+        : 'Reconcile, scheduled; it only reports (reconcileFix is false). To run it now: aws lambda invoke --function-name <this> out.json. To repair, run npm run reconcile -- --fix with TABLE_NAME, RECALL_API_KEY_SECRET_ID (RecallApiKeySecretName) and RECALL_ZOOM_OAUTH_APP_ID set (see --help).',
       value: this.jobs.reconcile.fn.functionName,
     });
     new CfnOutput(this, 'ReconcileDeadLetterQueueUrl', {

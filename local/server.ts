@@ -144,8 +144,11 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       AWS_SESSION_TOKEN: undefined,
       AWS_PROFILE: undefined,
       // Local mode passes secret values directly; ids left over from a deployed stack's shell must not win.
-      APP_SECRET_ID: undefined,
+      RECALL_API_KEY_SECRET_ID: undefined,
+      ZOOM_CLIENT_ID_SECRET_ID: undefined,
+      ZOOM_WEBHOOK_SECRET_TOKEN_SECRET_ID: undefined,
       SIGNING_KEY_SECRET_ID: undefined,
+      STATE_KEY_SECRET_ID: undefined,
     });
     cleanups.push(restoreEnv);
 

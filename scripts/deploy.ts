@@ -16,6 +16,7 @@ import {
   InvalidDeployConfigError,
   resolveDeployConfig,
 } from '../lib/config.js';
+import { FILLED_SECRET_NAMES, FILLED_SECRETS } from '../functions/shared/secrets.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -155,7 +156,23 @@ export function deploy(argv: readonly string[], io: DeployIo): number {
   }
   io.out(describeDeployment(config));
   const { command, args: commandArgs } = cdkDeployCommand(args, io.cwd);
-  return io.run(command, commandArgs);
+  const status = io.run(command, commandArgs);
+  if (status === 0) io.out(secretsToFill(config));
+  return status;
+}
+
+/**
+ * What to fill in after a deploy: the three secrets this configuration names (the stack's ...SecretName outputs),
+ * each to hold one bare value; each function reads only the ones it needs.
+ */
+export function secretsToFill(config: Pick<DeployConfig, 'secretNamePrefix'>): string {
+  const lines = FILLED_SECRET_NAMES.map(
+    (name) => `  ${config.secretNamePrefix}/${FILLED_SECRETS[name].nameSuffix}: ${FILLED_SECRETS[name].what}`,
+  );
+  return [
+    'Secrets to fill in once, each with its bare value (README, Deploy, step 6); until then they hold REPLACE_ME:',
+    ...lines,
+  ].join('\n');
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

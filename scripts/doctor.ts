@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as z from 'zod/mini';
 import { recallBaseUrlFor } from '../functions/shared/config.js';
-import { SECRET_PLACEHOLDER } from '../functions/shared/secrets.js';
+import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret, SECRET_PLACEHOLDER } from '../functions/shared/secrets.js';
 import { type DeployConfig, InvalidDeployConfigError } from '../lib/config.js';
 import { LocalConfigError, parseLocalEnv, resolveLocalSettings } from '../local/local-settings.js';
 import { startFakeRecall } from '../local/sandbox-recall.js';
@@ -28,7 +28,7 @@ Checks a setup before a user meets its mistakes, one line per check (OK or FAIL,
   --local           local mode (npm start): its environment variables and defaults, and its Recall (the
                     running server's sandbox, a sandbox started for the check, or RECALL_API_BASE_URL/RECALL_REGION)
   --config <file>   a deployed stack: the deployment's config file, the stack's outputs (CloudFormation) and its
-                    app secret (Secrets Manager), with AWS credentials from the usual chain
+                    three secrets (Secrets Manager), with AWS credentials from the usual chain
   --profile <name>  AWS profile for --config (or AWS_PROFILE)
   -h, --help        show this help
 
@@ -81,7 +81,6 @@ const RecallAppSchema = z.looseObject({
 });
 type RecallApp = z.infer<typeof RecallAppSchema>;
 
-const SECRET_FIELDS = ['recallApiKey', 'zoomClientId', 'zoomWebhookSecretToken'] as const;
 const isUnset = (value: string | undefined) => value === undefined || value.trim() === '' || value === SECRET_PLACEHOLDER;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -93,7 +92,7 @@ export async function runChecks(target: DoctorTarget, fetchFn: typeof fetch = fe
   const results: CheckResult[] = [...target.gatherFailures];
 
   // 1. Placeholders.
-  const unset = SECRET_FIELDS.filter((field) => isUnset(target.secrets[field]));
+  const unset = FILLED_SECRET_NAMES.filter((field) => isUnset(target.secrets[field]));
   results.push(
     unset.length === 0
       ? ok('secrets', `no placeholders in ${target.secretSource}`)
@@ -328,7 +327,14 @@ export async function awsStackReader(region: string | undefined, profile: string
   };
 }
 
-/** A deployed stack's target: the config file's settings, the stack's outputs and its app secret. */
+/** The stack output that names each filled secret. */
+const SECRET_OUTPUTS: Record<FilledSecret, string> = {
+  recallApiKey: 'RecallApiKeySecretName',
+  zoomClientId: 'ZoomClientIdSecretName',
+  zoomWebhookSecretToken: 'ZoomWebhookSecretTokenSecretName',
+};
+
+/** A deployed stack's target: the config file's settings, the stack's outputs and its three filled secrets. */
 export async function deployedTarget(config: DeployConfig, aws: DeployedStackReader): Promise<DoctorTarget> {
   const gatherFailures: CheckResult[] = [];
   const notes = [`Checking stack ${config.stackName}${config.awsRegion ? ` in ${config.awsRegion}` : ''} (Recall ${config.recallRegion}).`];
@@ -339,23 +345,26 @@ export async function deployedTarget(config: DeployConfig, aws: DeployedStackRea
   } catch (error) {
     gatherFailures.push(fail('stack', `could not read stack ${config.stackName} (${errorName(error)}): check your AWS credentials and region.`));
   }
-  const secretName = outputs?.AppSecretName ?? config.existingAppSecretName ?? config.appSecretName;
-  const secretSource = `the app secret ${secretName}`;
-  let secrets: DoctorTarget['secrets'] = {};
-  try {
-    const text = await aws.secretString(secretName);
-    const parsed: unknown = text === undefined ? undefined : JSON.parse(text);
-    if (parsed === null || typeof parsed !== 'object') throw new SyntaxError('not a JSON object');
-    const values = parsed as Record<string, unknown>;
-    secrets = Object.fromEntries(SECRET_FIELDS.map((field) => [field, typeof values[field] === 'string' ? values[field] : undefined]));
-  } catch (error) {
-    gatherFailures.push(
-      fail(
-        'app secret',
-        `could not read ${secretName} as JSON {"recallApiKey","zoomClientId","zoomWebhookSecretToken"} (${errorName(error)}): ` +
-          'check that it exists, that you may read it, and that its value is that JSON.',
-      ),
-    );
+  // One secret per value (each function may read only its own): the stack's outputs name them, else the prefix does.
+  const secretNames = Object.fromEntries(
+    FILLED_SECRET_NAMES.map((name) => [
+      name,
+      outputs?.[SECRET_OUTPUTS[name]] ?? `${config.secretNamePrefix}/${FILLED_SECRETS[name].nameSuffix}`,
+    ]),
+  ) as Record<FilledSecret, string>;
+  const secretSource = `the secrets ${config.secretNamePrefix}/*`;
+  const secrets: DoctorTarget['secrets'] = {};
+  for (const name of FILLED_SECRET_NAMES) {
+    try {
+      secrets[name] = await aws.secretString(secretNames[name]);
+    } catch (error) {
+      gatherFailures.push(
+        fail(
+          `secret ${name}`,
+          `could not read ${secretNames[name]} (${errorName(error)}): check that it exists and that you may read it.`,
+        ),
+      );
+    }
   }
   const notDeployed = (what: string) => ({ unknown: `not known: ${what} comes from the deployed stack, which could not be read.` });
   const derivedRedirect = config.zoomRedirectUri ?? (config.customDomain ? `https://${config.customDomain.domainName}/zoom/callback` : undefined);

@@ -32,7 +32,7 @@ Environment (the functions' own variables; against a deployed stack, take them f
   TABLE_NAME                       the TableName output
   RECALL_ZOOM_OAUTH_APP_ID         recallZoomOAuthAppId of the deploy config
   RECALL_REGION                    recallRegion of the deploy config (or RECALL_API_BASE_URL, a full base URL)
-  APP_SECRET_ID                    the AppSecretName output: the Recall API key is read from it in Secrets Manager
+  RECALL_API_KEY_SECRET_ID         the RecallApiKeySecretName output: the Recall API key is read from it in Secrets Manager
   RECALL_API_KEY                   or the Recall API key itself (local mode, the sandbox)
   AWS_PROFILE, AWS_REGION, ...     AWS credentials and region as usual (the stack's region);
                                    AWS_ENDPOINT_URL_DYNAMODB for a local table

@@ -69,7 +69,7 @@ async function callback(event: APIGatewayProxyEventV2, context: Context): Promis
         zoomRedirectUri: config.zoomRedirectUri,
         stateTtlSeconds: config.oauthStateTtlSeconds,
       },
-      zoomClientId: async () => (await secrets.app()).zoomClientId,
+      zoomClientId: () => secrets.zoomClientId(),
       oauthAppId: config.recallOAuthAppId,
       deadlineMs: now + Math.min(config.callbackDeadlineMs, remaining - SAFETY_MARGIN_MS),
       now: Date.now,

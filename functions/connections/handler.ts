@@ -38,7 +38,7 @@ async function connectionsApi(event: APIGatewayProxyEventV2, context: Context): 
     case 'DELETE': {
       // Before any write: with no usable Recall key the record would end but its credential stay behind. The
       // error middleware answers 503 and the product can simply try again.
-      await secrets.app();
+      await secrets.recallApiKey();
       const ended = await disconnectUser(userId, { connections, recall, now: Date.now, events, log: logger });
       if (!ended) return json(404, { error: 'No connection for this user.' });
       logger.info('Connection ended', { recallCredentialId: ended.recallCredentialId, status: ended.status });

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { MisconfiguredError } from './errors.js';
+import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from './secrets.js';
 
 export const RECALL_REGIONS = ['us-east-1', 'us-west-2', 'eu-central-1', 'ap-northeast-1'] as const;
 export type RecallRegion = (typeof RECALL_REGIONS)[number];
@@ -44,8 +45,10 @@ const EnvSchema = z.object({
   RECALL_ZOOM_OAUTH_APP_ID: nonEmpty(),
   /** Comma-separated return URL prefixes (origin + path). */
   RETURN_URL_ALLOWLIST: nonEmpty(),
-  /** Secrets Manager id of the JSON secret `{recallApiKey, zoomClientId, zoomWebhookSecretToken}`. */
-  APP_SECRET_ID: optionalNonEmpty(),
+  /** Secrets Manager ids of the secrets ops fill in, each given only to the functions that read it. */
+  RECALL_API_KEY_SECRET_ID: optionalNonEmpty(),
+  ZOOM_CLIENT_ID_SECRET_ID: optionalNonEmpty(),
+  ZOOM_WEBHOOK_SECRET_TOKEN_SECRET_ID: optionalNonEmpty(),
   /** Secrets Manager id of the generated connect-token signing key (a plain string). */
   SIGNING_KEY_SECRET_ID: optionalNonEmpty(),
   /** Secrets Manager id of the generated key that seals each connect attempt in its cookie (a plain string). */
@@ -87,10 +90,16 @@ export interface ServiceConfig {
   returnUrlAllowlist: readonly string[];
   secrets:
     /**
-     * Functions that never verify connect tokens are not given the signing key at all, and only the two connect
-     * steps (authorize and callback) are given the state key.
+     * Each function is given the ids of exactly the secrets it reads: the Recall API key to those that call Recall,
+     * the Zoom client id to the two connect steps, the webhook Secret Token to the webhook, the signing key to
+     * authorize, the state key to authorize and the callback.
      */
-    | { source: 'secrets-manager'; appSecretId: string; signingKeySecretId?: string; stateKeySecretId?: string }
+    | {
+        source: 'secrets-manager';
+        secretIds: Partial<Record<FilledSecret, string>>;
+        signingKeySecretId?: string;
+        stateKeySecretId?: string;
+      }
     | {
         source: 'environment';
         recallApiKey: string;
@@ -163,10 +172,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
 }
 
 function secretSource(e: z.infer<typeof EnvSchema>): ServiceConfig['secrets'] {
-  if (e.APP_SECRET_ID) {
+  const secretIds = Object.fromEntries(
+    FILLED_SECRET_NAMES.flatMap((name) => {
+      const id = e[FILLED_SECRETS[name].variable];
+      return id ? [[name, id]] : [];
+    }),
+  ) as Partial<Record<FilledSecret, string>>;
+  // On AWS every function is given the id of at least one of these; local mode passes the values themselves instead.
+  if (Object.keys(secretIds).length > 0) {
     return {
       source: 'secrets-manager',
-      appSecretId: e.APP_SECRET_ID,
+      secretIds,
       ...(e.SIGNING_KEY_SECRET_ID ? { signingKeySecretId: e.SIGNING_KEY_SECRET_ID } : {}),
       ...(e.STATE_KEY_SECRET_ID ? { stateKeySecretId: e.STATE_KEY_SECRET_ID } : {}),
     };
@@ -174,7 +190,7 @@ function secretSource(e: z.infer<typeof EnvSchema>): ServiceConfig['secrets'] {
   const missing = (['RECALL_API_KEY', 'ZOOM_CLIENT_ID', 'CONNECT_SIGNING_KEY'] as const).filter((name) => !e[name]);
   if (missing.length > 0) {
     throw new MisconfiguredError(
-      `Set APP_SECRET_ID (on AWS), or ${missing.join(', ')} (local mode).`,
+      `Set the *_SECRET_ID variables (on AWS), or ${missing.join(', ')} (local mode).`,
     );
   }
   return {

@@ -23,7 +23,7 @@ export function createRecallClient(
       maxDelayMs: config.recall.backoffMaxMs,
     },
     ...options,
-    apiKey: async () => (await secrets.app()).recallApiKey,
+    apiKey: () => secrets.recallApiKey(),
     onRetry: (retry) => logger.warn('Retrying a Recall call', retry),
     onAttempt: (attempt) => {
       recallAttempt(attempt);
@@ -31,7 +31,7 @@ export function createRecallClient(
       // The webhook forward sends no API key: its 401 is about the OAuth app's webhook secret, not our key.
       if (attempt.status === 401 && attempt.operation !== 'forward') {
         secrets.clear();
-        logger.error('Recall refused the API key (401): check recallApiKey in the app secret; it is read again on the next call', {
+        logger.error('Recall refused the API key (401): check the Recall API key secret; it is read again on the next call', {
           operation: attempt.operation,
           status: attempt.status,
         });

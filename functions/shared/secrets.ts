@@ -1,4 +1,3 @@
-import * as z from 'zod/mini';
 import type { ServiceConfig } from './config.js';
 import { MisconfiguredError } from './errors.js';
 
@@ -32,38 +31,40 @@ export interface SecretReader {
   read(secretId: string, versionStage?: SecretVersionStage): Promise<string | undefined>;
 }
 
-const notPlaceholder = () =>
-  z.string().check(
-    z.minLength(1),
-    z.refine((value) => value !== SECRET_PLACEHOLDER, 'still holds the placeholder'),
-  );
+/**
+ * The secrets ops fill in after the first deploy, one value each (the bare string, no JSON), so that every function
+ * is granted exactly the secrets it reads: the Recall API key only to the functions that call Recall, the Zoom client
+ * id only to the two connect steps, the webhook Secret Token only to the webhook. Each is named to a function by its
+ * variable; the stack creates each as `<secretNamePrefix>/<nameSuffix>` holding the placeholder.
+ */
+export const FILLED_SECRETS = {
+  recallApiKey: { variable: 'RECALL_API_KEY_SECRET_ID', nameSuffix: 'recall-api-key', what: 'the Recall API key' },
+  zoomClientId: { variable: 'ZOOM_CLIENT_ID_SECRET_ID', nameSuffix: 'zoom-client-id', what: "the Zoom app's client id" },
+  zoomWebhookSecretToken: {
+    variable: 'ZOOM_WEBHOOK_SECRET_TOKEN_SECRET_ID',
+    nameSuffix: 'zoom-webhook-secret-token',
+    what: "the Zoom app's Secret Token",
+  },
+} as const;
 
-/** The JSON secret ops fill in: `{"recallApiKey": "...", "zoomClientId": "...", "zoomWebhookSecretToken": "..."}`. */
-export const AppSecretSchema = z.object({
-  recallApiKey: notPlaceholder(),
-  zoomClientId: notPlaceholder(),
-  // Only the webhook needs it; unfilled (empty or the placeholder) means not set, never a key anyone could know.
-  zoomWebhookSecretToken: z.pipe(
-    z.optional(z.string()),
-    z.transform((value) => (value && value !== SECRET_PLACEHOLDER ? value : undefined)),
-  ),
-});
+export type FilledSecret = keyof typeof FILLED_SECRETS;
+export const FILLED_SECRET_NAMES = Object.keys(FILLED_SECRETS) as FilledSecret[];
 
-/** The app secret, parsed. */
-export interface AppSecrets {
-  recallApiKey: string;
-  zoomClientId: string;
-  zoomWebhookSecretToken?: string;
-}
+/** The local-mode variable that carries each filled secret's value itself. */
+const LOCAL_VARIABLES: Record<FilledSecret, string> = {
+  recallApiKey: 'RECALL_API_KEY',
+  zoomClientId: 'ZOOM_CLIENT_ID',
+  zoomWebhookSecretToken: 'ZOOM_WEBHOOK_SECRET_TOKEN',
+};
 
 /**
  * Loads the service's secrets lazily and keeps each for `cacheSeconds`, so a warm invocation makes no Secrets
- * Manager call. The app secret, the signing keys and the state keys are loaded and cached independently: the
- * authorize step can verify a connect token (and so trust its return URL) even while the app secret is still a
+ * Manager call. Each filled secret, the signing keys and the state keys are loaded and cached independently: the
+ * authorize step can verify a connect token (and so trust its return URL) even while the Zoom client id is still a
  * placeholder. A failed load is not cached: the next invocation tries again.
  */
 export class SecretStore {
-  readonly #app: Cached<AppSecrets>;
+  readonly #filled: Record<FilledSecret, Cached<string>>;
   readonly #signingKeys: Cached<RotatingKeys>;
   readonly #stateKeys: Cached<RotatingKeys>;
 
@@ -76,17 +77,29 @@ export class SecretStore {
     now: () => number = Date.now,
   ) {
     const ttlMs = config.secretsCacheSeconds * 1000;
-    this.#app = new Cached(() => this.#loadApp(), ttlMs, now);
+    this.#filled = {
+      recallApiKey: new Cached(() => this.#loadFilled('recallApiKey'), ttlMs, now),
+      zoomClientId: new Cached(() => this.#loadFilled('zoomClientId'), ttlMs, now),
+      zoomWebhookSecretToken: new Cached(() => this.#loadFilled('zoomWebhookSecretToken'), ttlMs, now),
+    };
     this.#signingKeys = new Cached(() => this.#loadSigningKeys(), ttlMs, now);
     this.#stateKeys = new Cached(() => this.#loadStateKeys(), ttlMs, now);
   }
 
   /**
-   * The app secret (`recallApiKey`, `zoomClientId`, `zoomWebhookSecretToken`).
-   * @throws MisconfiguredError naming the secret and its fields when it is unreadable or not filled in
+   * The Recall API key (functions that call Recall).
+   * @throws MisconfiguredError naming the secret when it is unreadable, not filled in, or not given to this function
    */
-  app(): Promise<AppSecrets> {
-    return this.#app.get();
+  recallApiKey(): Promise<string> {
+    return this.#filled.recallApiKey.get();
+  }
+
+  /**
+   * The Zoom app's client id (the two connect steps).
+   * @throws MisconfiguredError naming the secret when it is unreadable, not filled in, or not given to this function
+   */
+  zoomClientId(): Promise<string> {
+    return this.#filled.zoomClientId.get();
   }
 
   /**
@@ -113,58 +126,49 @@ export class SecretStore {
   }
 
   /**
-   * The Zoom app's Secret Token, for webhook signatures.
-   * @throws MisconfiguredError naming the secret and field while it is not filled in
+   * The Zoom app's Secret Token, for webhook signatures (the webhook only).
+   * @throws MisconfiguredError naming the secret while it is not filled in
    */
-  async webhookSecretToken(): Promise<string> {
-    const { zoomWebhookSecretToken } = await this.app();
-    if (zoomWebhookSecretToken) return zoomWebhookSecretToken;
-    const source = this.config.secrets;
-    throw new MisconfiguredError(
-      source.source === 'secrets-manager'
-        ? `Secret ${source.appSecretId} has no zoomWebhookSecretToken (the Zoom app's Secret Token): every webhook is refused until it is set.`
-        : 'ZOOM_WEBHOOK_SECRET_TOKEN is not set: every webhook is refused until it is.',
-      source.source === 'secrets-manager'
-        ? { secret: source.appSecretId, fields: ['zoomWebhookSecretToken'] }
-        : { fields: ['ZOOM_WEBHOOK_SECRET_TOKEN'] },
-    );
+  webhookSecretToken(): Promise<string> {
+    return this.#filled.zoomWebhookSecretToken.get();
   }
 
   /** Forget the cached secrets (tests, and after Recall rejects the API key so a rotated key is picked up). */
   clear(): void {
-    this.#app.clear();
+    for (const cached of Object.values(this.#filled)) cached.clear();
     this.#signingKeys.clear();
     this.#stateKeys.clear();
   }
 
-  async #loadApp(): Promise<AppSecrets> {
+  async #loadFilled(name: FilledSecret): Promise<string> {
     const source = this.config.secrets;
+    const { variable, what } = FILLED_SECRETS[name];
     if (source.source === 'environment') {
-      return {
-        recallApiKey: source.recallApiKey,
-        zoomClientId: source.zoomClientId,
-        ...(source.zoomWebhookSecretToken ? { zoomWebhookSecretToken: source.zoomWebhookSecretToken } : {}),
-      };
+      const value = source[name];
+      if (value) return value;
+      const local = LOCAL_VARIABLES[name];
+      throw new MisconfiguredError(`${local} is not set: ${what} is needed here.`, { fields: [local] });
     }
-    const text = await this.#readCurrent(source.appSecretId);
-    const json = parseJson(text);
-    if (json === undefined) {
-      throw new MisconfiguredError(`Secret ${source.appSecretId} is not JSON; it must be an object with recallApiKey and zoomClientId.`, {
-        secret: source.appSecretId,
+    const secretId = source.secretIds[name];
+    if (secretId === undefined) {
+      throw new MisconfiguredError(`This function has no ${what} (${variable} is not set).`, { fields: [variable] });
+    }
+    const value = (await this.#readCurrent(secretId)).trim();
+    // Names and fixed wording only: the secret's value never reaches an error message.
+    if (value === '' || value === SECRET_PLACEHOLDER) {
+      const state = value === '' ? 'is empty' : `still holds the placeholder ${SECRET_PLACEHOLDER}`;
+      throw new MisconfiguredError(`Secret ${secretId} is not filled in: it ${state} instead of ${what}.`, {
+        secret: secretId,
+        fields: [name],
       });
     }
-    const parsed = AppSecretSchema.safeParse(json);
-    if (!parsed.success) {
-      // Field names and zod's own wording only: the secret's values never reach an error message.
-      const fields = [...new Set(parsed.error.issues.map((issue) => issue.path.join('.') || '(root)'))];
-      const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-      throw new MisconfiguredError(`Secret ${source.appSecretId} is not filled in correctly (${problems.join('; ')}).`, {
-        secret: source.appSecretId,
-        fields,
+    if (value.startsWith('{')) {
+      throw new MisconfiguredError(`Secret ${secretId} holds JSON; it must hold ${what} alone, as a bare string.`, {
+        secret: secretId,
+        fields: [name],
       });
     }
-    const { zoomWebhookSecretToken, ...required } = parsed.data;
-    return { ...required, ...(zoomWebhookSecretToken ? { zoomWebhookSecretToken } : {}) };
+    return value;
   }
 
   async #loadSigningKeys(): Promise<RotatingKeys> {
@@ -206,7 +210,10 @@ export class SecretStore {
     const reader = this.#reader();
     const [current, previous] = await Promise.all([
       reader.read(secretId, 'AWSCURRENT'),
-      reader.read(secretId, 'AWSPREVIOUS'),
+      // A previous version only ever widens what verifies or opens for a while, and how a reader answers a stage that
+      // does not exist is not documented (the extension's answer varies): any failure to read it means "no previous
+      // key". The current version, read alongside with the same grant, reports a real problem on its own.
+      reader.read(secretId, 'AWSPREVIOUS').catch(() => undefined),
     ]);
     if (current === undefined) throw notFound(secretId);
     if (current.length < minLength) {
@@ -259,13 +266,5 @@ class Cached<T> {
 
   clear(): void {
     this.#entry = undefined;
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

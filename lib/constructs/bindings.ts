@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { FILLED_SECRETS, type FilledSecret } from '../../functions/shared/secrets.js';
 import { lockKey } from '../../functions/shared/table-schema.js';
 
 /**
@@ -93,6 +94,20 @@ export function bindSecret(fn: lambda.Function, secret: secretsmanager.ISecret, 
     actions: ['secretsmanager:GetSecretValue'],
     resourceArns: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
   });
+}
+
+/**
+ * Binds one of the secrets ops fill in (see `FILLED_SECRETS`) under the variable the runtime reads it from.
+ * @param fn - the function that reads it
+ * @param secrets - the stack's filled secrets
+ * @param name - which one
+ */
+export function bindFilledSecret(
+  fn: lambda.Function,
+  secrets: Readonly<Record<FilledSecret, secretsmanager.ISecret>>,
+  name: FilledSecret,
+): void {
+  bindSecret(fn, secrets[name], FILLED_SECRETS[name].variable);
 }
 
 /** `send` puts messages on the queue; `consume` makes the function the queue's consumer. */

@@ -9,12 +9,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { FilledSecret } from '../../functions/shared/secrets.js';
 import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
-import { CALLBACK_ROUTE, CALLBACK_TIMEOUT_SECONDS, type DeployConfig } from '../config.js';
+import { CALLBACK_ROUTE, CALLBACK_TIMEOUT_SECONDS, type DeployConfig, THROTTLED_ROUTES, type ThrottledRoute } from '../config.js';
+import { bindEventBus, bindFilledSecret, bindQueue, bindSecret, bindTable } from './bindings.js';
 import { connectionsRouteAuth } from './connections-auth.js';
-import { bindEventBus, bindQueue, bindSecret, bindTable } from './bindings.js';
 import { runtimeEnvironment, runtimeSettings } from './runtime-environment.js';
 import { projectPath, secretsExtension, ServiceFunction } from './service-function.js';
+import { RETAINED } from './removal.js';
 
 
 /**
@@ -29,7 +31,8 @@ const INTERACTIVE_MEMORY_MB = 1024;
 export interface ConnectApiProps {
   readonly config: DeployConfig;
   readonly table: dynamodb.ITable;
-  readonly appSecret: secretsmanager.ISecret;
+  /** The secrets ops fill in; each function is bound to the ones it reads. */
+  readonly secrets: Readonly<Record<FilledSecret, secretsmanager.ISecret>>;
   readonly signingKeySecret: secretsmanager.ISecret;
   /** The key that seals connect attempts into their cookies: authorize and the callback only. */
   readonly stateKeySecret: secretsmanager.ISecret;
@@ -97,6 +100,9 @@ export class ConnectApi extends Construct {
       description: 'recall-zoom-connect: Zoom OAuth for Recall.ai',
       // The stage is created below, with throttling and access logs the default stage cannot take.
       createDefaultStage: false,
+      // With a custom domain, the domain is the only way in (unless the config keeps the execute-api endpoint): what
+      // the domain's TLS policy, DNS and any WAF or proxy in front of it enforce cannot be walked around.
+      disableExecuteApiEndpoint: config.customDomain !== undefined && !config.keepExecuteApiEndpoint,
     });
 
     if (config.customDomain) {
@@ -118,8 +124,8 @@ export class ConnectApi extends Construct {
     this.zoomWebhookUrl = `${this.baseUrl}/zoom/webhook`;
 
     const logRetention = config.logRetentionDays as logs.RetentionDays;
-    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention });
-    new apigwv2.HttpStage(this, 'DefaultStage', {
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy: RETAINED });
+    const stage = new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: this.httpApi,
       stageName: '$default',
       autoDeploy: true,
@@ -130,6 +136,19 @@ export class ConnectApi extends Construct {
       },
       ...(this.customDomain ? { domainMapping: { domainName: this.customDomain } } : {}),
     });
+    // Each route its own token bucket (the stage default above covers only a route without one): a flood of connect
+    // links cannot starve Zoom's callbacks and webhooks, nor the reverse. HttpStage has no property for it yet.
+    (stage.node.defaultChild as apigwv2.CfnStage).routeSettings = Object.fromEntries(
+      (Object.keys(THROTTLED_ROUTES) as ThrottledRoute[]).flatMap((route) =>
+        THROTTLED_ROUTES[route].map((routeKey) => [
+          routeKey,
+          {
+            ThrottlingRateLimit: config.routeThrottling[route].rateLimit,
+            ThrottlingBurstLimit: config.routeThrottling[route].burstLimit,
+          },
+        ]),
+      ),
+    );
 
     const functionDefaults = {
       environment: runtimeEnvironment(config, this.zoomRedirectUri),
@@ -185,15 +204,17 @@ export class ConnectApi extends Construct {
       items: ['GetItem', 'UpdateItem'],
       queries: [TABLE_SCHEMA.zoomIdentityIndex.name],
     });
-    // All four read the app secret: the Zoom client id and Recall API key, or (webhook) Zoom's Secret Token.
-    // Only authorize verifies connect tokens, so only authorize can read the signing key. The state key seals an
+    // Each function reads exactly the secrets it is bound to, and may read no other: the Zoom client id for the two
+    // steps that send users to Zoom; the Recall API key for the two that call Recall (the callback creates
+    // credentials, connections deletes them); the webhook Secret Token for the webhook alone, which reads nothing
+    // else. Only authorize verifies connect tokens, so only authorize can read the signing key. The state key seals an
     // attempt into its cookie: authorize seals, the callback opens (and seals again to re-authorize); no other
     // function can read it. Each generated key is read in both its AWSCURRENT and AWSPREVIOUS stages, which
     // GetSecretValue on the secret allows (no condition narrows the stage). Authorize reads through the extension,
     // which uses the function's own credentials: the same grants.
-    for (const fn of [this.authorizeFunction, this.callbackFunction, this.connectionsFunction, this.webhookFunction]) {
-      bindSecret(fn, props.appSecret, 'APP_SECRET_ID');
-    }
+    for (const fn of [this.authorizeFunction, this.callbackFunction]) bindFilledSecret(fn, props.secrets, 'zoomClientId');
+    for (const fn of [this.callbackFunction, this.connectionsFunction]) bindFilledSecret(fn, props.secrets, 'recallApiKey');
+    bindFilledSecret(this.webhookFunction, props.secrets, 'zoomWebhookSecretToken');
     bindSecret(this.authorizeFunction, props.signingKeySecret, 'SIGNING_KEY_SECRET_ID');
     for (const fn of [this.authorizeFunction, this.callbackFunction]) {
       bindSecret(fn, props.stateKeySecret, 'STATE_KEY_SECRET_ID');
@@ -219,22 +240,29 @@ export class ConnectApi extends Construct {
     // One route per method, so that each can require its own scope under a JWT authorizer.
     const connectionsIntegration = new HttpLambdaIntegration('ConnectionsIntegration', this.connectionsFunction);
     const connectionsAuth = connectionsRouteAuth(config.connectionsAuth);
+    const connectionsRoutes: apigwv2.HttpRoute[] = [];
     for (const [method, access] of [
       [apigwv2.HttpMethod.GET, 'read'],
       [apigwv2.HttpMethod.DELETE, 'write'],
     ] as const) {
-      this.httpApi.addRoutes({
-        path: '/connections/{userId}',
-        methods: [method],
-        integration: connectionsIntegration,
-        ...connectionsAuth(access),
-      });
+      connectionsRoutes.push(
+        ...this.httpApi.addRoutes({
+          path: '/connections/{userId}',
+          methods: [method],
+          integration: connectionsIntegration,
+          ...connectionsAuth(access),
+        }),
+      );
     }
     const [webhookRoute] = this.httpApi.addRoutes({
       path: '/zoom/webhook',
       methods: [apigwv2.HttpMethod.POST],
       integration: new HttpLambdaIntegration('WebhookIntegration', this.webhookFunction),
     });
+    // The stage's route settings name these routes, which must exist when the stage is created or updated.
+    for (const route of [authorizeRoute, callbackRoute, webhookRoute, ...connectionsRoutes]) {
+      if (route) stage.node.addDependency(route);
+    }
 
     for (const fn of [this.authorizeFunction, this.callbackFunction, this.connectionsFunction, this.webhookFunction]) {
       Validations.of(fn.node.defaultChild as CfnResource).acknowledge({

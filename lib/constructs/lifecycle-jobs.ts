@@ -6,6 +6,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { FILLED_SECRETS } from '../../functions/shared/secrets.js';
 import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
 import type { DeployConfig } from '../config.js';
 import { bindEventBus, bindQueue, bindSecret, bindTable } from './bindings.js';
@@ -62,7 +63,8 @@ export interface LifecycleJobsProps {
   /** The redirect URI registered at Zoom, which every function's config carries. */
   readonly zoomRedirectUri: string;
   readonly table: dynamodb.ITable;
-  readonly appSecret: secretsmanager.ISecret;
+  /** The Recall API key, which all three jobs use and the only secret they read. */
+  readonly recallApiKeySecret: secretsmanager.ISecret;
   readonly eventBus: events.IEventBus;
   readonly webhookQueue: sqs.IQueue;
 }
@@ -140,7 +142,7 @@ export class LifecycleJobs extends Construct {
       },
     });
 
-    // All three call Recall with the API key from the app secret. The worker applies a deauthorization: it finds the
+    // All three call Recall with the API key, the only secret they can read. The worker applies a deauthorization: it finds the
     // identity's records (query byZoomIdentity) and revokes and scrubs them (update). The health sync lists unhealthy
     // records (query byStatus), finds the records of a credential's identity (query byZoomIdentity) and changes their
     // status (update). Reconcile lists the relying records (query byStatus), re-reads an identity's records under its
@@ -161,7 +163,7 @@ export class LifecycleJobs extends Construct {
       queries: [TABLE_SCHEMA.statusIndex.name, TABLE_SCHEMA.zoomIdentityIndex.name],
     });
     for (const fn of [this.webhookWorkerFunction, this.healthSyncFunction, this.reconcile.fn]) {
-      bindSecret(fn, props.appSecret, 'APP_SECRET_ID');
+      bindSecret(fn, props.recallApiKeySecret, FILLED_SECRETS.recallApiKey.variable);
     }
     // The worker and the health sync publish what changed. Reconcile publishes nothing: what it repairs is the
     // aftermath of a crash, which its own report and metrics show.

@@ -7,7 +7,8 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { LogLevel } from '../config.js';
+import { type LogLevel, SECRETS_EXTENSION_LAYER } from '../config.js';
+import { RETAINED } from './removal.js';
 
 /** The repository root: esbuild's project root, holding package.json, package-lock.json and tsconfig.json. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -69,7 +70,8 @@ export interface ServiceFunctionProps {
    */
   readonly environment?: Record<string, string>;
   /**
-   * Log level of Powertools and of Lambda's JSON log filter (kept equal, so neither drops the other's lines).
+   * Log level of Powertools (`POWERTOOLS_LOG_LEVEL`). Lambda's own JSON log filter stays at INFO (DEBUG when this
+   * is DEBUG), whatever this is: see {@link lambdaApplicationLogLevel}.
    * @default 'INFO'
    */
   readonly logLevel?: LogLevel;
@@ -88,6 +90,17 @@ export interface ServiceFunctionProps {
 }
 
 /**
+ * Lambda's application log level for a Powertools level. Never above INFO: Lambda's filter drops every JSON line
+ * below its level and every line without a `level` field once it is WARN or ERROR, and the embedded-metric-format
+ * lines Powertools Metrics writes carry none, so a filter at WARN would silently drop every custom metric and the
+ * alarms built on them would sit at OK on missing data. Powertools filters its own lines at `logLevel` anyway.
+ * @param logLevel - the Powertools log level of the function
+ */
+export function lambdaApplicationLogLevel(logLevel: LogLevel): 'DEBUG' | 'INFO' {
+  return logLevel === 'DEBUG' ? 'DEBUG' : 'INFO';
+}
+
+/**
  * The port the Parameters and Secrets extension listens on: its documented default, set explicitly so that the
  * variable the runtime reads (PARAMETERS_SECRETS_EXTENSION_HTTP_PORT) is in the template for all to see.
  */
@@ -96,7 +109,7 @@ export const SECRETS_EXTENSION_HTTP_PORT = 2773;
 /**
  * The AWS Parameters and Secrets Lambda Extension as the functions that use it are configured, defined once.
  * - A pinned layer version, like every other dependency (CDK picks the layer ARN for the function's architecture
- *   and region).
+ *   and region, from its table of the regions AWS published it in: `SUPPORTED_REGIONS`).
  * - The extension's own cache is off: the runtime already keeps secrets for `SECRETS_CACHE_SECONDS` (300 by
  *   default) and re-reads them at once when a token or cookie matches no cached key (a rotation). A second cache in
  *   front would hide a rotated signing key for up to five more minutes. The extension is used here as the
@@ -106,7 +119,7 @@ export const SECRETS_EXTENSION_HTTP_PORT = 2773;
  * - The runtime authenticates with AWS_SESSION_TOKEN, which Lambda sets; nothing else is needed.
  */
 export function secretsExtension(): lambda.ParamsAndSecretsLayerVersion {
-  return lambda.ParamsAndSecretsLayerVersion.fromVersion(lambda.ParamsAndSecretsVersions.V1_0_103, {
+  return lambda.ParamsAndSecretsLayerVersion.fromVersion(SECRETS_EXTENSION_LAYER.version as lambda.ParamsAndSecretsVersions, {
     cacheEnabled: false,
     logLevel: lambda.ParamsAndSecretsLogLevel.WARN,
     httpPort: SECRETS_EXTENSION_HTTP_PORT,
@@ -128,6 +141,7 @@ export class ServiceFunction extends NodejsFunction {
     // never creates an unmanaged `/aws/lambda/...` group without retention.
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RETAINED,
     });
     const role = new iam.Role(scope, `${id}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -150,7 +164,7 @@ export class ServiceFunction extends NodejsFunction {
       ...(props.deadLetterQueue ? { deadLetterQueue: props.deadLetterQueue } : {}),
       ...(props.paramsAndSecrets ? { paramsAndSecrets: props.paramsAndSecrets } : {}),
       loggingFormat: lambda.LoggingFormat.JSON,
-      applicationLogLevelV2: lambda.ApplicationLogLevel[logLevel],
+      applicationLogLevelV2: lambda.ApplicationLogLevel[lambdaApplicationLogLevel(logLevel)],
       systemLogLevelV2: lambda.SystemLogLevel.INFO,
       // No NODE_OPTIONS=--enable-source-maps: Node then parses the source map at every cold start, which measured
       // about half a bare Node start on each one, to improve only the stack traces of errors. The map is still

@@ -3,7 +3,7 @@ import type { DeployedFunction } from './bundles.js';
 import type { ColdInvocation, ColdVariant } from './cold-start.js';
 import { type HttpFake, type LocalTable, startAwsJsonFake, startLocalTable, startMinimalRecall } from './fakes.js';
 import {
-  appSecretValue,
+  benchSecrets,
   BENCH,
   httpEvent,
   lambdaRuntimeEnvironment,
@@ -57,7 +57,7 @@ export interface LocalEndpoints {
 export async function startLocalEndpoints(): Promise<LocalEndpoints> {
   const table = await startLocalTable(BENCH.tableName);
   const aws = await startAwsJsonFake(
-    { [BENCH.appSecretId]: appSecretValue(), [BENCH.signingKeySecretId]: BENCH.signingKey, [BENCH.stateKeySecretId]: BENCH.stateKey },
+    benchSecrets(),
     lambdaRuntimeEnvironment('bench').AWS_SESSION_TOKEN as string,
   );
   const recall = await startMinimalRecall(BENCH.recallApiKey);

@@ -10,7 +10,9 @@ import { sealOAuthState } from '../../functions/shared/oauth-state.js';
  */
 export const BENCH = {
   tableName: 'recall-zoom-connect-bench',
-  appSecretId: 'recall-zoom-connect/app',
+  recallApiKeySecretId: 'recall-zoom-connect/recall-api-key',
+  zoomClientIdSecretId: 'recall-zoom-connect/zoom-client-id',
+  zoomWebhookSecretTokenSecretId: 'recall-zoom-connect/zoom-webhook-secret-token',
   signingKeySecretId: 'recall-zoom-connect/connect-signing-key',
   signingKey: 'bench-connect-signing-key-0123456789abcdef',
   stateKeySecretId: 'recall-zoom-connect/state-key',
@@ -22,9 +24,14 @@ export const BENCH = {
   region: 'us-east-1',
 } as const;
 
-/** The app secret's JSON, as ops fill it in. */
-export const appSecretValue = (): string =>
-  JSON.stringify({ recallApiKey: BENCH.recallApiKey, zoomClientId: BENCH.zoomClientId, zoomWebhookSecretToken: 'bench-webhook-token' });
+/** Every secret of the stack by id, as ops fill them in and Secrets Manager generates them. */
+export const benchSecrets = (): Record<string, string> => ({
+  [BENCH.recallApiKeySecretId]: BENCH.recallApiKey,
+  [BENCH.zoomClientIdSecretId]: BENCH.zoomClientId,
+  [BENCH.zoomWebhookSecretTokenSecretId]: 'bench-webhook-token',
+  [BENCH.signingKeySecretId]: BENCH.signingKey,
+  [BENCH.stateKeySecretId]: BENCH.stateKey,
+});
 
 /** A CloudFormation value: a literal, or an intrinsic (`Ref`, `Fn::GetAtt`, `Fn::Join`) only known at deploy time. */
 export type TemplateValue = string | number | boolean | Record<string, unknown>;
@@ -32,7 +39,9 @@ export type TemplateValue = string | number | boolean | Record<string, unknown>;
 /** Values for the variables whose deployed value is an intrinsic (a table name, a secret ARN, the API URL). */
 const DEPLOY_TIME_VALUES: Record<string, string> = {
   TABLE_NAME: BENCH.tableName,
-  APP_SECRET_ID: BENCH.appSecretId,
+  RECALL_API_KEY_SECRET_ID: BENCH.recallApiKeySecretId,
+  ZOOM_CLIENT_ID_SECRET_ID: BENCH.zoomClientIdSecretId,
+  ZOOM_WEBHOOK_SECRET_TOKEN_SECRET_ID: BENCH.zoomWebhookSecretTokenSecretId,
   SIGNING_KEY_SECRET_ID: BENCH.signingKeySecretId,
   STATE_KEY_SECRET_ID: BENCH.stateKeySecretId,
   ZOOM_REDIRECT_URI: BENCH.zoomRedirectUri,

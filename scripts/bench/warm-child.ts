@@ -17,7 +17,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { signConnectToken } from '../../functions/shared/connect-token.js';
 import { startAwsJsonFake } from './fakes.js';
 import { jsonResponse, setRecallTransport } from './warm-node-fetch.js';
-import { appSecretValue, BENCH, httpEvent, lambdaContext, returnToFor, sealedAttempt } from './scenario.js';
+import { benchSecrets, BENCH, httpEvent, lambdaContext, returnToFor, sealedAttempt } from './scenario.js';
 import { percentile } from './stats.js';
 
 export interface CallCounts {
@@ -102,11 +102,7 @@ const respond =
     }
     throw new Error(`The bench has no fake answer for ${command.constructor.name}.`);
   };
-const SECRETS: Record<string, string> = {
-  [BENCH.appSecretId]: appSecretValue(),
-  [BENCH.signingKeySecretId]: BENCH.signingKey,
-  [BENCH.stateKeySecretId]: BENCH.stateKey,
-};
+const SECRETS: Record<string, string> = benchSecrets();
 secretsManager.send.callsFake(
   respond([
     [

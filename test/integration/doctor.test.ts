@@ -178,7 +178,7 @@ describe('npm run doctor -- --config <file> (a deployed stack)', () => {
     fake = await fakeRecall();
     writeFileSync(
       configFile,
-      JSON.stringify({ stackName: 'RecallZoomConnect-doctor', awsRegion: 'eu-central-1', recallRegion: 'eu-central-1', recallZoomOAuthAppId: APP_ID, returnUrlAllowlist: ['https://app.example.com/settings/'], appSecretName: 'recall-zoom-connect/doctor/app' }),
+      JSON.stringify({ stackName: 'RecallZoomConnect-doctor', awsRegion: 'eu-central-1', recallRegion: 'eu-central-1', recallZoomOAuthAppId: APP_ID, returnUrlAllowlist: ['https://app.example.com/settings/'], secretNamePrefix: 'recall-zoom-connect/doctor' }),
     );
   });
   afterEach(() => {
@@ -194,35 +194,41 @@ describe('npm run doctor -- --config <file> (a deployed stack)', () => {
   const outputs = [
     { OutputKey: 'ZoomRedirectUri', OutputValue: 'https://abc.execute-api.eu-central-1.amazonaws.com/zoom/callback' },
     { OutputKey: 'ZoomWebhookUrl', OutputValue: 'https://abc.execute-api.eu-central-1.amazonaws.com/zoom/webhook' },
-    { OutputKey: 'AppSecretName', OutputValue: 'recall-zoom-connect/doctor/app' },
+    { OutputKey: 'RecallApiKeySecretName', OutputValue: 'recall-zoom-connect/doctor/recall-api-key' },
+    { OutputKey: 'ZoomClientIdSecretName', OutputValue: 'recall-zoom-connect/doctor/zoom-client-id' },
+    { OutputKey: 'ZoomWebhookSecretTokenSecretName', OutputValue: 'recall-zoom-connect/doctor/zoom-webhook-secret-token' },
   ];
   const deployed = () => run(['--config', configFile], {}, { recallBaseUrl: fake.url });
 
-  it('passes with the stack\'s outputs and a filled app secret, reading exactly those', async () => {
+  it('passes with the stack\'s outputs and its three filled secrets, reading exactly those', async () => {
     cloudFormation.on(DescribeStacksCommand, { StackName: 'RecallZoomConnect-doctor' }).resolves({ Stacks: [{ StackName: 'RecallZoomConnect-doctor', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: outputs }] });
     secretsManager
-      .on(GetSecretValueCommand, { SecretId: 'recall-zoom-connect/doctor/app' })
-      .resolves({ SecretString: JSON.stringify({ recallApiKey: KEY, zoomClientId: ZOOM_CLIENT, zoomWebhookSecretToken: WEBHOOK_TOKEN }) });
+      .on(GetSecretValueCommand, { SecretId: 'recall-zoom-connect/doctor/recall-api-key' })
+      .resolves({ SecretString: KEY })
+      .on(GetSecretValueCommand, { SecretId: 'recall-zoom-connect/doctor/zoom-client-id' })
+      .resolves({ SecretString: ZOOM_CLIENT })
+      .on(GetSecretValueCommand, { SecretId: 'recall-zoom-connect/doctor/zoom-webhook-secret-token' })
+      .resolves({ SecretString: WEBHOOK_TOKEN });
 
     const result = await deployed();
 
     expect(result.code, result.text).toBe(0);
     expect(result.line('redirect URI')).toContain('register exactly "https://abc.execute-api.eu-central-1.amazonaws.com/zoom/callback"');
-    expect(result.line('secrets')).toBe('OK   secrets: no placeholders in the app secret recall-zoom-connect/doctor/app');
+    expect(result.line('secrets')).toBe('OK   secrets: no placeholders in the secrets recall-zoom-connect/doctor/*');
     for (const secret of [KEY, WEBHOOK_TOKEN]) expect(result.text).not.toContain(secret);
   });
 
-  it('FAIL secrets: the app secret as the stack created it', async () => {
+  it('FAIL secrets: the secrets as the stack created them', async () => {
     cloudFormation.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'x', StackStatus: 'CREATE_COMPLETE', CreationTime: new Date(), Outputs: outputs }] });
-    secretsManager.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ recallApiKey: 'REPLACE_ME', zoomClientId: 'REPLACE_ME', zoomWebhookSecretToken: 'REPLACE_ME' }) });
+    secretsManager.on(GetSecretValueCommand).resolves({ SecretString: 'REPLACE_ME' });
 
     const result = await deployed();
 
     expect(result.code).toBe(1);
-    expect(result.line('secrets')).toMatch(/^FAIL secrets: recallApiKey, zoomClientId, zoomWebhookSecretToken are empty or still REPLACE_ME in the app secret/);
+    expect(result.line('secrets')).toMatch(/^FAIL secrets: recallApiKey, zoomClientId, zoomWebhookSecretToken are empty or still REPLACE_ME in the secrets recall-zoom-connect\/doctor\/\*/);
   });
 
-  it('FAIL stack and app secret when neither can be read; the redirect URI is then not known', async () => {
+  it('FAIL stack and secrets when none can be read; the redirect URI is then not known', async () => {
     cloudFormation.on(DescribeStacksCommand).rejects(Object.assign(new Error('Stack with id RecallZoomConnect-doctor does not exist'), { name: 'ValidationError' }));
     secretsManager.on(GetSecretValueCommand).rejects(Object.assign(new Error('Secrets Manager can\'t find the specified secret.'), { name: 'ResourceNotFoundException' }));
 
@@ -230,7 +236,8 @@ describe('npm run doctor -- --config <file> (a deployed stack)', () => {
 
     expect(result.code).toBe(1);
     expect(result.line('stack')).toMatch(/^FAIL stack: no stack RecallZoomConnect-doctor in this account and region/);
-    expect(result.line('app secret')).toMatch(/^FAIL app secret: could not read recall-zoom-connect\/doctor\/app .*\(ResourceNotFoundException\)/);
+    expect(result.line('secret recallApiKey')).toMatch(/^FAIL secret recallApiKey: could not read recall-zoom-connect\/doctor\/recall-api-key .*\(ResourceNotFoundException\)/);
+    expect(result.line('secret zoomWebhookSecretToken')).toMatch(/^FAIL secret zoomWebhookSecretToken: could not read recall-zoom-connect\/doctor\/zoom-webhook-secret-token /);
     expect(result.line('redirect URI')).toMatch(/^FAIL redirect URI: not known/);
   });
 

@@ -22,6 +22,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { signConnectToken } from '../../functions/shared/connect-token.js';
 import { sha256Hex } from '../../functions/shared/crypto.js';
 import { openOAuthState } from '../../functions/shared/oauth-state.js';
+import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../../functions/shared/secrets.js';
 import { context } from '../helpers/context.js';
 import { AWS_FUNCTION_ENV, useAwsFunctionEnv } from '../helpers/env.js';
 import { httpEvent } from '../helpers/events.js';
@@ -153,12 +154,17 @@ const connectionItem = (userId: string, status: string, credentialId: string): R
   updatedAt: { S: '2026-11-01T00:00:00.000Z' },
 });
 
-/** Secrets Manager with the known secrets: the app secret, and the signing and state keys' current and previous versions. */
-function fakeSecrets(appSecret: Record<string, string> = filledAppSecret()): void {
+/**
+ * Secrets Manager with the known secrets: the three ops fill in (one left out holds the placeholder), and the signing
+ * and state keys' current and previous versions.
+ */
+function fakeSecrets(filled: Partial<Record<FilledSecret, string>> = filledAppSecret()): void {
   secretsManager.reset();
-  secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.APP_SECRET_ID }).resolves({
-    SecretString: JSON.stringify(appSecret),
-  });
+  for (const name of FILLED_SECRET_NAMES) {
+    secretsManager
+      .on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV[FILLED_SECRETS[name].variable] })
+      .resolves({ SecretString: filled[name] ?? 'REPLACE_ME' });
+  }
   secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID }).callsFake(
     (input: GetSecretValueCommandInput) => ({
       SecretString: input.VersionStage === 'AWSPREVIOUS' ? KNOWN.previousSigningKey : KNOWN.signingKey,
@@ -171,7 +177,7 @@ function fakeSecrets(appSecret: Record<string, string> = filledAppSecret()): voi
   );
 }
 
-const filledAppSecret = (): Record<string, string> => ({
+const filledAppSecret = (): Record<FilledSecret, string> => ({
   recallApiKey: KNOWN.recallApiKey,
   zoomClientId: ZOOM_CLIENT_ID,
   zoomWebhookSecretToken: KNOWN.webhookSecretToken,

@@ -18,7 +18,7 @@ import { bindingCookieName } from '../../../functions/shared/browser-binding.js'
 import { sha256Hex } from '../../../functions/shared/crypto.js';
 import { ConnectionEventDetailSchema, EVENT_SOURCE } from '../../../functions/shared/events.js';
 import { type OAuthState, openOAuthState, sealOAuthState } from '../../../functions/shared/oauth-state.js';
-import { generatedKey, mockSecretsManager, type SecretsManagerMock } from '../../helpers/aws.js';
+import { filledSecret, generatedKey, mockSecretsManager, type SecretsManagerMock } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
@@ -991,9 +991,8 @@ describe('GET /zoom/callback before ops filled in the secrets', () => {
   it('lands on reason=misconfigured with one clear log line when the Recall API key is a placeholder', async () => {
     // Prepare
     secretsManager.reset();
-    secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.APP_SECRET_ID }).resolves({
-      SecretString: JSON.stringify({ recallApiKey: 'REPLACE_ME', zoomClientId: SECRETS.zoomClientId }),
-    });
+    filledSecret(secretsManager, 'recallApiKey', 'REPLACE_ME');
+    filledSecret(secretsManager, 'zoomClientId', SECRETS.zoomClientId);
     generatedKey(secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, SECRETS.stateKey);
     const cold = await coldHandler();
 
@@ -1010,7 +1009,7 @@ describe('GET /zoom/callback before ops filled in the secrets', () => {
     expect(output.logs().filter((line) => line.level === 'ERROR')).toEqual([
       expect.objectContaining({
         message: 'Service misconfigured',
-        secret: AWS_FUNCTION_ENV.APP_SECRET_ID,
+        secret: AWS_FUNCTION_ENV.RECALL_API_KEY_SECRET_ID,
         fields: ['recallApiKey'],
         correlationId: 'corr-1',
       }),
@@ -1033,9 +1032,7 @@ describe('GET /zoom/callback across a Recall API key rotation', () => {
     );
     const rotated = 'recall-api-key-after-the-rotation-42';
     const first = (await cold(event(), context)) as APIGatewayProxyStructuredResultV2;
-    secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.APP_SECRET_ID }).resolves({
-      SecretString: JSON.stringify({ recallApiKey: rotated, zoomClientId: SECRETS.zoomClientId }),
-    });
+    filledSecret(secretsManager, 'recallApiKey', rotated);
 
     // Act: the next callback, well within the 5-minute secrets cache.
     const second = (await cold(event(), context)) as APIGatewayProxyStructuredResultV2;
@@ -1045,7 +1042,7 @@ describe('GET /zoom/callback across a Recall API key rotation', () => {
     expect(outcomeOf(second).connect).toBe('connected');
     expect(recall.requests.map((r) => r.authorization)).toEqual([`Token ${SECRETS.recallApiKey}`, `Token ${rotated}`]);
     expect(output.logs().map((line) => line.message)).toContain(
-      'Recall refused the API key (401): check recallApiKey in the app secret; it is read again on the next call',
+      'Recall refused the API key (401): check the Recall API key secret; it is read again on the next call',
     );
     expect(output.text()).not.toContain(SECRETS.recallApiKey);
     expect(output.text()).not.toContain(rotated);

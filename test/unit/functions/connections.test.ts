@@ -12,7 +12,7 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionEventDetailSchema, EVENT_SOURCE } from '../../../functions/shared/events.js';
-import { mockSecretsManager } from '../../helpers/aws.js';
+import { filledSecret, mockSecretsManager } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
@@ -244,13 +244,11 @@ describe('DELETE /connections/{userId}', () => {
 
 describe('/connections/{userId} before ops filled in the secrets', () => {
   it('answers DELETE with a 503 JSON that says so, before changing anything', async () => {
-    // Prepare: a cold function and an app secret still holding the placeholder.
+    // Prepare: a cold function and a Recall API key secret still holding the placeholder.
     vi.resetModules();
     const cold = (await import('../../../functions/connections/handler.js')).handler;
     const secretsManager = mockSecretsManager();
-    secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.APP_SECRET_ID }).resolves({
-      SecretString: JSON.stringify({ recallApiKey: 'REPLACE_ME', zoomClientId: SECRETS.zoomClientId }),
-    });
+    filledSecret(secretsManager, 'recallApiKey', 'REPLACE_ME');
     ddb.on(GetItemCommand).resolves({ Item: record('user-42', 'connected') });
 
     // Act

@@ -14,14 +14,12 @@ const sqs = mockClient(SQSClient);
 const secretsManager = mockClient(SecretsManagerClient);
 const BODY = '{"event":"app_deauthorized","payload":{"account_id":"za-1","user_id":"zu-1"}}';
 
-function appSecret(zoomWebhookSecretToken: string | undefined) {
-  secretsManager.on(GetSecretValueCommand).resolves({
-    SecretString: JSON.stringify({
-      recallApiKey: SECRETS.recallApiKey,
-      zoomClientId: SECRETS.zoomClientId,
-      ...(zoomWebhookSecretToken === undefined ? {} : { zoomWebhookSecretToken }),
-    }),
-  });
+/** The webhook Secret Token's secret, holding `value`; every other secret holds a real value, which must not leak. */
+function webhookTokenSecret(value: string) {
+  secretsManager.on(GetSecretValueCommand).resolves({ SecretString: SECRETS.recallApiKey });
+  secretsManager
+    .on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.ZOOM_WEBHOOK_SECRET_TOKEN_SECRET_ID })
+    .resolves({ SecretString: value });
 }
 
 beforeEach(() => {
@@ -41,11 +39,11 @@ afterEach(() => {
 describe('POST /zoom/webhook before ops filled in the Secret Token', () => {
   it.each([
     ['still holds the placeholder', 'REPLACE_ME'],
-    ['is empty', ''],
-    ['is missing from the secret', undefined],
+    ['is an empty line', '\n'],
+    ['is only blanks', '   '],
   ])('answers a clear 503 and accepts nothing when the token %s', async (_case, token) => {
     // Prepare: a request signed with what an attacker would guess the unset token to be
-    appSecret(token);
+    webhookTokenSecret(token);
     const error = vi.fn();
     const handler = await importHandler();
     const { logger } = await import('../../../functions/shared/logger.js');
@@ -53,7 +51,7 @@ describe('POST /zoom/webhook before ops filled in the Secret Token', () => {
 
     // Act
     const response = (await handler(
-      signedWebhookEvent(token ?? '', BODY, String(Math.floor(Date.now() / 1000))),
+      signedWebhookEvent(token, BODY, String(Math.floor(Date.now() / 1000))),
       context,
     )) as APIGatewayProxyStructuredResultV2;
 
@@ -66,12 +64,15 @@ describe('POST /zoom/webhook before ops filled in the Secret Token', () => {
     expect(error).toHaveBeenCalledTimes(1);
     expect(error).toHaveBeenCalledWith('Service misconfigured', {
       reason: 'misconfigured',
-      secret: AWS_FUNCTION_ENV.APP_SECRET_ID,
+      secret: AWS_FUNCTION_ENV.ZOOM_WEBHOOK_SECRET_TOKEN_SECRET_ID,
       fields: ['zoomWebhookSecretToken'],
-      problem: expect.stringContaining('zoomWebhookSecretToken'),
+      problem: expect.stringContaining("the Zoom app's Secret Token"),
     });
     expect(JSON.stringify(error.mock.calls)).not.toContain(SECRETS.recallApiKey);
-    expect(secretsManager.commandCalls(GetSecretValueCommand)[0]?.args[0].input.SecretId).toBe(AWS_FUNCTION_ENV.APP_SECRET_ID);
+    // The webhook reads its own secret and no other.
+    expect(secretsManager.commandCalls(GetSecretValueCommand).map((call) => call.args[0].input.SecretId)).toEqual([
+      AWS_FUNCTION_ENV.ZOOM_WEBHOOK_SECRET_TOKEN_SECRET_ID,
+    ]);
   });
 
   it('fails at init, naming the variable, when WEBHOOK_QUEUE_URL is not set', async () => {

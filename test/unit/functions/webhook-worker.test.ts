@@ -508,12 +508,12 @@ describe('metrics', () => {
 
 describe('before ops filled in the secrets', () => {
   it('fails a deauthorization with one Service misconfigured line while the Recall API key is a placeholder', async () => {
-    // Prepare: a cold worker (nothing cached) and an app secret that is still the placeholder.
+    // Prepare: a cold worker (nothing cached) and a Recall API key secret that is still the placeholder.
     process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
     vi.resetModules();
     const cold = (await import('../../../functions/webhook-worker/handler.js')).handler;
     secretsManager.reset();
-    secretsManager.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ recallApiKey: 'REPLACE_ME', zoomClientId: 'REPLACE_ME' }) });
+    secretsManager.on(GetSecretValueCommand).resolves({ SecretString: 'REPLACE_ME' });
     table([item('user-42', 'connected', 'cred-1')]);
     recallAnswers();
 
@@ -527,8 +527,8 @@ describe('before ops filled in the secrets', () => {
       expect(errors).toEqual([
         expect.objectContaining({
           message: 'Service misconfigured',
-          secret: AWS_FUNCTION_ENV.APP_SECRET_ID,
-          fields: ['recallApiKey', 'zoomClientId'],
+          secret: AWS_FUNCTION_ENV.RECALL_API_KEY_SECRET_ID,
+          fields: ['recallApiKey'],
           messageId: 'msg-1',
         }),
       ]);

@@ -7,8 +7,9 @@ import {
   functionProperties,
   logicalId,
   nagViolations,
-  type Synthesized,
+  SYNTH_TIMEOUT_MS,
   synthesize,
+  type Synthesized,
 } from './helpers.js';
 
 /** The value of an output with intrinsics as placeholders, e.g. `<HttpApiF5A9A8A7.ApiEndpoint>/zoom/callback`. */
@@ -38,10 +39,12 @@ describe('API edge with a custom domain and tuned limits', () => {
       customDomain,
       throttleRateLimit: '20',
       throttleBurstLimit: 40,
+      // As `-c routeThrottling=...` passes it: a JSON string. Routes left out keep their defaults.
+      routeThrottling: '{"authorize": {"rateLimit": 5, "burstLimit": 10}, "webhook": {"burstLimit": 300}}',
       logRetentionDays: 90,
       healthSyncMinutes: '5',
     });
-  });
+  }, SYNTH_TIMEOUT_MS);
 
   it('serves the API on the domain with the imported certificate, mapped at its root', () => {
     const { template } = synthesized;
@@ -67,14 +70,25 @@ describe('API edge with a custom domain and tuned limits', () => {
     expect(output(template, 'ApiUrl')).toBe('https://connect.example.com');
   });
 
-  it('throttles and keeps logs as configured', () => {
+  it('throttles each route as configured, the others at their defaults, and keeps logs as configured', () => {
     const { template } = synthesized;
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       DefaultRouteSettings: { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 },
+      RouteSettings: {
+        'GET /zoom/authorize': { ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 },
+        'GET /zoom/callback': { ThrottlingRateLimit: 25, ThrottlingBurstLimit: 50 },
+        'POST /zoom/webhook': { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 300 },
+        'GET /connections/{userId}': { ThrottlingRateLimit: 25, ThrottlingBurstLimit: 50 },
+        'DELETE /connections/{userId}': { ThrottlingRateLimit: 25, ThrottlingBurstLimit: 50 },
+      },
     });
     for (const group of Object.values(template.findResources('AWS::Logs::LogGroup'))) {
       expect(group.Properties.RetentionInDays).toBe(90);
     }
+  });
+
+  it('disables the execute-api endpoint: the domain is the only way in', () => {
+    synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: true });
   });
 
   it('runs the health sync at the configured interval', () => {
@@ -99,7 +113,12 @@ describe('API edge behind another host (explicit zoomRedirectUri), with a custom
       ...DEPLOYABLE,
       customDomain: { domainName: 'connect.acme.test', certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc-123' },
       zoomRedirectUri,
+      keepExecuteApiEndpoint: 'true',
     });
+  }, SYNTH_TIMEOUT_MS);
+
+  it('keeps the execute-api endpoint reachable when the config opts out', () => {
+    synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: false });
   });
 
   it('makes it THE redirect URI, over the custom domain: the output and every function\'s configuration, byte for byte', () => {

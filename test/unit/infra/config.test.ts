@@ -21,10 +21,18 @@ const REQUIRED = { recallZoomOAuthAppId: APP_ID, returnUrlAllowlist: ['https://a
 /** What every key but the two required ones defaults to. */
 const DEFAULTS = {
   recallRegion: 'us-east-1',
-  appSecretName: 'recall-zoom-connect/app',
+  secretNamePrefix: 'recall-zoom-connect',
+  useExistingSecrets: false,
   logLevel: 'INFO',
   throttleRateLimit: 50,
   throttleBurstLimit: 100,
+  routeThrottling: {
+    authorize: { rateLimit: 25, burstLimit: 50 },
+    callback: { rateLimit: 25, burstLimit: 50 },
+    webhook: { rateLimit: 50, burstLimit: 100 },
+    connections: { rateLimit: 25, burstLimit: 50 },
+  },
+  keepExecuteApiEndpoint: false,
   healthSyncMinutes: 15,
   reconcileMinutes: 60,
   reconcileFix: false,
@@ -112,14 +120,13 @@ describe('parseDeployConfig', () => {
     const config = parseDeployConfig({
       ...REQUIRED,
       customDomain: null,
-      existingAppSecretName: '',
       zoomRedirectUri: null,
       alarmEmail: '',
       alarmTopicArn: null,
       awsAccountId: null,
       awsRegion: '',
     });
-    for (const key of ['customDomain', 'existingAppSecretName', 'zoomRedirectUri', 'alarmEmail', 'alarmTopicArn', 'awsAccountId', 'awsRegion'] as const) {
+    for (const key of ['customDomain', 'zoomRedirectUri', 'alarmEmail', 'alarmTopicArn', 'awsAccountId', 'awsRegion'] as const) {
       expect(config[key], key).toBeUndefined();
     }
   });
@@ -195,7 +202,7 @@ describe('parseDeployConfig', () => {
         ZOOM_REDIRECT_URI: 'https://connect.example.com/zoom/callback',
         RECALL_ZOOM_OAUTH_APP_ID: APP_ID,
         RETURN_URL_ALLOWLIST: 'https://app.example.com/',
-        APP_SECRET_ID: 'app-secret',
+        RECALL_API_KEY_SECRET_ID: 'recall-api-key',
         [setting.variable]: String(value),
       });
 
@@ -237,11 +244,17 @@ describe('parseDeployConfig', () => {
     ['a localhost custom domain', { customDomain: { domainName: 'connect.localhost', certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc' } }, 'customDomain.domainName', 'public host name'],
     ['a custom domain without a certificate', { customDomain: { domainName: 'connect.example.com' } }, 'customDomain.certificateArn', 'ACM certificate ARN'],
     ['a custom domain with an unknown key', { customDomain: { domainName: 'connect.example.com', certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/abc', hostedZoneId: 'Z1' } }, 'customDomain', 'not hostedZoneId'],
-    ['a secret name with spaces', { appSecretName: 'my app secret' }, 'appSecretName', 'letters, digits and /_+=.@-'],
-    ['a secret name that looks like an ARN suffix', { appSecretName: 'recall-zoom-connect-AbCdEf' }, 'appSecretName', 'hyphen and six characters'],
+    ['a secret name prefix with spaces', { secretNamePrefix: 'my app secret' }, 'secretNamePrefix', 'letters, digits and /_+=.@-'],
+    ['a secret name prefix ending in a slash', { secretNamePrefix: 'recall-zoom-connect/' }, 'secretNamePrefix', 'must not end with "/"'],
+    ['useExistingSecrets that is not a flag', { useExistingSecrets: 'yes' }, 'useExistingSecrets', 'useExistingSecrets must be true or false'],
     ['an unknown log level', { logLevel: 'TRACE' }, 'logLevel', 'logLevel must be one of DEBUG, INFO, WARN, ERROR'],
     ['a throttle rate that is not a number', { throttleRateLimit: 'fast' }, 'throttleRateLimit', 'throttleRateLimit must be a number'],
     ['a negative burst limit', { throttleBurstLimit: -5 }, 'throttleBurstLimit', 'throttleBurstLimit must be greater than 0'],
+    ['a route that does not exist', { routeThrottling: { login: { rateLimit: 5 } } }, 'routeThrottling', 'routeThrottling has no route login; its routes are authorize, callback, webhook, connections'],
+    ['a route limit of 0', { routeThrottling: { callback: { rateLimit: 0 } } }, 'routeThrottling.callback.rateLimit', 'routeThrottling.callback.rateLimit must be greater than 0'],
+    ['a route limit that is not a number', { routeThrottling: '{"webhook": {"burstLimit": "lots"}}' }, 'routeThrottling.webhook.burstLimit', 'routeThrottling.webhook.burstLimit must be a number'],
+    ['an unknown route setting', { routeThrottling: { webhook: { rate: 5 } } }, 'routeThrottling.webhook', 'routeThrottling.webhook must be an object {"rateLimit"'],
+    ['keepExecuteApiEndpoint without a custom domain', { keepExecuteApiEndpoint: true }, 'keepExecuteApiEndpoint', 'keepExecuteApiEndpoint only applies with customDomain'],
     ['a health sync interval of 0 minutes', { healthSyncMinutes: 0 }, 'healthSyncMinutes', 'healthSyncMinutes must be between 1 and 1440'],
     ['a health sync interval over a day', { healthSyncMinutes: 1441 }, 'healthSyncMinutes', 'healthSyncMinutes must be between 1 and 1440'],
     ['a health sync interval in fractions of a minute', { healthSyncMinutes: 7.5 }, 'healthSyncMinutes', 'healthSyncMinutes must be a whole number of minutes'],

@@ -106,18 +106,33 @@ describe('deploy', () => {
         args: ['cdk', 'deploy', '-c', 'configFile=/home/ops/project/deploy/prod.json', '--profile', 'prod'],
       },
     ]);
-    expect(result.out).toMatch(/^Deploying stack RecallZoomConnect-prod .*alarms to oncall@acme\.test\.$/);
+    expect(result.out).toMatch(/^Deploying stack RecallZoomConnect-prod .*alarms to oncall@acme\.test\./);
   });
 
-  it('returns cdk\'s exit code', () => {
+  it('names the three secrets to fill in after a successful deploy, under the configured prefix', () => {
+    const result = run(['--config', 'deploy/prod.json'], {
+      '/home/ops/project/deploy/prod.json': JSON.stringify({ ...JSON.parse(VALID), secretNamePrefix: 'rzc/prod' }),
+    });
+    expect(result.code).toBe(0);
+    expect(result.out.split('\n').slice(1)).toEqual([
+      'Secrets to fill in once, each with its bare value (README, Deploy, step 6); until then they hold REPLACE_ME:',
+      '  rzc/prod/recall-api-key: the Recall API key',
+      "  rzc/prod/zoom-client-id: the Zoom app's client id",
+      "  rzc/prod/zoom-webhook-secret-token: the Zoom app's Secret Token",
+    ]);
+  });
+
+  it('returns cdk\'s exit code, and lists no secrets to fill in when cdk failed', () => {
+    const out: string[] = [];
     const code = deploy(['--config', '/abs/c.json'], {
       cwd: '/',
       readFile: (file) => (file === '/abs/c.json' ? VALID : JSON.stringify({ context: {} })),
       run: () => 3,
-      out: () => {},
+      out: (line) => out.push(line),
       err: () => {},
     });
     expect(code).toBe(3);
+    expect(out.join('\n')).not.toContain('Secrets to fill in');
   });
 
   it('exits 2 without running cdk when the config is invalid, naming the file and each problem', () => {

@@ -35,6 +35,23 @@ export function synthesize(overrides: Record<string, unknown> = {}, bundle = fal
   return { app, stack, template: Template.fromStack(stack) };
 }
 
+/**
+ * Timeout of a hook that synthesizes. A synth takes seconds on an idle machine; on a loaded 2-core machine (two test
+ * runs side by side, other builds) several times that. A slow synth is not a failure; only a stuck one is.
+ */
+export const SYNTH_TIMEOUT_MS = 180_000;
+
+let sharedDefault: Synthesized | undefined;
+
+/**
+ * The stack `cdk synth` builds from cdk.json (unbundled), built on first use and shared by every infrastructure test
+ * file in this worker (the infra project shares one module registry per worker): read it, never change it.
+ */
+export function defaultStack(): Synthesized {
+  sharedDefault ??= synthesize();
+  return sharedDefault;
+}
+
 /** Unacknowledged findings of both cdk-nag packs bin/app.ts runs, over the whole app. */
 export function nagViolations(app: App): { rule: string; paths: string[] }[] {
   return [new AwsSolutionsChecks(), new ServerlessChecks()].flatMap((pack) =>

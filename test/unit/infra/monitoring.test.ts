@@ -4,18 +4,20 @@ import { METRIC_NAMES, METRICS_NAMESPACE as RUNTIME_NAMESPACE, METRICS_SERVICE }
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../../lib/constructs/service-function.js';
 import {
   actionsOf,
+  defaultStack,
   DEPLOYABLE,
   flatten,
-  type FunctionName,
   functionIds,
+  type FunctionName,
   functionProperties,
   logicalId,
   nagViolations,
   policyStatements,
   resourcesOf,
   stringsIn,
-  type Synthesized,
+  SYNTH_TIMEOUT_MS,
   synthesize,
+  type Synthesized,
 } from './helpers.js';
 
 interface AlarmProperties {
@@ -78,12 +80,12 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
   let fns: Record<FunctionName, string>;
 
   beforeAll(() => {
-    synthesized = synthesize();
+    synthesized = defaultStack();
     ({ template } = synthesized);
     alarms = alarmsOf(template);
     topic = logicalId(synthesized.stack.monitoring.alarmTopic);
     fns = functionIds(synthesized.stack);
-  });
+  }, SYNTH_TIMEOUT_MS);
 
   it('reads the namespace, service dimension and metric names the runtime writes', () => {
     expect(METRICS_NAMESPACE).toBe(RUNTIME_NAMESPACE);
@@ -345,7 +347,7 @@ describe('alarms with an email subscriber and tuned thresholds', () => {
       recallFailureRateThreshold: 0.05,
       recallFailureRateMinCalls: '20',
     });
-  });
+  }, SYNTH_TIMEOUT_MS);
 
   it('subscribes the address to the alarm topic', () => {
     synthesized.template.hasResourceProperties('AWS::SNS::Subscription', {
@@ -370,13 +372,13 @@ describe('alarms with an email subscriber and tuned thresholds', () => {
   });
 });
 
-describe('reusing existing resources: an alarm topic and an app secret', () => {
+describe('reusing existing resources: an alarm topic and the secrets kept from a deleted stack', () => {
   const alarmTopicArn = 'arn:aws:sns:us-east-1:123456789012:ops-alarms';
   let synthesized: Synthesized;
 
   beforeAll(() => {
-    synthesized = synthesize({ ...DEPLOYABLE, alarmTopicArn, existingAppSecretName: 'prod/recall-zoom-connect' });
-  });
+    synthesized = synthesize({ ...DEPLOYABLE, alarmTopicArn, secretNamePrefix: 'prod/recall-zoom-connect', useExistingSecrets: true });
+  }, SYNTH_TIMEOUT_MS);
 
   it('notifies that topic from every alarm and creates no topic, key or subscription of its own', () => {
     const { template } = synthesized;
@@ -394,22 +396,25 @@ describe('reusing existing resources: an alarm topic and an app secret', () => {
     expect(nagViolations(synthesized.app)).toEqual([]);
   });
 
-  it('creates only the two generated keys and reads the existing secret by name, matched by "-??????", never "*"', () => {
+  it('creates only the two generated keys and reads each existing secret by name, matched by "-??????", never "*"', () => {
     const { template } = synthesized;
     template.resourceCountIs('AWS::SecretsManager::Secret', 2);
-    template.hasOutput('AppSecretName', { Value: 'prod/recall-zoom-connect' });
+    template.hasOutput('RecallApiKeySecretName', { Value: 'prod/recall-zoom-connect/recall-api-key' });
+    template.hasOutput('ZoomClientIdSecretName', { Value: 'prod/recall-zoom-connect/zoom-client-id' });
+    template.hasOutput('ZoomWebhookSecretTokenSecretName', { Value: 'prod/recall-zoom-connect/zoom-webhook-secret-token' });
     const fns = functionIds(synthesized.stack);
-    for (const fn of Object.values(fns)) {
-      expect(functionProperties(template, fn).Environment.Variables.APP_SECRET_ID).toBe('prod/recall-zoom-connect');
-    }
+    const variables = (fn: FunctionName) => functionProperties(template, fns[fn]).Environment.Variables;
+    expect(variables('reconcile').RECALL_API_KEY_SECRET_ID).toBe('prod/recall-zoom-connect/recall-api-key');
+    expect(variables('authorize').ZOOM_CLIENT_ID_SECRET_ID).toBe('prod/recall-zoom-connect/zoom-client-id');
+    expect(variables('webhook').ZOOM_WEBHOOK_SECRET_TOKEN_SECRET_ID).toBe('prod/recall-zoom-connect/zoom-webhook-secret-token');
     const existingSecretArns = policyStatements(template)
       .filter(({ statement }) => actionsOf(statement).includes('secretsmanager:GetSecretValue'))
       .flatMap(({ statement }) => resourcesOf(statement))
       .filter((resource) => JSON.stringify(resource).includes('prod/recall-zoom-connect'));
-    // One statement per function: all seven read the app secret.
-    expect(existingSecretArns).toHaveLength(7);
+    // Five read the Recall API key, two the Zoom client id, one the webhook token.
+    expect(existingSecretArns).toHaveLength(8);
     for (const resource of existingSecretArns) {
-      expect(stringsIn(resource).join('')).toMatch(/:secret:prod\/recall-zoom-connect-\?\?\?\?\?\?$/);
+      expect(stringsIn(resource).join('')).toMatch(/:secret:prod\/recall-zoom-connect\/[a-z-]+-\?\?\?\?\?\?$/);
       expect(JSON.stringify(resource)).not.toContain('*');
     }
   });

@@ -1,18 +1,26 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../../functions/shared/config.js';
 import { lockKey } from '../../../functions/shared/table-schema.js';
+import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../../../functions/shared/secrets.js';
 import { SECRETS_EXTENSION_DEFAULT_PORT } from '../../../functions/shared/secrets-extension.js';
 import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
-import { CALLBACK_ANSWER_MARGIN_MS, RUNTIME_SETTINGS } from '../../../lib/config.js';
+import {
+  CALLBACK_ANSWER_MARGIN_MS,
+  ROUTE_THROTTLE_DEFAULTS,
+  RUNTIME_SETTINGS,
+  THROTTLED_ROUTES,
+  type ThrottledRoute,
+} from '../../../lib/config.js';
 import { RECONCILE_TIMEOUT, SCHEDULED_DELIVERY_RETRIES, WEBHOOK_WORKER } from '../../../lib/constructs/lifecycle-jobs.js';
 import { projectPath } from '../../../lib/constructs/service-function.js';
 import {
   actionsOf,
   acknowledgments,
   CDK_JSON_CONTEXT,
+  defaultStack,
   type FunctionName,
   functionBehindRoute,
   functionIds,
@@ -25,6 +33,7 @@ import {
   roleOf,
   type Statement,
   stringsIn,
+  SYNTH_TIMEOUT_MS,
   type Synthesized,
   synthesize,
 } from './helpers.js';
@@ -59,8 +68,8 @@ function grantsOf(template: Template, role: string): Record<string, string[]> {
 }
 
 /*
- * The stack as `cdk synth` builds it from cdk.json, bundled once (the only bundled synth of the suite), which
- * every test here reads. Alarms and the dashboard, the API edge variants and the config schema have their own
+ * The stack as `cdk synth` builds it from cdk.json (shared with the other infrastructure files), which every test
+ * here reads; the bundles come from the run's one bundled synth (bundled-synth.ts). Alarms and the dashboard, the API edge variants and the config schema have their own
  * files.
  */
 describe('RecallZoomConnectStack with the cdk.json configuration', () => {
@@ -68,7 +77,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
   let template: Template;
   let fns: Record<FunctionName, string>;
   let table: string;
-  let appSecret: string;
+  /** The secrets ops fill in, by name. */
+  let filled: Record<FilledSecret, string>;
   let signingKey: string;
   let stateKey: string;
   let webhookQueue: string;
@@ -76,19 +86,22 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
   let eventBus: string;
 
   beforeAll(() => {
-    synthesized = synthesize({}, true);
+    synthesized = defaultStack();
     ({ template } = synthesized);
     const { state, messaging } = synthesized.stack;
     fns = functionIds(synthesized.stack);
     table = logicalId(state.table);
-    appSecret = logicalId(state.appSecret);
+    filled = {
+      recallApiKey: logicalId(state.secrets.recallApiKey),
+      zoomClientId: logicalId(state.secrets.zoomClientId),
+      zoomWebhookSecretToken: logicalId(state.secrets.zoomWebhookSecretToken),
+    };
     signingKey = logicalId(state.signingKeySecret);
     stateKey = logicalId(state.stateKeySecret);
     webhookQueue = logicalId(messaging.webhookQueue);
     deadLetterQueue = logicalId(messaging.webhookDeadLetterQueue);
     eventBus = logicalId(messaging.eventBus);
-    // Synth with bundling (esbuild for every function): seconds alone, far longer on a loaded shared CI machine.
-  }, 180_000);
+  }, SYNTH_TIMEOUT_MS);
 
   describe('HTTP API', () => {
     it('exposes exactly the five routes of the design', () => {
@@ -136,12 +149,34 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       template.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.absent() });
     });
 
-    it('throttles the default stage with the configured limits', () => {
-      template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+    it('throttles each of the five routes with its own bucket, at the defaults, over the stage default', () => {
+      const stages = Object.entries(template.findResources('AWS::ApiGatewayV2::Stage'));
+      expect(stages).toHaveLength(1);
+      const [stageId, stage] = stages[0] as [string, { Properties: Record<string, unknown>; DependsOn?: string[] }];
+      expect(stage.Properties).toMatchObject({
         StageName: '$default',
         AutoDeploy: true,
         DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
       });
+      const routes = template.findResources('AWS::ApiGatewayV2::Route');
+      const routeKeys = Object.values(routes).map((route) => route.Properties.RouteKey as string);
+      expect(Object.keys(stage.Properties.RouteSettings as object).sort()).toEqual(routeKeys.sort());
+      expect(stage.Properties.RouteSettings).toEqual(
+        Object.fromEntries(
+          (Object.keys(THROTTLED_ROUTES) as ThrottledRoute[]).flatMap((route) =>
+            THROTTLED_ROUTES[route].map((key) => [
+              key,
+              { ThrottlingRateLimit: ROUTE_THROTTLE_DEFAULTS[route].rateLimit, ThrottlingBurstLimit: ROUTE_THROTTLE_DEFAULTS[route].burstLimit },
+            ]),
+          ),
+        ),
+      );
+      // Route settings name routes, which must exist before the stage is created.
+      expect(stage.DependsOn ?? [], stageId).toEqual(expect.arrayContaining(Object.keys(routes)));
+    });
+
+    it('keeps the execute-api endpoint, the only way in without a custom domain', () => {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: false });
     });
 
     it('writes JSON access logs that never contain paths or query strings (codes, states, user ids)', () => {
@@ -224,11 +259,14 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       expect(RECONCILE_TIMEOUT.toMinutes()).toBe(5);
     });
 
-    /** The deployed bundle of a function and the `sources` of its source map. */
+    /** The deployed bundle of a function (from the run's bundled synth) and the `sources` of its source map. */
     const assetOf = (id: string) => {
-      const fn = template.findResources('AWS::Lambda::Function')[id];
-      const assetHash = (fn?.Properties.Code.S3Key as string).replace(/\.zip$/, '');
-      const assetDir = path.join(synthesized.app.synth().directory, `asset.${assetHash}`);
+      const assemblyDir = inject('bundledAssemblyDir');
+      const bundled = JSON.parse(readFileSync(path.join(assemblyDir, 'Test.template.json'), 'utf8')) as {
+        Resources: Record<string, { Properties: { Code: { S3Key: string } } }>;
+      };
+      const assetHash = bundled.Resources[id]?.Properties.Code.S3Key.replace(/\.zip$/, '');
+      const assetDir = path.join(assemblyDir, `asset.${assetHash}`);
       const map = JSON.parse(readFileSync(path.join(assetDir, 'index.mjs.map'), 'utf8')) as {
         sources: string[];
         sourcesContent?: unknown;
@@ -307,7 +345,6 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
           RETURN_URL_ALLOWLIST: (CDK_JSON_CONTEXT.returnUrlAllowlist as string[]).join(','),
           POWERTOOLS_SERVICE_NAME: 'recall-zoom-connect',
           POWERTOOLS_LOG_LEVEL: 'INFO',
-          APP_SECRET_ID: { Ref: appSecret },
           // How every function calls Recall, from the deploy config's defaults.
           RECALL_TIMEOUT_MS: '5000',
           RECALL_MAX_ATTEMPTS: '3',
@@ -373,7 +410,10 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       const deployed: Record<string, string> = {
         TABLE_NAME: 'Test-StateTable-ABC',
         ZOOM_REDIRECT_URI: 'https://abc123.execute-api.us-east-1.amazonaws.com/zoom/callback',
-        APP_SECRET_ID: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:recall-zoom-connect/app-AbCdEf',
+        RECALL_API_KEY_SECRET_ID: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:recall-zoom-connect/recall-api-key-AbCdEf',
+        ZOOM_CLIENT_ID_SECRET_ID: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:recall-zoom-connect/zoom-client-id-AbCdEf',
+        ZOOM_WEBHOOK_SECRET_TOKEN_SECRET_ID:
+          'arn:aws:secretsmanager:us-east-1:123456789012:secret:recall-zoom-connect/zoom-webhook-secret-token-AbCdEf',
         SIGNING_KEY_SECRET_ID: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:SigningKey-GhIjKl',
         STATE_KEY_SECRET_ID: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:StateKey-MnOpQr',
         EVENT_BUS_NAME: 'Test-connections',
@@ -389,7 +429,13 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         expect(config.tableName).toBe(['authorize', 'webhook'].includes(name) ? undefined : deployed.TABLE_NAME);
         expect(config.secrets).toEqual({
           source: 'secrets-manager',
-          appSecretId: deployed.APP_SECRET_ID,
+          secretIds: {
+            ...(['callback', 'connections', 'webhookWorker', 'healthSync', 'reconcile'].includes(name)
+              ? { recallApiKey: deployed.RECALL_API_KEY_SECRET_ID }
+              : {}),
+            ...(['authorize', 'callback'].includes(name) ? { zoomClientId: deployed.ZOOM_CLIENT_ID_SECRET_ID } : {}),
+            ...(name === 'webhook' ? { zoomWebhookSecretToken: deployed.ZOOM_WEBHOOK_SECRET_TOKEN_SECRET_ID } : {}),
+          },
           ...(name === 'authorize' ? { signingKeySecretId: deployed.SIGNING_KEY_SECRET_ID } : {}),
           ...(['authorize', 'callback'].includes(name) ? { stateKeySecretId: deployed.STATE_KEY_SECRET_ID } : {}),
         });
@@ -440,7 +486,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     it('is on-demand, expires items by TTL, keeps point-in-time recovery and is protected from deletion', () => {
       template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
       template.hasResource('AWS::DynamoDB::GlobalTable', {
-        DeletionPolicy: 'Retain',
+        DeletionPolicy: 'RetainExceptOnCreate',
         UpdateReplacePolicy: 'Retain',
         Properties: Match.objectLike({
           BillingMode: 'PAY_PER_REQUEST',
@@ -608,23 +654,26 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
   });
 
   describe('secrets', () => {
-    it('creates the app secret under the configured name with placeholders only, and keeps it on stack deletion', () => {
-      template.hasResource('AWS::SecretsManager::Secret', {
-        DeletionPolicy: 'Retain',
-        Properties: Match.objectLike({
-          Name: 'recall-zoom-connect/app',
-          SecretString: JSON.stringify({
-            recallApiKey: 'REPLACE_ME',
-            zoomClientId: 'REPLACE_ME',
-            zoomWebhookSecretToken: 'REPLACE_ME',
-          }),
-        }),
+    it('creates one secret per value ops fill in, named under the prefix, holding only the placeholder, kept on deletion', () => {
+      const secrets = template.findResources('AWS::SecretsManager::Secret');
+      const names = Object.fromEntries(
+        Object.entries(filled).map(([name, id]) => [name, secrets[id]?.Properties.Name as string]),
+      );
+      expect(names).toEqual({
+        recallApiKey: 'recall-zoom-connect/recall-api-key',
+        zoomClientId: 'recall-zoom-connect/zoom-client-id',
+        zoomWebhookSecretToken: 'recall-zoom-connect/zoom-webhook-secret-token',
       });
+      for (const id of Object.values(filled)) {
+        // The bare placeholder, not JSON: each secret holds one value.
+        expect(secrets[id]?.Properties.SecretString).toBe('REPLACE_ME');
+        expect(secrets[id]).toMatchObject({ DeletionPolicy: 'RetainExceptOnCreate', UpdateReplacePolicy: 'Retain' });
+      }
     });
 
     it('generates the signing key and the state key: 64 letters and digits, the secret string the key itself', () => {
       const secrets = template.findResources('AWS::SecretsManager::Secret');
-      expect(Object.keys(secrets).sort()).toEqual([appSecret, signingKey, stateKey].sort());
+      expect(Object.keys(secrets).sort()).toEqual([...Object.values(filled), signingKey, stateKey].sort());
       for (const key of [signingKey, stateKey]) {
         // Exactly these settings: no template or key, so the SecretString is the 64 characters themselves.
         expect(secrets[key]?.Properties.GenerateSecretString).toEqual({ PasswordLength: 64, ExcludePunctuation: true });
@@ -632,9 +681,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       }
     });
 
-    it('deletes the generated keys with the stack (a new stack generates new ones) but keeps the app secret', () => {
+    it('deletes the generated keys with the stack (a new stack generates new ones)', () => {
       const secrets = template.findResources('AWS::SecretsManager::Secret');
-      expect(secrets[appSecret]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
       for (const key of [signingKey, stateKey]) {
         expect(secrets[key]).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
       }
@@ -646,7 +694,9 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     const arn = (id: string) => JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] });
     let tableArn: string;
     let index: (name: string) => string;
-    let appSecretRef: string;
+    let recallApiKeyRef: string;
+    let zoomClientIdRef: string;
+    let webhookTokenRef: string;
     let signingKeyRef: string;
     let stateKeyRef: string;
     let webhookQueueArn: string;
@@ -658,7 +708,9 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       tableArn = arn(logicalId(stack.state.table));
       index = (name) =>
         JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(stack.state.table), 'Arn'] }, `/index/${name}`]] });
-      appSecretRef = ref(logicalId(stack.state.appSecret));
+      recallApiKeyRef = ref(filled.recallApiKey);
+      zoomClientIdRef = ref(filled.zoomClientId);
+      webhookTokenRef = ref(filled.zoomWebhookSecretToken);
       signingKeyRef = ref(logicalId(stack.state.signingKeySecret));
       stateKeyRef = ref(logicalId(stack.state.stateKeySecret));
       webhookQueueArn = arn(logicalId(stack.messaging.webhookQueue));
@@ -690,10 +742,10 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       }
     });
 
-    it('authorize: reads the app secret, the signing key and the state key, and nothing else (no table at all)', () => {
+    it('authorize: reads the Zoom client id, the signing key and the state key, and nothing else (no table, no Recall key)', () => {
       expect(grantsOf(template, roleOf(template, fns.authorize))).toEqual({
         ...baseline(fns.authorize),
-        'secretsmanager:GetSecretValue': [appSecretRef, signingKeyRef, stateKeyRef].sort(),
+        'secretsmanager:GetSecretValue': [zoomClientIdRef, signingKeyRef, stateKeyRef].sort(),
       });
     });
 
@@ -706,9 +758,40 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         'dynamodb:UpdateItem': [tableArn],
         'dynamodb:DeleteItem': [`${tableArn}${LOCKS_ONLY}`],
         'dynamodb:Query': [index('byZoomIdentity')],
-        'secretsmanager:GetSecretValue': [appSecretRef, stateKeyRef].sort(),
+        'secretsmanager:GetSecretValue': [recallApiKeyRef, zoomClientIdRef, stateKeyRef].sort(),
         'events:PutEvents': [eventBusArn],
       });
+    });
+
+    it('lets each secret be read by exactly the functions that read it, and the Recall API key by none that never call Recall', () => {
+      const readers = (secret: string) =>
+        Object.entries(fns)
+          .filter(([, fn]) => (grantsOf(template, roleOf(template, fn))['secretsmanager:GetSecretValue'] ?? []).includes(ref(secret)))
+          .map(([name]) => name)
+          .sort();
+      expect({
+        recallApiKey: readers(filled.recallApiKey),
+        zoomClientId: readers(filled.zoomClientId),
+        zoomWebhookSecretToken: readers(filled.zoomWebhookSecretToken),
+        signingKey: readers(signingKey),
+        stateKey: readers(stateKey),
+      }).toEqual({
+        recallApiKey: ['callback', 'connections', 'healthSync', 'reconcile', 'webhookWorker'],
+        zoomClientId: ['authorize', 'callback'],
+        zoomWebhookSecretToken: ['webhook'],
+        signingKey: ['authorize'],
+        stateKey: ['authorize', 'callback'],
+      });
+      // Each function is told the id of exactly the secrets it may read, under the variable the runtime reads.
+      for (const [name, fn] of Object.entries(fns)) {
+        const variables = functionProperties(template, fn).Environment.Variables;
+        const told = FILLED_SECRET_NAMES.filter((secret) => FILLED_SECRETS[secret].variable in variables);
+        const allowed = FILLED_SECRET_NAMES.filter((secret) =>
+          (grantsOf(template, roleOf(template, fn))['secretsmanager:GetSecretValue'] ?? []).includes(ref(filled[secret])),
+        );
+        expect(told, name).toEqual(allowed);
+        for (const secret of told) expect(variables[FILLED_SECRETS[secret].variable]).toEqual({ Ref: filled[secret] });
+      }
     });
 
     it('lets only authorize and the callback read the state key, every version stage of it (no condition)', () => {
@@ -731,15 +814,15 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         'dynamodb:GetItem': [tableArn],
         'dynamodb:UpdateItem': [tableArn],
         'dynamodb:Query': [index('byZoomIdentity')],
-        'secretsmanager:GetSecretValue': [appSecretRef],
+        'secretsmanager:GetSecretValue': [recallApiKeyRef],
         'events:PutEvents': [eventBusArn],
       });
     });
 
-    it('webhook: reads the app secret and sends to the webhook queue, with no table access at all', () => {
+    it('webhook: reads the webhook Secret Token alone and sends to the webhook queue, with no table access at all', () => {
       expect(grantsOf(template, roleOf(template, fns.webhook))).toEqual({
         ...baseline(fns.webhook),
-        'secretsmanager:GetSecretValue': [appSecretRef],
+        'secretsmanager:GetSecretValue': [webhookTokenRef],
         'sqs:SendMessage': [webhookQueueArn],
       });
     });
@@ -752,7 +835,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         'sqs:GetQueueAttributes': [webhookQueueArn],
         'dynamodb:UpdateItem': [tableArn],
         'dynamodb:Query': [index('byZoomIdentity')],
-        'secretsmanager:GetSecretValue': [appSecretRef],
+        'secretsmanager:GetSecretValue': [recallApiKeyRef],
         'events:PutEvents': [eventBusArn],
       });
     });
@@ -762,7 +845,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         ...baseline(fns.healthSync),
         'dynamodb:UpdateItem': [tableArn],
         'dynamodb:Query': [index('byStatus'), index('byZoomIdentity')].sort(),
-        'secretsmanager:GetSecretValue': [appSecretRef],
+        'secretsmanager:GetSecretValue': [recallApiKeyRef],
         'events:PutEvents': [eventBusArn],
         'sqs:SendMessage': [healthSyncDeadLetterQueueArn],
       });
@@ -777,7 +860,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         'dynamodb:PutItem': [`${tableArn}${LOCKS_ONLY}`],
         'dynamodb:DeleteItem': [`${tableArn}${LOCKS_ONLY}`],
         'dynamodb:Query': [index('byStatus'), index('byZoomIdentity')].sort(),
-        'secretsmanager:GetSecretValue': [appSecretRef],
+        'secretsmanager:GetSecretValue': [recallApiKeyRef],
         'sqs:SendMessage': [reconcileDeadLetterQueueArn],
       });
     });
@@ -838,6 +921,11 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         Description: Match.stringLikeRegexp('redrive'),
         Value: { Ref: deadLetterQueue },
       });
+      // The redrive command the README gives reads this output.
+      template.hasOutput('WebhookDeadLetterQueueArn', {
+        Description: Match.stringLikeRegexp('aws sqs start-message-move-task --source-arn <this>'),
+        Value: { 'Fn::GetAtt': [deadLetterQueue, 'Arn'] },
+      });
     });
 
     it('prints the reconcile function to invoke by hand, how to repair, and its dead-letter queue', () => {
@@ -852,7 +940,9 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('prints where ops find the secrets and the IAM-authorized connections endpoint, but no secret value', () => {
-      template.hasOutput('AppSecretName', { Value: 'recall-zoom-connect/app' });
+      template.hasOutput('RecallApiKeySecretName', { Value: 'recall-zoom-connect/recall-api-key' });
+      template.hasOutput('ZoomClientIdSecretName', { Value: 'recall-zoom-connect/zoom-client-id' });
+      template.hasOutput('ZoomWebhookSecretTokenSecretName', { Value: 'recall-zoom-connect/zoom-webhook-secret-token' });
       template.hasOutput('SigningKeySecretArn', { Value: { Ref: signingKey } });
       template.hasOutput('StateKeySecretArn', {
         Description: Match.stringLikeRegexp('put-secret-value'),
@@ -898,10 +988,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
           ...Object.keys(fns).map(() => 'AwsSolutions-IAM5[Resource::*]'),
           // The three routes that cannot carry AWS credentials: the browser's two, and Zoom's.
           ...['authorize', 'callback', 'webhook'].map(() => 'AwsSolutions-APIG4'),
-          // Third-party credentials, the shared link-signing key and the state key: rotated by the runbook, not a Lambda.
-          'AwsSolutions-SMG4',
-          'AwsSolutions-SMG4',
-          'AwsSolutions-SMG4',
+          // The three third-party values, the shared link-signing key and the state key: rotated by the runbook, not a Lambda.
+          ...['recallApiKey', 'zoomClientId', 'zoomWebhookSecretToken', 'signingKey', 'stateKey'].map(() => 'AwsSolutions-SMG4'),
           // The four API functions and the queue consumer are invoked synchronously.
           ...['authorize', 'callback', 'connections', 'webhook', 'webhookWorker'].map(() => 'Serverless-LambdaDLQ'),
           // SQS event sources have no on-failure destination; the queue's redrive policy does that.

@@ -18,7 +18,7 @@ const awsEnv = (): NodeJS.ProcessEnv => ({
   RECALL_REGION: 'us-west-2',
   RECALL_ZOOM_OAUTH_APP_ID: '2d40abfe-c692-4723-b26f-869ebfbde4cf',
   RETURN_URL_ALLOWLIST: 'https://app.example.com/settings/,https://admin.example.com/',
-  APP_SECRET_ID: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:app-AbCdEf',
+  ZOOM_CLIENT_ID_SECRET_ID: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:zoom-client-id-AbCdEf',
   SIGNING_KEY_SECRET_ID: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:signing-GhIjKl',
 });
 
@@ -65,7 +65,7 @@ describe('loadConfig', () => {
   });
 
   it('names every missing variable at once', () => {
-    const error = misconfiguration({ APP_SECRET_ID: 'a', SIGNING_KEY_SECRET_ID: 'b' });
+    const error = misconfiguration({ ZOOM_CLIENT_ID_SECRET_ID: 'a', SIGNING_KEY_SECRET_ID: 'b' });
 
     for (const name of ['ZOOM_REDIRECT_URI', 'RECALL_ZOOM_OAUTH_APP_ID', 'RETURN_URL_ALLOWLIST']) {
       expect(error.message).toContain(name);
@@ -78,12 +78,12 @@ describe('loadConfig', () => {
     expect(error.message).toContain('TABLE_NAME');
   });
 
-  it('uses Secrets Manager when both secret ids are set', () => {
+  it('uses Secrets Manager when a filled secret id is set, naming only the secrets the function is given', () => {
     const config = loadConfig(awsEnv());
 
     expect(config.secrets).toEqual({
       source: 'secrets-manager',
-      appSecretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:app-AbCdEf',
+      secretIds: { zoomClientId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:zoom-client-id-AbCdEf' },
       signingKeySecretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:signing-GhIjKl',
     });
   });
@@ -146,17 +146,19 @@ describe('loadConfig', () => {
 
     expect(error.message).toContain('CONNECT_SIGNING_KEY');
     expect(error.message).toContain('ZOOM_CLIENT_ID');
-    expect(error.message).toContain('APP_SECRET_ID');
+    expect(error.message).toContain('_SECRET_ID');
     expect(error.message).not.toContain(LOCAL_API_KEY);
   });
 
-  it('uses Secrets Manager without a signing key for a function given only APP_SECRET_ID', () => {
+  it('uses Secrets Manager without a signing key for a function given only the Recall API key', () => {
     const env = awsEnv();
     delete env.SIGNING_KEY_SECRET_ID;
+    delete env.ZOOM_CLIENT_ID_SECRET_ID;
+    env.RECALL_API_KEY_SECRET_ID = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:recall-api-key-AbCdEf';
 
     expect(loadConfig(env).secrets).toEqual({
       source: 'secrets-manager',
-      appSecretId: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:app-AbCdEf',
+      secretIds: { recallApiKey: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:recall-api-key-AbCdEf' },
     });
   });
 

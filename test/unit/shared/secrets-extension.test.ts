@@ -7,6 +7,7 @@ import {
   SECRETS_EXTENSION_TOKEN_HEADER,
   SecretsExtensionError,
 } from '../../../functions/shared/secrets-extension.js';
+import { SecretStore } from '../../../functions/shared/secrets.js';
 
 /*
  * The extension reader against a real HTTP server on localhost, scripted per test: what it asks (path, query,
@@ -295,5 +296,54 @@ describe('extensionSecretReader: configuration', () => {
       fallback.closeAllConnections();
       await new Promise<void>((resolve) => fallback.close(() => resolve()));
     }
+  });
+});
+
+describe('SecretStore through the extension: the previous version of a generated key', () => {
+  const CURRENT_KEY = 'the-current-signing-key-0123456789abcdefghijklmnop';
+  const config = {
+    secrets: { source: 'secrets-manager' as const, secretIds: {}, signingKeySecretId: SECRET_ID, stateKeySecretId: SECRET_ID },
+    secretsCacheSeconds: 300,
+  };
+
+  /** The current version answered normally; the previous one as `previous` says. */
+  const answerPrevious = (previous: (res: ServerResponse) => void) => {
+    answer = (req, res) => {
+      const stage = new URL(req.url ?? '/', 'http://localhost').searchParams.get('versionStage');
+      if (stage === 'AWSPREVIOUS') previous(res);
+      else json(res, 200, getSecretValue(CURRENT_KEY));
+    };
+  };
+
+  it.each([
+    ['a bare 400', (res: ServerResponse) => res.writeHead(400, { 'content-type': 'text/plain' }).end(BARE_400)],
+    ['a bare 404', (res: ServerResponse) => res.writeHead(404, { 'content-type': 'text/plain' }).end('not found')],
+    ['a bare 500', (res: ServerResponse) => res.writeHead(500, { 'content-type': 'text/plain' }).end(BARE_400)],
+    ['a typed 400 AccessDeniedException', (res: ServerResponse) => json(res, 400, { __type: 'AccessDeniedException', message: 'no' })],
+    ['a typed 404 ResourceNotFoundException', (res: ServerResponse) => json(res, 404, { __type: 'ResourceNotFoundException' })],
+    ['a 200 that is not GetSecretValue JSON', (res: ServerResponse) => json(res, 200, 'oops')],
+  ])('means "no previous key" when the extension answers %s for AWSPREVIOUS, on a cold start', async (_case, previous) => {
+    // Prepare: a key never rotated (or an extension that answers a missing stage some undocumented way).
+    answerPrevious(previous);
+    const store = new SecretStore(config, reader());
+
+    // Act / Assess: both keys load with the current one alone; nothing fails, so no request becomes a 500.
+    await expect(store.signingKeys()).resolves.toEqual([CURRENT_KEY]);
+    await expect(store.stateKeys()).resolves.toEqual([CURRENT_KEY]);
+    expect(seen.map(({ url }) => new URL(url, 'http://localhost').searchParams.get('versionStage')).sort()).toEqual([
+      'AWSCURRENT',
+      'AWSCURRENT',
+      'AWSPREVIOUS',
+      'AWSPREVIOUS',
+    ]);
+  });
+
+  it('still fails, naming the secret, when the current version cannot be read', async () => {
+    answer = (_req, res) => res.writeHead(500, { 'content-type': 'text/plain' }).end(BARE_400);
+
+    const error = await failure(new SecretStore(config, reader()).signingKeys());
+
+    expect(error).toBeInstanceOf(SecretsExtensionError);
+    expect(error.message).toContain(SECRET_ID);
   });
 });

@@ -8,10 +8,24 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ServiceConfig } from '../../../functions/shared/config.js';
 import { MisconfiguredError } from '../../../functions/shared/errors.js';
-import { SECRET_PLACEHOLDER, type SecretReader, SecretStore } from '../../../functions/shared/secrets.js';
+import {
+  FILLED_SECRET_NAMES,
+  type FilledSecret,
+  SECRET_PLACEHOLDER,
+  type SecretReader,
+  SecretStore,
+} from '../../../functions/shared/secrets.js';
 import { sdkSecretReader } from '../../../functions/shared/secrets-sdk.js';
 
-const APP_SECRET_ID = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:recall-zoom-connect/app-AbCdEf';
+const RECALL_API_KEY_SECRET_ID = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:recall-zoom-connect/recall-api-key-AbCdEf';
+const ZOOM_CLIENT_ID_SECRET_ID = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:recall-zoom-connect/zoom-client-id-AbCdEf';
+const WEBHOOK_TOKEN_SECRET_ID =
+  'arn:aws:secretsmanager:us-west-2:123456789012:secret:recall-zoom-connect/zoom-webhook-secret-token-AbCdEf';
+const SECRET_IDS: Record<FilledSecret, string> = {
+  recallApiKey: RECALL_API_KEY_SECRET_ID,
+  zoomClientId: ZOOM_CLIENT_ID_SECRET_ID,
+  zoomWebhookSecretToken: WEBHOOK_TOKEN_SECRET_ID,
+};
 const SIGNING_KEY_SECRET_ID = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:signing-key-GhIjKl';
 const RECALL_API_KEY = 'recall-api-key-super-secret-0123456789';
 const ZOOM_CLIENT_ID = 'zoomClientIdQwErTy';
@@ -21,7 +35,7 @@ const PREVIOUS_SIGNING_KEY = 'the-signing-key-before-the-last-rotation-012345678
 const TTL_SECONDS = 300;
 
 const awsConfig: Pick<ServiceConfig, 'secrets' | 'secretsCacheSeconds'> = {
-  secrets: { source: 'secrets-manager', appSecretId: APP_SECRET_ID, signingKeySecretId: SIGNING_KEY_SECRET_ID },
+  secrets: { source: 'secrets-manager', secretIds: SECRET_IDS, signingKeySecretId: SIGNING_KEY_SECRET_ID },
   secretsCacheSeconds: TTL_SECONDS,
 };
 
@@ -34,14 +48,17 @@ const notFound = (what: string) =>
   new ResourceNotFoundException({ message: `Secrets Manager can't find the specified secret${what}.`, $metadata: {} });
 
 /**
- * Secrets Manager as the stack leaves it: the app secret, and the signing key's `AWSCURRENT` version with an
- * `AWSPREVIOUS` one only when `previous` is given (a key never rotated has none).
+ * Secrets Manager as the stack leaves it once ops filled it in: the three filled secrets (a value left `undefined` has
+ * no string value), and the signing key's `AWSCURRENT` version with an `AWSPREVIOUS` one only when `previous` is given
+ * (a key never rotated has none).
  */
 function answer(
-  appSecret: string | undefined,
+  filled: Partial<Record<FilledSecret, string | undefined>>,
   { current = SIGNING_KEY, previous }: { current?: string; previous?: string } = {},
 ) {
-  secretsManager.on(GetSecretValueCommand, { SecretId: APP_SECRET_ID }).resolves({ SecretString: appSecret });
+  for (const name of FILLED_SECRET_NAMES) {
+    secretsManager.on(GetSecretValueCommand, { SecretId: SECRET_IDS[name] }).resolves({ SecretString: filled[name] });
+  }
   secretsManager.on(GetSecretValueCommand, { SecretId: SIGNING_KEY_SECRET_ID }).callsFake((input: GetSecretValueCommandInput) => {
     if (input.VersionStage === 'AWSPREVIOUS') {
       if (previous === undefined) throw notFound(' value for staging label: AWSPREVIOUS');
@@ -51,13 +68,12 @@ function answer(
   });
 }
 
-const filledAppSecret = (overrides: Record<string, unknown> = {}) =>
-  JSON.stringify({
-    recallApiKey: RECALL_API_KEY,
-    zoomClientId: ZOOM_CLIENT_ID,
-    zoomWebhookSecretToken: WEBHOOK_TOKEN,
-    ...overrides,
-  });
+const filledAppSecret = (overrides: Partial<Record<FilledSecret, string | undefined>> = {}) => ({
+  recallApiKey: RECALL_API_KEY,
+  zoomClientId: ZOOM_CLIENT_ID,
+  zoomWebhookSecretToken: WEBHOOK_TOKEN,
+  ...overrides,
+});
 
 const requested = () =>
   secretsManager.commandCalls(GetSecretValueCommand).map(({ args }) => {
@@ -110,11 +126,8 @@ describe('SecretStore: environment source (local mode)', () => {
   it('returns environment values without any Secrets Manager call', async () => {
     const store = new SecretStore(environment, reader);
 
-    expect(await store.app()).toEqual({
-      recallApiKey: RECALL_API_KEY,
-      zoomClientId: ZOOM_CLIENT_ID,
-      zoomWebhookSecretToken: WEBHOOK_TOKEN,
-    });
+    expect(await store.recallApiKey()).toBe(RECALL_API_KEY);
+    expect(await store.zoomClientId()).toBe(ZOOM_CLIENT_ID);
     expect(await store.signingKeys()).toEqual([SIGNING_KEY]);
     expect(await store.webhookSecretToken()).toBe(WEBHOOK_TOKEN);
     expect(secretsManager.calls()).toHaveLength(0);
@@ -124,172 +137,153 @@ describe('SecretStore: environment source (local mode)', () => {
     const { zoomWebhookSecretToken: _unset, ...withoutToken } = environment.secrets;
     const store = new SecretStore({ secrets: withoutToken, secretsCacheSeconds: TTL_SECONDS });
 
-    expect(await store.app()).not.toHaveProperty('zoomWebhookSecretToken');
+    expect(await store.recallApiKey()).toBe(RECALL_API_KEY);
     const error = await misconfiguration(store.webhookSecretToken());
     expect(error.fields).toEqual(['ZOOM_WEBHOOK_SECRET_TOKEN']);
   });
 });
 
-describe('SecretStore: the app secret', () => {
-  it('parses the JSON app secret, reading nothing else', async () => {
+describe('SecretStore: the secrets ops fill in, one value each', () => {
+  it.each([
+    ['recallApiKey', RECALL_API_KEY_SECRET_ID, RECALL_API_KEY],
+    ['zoomClientId', ZOOM_CLIENT_ID_SECRET_ID, ZOOM_CLIENT_ID],
+    ['webhookSecretToken', WEBHOOK_TOKEN_SECRET_ID, WEBHOOK_TOKEN],
+  ] as const)('%s reads its own secret, the bare value, and nothing else', async (getter, secretId, value) => {
     answer(filledAppSecret());
 
-    const app = await new SecretStore(awsConfig, reader).app();
-
-    expect(app).toEqual({ recallApiKey: RECALL_API_KEY, zoomClientId: ZOOM_CLIENT_ID, zoomWebhookSecretToken: WEBHOOK_TOKEN });
-    expect(requested()).toEqual([APP_SECRET_ID]);
+    expect(await new SecretStore(awsConfig, reader)[getter]()).toBe(value);
+    expect(requested()).toEqual([secretId]);
   });
 
-  it('accepts an app secret without the optional webhook token', async () => {
-    answer(JSON.stringify({ recallApiKey: RECALL_API_KEY, zoomClientId: ZOOM_CLIENT_ID }));
+  it('tolerates a trailing newline, as `--secret-string file://` of an edited file leaves one', async () => {
+    answer(filledAppSecret({ recallApiKey: `${RECALL_API_KEY}\n` }));
 
-    const app = await new SecretStore(awsConfig, reader).app();
-
-    expect(app.recallApiKey).toBe(RECALL_API_KEY);
-    expect(app.zoomWebhookSecretToken).toBeUndefined();
+    expect(await new SecretStore(awsConfig, reader).recallApiKey()).toBe(RECALL_API_KEY);
   });
 
   it('makes no further Secrets Manager call within the TTL', async () => {
     answer(filledAppSecret());
     const time = clock();
     const store = new SecretStore(awsConfig, reader, time.now);
-    await store.app();
+    await store.recallApiKey();
 
     time.advance(TTL_SECONDS * 1000 - 1);
-    const second = await store.app();
+    const second = await store.recallApiKey();
 
     expect(secretsManager.calls()).toHaveLength(1);
-    expect(second.recallApiKey).toBe(RECALL_API_KEY);
+    expect(second).toBe(RECALL_API_KEY);
   });
 
   it('shares one load between concurrent first calls', async () => {
     answer(filledAppSecret());
     const store = new SecretStore(awsConfig, reader);
 
-    await Promise.all([store.app(), store.app(), store.app()]);
+    await Promise.all([store.recallApiKey(), store.recallApiKey(), store.recallApiKey()]);
 
     expect(secretsManager.calls()).toHaveLength(1);
   });
 
-  it('fetches again once the TTL has passed and returns the new values', async () => {
+  it('fetches again once the TTL has passed and returns the new value', async () => {
     answer(filledAppSecret());
     const time = clock();
     const store = new SecretStore(awsConfig, reader, time.now);
-    await store.app();
+    await store.recallApiKey();
 
     answer(filledAppSecret({ recallApiKey: 'rotated-recall-api-key-987654321' }));
     time.advance(TTL_SECONDS * 1000);
-    const refreshed = await store.app();
 
+    expect(await store.recallApiKey()).toBe('rotated-recall-api-key-987654321');
     expect(secretsManager.calls()).toHaveLength(2);
-    expect(refreshed.recallApiKey).toBe('rotated-recall-api-key-987654321');
   });
 
   it('fetches again after clear(), picking up a rotated Recall API key at once', async () => {
     answer(filledAppSecret());
     const store = new SecretStore(awsConfig, reader);
-    await store.app();
+    await store.recallApiKey();
 
     answer(filledAppSecret({ recallApiKey: 'rotated-recall-api-key-987654321' }));
     store.clear();
-    const app = await store.app();
 
+    expect(await store.recallApiKey()).toBe('rotated-recall-api-key-987654321');
     expect(secretsManager.calls()).toHaveLength(2);
-    expect(app.recallApiKey).toBe('rotated-recall-api-key-987654321');
   });
 
-  it('refuses a placeholder, naming the secret and the field but no secret value', async () => {
-    // Prepare: ops filled in the API key but not the client id.
-    answer(filledAppSecret({ zoomClientId: SECRET_PLACEHOLDER }));
-
-    // Act
-    const error = await misconfiguration(new SecretStore(awsConfig, reader).app());
-
-    // Assess
-    expect(error.secret).toBe(APP_SECRET_ID);
-    expect(error.fields).toEqual(['zoomClientId']);
-    expect(error.message).toContain('zoomClientId');
-    expect(error.message).toContain(APP_SECRET_ID);
-    expectNoSecretValue(error);
-  });
-
-  it('names every field still holding the placeholder', async () => {
-    answer(JSON.stringify({ recallApiKey: 'REPLACE_ME', zoomClientId: 'REPLACE_ME' }));
-
-    const error = await misconfiguration(new SecretStore(awsConfig, reader).app());
-
-    expect(error.fields).toEqual(['recallApiKey', 'zoomClientId']);
-  });
-
-  it('never hands out the placeholder as the Zoom webhook secret token, and names it when asked for it', async () => {
-    // Prepare: ops filled in the Recall key and the Zoom client id, but not the webhook token the stack seeded with
-    // REPLACE_ME. A webhook verified with that publicly known key would accept forged deauthorization events.
-    answer(filledAppSecret({ zoomWebhookSecretToken: SECRET_PLACEHOLDER }));
+  it.each([
+    ['recallApiKey', 'recallApiKey', RECALL_API_KEY_SECRET_ID],
+    ['zoomClientId', 'zoomClientId', ZOOM_CLIENT_ID_SECRET_ID],
+    // A webhook verified with the publicly known placeholder would accept forged deauthorization events.
+    ['webhookSecretToken', 'zoomWebhookSecretToken', WEBHOOK_TOKEN_SECRET_ID],
+  ] as const)('%s refuses the placeholder, naming the secret and the value but quoting none', async (getter, name, secretId) => {
+    // Prepare: ops filled in the others.
+    answer(filledAppSecret({ [name]: SECRET_PLACEHOLDER }));
     const store = new SecretStore(awsConfig, reader);
 
     // Act
-    const app = await store.app();
-    const error = await misconfiguration(store.webhookSecretToken());
+    const error = await misconfiguration(store[getter]());
 
     // Assess
-    expect(app.zoomWebhookSecretToken).toBeUndefined();
-    expect(error.secret).toBe(APP_SECRET_ID);
-    expect(error.fields).toEqual(['zoomWebhookSecretToken']);
-    expect(error.message).not.toContain(SECRET_PLACEHOLDER);
+    expect(error.secret).toBe(secretId);
+    expect(error.fields).toEqual([name]);
+    expect(error.message).toContain(secretId);
+    expect(error.message).toContain('placeholder');
+    expectNoSecretValue(error);
+    // Each is independent: the others are served all the same.
+    for (const other of (['recallApiKey', 'zoomClientId', 'webhookSecretToken'] as const).filter((g) => g !== getter)) {
+      await expect(store[other]()).resolves.toEqual(expect.any(String));
+    }
   });
 
-  it('refuses a missing field, naming it', async () => {
-    answer(JSON.stringify({ zoomClientId: ZOOM_CLIENT_ID, zoomWebhookSecretToken: WEBHOOK_TOKEN }));
+  it('refuses an empty value or blanks', async () => {
+    answer(filledAppSecret({ zoomClientId: '  \n' }));
 
-    const error = await misconfiguration(new SecretStore(awsConfig, reader).app());
+    const error = await misconfiguration(new SecretStore(awsConfig, reader).zoomClientId());
 
-    expect(error.fields).toEqual(['recallApiKey']);
-    expectNoSecretValue(error);
+    expect(error.message).toContain('is empty');
+    expect(error.fields).toEqual(['zoomClientId']);
   });
 
-  it('refuses a field of the wrong type without echoing its value', async () => {
-    answer(filledAppSecret({ recallApiKey: { nested: RECALL_API_KEY } }));
+  it('refuses JSON (the shape of the former single app secret) without echoing it', async () => {
+    answer(filledAppSecret({ recallApiKey: JSON.stringify({ recallApiKey: RECALL_API_KEY }) }));
 
-    const error = await misconfiguration(new SecretStore(awsConfig, reader).app());
+    const error = await misconfiguration(new SecretStore(awsConfig, reader).recallApiKey());
 
-    expect(error.fields).toEqual(['recallApiKey']);
+    expect(error.message).toContain('bare string');
     expectNoSecretValue(error);
-  });
-
-  it('refuses invalid JSON without repeating the raw text', async () => {
-    const raw = `{"recallApiKey": "${RECALL_API_KEY}", oops`;
-    answer(raw);
-
-    const error = await misconfiguration(new SecretStore(awsConfig, reader).app());
-
-    expectNoSecretValue(error);
-    expect(error.message).not.toContain('oops');
-    expect(error.message).toContain(APP_SECRET_ID);
-    expect(error.secret).toBe(APP_SECRET_ID);
   });
 
   it('refuses a secret without a string value', async () => {
-    answer(undefined);
+    answer(filledAppSecret({ recallApiKey: undefined }));
 
-    const error = await misconfiguration(new SecretStore(awsConfig, reader).app());
+    const error = await misconfiguration(new SecretStore(awsConfig, reader).recallApiKey());
 
-    expect(error.message).toContain(APP_SECRET_ID);
+    expect(error.message).toContain(RECALL_API_KEY_SECRET_ID);
   });
 
   it('turns ResourceNotFoundException into MisconfiguredError naming the secret', async () => {
-    secretsManager.on(GetSecretValueCommand, { SecretId: APP_SECRET_ID }).rejects(notFound(''));
+    secretsManager.on(GetSecretValueCommand, { SecretId: RECALL_API_KEY_SECRET_ID }).rejects(notFound(''));
 
-    const error = await misconfiguration(new SecretStore(awsConfig, reader).app());
+    const error = await misconfiguration(new SecretStore(awsConfig, reader).recallApiKey());
 
-    expect(error.secret).toBe(APP_SECRET_ID);
+    expect(error.secret).toBe(RECALL_API_KEY_SECRET_ID);
     expect(error.message).toContain('ResourceNotFoundException');
+  });
+
+  it('refuses a secret the function was not given, naming the variable, without a call', async () => {
+    const store = new SecretStore(
+      { secrets: { source: 'secrets-manager', secretIds: { zoomWebhookSecretToken: WEBHOOK_TOKEN_SECRET_ID } }, secretsCacheSeconds: TTL_SECONDS },
+      reader,
+    );
+
+    expect((await misconfiguration(store.recallApiKey())).fields).toEqual(['RECALL_API_KEY_SECRET_ID']);
+    expect((await misconfiguration(store.zoomClientId())).fields).toEqual(['ZOOM_CLIENT_ID_SECRET_ID']);
+    expect(secretsManager.calls()).toHaveLength(0);
   });
 
   it('lets a transient SDK error through unchanged', async () => {
     const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
     secretsManager.on(GetSecretValueCommand).rejects(throttled);
 
-    const error = await new SecretStore(awsConfig, reader).app().then(
+    const error = await new SecretStore(awsConfig, reader).recallApiKey().then(
       () => undefined,
       (thrown: unknown) => thrown,
     );
@@ -304,20 +298,19 @@ describe('SecretStore: the app secret', () => {
     answer(filledAppSecret({ recallApiKey: SECRET_PLACEHOLDER }));
     const time = clock();
     const store = new SecretStore(awsConfig, reader, time.now);
-    await misconfiguration(store.app());
+    await misconfiguration(store.recallApiKey());
 
     // Act: ops fill the secret in; the next invocation comes well within the TTL.
     answer(filledAppSecret());
     time.advance(1000);
-    const app = await store.app();
 
     // Assess
-    expect(app.recallApiKey).toBe(RECALL_API_KEY);
+    expect(await store.recallApiKey()).toBe(RECALL_API_KEY);
     expect(secretsManager.calls()).toHaveLength(2);
   });
 
   it('refuses the secrets-manager source without a reader', async () => {
-    const error = await misconfiguration(new SecretStore(awsConfig).app());
+    const error = await misconfiguration(new SecretStore(awsConfig).recallApiKey());
 
     expect(error.message).toMatch(/reader/i);
     expect(secretsManager.calls()).toHaveLength(0);
@@ -353,16 +346,16 @@ describe('SecretStore: the signing keys', () => {
     expect(await new SecretStore(awsConfig, reader).signingKeys()).toEqual([SIGNING_KEY]);
   });
 
-  it('refuses a previous version it may not read (its access is the same grant as the current one)', async () => {
+  it.each([
+    ['refused', Object.assign(new Error('denied'), { name: 'AccessDeniedException' })],
+    ['throttled', Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' })],
+  ])('treats a previous version that cannot be read (%s) as no previous key, never as a failure', async (_case, failure) => {
     secretsManager.on(GetSecretValueCommand, { SecretId: SIGNING_KEY_SECRET_ID }).callsFake((input: GetSecretValueCommandInput) => {
-      if (input.VersionStage === 'AWSPREVIOUS') throw Object.assign(new Error('denied'), { name: 'AccessDeniedException' });
+      if (input.VersionStage === 'AWSPREVIOUS') throw failure;
       return { SecretString: SIGNING_KEY };
     });
 
-    const error = await misconfiguration(new SecretStore(awsConfig, reader).signingKeys());
-
-    expect(error.secret).toBe(SIGNING_KEY_SECRET_ID);
-    expect(error.message).toContain('AWSPREVIOUS');
+    expect(await new SecretStore(awsConfig, reader).signingKeys()).toEqual([SIGNING_KEY]);
   });
 
   it('refuses a current signing key shorter than 32 characters without showing it', async () => {
@@ -384,27 +377,27 @@ describe('SecretStore: the signing keys', () => {
     expect(error.message).toContain('ResourceNotFoundException');
   });
 
-  it('serves the signing keys while the app secret is still a placeholder, and the other way round', async () => {
-    // Prepare: the authorize step must be able to trust a token's return URL even before ops filled the app secret.
-    answer(filledAppSecret({ recallApiKey: SECRET_PLACEHOLDER }));
+  it('serves the signing keys while the Zoom client id is still a placeholder, and the other way round', async () => {
+    // Prepare: the authorize step must be able to trust a token's return URL even before ops filled the secrets in.
+    answer(filledAppSecret({ zoomClientId: SECRET_PLACEHOLDER }));
     const store = new SecretStore(awsConfig, reader);
 
     // Act / Assess
     expect(await store.signingKeys()).toEqual([SIGNING_KEY]);
-    await misconfiguration(store.app());
+    await misconfiguration(store.zoomClientId());
 
     secretsManager.reset();
     answer(filledAppSecret());
     secretsManager.on(GetSecretValueCommand, { SecretId: SIGNING_KEY_SECRET_ID }).rejects(notFound(''));
     const other = new SecretStore(awsConfig, reader);
-    expect((await other.app()).recallApiKey).toBe(RECALL_API_KEY);
+    expect(await other.zoomClientId()).toBe(ZOOM_CLIENT_ID);
     await misconfiguration(other.signingKeys());
   });
 
   it('refuses the signing keys in a function given no signing key secret', async () => {
     answer(filledAppSecret());
     const store = new SecretStore(
-      { secrets: { source: 'secrets-manager', appSecretId: APP_SECRET_ID }, secretsCacheSeconds: TTL_SECONDS },
+      { secrets: { source: 'secrets-manager', secretIds: SECRET_IDS }, secretsCacheSeconds: TTL_SECONDS },
       reader,
     );
 
@@ -555,37 +548,40 @@ describe('SecretStore with any SecretReader', () => {
     return { asked, reader: { read } satisfies SecretReader };
   }
 
-  it('reads the app secret without a version stage, the keys with both', async () => {
+  it('reads a filled secret without a version stage, the keys with both', async () => {
     const { asked, reader: table } = tableReader({
-      [`${APP_SECRET_ID}@-`]: filledAppSecret(),
+      [`${RECALL_API_KEY_SECRET_ID}@-`]: RECALL_API_KEY,
       [`${SIGNING_KEY_SECRET_ID}@AWSCURRENT`]: SIGNING_KEY,
     });
     const store = new SecretStore(awsConfig, table);
 
-    expect((await store.app()).recallApiKey).toBe(RECALL_API_KEY);
+    expect(await store.recallApiKey()).toBe(RECALL_API_KEY);
     expect(await store.signingKeys()).toEqual([SIGNING_KEY]);
-    expect(asked.sort()).toEqual([`${APP_SECRET_ID}@-`, `${SIGNING_KEY_SECRET_ID}@AWSCURRENT`, `${SIGNING_KEY_SECRET_ID}@AWSPREVIOUS`]);
+    expect(asked.sort()).toEqual(
+      [`${RECALL_API_KEY_SECRET_ID}@-`, `${SIGNING_KEY_SECRET_ID}@AWSCURRENT`, `${SIGNING_KEY_SECRET_ID}@AWSPREVIOUS`].sort(),
+    );
   });
 
   it('turns a current version that does not exist (undefined) into MisconfiguredError naming the secret', async () => {
     const { reader: table } = tableReader({});
     const store = new SecretStore(awsConfig, table);
 
-    expect((await misconfiguration(store.app())).secret).toBe(APP_SECRET_ID);
+    expect((await misconfiguration(store.recallApiKey())).secret).toBe(RECALL_API_KEY_SECRET_ID);
     expect((await misconfiguration(store.signingKeys())).secret).toBe(SIGNING_KEY_SECRET_ID);
   });
 
   it('passes a reader\'s MisconfiguredError and transient errors through, and caches neither', async () => {
-    const denied = new MisconfiguredError('Secret x cannot be read (AccessDeniedException).', { secret: APP_SECRET_ID });
-    const values: Record<string, string | Error> = { [`${APP_SECRET_ID}@-`]: denied };
+    const key = `${ZOOM_CLIENT_ID_SECRET_ID}@-`;
+    const denied = new MisconfiguredError('Secret x cannot be read (AccessDeniedException).', { secret: ZOOM_CLIENT_ID_SECRET_ID });
+    const values: Record<string, string | Error> = { [key]: denied };
     const { asked, reader: table } = tableReader(values);
     const store = new SecretStore(awsConfig, table);
 
-    await expect(store.app()).rejects.toBe(denied);
-    values[`${APP_SECRET_ID}@-`] = new Error('socket hang up');
-    await expect(store.app()).rejects.toThrow('socket hang up');
-    values[`${APP_SECRET_ID}@-`] = filledAppSecret();
-    expect((await store.app()).zoomClientId).toBe(ZOOM_CLIENT_ID);
+    await expect(store.zoomClientId()).rejects.toBe(denied);
+    values[key] = new Error('socket hang up');
+    await expect(store.zoomClientId()).rejects.toThrow('socket hang up');
+    values[key] = ZOOM_CLIENT_ID;
+    expect(await store.zoomClientId()).toBe(ZOOM_CLIENT_ID);
     expect(asked).toHaveLength(3);
   });
 });
@@ -596,11 +592,11 @@ describe('sdkSecretReader', () => {
 
     expect(await reader.read(SIGNING_KEY_SECRET_ID, 'AWSPREVIOUS')).toBeUndefined();
     expect(await reader.read(SIGNING_KEY_SECRET_ID, 'AWSCURRENT')).toBe(SIGNING_KEY);
-    expect(await reader.read(APP_SECRET_ID)).toBe(filledAppSecret());
+    expect(await reader.read(RECALL_API_KEY_SECRET_ID)).toBe(RECALL_API_KEY);
     expect(secretsManager.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input)).toEqual([
       { SecretId: SIGNING_KEY_SECRET_ID, VersionStage: 'AWSPREVIOUS' },
       { SecretId: SIGNING_KEY_SECRET_ID, VersionStage: 'AWSCURRENT' },
-      { SecretId: APP_SECRET_ID },
+      { SecretId: RECALL_API_KEY_SECRET_ID },
     ]);
   });
 
@@ -622,7 +618,7 @@ describe('sdkSecretReader', () => {
     });
     expect(created).toBe(0);
     answer(filledAppSecret());
-    await lazy.read(APP_SECRET_ID);
+    await lazy.read(RECALL_API_KEY_SECRET_ID);
     expect(created).toBe(1);
   });
 });
