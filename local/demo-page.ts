@@ -195,6 +195,18 @@ export const CONNECT_ERROR_MESSAGES: Record<OutcomeReason, OutcomeMessage> = {
     what: 'Zoom was not connected: something went wrong in the service.',
     next: `${AGAIN} If it keeps failing, the server log has the details.`,
   },
+  link_used: {
+    tone: 'error',
+    title: 'Zoom not connected',
+    what: 'Zoom was not connected: this connect link had already been used once.',
+    next: AGAIN,
+  },
+  credential_unhealthy: {
+    tone: 'error',
+    title: 'Zoom not connected',
+    what: 'Zoom was not connected: Recall.ai reports that it cannot use this Zoom authorization.',
+    next: `${AGAIN} If it keeps happening, remove the app in Zoom’s Marketplace and connect again.`,
+  },
 };
 
 /** A reason this page does not know (a newer service): still say what happened and what to do. */

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
-import { RECALL_REGIONS, recallBaseUrlFor } from '../functions/shared/config.js';
+import { CONNECT_TOKEN_MAX_TTL, RECALL_REGIONS, recallBaseUrlFor } from '../functions/shared/config.js';
+import { allowedReturnUrl } from '../functions/shared/return-url.js';
 import { LOCAL_ACCOUNT_ID } from './api-gateway.js';
 
 /**
@@ -74,6 +75,8 @@ const LocalEnvSchema = z.object({
   STATE_ENCRYPTION_KEY: optionalText(),
   RETURN_URL_ALLOWLIST: optionalText(),
   HEALTH_SYNC_INTERVAL_SECONDS: integer(1, 86_400),
+  CONNECT_TOKEN_MAX_TTL_SECONDS: integer(CONNECT_TOKEN_MAX_TTL.min, CONNECT_TOKEN_MAX_TTL.max),
+  INSTALL_LANDING_URL: optionalUrl(),
   SANDBOX_RECALL_CONFLICT_MODE: z.optional(z.enum(['conflict', 'update'])),
   SANDBOX_RECALL_SPEND_CODE_ON_CONFLICT: flag(),
   SANDBOX_RECALL_APP_KIND: z.optional(z.enum(['user_level', 'account_level'])),
@@ -140,6 +143,12 @@ export interface LocalSettings {
   stateEncryptionKey: string;
   returnUrlAllowlist: string;
   healthSyncIntervalSeconds: number;
+  connectTokenMaxTtlSeconds: number;
+  /**
+   * Where a Zoom Marketplace install (a code without a state) is sent: unless set, the demo page, when the return URL
+   * allow-list lets the service send users there.
+   */
+  installLandingUrl: string | undefined;
   /** The local queue verified Zoom webhooks go to (`WEBHOOK_QUEUE_URL`), served by the local SQS. */
   webhookQueueUrl: string;
   /** The local bus lifecycle events go to (`EVENT_BUS_NAME`). */
@@ -192,6 +201,8 @@ export function resolveLocalSettings(env: LocalEnv, port: number): LocalSettings
     stateEncryptionKey: env.STATE_ENCRYPTION_KEY ?? LOCAL_DEFAULTS.stateEncryptionKey,
     returnUrlAllowlist: env.RETURN_URL_ALLOWLIST ?? `${baseUrl}/`,
     healthSyncIntervalSeconds: env.HEALTH_SYNC_INTERVAL_SECONDS ?? LOCAL_DEFAULTS.healthSyncIntervalSeconds,
+    connectTokenMaxTtlSeconds: env.CONNECT_TOKEN_MAX_TTL_SECONDS ?? CONNECT_TOKEN_MAX_TTL.default,
+    installLandingUrl: env.INSTALL_LANDING_URL ?? demoPageIfAllowed(baseUrl, env.RETURN_URL_ALLOWLIST ?? `${baseUrl}/`),
     webhookQueueUrl: `${baseUrl}${LOCAL_SQS_PATH}/${LOCAL_ACCOUNT_ID}/${LOCAL_WEBHOOK_QUEUE_NAME}`,
     eventBusName: LOCAL_EVENT_BUS_NAME,
     sandboxRecall: {
@@ -205,6 +216,11 @@ export function resolveLocalSettings(env: LocalEnv, port: number): LocalSettings
       RECALL_TUNING_VARIABLES.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])),
     ),
   };
+}
+
+function demoPageIfAllowed(baseUrl: string, allowlist: string): string | undefined {
+  const demoPage = `${baseUrl}/`;
+  return allowedReturnUrl(demoPage, allowlist.split(',').map((entry) => entry.trim())) ? demoPage : undefined;
 }
 
 /**
@@ -226,6 +242,8 @@ export function handlerEnvironment(settings: LocalSettings, dynamoDbEndpoint: st
     CONNECT_SIGNING_KEY: settings.connectSigningKey,
     STATE_ENCRYPTION_KEY: settings.stateEncryptionKey,
     HEALTH_SYNC_INTERVAL_SECONDS: String(settings.healthSyncIntervalSeconds),
+    CONNECT_TOKEN_MAX_TTL_SECONDS: String(settings.connectTokenMaxTtlSeconds),
+    ...(settings.installLandingUrl ? { INSTALL_LANDING_URL: settings.installLandingUrl } : {}),
     WEBHOOK_QUEUE_URL: settings.webhookQueueUrl,
     EVENT_BUS_NAME: settings.eventBusName,
     AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,

@@ -105,6 +105,7 @@ export async function sealedAttempt(
       returnTo,
       codeVerifier: randomToken(),
       expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds,
+      startedAtMs: Date.now(),
       reauthCount: 0,
       correlationId: randomUUID(),
     },

@@ -247,11 +247,11 @@ describe.each(['user_level', 'account_level'] as const)('a callback killed betwe
     expect(credential.id).toBe(orphan?.id);
   });
 
-  it.concurrent('after the identity lock was taken, before Recall processed the list', async () => {
-    // Prepare
+  it.concurrent('after the identity lock was taken, before Recall answered the lookup of the old credential', async () => {
+    // Prepare: the records name the old credential, so the lookup is its retrieve
     const s = await scene(appKind, 'shared old credential');
     const listHung = server.sandboxRecall.failWhen(
-      (request) => request.operation === 'list' && listsIdentity(s, request.query),
+      (request) => request.operation === 'retrieve' && request.credentialId === s.old?.id,
       'hang',
     );
 

@@ -46,8 +46,11 @@ function consent(who: ZoomIdentity, redirectUri = REDIRECT_URI) {
   return { code, codeVerifier, redirectUri };
 }
 
+/** A fresh idempotency key: each create here is its own request. */
+const randomKey = () => randomBytes(16).toString('hex');
+
 const create = (grant: ReturnType<typeof consent>) =>
-  client().createCredential({ oauthApp: APP.id, ...grant });
+  client().createCredential({ oauthApp: APP.id, idempotencyKey: randomKey(), ...grant });
 
 const raw = (path: string, init: RequestInit = {}) =>
   fetch(`${fake.url}${path}`, {
@@ -312,7 +315,7 @@ describe('sandbox Recall: faults', () => {
     const hung = identity('hung');
     fake.sandbox.failNext('create', 'hang-after-processing');
     await expect(
-      client().createCredential({ oauthApp: APP.id, ...consent(hung) }, AbortSignal.timeout(200)),
+      client().createCredential({ oauthApp: APP.id, idempotencyKey: randomKey(), ...consent(hung) }, AbortSignal.timeout(200)),
     ).rejects.toMatchObject({ name: 'RecallOutcomeUnknownError' });
     expect(fake.sandbox.credentialsFor({ userId: hung.userId })).toHaveLength(1);
     expect(state.requests.at(-1)).toMatchObject({ operation: 'create', status: 'hang', fault: true, processedStatus: 201 });
@@ -336,7 +339,7 @@ describe('sandbox Recall: faults', () => {
     expect(appliedYet).toBe(false);
     expect(state.faults).toHaveLength(1);
 
-    const targetCreate = client().createCredential({ oauthApp: APP.id, ...consent(target) }, AbortSignal.timeout(2_000));
+    const targetCreate = client().createCredential({ oauthApp: APP.id, idempotencyKey: randomKey(), ...consent(target) }, AbortSignal.timeout(2_000));
     const recorded = await applied;
     expect(recorded).toMatchObject({ operation: 'create', status: 'hang', fault: true, zoomIdentity: target });
     expect(recorded.processedStatus).toBeUndefined();

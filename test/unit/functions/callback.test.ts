@@ -64,6 +64,7 @@ const attempt = (overrides: Partial<OAuthState> = {}): OAuthState => ({
   returnTo: RETURN_TO,
   codeVerifier: VERIFIER,
   expiresAt: Math.floor(Date.now() / 1000) + 300,
+  startedAtMs: Date.now() - 300_000,
   reauthCount: 0,
   correlationId: 'corr-1',
   ...overrides,
@@ -186,7 +187,7 @@ function scriptConflictResolved(onDelete: (request: RecordedRequest) => void = (
   recall
     .on((r) => (r.method === 'POST' && created++ === 0 ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } } : undefined))
     .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-new', { user_id: 'zu-1' }) } : undefined))
-    .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
+    .on((r) => (r.method === 'GET' && r.path.includes('?') ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
     .on((r) => {
       if (r.method !== 'DELETE') return undefined;
       onDelete(r);
@@ -208,7 +209,7 @@ function scriptConflictThenSpentCode(existing: ReturnType<typeof credential>[] =
           : { status: 400, body: { detail: `invalid_grant for code ${CODE}` } }
         : undefined,
     )
-    .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: existing } } : undefined))
+    .on((r) => (r.method === 'GET' && r.path.includes('?') ? { status: 200, body: { next: null, results: existing } } : undefined))
     .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
 }
 
@@ -239,12 +240,13 @@ describe('GET /zoom/callback', () => {
       ':cred': { S: 'cred-1' },
       ':identity': { S: 'user#zu-1' },
       // The attempt's expiry orders this user's attempts: an older one never overwrites a newer one's record.
-      ':attempt': { N: String(attempt().expiresAt) },
+      // When the attempt began, in ms (sealed in it): orders a user's attempts.
+      ':attempt': { N: expect.stringMatching(/^\d{13}$/) },
     });
     // Happy path budget: use the state and write the record, nothing more (no lock, no query).
     expect(ddb.calls()).toHaveLength(2);
     expect(consumes()).toHaveLength(1);
-    expect(response.cookies?.[0]).toMatch(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom/callback`));
+    expect(response.cookies?.[0]).toMatch(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom;`));
     // ...and one PutEvents: `connected`, after the write, carrying the attempt's correlation id.
     expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(1);
     expect(publishedEvents()).toEqual([
@@ -343,7 +345,7 @@ describe('GET /zoom/callback', () => {
     ['user', { conflicting_zoom_user_id: 'zu-1' }, 'user_id=zu-1', { user_id: 'zu-1' }],
     ['account', { conflicting_zoom_account_id: 'za-9' }, 'account_id=za-9', { account_id: 'za-9' }],
   ])(
-    'resolves a %s-level conflict: list by oauth_app + Zoom id, delete by Recall id, create again',
+    'resolves a %s-level conflict: the records name the credential (retrieved, no list), delete by Recall id, create again',
     async (_level, conflictBody, filter, identity) => {
       let created = 0;
       recall
@@ -352,8 +354,9 @@ describe('GET /zoom/callback', () => {
         )
         .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-new', identity) } : undefined))
         .on((r) =>
-          r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', identity)] } } : undefined,
+          r.method === 'GET' && r.path.includes('?') ? { status: 200, body: { next: null, results: [credential('cred-old', identity)] } } : undefined,
         )
+        .on((r) => (r.method === 'GET' && r.path === `${CREDENTIALS}cred-old/` ? { status: 200, body: credential('cred-old', identity) } : undefined))
         .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
       const zoomIdentity = 'user_id' in identity ? 'user#zu-1' : 'account#za-9';
       ddb.on(QueryCommand).resolves({
@@ -365,10 +368,11 @@ describe('GET /zoom/callback', () => {
       expect(outcomeOf(response).connect).toBe('connected');
       expect(recall.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
         `POST ${CREDENTIALS}`,
-        `GET ${CREDENTIALS}?oauth_app=${APP}&${filter}`,
+        `GET ${CREDENTIALS}cred-old/`,
         `DELETE ${CREDENTIALS}cred-old/`,
         `POST ${CREDENTIALS}`,
       ]);
+      expect(filter).toContain('=');
       // The identity was locked while its credential was replaced, and given back by its owner afterwards.
       expect(lockPuts().map((input) => input.Item?.pk?.S)).toEqual([`LOCK#${zoomIdentity}`]);
       expect(lockReleases()).toEqual([
@@ -411,10 +415,10 @@ describe('GET /zoom/callback', () => {
     // The identity's lock was given back: the next attempt must not wait for it.
     expect(lockReleases().map((input) => input.Key?.pk?.S)).toEqual(['LOCK#user#zu-1']);
     expect(response.cookies).toHaveLength(2);
-    expect(response.cookies?.[0]).toMatch(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom/callback`));
+    expect(response.cookies?.[0]).toMatch(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom;`));
     const next = response.cookies?.[1] ?? '';
     expect(next.startsWith(`${bindingCookieName(sha256Hex(newState))}=`)).toBe(true);
-    expect(next).toMatch(/; Max-Age=4200; Path=\/zoom\/callback; HttpOnly; Secure; SameSite=Lax$/);
+    expect(next).toMatch(/; Max-Age=660; Path=\/zoom; HttpOnly; Secure; SameSite=Lax$/);
     const reopened = await openOAuthState(next.slice(next.indexOf('=') + 1, next.indexOf(';')), sha256Hex(newState), [SECRETS.stateKey]);
     expect(reopened).toMatchObject({
       status: 'opened',
@@ -538,7 +542,7 @@ describe('GET /zoom/callback', () => {
 
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'state_expired' });
     expect(outcomeOf(response).url.href).toBe(`${RETURN_TO}&zoom_connect=error&reason=state_expired`);
-    expect(response.cookies).toEqual([expect.stringMatching(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom/callback`))]);
+    expect(response.cookies).toEqual([expect.stringMatching(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom;`))]);
     expect(ddb.calls()).toHaveLength(0);
     expect(recall.requests).toHaveLength(0);
   });
@@ -759,15 +763,16 @@ describe('GET /zoom/callback: faults, races and crashes', () => {
       cookie = await sealedCookie({ reauthCount });
       recall
         .on((r) => (r.method === 'POST' ? { status: 503, body: { detail: 'overloaded' } } : undefined))
-        .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-maybe-ours', { user_id: 'zu-9' })] } } : undefined));
+        .on((r) => (r.method === 'GET' && r.path.includes('?') ? { status: 200, body: { next: null, results: [credential('cred-maybe-ours', { user_id: 'zu-9' })] } } : undefined));
 
       // Act
       const response = await callback({ code: CODE, state: STATE });
 
-      // Assess: the create is not repeated, the credential neither adopted nor deleted.
+      // Assess: the create is tried as often as its retries allow, with its key; then never again, and the credential
+      // neither adopted nor deleted.
       expectOutcome(response);
-      expect(recall.requests.map((r) => r.method)).toEqual(['POST', 'GET']);
-      const listed = new URL(`https://recall.example${recall.requests[1]?.path}`).searchParams;
+      expect(recall.requests.map((r) => r.method)).toEqual(['POST', 'POST', 'POST', 'GET']);
+      const listed = new URL(`https://recall.example${recall.requests[3]?.path}`).searchParams;
       expect(listed.get('oauth_app')).toBe(APP);
       expect(Date.parse(listed.get('created_at_after') ?? '')).toBeLessThanOrEqual(Date.now() - 30_000);
       expect(recordWrites()).toHaveLength(0);
@@ -936,18 +941,19 @@ describe('GET /zoom/callback: metrics', () => {
     expect(output.text()).not.toContain(STATE);
   });
 
-  it('counts RecallFailure for each create Recall answered 503, and RecallOutcomeUnknown for the one it looked into', async () => {
-    // Prepare: both creates answer 503; the list in between finds nothing that a lost create could have made.
+  it('counts RecallFailure for each create call Recall answered 503 throughout, and RecallOutcomeUnknown for the one it looked into', async () => {
+    // Prepare: every try of both create calls answers 503; the list in between finds nothing a lost create made.
     recall
       .on((r) => (r.method === 'POST' ? { status: 503, body: { detail: 'overloaded' } } : undefined))
-      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [] } } : undefined));
+      .on((r) => (r.method === 'GET' && r.path.includes('?') ? { status: 200, body: { next: null, results: [] } } : undefined));
 
     // Act
     const response = await callback({ code: CODE, state: STATE });
 
     // Assess
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'recall_unavailable' });
-    expect(recall.requests.map((r) => r.method)).toEqual(['POST', 'GET', 'POST']);
+    expect(recall.requests.map((r) => r.method)).toEqual(['POST', 'POST', 'POST', 'GET', 'POST', 'POST', 'POST']);
+    expect(new Set(creates().map((r) => JSON.stringify(r.body))).size).toBe(1);
     expect(metricSum(emitted(), 'RecallFailure')).toBe(2);
     expect(metricSum(emitted(), 'RecallOutcomeUnknown')).toBe(1);
   });
