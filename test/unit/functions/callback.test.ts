@@ -6,6 +6,8 @@ import {
   PutItemCommand,
   type PutItemCommandInput,
   QueryCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
@@ -1052,5 +1054,166 @@ describe('GET /zoom/callback across a Recall API key rotation', () => {
     );
     expect(output.text()).not.toContain(SECRETS.recallApiKey);
     expect(output.text()).not.toContain(rotated);
+  });
+});
+
+describe('GET /zoom/callback: connect links, and callbacks without a state', () => {
+  const LINK = { id: 'c'.repeat(64), expiresAt: Math.floor(Date.now() / 1000) + 600 };
+  const cancelledBy = (...codes: string[]) =>
+    new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons: codes.map((Code) => ({ Code })) });
+  const transactions = () => ddb.commandCalls(TransactWriteItemsCommand).map((c) => c.args[0].input);
+
+  it('uses the state and the link up in one transaction before Recall: two DynamoDB calls on the way to connected', async () => {
+    // Prepare
+    cookie = await sealedCookie({ link: LINK });
+    ddb.on(TransactWriteItemsCommand).resolves({});
+    recall.on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined));
+
+    // Act
+    const response = await callback({ code: CODE, state: STATE });
+
+    // Assess: the transaction, then the record write; nothing else before the redirect
+    expect(outcomeOf(response).connect).toBe('connected');
+    expect(transactions().map((input) => input.TransactItems?.map((item) => item.Put?.Item?.pk?.S))).toEqual([
+      [`STATE#${STATE_ID}`, `TOKEN#${LINK.id}`],
+    ]);
+    expect(consumes()).toHaveLength(0);
+    expect(ddb.calls().map((call) => call.args[0].constructor.name)).toEqual(['TransactWriteItemsCommand', 'UpdateItemCommand']);
+  });
+
+  it('lands a second completion of the same link on reason=link_used, clears the cookie and never calls Recall', async () => {
+    cookie = await sealedCookie({ link: LINK });
+    ddb.on(TransactWriteItemsCommand).rejects(cancelledBy('None', 'ConditionalCheckFailed'));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response).url.href).toBe(`${RETURN_TO}&zoom_connect=error&reason=link_used`);
+    expect(response.cookies).toEqual([expect.stringMatching(new RegExp(`^${COOKIE_NAME}=; Max-Age=0;`))]);
+    expect(recall.requests).toHaveLength(0);
+    expect(recordWrites()).toHaveLength(0);
+  });
+
+  it('gives the 400 page for a replayed state even when its link is also used', async () => {
+    cookie = await sealedCookie({ link: LINK });
+    ddb.on(TransactWriteItemsCommand).rejects(cancelledBy('ConditionalCheckFailed', 'ConditionalCheckFailed'));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(response.statusCode).toBe(400);
+    expect(recall.requests).toHaveLength(0);
+  });
+
+  it('continues the link\'s one use on a re-authorize the service started: the state alone is used up', async () => {
+    cookie = await sealedCookie({ link: LINK, reauthCount: 1 });
+    recall.on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response).connect).toBe('connected');
+    expect(transactions()).toHaveLength(0);
+    expect(consumes().map((input) => input.Item?.pk?.S)).toEqual([`STATE#${STATE_ID}`]);
+  });
+
+  it('does not use the link up for a decline at Zoom', async () => {
+    cookie = await sealedCookie({ link: LINK });
+
+    const response = await callback({ error: 'access_denied', state: STATE });
+
+    expect(outcomeOf(response).connect).toBe('denied');
+    expect(transactions()).toHaveLength(0);
+    expect(consumes()).toHaveLength(1);
+  });
+
+  it('shows the 400 page when the sealed return URL is no longer on the allow-list, and calls nobody', async () => {
+    cookie = await sealedCookie({ returnTo: 'https://removed.example.com/settings/' });
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(response.statusCode).toBe(400);
+    expect(response.headers?.location).toBeUndefined();
+    expect(ddb.calls()).toHaveLength(0);
+    expect(recall.requests).toHaveLength(0);
+  });
+
+  it('replaces a zoom_connect and reason already in the return URL: one outcome', async () => {
+    cookie = await sealedCookie({ returnTo: `${RETURN_TO}&zoom_connect=connected&reason=old` });
+    recall.on((r) => (r.method === 'POST' ? { status: 400, body: { detail: 'invalid_grant' } } : undefined));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    const { url } = outcomeOf(response);
+    expect(url.searchParams.getAll('zoom_connect')).toEqual(['error']);
+    expect(url.searchParams.getAll('reason')).toEqual(['code_rejected']);
+    expect(url.searchParams.get('tab')).toBe('zoom');
+  });
+
+  it('records a credential Recall returns unhealthy as unhealthy, never connected, and lands on reason=credential_unhealthy', async () => {
+    recall.on((r) => (r.method === 'POST' ? { status: 201, body: { ...credential('cred-sick', { user_id: 'zu-1' }), status: 'unhealthy' } } : undefined));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'credential_unhealthy' });
+    const [write] = recordWrites();
+    expect(write?.ExpressionAttributeValues).toMatchObject({ ':connected': { S: 'unhealthy' }, ':cred': { S: 'cred-sick' } });
+    expect(publishedTypes()).toEqual(['unhealthy user-42']);
+  });
+
+  describe('Zoom\'s decline without a state', () => {
+    const otherState = 'another-state-0123456789abcdefghijklmnopqrstuvwx';
+    const otherCookie = async (overrides: Partial<OAuthState> = {}) =>
+      `${bindingCookieName(sha256Hex(otherState))}=${await sealOAuthState(attempt({ stateId: sha256Hex(otherState), ...overrides }), SECRETS.stateKey)}`;
+
+    it('with exactly one live attempt in the browser: lands on its return URL with denied, uses its state up, clears the cookie', async () => {
+      const response = await callback({ error: 'access_denied' }, [cookie]);
+
+      expect(outcomeOf(response).url.href).toBe(`${RETURN_TO}&zoom_connect=denied`);
+      expect(consumes().map((input) => input.Item?.pk?.S)).toEqual([`STATE#${STATE_ID}`]);
+      expect(response.cookies).toEqual([expect.stringMatching(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom;`))]);
+      expect(recall.requests).toHaveLength(0);
+    });
+
+    it('an expired attempt does not count: with it and one live one, denied on the live one', async () => {
+      const response = await callback({ error: 'access_denied' }, [cookie, await otherCookie({ expiresAt: Math.floor(Date.now() / 1000) - 1 })]);
+
+      expect(outcomeOf(response).connect).toBe('denied');
+    });
+
+    it.each([
+      ['no attempt', async () => [] as string[]],
+      ['two attempts', async () => [cookie, await otherCookie()]],
+      ['a cookie no key opens', async () => [`${COOKIE_NAME}=not-a-sealed-attempt`]],
+    ])('with %s: the 400 page, nothing used, no Recall call', async (_case, cookies) => {
+      const response = await callback({ error: 'access_denied' }, await cookies());
+
+      expect(response.statusCode).toBe(400);
+      expect(ddb.calls()).toHaveLength(0);
+      expect(recall.requests).toHaveLength(0);
+    });
+  });
+
+  it('a code without a state (a Zoom Marketplace install) and no install landing URL: the 400 page saying to start from the product; never exchanged', async () => {
+    const response = await callback({ code: CODE }, []);
+
+    expect(response.statusCode).toBe(400);
+    expect(String(response.body)).toContain('connect Zoom from the app');
+    expect(String(response.body)).not.toContain(CODE);
+    expect(ddb.calls()).toHaveLength(0);
+    expect(recall.requests).toHaveLength(0);
+  });
+
+  it('a code without a state, with an install landing URL: redirected there with zoom_connect=install; never exchanged', async () => {
+    process.env.INSTALL_LANDING_URL = 'https://app.example.com/settings/zoom-install';
+    try {
+      const cold = await coldHandler();
+
+      const response = (await cold(httpEvent({ path: '/zoom/callback', query: { code: CODE } }), context)) as APIGatewayProxyStructuredResultV2;
+
+      expect(response.statusCode).toBe(302);
+      expect(String(response.headers?.location)).toBe('https://app.example.com/settings/zoom-install?zoom_connect=install');
+      expect(ddb.calls()).toHaveLength(0);
+      expect(recall.requests).toHaveLength(0);
+    } finally {
+      delete process.env.INSTALL_LANDING_URL;
+    }
   });
 });
