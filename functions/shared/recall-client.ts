@@ -168,7 +168,7 @@ export class RecallClient {
   /** The API key each response was requested with, so an error built from it can keep the key out. */
   readonly #keyOf = new WeakMap<HttpResponse, string>();
 
-  /** When this process's recent list calls started (the last minute's), oldest first. */
+  /** When this process's recent list calls started or will start (reserved slots), the last minute's, oldest first. */
   readonly #listStarts: number[] = [];
   readonly #listsPerMinute: number;
 
@@ -311,21 +311,29 @@ export class RecallClient {
     return failure(operation, response, (text) => redact(text, this.#keyOf.get(response), ...secrets));
   }
 
-  /** Keeps this process under `listsPerMinute`; fails at once when the wait would pass the caller's deadline. */
+  /**
+   * Keeps this process under `listsPerMinute`. A list beyond the budget reserves the next free slot (the moment the
+   * budget's oldest start of the last minute is a minute old, later for each caller already waiting) and waits for
+   * it within the caller's deadline; only a slot after the deadline fails at once, since waiting would only end in
+   * the same failure later.
+   */
   async #paceList(signal: AbortSignal | undefined): Promise<void> {
     const { now, sleep } = this.#options;
     const starts = this.#listStarts;
-    while (starts.length > 0 && (starts[0] as number) <= now() - MINUTE_MS) starts.shift();
-    if (starts.length >= this.#listsPerMinute) {
-      const waitMs = (starts[0] as number) + MINUTE_MS - now();
-      if (this.#beyondDeadline(signal, waitMs)) {
-        throw new RecallUnavailableError(`Recall list is at its ${this.#listsPerMinute}/min budget in this process.`);
-      }
-      await sleep(waitMs, signal);
-      if (signal?.aborted) throw new RecallUnavailableError('Recall list ran out of time.');
-      starts.shift();
+    const limit = this.#listsPerMinute;
+    const t = now();
+    while (starts.length > 0 && (starts[0] as number) <= t - MINUTE_MS) starts.shift();
+    const at = starts.length < limit ? t : Math.max(t, (starts[starts.length - limit] as number) + MINUTE_MS);
+    if (at > t && this.#beyondDeadline(signal, at - t)) {
+      throw new RecallUnavailableError(`Recall list is at its ${limit}/min budget in this process.`);
     }
-    starts.push(now());
+    starts.push(at);
+    if (at <= t) return;
+    await sleep(at - t, signal);
+    if (signal?.aborted) {
+      starts.splice(starts.lastIndexOf(at), 1);
+      throw new RecallUnavailableError('Recall list ran out of time.');
+    }
   }
 
   /** Whether waiting `ms` would end after the deadline of `signal` (one made by `signalUntil`). */

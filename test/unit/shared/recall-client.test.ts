@@ -979,6 +979,58 @@ describe('RecallClient.listCredentials: pacing (listsPerMinute)', () => {
     expect(requests).toHaveLength(4);
   });
 
+  it('gives lists waiting at the same time a slot each, in order: the budget holds under concurrency', async () => {
+    // Prepare: the budget (2) spent at T0 and T0 + 30 s; two lists ask at once, each with a deadline 120 s away
+    const clock = { now: T0 };
+    const waits: number[] = [];
+    const { client, requests } = harness([page(), page(), page(), page()], {
+      listsPerMinute: 2,
+      now: () => clock.now,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
+    });
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+    clock.now += 30_000;
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+    clock.now += 1_000;
+
+    // Act
+    await Promise.all([
+      client.listCredentials({ oauth_app: OAUTH_APP }, signalUntil(T0 + 120_000, clock.now)),
+      client.listCredentials({ oauth_app: OAUTH_APP }, signalUntil(T0 + 120_000, clock.now)),
+    ]);
+
+    // Assess: the first takes the slot the T0 list frees (T0 + 60 s), the second the one the T0 + 30 s list frees
+    // (T0 + 90 s): never three in one minute
+    expect(waits).toEqual([29_000, 59_000]);
+    expect(requests).toHaveLength(4);
+  });
+
+  it('lets a third waiter whose slot would come after its deadline fail at once, while earlier waiters keep theirs', async () => {
+    const clock = { now: T0 };
+    const waits: number[] = [];
+    const { client } = harness([page(), page(), page(), page()], {
+      listsPerMinute: 1,
+      now: () => clock.now,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
+    });
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+
+    // Act: the next slot is at T0 + 60 s, the one after at T0 + 120 s, past a 90 s deadline
+    const [first, second] = await Promise.allSettled([
+      client.listCredentials({ oauth_app: OAUTH_APP }, signalUntil(T0 + 90_000, T0)),
+      client.listCredentials({ oauth_app: OAUTH_APP }, signalUntil(T0 + 90_000, T0)),
+    ]);
+
+    // Assess
+    expect(first.status).toBe('fulfilled');
+    expect(second.status).toBe('rejected');
+    expect(waits).toEqual([60_000]);
+  });
+
   it('does not wait once the minute has passed', async () => {
     const clock = { now: T0 };
     const { client, sleeps } = harness([page(), page(), page()], { listsPerMinute: 2 }, clock);
