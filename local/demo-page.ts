@@ -140,6 +140,12 @@ export const CONNECT_OUTCOME_MESSAGES = {
     what: 'You declined access at Zoom, so nothing changed.',
     next: 'Choose “Connect Zoom” whenever you want to try again.',
   },
+  install: {
+    tone: 'info',
+    title: 'Finish connecting Zoom',
+    what: 'You added the app in the Zoom App Marketplace; this page has to link it to your account here.',
+    next: 'Choose “Connect Zoom”: Zoom, already authorized, sends you straight back.',
+  },
 } as const satisfies Record<string, OutcomeMessage>;
 
 const AGAIN = 'Choose “Connect Zoom” to try again.';
@@ -220,7 +226,7 @@ export const UNKNOWN_ERROR_MESSAGE: OutcomeMessage = {
 /** The outcome message for a return URL's query, if it carries a known `zoom_connect`. */
 export function connectOutcomeMessage(query: URLSearchParams): (OutcomeMessage & { reason?: string }) | undefined {
   const outcome = query.get('zoom_connect');
-  if (outcome === 'connected' || outcome === 'denied') return CONNECT_OUTCOME_MESSAGES[outcome];
+  if (outcome === 'connected' || outcome === 'denied' || outcome === 'install') return CONNECT_OUTCOME_MESSAGES[outcome];
   if (outcome !== 'error') return undefined;
   const reason = query.get('reason') ?? '';
   return (OUTCOME_REASONS as readonly string[]).includes(reason)

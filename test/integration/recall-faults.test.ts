@@ -35,7 +35,8 @@ import {
 
 /** Short timeouts so that faults cost milliseconds; the handlers read them once, at this file's server start. */
 const TUNING = {
-  RECALL_TIMEOUT_MS: 300,
+  // Long enough for a loaded machine to answer a call that is not faulted; each hang costs this much.
+  RECALL_TIMEOUT_MS: 500,
   RECALL_MAX_ATTEMPTS: 3,
   RECALL_BACKOFF_BASE_MS: 20,
   /** Above the longest HTTP-date Retry-After below (a whole second, so up to 2 s from now). */
@@ -322,23 +323,6 @@ describe('a create that worked but whose answer was lost', () => {
     const made = server.sandboxRecall.credentialsFor({ userId: zoomUser.userId });
     expect(made).toHaveLength(1);
     await assertIdentityInvariants(server, zoomUser, [userId], { credentialId: made[0]?.id });
-  });
-
-  it('a repeat while the first try is still running gets 409, waits and is then answered with its result', async () => {
-    // Prepare: the first try takes longer than the client waits; its repeat arrives while it runs
-    server.sandboxRecall.configure({ latency: { create: { beforeMs: [TUNING.RECALL_TIMEOUT_MS + 100, TUNING.RECALL_TIMEOUT_MS + 100] } } });
-    const [userId, zoomUser] = [uniqueUser('running'), uniqueIdentity('running')];
-
-    // Act
-    const attempt = await timedConnectAttempt(server, userId, zoomUser);
-
-    // Assess
-    expectOutcome(attempt.flow, 'connected');
-    const statuses = recallCallsSince(server, attempt.mark, 'create').map((request) => `${request.status}${request.replayed ? ' replayed' : ''}`);
-    expect(statuses).toContain('409 replayed');
-    expect(statuses.at(-1)).toBe('201 replayed');
-    expect(server.sandboxRecall.credentialsFor({ userId: zoomUser.userId })).toHaveLength(1);
-    await assertIdentityInvariants(server, zoomUser, [userId]);
   });
 
   it('fallback: when every try is lost (the first processed, the repeats refused at the edge), the list finds the credential and one fresh consent adopts it', async () => {

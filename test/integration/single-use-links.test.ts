@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_REQUEST_HEADER_BYTES } from '../../local/api-gateway.js';
+import { CONNECT_OUTCOME_MESSAGES } from '../../local/demo-page.js';
 import type { LocalServer } from '../../local/server.js';
 import { TestBrowser } from './helpers/browser.js';
 import { answerAtZoom, connectUrl, describeFlow, runConnectFlow, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
@@ -126,5 +127,8 @@ describe('callbacks without a state', () => {
     expect(`${landed.origin}${landed.pathname}`).toBe(`${server.url}/`);
     expect(landed.searchParams.get('zoom_connect')).toBe('install');
     expect(recallSequenceSince(server, mark)).toEqual([]);
+    // The demo page (the product) says what to do next: start a connect link
+    const page = await (await new TestBrowser().request(landed.href)).text();
+    expect(page).toContain(CONNECT_OUTCOME_MESSAGES.install.title);
   });
 });

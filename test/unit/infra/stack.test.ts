@@ -75,6 +75,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
   let deadLetterQueue: string;
   let eventBus: string;
 
+  // Synth bundles every function with esbuild: generous, for a machine busy with the integration tests.
   beforeAll(() => {
     synthesized = synthesize({}, true);
     ({ template } = synthesized);
@@ -87,7 +88,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     webhookQueue = logicalId(messaging.webhookQueue);
     deadLetterQueue = logicalId(messaging.webhookDeadLetterQueue);
     eventBus = logicalId(messaging.eventBus);
-  });
+  }, 180_000);
 
   describe('HTTP API', () => {
     it('exposes exactly the five routes of the design', () => {
