@@ -45,6 +45,8 @@ export async function signConnectToken(request: ConnectTokenRequest, signingKey:
     .setSubject(userId)
     .setIssuedAt(now)
     .setExpirationTime(now + ttlSeconds)
+    // A token completes one connection: two links minted in the same second for the same user must still differ.
+    .setJti(globalThis.crypto.randomUUID())
     .sign(new TextEncoder().encode(signingKey));
 }
 

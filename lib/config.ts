@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Fact, FactName, RegionInfo } from 'aws-cdk-lib/region-info';
 import { z } from 'zod';
-import { MAX_CALLBACK_DEADLINE_MS, MIN_CALLBACK_DEADLINE_MS, RECALL_REGIONS } from '../functions/shared/config.js';
+import {
+  CONNECT_TOKEN_MAX_TTL,
+  MAX_CALLBACK_DEADLINE_MS,
+  MIN_CALLBACK_DEADLINE_MS,
+  RECALL_REGIONS,
+} from '../functions/shared/config.js';
+import { allowedReturnUrl } from '../functions/shared/return-url.js';
 
 /**
  * Deploy-time configuration: the CDK context keys this app reads, validated once at synth. Defaults live both
@@ -270,6 +276,13 @@ export const RUNTIME_SETTINGS = {
     max: Math.min(MAX_CALLBACK_DEADLINE_MS, CALLBACK_TIMEOUT_SECONDS * 1000 - CALLBACK_ANSWER_MARGIN_MS),
     unit: 'milliseconds',
     why: `: the callback's Lambda timeout is ${CALLBACK_TIMEOUT_SECONDS} s, and it needs ${CALLBACK_ANSWER_MARGIN_MS / 1000} s after its deadline to answer`,
+  },
+  /** The longest a connect token may still have to live, `exp` − now (authorize only). */
+  connectTokenMaxTtlSeconds: {
+    variable: 'CONNECT_TOKEN_MAX_TTL_SECONDS',
+    ...CONNECT_TOKEN_MAX_TTL,
+    unit: 'seconds',
+    why: ': a connect link is a bearer credential, minted at click time',
   },
   /** Reconcile never treats a credential younger than this as an orphan (reconcile only). */
   reconcileOrphanGraceSeconds: {
@@ -547,6 +560,12 @@ const DeployConfigFields = z.object({
   recallBackoffBaseMs: WholeNumber('recallBackoffBaseMs', RUNTIME_SETTINGS.recallBackoffBaseMs),
   recallBackoffMaxMs: WholeNumber('recallBackoffMaxMs', RUNTIME_SETTINGS.recallBackoffMaxMs),
   callbackDeadlineMs: WholeNumber('callbackDeadlineMs', RUNTIME_SETTINGS.callbackDeadlineMs),
+  connectTokenMaxTtlSeconds: WholeNumber('connectTokenMaxTtlSeconds', RUNTIME_SETTINGS.connectTokenMaxTtlSeconds),
+  /**
+   * A product page where installs started from the Zoom Marketplace (a code without a state) are sent with
+   * `zoom_connect=install`, to sign the user in and start a connect link; on `returnUrlAllowlist`.
+   */
+  installLandingUrl: z.preprocess(unsetIfEmpty, z.url({ protocol: /^https$/, error: 'installLandingUrl must be an https URL of a product page' }).optional()),
   /** Days every log group (functions, API access logs) keeps events. */
   logRetentionDays: LogRetentionDays,
   /** Email address subscribed to the alarm topic the stack creates. */
@@ -603,6 +622,13 @@ export const DeployConfigSchema = DeployConfigFields.superRefine((config, ctx) =
       'keepExecuteApiEndpoint',
       'keepExecuteApiEndpoint only applies with customDomain: without one, the execute-api endpoint is the way in and always stays on',
     );
+  }
+  if (
+    typeof config.installLandingUrl === 'string' &&
+    Array.isArray(config.returnUrlAllowlist) &&
+    !allowedReturnUrl(config.installLandingUrl, config.returnUrlAllowlist)
+  ) {
+    issue('installLandingUrl', 'installLandingUrl must be on returnUrlAllowlist: the callback only sends users to allowed pages');
   }
   const domainName = config.customDomain?.domainName;
   if (domainName && typeof config.zoomRedirectUri === 'string' && URL.canParse(config.zoomRedirectUri)) {

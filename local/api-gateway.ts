@@ -63,6 +63,8 @@ export const LOCAL_ACCOUNT_ID = '123456789012';
 export const LOCAL_API_ID = 'localapi01';
 /** HTTP API's payload limit. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+/** HTTP API refuses a request whose request line and headers together pass this many bytes. */
+export const MAX_REQUEST_HEADER_BYTES = 10_240;
 const TEXT_CONTENT_TYPE = /^(text\/[^;]*|application\/(json|xml|javascript))\s*(;|$)/i;
 
 /**
@@ -132,6 +134,15 @@ function decodePath(value: string): string {
   } catch {
     return value;
   }
+}
+
+/** The size API Gateway limits: the request line and every header, as sent. */
+export function requestHeaderBytes(request: Pick<RequestSnapshot, 'method' | 'target' | 'protocol' | 'rawHeaders'>): number {
+  let bytes = Buffer.byteLength(`${request.method} ${request.target} ${request.protocol}\r\n`);
+  for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
+    bytes += Buffer.byteLength(`${request.rawHeaders[i]}: ${request.rawHeaders[i + 1]}\r\n`);
+  }
+  return bytes;
 }
 
 /** Reads what API Gateway needs from a Node request. */
@@ -393,6 +404,8 @@ export class HttpApi {
 
   /** Routes one request to its handler in-process; the demo page reads connections this way. */
   async invoke(request: RequestSnapshot, requestId = randomBytes(10).toString('base64')): Promise<HttpApiResponse> {
+    // Before routing, as API Gateway does: too many cookies lock a browser out of every route.
+    if (requestHeaderBytes(request) > MAX_REQUEST_HEADER_BYTES) return gatewayError(431, 'Request Header Fields Too Large');
     const path = request.target.split('?')[0] ?? '/';
     const match = matchRoute(this.#options.routes, request.method, path);
     if (!match) return gatewayError(404, 'Not Found');

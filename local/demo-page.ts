@@ -140,6 +140,12 @@ export const CONNECT_OUTCOME_MESSAGES = {
     what: 'You declined access at Zoom, so nothing changed.',
     next: 'Choose “Connect Zoom” whenever you want to try again.',
   },
+  install: {
+    tone: 'info',
+    title: 'Finish connecting Zoom',
+    what: 'You added the app in the Zoom App Marketplace; this page has to link it to your account here.',
+    next: 'Choose “Connect Zoom”: Zoom, already authorized, sends you straight back.',
+  },
 } as const satisfies Record<string, OutcomeMessage>;
 
 const AGAIN = 'Choose “Connect Zoom” to try again.';
@@ -195,6 +201,18 @@ export const CONNECT_ERROR_MESSAGES: Record<OutcomeReason, OutcomeMessage> = {
     what: 'Zoom was not connected: something went wrong in the service.',
     next: `${AGAIN} If it keeps failing, the server log has the details.`,
   },
+  link_used: {
+    tone: 'error',
+    title: 'Zoom not connected',
+    what: 'Zoom was not connected: this connect link had already been used once.',
+    next: AGAIN,
+  },
+  credential_unhealthy: {
+    tone: 'error',
+    title: 'Zoom not connected',
+    what: 'Zoom was not connected: Recall.ai reports that it cannot use this Zoom authorization.',
+    next: `${AGAIN} If it keeps happening, remove the app in Zoom’s Marketplace and connect again.`,
+  },
 };
 
 /** A reason this page does not know (a newer service): still say what happened and what to do. */
@@ -208,7 +226,7 @@ export const UNKNOWN_ERROR_MESSAGE: OutcomeMessage = {
 /** The outcome message for a return URL's query, if it carries a known `zoom_connect`. */
 export function connectOutcomeMessage(query: URLSearchParams): (OutcomeMessage & { reason?: string }) | undefined {
   const outcome = query.get('zoom_connect');
-  if (outcome === 'connected' || outcome === 'denied') return CONNECT_OUTCOME_MESSAGES[outcome];
+  if (outcome === 'connected' || outcome === 'denied' || outcome === 'install') return CONNECT_OUTCOME_MESSAGES[outcome];
   if (outcome !== 'error') return undefined;
   const reason = query.get('reason') ?? '';
   return (OUTCOME_REASONS as readonly string[]).includes(reason)

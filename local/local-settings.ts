@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
-import { RECALL_REGIONS, recallBaseUrlFor } from '../functions/shared/config.js';
+import { CONNECT_TOKEN_MAX_TTL, RECALL_REGIONS, recallBaseUrlFor } from '../functions/shared/config.js';
+import { allowedReturnUrl } from '../functions/shared/return-url.js';
 import { DEFAULT_EVENTS_HEADER_NAME } from '../lib/config.js';
 import { LOCAL_ACCOUNT_ID } from './api-gateway.js';
 
@@ -82,6 +83,8 @@ const LocalEnvSchema = z.object({
   RETURN_URL_ALLOWLIST: optionalText(),
   HEALTH_SYNC_INTERVAL_SECONDS: integer(1, 86_400),
   RECONCILE_FIX_EXTERNAL_RECALL: flag(),
+  CONNECT_TOKEN_MAX_TTL_SECONDS: integer(CONNECT_TOKEN_MAX_TTL.min, CONNECT_TOKEN_MAX_TTL.max),
+  INSTALL_LANDING_URL: optionalUrl(),
   SANDBOX_RECALL_CONFLICT_MODE: z.optional(z.enum(['conflict', 'update'])),
   SANDBOX_RECALL_SPEND_CODE_ON_CONFLICT: flag(),
   SANDBOX_RECALL_APP_KIND: z.optional(z.enum(['user_level', 'account_level'])),
@@ -159,6 +162,12 @@ export interface LocalSettings {
   healthSyncIntervalSeconds: number;
   /** `RECONCILE_FIX_EXTERNAL_RECALL`: the operator allows `reconcile?fix=true` against a Recall that is not the sandbox. */
   reconcileFixExternalRecall: boolean;
+  connectTokenMaxTtlSeconds: number;
+  /**
+   * Where a Zoom Marketplace install (a code without a state) is sent: unless set, the demo page, when the return URL
+   * allow-list lets the service send users there.
+   */
+  installLandingUrl: string | undefined;
   /** The local queue verified Zoom webhooks go to (`WEBHOOK_QUEUE_URL`), served by the local SQS. */
   webhookQueueUrl: string;
   /** The local bus lifecycle events go to (`EVENT_BUS_NAME`). */
@@ -243,6 +252,8 @@ export function resolveLocalSettings(env: LocalEnv, port: number): LocalSettings
     returnUrlAllowlist: env.RETURN_URL_ALLOWLIST ?? `${baseUrl}/`,
     healthSyncIntervalSeconds: env.HEALTH_SYNC_INTERVAL_SECONDS ?? LOCAL_DEFAULTS.healthSyncIntervalSeconds,
     reconcileFixExternalRecall: env.RECONCILE_FIX_EXTERNAL_RECALL ?? false,
+    connectTokenMaxTtlSeconds: env.CONNECT_TOKEN_MAX_TTL_SECONDS ?? CONNECT_TOKEN_MAX_TTL.default,
+    installLandingUrl: env.INSTALL_LANDING_URL ?? demoPageIfAllowed(baseUrl, env.RETURN_URL_ALLOWLIST ?? `${baseUrl}/`),
     webhookQueueUrl: `${baseUrl}${LOCAL_SQS_PATH}/${LOCAL_ACCOUNT_ID}/${LOCAL_WEBHOOK_QUEUE_NAME}`,
     eventBusName: LOCAL_EVENT_BUS_NAME,
     sandboxRecall: {
@@ -257,6 +268,11 @@ export function resolveLocalSettings(env: LocalEnv, port: number): LocalSettings
     ),
     ...(eventsEndpoint ? { eventsEndpoint } : {}),
   };
+}
+
+function demoPageIfAllowed(baseUrl: string, allowlist: string): string | undefined {
+  const demoPage = `${baseUrl}/`;
+  return allowedReturnUrl(demoPage, allowlist.split(',').map((entry) => entry.trim())) ? demoPage : undefined;
 }
 
 /**
@@ -278,6 +294,8 @@ export function handlerEnvironment(settings: LocalSettings, dynamoDbEndpoint: st
     CONNECT_SIGNING_KEY: settings.connectSigningKey,
     STATE_ENCRYPTION_KEY: settings.stateEncryptionKey,
     HEALTH_SYNC_INTERVAL_SECONDS: String(settings.healthSyncIntervalSeconds),
+    CONNECT_TOKEN_MAX_TTL_SECONDS: String(settings.connectTokenMaxTtlSeconds),
+    ...(settings.installLandingUrl ? { INSTALL_LANDING_URL: settings.installLandingUrl } : {}),
     WEBHOOK_QUEUE_URL: settings.webhookQueueUrl,
     EVENT_BUS_NAME: settings.eventBusName,
     AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,

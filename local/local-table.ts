@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { TABLE_SCHEMA } from '../functions/shared/table-schema.js';
+import { serveTransactions } from './local-transactions.js';
 
 /** An in-memory DynamoDB (dynalite) on a random loopback port. */
 export interface LocalDynamoDb {
@@ -18,7 +19,10 @@ export interface LocalDynamoDb {
 /** Dynalite accepts any credentials; these keep real ones from ever being signed into a local request. */
 export const LOCAL_AWS_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
-/** Starts dynalite in memory; tables become ACTIVE at once instead of after dynalite's default 500 ms. */
+/**
+ * Starts dynalite in memory; tables become ACTIVE at once instead of after dynalite's default 500 ms. Dynalite has
+ * no transactions: `serveTransactions` adds the `TransactWriteItems` the callback uses.
+ */
 export async function startLocalDynamoDb(): Promise<LocalDynamoDb> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
@@ -26,10 +30,13 @@ export async function startLocalDynamoDb(): Promise<LocalDynamoDb> {
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const stopTransactions = serveTransactions(server, endpoint, LOCAL_AWS_CREDENTIALS);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     close: () =>
       new Promise<void>((resolve, reject) => {
+        stopTransactions();
         // The SDK keeps sockets alive; without this, close waits for them to time out.
         server.closeAllConnections();
         server.close((error) => (error ? reject(error) : resolve()));

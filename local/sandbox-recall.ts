@@ -17,6 +17,12 @@ import type { CodeExchangeInput, CodeExchangeResult, ZoomCodeExchanger, ZoomIden
  * over the raw body with the app's webhook secret (the Zoom app's Secret Token), and has sandbox-only controls
  * under `/_sandbox/` to make a credential unhealthy or healthy, which Recall decides on its own.
  *
+ * Requests that change something (POST, PUT, PATCH) honour `Idempotency-Key` as Recall documents it (§1.6a): the
+ * key, with the caller's API key and the path, names the request; a repeat of one that completed in the last hour
+ * gets the first response without being performed again, and a repeat of one still being processed gets 409. A
+ * fault that answers before processing (a 5xx from the edge, a hang, a reset) never reached that layer: nothing is
+ * kept, and the repeat is performed.
+ *
  * Served under a base path by the local server, or standalone via `startFakeRecall` for integration tests.
  */
 
@@ -120,6 +126,10 @@ export interface RecordedRequest {
   zoomIdentity?: ZoomIdentity;
   /** The credential id of a retrieve or delete. */
   credentialId?: string;
+  /** The `Idempotency-Key` sent (a digest, never the code). */
+  idempotencyKey?: string;
+  /** Answered from the idempotency store: a repeat of a completed request, not performed again. */
+  replayed?: boolean;
 }
 
 /** What a fault hook sees. */
@@ -207,6 +217,9 @@ const APP_WEBHOOK = /^\/api\/v2\/zoom-oauth-apps\/([^/]+)\/webhook$/;
 const APP_ITEM = /^\/api\/v2\/zoom-oauth-apps\/([^/]+)\/$/;
 const SANDBOX_CREDENTIAL_STATUS = /^\/_sandbox\/credentials\/([^/]+)\/status$/;
 const MAX_BODY_BYTES = 1024 * 1024;
+/** How long Recall keeps a completed request's response for a repeat with the same `Idempotency-Key`. */
+export const IDEMPOTENCY_WINDOW_MS = 60 * 60 * 1000;
+const IDEMPOTENT_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const LOCALHOST_IN_PAYLOAD = /localhost|127\.0\.0\.1|\[::1\]/i;
 
 const CreateBodySchema = z.object({
@@ -249,6 +262,8 @@ export class SandboxRecall {
   readonly #hanging = new Set<ServerResponse>();
   /** Told when the request a `failWhen` fault fired on is recorded. */
   readonly #onApplied = new WeakMap<Fault, (request: RecordedRequest) => void>();
+  /** Requests by idempotency scope (API key, path, key): running, or completed with their response. */
+  readonly #idempotent = new Map<string, { running: true } | { running: false; at: number; response: SandboxResponse }>();
 
   constructor(options: SandboxRecallOptions = {}) {
     const { apiKey, oauthApp, zoom, now, random, ...behaviour } = options;
@@ -338,6 +353,8 @@ export class SandboxRecall {
     const operation = operationOf(method, path);
     let applied: Fault | undefined;
     let details: Pick<FaultRequest, 'zoomIdentity' | 'credentialId'> = {};
+    const idempotencyKey = IDEMPOTENT_METHODS.has(method) ? headerValue(req.headers['idempotency-key']) : undefined;
+    let replayed = false;
     const record = (status: RecordedRequest['status'], fault?: boolean, processedStatus?: number) => {
       const recorded: RecordedRequest = {
         at: new Date(this.#now()).toISOString(),
@@ -349,6 +366,8 @@ export class SandboxRecall {
         ...(fault ? { fault } : {}),
         ...(processedStatus !== undefined ? { processedStatus } : {}),
         ...details,
+        ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+        ...(replayed ? { replayed } : {}),
       };
       this.state.requests.push(recorded);
       if (applied) this.#onApplied.get(applied)?.(recorded);
@@ -381,9 +400,23 @@ export class SandboxRecall {
       record(fault.status, true);
       return;
     }
+    const scope = idempotencyKey === undefined ? undefined : `${req.headers.authorization ?? ''}\n${path}\n${idempotencyKey}`;
+    const earlier = scope === undefined ? undefined : this.#idempotent.get(scope);
+    if (earlier && (earlier.running || this.#now() - earlier.at < IDEMPOTENCY_WINDOW_MS)) {
+      // The endpoint's action is skipped: 409 while the first is running, its response once it completed.
+      replayed = true;
+      const answer = earlier.running
+        ? json(409, { detail: 'A request with this Idempotency-Key is still being processed.' })
+        : earlier.response;
+      send(res, answer);
+      record(answer.status);
+      return;
+    }
+    if (scope !== undefined) this.#idempotent.set(scope, { running: true });
     const latency = this.behaviour.latency[operation];
     await this.#wait(latency?.beforeMs);
     const response = this.#process(method, path, url.searchParams, req.headers, body, publicBase);
+    if (scope !== undefined) this.#idempotent.set(scope, { running: false, at: this.#now(), response });
     if (fault === 'hang-after-processing') {
       this.#hang(res);
       record('hang', true, response.status);

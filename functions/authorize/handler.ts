@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { beginZoomAuthorization } from '../shared/authorization.js';
+import { beginZoomAuthorization, expiredBindingCookies } from '../shared/authorization.js';
 import { loadConfig, requireStateKey } from '../shared/config.js';
-import { type ConnectToken, verifyConnectToken } from '../shared/connect-token.js';
+import { type VerifiedConnectToken, verifyConnectToken } from '../shared/connect-token.js';
 import {
   InvalidConnectTokenError,
   MisconfiguredError,
@@ -68,7 +68,13 @@ async function authorize(event: APIGatewayProxyEventV2, context: Context): Promi
     return redirect(withOutcome(token.returnTo, { zoom_connect: 'error', reason: 'misconfigured' }));
   }
   const next = await beginZoomAuthorization(
-    { userId: token.userId, returnTo: token.returnTo, correlationId, reauthCount: 0 },
+    {
+      userId: token.userId,
+      returnTo: token.returnTo,
+      correlationId,
+      reauthCount: 0,
+      link: { id: token.linkId, expiresAt: token.expiresAt },
+    },
     {
       zoomAuthorizeUrl: config.zoomAuthorizeUrl,
       zoomRedirectUri: config.zoomRedirectUri,
@@ -78,9 +84,12 @@ async function authorize(event: APIGatewayProxyEventV2, context: Context): Promi
     },
     Date.now(),
   );
+  // Each attempt adds a cookie; the browser's oldest ones go, so abandoned attempts cannot pile up past the size
+  // API Gateway accepts for a request's headers.
+  const expired = await expiredBindingCookies(event.cookies, stateKeys, config.zoomRedirectUri);
   count('ConnectStarted');
-  logger.info('Connect attempt started');
-  return redirect(next.location, [next.cookie]);
+  logger.info('Connect attempt started', expired.length > 0 ? { expiredAttemptCookies: expired.length } : {});
+  return redirect(next.location, [...expired, next.cookie]);
 }
 
 function valueOf<T>(result: PromiseSettledResult<T>): T {
@@ -89,16 +98,16 @@ function valueOf<T>(result: PromiseSettledResult<T>): T {
 }
 
 /** Verifies with the cached keys (current, then previous); on a signature mismatch, once more with fresh ones. */
-async function verify(jwt: string): Promise<ConnectToken> {
+async function verify(jwt: string): Promise<VerifiedConnectToken> {
   const keys = await secrets.signingKeys();
   try {
-    return await verifyConnectToken(jwt, keys, config.returnUrlAllowlist);
+    return await verifyConnectToken(jwt, keys, config.returnUrlAllowlist, config.connectTokenMaxTtlSeconds);
   } catch (error) {
     if (!(error instanceof InvalidConnectTokenError && error.problem === 'bad_signature')) throw error;
     const fresh = await secrets.signingKeys({ maxAgeMs: SIGNING_KEY_REFRESH_MS });
     if (fresh === keys) throw error;
     logger.debug('Connect token signature matched no cached key; verifying again with the keys just read');
-    return verifyConnectToken(jwt, fresh, config.returnUrlAllowlist);
+    return verifyConnectToken(jwt, fresh, config.returnUrlAllowlist, config.connectTokenMaxTtlSeconds);
   }
 }
 

@@ -60,6 +60,8 @@ async function callback(event: APIGatewayProxyEventV2, context: Context): Promis
     { ...query.data, cookies: event.cookies },
     {
       consumedStates,
+      returnUrlAllowlist: config.returnUrlAllowlist,
+      installLandingUrl: config.installLandingUrl,
       stateKeys: (options) => secrets.stateKeys(options),
       connections,
       recall,
@@ -93,6 +95,9 @@ function countOutcome(next: CallbackRedirect): void {
       return count('Reauthorization');
     case 'error':
       return connectFailed(next.reason ?? 'internal', next.correlationId);
+    case 'install':
+      // No attempt of this service's: nothing started, so nothing ended (the log line names it).
+      return;
   }
 }
 

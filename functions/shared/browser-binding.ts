@@ -9,17 +9,37 @@ const COOKIE_PREFIX = 'zc_';
 export const bindingCookieName = (stateId: string): string => `${COOKIE_PREFIX}${stateId.slice(0, 16)}`;
 
 /**
+ * The most binding cookies a browser holds at once: authorize expires the oldest beyond it. Each is about 700
+ * bytes, and API Gateway refuses a request whose headers pass 10,240 bytes: without a cap, abandoned attempts
+ * would pile up until the browser could not reach the service at all.
+ */
+export const MAX_BINDING_COOKIES = 3;
+
+/**
+ * The path binding cookies are set on: the redirect URI's parent (`/zoom` for `/zoom/callback`), which the
+ * authorize route shares, so that authorize sees the browser's earlier attempts and can expire the oldest.
+ */
+export function bindingCookiePath(redirectUri: string): string {
+  const path = new URL(redirectUri).pathname.replace(/\/+$/, '');
+  const parent = path.slice(0, path.lastIndexOf('/'));
+  return parent === '' ? '/' : parent;
+}
+
+/**
  * @param stateId - SHA-256 (hex) of the state
  * @param value - the sealed attempt (base64url and dots: nothing a cookie value must escape)
- * @param path - the redirect URI's path: the cookie goes to the callback and nowhere else
+ * @param path - `bindingCookiePath`: the connect routes and nowhere else
  */
 export function bindingCookie(stateId: string, value: string, path: string, maxAgeSeconds: number): string {
   return `${bindingCookieName(stateId)}=${value}; Max-Age=${maxAgeSeconds}; Path=${path}; HttpOnly; Secure; SameSite=Lax`;
 }
 
 export function clearedBindingCookie(stateId: string, path: string): string {
-  return `${bindingCookieName(stateId)}=; Max-Age=0; Path=${path}; HttpOnly; Secure; SameSite=Lax`;
+  return clearedCookie(bindingCookieName(stateId), path);
 }
+
+export const clearedCookie = (name: string, path: string): string =>
+  `${name}=; Max-Age=0; Path=${path}; HttpOnly; Secure; SameSite=Lax`;
 
 /** Reads a cookie from API Gateway payload 2.0's `cookies` array (not the Cookie header). */
 export function readCookie(cookies: readonly string[] | undefined, name: string): string | undefined {
@@ -28,4 +48,15 @@ export function readCookie(cookies: readonly string[] | undefined, name: string)
     if (eq > 0 && cookie.slice(0, eq).trim() === name) return cookie.slice(eq + 1).trim();
   }
   return undefined;
+}
+
+/** Every binding cookie the browser sent, by name. */
+export function bindingCookies(cookies: readonly string[] | undefined): { name: string; value: string }[] {
+  const found: { name: string; value: string }[] = [];
+  for (const cookie of cookies ?? []) {
+    const eq = cookie.indexOf('=');
+    const name = eq > 0 ? cookie.slice(0, eq).trim() : '';
+    if (name.startsWith(COOKIE_PREFIX)) found.push({ name, value: cookie.slice(eq + 1).trim() });
+  }
+  return found;
 }

@@ -1,5 +1,5 @@
 import { type AuthorizationSettings, beginZoomAuthorization } from './authorization.js';
-import { bindingCookieName, clearedBindingCookie, readCookie } from './browser-binding.js';
+import { bindingCookieName, bindingCookiePath, bindingCookies, clearedBindingCookie, readCookie } from './browser-binding.js';
 import { type CredentialStore, type ExchangeResult, exchangeCodeForCredential, isNewCredential } from './connect.js';
 import type { Connection, ConnectionRepository } from './connection-repository.js';
 import {
@@ -21,9 +21,9 @@ import {
 } from './errors.js';
 import { type ConnectionEventDetail, connectionEvent, type EventPublisher, publishQuietly } from './events.js';
 import type { IdentityLock } from './identity-lock.js';
-import { type OAuthState, type OpenedOAuthState, openOAuthState } from './oauth-state.js';
+import { type OAuthState, type OpenedOAuthState, openAnyOAuthState, openOAuthState } from './oauth-state.js';
 import type { RecallCredential } from './recall-client.js';
-import { type ConnectOutcome, withOutcome } from './return-url.js';
+import { allowedReturnUrl, type ConnectOutcome, withOutcome } from './return-url.js';
 import type { RotatingKeys } from './secrets.js';
 import { zoomIdentityOf } from './zoom-identity.js';
 
@@ -36,8 +36,15 @@ export interface ZoomCallback {
 }
 
 export interface CallbackDeps {
-  /** Where used states are recorded: the single-use guarantee. */
-  consumedStates: Pick<ConsumedStateRepository, 'consume'>;
+  /** Where used states and connect links are recorded: the single-use guarantee. */
+  consumedStates: Pick<ConsumedStateRepository, 'consume' | 'consumeWithLink'>;
+  /** Checked again at the callback: an attempt whose return URL was taken off the list since goes nowhere. */
+  returnUrlAllowlist: readonly string[];
+  /**
+   * Where a Zoom Marketplace install (a code and no state) is sent with `zoom_connect=install`, allow-listed;
+   * without it such a callback gets the 400 page.
+   */
+  installLandingUrl?: string | undefined;
   /**
    * The state keys, current first (`SecretStore.stateKeys`); with `maxAgeMs`, read again when the cached ones are
    * older than that.
@@ -45,7 +52,7 @@ export interface CallbackDeps {
   stateKeys: (options?: { maxAgeMs?: number }) => Promise<RotatingKeys>;
   connections: Pick<
     ConnectionRepository,
-    'recordConnected' | 'listByZoomIdentity' | 'repoint' | 'markPendingSweep' | 'clearPendingSweep'
+    'recordConnected' | 'recordUnhealthy' | 'listByZoomIdentity' | 'repoint' | 'markPendingSweep' | 'clearPendingSweep'
   > &
     StatusWriter;
   recall: CredentialStore;
@@ -62,7 +69,7 @@ export interface CallbackDeps {
   /** Lifecycle events, published after the records are written; best effort. */
   events: EventPublisher;
   /** Told of each conflicting credential set the connect module resolved (for metrics). */
-  onConflictResolved?: (info: { key: 'account_id' | 'user_id'; deleted: number; adopted: boolean }) => void;
+  onConflictResolved?: (info: { key: 'account_id' | 'user_id'; deleted: number; adopted: boolean; foundBy: 'records' | 'list' }) => void;
   /** Told when a create's outcome was unknown and the module had to find out (for metrics). */
   onOutcomeUnknown?: () => void;
 }
@@ -80,8 +87,8 @@ export interface CallbackRedirect {
   outcome: ConnectOutcome['zoom_connect'] | 'reauthorize';
   /** Why, when `outcome` is `error`: the `reason=` on the return URL. */
   reason?: OutcomeReason;
-  /** The attempt's correlation id, from its state. */
-  correlationId: string;
+  /** The attempt's correlation id, from its state (absent for a Marketplace install, which has no attempt). */
+  correlationId?: string;
 }
 
 /**
@@ -93,6 +100,10 @@ const STATE_KEY_REFRESH_MS = 30_000;
 /** What the user sees when no attempt of theirs can be found: nothing here says which of the causes it was. */
 const UNUSABLE_STATE =
   'This Zoom sign-in has already been used, has expired, or was opened in another browser. Please start again from the app in the browser you began in.';
+const INCOMPLETE = 'This Zoom sign-in link is incomplete. Please start again from the app.';
+/** A Marketplace install with nowhere configured to send it. */
+const INSTALL_WITHOUT_LANDING =
+  'Zoom sent this sign-in without a connect attempt (an install from the Zoom App Marketplace). Please connect Zoom from the app you use it with.';
 
 /**
  * Completes one connect attempt: opens the attempt sealed in this browser's cookie, uses its state once, exchanges
@@ -101,9 +112,7 @@ const UNUSABLE_STATE =
  * or a state already used); every later failure becomes a `zoom_connect=error&reason=` redirect.
  */
 export async function completeZoomConnect(callback: ZoomCallback, deps: CallbackDeps): Promise<CallbackRedirect> {
-  if (!callback.state) {
-    throw new RequestError(400, 'This Zoom sign-in link is incomplete. Please start again from the app.');
-  }
+  if (!callback.state) return withoutState(callback, deps);
   const stateId = sha256Hex(callback.state);
   // No cookie: another browser (a forwarded link, cookies blocked), an attempt already finished (its cookie was
   // cleared), or a state this service never issued. They cannot be told apart, and none of them may go on.
@@ -116,7 +125,12 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
     throw new RequestError(400, UNUSABLE_STATE);
   }
   const { state } = opened;
-  const cookies = [clearedBindingCookie(stateId, new URL(deps.authorization.zoomRedirectUri).pathname)];
+  // The allow-list may have changed since the attempt began: a return URL taken off it is no longer trusted.
+  if (!allowedReturnUrl(state.returnTo, deps.returnUrlAllowlist)) {
+    deps.log.warn('Callback whose sealed return URL is no longer on the allow-list', { problem: 'return_to_not_allowed' });
+    throw new RequestError(400, UNUSABLE_STATE);
+  }
+  const cookies = [clearedBindingCookie(stateId, bindingCookiePath(deps.authorization.zoomRedirectUri))];
   const { correlationId } = state;
   const fail = (reason: OutcomeReason): CallbackRedirect => ({
     location: withOutcome(state.returnTo, { zoom_connect: 'error', reason }),
@@ -132,12 +146,23 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
     return fail('state_expired');
   }
   // The single-use guarantee: one conditional write; a replay (even with the cookie) fails it and never reaches
-  // Recall.
-  if (!(await deps.consumedStates.consume(stateId, state.expiresAt))) {
+  // Recall. An attempt that will reach Recall uses up its connect link in the same write (one link, one
+  // connection), unless it is a re-authorize this service started: that continues the link's one use.
+  const link = callback.code && state.reauthCount === 0 ? state.link : undefined;
+  const consumed = link
+    ? await deps.consumedStates.consumeWithLink(stateId, state.expiresAt, link)
+    : (await deps.consumedStates.consume(stateId, state.expiresAt))
+      ? 'consumed'
+      : 'state_used';
+  if (consumed === 'state_used') {
     deps.log.warn('Callback with an unknown or already used state', { problem: 'already_used' });
     throw new RequestError(400, UNUSABLE_STATE);
   }
   deps.log.correlate(correlationId);
+  if (consumed === 'link_used') {
+    deps.log.warn('Connect link already completed a connection', { reason: 'link_used' });
+    return fail('link_used');
+  }
   if (!callback.code) {
     deps.log.info('User did not authorize at Zoom', { zoomError: callback.error?.slice(0, 64) ?? 'no code' });
     return { location: withOutcome(state.returnTo, { zoom_connect: 'denied' }), cookies, outcome: 'denied', correlationId };
@@ -157,6 +182,7 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
     result = await exchangeCodeForCredential(
       {
         oauthApp: deps.oauthAppId,
+        attemptId: stateId,
         code: callback.code,
         redirectUri: deps.authorization.zoomRedirectUri,
         codeVerifier: state.codeVerifier,
@@ -170,6 +196,8 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
           (await deps.connections.listByZoomIdentity(zoomIdentityOf(credential))).some(
             (record) => record.recallCredentialId === credential.id,
           ),
+        recordedCredentialsOf: async (zoomIdentity) =>
+          (await deps.connections.listByZoomIdentity(zoomIdentity)).map((record) => record.recallCredentialId),
         beforeRetire: async (zoomIdentity, credentialIds) => {
           await deps.connections.markPendingSweep(state.userId, zoomIdentity);
           const now = new Date(deps.now()).toISOString();
@@ -204,13 +232,28 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
     try {
       const [stateKey] = await deps.stateKeys();
       const next = await beginZoomAuthorization(
-        { userId: state.userId, returnTo: state.returnTo, correlationId, reauthCount: 1 },
+        { userId: state.userId, returnTo: state.returnTo, correlationId, reauthCount: 1, ...(state.link ? { link: state.link } : {}) },
         { ...deps.authorization, zoomClientId: await deps.zoomClientId(), stateKey },
         deps.now(),
       );
       return { location: next.location, cookies: [...cookies, next.cookie], outcome: 'reauthorize', correlationId };
     } catch (error) {
       return fail(logFailure(error, deps.log));
+    }
+  }
+
+  if (result.credential.status === 'unhealthy') {
+    // Recall returned a credential whose Zoom tokens it cannot use: recorded as what it is, never as connected.
+    try {
+      const now = new Date(deps.now()).toISOString();
+      const recorded = await deps.connections.recordUnhealthy(state.userId, result.credential, deps.oauthAppId, now, state.startedAtMs);
+      if (recorded) await publishQuietly(deps.events, [connectionEvent('unhealthy', recorded, now, { correlationId })], deps.log);
+      deps.log.warn('Recall returned the credential as unhealthy', { recallCredentialId: result.credential.id, reason: 'credential_unhealthy' });
+      return fail('credential_unhealthy');
+    } catch (error) {
+      return fail(logFailure(error, deps.log));
+    } finally {
+      await result.lease?.release().catch(() => undefined);
     }
   }
 
@@ -251,7 +294,7 @@ function logFailure(error: unknown, log: CallbackLog): OutcomeReason {
  * @returns false when a newer attempt's record stays (this older attempt changes nothing)
  */
 async function recordConnection(
-  state: Pick<OAuthState, 'userId' | 'correlationId' | 'reauthCount' | 'expiresAt'>,
+  state: Pick<OAuthState, 'userId' | 'correlationId' | 'reauthCount' | 'startedAtMs'>,
   result: Extract<ExchangeResult, { outcome: 'connected' }>,
   deps: CallbackDeps,
 ): Promise<boolean> {
@@ -259,8 +302,8 @@ async function recordConnection(
   const { credential, replacedCredentialIds } = result;
   const now = new Date(deps.now()).toISOString();
   const identity = zoomIdentityOf(credential);
-  // The attempt's expiry orders a user's attempts: a later attempt's state expires later.
-  const recorded = await deps.connections.recordConnected(userId, credential, deps.oauthAppId, now, state.expiresAt);
+  // The attempt's start (ms, sealed in it) orders a user's attempts: of two begun in the same second, the newer wins.
+  const recorded = await deps.connections.recordConnected(userId, credential, deps.oauthAppId, now, state.startedAtMs);
   const previous = recorded.status === 'recorded' ? recorded.previous : undefined;
   const pendingSweep = recorded.status === 'recorded' ? recorded.pendingSweep : undefined;
   const current = {
@@ -321,6 +364,49 @@ async function recordConnection(
     deps.log.info('User switched Zoom identity', { previousCredentialId: previous.recallCredentialId, deleted });
   }
   return true;
+}
+
+/**
+ * A callback without a state: Zoom's decline (`error`, perhaps without `state`: Zoom's format is undocumented) or
+ * an install started from the Zoom Marketplace (a `code` and no state). A state-less code is never exchanged:
+ * nothing binds it to a product user, and it has no PKCE. Recall is not called either way.
+ */
+async function withoutState(callback: ZoomCallback, deps: CallbackDeps): Promise<CallbackRedirect> {
+  if (callback.code) {
+    if (!deps.installLandingUrl) {
+      deps.log.info('Callback with a code and no state (a Marketplace install) and no install landing URL', { problem: 'install_without_landing' });
+      throw new RequestError(400, INSTALL_WITHOUT_LANDING);
+    }
+    deps.log.info('Sent a Marketplace install to the install landing page', { outcome: 'install' });
+    return { location: withOutcome(deps.installLandingUrl, { zoom_connect: 'install' }), cookies: [], outcome: 'install' };
+  }
+  if (!callback.error) throw new RequestError(400, INCOMPLETE);
+  // A decline is only attributable when this browser has exactly one attempt under way.
+  const now = Math.floor(deps.now() / 1000);
+  const keys = await deps.stateKeys();
+  const live: OAuthState[] = [];
+  for (const { name, value } of bindingCookies(callback.cookies)) {
+    const state = await openAnyOAuthState(value, keys);
+    if (state && bindingCookieName(state.stateId) === name && state.expiresAt > now) live.push(state);
+  }
+  const [state] = live;
+  if (live.length !== 1 || !state || !allowedReturnUrl(state.returnTo, deps.returnUrlAllowlist)) {
+    deps.log.warn('Zoom declined without a state, and the browser holds no single attempt', { attempts: live.length });
+    throw new RequestError(400, INCOMPLETE);
+  }
+  // Used up like any other state, so that the attempt cannot also be completed afterwards.
+  if (!(await deps.consumedStates.consume(state.stateId, state.expiresAt))) {
+    deps.log.warn('Callback with an unknown or already used state', { problem: 'already_used' });
+    throw new RequestError(400, UNUSABLE_STATE);
+  }
+  deps.log.correlate(state.correlationId);
+  deps.log.info('User did not authorize at Zoom', { zoomError: callback.error.slice(0, 64), state: 'absent' });
+  return {
+    location: withOutcome(state.returnTo, { zoom_connect: 'denied' }),
+    cookies: [clearedBindingCookie(state.stateId, bindingCookiePath(deps.authorization.zoomRedirectUri))],
+    outcome: 'denied',
+    correlationId: state.correlationId,
+  };
 }
 
 /** Opens the cookie with the cached keys; when none opens it, once more with keys read again (bounded). */

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { MisconfiguredError } from './errors.js';
+import { allowedReturnUrl } from './return-url.js';
 import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from './secrets.js';
 
 export const RECALL_REGIONS = ['us-east-1', 'us-west-2', 'eu-central-1', 'ap-northeast-1'] as const;
@@ -20,6 +21,9 @@ const flag = (fallback: boolean) =>
     z._default(z.enum(['true', 'false']), fallback ? 'true' : 'false'),
     z.transform((value) => value === 'true'),
   );
+
+/** The default and bounds of the longest a connect token may still have to live (`CONNECT_TOKEN_MAX_TTL_SECONDS`). */
+export const CONNECT_TOKEN_MAX_TTL = { default: 900, min: 60, max: 3600 } as const;
 
 /** Lambda's timeout for the callback is 25 s and API Gateway's 30 s: the callback's own deadline stays below both. */
 export const MAX_CALLBACK_DEADLINE_MS = 22_000;
@@ -64,6 +68,13 @@ const EnvSchema = z.object({
   WEBHOOK_QUEUE_URL: z.optional(z.url()),
   SECRETS_CACHE_SECONDS: seconds(300),
   OAUTH_STATE_TTL_SECONDS: seconds(600),
+  /** The longest a connect token may still have to live (`exp` − now); a link is a bearer credential. */
+  CONNECT_TOKEN_MAX_TTL_SECONDS: bounded(CONNECT_TOKEN_MAX_TTL.default, CONNECT_TOKEN_MAX_TTL.min, CONNECT_TOKEN_MAX_TTL.max),
+  /**
+   * Where a Zoom Marketplace install (a callback with a code and no state) is sent, with `zoom_connect=install`;
+   * on the return URL allow-list. Unset: such a callback gets the 400 page.
+   */
+  INSTALL_LANDING_URL: z.optional(z.url()),
   /** Per Recall HTTP attempt. */
   RECALL_TIMEOUT_MS: bounded(5_000, 100, 15_000),
   /** Attempts per Recall call, the first included. */
@@ -112,6 +123,9 @@ export interface ServiceConfig {
   webhookQueueUrl?: string;
   secretsCacheSeconds: number;
   oauthStateTtlSeconds: number;
+  connectTokenMaxTtlSeconds: number;
+  /** Allow-listed (checked here). */
+  installLandingUrl?: string;
   recall: RecallCallSettings;
   callbackDeadlineMs: number;
   reconcile: { fix: boolean; orphanGraceSeconds: number };
@@ -148,6 +162,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
   for (const entry of allowlist) {
     if (!URL.canParse(entry)) throw new MisconfiguredError(`RETURN_URL_ALLOWLIST entry is not a URL: ${entry}`);
   }
+  const installLanding = e.INSTALL_LANDING_URL === undefined ? undefined : allowedReturnUrl(e.INSTALL_LANDING_URL, allowlist);
+  if (e.INSTALL_LANDING_URL !== undefined && !installLanding) {
+    throw new MisconfiguredError('INSTALL_LANDING_URL must match an entry of RETURN_URL_ALLOWLIST.', {
+      fields: ['INSTALL_LANDING_URL'],
+    });
+  }
   return Object.freeze({
     ...(e.TABLE_NAME ? { tableName: e.TABLE_NAME } : {}),
     zoomRedirectUri: e.ZOOM_REDIRECT_URI,
@@ -160,6 +180,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     ...(e.WEBHOOK_QUEUE_URL ? { webhookQueueUrl: e.WEBHOOK_QUEUE_URL } : {}),
     secretsCacheSeconds: e.SECRETS_CACHE_SECONDS,
     oauthStateTtlSeconds: e.OAUTH_STATE_TTL_SECONDS,
+    connectTokenMaxTtlSeconds: e.CONNECT_TOKEN_MAX_TTL_SECONDS,
+    ...(installLanding ? { installLandingUrl: installLanding.href } : {}),
     recall: Object.freeze({
       timeoutMs: e.RECALL_TIMEOUT_MS,
       maxAttempts: e.RECALL_MAX_ATTEMPTS,

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { type CryptoKey, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { CONNECT_TOKEN_MAX_TTL } from './config.js';
+import { sha256Hex } from './crypto.js';
 import { InvalidConnectTokenError } from './errors.js';
 import { allowedReturnUrl } from './return-url.js';
 
@@ -10,6 +13,17 @@ export interface ConnectToken {
   userId: string;
   returnTo: string;
 }
+
+/** A verified token, with what the callback needs to use it up: its id (a digest) and its expiry. */
+export interface VerifiedConnectToken extends ConnectToken {
+  /** SHA-256 (hex) of the JWT: names the link without carrying it. */
+  linkId: string;
+  /** `exp`, epoch seconds. */
+  expiresAt: number;
+}
+
+/** How far ahead of this service's clock a token's `iat` may be (the product's clock may run ahead). */
+export const CLOCK_SKEW_SECONDS = 60;
 
 const encoder = new TextEncoder();
 /** Longest `sub` accepted, in characters. */
@@ -57,30 +71,44 @@ export async function signConnectToken(token: ConnectToken, signingKey: string, 
   return new SignJWT({ return_to: token.returnTo })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(token.userId)
+    // Each link is used up by the connection it completes (by its digest): two minted in the same second for the
+    // same user and return URL must still be two links.
+    .setJti(randomUUID())
     .setIssuedAt()
     .setExpirationTime(`${ttlSeconds}s`)
     .sign(await hmacKey(signingKey));
 }
 
 /**
- * Verifies signature, expiry and claims, checks `return_to` against the allow-list, and the claims' length (see
- * `MAX_ATTEMPT_CLAIM_BYTES`).
+ * Verifies signature, expiry and claims, checks `return_to` against the allow-list, the claims' length (see
+ * `MAX_ATTEMPT_CLAIM_BYTES`) and the token's lifetime: a link is a bearer credential, so one that lives for long
+ * (an `exp` further ahead than `maxTtlSeconds`, or an `exp - iat` longer than it) is refused like a forged one, and
+ * so is one whose optional `iat` lies in the future.
  * @param signingKeys - the current key first; during a rotation, the previous one too
+ * @param maxTtlSeconds - the longest a token may still have to live
  * @throws InvalidConnectTokenError with the problem found
  */
 export async function verifyConnectToken(
   jwt: string,
   signingKeys: readonly string[],
   returnUrlAllowlist: readonly string[],
-): Promise<ConnectToken> {
+  maxTtlSeconds: number = CONNECT_TOKEN_MAX_TTL.default,
+  nowMs: number = Date.now(),
+): Promise<VerifiedConnectToken> {
   let lastError: unknown;
   for (const key of signingKeys) {
     try {
       const { payload } = await jwtVerify(jwt, await hmacKey(key), {
         algorithms: ['HS256'],
         requiredClaims: ['sub', 'exp'],
+        currentDate: new Date(nowMs),
       });
-      const { sub, return_to: returnTo } = payload;
+      const { sub, return_to: returnTo, exp, iat } = payload;
+      const now = Math.floor(nowMs / 1000);
+      if (typeof exp !== 'number' || exp - now > maxTtlSeconds) throw new InvalidConnectTokenError('lives_too_long');
+      if (iat !== undefined && (iat > now + CLOCK_SKEW_SECONDS || exp - iat > maxTtlSeconds)) {
+        throw new InvalidConnectTokenError('lives_too_long');
+      }
       if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_USER_ID_LENGTH) {
         throw new InvalidConnectTokenError('missing_claims');
       }
@@ -90,7 +118,7 @@ export async function verifyConnectToken(
       if (allowed.href.length > MAX_RETURN_TO_LENGTH || encodedBytes(sub) + encodedBytes(allowed.href) > MAX_ATTEMPT_CLAIM_BYTES) {
         throw new InvalidConnectTokenError('too_long');
       }
-      return { userId: sub, returnTo: allowed.href };
+      return { userId: sub, returnTo: allowed.href, linkId: sha256Hex(jwt), expiresAt: exp };
     } catch (error) {
       if (error instanceof InvalidConnectTokenError) throw error;
       lastError = error;

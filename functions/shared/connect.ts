@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   ConnectError,
   MisconfiguredError,
@@ -17,13 +18,19 @@ import { zoomIdentityOfConflict } from './zoom-identity.js';
  *
  * - Recall updates an existing credential in place when the same Zoom identity connects again (a 2xx carrying the
  *   existing id). Older behaviour, still in the API schema, answers 400 with `conflicting_zoom_account_id` or
- *   `conflicting_zoom_user_id`; then, holding the identity's lock, the old credential is found by a filtered list
- *   (list allows 60 calls a minute), deleted by its Recall id (never by a Zoom id), and the create is tried again
+ *   `conflicting_zoom_user_id`; then, holding the identity's lock, the old credential is found from the records
+ *   (retrieved by id) or else by a filtered list (list allows 60 calls a minute), deleted by its Recall id (never by a Zoom id), and the create is tried again
  *   with the same code. A credential created in the last `FRESH_CREDENTIAL_MS` is adopted instead of deleted: it
  *   was made moments ago by another callback for the same identity, which may still be about to record it.
- * - A create whose outcome is unknown (a timeout, a dropped connection, a 5xx) may have spent the code and created
- *   a credential. It is not repeated blindly: the module lists the OAuth app's credentials created since the
- *   attempt began. When none that no record knows exists, nothing was created and the create is tried once more.
+ * - Every create carries an `Idempotency-Key` derived from the attempt and its code (`createIdempotencyKey`): the
+ *   same on every try of one exchange, so the client repeats a try whose answer was lost (a timeout, a dropped
+ *   connection, a 5xx, a 409 while the first try still runs) and Recall answers with the first try's answer instead
+ *   of performing it twice. A create after a conflict's delete is another request (the first one's answer was the
+ *   conflict), so each conflict round has its own key.
+ * - Only when those tries still give no usable answer before the deadline is the outcome unknown: the first try may
+ *   have spent the one-time code and created a credential. The module then lists the OAuth app's credentials
+ *   created since the attempt began. When none that no record knows exists, nothing was created and the create is
+ *   tried once more (same key).
  *   When one does, whose it is cannot be proven from Recall's answers (adopting by time alone could give one
  *   customer another's Zoom account), so the user goes back to Zoom for a fresh code: Recall's one credential per
  *   identity then surfaces it (returned in place, or named by the conflict and adopted as fresh).
@@ -31,10 +38,12 @@ import { zoomIdentityOfConflict } from './zoom-identity.js';
  *   the caller restarts at Zoom for a fresh one (once).
  */
 
-export type CredentialStore = Pick<RecallClient, 'createCredential' | 'listCredentials' | 'deleteCredential'>;
+export type CredentialStore = Pick<RecallClient, 'createCredential' | 'listCredentials' | 'deleteCredential' | 'getCredential'>;
 
 export interface ExchangeInput {
   oauthApp: string;
+  /** Names the attempt (the SHA-256 of its consumed state): with the code, it makes the create's idempotency key. */
+  attemptId: string;
   code: string;
   /** Byte-identical to the one in the Zoom authorize URL. */
   redirectUri: string;
@@ -50,6 +59,12 @@ export interface ExchangeDeps {
   /** Whether a connection record already points at this credential (then it is not the one a lost create made). */
   isRecorded: (credential: RecallCredential) => Promise<boolean>;
   /**
+   * The credential ids the connection records know for a Zoom identity: a conflict is resolved from them first
+   * (a retrieve each, 300 a minute at Recall), and only falls back to a filtered list (60 a minute per workspace)
+   * when none of them still exists.
+   */
+  recordedCredentialsOf?: (zoomIdentity: string) => Promise<readonly string[]>;
+  /**
    * Called holding the identity's lock, before its old credentials are deleted: the write-ahead step that keeps a
    * crash between the delete and the new record from leaving a `connected` record on a deleted credential.
    */
@@ -59,7 +74,13 @@ export interface ExchangeDeps {
 }
 
 export interface ExchangeEvents {
-  onConflict?: (info: { key: 'account_id' | 'user_id'; deleted: number; adopted: boolean }) => void;
+  onConflict?: (info: {
+    key: 'account_id' | 'user_id';
+    deleted: number;
+    adopted: boolean;
+    /** Where the conflicting credential was found: the records (by id) or a filtered list. */
+    foundBy: 'records' | 'list';
+  }) => void;
   onOutcomeUnknown?: (info: { unrecordedSinceAttempt: number }) => void;
 }
 
@@ -131,6 +152,7 @@ export async function exchangeCodeForCredential(input: ExchangeInput, deps: Exch
             code: input.code,
             redirectUri: input.redirectUri,
             codeVerifier: input.codeVerifier,
+            idempotencyKey: createIdempotencyKey(input.attemptId, input.code, conflictRounds),
           },
           signalUntil(input.deadlineMs - FIND_OUT_RESERVE_MS, now()),
         );
@@ -143,7 +165,8 @@ export async function exchangeCodeForCredential(input: ExchangeInput, deps: Exch
           await releaseQuietly(lease);
           return reauthorize('outcome_unknown');
         }
-        // Nothing new exists that nobody knows: the create did not create, so trying it again spends nothing twice.
+        // Nothing new exists that nobody knows: the create did not create, so trying it again (with the same key)
+        // spends nothing twice.
         continue;
       }
       if (created.kind === 'created') {
@@ -172,17 +195,17 @@ export async function exchangeCodeForCredential(input: ExchangeInput, deps: Exch
         throw new ConnectError('conflict_unresolved', 'Another connect of this Zoom identity held its lock past the deadline.');
       }
       const key = 'user_id' in created.conflict ? 'user_id' : 'account_id';
-      const existing = await credentialsOf(created.conflict, input, recall, signal());
+      const { existing, foundBy } = await conflictingCredentials(created.conflict, zoomIdentity, input, deps, signal());
       const fresh = existing.find((credential) => isFresh(credential, now()));
       if (fresh) {
-        deps.events?.onConflict?.({ key, deleted: 0, adopted: true });
+        deps.events?.onConflict?.({ key, deleted: 0, adopted: true, foundBy });
         return { outcome: 'connected', credential: fresh, replacedCredentialIds, adopted: true, lease };
       }
       const retiring = existing.map((credential) => credential.id);
       if (retiring.length > 0) await deps.beforeRetire?.(zoomIdentity, retiring);
       for (const id of retiring) await recall.deleteCredential(id, signal());
       replacedCredentialIds.push(...retiring);
-      deps.events?.onConflict?.({ key, deleted: retiring.length, adopted: false });
+      deps.events?.onConflict?.({ key, deleted: retiring.length, adopted: false, foundBy });
     }
   } catch (error) {
     await releaseQuietly(lease);
@@ -194,6 +217,44 @@ export async function exchangeCodeForCredential(input: ExchangeInput, deps: Exch
 const releaseQuietly = (lease: IdentityLease | undefined): Promise<void> =>
   lease ? lease.release().catch(() => undefined) : Promise.resolve();
 
+/**
+ * The `Idempotency-Key` of one exchange's create: a digest of the attempt and its code (never the code itself), so
+ * every try of the exchange sends the same key and a fresh code after a re-authorize (a new attempt) another one.
+ * `round` counts the conflicts resolved so far: the create after a delete is a new request, whose answer must not
+ * be the replayed conflict.
+ */
+export function createIdempotencyKey(attemptId: string, code: string, round: number): string {
+  const digest = createHash('sha256').update(`recall-zoom-connect/create/v1\n${attemptId}\n${code}`).digest('base64url');
+  return round === 0 ? digest : `${digest}.${round}`;
+}
+
+/**
+ * The conflicting credentials of one Zoom identity: the ones the records know, retrieved by id (they must still
+ * exist and still belong to the identity); when none does, a filtered list. The list is the fallback because
+ * Recall allows 60 of them a minute per workspace, and a burst of reconnects would spend that in seconds.
+ */
+async function conflictingCredentials(
+  conflict: ZoomIdentityFilter,
+  zoomIdentity: string,
+  input: ExchangeInput,
+  deps: ExchangeDeps,
+  signal: AbortSignal,
+): Promise<{ existing: RecallCredential[]; foundBy: 'records' | 'list' }> {
+  const known = deps.recordedCredentialsOf ? await deps.recordedCredentialsOf(zoomIdentity) : [];
+  const existing: RecallCredential[] = [];
+  for (const id of new Set(known)) {
+    const credential = await deps.recall.getCredential(id, signal);
+    if (credential && belongsTo(credential, conflict, input)) existing.push(credential);
+  }
+  if (existing.length > 0) return { existing, foundBy: 'records' };
+  return { existing: await credentialsOf(conflict, input, deps.recall, signal), foundBy: 'list' };
+}
+
+/** Trust but verify: never touch a credential of another Zoom identity or OAuth app. */
+const belongsTo = (credential: RecallCredential, conflict: ZoomIdentityFilter, input: ExchangeInput): boolean =>
+  (credential.oauth_app === undefined || credential.oauth_app === input.oauthApp) &&
+  ('user_id' in conflict ? credential.user_id === conflict.user_id : credential.account_id === conflict.account_id);
+
 /** The credentials of one Zoom identity in this OAuth app, by a filtered list (never a scan). */
 async function credentialsOf(
   conflict: ZoomIdentityFilter,
@@ -202,12 +263,7 @@ async function credentialsOf(
   signal: AbortSignal,
 ): Promise<RecallCredential[]> {
   const listed = await recall.listCredentials({ oauth_app: input.oauthApp, ...conflict }, signal);
-  // Trust but verify the filter: never touch a credential of another Zoom identity or OAuth app.
-  return listed.filter(
-    (credential) =>
-      (credential.oauth_app === undefined || credential.oauth_app === input.oauthApp) &&
-      ('user_id' in conflict ? credential.user_id === conflict.user_id : credential.account_id === conflict.account_id),
-  );
+  return listed.filter((credential) => belongsTo(credential, conflict, input));
 }
 
 /** Credentials of the OAuth app created since `sinceMs` that no connection record points at. */

@@ -31,7 +31,10 @@ export interface Connection {
 }
 
 const PK = TABLE_SCHEMA.partitionKey;
-/** When the attempt that wrote a record began (epoch seconds): orders the attempts of one user. */
+/**
+ * When the attempt that wrote a record began (epoch ms; records written before it was ms hold the attempt's expiry
+ * in epoch seconds, which any ms value passes): orders the attempts of one user, strictly.
+ */
 const ATTEMPT_VERSION = 'attemptVersion';
 /** A conflict resolution's unfinished move of the identity's other records (see `markPendingSweep`). */
 const PENDING_SWEEP = 'pendingSweep';
@@ -73,16 +76,54 @@ export class ConnectionRepository {
    *   Zoom identity of a conflict resolution of this user's that may not have finished (`pendingSweep`); or
    *   `superseded` when a newer attempt's record stays
    */
-  async recordConnected(
+  recordConnected(
     userId: string,
     credential: RecallCredential,
     oauthAppId: string,
     now: string,
     attemptVersion = 0,
   ): Promise<RecordResult> {
+    return this.#record('connected', userId, credential, oauthAppId, now, attemptVersion);
+  }
+
+  /**
+   * Records that `userId` authorized `credential` but Recall holds it `unhealthy` (its Zoom tokens do not work):
+   * the same write as `recordConnected`, in status `unhealthy`, so nothing relies on it as a working connection.
+   * @returns the record written, or `undefined` when a newer attempt's record stays
+   */
+  async recordUnhealthy(
+    userId: string,
+    credential: RecallCredential,
+    oauthAppId: string,
+    now: string,
+    attemptVersion: number,
+  ): Promise<Connection | undefined> {
+    const result = await this.#record('unhealthy', userId, credential, oauthAppId, now, attemptVersion);
+    if (result.status === 'superseded') return undefined;
+    return {
+      userId,
+      status: 'unhealthy',
+      recallCredentialId: credential.id,
+      zoomAccountId: credential.account_id ?? null,
+      zoomUserId: credential.user_id ?? null,
+      zoomIdentity: zoomIdentityOf(credential),
+      oauthAppId,
+      connectedAt: now,
+      updatedAt: now,
+    };
+  }
+
+  async #record(
+    status: 'connected' | 'unhealthy',
+    userId: string,
+    credential: RecallCredential,
+    oauthAppId: string,
+    now: string,
+    attemptVersion: number,
+  ): Promise<RecordResult> {
     const values: Record<string, AttributeValue> = {
       ':userId': { S: userId },
-      ':connected': { S: 'connected' },
+      ':connected': { S: status },
       ':cred': { S: credential.id },
       ':account': nullable(credential.account_id),
       ':zoomUser': nullable(credential.user_id),
@@ -100,7 +141,7 @@ export class ConnectionRepository {
             'SET userId = :userId, #status = :connected, recallCredentialId = :cred, zoomAccountId = :account, ' +
             'zoomUserId = :zoomUser, #identity = :identity, oauthAppId = :app, connectedAt = :now, updatedAt = :now, ' +
             '#attempt = :attempt',
-          ConditionExpression: 'attribute_not_exists(#attempt) OR #attempt <= :attempt',
+          ConditionExpression: 'attribute_not_exists(#attempt) OR #attempt < :attempt',
           ExpressionAttributeNames: {
             '#status': 'status',
             '#identity': TABLE_SCHEMA.zoomIdentityIndex.partitionKey,

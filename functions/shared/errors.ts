@@ -23,7 +23,9 @@ export type ConnectTokenProblem =
   | 'missing_claims'
   | 'return_to_not_allowed'
   /** `return_to` (or `sub` with it) longer than the attempt's cookie can carry. */
-  | 'too_long';
+  | 'too_long'
+  /** `exp` too far ahead, `iat` in the future, or `exp - iat` beyond the maximum lifetime. */
+  | 'lives_too_long';
 
 export class InvalidConnectTokenError extends RequestError {
   override readonly name = 'InvalidConnectTokenError';
@@ -53,6 +55,10 @@ export const OUTCOME_REASONS = [
   'recall_unavailable',
   'misconfigured',
   'internal',
+  /** The connect link already completed a connection: each link is good for one (mint a new one per click). */
+  'link_used',
+  /** Recall returned the credential as `unhealthy`: Zoom refuses its tokens, so it is no working connection. */
+  'credential_unhealthy',
 ] as const;
 export type OutcomeReason = (typeof OUTCOME_REASONS)[number];
 

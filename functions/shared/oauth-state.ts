@@ -21,6 +21,17 @@ export interface OAuthState {
   codeVerifier: string;
   /** Epoch seconds. */
   expiresAt: number;
+  /**
+   * When the attempt began (epoch ms): orders the attempts of one user, so that of two begun in the same second the
+   * newer one's record wins.
+   */
+  startedAtMs: number;
+  /**
+   * The connect link (token) that started the attempt: the SHA-256 (hex) of the JWT and its `exp` (epoch seconds).
+   * The callback uses the link up together with the state, so one link completes one connection; a re-authorize
+   * the service starts itself carries it on, already used.
+   */
+  link?: { id: string; expiresAt: number } | undefined;
   /** How many times this attempt was sent back to Zoom for a fresh code (bounded to one). */
   reauthCount: number;
   /** Follows the attempt from authorize to callback in the logs. */
@@ -42,6 +53,9 @@ const PayloadSchema = z.strictObject({
   x: z.int().check(z.positive()),
   n: z.int().check(z.minimum(0), z.maximum(9)),
   c: z.string().check(z.minLength(1), z.maxLength(64)),
+  t: z.int().check(z.positive()),
+  l: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/))),
+  lx: z.optional(z.int().check(z.positive())),
 });
 
 const encoder = new TextEncoder();
@@ -62,6 +76,8 @@ export async function sealOAuthState(state: OAuthState, secret: string): Promise
     x: state.expiresAt,
     n: state.reauthCount,
     c: state.correlationId,
+    t: state.startedAtMs,
+    ...(state.link ? { l: state.link.id, lx: state.link.expiresAt } : {}),
   };
   return new CompactEncrypt(encoder.encode(JSON.stringify(payload)))
     .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
@@ -80,7 +96,19 @@ export type OpenedOAuthState =
  * `stateId`. Expiry is the caller's to check: an expired attempt still names where the user goes back to.
  */
 export async function openOAuthState(sealed: string, stateId: string, secrets: readonly string[]): Promise<OpenedOAuthState> {
-  if (sealed.length > MAX_SEALED_STATE_LENGTH) return { status: 'unreadable' };
+  const state = await openAnyOAuthState(sealed, secrets);
+  if (!state) return { status: 'unreadable' };
+  if (!sameHex(state.stateId, stateId)) return { status: 'other_state' };
+  return { status: 'opened', state };
+}
+
+/**
+ * Opens a sealed attempt with each key in turn, whatever state it was made for: for a request that carries no
+ * state (Zoom's decline without one), and for counting a browser's attempts. The caller checks which it belongs to.
+ * @returns the attempt, or `undefined` when no key opens it or its payload is not one this version knows
+ */
+export async function openAnyOAuthState(sealed: string, secrets: readonly string[]): Promise<OAuthState | undefined> {
+  if (sealed.length > MAX_SEALED_STATE_LENGTH) return undefined;
   for (const secret of secrets) {
     let plaintext: Uint8Array;
     try {
@@ -90,23 +118,21 @@ export async function openOAuthState(sealed: string, stateId: string, secrets: r
     }
     // Authenticated, so ours; a payload this version does not know (a future one) cannot be used all the same.
     const parsed = PayloadSchema.safeParse(parseJson(decoder.decode(plaintext)));
-    if (!parsed.success) return { status: 'unreadable' };
+    if (!parsed.success) return undefined;
     const payload = parsed.data;
-    if (!sameHex(payload.s, stateId)) return { status: 'other_state' };
     return {
-      status: 'opened',
-      state: {
-        stateId: payload.s,
-        userId: payload.u,
-        returnTo: payload.r,
-        codeVerifier: payload.p,
-        expiresAt: payload.x,
-        reauthCount: payload.n,
-        correlationId: payload.c,
-      },
+      stateId: payload.s,
+      userId: payload.u,
+      returnTo: payload.r,
+      codeVerifier: payload.p,
+      expiresAt: payload.x,
+      reauthCount: payload.n,
+      correlationId: payload.c,
+      startedAtMs: payload.t,
+      ...(payload.l && payload.lx ? { link: { id: payload.l, expiresAt: payload.lx } } : {}),
     };
   }
-  return { status: 'unreadable' };
+  return undefined;
 }
 
 /** Keys rotate rarely; a handful covers a rotation in flight without letting the map grow. */

@@ -22,6 +22,8 @@ const CredentialPageSchema = z.object({
 /** Recall's 400 for create (`ZoomOAuthCredentialBadRequest`). */
 const CreateBadRequestSchema = z.looseObject({
   detail: z.optional(z.string()),
+  /** An error code some Recall errors carry; only a plain identifier is kept. */
+  code: z.optional(z.unknown()),
   conflicting_zoom_account_id: z.optional(z.nullable(z.string())),
   conflicting_zoom_user_id: z.optional(z.nullable(z.string())),
 });
@@ -31,6 +33,12 @@ export interface CreateCredentialInput {
   code: string;
   redirectUri: string;
   codeVerifier?: string;
+  /**
+   * Sent as `Idempotency-Key`: the same on every try of one exchange, so that Recall performs it at most once and
+   * answers a repeat with the first answer (409 while the first is still running). Derived from the attempt, never
+   * the code itself.
+   */
+  idempotencyKey: string;
 }
 
 /** The Zoom identity a credential belongs to; Recall allows one credential per identity and OAuth app. */
@@ -136,6 +144,8 @@ export function signalUntil(deadlineMs: number, now = Date.now()): AbortSignal {
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 
 const CREDENTIALS_PATH = '/api/v2/zoom-oauth-credentials/';
+/** Long enough that two exchanges never share one by chance. */
+export const MIN_IDEMPOTENCY_KEY_LENGTH = 16;
 const MAX_LIST_PAGES = 20;
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 4_000 };
 const MINUTE_MS = 60_000;
@@ -158,7 +168,7 @@ export class RecallClient {
   /** The API key each response was requested with, so an error built from it can keep the key out. */
   readonly #keyOf = new WeakMap<HttpResponse, string>();
 
-  /** When this process's recent list calls started (the last minute's), oldest first. */
+  /** When this process's recent list calls started or will start (reserved slots), the last minute's, oldest first. */
   readonly #listStarts: number[] = [];
   readonly #listsPerMinute: number;
 
@@ -178,12 +188,18 @@ export class RecallClient {
 
   /**
    * Create Zoom OAuth Credential. A 2xx may return a credential that already existed (Recall updates in place).
-   * Only answers that mean "not processed" are retried here (429, 409, and a connection that was never made): a
-   * create whose outcome is unknown must not be repeated blindly, it may have spent the one-time code.
-   * @throws RecallOutcomeUnknownError when the request may have been processed: a timeout or a dropped connection
-   *   after it was sent, a 5xx, or a 2xx whose body cannot be read
+   * Every try carries the same `Idempotency-Key`, which makes repeating it safe: a try that never completed is
+   * performed, one that did is answered with its first answer, one still running answers 409. So a timeout, a
+   * dropped connection, a 5xx, a 409 and a 2xx whose body cannot be read are all retried (bounded, with backoff,
+   * `Retry-After` and the caller's deadline), like a 429.
+   * @throws RecallOutcomeUnknownError when the tries ran out and one of them may have been processed (a timeout or
+   *   a dropped connection after it was sent, a 5xx, a 409, an unreadable 2xx): only finding out can tell
+   * @throws RecallUnavailableError when no try can have been processed (429s, connections never made)
    */
   async createCredential(input: CreateCredentialInput, signal?: AbortSignal): Promise<CreateCredentialResult> {
+    if (input.idempotencyKey.length < MIN_IDEMPOTENCY_KEY_LENGTH) {
+      throw new TypeError(`An idempotency key has at least ${MIN_IDEMPOTENCY_KEY_LENGTH} characters.`);
+    }
     const body = JSON.stringify({
       oauth_app: input.oauthApp,
       authorization_code: {
@@ -192,10 +208,12 @@ export class RecallClient {
         ...(input.codeVerifier ? { code_verifier: input.codeVerifier } : {}),
       },
     });
+    const tries = { uncertain: false };
     const response = await this.#request('create', 'POST', CREDENTIALS_PATH, {
       body,
-      retryOn: new Set([409, 429]),
+      retryOn: RETRYABLE_STATUS,
       signal,
+      idempotency: { key: input.idempotencyKey, okBody: RecallCredentialSchema, tries },
     });
     if (response.ok) {
       const credential = RecallCredentialSchema.safeParse(await readJson(response));
@@ -207,12 +225,7 @@ export class RecallClient {
       const data = parsed.success ? parsed.data : {};
       // Recall's text may quote what it was sent; the one-time code and the verifier must not travel on into a
       // log line.
-      const detail = redact(
-        data.detail ?? 'Recall rejected the request.',
-        input.code,
-        input.codeVerifier,
-        this.#keyOf.get(response),
-      );
+      const detail = describeRecallError(data, (text) => redact(text, input.code, input.codeVerifier, this.#keyOf.get(response)));
       if (data.conflicting_zoom_user_id) {
         return { kind: 'conflict', conflict: { user_id: data.conflicting_zoom_user_id }, detail };
       }
@@ -222,8 +235,9 @@ export class RecallClient {
       return { kind: 'bad_request', detail };
     }
     const error = await this.#failure('create', response, input.code, input.codeVerifier);
-    // 409 and 429 say "not processed"; a 5xx may come after the work was done ("create succeeded, answered 503").
-    if (response.status >= 500) {
+    // A 429 says "not processed"; a 5xx may come after the work was done ("create succeeded, answered 503"), a 409
+    // says an earlier try is still running, and an earlier try that ended either way leaves the outcome open too.
+    if (response.status >= 500 || response.status === 409 || tries.uncertain) {
       throw new RecallOutcomeUnknownError(error.message, response.status, { cause: error });
     }
     throw error;
@@ -297,21 +311,29 @@ export class RecallClient {
     return failure(operation, response, (text) => redact(text, this.#keyOf.get(response), ...secrets));
   }
 
-  /** Keeps this process under `listsPerMinute`; fails at once when the wait would pass the caller's deadline. */
+  /**
+   * Keeps this process under `listsPerMinute`. A list beyond the budget reserves the next free slot (the moment the
+   * budget's oldest start of the last minute is a minute old, later for each caller already waiting) and waits for
+   * it within the caller's deadline; only a slot after the deadline fails at once, since waiting would only end in
+   * the same failure later.
+   */
   async #paceList(signal: AbortSignal | undefined): Promise<void> {
     const { now, sleep } = this.#options;
     const starts = this.#listStarts;
-    while (starts.length > 0 && (starts[0] as number) <= now() - MINUTE_MS) starts.shift();
-    if (starts.length >= this.#listsPerMinute) {
-      const waitMs = (starts[0] as number) + MINUTE_MS - now();
-      if (this.#beyondDeadline(signal, waitMs)) {
-        throw new RecallUnavailableError(`Recall list is at its ${this.#listsPerMinute}/min budget in this process.`);
-      }
-      await sleep(waitMs, signal);
-      if (signal?.aborted) throw new RecallUnavailableError('Recall list ran out of time.');
-      starts.shift();
+    const limit = this.#listsPerMinute;
+    const t = now();
+    while (starts.length > 0 && (starts[0] as number) <= t - MINUTE_MS) starts.shift();
+    const at = starts.length < limit ? t : Math.max(t, (starts[starts.length - limit] as number) + MINUTE_MS);
+    if (at > t && this.#beyondDeadline(signal, at - t)) {
+      throw new RecallUnavailableError(`Recall list is at its ${limit}/min budget in this process.`);
     }
-    starts.push(now());
+    starts.push(at);
+    if (at <= t) return;
+    await sleep(at - t, signal);
+    if (signal?.aborted) {
+      starts.splice(starts.lastIndexOf(at), 1);
+      throw new RecallUnavailableError('Recall list ran out of time.');
+    }
   }
 
   /** Whether waiting `ms` would end after the deadline of `signal` (one made by `signalUntil`). */
@@ -349,10 +371,17 @@ export class RecallClient {
       signal,
       headers: extraHeaders = {},
       authenticated = true,
+      idempotency,
     }: {
       body?: string | Uint8Array;
       retryOn: ReadonlySet<number>;
       signal?: AbortSignal | undefined;
+      /**
+       * For a request that must happen at most once: sent with this `Idempotency-Key`, and then safe to repeat after
+       * any failure, an unusable 2xx (one whose body `okBody` does not accept) included. `tries.uncertain` is set
+       * once a try may have been processed.
+       */
+      idempotency?: { key: string; okBody: z.ZodMiniType<unknown>; tries: { uncertain: boolean } };
       /** Sent as given; a `Content-Type` here replaces the JSON default. */
       headers?: Record<string, string>;
       /** Whether to send the API key; endpoints that authenticate otherwise must not receive it. */
@@ -361,11 +390,12 @@ export class RecallClient {
   ): Promise<HttpResponse> {
     const { fetch, retry, timeoutMs, sleep, random, onAttempt } = this.#options;
     const apiKey = authenticated ? await this.#options.apiKey() : undefined;
-    // Only a create can do harm twice: its failures are "not processed" or "unknown", and unknown is not retried.
-    const isCreate = operation === 'create';
+    const tries = idempotency?.tries;
+    // Once a try of a request that must happen at most once may have been processed, a failure means "unknown".
+    const Failure = () => (tries?.uncertain ? RecallOutcomeUnknownError : RecallUnavailableError);
     for (let attempt = 1; ; attempt++) {
-      // Out of time before anything was sent: nothing can have happened at Recall.
-      if (signal?.aborted) throw new RecallUnavailableError(`Recall ${operation} ran out of time before it was sent.`);
+      // Out of time before this try was sent: nothing can have happened at Recall, unless an earlier try did.
+      if (signal?.aborted) throw new (Failure())(`Recall ${operation} ran out of time before it was sent.`);
       const timeout = AbortSignal.timeout(timeoutMs);
       let response: HttpResponse | undefined;
       let networkError: unknown;
@@ -386,6 +416,7 @@ export class RecallClient {
             ...(apiKey === undefined ? {} : { Authorization: `Token ${apiKey}` }),
             Accept: 'application/json',
             ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+            ...(idempotency ? { 'Idempotency-Key': idempotency.key } : {}),
             ...extraHeaders,
           },
           ...(body === undefined ? {} : { body }),
@@ -393,22 +424,26 @@ export class RecallClient {
         });
       } catch (error) {
         endedAt = performance.now();
-        const notSent = NOT_SENT_CODES.has(networkErrorCode(error) ?? '');
+        if (tries && !NOT_SENT_CODES.has(networkErrorCode(error) ?? '')) tries.uncertain = true;
         if (signal?.aborted) {
           report('unavailable');
-          const Failure = isCreate && !notSent ? RecallOutcomeUnknownError : RecallUnavailableError;
-          throw new Failure(`Recall ${operation} ran out of time.`, undefined, { cause: error });
-        }
-        if (isCreate && !notSent) {
-          report('unavailable');
-          throw new RecallOutcomeUnknownError(`Recall ${operation} failed: ${describeNetworkError(error)}.`, undefined, {
-            cause: error,
-          });
+          throw new (Failure())(`Recall ${operation} ran out of time.`, undefined, { cause: error });
         }
         networkError = error;
       }
+      // A 2xx of an idempotent request is read here: one whose body is not what it should be is tried again (the
+      // repeat is answered with the first try's answer, or performs it), like a 5xx.
+      let unusable = false;
+      if (response?.ok && idempotency) {
+        const data = await readJson(response);
+        unusable = !idempotency.okBody.safeParse(data).success;
+        response = readResponse(response, data);
+      }
       if (response) endedAt = performance.now();
-      const retryable = response ? retryOn.has(response.status) : true;
+      if (tries && response && (unusable || response.status >= 500 || response.status === 409)) tries.uncertain = true;
+      const retryable = response
+        ? unusable || retryOn.has(response.status) || (idempotency !== undefined && response.status >= 500)
+        : true;
       let delayMs = 0;
       if (retryable && attempt < retry.maxAttempts) {
         const retryAfter = retryAfterMs(response?.headers.get('retry-after'), this.#options.now());
@@ -427,7 +462,7 @@ export class RecallClient {
           return response;
         }
         report('unavailable');
-        throw new RecallUnavailableError(`Recall ${operation} failed: ${describeNetworkError(networkError)}.`, undefined, {
+        throw new (Failure())(`Recall ${operation} failed: ${describeNetworkError(networkError)}.`, undefined, {
           cause: networkError,
         });
       }
@@ -437,7 +472,7 @@ export class RecallClient {
       // Reported after the wait: only now is it known whether another attempt follows or the deadline ended it.
       if (signal?.aborted) {
         report('unavailable');
-        throw new RecallUnavailableError(`Recall ${operation} ran out of time.`);
+        throw new (Failure())(`Recall ${operation} ran out of time.`);
       }
       report('retry');
     }
@@ -459,16 +494,59 @@ export function retryAfterMs(header: string | null | undefined, now = Date.now()
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** Removes each secret from `text`, also in the encoded forms a server may echo it in. */
-function redact(text: string, ...secrets: Array<string | undefined>): string {
+/** The longest piece of Recall's `detail` kept for a log line. */
+export const MAX_RECALL_DETAIL_LENGTH = 200;
+/** A run this long that begins a secret (in any of its forms) is taken for a piece of it. */
+const MIN_SECRET_PIECE = 8;
+const KNOWN_ERROR_CODE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * What a log line may say of a Recall error: its error code when it is a plain identifier, and at most
+ * `MAX_RECALL_DETAIL_LENGTH` characters of its `detail`, cleaned before it is cut (a cut could leave a piece of a
+ * secret that no longer matches).
+ */
+function describeRecallError(data: { detail?: string | undefined; code?: unknown }, clean: (text: string) => string): string {
+  const code = typeof data.code === 'string' && KNOWN_ERROR_CODE.test(data.code) ? `${data.code}: ` : '';
+  return `${code}${clean(data.detail ?? 'Recall rejected the request.').slice(0, MAX_RECALL_DETAIL_LENGTH)}`;
+}
+
+/**
+ * Removes each secret from `text`: as sent, in the encodings a server may echo it in (URL, JSON, base64,
+ * base64url, upper and lower case), and any piece of those of `MIN_SECRET_PIECE` characters or more that begins
+ * one of them (a truncated echo, a prefix quoted in an error).
+ */
+export function redact(text: string, ...secrets: Array<string | undefined>): string {
   let result = text;
   for (const secret of secrets) {
     if (!secret) continue;
-    for (const form of new Set([secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)])) {
-      result = result.split(form).join('[redacted]');
-    }
+    const bytes = Buffer.from(secret, 'utf8');
+    const forms = new Set([
+      secret,
+      encodeURIComponent(secret),
+      JSON.stringify(secret).slice(1, -1),
+      bytes.toString('base64'),
+      bytes.toString('base64url'),
+      secret.toUpperCase(),
+      secret.toLowerCase(),
+    ]);
+    for (const form of [...forms].sort((a, b) => b.length - a.length)) result = removePieces(result, form);
   }
   return result;
+}
+
+/** Replaces every run of `text` that begins `form` and is at least `MIN_SECRET_PIECE` long (or all of `form`). */
+function removePieces(text: string, form: string): string {
+  const min = Math.min(MIN_SECRET_PIECE, form.length);
+  const head = form.slice(0, min);
+  let out = '';
+  let from = 0;
+  for (let at = text.indexOf(head, from); at >= 0; at = text.indexOf(head, from)) {
+    let end = at + min;
+    while (end < text.length && end - at < form.length && text[end] === form[end - at]) end++;
+    out += `${text.slice(from, at)}[redacted]`;
+    from = end;
+  }
+  return out + text.slice(from);
 }
 
 /** Statuses that mean "not now" rather than "not this": they end a call in `RecallUnavailableError`. */
@@ -478,11 +556,26 @@ async function failure(operation: string, response: HttpResponse, clean: (text: 
   // Recall's bodies may echo what was sent; keep only Recall's own `detail`, only from JSON, and cleaned before
   // it is cut short (a cut could leave half a secret that no longer matches).
   const detail = CreateBadRequestSchema.safeParse(await readJson(response));
-  const suffix = detail.success && detail.data.detail ? `: ${clean(detail.data.detail).slice(0, 300)}` : '';
+  const suffix = detail.success && (detail.data.detail || detail.data.code) ? `: ${describeRecallError(detail.data, clean)}` : '';
   const message = `Recall ${operation} answered ${response.status}${suffix}`;
   return isUnavailableStatus(response.status)
     ? new RecallUnavailableError(message, response.status)
     : new RecallRejectedError(message, response.status);
+}
+
+/** A response whose body was already read as `data`: later readers get it again. */
+function readResponse(response: HttpResponse, data: unknown): HttpResponse {
+  return {
+    ok: response.ok,
+    status: response.status,
+    headers: response.headers,
+    json: async () => {
+      if (data === undefined) throw new SyntaxError('The body was not JSON.');
+      return data;
+    },
+    text: async () => (data === undefined ? '' : JSON.stringify(data)),
+    body: null,
+  };
 }
 
 async function readJson(response: HttpResponse): Promise<unknown> {

@@ -39,10 +39,17 @@ function parseHttpUrl(value: string): URL | undefined {
 export type ConnectOutcome =
   | { zoom_connect: 'connected' }
   | { zoom_connect: 'denied' }
+  /** A Zoom Marketplace install arrived without an attempt: the product signs the user in and starts one. */
+  | { zoom_connect: 'install' }
   | { zoom_connect: 'error'; reason: string };
 
+/** The parameters the service owns on a return URL: one outcome, never two. */
+const OUTCOME_PARAMS = new Set(['zoom_connect', 'reason']);
+
 /**
- * Adds the outcome to the return URL's own query, leaving what the product put there byte for byte.
+ * Adds the outcome to the return URL's own query, leaving what the product put there byte for byte, except that
+ * a `zoom_connect` or `reason` already in it is replaced (removed, then the outcome added): the product reads one
+ * outcome, never `?zoom_connect=connected&zoom_connect=denied`.
  * @param returnTo - an allow-listed return URL
  */
 export function withOutcome(returnTo: string, outcome: ConnectOutcome): string {
@@ -50,7 +57,21 @@ export function withOutcome(returnTo: string, outcome: ConnectOutcome): string {
   const extra = new URLSearchParams(outcome).toString();
   const hash = url.hash;
   url.hash = '';
-  const base = url.href;
-  const joiner = url.search ? '&' : base.endsWith('?') ? '' : '?';
-  return `${base}${joiner}${extra}${hash}`;
+  const kept = url.search
+    .slice(1)
+    .split('&')
+    .filter((pair) => pair !== '' && !OUTCOME_PARAMS.has(paramName(pair)));
+  url.search = '';
+  const base = url.href.endsWith('?') ? url.href.slice(0, -1) : url.href;
+  return `${base}?${[...kept, extra].join('&')}${hash}`;
+}
+
+/** A query pair's name as a reader decodes it (`zoom%5Fconnect` and `zoom+connect` included). */
+function paramName(pair: string): string {
+  const name = pair.split('=', 1)[0] as string;
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    return name;
+  }
 }

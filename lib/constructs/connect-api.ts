@@ -164,11 +164,18 @@ export class ConnectApi extends Construct {
       // so its bundle carries no AWS SDK, the largest part of a cold start.
       paramsAndSecrets: secretsExtension(),
       memorySize: INTERACTIVE_MEMORY_MB,
+      // How long a connect token may still have to live: the link is a bearer credential.
+      environment: { ...functionDefaults.environment, ...runtimeSettings(config, ['connectTokenMaxTtlSeconds']) },
     });
     this.callbackFunction = new ServiceFunction(this, 'Callback', {
       ...functionDefaults,
       // Its own deadline for the Recall calls of one callback, validated to end well inside the timeout.
-      environment: { ...functionDefaults.environment, ...runtimeSettings(config, ['callbackDeadlineMs']) },
+      // A Marketplace install's landing page, when there is one.
+      environment: {
+        ...functionDefaults.environment,
+        ...runtimeSettings(config, ['callbackDeadlineMs']),
+        ...(config.installLandingUrl ? { INSTALL_LANDING_URL: config.installLandingUrl } : {}),
+      },
       entry: projectPath('functions/callback/handler.ts'),
       description: 'GET /zoom/callback: uses the state once, creates the Recall credential, records the connection',
       timeout: CALLBACK_TIMEOUT,

@@ -114,6 +114,9 @@ export async function sealedAttempt(
       returnTo,
       codeVerifier: randomToken(),
       expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds,
+      startedAtMs: Date.now(),
+      // A connect link of its own, as authorize seals it: the callback uses it up with the state.
+      link: { id: sha256Hex(randomToken()), expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds },
       reauthCount: 0,
       correlationId: randomUUID(),
     },

@@ -8,7 +8,14 @@
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -122,12 +129,14 @@ process.env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT = new URL(extension.url).port
 eventBridge.send.callsFake(respond([[PutEventsCommand, () => ({ FailedEntryCount: 0, Entries: [] })]]));
 sqs.send.callsFake(respond([[SendMessageCommand, () => ({ MessageId: 'bench' })]]));
 
-// The callback uses a state with a conditional PutItem, which the fake always lets through: one attempt (state and
-// sealed cookie) serves every invocation, each opening the cookie and taking the happy path.
+// The callback uses a state and its connect link in one transaction of conditional puts, which the fake always lets
+// through: one attempt (state and sealed cookie) serves every invocation, each opening the cookie and taking the
+// happy path.
 const returnTo = returnToFor(process.env as Record<string, string>);
 dynamodb.send.callsFake(
   respond([
     [PutItemCommand, () => ({})],
+    [TransactWriteItemsCommand, () => ({})],
     [GetItemCommand, () => ({})],
     [QueryCommand, () => ({ Items: [] })],
     [UpdateItemCommand, () => ({})],
@@ -138,7 +147,8 @@ type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIG
 
 async function scenario(): Promise<{ event: APIGatewayProxyEventV2; verify(result: APIGatewayProxyStructuredResultV2): boolean }> {
   if (name === 'authorize') {
-    const token = await signConnectToken({ userId: 'bench-user', returnTo }, BENCH.signingKey, 3600);
+    // Within the service's longest accepted lifetime (CONNECT_TOKEN_MAX_TTL_SECONDS, 900 s by default).
+    const token = await signConnectToken({ userId: 'bench-user', returnTo }, BENCH.signingKey, 600);
     return {
       event: httpEvent({ path: '/zoom/authorize', query: { connect_token: token } }),
       verify: (r) => r.statusCode === 302 && String(r.headers?.location).startsWith(process.env.ZOOM_AUTHORIZE_URL ?? 'https://zoom.us/'),

@@ -46,6 +46,10 @@ export class FakeRecallFetch {
         return new Response(body, { status: answer.status, headers: answer.headers });
       }
     }
+    // A retrieve nobody scripted: Recall does not know the credential (the connect module then lists instead).
+    if (request.method === 'GET' && /\/zoom-oauth-credentials\/[^/?]+\/$/.test(url.pathname)) {
+      return new Response(JSON.stringify({ detail: 'Not found.' }), { status: 404 });
+    }
     return new Response(JSON.stringify({ detail: 'not scripted' }), { status: 418 });
   };
 }

@@ -146,9 +146,12 @@ describe('the callback', () => {
     );
     const missing = await browser.request(`${server.settings.zoomRedirectUri}?code=${encodeURIComponent(code)}`);
 
-    // Assess
+    // Assess: a code without a state is a Marketplace install: sent to the install landing page, never exchanged
     expect(forged.status).toBe(400);
-    expect(missing.status).toBe(400);
+    expect(missing.status).toBe(302);
+    const landing = new URL(missing.headers.get('location') ?? '');
+    expect(landing.searchParams.get('zoom_connect')).toBe('install');
+    expect(landing.href).not.toContain(code);
     expect(await forged.text()).not.toContain(code);
     expect(recallRequestCount()).toBe(before);
   });

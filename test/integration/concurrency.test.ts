@@ -147,6 +147,7 @@ describe.each(BEHAVIOURS)('concurrent callbacks for one Zoom identity: Recall $c
     const counts = recallCountsSince(server, mark);
     expect(counts.create ?? 0, JSON.stringify(counts)).toBeLessThanOrEqual(2 * callbacks);
     expect(counts.list ?? 0, JSON.stringify(counts)).toBeLessThanOrEqual(2 * callbacks);
-    expect(counts.retrieve ?? 0, JSON.stringify(counts)).toBe(0);
+    // Conflicts are resolved from the records first: a retrieve of each credential they name, per conflict round.
+    expect(counts.retrieve ?? 0, JSON.stringify(counts)).toBeLessThanOrEqual(2 * callbacks * Math.max(1, records.length));
   });
 });

@@ -35,12 +35,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** The list call's identity filter. */
-const listFilter = (search: string | undefined) => {
-  const query = new URLSearchParams(search);
-  return { user_id: query.get('user_id'), account_id: query.get('account_id') };
-};
-
 describe('a second product user connecting the same Zoom identity', () => {
   it('user-level app, legacy 400, old credential: deletes it by its Recall id and points both users at the new one', async () => {
     // Prepare
@@ -54,10 +48,11 @@ describe('a second product user connecting the same Zoom identity', () => {
     // Act
     await connectThroughDemo(server, second, zoomUser);
 
-    // Assess: conflict → list by user_id → delete the old one by id → create again with the same code
-    expect(recallSequenceSince(server, mark)).toEqual(['create 400', 'list 200', 'delete 204', 'create 201']);
-    const [, list, deleted] = recallCallsSince(server, mark);
-    expect(listFilter(list?.search)).toEqual({ user_id: zoomUser.userId, account_id: null });
+    // Assess: conflict → the records name the old credential, retrieved by its Recall id (no list) → delete it by
+    // that id → create again with the same code
+    expect(recallSequenceSince(server, mark)).toEqual(['create 400', 'retrieve 200', 'delete 204', 'create 201']);
+    const [, retrieved, deleted] = recallCallsSince(server, mark);
+    expect(retrieved?.path).toBe(`/api/v2/zoom-oauth-credentials/${original?.id}/`);
     expect(deleted?.path).toBe(`/api/v2/zoom-oauth-credentials/${original?.id}/`);
     const { credential } = await assertIdentityInvariants(server, zoomUser, [first, second]);
     expect(credential?.id).not.toBe(original?.id);
@@ -81,11 +76,11 @@ describe('a second product user connecting the same Zoom identity', () => {
     // Act
     await connectThroughDemo(server, second, zoomIdentity(secondZoomUser));
 
-    // Assess: the conflict named the fresh credential; both users are on it
-    expect(recallSequenceSince(server, mark)).toEqual(['create 400', 'list 200']);
-    const filter = listFilter(recallCallsSince(server, mark, 'list')[0]?.search);
-    expect(filter[key]).toBe(key === 'user_id' ? firstZoomUser : account);
-    expect(filter[key === 'user_id' ? 'account_id' : 'user_id']).toBeNull();
+    // Assess: the conflict named the identity, whose fresh credential the records know (retrieved, adopted); both
+    // users are on it
+    expect(recallSequenceSince(server, mark)).toEqual(['create 400', 'retrieve 200']);
+    expect(recallCallsSince(server, mark, 'retrieve')[0]?.path).toBe(`/api/v2/zoom-oauth-credentials/${original?.id}/`);
+    expect(key).toMatch(/_id$/);
     await assertIdentityInvariants(server, zoomIdentity(secondZoomUser), [first, second], { credentialId: original?.id });
   });
 
@@ -122,8 +117,9 @@ describe('a second product user connecting the same Zoom identity', () => {
     await connectThroughDemo(server, second, { accountId: account, userId: 'zoom-user-two' });
 
     // Assess
-    expect(recallSequenceSince(server, mark)).toEqual(['create 400', 'list 200', 'delete 204', 'create 201']);
-    expect(listFilter(recallCallsSince(server, mark, 'list')[0]?.search)).toEqual({ user_id: null, account_id: account });
+    expect(recallSequenceSince(server, mark)).toEqual(['create 400', 'retrieve 200', 'delete 204', 'create 201']);
+    // The records name the account's credential: retrieved by its Recall id, never listed
+    expect(recallCallsSince(server, mark, 'retrieve')[0]?.path).toBe(`/api/v2/zoom-oauth-credentials/${original?.id}/`);
     const { credential } = await assertIdentityInvariants(server, `account#${account}`, [first, second]);
     expect(credential?.id).not.toBe(original?.id);
     expect(credential?.user_id).toBeNull();
@@ -165,7 +161,7 @@ describe('a second product user connecting the same Zoom identity', () => {
     const [firstState, secondState] = flow.callbackUrls.map((url) => new URL(url).searchParams.get('state'));
     expect(secondState).toBeTruthy();
     expect(secondState).not.toBe(firstState);
-    expect(recallSequenceSince(server, mark)).toEqual(['create 400', 'list 200', 'delete 204', 'create 400', 'create 201']);
+    expect(recallSequenceSince(server, mark)).toEqual(['create 400', 'retrieve 200', 'delete 204', 'create 400', 'create 201']);
     await assertIdentityInvariants(server, zoomUser, [first, second]);
   });
 });
@@ -194,7 +190,7 @@ describe('a conflict resolution that deleted the old credential and never finish
       await back.body?.cancel();
       expect(back.status).toBe(302);
       expect(back.headers.get('location')?.split('?')[0], 'back to the Zoom consent page').toBe(server.settings.zoomAuthorizeUrl);
-      expect(recallSequenceSince(server, quitMark)).toEqual(['create 400', 'list 200', 'delete 204', 'create 400']);
+      expect(recallSequenceSince(server, quitMark)).toEqual(['create 400', 'retrieve 200', 'delete 204', 'create 400']);
       expect(server.sandboxRecall.credentialsFor(filter)).toEqual([]);
       expect((await getConnection(server, earlier)).connection).toMatchObject({
         status: 'unhealthy',

@@ -164,6 +164,9 @@ function identityCallsSince(s: Scene, mark: RecallMark) {
  */
 async function nextAttemptEndsConnected(s: Scene, lock?: 'taken over'): Promise<SandboxCredential> {
   const lease = await leaseUntil(s);
+  // The crashed callback's create keys: a new attempt (new state, new code) never repeats one, or Recall would
+  // answer it with the crashed attempt's result.
+  const crashedKeys = new Set(server.sandboxRecall.requestsOf('create').filter(isCreateOf(s)).map((request) => request.idempotencyKey));
   const mark = markRecall(server);
   const startedAt = Date.now();
   const { ms } = await timed(() => connectThroughDemo(server, s.victim.userId, s.victim.choice));
@@ -177,6 +180,11 @@ async function nextAttemptEndsConnected(s: Scene, lock?: 'taken over'): Promise<
   });
   expect(records.every((record) => record.status === 'connected' && record.recallCredentialId === credential?.id)).toBe(true);
   const calls = identityCallsSince(s, mark);
+  const keys = recallCallsSince(server, mark, 'create').filter(isCreateOf(s)).map((request) => request.idempotencyKey);
+  for (const key of keys) {
+    expect(key?.length ?? 0).toBeGreaterThanOrEqual(16);
+    expect(crashedKeys.has(key), 'a new attempt sends a new idempotency key').toBe(false);
+  }
   expect(calls.creates, JSON.stringify(calls)).toBeLessThanOrEqual(2);
   expect(calls.lists, JSON.stringify(calls)).toBeLessThanOrEqual(2);
   expect(calls.deletes, JSON.stringify(calls)).toBeLessThanOrEqual(1);
@@ -216,6 +224,7 @@ describe.each(['user_level', 'account_level'] as const)('a callback killed betwe
     await crash(s, createHung);
 
     // Assess what is left: a used state (a replay is refused without reaching Recall), nothing new at Recall
+    expect((await createHung).idempotencyKey).toMatch(/^[A-Za-z0-9_.-]{16,}$/);
     const mark = markRecall(server);
     const replay = await s.victim.browser.request(s.victim.callbackUrl);
     expect(replay.status).toBe(400);
@@ -247,11 +256,11 @@ describe.each(['user_level', 'account_level'] as const)('a callback killed betwe
     expect(credential.id).toBe(orphan?.id);
   });
 
-  it.concurrent('after the identity lock was taken, before Recall processed the list', async () => {
-    // Prepare
+  it.concurrent('after the identity lock was taken, before Recall answered the lookup of the old credential', async () => {
+    // Prepare: the records name the old credential, so the lookup is its retrieve
     const s = await scene(appKind, 'shared old credential');
     const listHung = server.sandboxRecall.failWhen(
-      (request) => request.operation === 'list' && listsIdentity(s, request.query),
+      (request) => request.operation === 'retrieve' && request.credentialId === s.old?.id,
       'hang',
     );
 

@@ -110,7 +110,7 @@ describe('local mode with RECALL_API_BASE_URL', () => {
     ]);
   });
 
-  it('does not repeat a create whose outcome is unknown (503 after creating): finds the credential, and connects on it after a fresh consent', async () => {
+  it('a create that succeeded but answered 503: the repeat with the same Idempotency-Key is answered with it, one consent', async () => {
     // Prepare: one list page whatever this file created before (the list of recent credentials spans them all)
     fake.sandbox.failNext('create', { status: 503, afterProcessing: true });
     fake.sandbox.configure({ pageSize: 100 });
@@ -122,16 +122,14 @@ describe('local mode with RECALL_API_BASE_URL', () => {
       () => fake.sandbox.configure({ pageSize: DEFAULT_BEHAVIOUR.pageSize }),
     );
 
-    // Assess: a list instead of a second create with the same code; back to Zoom; the fresh code's conflict names
-    // the credential the lost create made, which is adopted
+    // Assess: Recall replays the first answer instead of creating again
     expect(flow.finalUrl?.searchParams.get('zoom_connect'), describeFlow(flow)).toBe('connected');
-    expect(flow.consents).toBe(2);
-    expect(fake.state.requests.slice(start).map((request) => `${request.operation} ${request.status}`)).toEqual([
+    expect(flow.consents).toBe(1);
+    expect(fake.state.requests.slice(start).map((request) => `${request.operation} ${request.status}${request.replayed ? ' replayed' : ''}`)).toEqual([
       'create 503',
-      'list 200',
-      'create 400',
-      'list 200',
+      'create 201 replayed',
     ]);
+    expect(fake.sandbox.credentialsFor({ userId: zoomUser.userId })).toHaveLength(1);
     const [lost] = fake.sandbox.credentialsFor({ userId: zoomUser.userId });
     await assertIdentityInvariants(server, zoomUser, [userId], { recall: fake.sandbox, credentialId: lost?.id });
   });

@@ -280,7 +280,7 @@ describe('RecallClient over its default transport', () => {
     };
     const client = new RecallClient({ baseUrl: base, apiKey: async () => 'recall-key' });
 
-    const result = await client.createCredential({ oauthApp: 'app', code: 'code', redirectUri: 'https://x/cb', codeVerifier: 'v' });
+    const result = await client.createCredential({ oauthApp: 'app', code: 'code', redirectUri: 'https://x/cb', codeVerifier: 'v', idempotencyKey: 'node-fetch-test-key-0001' });
 
     expect(result).toMatchObject({ kind: 'created', credential: { id: 'cred-1' } });
     expect(received).toHaveLength(2);
@@ -303,7 +303,7 @@ describe('RecallClient over its default transport', () => {
       const server = createServer((req, res) => res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":"cred-1"}'));
       await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
       const client = new RecallClient({ baseUrl: 'http://127.0.0.1:' + server.address().port, apiKey: async () => 'k' });
-      const result = await client.createCredential({ oauthApp: 'a', code: 'c', redirectUri: 'https://x/cb' });
+      const result = await client.createCredential({ oauthApp: 'a', code: 'c', redirectUri: 'https://x/cb', idempotencyKey: 'fresh-process-key-0001' });
       const undici = process.moduleLoadList.some((name) => name.includes('internal/deps/undici'));
       console.log(JSON.stringify({ kind: result.kind, undici }));
       process.exit(0);

@@ -18,6 +18,7 @@ import {
 import {
   assertIdentityInvariants,
   markRecall,
+  readConnectionRecords,
   recallCallsSince,
   recallCountsSince,
   recallSequenceSince,
@@ -34,7 +35,8 @@ import {
 
 /** Short timeouts so that faults cost milliseconds; the handlers read them once, at this file's server start. */
 const TUNING = {
-  RECALL_TIMEOUT_MS: 300,
+  // Long enough for a loaded machine to answer a call that is not faulted; each hang costs this much.
+  RECALL_TIMEOUT_MS: 500,
   RECALL_MAX_ATTEMPTS: 3,
   RECALL_BACKOFF_BASE_MS: 20,
   /** Above the longest HTTP-date Retry-After below (a whole second, so up to 2 s from now). */
@@ -187,6 +189,8 @@ describe('5xx bursts', () => {
       // Prepare
       const { sameIdentity, first, original, conflictKey } = await connectedLongAgo(appKind, 'burst');
       const burst = TUNING.RECALL_MAX_ATTEMPTS - 1;
+      // The records name the credential, but Recall says it does not know it: the filtered list is the fallback.
+      server.sandboxRecall.failNext('retrieve', { status: 404, body: { detail: 'Not found.' } });
       server.sandboxRecall.failNext('list', { status: 503 }, burst);
       server.sandboxRecall.failNext('delete', { status: 503 }, burst);
       const second = uniqueUser('burst-second');
@@ -198,6 +202,7 @@ describe('5xx bursts', () => {
       expectOutcome(attempt.flow, 'connected');
       expect(sequenceOf(attempt)).toEqual([
         'create 400',
+        'retrieve 404',
         ...Array<string>(burst).fill('list 503'),
         'list 200',
         ...Array<string>(burst).fill('delete 503'),
@@ -218,6 +223,7 @@ describe('5xx bursts', () => {
   it('ends on recall_unavailable when a list burst outlasts the retries, leaving the first user as they were', async () => {
     // Prepare
     const { sameIdentity, first, original } = await connectedLongAgo('user_level', 'outlasting');
+    server.sandboxRecall.failNext('retrieve', { status: 404, body: { detail: 'Not found.' } });
     server.sandboxRecall.failNext('list', { status: 503 }, TUNING.RECALL_MAX_ATTEMPTS);
     const second = uniqueUser('outlasting-second');
 
@@ -226,7 +232,7 @@ describe('5xx bursts', () => {
 
     // Assess
     expectOutcome(attempt.flow, 'error', 'recall_unavailable');
-    expect(sequenceOf(attempt)).toEqual(['create 400', ...Array<string>(TUNING.RECALL_MAX_ATTEMPTS).fill('list 503')]);
+    expect(sequenceOf(attempt)).toEqual(['create 400', 'retrieve 404', ...Array<string>(TUNING.RECALL_MAX_ATTEMPTS).fill('list 503')]);
     expectBoundedTime(attempt);
     await assertIdentityInvariants(server, sameIdentity, [first], { credentialId: original?.id });
   });
@@ -242,7 +248,8 @@ describe('5xx bursts', () => {
 
     // Assess: the write-ahead step marked the record before the delete was tried
     expectOutcome(failed.flow, 'error', 'recall_unavailable');
-    expect(sequenceOf(failed)).toEqual(['create 400', 'list 200', ...Array<string>(TUNING.RECALL_MAX_ATTEMPTS).fill('delete 503')]);
+    // The records name the old credential: retrieved by id, no list needed.
+    expect(sequenceOf(failed)).toEqual(['create 400', 'retrieve 200', ...Array<string>(TUNING.RECALL_MAX_ATTEMPTS).fill('delete 503')]);
     const { records } = await assertIdentityInvariants(server, sameIdentity, [], { credentialId: original?.id });
     expect(records.find((record) => record.userId === first)).toMatchObject({ status: 'unhealthy', recallCredentialId: original?.id });
 
@@ -251,41 +258,43 @@ describe('5xx bursts', () => {
 
     // Assess
     expectOutcome(retried.flow, 'connected');
-    expect(sequenceOf(retried)).toEqual(['create 400', 'list 200', 'delete 204', 'create 201']);
+    expect(sequenceOf(retried)).toEqual(['create 400', 'retrieve 200', 'delete 204', 'create 201']);
     const { credential } = await assertIdentityInvariants(server, sameIdentity, [first, second]);
     expect(credential?.id).not.toBe(original?.id);
   });
 
-  it('does not repeat a create that answered 503 before processing blindly: one list, then one create', async () => {
+  it('two 503s then success: connected with one Zoom consent, every try carrying the same Idempotency-Key', async () => {
     // Prepare
-    server.sandboxRecall.failNext('create', { status: 503 });
+    server.sandboxRecall.failNext('create', { status: 503 }, 2);
     const [userId, zoomUser] = [uniqueUser('create-503'), uniqueIdentity('create-503')];
 
     // Act
     const attempt = await timedConnectAttempt(server, userId, zoomUser);
 
-    // Assess: the list looks for credentials made since the create was sent, in this OAuth app only
+    // Assess: no list needed; Recall performed the create once
     expectOutcome(attempt.flow, 'connected');
-    expect(sequenceOf(attempt)).toEqual(['create 503', 'list 200', 'create 201']);
-    const list = new URLSearchParams(recallCallsSince(server, attempt.mark, 'list')[0]?.search);
-    expect(list.get('oauth_app')).toBe(server.settings.recallOAuthAppId);
-    const [created] = createTimes(attempt) as [number];
-    expect(Date.parse(list.get('created_at_after') as string)).toBeLessThanOrEqual(created);
+    expect(sequenceOf(attempt)).toEqual(['create 503', 'create 503', 'create 201']);
     expect(attempt.flow.consents).toBe(1);
+    const keys = recallCallsSince(server, attempt.mark, 'create').map((request) => request.idempotencyKey);
+    expect(keys[0]).toMatch(/^[A-Za-z0-9_.-]{16,}$/);
+    expect(new Set(keys)).toEqual(new Set([keys[0]]));
     await assertIdentityInvariants(server, zoomUser, [userId]);
   });
 
-  it('ends on recall_unavailable after a second unknown outcome in one callback, with nothing created', async () => {
-    // Prepare
-    server.sandboxRecall.failNext('create', { status: 503 }, 2);
-    const [userId, zoomUser] = [uniqueUser('twice'), uniqueIdentity('twice')];
+  it('503 forever: recall_unavailable well under 30 s, a bounded number of creates (two calls of retries), nothing created', async () => {
+    // Prepare: more 503s than the callback can make creates
+    server.sandboxRecall.failNext('create', { status: 503 }, 20);
+    const [userId, zoomUser] = [uniqueUser('forever'), uniqueIdentity('forever')];
 
     // Act
     const attempt = await timedConnectAttempt(server, userId, zoomUser);
 
-    // Assess
+    // Assess: one create call's tries, the list that finds nothing, one more call's tries
     expectOutcome(attempt.flow, 'error', 'recall_unavailable');
-    expect(sequenceOf(attempt)).toEqual(['create 503', 'list 200', 'create 503']);
+    const tries = Array<string>(TUNING.RECALL_MAX_ATTEMPTS).fill('create 503');
+    expect(sequenceOf(attempt)).toEqual([...tries, 'list 200', ...tries]);
+    expect(recallCallsSince(server, attempt.mark, 'create').length).toBeLessThanOrEqual(12);
+    expect(attempt.ms).toBeLessThan(30_000);
     expectBoundedTime(attempt);
     await assertIdentityInvariants(server, zoomUser, [userId], { expect: 'none' });
   });
@@ -296,7 +305,7 @@ describe('a create that worked but whose answer was lost', () => {
     ['answers 503', { status: 503, afterProcessing: true }, 'create 503'],
     ['hangs past the timeout', 'hang-after-processing', 'create hang'],
     ['drops the connection', 'reset-after-processing', 'create reset'],
-  ])('%s: the list finds the unrecorded credential, the user consents again, and the conflict adopts it', async (_, fault, lost) => {
+  ])('%s: the repeat with the same key is answered with the stored 201; one consent, one credential', async (_, fault, lost) => {
     // Prepare
     server.sandboxRecall.failNext('create', fault);
     const [userId, zoomUser] = [uniqueUser('lost'), uniqueIdentity('lost')];
@@ -304,34 +313,44 @@ describe('a create that worked but whose answer was lost', () => {
     // Act
     const attempt = await timedConnectAttempt(server, userId, zoomUser);
 
-    // Assess: never a second create with the same code; back to Zoom; the fresh code's conflict names the credential
+    // Assess: Recall did not perform the repeat, it replayed the first answer
     expectOutcome(attempt.flow, 'connected');
-    expectSentBackToZoom(attempt);
-    expect(sequenceOf(attempt)).toEqual([lost, 'list 200', 'create 400', 'list 200']);
-    const [made] = server.sandboxRecall.credentialsFor({ userId: zoomUser.userId });
-    expect(recallCallsSince(server, attempt.mark, 'create')[0]?.processedStatus).toBe(201);
-    expectBoundedTime(attempt);
-    await assertIdentityInvariants(server, zoomUser, [userId], { credentialId: made?.id });
+    expect(attempt.flow.consents).toBe(1);
+    expect(sequenceOf(attempt)).toEqual([lost, 'create 201']);
+    const [first, repeat] = recallCallsSince(server, attempt.mark, 'create');
+    expect(first?.processedStatus).toBe(201);
+    expect(repeat).toMatchObject({ replayed: true, idempotencyKey: first?.idempotencyKey });
+    const made = server.sandboxRecall.credentialsFor({ userId: zoomUser.userId });
+    expect(made).toHaveLength(1);
+    await assertIdentityInvariants(server, zoomUser, [userId], { credentialId: made[0]?.id });
   });
 
-  it('account-level app, Recall updating in place: the fresh code returns the same credential', async () => {
+  it('fallback: when every try is lost (the first processed, the repeats refused at the edge), the list finds the credential and one fresh consent adopts it', async () => {
     // Prepare
-    server.sandboxRecall.configure({ appKind: 'account_level', conflictMode: 'update' });
     server.sandboxRecall.failNext('create', { status: 503, afterProcessing: true });
-    const [userId, zoomUser] = [uniqueUser('lost-update'), uniqueIdentity('lost-update')];
+    server.sandboxRecall.failNext('create', { status: 503 }, TUNING.RECALL_MAX_ATTEMPTS - 1);
+    const [userId, zoomUser] = [uniqueUser('fallback'), uniqueIdentity('fallback')];
 
     // Act
     const attempt = await timedConnectAttempt(server, userId, zoomUser);
 
-    // Assess
+    // Assess: never a create with the code after the find-out; back to Zoom once; the fresh code's conflict names it
     expectOutcome(attempt.flow, 'connected');
     expectSentBackToZoom(attempt);
-    expect(sequenceOf(attempt)).toEqual(['create 503', 'list 200', 'create 201']);
-    const [made] = server.sandboxRecall.credentialsFor({ accountId: zoomUser.accountId });
+    expect(sequenceOf(attempt)).toEqual([
+      ...Array<string>(TUNING.RECALL_MAX_ATTEMPTS).fill('create 503'),
+      'list 200',
+      'create 400',
+      'list 200',
+    ]);
+    const creates = recallCallsSince(server, attempt.mark, 'create');
+    // A new key for the fresh code: its create is performed, not replayed
+    expect(creates.at(-1)?.idempotencyKey).not.toBe(creates[0]?.idempotencyKey);
+    const [made] = server.sandboxRecall.credentialsFor({ userId: zoomUser.userId });
     await assertIdentityInvariants(server, zoomUser, [userId], { credentialId: made?.id });
   });
 
-  it('a second user of an identity connected long ago, Recall updating in place: nothing new is listed, so the create is tried once more; the spent code sends the user back to Zoom', async () => {
+  it('Recall updating in place, a second user of an identity connected long ago: the lost answer is replayed, one consent', async () => {
     // Prepare
     const { sameIdentity, first, original } = await connectedLongAgo('user_level', 'in-place');
     server.sandboxRecall.configure({ conflictMode: 'update' });
@@ -341,18 +360,36 @@ describe('a create that worked but whose answer was lost', () => {
     // Act
     const attempt = await timedConnectAttempt(server, second, sameIdentity);
 
-    // Assess: the credential the lost create updated is old and recorded, so it is not "made since"; the lost create
-    // spent the code, so the one retry is refused, and the fresh code returns the same credential
+    // Assess
     expectOutcome(attempt.flow, 'connected');
-    expectSentBackToZoom(attempt);
-    expect(sequenceOf(attempt)).toEqual(['create 503', 'list 200', 'create 400', 'create 201']);
-    expectBoundedTime(attempt);
+    expect(attempt.flow.consents).toBe(1);
+    expect(sequenceOf(attempt)).toEqual(['create 503', 'create 201']);
     await assertIdentityInvariants(server, sameIdentity, [first, second], { credentialId: original?.id });
+  });
+
+  it('an unhealthy credential returned by the create is recorded unhealthy, never connected: reason=credential_unhealthy', async () => {
+    // Prepare: a Zoom user connected long ago whose credential Recall holds unhealthy, returned as it is
+    const { sameIdentity, original } = await connectedLongAgo('user_level', 'unhealthy');
+    server.sandboxRecall.configure({ conflictMode: 'update' });
+    server.sandboxRecall.failNext('create', {
+      status: 201,
+      body: { ...server.sandboxRecall.state.credentials.get(original?.id as string), status: 'unhealthy' },
+    });
+    const second = uniqueUser('unhealthy-second');
+
+    // Act
+    const attempt = await timedConnectAttempt(server, second, sameIdentity);
+
+    // Assess
+    expectOutcome(attempt.flow, 'error', 'credential_unhealthy');
+    const record = (await readConnectionRecords(server)).find((stored) => stored.userId === second);
+    expect(record).toMatchObject({ status: 'unhealthy', recallCredentialId: original?.id });
+    expect(record?.status).not.toBe('connected');
   });
 });
 
 describe('hangs and dropped connections', () => {
-  it('times out a create that hangs before processing, finds nothing was made, and creates once more', async () => {
+  it('times out a create that hangs before processing and repeats it with the same key: connected, no list', async () => {
     // Prepare
     server.sandboxRecall.failNext('create', 'hang');
     const [userId, zoomUser] = [uniqueUser('hang'), uniqueIdentity('hang')];
@@ -362,30 +399,36 @@ describe('hangs and dropped connections', () => {
 
     // Assess
     expectOutcome(attempt.flow, 'connected');
-    expect(sequenceOf(attempt)).toEqual(['create hang', 'list 200', 'create 201']);
+    expect(sequenceOf(attempt)).toEqual(['create hang', 'create 201']);
     expect(createGapMs(attempt)).toBeGreaterThanOrEqual(TUNING.RECALL_TIMEOUT_MS - CLOCK_SLACK_MS);
     expectBoundedTime(attempt);
     await assertIdentityInvariants(server, zoomUser, [userId]);
   });
 
-  it('survives dropped connections on the create and on the list that finds out', async () => {
+  it('survives dropped connections on every create try and on the list that finds out', async () => {
     // Prepare
-    server.sandboxRecall.failNext('create', 'reset');
+    server.sandboxRecall.failNext('create', 'reset', TUNING.RECALL_MAX_ATTEMPTS);
     server.sandboxRecall.failNext('list', 'reset');
     const [userId, zoomUser] = [uniqueUser('reset'), uniqueIdentity('reset')];
 
     // Act
     const attempt = await timedConnectAttempt(server, userId, zoomUser);
 
-    // Assess: a list is safe to repeat, a create is not
+    // Assess: a list is safe to repeat, and so is a create with its key
     expectOutcome(attempt.flow, 'connected');
-    expect(sequenceOf(attempt)).toEqual(['create reset', 'list reset', 'list 200', 'create 201']);
+    expect(sequenceOf(attempt)).toEqual([
+      ...Array<string>(TUNING.RECALL_MAX_ATTEMPTS).fill('create reset'),
+      'list reset',
+      'list 200',
+      'create 201',
+    ]);
     await assertIdentityInvariants(server, zoomUser, [userId]);
   });
 
-  it('account-level app: survives a dropped connection on the conflict\'s list', async () => {
+  it('account-level app: survives a dropped connection on the conflict\'s list (the records name no live credential)', async () => {
     // Prepare
     const { sameIdentity, first } = await connectedLongAgo('account_level', 'list-reset');
+    server.sandboxRecall.failNext('retrieve', { status: 404, body: { detail: 'Not found.' } });
     server.sandboxRecall.failNext('list', 'reset');
     const second = uniqueUser('list-reset-second');
 
@@ -394,21 +437,21 @@ describe('hangs and dropped connections', () => {
 
     // Assess
     expectOutcome(attempt.flow, 'connected');
-    expect(sequenceOf(attempt)).toEqual(['create 400', 'list reset', 'list 200', 'delete 204', 'create 201']);
+    expect(sequenceOf(attempt)).toEqual(['create 400', 'retrieve 404', 'list reset', 'list 200', 'delete 204', 'create 201']);
     await assertIdentityInvariants(server, sameIdentity, [first, second]);
   });
 
   it('ends on recall_unavailable, in bounded time and calls, when every Recall call hangs', async () => {
     // Prepare: more hangs than the callback can make calls
-    failEveryCall('hang', 2 * (1 + TUNING.RECALL_MAX_ATTEMPTS));
+    failEveryCall('hang', 4 * TUNING.RECALL_MAX_ATTEMPTS);
     const [userId, zoomUser] = [uniqueUser('all-hang'), uniqueIdentity('all-hang')];
 
     // Act
     const attempt = await timedConnectAttempt(server, userId, zoomUser);
 
-    // Assess: the create once (its outcome unknown), the list that finds out as often as retries allow
+    // Assess: the create as often as its retries allow (its outcome unknown), the list that finds out likewise
     expectOutcome(attempt.flow, 'error', 'recall_unavailable');
-    expect(recallCountsSince(server, attempt.mark)).toEqual({ create: 1, list: TUNING.RECALL_MAX_ATTEMPTS });
+    expect(recallCountsSince(server, attempt.mark)).toEqual({ create: TUNING.RECALL_MAX_ATTEMPTS, list: TUNING.RECALL_MAX_ATTEMPTS });
     expect(attempt.ms).toBeLessThan(TUNING.CALLBACK_DEADLINE_MS + 1_500);
     await assertIdentityInvariants(server, zoomUser, [userId], { expect: 'none' });
   });

@@ -69,6 +69,47 @@ describe('ConsumedStateRepository on DynamoDB', () => {
   });
 });
 
+describe('ConsumedStateRepository.consumeWithLink on DynamoDB (a transaction)', () => {
+  const link = (name: string) => ({ id: sha256Hex(`link-${name}`), expiresAt: NOW_S + 900 });
+
+  it('uses a state and its link together, in one call: both items written, each with its expiry as TTL', async () => {
+    const stateId = sha256Hex('tx-state');
+
+    expect(await states.consumeWithLink(stateId, NOW_S + 600, link('tx'))).toBe('consumed');
+
+    const read = (pk: string) => client.send(new GetItemCommand({ TableName: TABLE, Key: { [TABLE_SCHEMA.partitionKey]: { S: pk } } }));
+    expect((await read(`STATE#${stateId}`)).Item?.[TABLE_SCHEMA.ttlAttribute]).toEqual({ N: String(NOW_S + 600) });
+    expect((await read(`TOKEN#${link('tx').id}`)).Item?.[TABLE_SCHEMA.ttlAttribute]).toEqual({ N: String(NOW_S + 900) });
+  });
+
+  it('refuses a second attempt of the same link (link_used), and writes nothing of it: its state stays unused', async () => {
+    expect(await states.consumeWithLink(sha256Hex('first-attempt'), NOW_S + 600, link('once'))).toBe('consumed');
+
+    const second = sha256Hex('second-attempt');
+    expect(await states.consumeWithLink(second, NOW_S + 600, link('once'))).toBe('link_used');
+
+    // All or nothing: the second attempt's state was not used up by the cancelled transaction
+    expect(await states.consume(second, NOW_S + 600)).toBe(true);
+  });
+
+  it('answers state_used for a replayed state, whatever the link', async () => {
+    const stateId = sha256Hex('replayed-tx-state');
+    expect(await states.consumeWithLink(stateId, NOW_S + 600, link('replay'))).toBe('consumed');
+
+    expect(await states.consumeWithLink(stateId, NOW_S + 600, link('replay'))).toBe('state_used');
+    expect(await states.consumeWithLink(stateId, NOW_S + 600, link('another'))).toBe('state_used');
+  });
+
+  it('lets exactly one of many concurrent attempts of one link go on', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, n) => states.consumeWithLink(sha256Hex(`racing-${n}`), NOW_S + 600, link('raced'))),
+    );
+
+    expect(results.filter((result) => result === 'consumed')).toHaveLength(1);
+    expect(results.filter((result) => result === 'link_used')).toHaveLength(7);
+  });
+});
+
 describe('ConnectionRepository on DynamoDB', () => {
   const credential = (id: string) => ({ id, user_id: 'zu-shared', account_id: 'za-1' });
   const at = (minute: number) => `2026-11-30T18:${String(minute).padStart(2, '0')}:00.000Z`;
@@ -105,5 +146,33 @@ describe('ConnectionRepository on DynamoDB', () => {
     expect(sharing.map((c) => c.userId).sort()).toEqual(['idx-1', 'idx-2']);
     expect(unhealthy.map((c) => c.userId)).toContain('idx-2');
     expect(unhealthy.map((c) => c.userId)).not.toContain('idx-1');
+  });
+});
+
+describe('ConnectionRepository: attempts ordered by the millisecond they began', () => {
+  it('of two attempts of one user begun in the same second, the newer record stays, whichever finishes last', async () => {
+    // Prepare: both began in the second 18:00:00, 40 ms apart
+    const second = Date.parse('2026-11-30T18:00:00.000Z');
+    const [older, newer] = [second + 310, second + 350];
+    const credential = (id: string) => ({ id, user_id: `zu-${id}`, account_id: 'za-1' });
+
+    // Act: the newer finishes first
+    const newerResult = await connections.recordConnected('same-second', credential('cred-newer'), 'app', '2026-11-30T18:00:01.000Z', newer);
+    const olderResult = await connections.recordConnected('same-second', credential('cred-older'), 'app', '2026-11-30T18:00:02.000Z', older);
+
+    // Assess
+    expect(newerResult.status).toBe('recorded');
+    expect(olderResult.status).toBe('superseded');
+    expect((await connections.get('same-second'))?.recallCredentialId).toBe('cred-newer');
+  });
+
+  it('compares strictly: an attempt begun in the same millisecond as the recorded one does not replace it', async () => {
+    const at = Date.parse('2026-11-30T18:00:00.500Z');
+    await connections.recordConnected('same-ms', { id: 'cred-a', user_id: 'zu-a' }, 'app', '2026-11-30T18:00:01.000Z', at);
+
+    const again = await connections.recordConnected('same-ms', { id: 'cred-b', user_id: 'zu-b' }, 'app', '2026-11-30T18:00:02.000Z', at);
+
+    expect(again.status).toBe('superseded');
+    expect((await connections.get('same-ms'))?.recallCredentialId).toBe('cred-a');
   });
 });

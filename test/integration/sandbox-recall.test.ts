@@ -46,8 +46,11 @@ function consent(who: ZoomIdentity, redirectUri = REDIRECT_URI) {
   return { code, codeVerifier, redirectUri };
 }
 
+/** A fresh idempotency key: each create here is its own request. */
+const randomKey = () => randomBytes(16).toString('hex');
+
 const create = (grant: ReturnType<typeof consent>) =>
-  client().createCredential({ oauthApp: APP.id, ...grant });
+  client().createCredential({ oauthApp: APP.id, idempotencyKey: randomKey(), ...grant });
 
 const raw = (path: string, init: RequestInit = {}) =>
   fetch(`${fake.url}${path}`, {
@@ -312,7 +315,7 @@ describe('sandbox Recall: faults', () => {
     const hung = identity('hung');
     fake.sandbox.failNext('create', 'hang-after-processing');
     await expect(
-      client().createCredential({ oauthApp: APP.id, ...consent(hung) }, AbortSignal.timeout(200)),
+      client().createCredential({ oauthApp: APP.id, idempotencyKey: randomKey(), ...consent(hung) }, AbortSignal.timeout(200)),
     ).rejects.toMatchObject({ name: 'RecallOutcomeUnknownError' });
     expect(fake.sandbox.credentialsFor({ userId: hung.userId })).toHaveLength(1);
     expect(state.requests.at(-1)).toMatchObject({ operation: 'create', status: 'hang', fault: true, processedStatus: 201 });
@@ -336,7 +339,7 @@ describe('sandbox Recall: faults', () => {
     expect(appliedYet).toBe(false);
     expect(state.faults).toHaveLength(1);
 
-    const targetCreate = client().createCredential({ oauthApp: APP.id, ...consent(target) }, AbortSignal.timeout(2_000));
+    const targetCreate = client().createCredential({ oauthApp: APP.id, idempotencyKey: randomKey(), ...consent(target) }, AbortSignal.timeout(2_000));
     const recorded = await applied;
     expect(recorded).toMatchObject({ operation: 'create', status: 'hang', fault: true, zoomIdentity: target });
     expect(recorded.processedStatus).toBeUndefined();
@@ -518,5 +521,126 @@ describe('sandbox Recall: health controls (sandbox only)', () => {
     expect((await fetch(`${fake.url}/_sandbox/credentials/${id}/status`)).status).toBe(405);
     expect(fake.sandbox.setCredentialStatus('no-such-id', 'unhealthy')).toBeUndefined();
     expect(state.credentials.get(id)?.status).toBe('healthy');
+  });
+});
+
+describe('sandbox Recall: Idempotency-Key, as Recall documents it', () => {
+  const post = (grant: ReturnType<typeof consent>, key: string) =>
+    raw('/api/v2/zoom-oauth-credentials/', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify({
+        oauth_app: APP.id,
+        authorization_code: { code: grant.code, redirect_uri: grant.redirectUri, code_verifier: grant.codeVerifier },
+      }),
+    });
+
+  it('answers a repeat of a completed create with the first response, without creating again', async () => {
+    // Prepare
+    const who = identity('replay');
+    const grant = consent(who);
+    const key = randomKey();
+
+    // Act
+    const first = await post(grant, key);
+    const repeat = await post(grant, key);
+
+    // Assess: the code was spent once; the repeat did not try to spend it again
+    expect(first.status).toBe(201);
+    expect(repeat.status).toBe(201);
+    expect(await repeat.json()).toEqual(await first.json());
+    expect(fake.sandbox.credentialsFor({ userId: who.userId })).toHaveLength(1);
+    expect(fake.sandbox.requestsOf('create').slice(-2).map((request) => request.replayed ?? false)).toEqual([false, true]);
+  });
+
+  it('replays a refused create (400) too, and performs a request with another key', async () => {
+    const grant = consent(identity('refused'));
+    const key = randomKey();
+    await post(grant, key);
+
+    const again = await post(grant, key);
+    const otherKey = await post(grant, randomKey());
+
+    expect(again.status).toBe(201);
+    // Performed: Zoom refuses the spent code
+    expect(otherKey.status).toBe(400);
+  });
+
+  it('answers 409 to a repeat while the first is still being processed', async () => {
+    // Prepare: the first create takes a while
+    fake.sandbox.configure({ latency: { create: { beforeMs: [300, 300] } } });
+    const who = identity('running');
+    const grant = consent(who);
+    const key = randomKey();
+
+    // Act
+    const first = post(grant, key);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const repeat = await post(grant, key);
+
+    // Assess
+    expect(repeat.status).toBe(409);
+    expect((await first).status).toBe(201);
+    expect(fake.sandbox.credentialsFor({ userId: who.userId })).toHaveLength(1);
+  });
+
+  it('keeps nothing for a 5xx from the edge (before processing): the repeat is performed', async () => {
+    const who = identity('edge');
+    const grant = consent(who);
+    const key = randomKey();
+    fake.sandbox.failNext('create', { status: 503 });
+
+    const edge = await post(grant, key);
+    const repeat = await post(grant, key);
+
+    expect(edge.status).toBe(503);
+    expect(repeat.status).toBe(201);
+    expect(fake.sandbox.requestsOf('create').at(-1)?.replayed).toBeUndefined();
+  });
+
+  it('keeps the processed answer of a create whose own answer was lost (503 after processing)', async () => {
+    const who = identity('lost');
+    const grant = consent(who);
+    const key = randomKey();
+    fake.sandbox.failNext('create', { status: 503, afterProcessing: true });
+
+    const lost = await post(grant, key);
+    const repeat = await post(grant, key);
+
+    expect(lost.status).toBe(503);
+    expect(repeat.status).toBe(201);
+    expect(fake.sandbox.credentialsFor({ userId: who.userId })).toHaveLength(1);
+  });
+
+  it('forgets a completed request after an hour: the repeat is performed again', async () => {
+    // Prepare: a sandbox whose clock the test moves
+    const clock = { now: Date.now() };
+    const local = await startFakeRecall({ apiKey: API_KEY, oauthApp: APP, zoom, now: () => clock.now });
+    try {
+      const grant = consent(identity('hour'));
+      const send = (key: string) =>
+        fetch(`${local.url}/api/v2/zoom-oauth-credentials/`, {
+          method: 'POST',
+          headers: { authorization: `Token ${API_KEY}`, 'content-type': 'application/json', 'idempotency-key': key },
+          body: JSON.stringify({
+            oauth_app: APP.id,
+            authorization_code: { code: grant.code, redirect_uri: grant.redirectUri, code_verifier: grant.codeVerifier },
+          }),
+        });
+      const key = randomKey();
+      expect((await send(key)).status).toBe(201);
+
+      // Act
+      clock.now += 59 * 60 * 1000;
+      const withinTheHour = await send(key);
+      clock.now += 2 * 60 * 1000;
+      const afterTheHour = await send(key);
+
+      // Assess: within the hour replayed; after it performed (and Zoom refuses the spent code)
+      expect(withinTheHour.status).toBe(201);
+      expect(afterTheHour.status).toBe(400);
+    } finally {
+      await local.close();
+    }
   });
 });

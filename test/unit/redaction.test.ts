@@ -23,6 +23,7 @@ import { signConnectToken } from '../../functions/shared/connect-token.js';
 import { sha256Hex } from '../../functions/shared/crypto.js';
 import { openOAuthState } from '../../functions/shared/oauth-state.js';
 import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../../functions/shared/secrets.js';
+import { fakeFirstUses } from '../helpers/aws.js';
 import { context } from '../helpers/context.js';
 import { AWS_FUNCTION_ENV, useAwsFunctionEnv } from '../helpers/env.js';
 import { httpEvent } from '../helpers/events.js';
@@ -128,14 +129,7 @@ const usedStates = new Set<string>();
 function fakeTable(): void {
   usedStates.clear();
   ddb.reset();
-  ddb.on(PutItemCommand).callsFake((input: PutItemCommandInput) => {
-    const pk = input.Item?.pk?.S ?? '';
-    if (pk.startsWith('STATE#')) {
-      if (usedStates.has(pk)) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
-      usedStates.add(pk);
-    }
-    return {};
-  });
+  fakeFirstUses(ddb, usedStates);
   ddb.on(GetItemCommand).resolves({ Item: connectionItem('user-42', 'connected', 'cred-1') });
   ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-42', 'connected', 'cred-1')] });
   ddb.on(UpdateItemCommand).resolves({ Attributes: connectionItem('user-42', 'unhealthy', 'cred-1') });
@@ -406,9 +400,9 @@ describe('redaction: GET /zoom/callback', () => {
       (r: RecordedRequest) =>
         r.method === 'POST'
           ? { status: 400, body: { detail: echo(r), conflicting_zoom_user_id: 'zu-1' } }
-          : r.method === 'GET'
+          : r.method === 'GET' && r.path.includes('?')
             ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } }
-            : { status: 204 },
+            : { status: r.method === 'GET' ? 404 : 204 },
       'error:conflict_unresolved',
     ],
   ])('error: %s', async (_case, answer, expected) => {
@@ -419,6 +413,42 @@ describe('redaction: GET /zoom/callback', () => {
 
     expect(outcome(response)).toBe(expected);
     expectCapturedWithoutSecrets('Connect attempt failed');
+  });
+
+  it('error: Recall rejects the code, echoing it and the verifier in every form (base64, base64url, upper case, prefixes)', async () => {
+    // Prepare: what Recall was sent, echoed as-is, encoded, upper-cased and cut short
+    let sent: { code: string; verifier: string } | undefined;
+    recallAnswers((r) => {
+      const body = r.body as { authorization_code: { code: string; code_verifier: string } };
+      sent = { code: body.authorization_code.code, verifier: body.authorization_code.code_verifier };
+      const everyForm = (value: string) => [
+        value,
+        Buffer.from(value).toString('base64'),
+        Buffer.from(value).toString('base64url'),
+        value.toUpperCase(),
+        `${value.slice(0, 10)}…`,
+      ];
+      return {
+        status: 400,
+        body: { code: 'invalid_grant', detail: [...everyForm(sent.code), ...everyForm(sent.verifier)].join(' | ') },
+      };
+    });
+    const { state, cookie } = await startAttempt();
+
+    // Act
+    const response = await callbackWith(warm.callback, { code: KNOWN.zoomCode, state }, cookie);
+
+    // Assess: Recall's error code is kept, nothing of the code or the verifier in any form or piece
+    expect(outcome(response)).toBe('error:code_rejected');
+    expectCapturedWithoutSecrets('Connect attempt failed');
+    const text = output.text();
+    expect(text).toContain('invalid_grant');
+    for (const value of [sent?.code ?? '', sent?.verifier ?? '']) {
+      expect(value.length).toBeGreaterThan(10);
+      for (const piece of [value.slice(0, 10), value.toUpperCase().slice(0, 10), Buffer.from(value).toString('base64').slice(0, 10)]) {
+        expect(text).not.toContain(piece);
+      }
+    }
   });
 
   it('error: the connection cannot be recorded (internal)', async () => {
@@ -451,9 +481,9 @@ describe('redaction: GET /zoom/callback', () => {
         ? creates++ === 0
           ? { status: 400, body: { detail: echo(r), conflicting_zoom_user_id: 'zu-1' } }
           : { status: 400, body: { detail: `invalid_grant: ${echo(r)}` } }
-        : r.method === 'GET'
+        : r.method === 'GET' && r.path.includes('?')
           ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } }
-          : { status: 204 },
+          : { status: r.method === 'GET' ? 404 : 204 },
     );
     const { state, cookie } = await startAttempt();
 
@@ -586,7 +616,7 @@ describe('redaction: the webhook worker', () => {
   it('a deauthorization, and a forward Recall refuses quoting the signature', async () => {
     let forwards = 0;
     recallAnswers((r) => {
-      if (r.method === 'GET') return { status: 200, body: { next: null, results: [credential('cred-1', { user_id: 'zu-1' })] } };
+      if (r.method === 'GET' && r.path.includes('?')) return { status: 200, body: { next: null, results: [credential('cred-1', { user_id: 'zu-1' })] } };
       if (r.method === 'DELETE') return { status: 204 };
       return forwards++ === 0 ? { status: 200, body: {} } : undefined;
     });

@@ -64,7 +64,7 @@ describe('createConnectUrl', () => {
 
     expect(`${link.origin}${link.pathname}`).toBe(`${API}/zoom/authorize`);
     const token = link.searchParams.get('connect_token') ?? '';
-    await expect(verifyConnectToken(token, [SIGNING_KEY], ['https://app.example.com/settings/'])).resolves.toEqual({
+    await expect(verifyConnectToken(token, [SIGNING_KEY], ['https://app.example.com/settings/'])).resolves.toMatchObject({
       userId: 'user-42',
       returnTo: RETURN_TO,
     });

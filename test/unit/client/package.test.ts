@@ -31,13 +31,20 @@ describe('the client package stands alone', () => {
 });
 
 describe('signConnectToken (the package\'s)', () => {
-  it('mints the three claims plus iat, 60 s by default, which the service verifies', async () => {
+  it('mints the three claims plus iat and jti, 60 s by default, which the service verifies', async () => {
     const token = await signConnectToken({ userId: 'user-42', returnTo: RETURN_TO }, KEY);
 
-    await expect(verifyConnectToken(token, [KEY], [RETURN_TO])).resolves.toEqual({ userId: 'user-42', returnTo: RETURN_TO });
+    await expect(verifyConnectToken(token, [KEY], [RETURN_TO])).resolves.toMatchObject({ userId: 'user-42', returnTo: RETURN_TO });
     const claims = decodeJwt(token);
-    expect(Object.keys(claims).sort()).toEqual(['exp', 'iat', 'return_to', 'sub']);
+    expect(Object.keys(claims).sort()).toEqual(['exp', 'iat', 'jti', 'return_to', 'sub']);
     expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(60);
+  });
+
+  it('mints a different link each time, even for the same user in the same second (a link completes one connection)', async () => {
+    const request = { userId: 'user-42', returnTo: RETURN_TO };
+    const [first, second] = await Promise.all([signConnectToken(request, KEY), signConnectToken(request, KEY)]);
+    expect(first).not.toBe(second);
+    expect(decodeJwt(first).jti).not.toBe(decodeJwt(second).jti);
   });
 
   it('allows up to the service\'s default maximum lifetime, and no more', async () => {

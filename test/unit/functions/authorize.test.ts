@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { bindingCookieName } from '../../../functions/shared/browser-binding.js';
 import { MAX_RETURN_TO_LENGTH, signConnectToken } from '../../../functions/shared/connect-token.js';
 import { pkceChallenge, sha256Hex } from '../../../functions/shared/crypto.js';
-import { openOAuthState } from '../../../functions/shared/oauth-state.js';
+import { type OAuthState, openOAuthState, sealOAuthState } from '../../../functions/shared/oauth-state.js';
 import { filledSecret, generatedKey, mockSecretsManager, type SecretsManagerMock } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
@@ -137,9 +137,10 @@ describe('GET /zoom/authorize', () => {
     expect(cookie).toMatch(/; HttpOnly/);
     expect(cookie).toMatch(/; Secure/);
     expect(cookie).toMatch(/; SameSite=Lax/);
-    expect(cookie).toMatch(/; Path=\/zoom\/callback(;|$)/);
-    // 10 minutes for the attempt, plus an hour in which a late return is still reported as state_expired.
-    expect(cookie).toMatch(/; Max-Age=4200;/);
+    // The path authorize and the callback share, so authorize sees the browser's earlier attempts.
+    expect(cookie).toMatch(/; Path=\/zoom(;|$)/);
+    // 10 minutes for the attempt, plus a minute in which a late return is still reported as state_expired.
+    expect(cookie).toMatch(/; Max-Age=660;/);
   });
 
   it('reads its secrets through the Parameters and Secrets extension, with the session token', async () => {
@@ -491,5 +492,70 @@ describe('the authorize bundle', () => {
       included.filter((path) => /functions\/shared\/(clients|secrets-sdk|consumed-state-repository|connection-repository|recall-client)\.ts/.test(path)),
     ).toEqual([]);
     expect(code).not.toMatch(/@aws-sdk|@smithy|DynamoDB/);
+  });
+});
+
+describe('GET /zoom/authorize: connect link lifetime and binding cookies', () => {
+  const withCookies = async (token: string, cookies: string[]) =>
+    (await handler(httpEvent({ path: '/zoom/authorize', query: { connect_token: token }, cookies }), context)) as APIGatewayProxyStructuredResultV2;
+
+  it('refuses a token whose exp is in the year 2100 with the invalid-link 400 page, before Zoom', async () => {
+    const token = await new SignJWT({ return_to: RETURN_TO })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject('user-42')
+      .setExpirationTime(Math.floor(Date.parse('2100-01-01T00:00:00Z') / 1000))
+      .sign(new TextEncoder().encode(SECRETS.signingKey));
+
+    const response = await authorize(token);
+
+    expect(response.statusCode).toBe(400);
+    expect(String(response.body)).toContain('This connect link is not valid.');
+    expect(response.headers?.location).toBeUndefined();
+  });
+
+  it('seals the link (the SHA-256 of the token and its exp) and the start in milliseconds into the attempt', async () => {
+    const token = await validToken();
+    const before = Date.now();
+
+    const { attempt } = await attemptOf(await authorize(token));
+
+    expect(attempt?.link?.id).toBe(sha256Hex(token));
+    expect(attempt?.link?.expiresAt).toBeGreaterThan(Math.floor(before / 1000));
+    expect(attempt?.startedAtMs).toBeGreaterThanOrEqual(before);
+  });
+
+  it('keeps at most 3 binding cookies: expires the oldest attempts beyond 2 and any cookie no key opens', async () => {
+    // Prepare: three earlier attempts of this browser, and a stray binding cookie
+    const earlier: { name: string; startedAtMs: number }[] = [];
+    const cookies: string[] = [];
+    for (const startedAtMs of [1_000, 3_000, 2_000]) {
+      const response = await authorize(await validToken());
+      const { cookie, attempt } = await attemptOf(response);
+      const resealed = await sealOAuthState({ ...(attempt as OAuthState), startedAtMs }, SECRETS.stateKey);
+      const name = cookie.slice(0, cookie.indexOf('='));
+      earlier.push({ name, startedAtMs });
+      cookies.push(`${name}=${resealed}`);
+    }
+    cookies.push('zc_0000000000000000=garbage', 'session=keep-me');
+
+    // Act
+    const response = await withCookies(await validToken(), cookies);
+
+    // Assess: the newest two earlier attempts stay; the oldest and the stray go; the new one is set last
+    const set = response.cookies ?? [];
+    const expired = set.filter((value) => value.includes('Max-Age=0;')).map((value) => value.slice(0, value.indexOf('=')));
+    const oldest = earlier.find((entry) => entry.startedAtMs === 1_000)?.name;
+    expect(expired.sort()).toEqual([oldest, 'zc_0000000000000000'].sort());
+    for (const value of set.filter((v) => v.includes('Max-Age=0;'))) expect(value).toContain('; Path=/zoom;');
+    expect(set.at(-1)).toMatch(/; Max-Age=660; Path=\/zoom;/);
+    expect(set.some((value) => value.startsWith('session='))).toBe(false);
+  });
+
+  it('expires nothing while the browser holds fewer than 3 binding cookies', async () => {
+    const { cookie } = await attemptOf(await authorize(await validToken()));
+
+    const response = await withCookies(await validToken(), [cookie.slice(0, cookie.indexOf(';'))]);
+
+    expect(response.cookies).toHaveLength(1);
   });
 });

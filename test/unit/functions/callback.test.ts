@@ -6,6 +6,8 @@ import {
   PutItemCommand,
   type PutItemCommandInput,
   QueryCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
@@ -64,6 +66,7 @@ const attempt = (overrides: Partial<OAuthState> = {}): OAuthState => ({
   returnTo: RETURN_TO,
   codeVerifier: VERIFIER,
   expiresAt: Math.floor(Date.now() / 1000) + 300,
+  startedAtMs: Date.now() - 300_000,
   reauthCount: 0,
   correlationId: 'corr-1',
   ...overrides,
@@ -186,7 +189,7 @@ function scriptConflictResolved(onDelete: (request: RecordedRequest) => void = (
   recall
     .on((r) => (r.method === 'POST' && created++ === 0 ? { status: 400, body: { detail: 'exists', conflicting_zoom_user_id: 'zu-1' } } : undefined))
     .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-new', { user_id: 'zu-1' }) } : undefined))
-    .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
+    .on((r) => (r.method === 'GET' && r.path.includes('?') ? { status: 200, body: { next: null, results: [credential('cred-old', { user_id: 'zu-1' })] } } : undefined))
     .on((r) => {
       if (r.method !== 'DELETE') return undefined;
       onDelete(r);
@@ -208,7 +211,7 @@ function scriptConflictThenSpentCode(existing: ReturnType<typeof credential>[] =
           : { status: 400, body: { detail: `invalid_grant for code ${CODE}` } }
         : undefined,
     )
-    .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: existing } } : undefined))
+    .on((r) => (r.method === 'GET' && r.path.includes('?') ? { status: 200, body: { next: null, results: existing } } : undefined))
     .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
 }
 
@@ -242,12 +245,13 @@ describe('GET /zoom/callback', () => {
       ':cred': { S: 'cred-1' },
       ':identity': { S: 'user#zu-1' },
       // The attempt's expiry orders this user's attempts: an older one never overwrites a newer one's record.
-      ':attempt': { N: String(expiresAt) },
+      // When the attempt began, in ms (sealed in it): orders a user's attempts.
+      ':attempt': { N: expect.stringMatching(/^\d{13}$/) },
     });
     // Happy path budget: use the state and write the record, nothing more (no lock, no query).
     expect(ddb.calls()).toHaveLength(2);
     expect(consumes()).toHaveLength(1);
-    expect(response.cookies?.[0]).toMatch(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom/callback`));
+    expect(response.cookies?.[0]).toMatch(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom;`));
     // ...and one PutEvents: `connected`, after the write, carrying the attempt's correlation id.
     expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(1);
     expect(publishedEvents()).toEqual([
@@ -346,7 +350,7 @@ describe('GET /zoom/callback', () => {
     ['user', { conflicting_zoom_user_id: 'zu-1' }, 'user_id=zu-1', { user_id: 'zu-1' }],
     ['account', { conflicting_zoom_account_id: 'za-9' }, 'account_id=za-9', { account_id: 'za-9' }],
   ])(
-    'resolves a %s-level conflict: list by oauth_app + Zoom id, delete by Recall id, create again',
+    'resolves a %s-level conflict: the records name the credential (retrieved, no list), delete by Recall id, create again',
     async (_level, conflictBody, filter, identity) => {
       let created = 0;
       recall
@@ -355,8 +359,9 @@ describe('GET /zoom/callback', () => {
         )
         .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-new', identity) } : undefined))
         .on((r) =>
-          r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-old', identity)] } } : undefined,
+          r.method === 'GET' && r.path.includes('?') ? { status: 200, body: { next: null, results: [credential('cred-old', identity)] } } : undefined,
         )
+        .on((r) => (r.method === 'GET' && r.path === `${CREDENTIALS}cred-old/` ? { status: 200, body: credential('cred-old', identity) } : undefined))
         .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
       const zoomIdentity = 'user_id' in identity ? 'user#zu-1' : 'account#za-9';
       ddb.on(QueryCommand).resolves({
@@ -368,10 +373,11 @@ describe('GET /zoom/callback', () => {
       expect(outcomeOf(response).connect).toBe('connected');
       expect(recall.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
         `POST ${CREDENTIALS}`,
-        `GET ${CREDENTIALS}?oauth_app=${APP}&${filter}`,
+        `GET ${CREDENTIALS}cred-old/`,
         `DELETE ${CREDENTIALS}cred-old/`,
         `POST ${CREDENTIALS}`,
       ]);
+      expect(filter).toContain('=');
       // The identity was locked while its credential was replaced, and given back by its owner afterwards.
       expect(lockPuts().map((input) => input.Item?.pk?.S)).toEqual([`LOCK#${zoomIdentity}`]);
       expect(lockReleases()).toEqual([
@@ -414,10 +420,10 @@ describe('GET /zoom/callback', () => {
     // The identity's lock was given back: the next attempt must not wait for it.
     expect(lockReleases().map((input) => input.Key?.pk?.S)).toEqual(['LOCK#user#zu-1']);
     expect(response.cookies).toHaveLength(2);
-    expect(response.cookies?.[0]).toMatch(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom/callback`));
+    expect(response.cookies?.[0]).toMatch(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom;`));
     const next = response.cookies?.[1] ?? '';
     expect(next.startsWith(`${bindingCookieName(sha256Hex(newState))}=`)).toBe(true);
-    expect(next).toMatch(/; Max-Age=4200; Path=\/zoom\/callback; HttpOnly; Secure; SameSite=Lax$/);
+    expect(next).toMatch(/; Max-Age=660; Path=\/zoom; HttpOnly; Secure; SameSite=Lax$/);
     const reopened = await openOAuthState(next.slice(next.indexOf('=') + 1, next.indexOf(';')), sha256Hex(newState), [SECRETS.stateKey]);
     expect(reopened).toMatchObject({
       status: 'opened',
@@ -541,7 +547,7 @@ describe('GET /zoom/callback', () => {
 
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'state_expired' });
     expect(outcomeOf(response).url.href).toBe(`${RETURN_TO}&zoom_connect=error&reason=state_expired`);
-    expect(response.cookies).toEqual([expect.stringMatching(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom/callback`))]);
+    expect(response.cookies).toEqual([expect.stringMatching(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom;`))]);
     expect(ddb.calls()).toHaveLength(0);
     expect(recall.requests).toHaveLength(0);
   });
@@ -762,15 +768,16 @@ describe('GET /zoom/callback: faults, races and crashes', () => {
       cookie = await sealedCookie({ reauthCount });
       recall
         .on((r) => (r.method === 'POST' ? { status: 503, body: { detail: 'overloaded' } } : undefined))
-        .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [credential('cred-maybe-ours', { user_id: 'zu-9' })] } } : undefined));
+        .on((r) => (r.method === 'GET' && r.path.includes('?') ? { status: 200, body: { next: null, results: [credential('cred-maybe-ours', { user_id: 'zu-9' })] } } : undefined));
 
       // Act
       const response = await callback({ code: CODE, state: STATE });
 
-      // Assess: the create is not repeated, the credential neither adopted nor deleted.
+      // Assess: the create is tried as often as its retries allow, with its key; then never again, and the credential
+      // neither adopted nor deleted.
       expectOutcome(response);
-      expect(recall.requests.map((r) => r.method)).toEqual(['POST', 'GET']);
-      const listed = new URL(`https://recall.example${recall.requests[1]?.path}`).searchParams;
+      expect(recall.requests.map((r) => r.method)).toEqual(['POST', 'POST', 'POST', 'GET']);
+      const listed = new URL(`https://recall.example${recall.requests[3]?.path}`).searchParams;
       expect(listed.get('oauth_app')).toBe(APP);
       expect(Date.parse(listed.get('created_at_after') ?? '')).toBeLessThanOrEqual(Date.now() - 30_000);
       expect(recordWrites()).toHaveLength(0);
@@ -939,18 +946,19 @@ describe('GET /zoom/callback: metrics', () => {
     expect(output.text()).not.toContain(STATE);
   });
 
-  it('counts RecallFailure for each create Recall answered 503, and RecallOutcomeUnknown for the one it looked into', async () => {
-    // Prepare: both creates answer 503; the list in between finds nothing that a lost create could have made.
+  it('counts RecallFailure for each create call Recall answered 503 throughout, and RecallOutcomeUnknown for the one it looked into', async () => {
+    // Prepare: every try of both create calls answers 503; the list in between finds nothing a lost create made.
     recall
       .on((r) => (r.method === 'POST' ? { status: 503, body: { detail: 'overloaded' } } : undefined))
-      .on((r) => (r.method === 'GET' ? { status: 200, body: { next: null, results: [] } } : undefined));
+      .on((r) => (r.method === 'GET' && r.path.includes('?') ? { status: 200, body: { next: null, results: [] } } : undefined));
 
     // Act
     const response = await callback({ code: CODE, state: STATE });
 
     // Assess
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'recall_unavailable' });
-    expect(recall.requests.map((r) => r.method)).toEqual(['POST', 'GET', 'POST']);
+    expect(recall.requests.map((r) => r.method)).toEqual(['POST', 'POST', 'POST', 'GET', 'POST', 'POST', 'POST']);
+    expect(new Set(creates().map((r) => JSON.stringify(r.body))).size).toBe(1);
     expect(metricSum(emitted(), 'RecallFailure')).toBe(2);
     expect(metricSum(emitted(), 'RecallOutcomeUnknown')).toBe(1);
   });
@@ -1046,5 +1054,166 @@ describe('GET /zoom/callback across a Recall API key rotation', () => {
     );
     expect(output.text()).not.toContain(SECRETS.recallApiKey);
     expect(output.text()).not.toContain(rotated);
+  });
+});
+
+describe('GET /zoom/callback: connect links, and callbacks without a state', () => {
+  const LINK = { id: 'c'.repeat(64), expiresAt: Math.floor(Date.now() / 1000) + 600 };
+  const cancelledBy = (...codes: string[]) =>
+    new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons: codes.map((Code) => ({ Code })) });
+  const transactions = () => ddb.commandCalls(TransactWriteItemsCommand).map((c) => c.args[0].input);
+
+  it('uses the state and the link up in one transaction before Recall: two DynamoDB calls on the way to connected', async () => {
+    // Prepare
+    cookie = await sealedCookie({ link: LINK });
+    ddb.on(TransactWriteItemsCommand).resolves({});
+    recall.on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined));
+
+    // Act
+    const response = await callback({ code: CODE, state: STATE });
+
+    // Assess: the transaction, then the record write; nothing else before the redirect
+    expect(outcomeOf(response).connect).toBe('connected');
+    expect(transactions().map((input) => input.TransactItems?.map((item) => item.Put?.Item?.pk?.S))).toEqual([
+      [`STATE#${STATE_ID}`, `TOKEN#${LINK.id}`],
+    ]);
+    expect(consumes()).toHaveLength(0);
+    expect(ddb.calls().map((call) => call.args[0].constructor.name)).toEqual(['TransactWriteItemsCommand', 'UpdateItemCommand']);
+  });
+
+  it('lands a second completion of the same link on reason=link_used, clears the cookie and never calls Recall', async () => {
+    cookie = await sealedCookie({ link: LINK });
+    ddb.on(TransactWriteItemsCommand).rejects(cancelledBy('None', 'ConditionalCheckFailed'));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response).url.href).toBe(`${RETURN_TO}&zoom_connect=error&reason=link_used`);
+    expect(response.cookies).toEqual([expect.stringMatching(new RegExp(`^${COOKIE_NAME}=; Max-Age=0;`))]);
+    expect(recall.requests).toHaveLength(0);
+    expect(recordWrites()).toHaveLength(0);
+  });
+
+  it('gives the 400 page for a replayed state even when its link is also used', async () => {
+    cookie = await sealedCookie({ link: LINK });
+    ddb.on(TransactWriteItemsCommand).rejects(cancelledBy('ConditionalCheckFailed', 'ConditionalCheckFailed'));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(response.statusCode).toBe(400);
+    expect(recall.requests).toHaveLength(0);
+  });
+
+  it('continues the link\'s one use on a re-authorize the service started: the state alone is used up', async () => {
+    cookie = await sealedCookie({ link: LINK, reauthCount: 1 });
+    recall.on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response).connect).toBe('connected');
+    expect(transactions()).toHaveLength(0);
+    expect(consumes().map((input) => input.Item?.pk?.S)).toEqual([`STATE#${STATE_ID}`]);
+  });
+
+  it('does not use the link up for a decline at Zoom', async () => {
+    cookie = await sealedCookie({ link: LINK });
+
+    const response = await callback({ error: 'access_denied', state: STATE });
+
+    expect(outcomeOf(response).connect).toBe('denied');
+    expect(transactions()).toHaveLength(0);
+    expect(consumes()).toHaveLength(1);
+  });
+
+  it('shows the 400 page when the sealed return URL is no longer on the allow-list, and calls nobody', async () => {
+    cookie = await sealedCookie({ returnTo: 'https://removed.example.com/settings/' });
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(response.statusCode).toBe(400);
+    expect(response.headers?.location).toBeUndefined();
+    expect(ddb.calls()).toHaveLength(0);
+    expect(recall.requests).toHaveLength(0);
+  });
+
+  it('replaces a zoom_connect and reason already in the return URL: one outcome', async () => {
+    cookie = await sealedCookie({ returnTo: `${RETURN_TO}&zoom_connect=connected&reason=old` });
+    recall.on((r) => (r.method === 'POST' ? { status: 400, body: { detail: 'invalid_grant' } } : undefined));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    const { url } = outcomeOf(response);
+    expect(url.searchParams.getAll('zoom_connect')).toEqual(['error']);
+    expect(url.searchParams.getAll('reason')).toEqual(['code_rejected']);
+    expect(url.searchParams.get('tab')).toBe('zoom');
+  });
+
+  it('records a credential Recall returns unhealthy as unhealthy, never connected, and lands on reason=credential_unhealthy', async () => {
+    recall.on((r) => (r.method === 'POST' ? { status: 201, body: { ...credential('cred-sick', { user_id: 'zu-1' }), status: 'unhealthy' } } : undefined));
+
+    const response = await callback({ code: CODE, state: STATE });
+
+    expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'credential_unhealthy' });
+    const [write] = recordWrites();
+    expect(write?.ExpressionAttributeValues).toMatchObject({ ':connected': { S: 'unhealthy' }, ':cred': { S: 'cred-sick' } });
+    expect(publishedTypes()).toEqual(['unhealthy user-42']);
+  });
+
+  describe('Zoom\'s decline without a state', () => {
+    const otherState = 'another-state-0123456789abcdefghijklmnopqrstuvwx';
+    const otherCookie = async (overrides: Partial<OAuthState> = {}) =>
+      `${bindingCookieName(sha256Hex(otherState))}=${await sealOAuthState(attempt({ stateId: sha256Hex(otherState), ...overrides }), SECRETS.stateKey)}`;
+
+    it('with exactly one live attempt in the browser: lands on its return URL with denied, uses its state up, clears the cookie', async () => {
+      const response = await callback({ error: 'access_denied' }, [cookie]);
+
+      expect(outcomeOf(response).url.href).toBe(`${RETURN_TO}&zoom_connect=denied`);
+      expect(consumes().map((input) => input.Item?.pk?.S)).toEqual([`STATE#${STATE_ID}`]);
+      expect(response.cookies).toEqual([expect.stringMatching(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom;`))]);
+      expect(recall.requests).toHaveLength(0);
+    });
+
+    it('an expired attempt does not count: with it and one live one, denied on the live one', async () => {
+      const response = await callback({ error: 'access_denied' }, [cookie, await otherCookie({ expiresAt: Math.floor(Date.now() / 1000) - 1 })]);
+
+      expect(outcomeOf(response).connect).toBe('denied');
+    });
+
+    it.each([
+      ['no attempt', async () => [] as string[]],
+      ['two attempts', async () => [cookie, await otherCookie()]],
+      ['a cookie no key opens', async () => [`${COOKIE_NAME}=not-a-sealed-attempt`]],
+    ])('with %s: the 400 page, nothing used, no Recall call', async (_case, cookies) => {
+      const response = await callback({ error: 'access_denied' }, await cookies());
+
+      expect(response.statusCode).toBe(400);
+      expect(ddb.calls()).toHaveLength(0);
+      expect(recall.requests).toHaveLength(0);
+    });
+  });
+
+  it('a code without a state (a Zoom Marketplace install) and no install landing URL: the 400 page saying to start from the product; never exchanged', async () => {
+    const response = await callback({ code: CODE }, []);
+
+    expect(response.statusCode).toBe(400);
+    expect(String(response.body)).toContain('connect Zoom from the app');
+    expect(String(response.body)).not.toContain(CODE);
+    expect(ddb.calls()).toHaveLength(0);
+    expect(recall.requests).toHaveLength(0);
+  });
+
+  it('a code without a state, with an install landing URL: redirected there with zoom_connect=install; never exchanged', async () => {
+    process.env.INSTALL_LANDING_URL = 'https://app.example.com/settings/zoom-install';
+    try {
+      const cold = await coldHandler();
+
+      const response = (await cold(httpEvent({ path: '/zoom/callback', query: { code: CODE } }), context)) as APIGatewayProxyStructuredResultV2;
+
+      expect(response.statusCode).toBe(302);
+      expect(String(response.headers?.location)).toBe('https://app.example.com/settings/zoom-install?zoom_connect=install');
+      expect(ddb.calls()).toHaveLength(0);
+      expect(recall.requests).toHaveLength(0);
+    } finally {
+      delete process.env.INSTALL_LANDING_URL;
+    }
   });
 });

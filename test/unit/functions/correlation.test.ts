@@ -10,7 +10,7 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { signConnectToken } from '../../../functions/shared/connect-token.js';
-import { mockSecretsManager } from '../../helpers/aws.js';
+import { fakeFirstUses, mockSecretsManager } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
@@ -59,14 +59,7 @@ afterAll(async () => {
 beforeEach(() => {
   usedStates.clear();
   ddb.reset();
-  ddb.on(PutItemCommand).callsFake((input: PutItemCommandInput) => {
-    const pk = input.Item?.pk?.S ?? '';
-    if (pk.startsWith('STATE#')) {
-      if (usedStates.has(pk)) throw new ConditionalCheckFailedException({ message: 'failed', $metadata: {} });
-      usedStates.add(pk);
-    }
-    return {};
-  });
+  fakeFirstUses(ddb, usedStates);
   // The connection record: a conditional update that answers the item as it was (none: a first connect).
   ddb.on(UpdateItemCommand).resolves({});
   eventBridge.reset();

@@ -42,6 +42,7 @@ const DEFAULTS = {
   recallBackoffBaseMs: 200,
   recallBackoffMaxMs: 4_000,
   callbackDeadlineMs: 20_000,
+  connectTokenMaxTtlSeconds: 900,
   logRetentionDays: 30,
   callbackErrorRateThreshold: 0.2,
   callbackErrorRateMinCallbacks: 5,
@@ -220,6 +221,17 @@ describe('parseDeployConfig', () => {
         expect(runtime(value)).toThrow(setting.variable);
       }
     });
+  });
+
+  it('bounds connectTokenMaxTtlSeconds to 60-3600 seconds, as the runtime does', () => {
+    expect(parseDeployConfig({ ...REQUIRED, connectTokenMaxTtlSeconds: 120 }).connectTokenMaxTtlSeconds).toBe(120);
+    expect(problemsWith({ connectTokenMaxTtlSeconds: 3601 })).toContain('connectTokenMaxTtlSeconds must be between 60 and 3600 seconds');
+  });
+
+  it('takes an installLandingUrl only on returnUrlAllowlist', () => {
+    const allowed = `${(REQUIRED.returnUrlAllowlist as string[])[0]}welcome`;
+    expect(parseDeployConfig({ ...REQUIRED, installLandingUrl: allowed }).installLandingUrl).toBe(allowed);
+    expect(problemsWith({ installLandingUrl: 'https://elsewhere.example/landing' })).toContain('installLandingUrl must be on returnUrlAllowlist');
   });
 
   it('keeps the callback deadline 3 s inside the callback\'s 25 s Lambda timeout, and says so', () => {

@@ -85,6 +85,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
   let deadLetterQueue: string;
   let eventBus: string;
 
+  // Synth bundles every function with esbuild: generous, for a machine busy with the integration tests.
   beforeAll(() => {
     synthesized = defaultStack();
     ({ template } = synthesized);
@@ -367,6 +368,14 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       expect(variables('callback').CALLBACK_DEADLINE_MS).toBe('20000');
       // Report only, unless the deploy config says otherwise.
       expect(variables('reconcile')).toMatchObject({ RECONCILE_FIX: 'false', RECONCILE_ORPHAN_GRACE_SECONDS: '900' });
+    });
+
+    it('gives authorize, and only authorize, the connect token lifetime cap; the callback no install landing unless configured', () => {
+      const variables = (name: FunctionName) => functionProperties(template, fns[name]).Environment.Variables;
+      for (const name of Object.keys(fns) as FunctionName[]) {
+        expect(variables(name).CONNECT_TOKEN_MAX_TTL_SECONDS, name).toBe(name === 'authorize' ? '900' : undefined);
+        expect(variables(name).INSTALL_LANDING_URL, name).toBeUndefined();
+      }
     });
 
     it('ends the callback\'s own deadline early enough to answer before its Lambda timeout', () => {

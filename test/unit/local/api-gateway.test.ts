@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -7,8 +7,10 @@ import {
   type HttpApiHandler,
   type LambdaRoute,
   lambdaContext,
+  MAX_REQUEST_HEADER_BYTES,
   matchRoute,
   type RequestSnapshot,
+  requestHeaderBytes,
   toHttpApiEvent,
   toHttpApiResponse,
 } from '../../../local/api-gateway.js';
@@ -225,6 +227,39 @@ describe('HttpApi over HTTP', () => {
       body: 'hello',
       isBase64Encoded: false,
     });
+  });
+
+  it('answers 431 like API Gateway once the request line and headers pass 10,240 bytes, without calling the function', async () => {
+    // Prepare: a cookie that brings the request just over, and one just under
+    let calls = 0;
+    const url = await serve(async () => {
+      calls++;
+      return { statusCode: 200, body: 'ok' };
+    });
+    const { port } = new URL(url);
+    const headers = (cookieBytes: number) => ['Host', `127.0.0.1:${port}`, 'Cookie', `c=${'x'.repeat(cookieBytes)}`, 'Content-Length', '0', 'Connection', 'close'];
+    // Raw bytes: exactly these headers, nothing a client library adds.
+    const send = (cookieBytes: number) =>
+      new Promise<number>((resolve, reject) => {
+        const raw = headers(cookieBytes);
+        let text = 'POST /things/1 HTTP/1.1\r\n';
+        for (let i = 0; i < raw.length; i += 2) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+        let answer = '';
+        const socket = connect(Number(port), '127.0.0.1', () => socket.end(`${text}\r\n`));
+        socket.on('data', (chunk) => (answer += chunk.toString()));
+        socket.on('end', () => resolve(Number(answer.split(' ')[1])));
+        socket.on('error', reject);
+      });
+    const overhead = requestHeaderBytes({ method: 'POST', target: '/things/1', protocol: 'HTTP/1.1', rawHeaders: headers(0) });
+
+    // Act
+    const under = await send(MAX_REQUEST_HEADER_BYTES - overhead);
+    const over = await send(MAX_REQUEST_HEADER_BYTES - overhead + 1);
+
+    // Assess
+    expect(under).toBe(200);
+    expect(over).toBe(431);
+    expect(calls).toBe(1);
   });
 
   it('answers 404 {"message":"Not Found"} for an unknown route or method', async () => {

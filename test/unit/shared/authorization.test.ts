@@ -131,14 +131,16 @@ describe('beginZoomAuthorization', () => {
     expect(saved.state.expiresAt).toBe(Math.floor(NOW_MS / 1000) + 600);
   });
 
-  it('sets an HttpOnly, Secure, SameSite=Lax cookie for the TTL, scoped to the redirect URI path', async () => {
+  it('sets an HttpOnly, Secure, SameSite=Lax cookie for the TTL plus at most 60 s, on the path authorize and the callback share', async () => {
     const { cookie } = await begin();
 
     expect(cookie.attributes).toContain('httponly');
     expect(cookie.attributes).toContain('secure');
     expect(cookie.attribute('SameSite')).toBe('Lax');
     expect(cookie.attribute('Max-Age')).toBe(String(600 + COOKIE_GRACE_SECONDS));
-    expect(cookie.attribute('Path')).toBe('/prod/zoom/callback/');
+    expect(COOKIE_GRACE_SECONDS).toBeLessThanOrEqual(60);
+    // The redirect URI's parent: /prod/zoom/authorize is under it too.
+    expect(cookie.attribute('Path')).toBe('/prod/zoom');
     expect(cookie.attribute('Domain')).toBeUndefined();
   });
 

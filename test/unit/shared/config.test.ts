@@ -186,6 +186,22 @@ describe('loadConfig', () => {
     expect(recallBaseUrlFor(region)).toBe(`https://${region}.recall.ai`);
   });
 
+  it('bounds CONNECT_TOKEN_MAX_TTL_SECONDS to 60-3600, default 900', () => {
+    expect(loadConfig(awsEnv()).connectTokenMaxTtlSeconds).toBe(900);
+    expect(loadConfig({ ...awsEnv(), CONNECT_TOKEN_MAX_TTL_SECONDS: '60' }).connectTokenMaxTtlSeconds).toBe(60);
+    expect(misconfiguration({ ...awsEnv(), CONNECT_TOKEN_MAX_TTL_SECONDS: '59' }).message).toContain('CONNECT_TOKEN_MAX_TTL_SECONDS');
+    expect(misconfiguration({ ...awsEnv(), CONNECT_TOKEN_MAX_TTL_SECONDS: '3601' }).message).toContain('CONNECT_TOKEN_MAX_TTL_SECONDS');
+  });
+
+  it('takes an INSTALL_LANDING_URL on the return URL allow-list, and refuses one off it', () => {
+    const allowed = `${new URL(String(awsEnv().RETURN_URL_ALLOWLIST).split(',')[0] as string).href}welcome`;
+
+    expect(loadConfig({ ...awsEnv(), INSTALL_LANDING_URL: allowed }).installLandingUrl).toBe(allowed);
+    expect(loadConfig(awsEnv()).installLandingUrl).toBeUndefined();
+    const error = misconfiguration({ ...awsEnv(), INSTALL_LANDING_URL: 'https://elsewhere.example/landing' });
+    expect(error.fields).toEqual(['INSTALL_LANDING_URL']);
+  });
+
   it('defaults to us-east-1', () => {
     const env = awsEnv();
     delete env.RECALL_REGION;

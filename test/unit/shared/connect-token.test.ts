@@ -7,6 +7,7 @@ import {
   signConnectToken,
   verifyConnectToken,
 } from '../../../functions/shared/connect-token.js';
+import { sha256Hex } from '../../../functions/shared/crypto.js';
 import { InvalidConnectTokenError, RequestError } from '../../../functions/shared/errors.js';
 
 const KEY = 'current-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -50,7 +51,7 @@ describe('connect token', () => {
     const token = await verifyConnectToken(jwt, [KEY], ALLOWLIST);
 
     // Assess
-    expect(token).toEqual({ userId: 'user-42', returnTo: RETURN_TO });
+    expect(token).toEqual({ userId: 'user-42', returnTo: RETURN_TO, linkId: sha256Hex(jwt), expiresAt: expect.any(Number) });
   });
 
   it('signs with HS256 over the UTF-8 bytes of the key, with sub, return_to and exp claims', async () => {
@@ -69,7 +70,7 @@ describe('connect token', () => {
       .setExpirationTime(nowSeconds() + 60)
       .sign(encoder.encode(KEY));
 
-    await expect(verifyConnectToken(jwt, [KEY], ALLOWLIST)).resolves.toEqual({ userId: 'user-7', returnTo: RETURN_TO });
+    await expect(verifyConnectToken(jwt, [KEY], ALLOWLIST)).resolves.toMatchObject({ userId: 'user-7', returnTo: RETURN_TO });
   });
 
   it('refuses an expired token with problem "expired"', async () => {
@@ -188,7 +189,7 @@ describe('connect token', () => {
   it('verifies a token signed with the second key of the list during a rotation', async () => {
     const jwt = await signConnectToken({ userId: 'user-42', returnTo: RETURN_TO }, PREVIOUS_KEY);
 
-    await expect(verifyConnectToken(jwt, [KEY, PREVIOUS_KEY], ALLOWLIST)).resolves.toEqual({
+    await expect(verifyConnectToken(jwt, [KEY, PREVIOUS_KEY], ALLOWLIST)).resolves.toMatchObject({
       userId: 'user-42',
       returnTo: RETURN_TO,
     });
@@ -215,7 +216,7 @@ describe('connect token', () => {
   it('returns the normalized return URL', async () => {
     const jwt = await signConnectToken({ userId: 'user-42', returnTo: 'HTTP://127.0.0.1:8080/a/./b' }, KEY);
 
-    await expect(verifyConnectToken(jwt, [KEY], ALLOWLIST)).resolves.toEqual({
+    await expect(verifyConnectToken(jwt, [KEY], ALLOWLIST)).resolves.toMatchObject({
       userId: 'user-42',
       returnTo: 'http://127.0.0.1:8080/a/b',
     });
@@ -290,5 +291,57 @@ describe('connect token: key handling', () => {
 
     await expect(verifyConnectToken(mintedElsewhere, [key], ALLOWLIST)).resolves.toMatchObject({ userId: 'user-1' });
     expect((await jwtVerify(ours, encoder.encode(key))).payload.sub).toBe('user-1');
+  });
+
+  describe('lifetime: a link is a bearer credential', () => {
+    const claims = { sub: 'user-42', return_to: RETURN_TO };
+    const sign = (extra: Record<string, unknown>) => hs256({ ...claims, ...extra }).sign(encoder.encode(KEY));
+
+    it('refuses a token whose exp is further ahead than the maximum (the year 2100), with the invalid-link page', async () => {
+      const refused = await refusal(await sign({ exp: Date.parse('2100-01-01T00:00:00Z') / 1000 }));
+
+      expect(refused.problem).toBe('lives_too_long');
+      expect(refused.message).toBe('This connect link is not valid.');
+    });
+
+    it('accepts exp exactly the maximum ahead, and refuses one second more', async () => {
+      const now = Date.now();
+      const at = Math.floor(now / 1000);
+
+      await expect(verifyConnectToken(await sign({ exp: at + 300 }), [KEY], ALLOWLIST, 300, now)).resolves.toMatchObject({ userId: 'user-42' });
+      await expect(verifyConnectToken(await sign({ exp: at + 301 }), [KEY], ALLOWLIST, 300, now)).rejects.toMatchObject({
+        problem: 'lives_too_long',
+      });
+    });
+
+    it('accepts a token without iat (products mint sub, return_to and exp only)', async () => {
+      await expect(verifyConnectToken(await sign({ exp: nowSeconds() + 60 }), [KEY], ALLOWLIST)).resolves.toMatchObject({
+        userId: 'user-42',
+      });
+    });
+
+    it('refuses an iat more than 60 s in the future, and accepts one within the skew', async () => {
+      const at = nowSeconds();
+
+      expect((await refusal(await sign({ iat: at + 120, exp: at + 300 }))).problem).toBe('lives_too_long');
+      await expect(verifyConnectToken(await sign({ iat: at + 30, exp: at + 300 }), [KEY], ALLOWLIST)).resolves.toMatchObject({
+        userId: 'user-42',
+      });
+    });
+
+    it('refuses exp - iat beyond the maximum even when little of it is left', async () => {
+      const at = nowSeconds();
+
+      expect((await refusal(await sign({ iat: at - 7200, exp: at + 60 }))).problem).toBe('lives_too_long');
+    });
+
+    it('names the link by the SHA-256 of the JWT, never the JWT itself', async () => {
+      const jwt = await sign({ exp: nowSeconds() + 60 });
+
+      const token = await verifyConnectToken(jwt, [KEY], ALLOWLIST);
+
+      expect(token.linkId).toBe(sha256Hex(jwt));
+      expect(token.linkId).not.toContain(jwt.split('.')[2]);
+    });
   });
 });

@@ -155,6 +155,10 @@ class RecallModel {
   readonly codes = new Map<string, { identity: Identity; spent: boolean }>();
   requests = 0;
   #made = 0;
+  /** Every create's `Idempotency-Key` and code, in order. */
+  readonly createKeys: { key: string; code: string }[] = [];
+  /** Completed creates by key: Recall answers a repeat within the hour with the first answer (§ idempotency). */
+  readonly #completed = new Map<string, { status: number; body: unknown }>();
 
   constructor(
     private readonly world: World,
@@ -211,6 +215,11 @@ class RecallModel {
     // A round trip takes time; a request whose deadline passes on the way never arrives.
     await this.clock.sleep(RECALL_LATENCY_MS, init.signal);
     if (init.signal?.aborted) throw init.signal.reason;
+    const key = init.headers?.['Idempotency-Key'];
+    if (init.method === 'POST') {
+      expect(key, 'every create carries an idempotency key').toBeDefined();
+      this.createKeys.push({ key: key as string, code: (JSON.parse(init.body as string) as { authorization_code: { code: string } }).authorization_code.code });
+    }
     switch (fault.kind) {
       case 'refused':
         throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } });
@@ -222,7 +231,13 @@ class RecallModel {
         return this.clock.hang(init.signal);
       default:
     }
-    const answer = this.#process(init.method ?? 'GET', new URL(url), typeof init.body === 'string' ? init.body : '');
+    const replay = key === undefined ? undefined : this.#completed.get(key);
+    const answer = replay
+      ? json(replay.status, replay.body)
+      : this.#process(init.method ?? 'GET', new URL(url), typeof init.body === 'string' ? init.body : '');
+    if (key !== undefined && !replay) {
+      this.#completed.set(key, { status: answer.status, body: await (answer as unknown as Response).clone().json().catch(() => undefined) });
+    }
     switch (fault.kind) {
       case '503_after':
         return json(503, { detail: 'Service unavailable' });
@@ -241,6 +256,10 @@ class RecallModel {
     if (method === 'POST' && id === '') return this.#create(JSON.parse(body));
     if (method === 'GET' && id === '') return this.#list(url.searchParams);
     if (method === 'DELETE' && id !== '') return this.#delete(id);
+    if (method === 'GET' && id !== '') {
+      const credential = this.live.get(id);
+      return credential ? json(200, credential) : json(404, { detail: 'Not found.' });
+    }
     throw new Error(`not modelled: ${method} ${url.pathname}`);
   }
 
@@ -385,6 +404,8 @@ async function run(world: World): Promise<void> {
     recall: client,
     lock: new DynamoIdentityLock(table.client, 'connect-table', { now: () => clock.now, sleep: clock.sleep, random: () => world.jitter }),
     isRecorded: table.isRecorded,
+    // Every record, whatever its identity: the module must check what it retrieves belongs to the conflict.
+    recordedCredentialsOf: async () => [...table.records.values()].map((record) => record.credentialId),
     beforeRetire: table.beforeRetire,
     now: () => clock.now,
   };
@@ -393,19 +414,29 @@ async function run(world: World): Promise<void> {
   async function exchange(code: string): Promise<Outcome> {
     const startedAt = clock.now;
     const requestsBefore = recall.requests;
+    const keysBefore = recall.createKeys.length;
     let result: ExchangeResult;
     try {
       result = await exchangeCodeForCredential(
-        { oauthApp: APP, code, redirectUri: 'https://connect.example.com/zoom/callback', codeVerifier: 'pkce-verifier', deadlineMs: startedAt + CALLBACK_DEADLINE_MS },
+        {
+          oauthApp: APP,
+          attemptId: `attempt-of-${code}`,
+          code,
+          redirectUri: 'https://connect.example.com/zoom/callback',
+          codeVerifier: 'pkce-verifier',
+          deadlineMs: startedAt + CALLBACK_DEADLINE_MS,
+        },
         deps,
       );
     } catch (error) {
+      checkKeys(keysBefore, code);
       expect(error).toBeInstanceOf(ConnectError);
       checkBounds(startedAt, requestsBefore);
       expect(ownLocks(), 'a failed exchange gives its lock back').toEqual([]);
       return { kind: 'error', reason: (error as ConnectError).reason };
     }
     checkBounds(startedAt, requestsBefore);
+    checkKeys(keysBefore, code);
     if (result.outcome === 'reauthorize') {
       expect(ownLocks(), 'a re-authorization gives its lock back').toEqual([]);
       return { kind: 'reauthorize' };
@@ -433,6 +464,22 @@ async function run(world: World): Promise<void> {
     expect(clock.now - startedAt).toBeLessThanOrEqual(CALLBACK_DEADLINE_MS + DYNAMODB_LATENCY_MS);
     expect(recall.requests - requestsBefore).toBeLessThanOrEqual(MAX_REQUESTS_PER_EXCHANGE);
     checkModel();
+  }
+
+  /**
+   * One exchange's creates: all carry its code, never as their key; one key per conflict round (the same key on
+   * every try of a round); and no key an earlier exchange used (a fresh code after a re-authorize has its own).
+   */
+  function checkKeys(keysBefore: number, code: string): void {
+    const earlier = new Set(recall.createKeys.slice(0, keysBefore).map(({ key }) => key));
+    const mine = recall.createKeys.slice(keysBefore);
+    for (const { key, code: sent } of mine) {
+      expect(sent).toBe(code);
+      expect(key).not.toContain(code);
+      expect(key.length).toBeGreaterThanOrEqual(16);
+      expect(earlier.has(key), 'a new exchange sends a new key').toBe(false);
+    }
+    expect(new Set(mine.map(({ key }) => key)).size).toBeLessThanOrEqual(3);
   }
 
   /** Lock items this run left (the crashed holder's is not this run's). */

@@ -4,6 +4,7 @@ import {
   type ExchangeDeps,
   type ExchangeInput,
   type ExchangeResult,
+  createIdempotencyKey,
   exchangeCodeForCredential,
   FRESH_CREDENTIAL_MS,
 } from '../../../functions/shared/connect.js';
@@ -28,6 +29,7 @@ const NOW = Date.parse('2026-11-30T18:00:00.000Z');
 const DEADLINE = NOW + 20_000;
 const INPUT: ExchangeInput = {
   oauthApp: OAUTH_APP,
+  attemptId: 'f'.repeat(64),
   code: 'one-time-code-abc',
   redirectUri: 'https://connect.example.com/zoom/callback',
   codeVerifier: 'pkce-verifier-0123456789abcdefghijklmnopqrstuvwxyz',
@@ -91,6 +93,12 @@ class FakeCredentialStore implements CredentialStore {
     );
   }
 
+  async getCredential(id: string, signal?: AbortSignal): Promise<RecallCredential | undefined> {
+    this.signals.push(signal);
+    this.steps.push(`retrieve ${id}`);
+    return this.existing.find((c) => c.id === id && !this.deletes.includes(c.id));
+  }
+
   async deleteCredential(id: string, signal?: AbortSignal): Promise<void> {
     this.signals.push(signal);
     this.steps.push(`delete ${id}`);
@@ -128,7 +136,7 @@ class FakeLock implements IdentityLock {
 function world(
   createSteps: CreateStep[],
   existing: RecallCredential[] = [],
-  options: { listAnswers?: RecallCredential[][]; recorded?: readonly string[] } = {},
+  options: { listAnswers?: RecallCredential[][]; recorded?: readonly string[]; recordedOfIdentity?: readonly string[] } = {},
 ) {
   const steps: Step[] = [];
   const recall = new FakeCredentialStore(createSteps, existing, options.listAnswers, steps);
@@ -139,6 +147,7 @@ function world(
     lock,
     now: () => NOW,
     isRecorded: async (credential) => (options.recorded ?? []).includes(credential.id),
+    recordedCredentialsOf: async () => options.recordedOfIdentity ?? [],
     beforeRetire: async (zoomIdentity, credentialIds) => {
       steps.push(`retire ${credentialIds.join(',')}`);
       retired.push({ zoomIdentity, credentialIds });
@@ -202,7 +211,13 @@ describe('exchangeCodeForCredential: the happy path', () => {
       adopted: false,
     });
     expect(recall.creates).toEqual([
-      { oauthApp: OAUTH_APP, code: INPUT.code, redirectUri: INPUT.redirectUri, codeVerifier: INPUT.codeVerifier },
+      {
+        oauthApp: OAUTH_APP,
+        code: INPUT.code,
+        redirectUri: INPUT.redirectUri,
+        codeVerifier: INPUT.codeVerifier,
+        idempotencyKey: createIdempotencyKey(INPUT.attemptId, INPUT.code, 0),
+      },
     ]);
     expect(recall.lists).toEqual([]);
     expect(recall.deletes).toEqual([]);
@@ -282,7 +297,9 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
     expect(steps).toEqual(['create', `lock user#${ZOOM_USER}`, 'list', `retire ${OLD_ID}`, `delete ${OLD_ID}`, 'create']);
     expect(recall.lists).toEqual([{ oauth_app: OAUTH_APP, user_id: ZOOM_USER }]);
     expect(recall.deletes).toEqual([OLD_ID]);
-    expect(recall.creates[1]).toEqual(recall.creates[0]);
+    // The same request but for its key: the create after the delete is a new request, whose answer is not the conflict.
+    expect({ ...recall.creates[1], idempotencyKey: undefined }).toEqual({ ...recall.creates[0], idempotencyKey: undefined });
+    expect(recall.creates[1]?.idempotencyKey).not.toBe(recall.creates[0]?.idempotencyKey);
     expect(result).toMatchObject({ credential: { id: NEW_ID }, replacedCredentialIds: [OLD_ID], adopted: false });
     // The caller records the connection still holding the lock, then gives it back.
     expect(result.lease?.identity).toBe(`user#${ZOOM_USER}`);
@@ -363,7 +380,7 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
     expect(recall.creates).toHaveLength(1);
     expect(retired).toEqual([]);
     expect(lock.released).toBe(0);
-    expect(onConflict).toHaveBeenCalledWith({ key: 'user_id', deleted: 0, adopted: true });
+    expect(onConflict).toHaveBeenCalledWith({ key: 'user_id', deleted: 0, adopted: true, foundBy: 'list' });
   });
 
   it('deletes and replaces a credential exactly a minute old: no callback can still be about to record it', async () => {
@@ -521,7 +538,7 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
     await exchangeCodeForCredential(INPUT, { ...deps, events: { onConflict } });
 
     expect(onConflict).toHaveBeenCalledTimes(1);
-    expect(onConflict).toHaveBeenCalledWith({ key: 'user_id', deleted: 1, adopted: false });
+    expect(onConflict).toHaveBeenCalledWith({ key: 'user_id', deleted: 1, adopted: false, foundBy: 'list' });
   });
 
   it('fires onConflict with account_id for an account conflict', async () => {
@@ -530,7 +547,7 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
 
     await exchangeCodeForCredential(INPUT, { ...deps, events: { onConflict } });
 
-    expect(onConflict).toHaveBeenCalledWith({ key: 'account_id', deleted: 1, adopted: false });
+    expect(onConflict).toHaveBeenCalledWith({ key: 'account_id', deleted: 1, adopted: false, foundBy: 'list' });
   });
 
   it('does not fire onConflict when there is no conflict', async () => {
@@ -563,7 +580,7 @@ describe('exchangeCodeForCredential: a create whose outcome is unknown', () => {
     // Assess
     expect(recall.lists).toEqual([{ oauth_app: OAUTH_APP, created_at_after: iso(NOW - 30_000) }]);
     expect(recall.creates).toHaveLength(2);
-    expect(recall.creates[1]).toEqual(recall.creates[0]);
+    expect(recall.creates[1]).toEqual(recall.creates[0]);  // the same key too: a repeat, not a new request
     expect(result.credential.id).toBe(NEW_ID);
     expect(onOutcomeUnknown).toHaveBeenCalledWith({ unrecordedSinceAttempt: 0 });
   });
@@ -722,5 +739,67 @@ describe('exchangeCodeForCredential: failures', () => {
     const error = await connectError(exchangeCodeForCredential(INPUT, deps));
 
     expect(error.reason).toBe('recall_unavailable');
+  });
+});
+
+describe('exchangeCodeForCredential: the idempotency key', () => {
+  it('is at least 16 characters, never contains the code, and is the same for the same attempt and code', () => {
+    const key = createIdempotencyKey(INPUT.attemptId, INPUT.code, 0);
+
+    expect(key.length).toBeGreaterThanOrEqual(16);
+    expect(key).not.toContain(INPUT.code);
+    expect(createIdempotencyKey(INPUT.attemptId, INPUT.code, 0)).toBe(key);
+  });
+
+  it('differs for a fresh code after a re-authorize (a new attempt), and per conflict round', () => {
+    const key = createIdempotencyKey(INPUT.attemptId, INPUT.code, 0);
+
+    expect(createIdempotencyKey('e'.repeat(64), 'a-fresh-code', 0)).not.toBe(key);
+    expect(createIdempotencyKey(INPUT.attemptId, 'a-fresh-code', 0)).not.toBe(key);
+    expect(createIdempotencyKey(INPUT.attemptId, INPUT.code, 1)).not.toBe(key);
+  });
+});
+
+describe('exchangeCodeForCredential: a conflict resolved from the records first', () => {
+  it('retrieves the credential the records name and deletes it, without a list', async () => {
+    // Prepare
+    const { recall, deps, steps } = world([userConflict, created(NEW_ID)], [credentialOf(OLD_ID)], { recordedOfIdentity: [OLD_ID, OLD_ID] });
+    const onConflict = vi.fn();
+
+    // Act
+    const result = connected(await exchangeCodeForCredential(INPUT, { ...deps, events: { onConflict } }));
+
+    // Assess
+    expect(steps).toEqual(['create', `lock user#${ZOOM_USER}`, `retrieve ${OLD_ID}`, `retire ${OLD_ID}`, `delete ${OLD_ID}`, 'create']);
+    expect(recall.lists).toEqual([]);
+    expect(result).toMatchObject({ credential: { id: NEW_ID }, replacedCredentialIds: [OLD_ID] });
+    expect(onConflict).toHaveBeenCalledWith({ key: 'user_id', deleted: 1, adopted: false, foundBy: 'records' });
+  });
+
+  it('adopts the credential the records name when it is fresh, without a list or a delete', async () => {
+    const fresh = credentialOf('fresh', { created_at: iso(NOW - 5_000) });
+    const { recall, deps } = world([userConflict], [fresh], { recordedOfIdentity: ['fresh'] });
+
+    const result = connected(await exchangeCodeForCredential(INPUT, deps));
+
+    expect(result).toMatchObject({ credential: { id: 'fresh' }, adopted: true });
+    expect(recall.lists).toEqual([]);
+    expect(recall.deletes).toEqual([]);
+  });
+
+  it('falls back to the filtered list when the recorded credential is gone (404) or of another identity', async () => {
+    // Prepare: the records name a deleted credential and one of another Zoom user; Recall holds the real one
+    const { recall, deps, steps } = world(
+      [userConflict, created(NEW_ID)],
+      [credentialOf(OLD_ID), credentialOf('someone-else', { user_id: 'another-zoom-user' })],
+      { recordedOfIdentity: ['gone', 'someone-else'] },
+    );
+
+    // Act
+    connected(await exchangeCodeForCredential(INPUT, deps));
+
+    // Assess: nothing of another identity is touched
+    expect(steps.slice(0, 5)).toEqual(['create', `lock user#${ZOOM_USER}`, 'retrieve gone', 'retrieve someone-else', 'list']);
+    expect(recall.deletes).toEqual([OLD_ID]);
   });
 });

@@ -80,7 +80,7 @@ describe('ConnectionRepository.recordConnected', () => {
     expect(ddb.calls()).toHaveLength(1);
     const input = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
     expect(input?.Key).toEqual({ pk: { S: 'USER#user-42' } });
-    expect(input?.ConditionExpression).toBe('attribute_not_exists(#attempt) OR #attempt <= :attempt');
+    expect(input?.ConditionExpression).toBe('attribute_not_exists(#attempt) OR #attempt < :attempt');
     expect(input?.ExpressionAttributeNames?.['#attempt']).toBe('attemptVersion');
     expect(input?.ReturnValues).toBe('ALL_OLD');
     expect(input?.ExpressionAttributeValues).toEqual({

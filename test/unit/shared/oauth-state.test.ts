@@ -23,6 +23,7 @@ const ATTEMPT: OAuthState = {
   returnTo: 'https://app.example.com/settings/?tab=zoom',
   codeVerifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk',
   expiresAt: 1_796_062_200,
+  startedAtMs: 1_796_061_600_123,
   reauthCount: 0,
   correlationId: '7e1f0c1e-5b6e-4c2d-9a8f-1e2d3c4b5a69',
 };
@@ -60,6 +61,7 @@ describe('sealOAuthState / openOAuthState', () => {
       x: ATTEMPT.expiresAt,
       n: ATTEMPT.reauthCount,
       c: ATTEMPT.correlationId,
+      t: ATTEMPT.startedAtMs,
     });
   });
 
@@ -125,7 +127,7 @@ describe('sealOAuthState / openOAuthState', () => {
   });
 
   it('refuses other algorithms, even with the right key material', async () => {
-    const payload = { v: 1, s: STATE_ID, u: 'u', r: 'https://app.example.com/', p: ATTEMPT.codeVerifier, x: 2e9, n: 0, c: 'c' };
+    const payload = { v: 1, s: STATE_ID, u: 'u', r: 'https://app.example.com/', p: ATTEMPT.codeVerifier, x: 2e9, n: 0, c: 'c', t: 2e12 };
     const cbc = await new CompactEncrypt(encoder.encode(JSON.stringify(payload)))
       .setProtectedHeader({ alg: 'dir', enc: 'A128CBC-HS256' })
       .encrypt(derivedKey(KEY));
@@ -144,7 +146,7 @@ describe('sealOAuthState / openOAuthState', () => {
     ['a field it does not know', { extra: true }],
     ['a missing field', { c: undefined }],
   ])('refuses a genuine seal of a payload with %s', async (_case, change) => {
-    const payload = { v: 1, s: STATE_ID, u: 'u', r: 'https://app.example.com/', p: ATTEMPT.codeVerifier, x: 2e9, n: 0, c: 'c', ...change };
+    const payload = { v: 1, s: STATE_ID, u: 'u', r: 'https://app.example.com/', p: ATTEMPT.codeVerifier, x: 2e9, n: 0, c: 'c', t: 2e12, ...change };
 
     expect(await openOAuthState(await sealRaw(payload), STATE_ID, [KEY])).toEqual({ status: 'unreadable' });
   });

@@ -13,7 +13,8 @@ const OAUTH_APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
 const CODE = 'JFiSLNVIEejhfiJLmU6AuTnKZQ';
 const REDIRECT_URI = 'https://connect.example.com/zoom/callback/';
 const VERIFIER = 'pkce-verifier-abcdefghijklmnopqrstuvwxyz0123456789';
-const CREATE_INPUT = { oauthApp: OAUTH_APP, code: CODE, redirectUri: REDIRECT_URI, codeVerifier: VERIFIER };
+const IDEMPOTENCY_KEY = 'attempt-digest-0123456789abcdef';
+const CREATE_INPUT = { oauthApp: OAUTH_APP, code: CODE, redirectUri: REDIRECT_URI, codeVerifier: VERIFIER, idempotencyKey: IDEMPOTENCY_KEY };
 
 interface RecordedRequest {
   url: string;
@@ -268,34 +269,69 @@ describe('RecallClient.createCredential', () => {
     expect(sleeps).toEqual([1000, 1000]);
   });
 
-  it('does not retry a 503 on create, whose outcome is unknown, and throws RecallOutcomeUnknownError', async () => {
-    const { client, requests, sleeps } = harness([empty(503), json(201, credential('never-reached'))]);
+  it('sends the Idempotency-Key on the create, and the same key and body on every try', async () => {
+    const { client, requests } = harness([empty(503), networkError(), json(201, credential('cred-1'))]);
+
+    const result = await client.createCredential(CREATE_INPUT);
+
+    expect(result).toMatchObject({ kind: 'created', credential: { id: 'cred-1' } });
+    expect(requests.map((request) => request.headers.get('idempotency-key'))).toEqual(Array(3).fill(IDEMPOTENCY_KEY));
+    expect(new Set(requests.map((request) => request.body)).size).toBe(1);
+  });
+
+  it('refuses an idempotency key shorter than 16 characters without calling Recall', async () => {
+    const { client, requests } = harness([]);
+
+    await expect(client.createCredential({ ...CREATE_INPUT, idempotencyKey: 'short' })).rejects.toThrow(TypeError);
+    expect(requests).toHaveLength(0);
+  });
+
+  it('throws RecallOutcomeUnknownError after a 503 on every try, having waited between them', async () => {
+    const { client, requests, sleeps } = harness([empty(503), empty(503), empty(503)]);
 
     const error = await rejection(client.createCredential(CREATE_INPUT));
 
     expect(error).toBeInstanceOf(RecallOutcomeUnknownError);
     expect((error as RecallOutcomeUnknownError).status).toBe(503);
-    expect(requests).toHaveLength(1);
-    expect(sleeps).toEqual([]);
+    expect(requests).toHaveLength(3);
+    expect(sleeps).toHaveLength(2);
   });
 
-  it('does not retry a connection reset on create and throws RecallOutcomeUnknownError', async () => {
-    const { client, requests } = harness([networkError(), json(201, credential('never-reached'))]);
+  it('retries a connection reset on create with the same key; after the last, throws RecallOutcomeUnknownError', async () => {
+    const { client, requests } = harness([networkError(), networkError(), networkError()]);
 
     const error = await rejection(client.createCredential(CREATE_INPUT));
 
     expect(error).toBeInstanceOf(RecallOutcomeUnknownError);
-    expect(requests).toHaveLength(1);
+    expect(requests).toHaveLength(3);
     expect(error.message).not.toContain(CODE);
   });
 
-  it('throws RecallOutcomeUnknownError for a 2xx whose body is not a credential', async () => {
-    const { client } = harness([json(201, { unexpected: true })]);
+  it('retries a 2xx whose body is not a credential, and returns the credential of a readable repeat', async () => {
+    const { client, requests } = harness([json(201, { unexpected: true }), json(201, credential('cred-1'))]);
+
+    const result = await client.createCredential(CREATE_INPUT);
+
+    expect(result).toMatchObject({ kind: 'created', credential: { id: 'cred-1' } });
+    expect(requests).toHaveLength(2);
+  });
+
+  it('throws RecallOutcomeUnknownError when no try gives a readable 2xx', async () => {
+    const { client } = harness([json(201, { unexpected: true }), new Response('not json', { status: 200 }), json(201, {})]);
 
     const error = await rejection(client.createCredential(CREATE_INPUT));
 
     expect(error).toBeInstanceOf(RecallOutcomeUnknownError);
     expect((error as RecallOutcomeUnknownError).status).toBe(201);
+  });
+
+  it('throws RecallOutcomeUnknownError when a 503 is followed by 429s: the first try may have been processed', async () => {
+    const { client } = harness([empty(503), empty(429), empty(429)]);
+
+    const error = await rejection(client.createCredential(CREATE_INPUT));
+
+    expect(error).toBeInstanceOf(RecallOutcomeUnknownError);
+    expect((error as RecallOutcomeUnknownError).status).toBe(429);
   });
 
   it('lets a MisconfiguredError from the API key loader through without calling Recall', async () => {
@@ -344,7 +380,7 @@ describe('RecallClient.createCredential', () => {
   it('omits code_verifier when none is given', async () => {
     const { client, requests } = harness([json(201, credential('cred-1'))]);
 
-    await client.createCredential({ oauthApp: OAUTH_APP, code: CODE, redirectUri: REDIRECT_URI });
+    await client.createCredential({ oauthApp: OAUTH_APP, code: CODE, redirectUri: REDIRECT_URI, idempotencyKey: IDEMPOTENCY_KEY });
 
     expect(JSON.parse(request0Body(requests))).toStrictEqual({
       oauth_app: OAUTH_APP,
@@ -651,9 +687,9 @@ describe('RecallClient: onAttempt, the metrics hook', () => {
   });
 
   it.each([
-    ['a 503 on create (not retried)', [empty(503)], ['create#1 503 unavailable']],
+    ['a 503 on create, then its repeat', [empty(503), json(201, credential('cred-1'))], ['create#1 503 retry', 'create#2 201 ok']],
     ['429 until the attempts run out', [empty(429), empty(429), empty(429)], ['create#1 429 retry', 'create#2 429 retry', 'create#3 429 unavailable']],
-    ['a network error on create', [networkError()], ['create#1 - unavailable']],
+    ['network errors on create', [networkError(), networkError(), networkError()], ['create#1 - retry', 'create#2 - retry', 'create#3 - unavailable']],
     ['a refused API key', [json(401, { detail: 'Invalid token.' })], ['create#1 401 client_error']],
     ['a bad code', [json(400, { detail: 'invalid_grant' })], ['create#1 400 client_error']],
     ['a created credential', [json(201, credential('cred-1'))], ['create#1 201 ok']],
@@ -755,29 +791,29 @@ function request0Body(requests: RecordedRequest[]): string {
 const connectionError = (code: string) => new TypeError('fetch failed', { cause: { code } });
 const T0 = Date.parse('2026-11-30T18:00:00.000Z');
 
-describe('RecallClient.createCredential: a create that may have been processed is never repeated', () => {
-  it.each([500, 502, 503, 504])('throws RecallOutcomeUnknownError on a %i after one attempt, without waiting', async (status) => {
-    const { client, requests, sleeps } = harness([empty(status), json(201, credential('never-reached'))]);
+describe('RecallClient.createCredential: a create whose answer was lost is repeated with its key', () => {
+  it.each([500, 502, 503, 504])('retries a %i with the same key and returns the repeat\'s credential', async (status) => {
+    const { client, requests, sleeps } = harness([empty(status), json(201, credential('cred-1'))]);
 
-    const error = await rejection(client.createCredential(CREATE_INPUT));
+    const result = await client.createCredential(CREATE_INPUT);
 
-    expect(error).toBeInstanceOf(RecallOutcomeUnknownError);
-    expect((error as RecallOutcomeUnknownError).status).toBe(status);
-    expect(requests).toHaveLength(1);
-    expect(sleeps).toEqual([]);
+    expect(result).toMatchObject({ kind: 'created', credential: { id: 'cred-1' } });
+    expect(requests).toHaveLength(2);
+    expect(requests[1]?.headers.get('idempotency-key')).toBe(IDEMPOTENCY_KEY);
+    expect(sleeps).toEqual([100]);
   });
 
-  it.each(['ECONNRESET', 'EPIPE'])('throws RecallOutcomeUnknownError when the connection drops after sending (%s)', async (code) => {
-    const { client, requests } = harness([connectionError(code), json(201, credential('never-reached'))]);
+  it.each(['ECONNRESET', 'EPIPE'])('throws RecallOutcomeUnknownError when the connection drops after sending on every try (%s)', async (code) => {
+    const { client, requests } = harness([connectionError(code), connectionError(code), connectionError(code)]);
 
     const error = await rejection(client.createCredential(CREATE_INPUT));
 
     expect(error).toBeInstanceOf(RecallOutcomeUnknownError);
     expect(error.message).toContain(code);
-    expect(requests).toHaveLength(1);
+    expect(requests).toHaveLength(3);
   });
 
-  it('throws RecallOutcomeUnknownError when an attempt runs into its timeout, without a second attempt', async () => {
+  it('throws RecallOutcomeUnknownError when every try runs into its timeout, each with the same key', async () => {
     // Prepare: a Recall that never answers; the client's own per-request timeout ends the attempt.
     let sent = 0;
     const { client } = harness([], {
@@ -794,10 +830,19 @@ describe('RecallClient.createCredential: a create that may have been processed i
     // Assess
     expect(error).toBeInstanceOf(RecallOutcomeUnknownError);
     expect(error.message).toContain('timed out');
-    expect(sent).toBe(1);
+    expect(sent).toBe(3);
   });
 
-  it.each([409, 429])('retries a %i, which Recall sends only for a request it did not process', async (status) => {
+  it('throws RecallOutcomeUnknownError when 409 lasts past maxAttempts: the first try is still running', async () => {
+    const { client } = harness([empty(409), empty(409), empty(409)]);
+
+    const error = await rejection(client.createCredential(CREATE_INPUT));
+
+    expect(error).toBeInstanceOf(RecallOutcomeUnknownError);
+    expect((error as RecallOutcomeUnknownError).status).toBe(409);
+  });
+
+  it.each([409, 429])('retries a %i (still running, or not processed) and connects', async (status) => {
     const { client, requests, sleeps } = harness([empty(status), json(201, credential('cred-1'))]);
 
     const result = await client.createCredential(CREATE_INPUT);
@@ -932,6 +977,58 @@ describe('RecallClient.listCredentials: pacing (listsPerMinute)', () => {
     // Assess: the third waits until T0 + 60 s, the fourth until the second's minute ends (T0 + 61 s).
     expect(sleeps).toEqual([58_000, 1_000]);
     expect(requests).toHaveLength(4);
+  });
+
+  it('gives lists waiting at the same time a slot each, in order: the budget holds under concurrency', async () => {
+    // Prepare: the budget (2) spent at T0 and T0 + 30 s; two lists ask at once, each with a deadline 120 s away
+    const clock = { now: T0 };
+    const waits: number[] = [];
+    const { client, requests } = harness([page(), page(), page(), page()], {
+      listsPerMinute: 2,
+      now: () => clock.now,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
+    });
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+    clock.now += 30_000;
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+    clock.now += 1_000;
+
+    // Act
+    await Promise.all([
+      client.listCredentials({ oauth_app: OAUTH_APP }, signalUntil(T0 + 120_000, clock.now)),
+      client.listCredentials({ oauth_app: OAUTH_APP }, signalUntil(T0 + 120_000, clock.now)),
+    ]);
+
+    // Assess: the first takes the slot the T0 list frees (T0 + 60 s), the second the one the T0 + 30 s list frees
+    // (T0 + 90 s): never three in one minute
+    expect(waits).toEqual([29_000, 59_000]);
+    expect(requests).toHaveLength(4);
+  });
+
+  it('lets a third waiter whose slot would come after its deadline fail at once, while earlier waiters keep theirs', async () => {
+    const clock = { now: T0 };
+    const waits: number[] = [];
+    const { client } = harness([page(), page(), page(), page()], {
+      listsPerMinute: 1,
+      now: () => clock.now,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
+    });
+    await client.listCredentials({ oauth_app: OAUTH_APP });
+
+    // Act: the next slot is at T0 + 60 s, the one after at T0 + 120 s, past a 90 s deadline
+    const [first, second] = await Promise.allSettled([
+      client.listCredentials({ oauth_app: OAUTH_APP }, signalUntil(T0 + 90_000, T0)),
+      client.listCredentials({ oauth_app: OAUTH_APP }, signalUntil(T0 + 90_000, T0)),
+    ]);
+
+    // Assess
+    expect(first.status).toBe('fulfilled');
+    expect(second.status).toBe('rejected');
+    expect(waits).toEqual([60_000]);
   });
 
   it('does not wait once the minute has passed', async () => {

@@ -185,4 +185,20 @@ describe('withOutcome', () => {
     expect(result.origin).toBe('http://127.0.0.1:8080');
     expect(result.pathname).toBe('/a/b/');
   });
+
+  it('replaces a zoom_connect and a reason already in the query, never duplicating them, and keeps the rest as it was', () => {
+    expect(
+      withOutcome('https://app.example/settings?zoom_connect=connected&a=x%20y&reason=old&zoom%5Fconnect=denied&b=', {
+        zoom_connect: 'error',
+        reason: 'link_used',
+      }),
+    ).toBe('https://app.example/settings?a=x%20y&b=&zoom_connect=error&reason=link_used');
+    expect(withOutcome('https://app.example/settings?zoom_connect=connected#top', { zoom_connect: 'denied' })).toBe(
+      'https://app.example/settings?zoom_connect=denied#top',
+    );
+  });
+
+  it('adds the install outcome of a Marketplace install', () => {
+    expect(withOutcome('https://app.example/welcome', { zoom_connect: 'install' })).toBe('https://app.example/welcome?zoom_connect=install');
+  });
 });
