@@ -5,6 +5,7 @@ import { ConnectApi } from './constructs/connect-api.js';
 import { LifecycleJobs, WEBHOOK_WORKER } from './constructs/lifecycle-jobs.js';
 import { LifecycleMessaging } from './constructs/lifecycle-messaging.js';
 import { Monitoring } from './constructs/monitoring.js';
+import { OutboxPublisher } from './constructs/outbox-publisher.js';
 import { StatefulResources } from './constructs/stateful-resources.js';
 
 export interface RecallZoomConnectStackProps extends StackProps {
@@ -22,6 +23,7 @@ export class RecallZoomConnectStack extends Stack {
   public readonly messaging: LifecycleMessaging;
   public readonly api: ConnectApi;
   public readonly jobs: LifecycleJobs;
+  public readonly outbox: OutboxPublisher;
   public readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: RecallZoomConnectStackProps) {
@@ -39,7 +41,6 @@ export class RecallZoomConnectStack extends Stack {
       appSecret: this.state.appSecret,
       signingKeySecret: this.state.signingKeySecret,
       stateKeySecret: this.state.stateKeySecret,
-      eventBus: this.messaging.eventBus,
       webhookQueue: this.messaging.webhookQueue,
     });
     this.jobs = new LifecycleJobs(this, 'Jobs', {
@@ -47,8 +48,15 @@ export class RecallZoomConnectStack extends Stack {
       zoomRedirectUri: this.api.zoomRedirectUri,
       table: this.state.table,
       appSecret: this.state.appSecret,
-      eventBus: this.messaging.eventBus,
       webhookQueue: this.messaging.webhookQueue,
+    });
+
+    this.outbox = new OutboxPublisher(this, 'Outbox', {
+      config,
+      zoomRedirectUri: this.api.zoomRedirectUri,
+      table: this.state.table,
+      appSecret: this.state.appSecret,
+      eventBus: this.messaging.eventBus,
     });
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
@@ -61,10 +69,12 @@ export class RecallZoomConnectStack extends Stack {
         WebhookWorker: this.jobs.webhookWorkerFunction,
         HealthSync: this.jobs.healthSyncFunction,
         Reconcile: this.jobs.reconcile.fn,
+        OutboxPublisher: this.outbox.fn,
       },
       webhookDeadLetterQueue: this.messaging.webhookDeadLetterQueue,
       healthSyncDeadLetterQueue: this.jobs.healthSyncDeadLetterQueue,
       reconcileDeadLetterQueue: this.jobs.reconcile.deadLetterQueue,
+      outboxDeadLetterQueue: this.outbox.deadLetterQueue,
     });
 
     // cdk.json ships placeholders so `cdk synth` works out of the box; say so loudly rather than deploy them silently.
@@ -138,6 +148,11 @@ export class RecallZoomConnectStack extends Stack {
     new CfnOutput(this, 'EventBusArn', {
       description: 'ARN of the lifecycle event bus, for rules and IAM policies in the product account.',
       value: this.messaging.eventBus.eventBusArn,
+    });
+    new CfnOutput(this, 'OutboxDeadLetterQueueUrl', {
+      description:
+        'Lifecycle event batches the outbox publisher failed to publish for an hour (and sweep runs that never completed); the OutboxDeadLetters alarm fires. The events themselves wait in the table: fix the cause from the OutboxPublisher logs, then purge this queue; the sweep publishes what is waiting within 5 minutes.',
+      value: this.outbox.deadLetterQueue.queueUrl,
     });
     new CfnOutput(this, 'WebhookDeadLetterQueueUrl', {
       description:

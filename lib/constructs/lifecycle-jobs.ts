@@ -8,7 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
 import type { DeployConfig } from '../config.js';
-import { bindEventBus, bindQueue, bindSecret, bindTable } from './bindings.js';
+import { bindQueue, bindSecret, bindTable } from './bindings.js';
 import { runtimeEnvironment, runtimeSettings } from './runtime-environment.js';
 import { projectPath, ServiceFunction, type ServiceFunctionProps } from './service-function.js';
 
@@ -63,7 +63,6 @@ export interface LifecycleJobsProps {
   readonly zoomRedirectUri: string;
   readonly table: dynamodb.ITable;
   readonly appSecret: secretsmanager.ISecret;
-  readonly eventBus: events.IEventBus;
   readonly webhookQueue: sqs.IQueue;
 }
 
@@ -163,11 +162,8 @@ export class LifecycleJobs extends Construct {
     for (const fn of [this.webhookWorkerFunction, this.healthSyncFunction, this.reconcile.fn]) {
       bindSecret(fn, props.appSecret, 'APP_SECRET_ID');
     }
-    // The worker and the health sync publish what changed. Reconcile publishes nothing: what it repairs is the
-    // aftermath of a crash, which its own report and metrics show.
-    for (const fn of [this.webhookWorkerFunction, this.healthSyncFunction]) {
-      bindEventBus(fn, props.eventBus);
-    }
+    // None publishes: each status write stores its event with it (the outbox), reconcile's repairs included, and only
+    // the outbox publisher may put events on the bus.
   }
 
   /**

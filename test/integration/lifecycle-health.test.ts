@@ -147,8 +147,11 @@ describe('events of the connect flow', () => {
 
     // Assess
     expect(replacement).not.toBe(original);
+    // Every transition of the first user's record, in order: marked unhealthy before its credential was deleted
+    // (the write-ahead step), then moved onto the replacement by the connect's follow-up.
     expect(await eventsFor(server, first)).toEqual([
       expect.objectContaining({ type: 'connected', recallCredentialId: original, zoomUserId: zoomUser.userId }),
+      expect.objectContaining({ type: 'unhealthy', status: 'unhealthy', recallCredentialId: original }),
       expect.objectContaining({
         type: 'replaced',
         status: 'connected',

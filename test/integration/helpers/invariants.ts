@@ -13,6 +13,7 @@ import type {
 import type { LocalServer } from '../../../local/server.js';
 import { TestBrowser } from './browser.js';
 import { type FlowResult, getConnection, runConnectFlow } from './connect-flow.js';
+import { busEvents, settleOutbox } from './lifecycle.js';
 
 /**
  * The invariants every fault, race and crash test ends on (DESIGN.md 4 and 6, docs/failure-handling.md), checked
@@ -86,6 +87,8 @@ export async function assertIdentityInvariants(
   userIds: readonly string[],
   options: IdentityInvariantOptions = {},
 ): Promise<IdentityState> {
+  // What the callback left to the outbox publisher (moving the identity's other records) is done first.
+  await settleOutbox(server);
   const recall = options.recall ?? server.sandboxRecall;
   const key = identityKey(identity, options.appKind ?? recall.behaviour.appKind);
   const credentials = credentialsOfIdentity(server, key, recall);
@@ -128,6 +131,34 @@ export async function assertIdentityInvariants(
     ).toEqual({ status: 'connected', recallCredentialId: credential.id });
   }
   return { credential, records: identityRecords };
+}
+
+/**
+ * Asserts that the last transition of each user's record has its event on the bus (the outbox delivered it), after
+ * the outbox publisher has settled: the latest event about the user names the record's status and credential.
+ * Each event id is delivered once here, and every duplicate of an id (at least once) carries the same detail.
+ */
+export async function assertTransitionsPublished(server: LocalServer, userIds: readonly string[]): Promise<void> {
+  const events = await busEvents(server);
+  const byId = new Map<string, string>();
+  for (const { detail } of events) {
+    const seen = byId.get(detail.eventId);
+    if (seen !== undefined) expect(JSON.stringify(detail), `redelivery of ${detail.eventId}`).toBe(seen);
+    byId.set(detail.eventId, JSON.stringify(detail));
+  }
+  const records = await readConnectionRecords(server);
+  for (const userId of userIds) {
+    const record = records.find((candidate) => candidate.userId === userId);
+    const last = events.filter(({ detail }) => detail.userId === userId).at(-1)?.detail;
+    if (!record) {
+      expect(last, `user ${userId} has no record, so no event`).toBeUndefined();
+      continue;
+    }
+    expect(
+      { status: last?.status, recallCredentialId: last?.recallCredentialId },
+      `the last event about ${userId} describes its record`,
+    ).toEqual({ status: record.status, recallCredentialId: record.recallCredentialId });
+  }
 }
 
 /** Every connection record (`USER#` items) in the server's table, read directly from dynalite. */

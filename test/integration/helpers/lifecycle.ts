@@ -88,8 +88,26 @@ export function meetingCreatedEvent(meetingId: string): string {
   });
 }
 
-/** `GET /_local/events`, every one checked against the published detail schema. */
+/**
+ * Runs the outbox publisher now (`POST /_local/outbox`, the same function local mode runs every 250 ms) until a run
+ * finds nothing waiting: every event written so far is on the bus, and every connect's follow-up (moving the
+ * identity's other records, whose `replaced` entries the next run publishes) is done. Tests wait on this, never on
+ * the clock.
+ * @returns how many runs it took
+ */
+export async function settleOutbox(server: LocalServer, maxRuns = 10): Promise<number> {
+  for (let run = 1; run <= maxRuns; run++) {
+    const response = await fetch(`${server.url}/_local/outbox`, { method: 'POST' });
+    const summary = (await response.json()) as { items?: number; failed?: number };
+    expect(response.status, JSON.stringify(summary)).toBe(200);
+    if (summary.items === 0) return run;
+  }
+  throw new Error(`The outbox still had entries waiting after ${maxRuns} runs.`);
+}
+
+/** `GET /_local/events` once the outbox is settled, every one checked against the published detail schema. */
 export async function busEvents(server: LocalServer): Promise<(LocalBusEvent & { detail: ConnectionEventDetail })[]> {
+  await settleOutbox(server);
   const events = (await (await fetch(`${server.url}/_local/events`)).json()) as LocalBusEvent[];
   return events.map((event) => {
     const detail = ConnectionEventDetailSchema.parse(event.detail);

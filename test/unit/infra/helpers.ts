@@ -95,10 +95,18 @@ export function policyStatements(template: Template): { role: string; statement:
 }
 
 /** The functions of the stack, by role, as logical ids. */
-export type FunctionName = 'authorize' | 'callback' | 'connections' | 'webhook' | 'webhookWorker' | 'healthSync' | 'reconcile';
+export type FunctionName =
+  | 'authorize'
+  | 'callback'
+  | 'connections'
+  | 'webhook'
+  | 'webhookWorker'
+  | 'healthSync'
+  | 'reconcile'
+  | 'outboxPublisher';
 
 export function functionIds(stack: RecallZoomConnectStack): Record<FunctionName, string> {
-  const { api, jobs } = stack;
+  const { api, jobs, outbox } = stack;
   return {
     authorize: logicalId(api.authorizeFunction),
     callback: logicalId(api.callbackFunction),
@@ -107,6 +115,7 @@ export function functionIds(stack: RecallZoomConnectStack): Record<FunctionName,
     webhookWorker: logicalId(jobs.webhookWorkerFunction),
     healthSync: logicalId(jobs.healthSyncFunction),
     reconcile: logicalId(jobs.reconcile.fn),
+    outboxPublisher: logicalId(outbox.fn),
   };
 }
 

@@ -57,6 +57,7 @@ const FUNCTION_NAMES: Record<FunctionName, string> = {
   webhookWorker: 'WebhookWorker',
   healthSync: 'HealthSync',
   reconcile: 'Reconcile',
+  outboxPublisher: 'OutboxPublisher',
 };
 
 /** The metric-math alarm's expression and the service metrics it reads, by id. */
@@ -101,7 +102,7 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
     for (const name of used) expect(METRIC_NAMES as readonly string[]).toContain(name);
   });
 
-  it('has the six service alarms and an Errors and a Throttles alarm per function, all named after the stack', () => {
+  it('has the seven service alarms and an Errors and a Throttles alarm per function, all named after the stack', () => {
     expect(Object.keys(alarms).sort()).toEqual(
       [
         'Test-CallbackErrorRate',
@@ -109,6 +110,7 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
         'Test-WebhookDeadLetters',
         'Test-HealthSyncDeadLetters',
         'Test-ReconcileDeadLetters',
+        'Test-OutboxDeadLetters',
         'Test-EventPublishFailed',
         ...Object.values(FUNCTION_NAMES).flatMap((name) => [`Test-${name}-Errors`, `Test-${name}-Throttles`]),
       ].sort(),
@@ -384,7 +386,7 @@ describe('reusing existing resources: an alarm topic and an app secret', () => {
     template.resourceCountIs('AWS::KMS::Key', 0);
     template.resourceCountIs('AWS::SNS::Subscription', 0);
     const alarms = Object.values(alarmsOf(template));
-    expect(alarms).toHaveLength(20);
+    expect(alarms).toHaveLength(23);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([alarmTopicArn]);
       expect(alarm.OKActions).toEqual([alarmTopicArn]);
@@ -406,8 +408,8 @@ describe('reusing existing resources: an alarm topic and an app secret', () => {
       .filter(({ statement }) => actionsOf(statement).includes('secretsmanager:GetSecretValue'))
       .flatMap(({ statement }) => resourcesOf(statement))
       .filter((resource) => JSON.stringify(resource).includes('prod/recall-zoom-connect'));
-    // One statement per function: all seven read the app secret.
-    expect(existingSecretArns).toHaveLength(7);
+    // One statement per function: all eight read the app secret.
+    expect(existingSecretArns).toHaveLength(8);
     for (const resource of existingSecretArns) {
       expect(stringsIn(resource).join('')).toMatch(/:secret:prod\/recall-zoom-connect-\?\?\?\?\?\?$/);
       expect(JSON.stringify(resource)).not.toContain('*');
