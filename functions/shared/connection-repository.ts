@@ -6,7 +6,16 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { type CapturedField, OUTBOX_PENDING, type OutboxEvent, outboxAck, outboxWrite, withOutbox } from './outbox.js';
+import {
+  type CapturedField,
+  OUTBOX_PENDING,
+  type OutboxEvent,
+  outboxAck,
+  outboxEntriesOf,
+  outboxSeqOf,
+  outboxWrite,
+  withOutbox,
+} from './outbox.js';
 import type { RecallCredential } from './recall-client.js';
 import { TABLE_SCHEMA } from './table-schema.js';
 import { zoomIdentityOf } from './zoom-identity.js';
@@ -347,7 +356,19 @@ export class ConnectionRepository {
   async acknowledgeOutbox(itemKey: Record<string, AttributeValue>, attributes: readonly string[], ifSeq?: number): Promise<boolean> {
     if (attributes.length === 0 && ifSeq === undefined) return true;
     try {
-      await this.client.send(new UpdateItemCommand({ TableName: this.tableName, Key: itemKey, ...outboxAck(attributes, ifSeq) }));
+      const { Attributes } = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: itemKey,
+          ...outboxAck(attributes, ifSeq),
+          ...(ifSeq === undefined ? { ReturnValues: 'ALL_NEW' as const } : {}),
+        }),
+      );
+      // Entries only: when they were the last, the item leaves the index too (unless one was added meanwhile).
+      const left = Attributes && outboxEntriesOf(Attributes);
+      if (ifSeq === undefined && left && left.entries.length === 0 && left.unreadable.length === 0) {
+        await this.acknowledgeOutbox(itemKey, [], outboxSeqOf(Attributes));
+      }
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;

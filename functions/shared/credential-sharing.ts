@@ -115,8 +115,12 @@ export interface ConnectFollowUpDeps {
   log: { info(message: string, fields: Record<string, unknown>): void };
 }
 
-/** Longest wait for, and hold of, an identity's lock in the follow-up (a callback may hold it for a conflict). */
-const FOLLOW_UP_LOCK_WAIT_MS = 3_000;
+/**
+ * Longest wait for, and hold of, an identity's lock in the follow-up. Short: a callback holds the lock only while it
+ * resolves a conflict, and a busy lock only means the entry is retried (the stream, then the sweep); a long wait
+ * would hold up every other entry behind it.
+ */
+const FOLLOW_UP_LOCK_WAIT_MS = 1_000;
 const FOLLOW_UP_LOCK_HOLD_MS = 10_000;
 
 /**

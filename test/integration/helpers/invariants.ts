@@ -87,10 +87,11 @@ export async function assertIdentityInvariants(
   userIds: readonly string[],
   options: IdentityInvariantOptions = {},
 ): Promise<IdentityState> {
-  // What the callback left to the outbox publisher (moving the identity's other records) is done first.
-  await settleOutbox(server);
   const recall = options.recall ?? server.sandboxRecall;
   const key = identityKey(identity, options.appKind ?? recall.behaviour.appKind);
+  // What the callbacks left to the outbox publisher (moving the identity's other records) is done first.
+  const ofIdentity = (await readConnectionRecords(server)).filter((record) => record.zoomIdentity === key);
+  await settleOutbox(server, [...userIds, ...ofIdentity.map((record) => record.userId)]);
   const credentials = credentialsOfIdentity(server, key, recall);
   const records = await readConnectionRecords(server);
   const identityRecords = records.filter((record) => record.zoomIdentity === key);
@@ -139,7 +140,8 @@ export async function assertIdentityInvariants(
  * Each event id is delivered once here, and every duplicate of an id (at least once) carries the same detail.
  */
 export async function assertTransitionsPublished(server: LocalServer, userIds: readonly string[]): Promise<void> {
-  const events = await busEvents(server);
+  await settleOutbox(server, userIds);
+  const events = await busEvents(server, userIds);
   const byId = new Map<string, string>();
   for (const { detail } of events) {
     const seen = byId.get(detail.eventId);
