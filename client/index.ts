@@ -3,6 +3,14 @@ import { type Connection, ConnectionSchema, ErrorBodySchema } from './connection
 import { type AwsSigningOptions, type RequestSigner, sigV4Signer } from './signing.js';
 
 export { CONNECTION_STATUSES, type Connection, ConnectionSchema, type ConnectionStatus } from './connection.js';
+export {
+  CONNECTION_EVENT_SOURCE,
+  CONNECTION_EVENT_TYPES,
+  type ConnectionEventDetail,
+  ConnectionEventDetailSchema,
+  type ConnectionEventType,
+  connectionEventDetailType,
+} from './events.js';
 export type { AwsCredentials, AwsCredentialsSource, AwsSigningOptions } from './signing.js';
 
 /**

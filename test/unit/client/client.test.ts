@@ -1,13 +1,18 @@
 import { decodeJwt } from 'jose';
 import { describe, expect, it, vi } from 'vitest';
 import {
+  CONNECTION_EVENT_SOURCE,
+  CONNECTION_EVENT_TYPES,
   CONNECTION_STATUSES,
   ConnectApiError,
+  ConnectionEventDetailSchema,
+  connectionEventDetailType,
   type ConnectClientOptions,
   createConnectClient,
 } from '../../../client/index.js';
 import { verifyConnectToken } from '../../../functions/shared/connect-token.js';
 import { CONNECTION_STATUSES as SERVICE_STATUSES } from '../../../functions/shared/connection-repository.js';
+import * as service from '../../../functions/shared/events.js';
 
 const API = 'https://abc123.execute-api.us-west-2.amazonaws.com';
 const SIGNING_KEY = 'a-64-character-signing-key-for-tests-0123456789abcdefghijklmnopq';
@@ -252,5 +257,34 @@ describe('disconnect', () => {
 describe('Connection schema', () => {
   it('knows exactly the statuses the service reports', () => {
     expect([...CONNECTION_STATUSES]).toEqual([...SERVICE_STATUSES]);
+  });
+});
+
+describe('lifecycle event schema', () => {
+  const detail: service.ConnectionEventDetail = {
+    schemaVersion: 1,
+    eventId: 'e-1:replaced',
+    type: 'replaced',
+    userId: 'user-42',
+    status: 'connected',
+    recallCredentialId: 'cred-2',
+    previousRecallCredentialId: 'cred-1',
+    zoomAccountId: null,
+    zoomUserId: 'zu-1',
+    occurredAt: '2026-12-06T18:00:00.000Z',
+    correlationId: 'corr-1',
+  };
+
+  it("reads exactly what the service publishes, the stable eventId included, with the service's names", () => {
+    expect(ConnectionEventDetailSchema.parse(service.ConnectionEventDetailSchema.parse(detail))).toEqual(detail);
+    expect([...CONNECTION_EVENT_TYPES]).toEqual([...service.CONNECTION_EVENT_TYPES]);
+    expect(CONNECTION_EVENT_SOURCE).toBe(service.EVENT_SOURCE);
+    for (const type of CONNECTION_EVENT_TYPES) expect(connectionEventDetailType(type)).toBe(service.detailTypeOf(type));
+  });
+
+  it('refuses a detail without its eventId, and drops fields a newer service may add', () => {
+    const { eventId: _, ...withoutId } = detail;
+    expect(ConnectionEventDetailSchema.safeParse(withoutId).success).toBe(false);
+    expect(ConnectionEventDetailSchema.parse({ ...detail, addedLater: true })).toEqual(detail);
   });
 });
