@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import * as z from 'zod/mini';
 import { CONNECTION_STATUSES, RELYING } from './connection-status.js';
-import { CONNECTION_EVENT_TYPES, type ConnectionEventDetail } from './events.js';
+import { CONNECTION_EVENT_TYPES, type ConnectionEventDetail } from './event-detail.js';
 import { TABLE_SCHEMA } from './table-schema.js';
 
 /**

@@ -275,7 +275,7 @@ describe('lifecycle event schema', () => {
     correlationId: 'corr-1',
   };
 
-  it("reads exactly what the service publishes, the stable eventId included, with the service's names", () => {
+  it('is the service schema itself (the stable eventId included), under the names the client exports', () => {
     expect(ConnectionEventDetailSchema.parse(service.ConnectionEventDetailSchema.parse(detail))).toEqual(detail);
     expect([...CONNECTION_EVENT_TYPES]).toEqual([...service.CONNECTION_EVENT_TYPES]);
     expect(CONNECTION_EVENT_SOURCE).toBe(service.EVENT_SOURCE);

@@ -24,6 +24,7 @@ import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
 import { FakeRecallFetch, credential, type RecordedRequest } from '../../helpers/fake-recall-fetch.js';
+import { bundleHandler } from '../../helpers/bundle.js';
 import { outboxEventsOf } from '../../helpers/outbox.js';
 import { type CapturedOutput, captureOutput, metricSum, metricsOf } from '../../helpers/output.js';
 
@@ -987,4 +988,16 @@ describe('GET /zoom/callback across a Recall API key rotation', () => {
     expect(output.text()).not.toContain(SECRETS.recallApiKey);
     expect(output.text()).not.toContain(rotated);
   });
+});
+
+describe('callback bundle', () => {
+  it('leaves the EventBridge client out of the deployed bundle: its events go through the outbox', async () => {
+    // Act: the stack's bundling settings (lib/constructs/service-function.ts)
+    const { included } = await bundleHandler('functions/callback/handler.ts');
+
+    // Assess
+    expect(included.some((path) => path.includes('functions/shared/outbox.ts'))).toBe(true);
+    expect(included.filter((path) => path.includes('@aws-sdk/client-eventbridge'))).toEqual([]);
+    expect(included.filter((path) => /functions\/shared\/(events|outbox-publisher)\.ts/.test(path))).toEqual([]);
+  }, 60_000);
 });
