@@ -176,7 +176,7 @@ export async function readConnectionRecords(server: LocalServer): Promise<Stored
     for await (const page of pages) {
       for (const item of page.Items ?? []) {
         const pk = item[TABLE_SCHEMA.partitionKey]?.S ?? '';
-        // A user item holding only a write-ahead note (`pendingSweep`) has no status: it is no connection.
+        // A user item without a status is no connection.
         if (!pk.startsWith('USER#') || item.status?.S === undefined) continue;
         records.push({
           userId: pk.slice('USER#'.length),
