@@ -38,6 +38,8 @@ const deps: OutboxPublisherDeps = {
   onPublished: (events) => count('EventsPublished', events),
 };
 
+/** Items one sweep run takes at most. */
+const SWEEP_MAX_ITEMS = 1_000;
 /** Stop starting new items this long before Lambda's timeout, so the sweep's summary is always returned. */
 const SAFETY_MARGIN_MS = 10_000;
 
@@ -61,6 +63,8 @@ async function publishOutbox(
   const remaining = context.getRemainingTimeInMillis?.() ?? 60_000;
   const summary = await sweepOutbox(deps, {
     minAgeMs: config.outboxSweepMinAgeSeconds * 1000,
+    // A backlog (the stream consumer down for a while) drains over a few runs; the deadline stops a slow one early.
+    maxItems: SWEEP_MAX_ITEMS,
     now: Date.now,
     deadlineMs: Date.now() + Math.max(0, remaining - SAFETY_MARGIN_MS),
   });
