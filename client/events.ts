@@ -5,7 +5,12 @@ import { CONNECTION_STATUSES } from './connection.js';
  * The lifecycle events the service puts on its EventBridge bus, for the product backend to react to (an
  * EventBridge rule on `source: ["recall-zoom-connect"]` targeting a queue or function of the product's).
  * The detail is versioned: a change that breaks consumers bumps `schemaVersion` and the detail-type suffix.
- * The lists are kept equal to the service's own by a unit test.
+ * This module is the one definition of the contract: the service publishes with it (it has no AWS SDK in it).
+ *
+ * Delivery is **at least once**: every status change is stored with its event in the same write, and the event is
+ * published until EventBridge has taken it, so an event can arrive more than once (never zero times). Every
+ * delivery of one change carries the same `eventId` and the same detail: apply an event once per `eventId`, and
+ * per user only when its `occurredAt` is not older than what you hold (a redelivery can come after a later event).
  */
 export const EVENT_SOURCE = 'recall-zoom-connect';
 
@@ -25,12 +30,14 @@ export const CONNECTION_EVENT_TYPES = [
 ] as const;
 export type ConnectionEventType = (typeof CONNECTION_EVENT_TYPES)[number];
 
-/**
- * One event's `detail`. Fields a newer service adds are dropped, so it never breaks an older consumer; `eventId`,
- * when present, identifies the event for de-duplication (a consumer may receive an event more than once).
- */
+/** One event's `detail`. Fields a newer service adds are dropped, so it never breaks an older consumer. */
 export const ConnectionEventDetailSchema = z.object({
   schemaVersion: z.literal(1),
+  /**
+   * Stable id of this event: the same on every delivery of one transition (a redelivery, a republish by the outbox
+   * sweep), different for every other event. Added to schema v1 compatibly; de-duplicate on it.
+   */
+  eventId: z.string(),
   type: z.enum(CONNECTION_EVENT_TYPES),
   userId: z.string(),
   status: z.enum(CONNECTION_STATUSES),
@@ -40,7 +47,6 @@ export const ConnectionEventDetailSchema = z.object({
   zoomUserId: z.nullable(z.string()),
   occurredAt: z.string(),
   correlationId: z.optional(z.string()),
-  eventId: z.optional(z.string()),
 });
 export type ConnectionEventDetail = z.infer<typeof ConnectionEventDetailSchema>;
 

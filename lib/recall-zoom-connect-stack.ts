@@ -8,6 +8,7 @@ import { EventsEndpoint } from './constructs/events-endpoint.js';
 import { LifecycleJobs, WEBHOOK_WORKER } from './constructs/lifecycle-jobs.js';
 import { LifecycleMessaging } from './constructs/lifecycle-messaging.js';
 import { Monitoring } from './constructs/monitoring.js';
+import { OutboxPublisher } from './constructs/outbox-publisher.js';
 import { StatefulResources } from './constructs/stateful-resources.js';
 
 export interface RecallZoomConnectStackProps extends StackProps {
@@ -25,6 +26,7 @@ export class RecallZoomConnectStack extends Stack {
   public readonly messaging: LifecycleMessaging;
   public readonly api: ConnectApi;
   public readonly jobs: LifecycleJobs;
+  public readonly outbox: OutboxPublisher;
   public readonly monitoring: Monitoring;
   /** Lifecycle events to the product's HTTPS endpoint, when `eventsEndpoint` is configured. */
   public readonly eventsEndpoint?: EventsEndpoint;
@@ -46,7 +48,6 @@ export class RecallZoomConnectStack extends Stack {
       secrets: this.state.secrets,
       signingKeySecret: this.state.signingKeySecret,
       stateKeySecret: this.state.stateKeySecret,
-      eventBus: this.messaging.eventBus,
       webhookQueue: this.messaging.webhookQueue,
     });
     this.jobs = new LifecycleJobs(this, 'Jobs', {
@@ -54,8 +55,15 @@ export class RecallZoomConnectStack extends Stack {
       zoomRedirectUri: this.api.zoomRedirectUri,
       table: this.state.table,
       recallApiKeySecret: this.state.secrets.recallApiKey,
-      eventBus: this.messaging.eventBus,
       webhookQueue: this.messaging.webhookQueue,
+    });
+
+    this.outbox = new OutboxPublisher(this, 'Outbox', {
+      config,
+      zoomRedirectUri: this.api.zoomRedirectUri,
+      table: this.state.table,
+      recallApiKeySecret: this.state.secrets.recallApiKey,
+      eventBus: this.messaging.eventBus,
     });
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
@@ -68,10 +76,12 @@ export class RecallZoomConnectStack extends Stack {
         WebhookWorker: this.jobs.webhookWorkerFunction,
         HealthSync: this.jobs.healthSyncFunction,
         Reconcile: this.jobs.reconcile.fn,
+        OutboxPublisher: this.outbox.fn,
       },
       webhookDeadLetterQueue: this.messaging.webhookDeadLetterQueue,
       healthSyncDeadLetterQueue: this.jobs.healthSyncDeadLetterQueue,
       reconcileDeadLetterQueue: this.jobs.reconcile.deadLetterQueue,
+      outboxDeadLetterQueue: this.outbox.deadLetterQueue,
     });
 
     if (config.eventsEndpoint) {
@@ -161,6 +171,11 @@ export class RecallZoomConnectStack extends Stack {
     new CfnOutput(this, 'EventBusArn', {
       description: 'ARN of the lifecycle event bus, for rules and IAM policies in the product account.',
       value: this.messaging.eventBus.eventBusArn,
+    });
+    new CfnOutput(this, 'OutboxDeadLetterQueueUrl', {
+      description:
+        'Lifecycle event batches the outbox publisher failed to publish for an hour (and sweep runs that never completed); the OutboxDeadLetters alarm fires. The events themselves wait in the table: fix the cause from the OutboxPublisher logs, then purge this queue; the sweep publishes what is waiting within 5 minutes.',
+      value: this.outbox.deadLetterQueue.queueUrl,
     });
     new CfnOutput(this, 'WebhookDeadLetterQueueUrl', {
       description:

@@ -13,12 +13,15 @@ import { sendJson } from './http-util.js';
  *
  * - `HealthSyncSchedule`: every `HEALTH_SYNC_INTERVAL_SECONDS`, and `POST /_local/health-sync` (the demo page, tests).
  * - `ReconcileSchedule`: on demand only, `POST /_local/reconcile[?fix=true]`.
+ * - `OutboxPublisherSchedule`: every 250 ms, and `POST /_local/outbox`: dynalite has no streams, so the outbox
+ *   publisher's sweep (with no minimum age) stands in for the table's stream.
  */
 
 export type ScheduledHandler = (event: ScheduledEvent, context: Context) => Promise<unknown>;
 
 export const HEALTH_SYNC_PATH = '/_local/health-sync';
 export const RECONCILE_PATH = '/_local/reconcile';
+export const OUTBOX_PATH = '/_local/outbox';
 
 export interface LocalScheduleOptions {
   handler: ScheduledHandler;
@@ -29,6 +32,8 @@ export interface LocalScheduleOptions {
   /** The function's timeout; past it the run fails. */
   lambdaTimeoutMs?: number;
   log?: (line: string) => void;
+  /** Log a tick skipped because the previous run is still going. @default true */
+  logSkips?: boolean;
 }
 
 export interface HealthSyncScheduleOptions extends LocalScheduleOptions {
@@ -46,6 +51,10 @@ export class HealthSyncError extends ScheduledRunError {
 
 export class ReconcileRunError extends ScheduledRunError {
   override readonly name = 'ReconcileRunError';
+}
+
+export class OutboxPublishError extends ScheduledRunError {
+  override readonly name = 'OutboxPublishError';
 }
 
 /** What differs between the scheduled functions: their route, their words, their error, their log line. */
@@ -146,7 +155,7 @@ export class LocalSchedule {
     if (this.#stopped || intervalSeconds === undefined) return;
     this.#timer = setTimeout(() => {
       if (this.#running) {
-        this.#options.log?.(`${this.#job.label}: the previous run is still in progress; skipping this one`);
+        if (this.#options.logSkips !== false) this.#options.log?.(`${this.#job.label}: the previous run is still in progress; skipping this one`);
         return this.#scheduleNext();
       }
       this.run().then(
@@ -275,6 +284,32 @@ export class ReconcileSchedule extends LocalSchedule {
     if (fix !== null && fix !== 'true' && fix !== 'false') return { refused: 'fix must be true or false.' };
     if (fix === 'true' && this.#fixRefusal) return { refused: this.#fixRefusal, status: 403 };
     return { run: () => this.run({ fix: fix === 'true' }) };
+  }
+}
+
+/** How often local mode publishes the outbox: events show at `/_local/events` within a second of their write. */
+export const LOCAL_OUTBOX_INTERVAL_SECONDS = 0.25;
+
+/**
+ * The outbox publisher, locally: the same function as on AWS, run as its sweep every 250 ms (its minimum age set to
+ * 0 by local mode) because dynalite has no stream to drive it. `run()` publishes what is waiting now (tests await it).
+ */
+export class OutboxPublisherSchedule extends LocalSchedule {
+  constructor(options: Omit<LocalScheduleOptions, 'intervalSeconds' | 'logSkips'>) {
+    super(
+      {
+        path: OUTBOX_PATH,
+        label: 'Outbox',
+        runName: 'the outbox publisher',
+        error: OutboxPublishError,
+        // Each event gets its own line from the bus; only failures are worth one here.
+        summarize: (result) => {
+          const failed = (result as { failed?: unknown } | null)?.failed;
+          return typeof failed === 'number' && failed > 0 ? `failed=${failed} (retried on the next run)` : '';
+        },
+      },
+      { ...options, intervalSeconds: LOCAL_OUTBOX_INTERVAL_SECONDS, logSkips: false },
+    );
   }
 }
 

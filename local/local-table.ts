@@ -53,17 +53,16 @@ export async function startLocalDynamoDb(): Promise<LocalDynamoDb> {
  */
 export async function createServiceTable(endpoint: string, tableName: string): Promise<void> {
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
-  const { partitionKey, zoomIdentityIndex, statusIndex } = TABLE_SCHEMA;
-  const indexes = [zoomIdentityIndex, statusIndex];
+  const { partitionKey, zoomIdentityIndex, statusIndex, outboxIndex } = TABLE_SCHEMA;
+  const indexes = [zoomIdentityIndex, statusIndex, outboxIndex];
   try {
     await client.send(
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: 'PAY_PER_REQUEST',
         AttributeDefinitions: [
-          { AttributeName: partitionKey, AttributeType: 'S' },
-          ...indexes.map((index) => ({ AttributeName: index.partitionKey, AttributeType: 'S' as const })),
-        ],
+          ...new Set([partitionKey, ...indexes.flatMap((index) => [index.partitionKey, index.sortKey])]),
+        ].map((name) => ({ AttributeName: name, AttributeType: 'S' as const })),
         KeySchema: [{ AttributeName: partitionKey, KeyType: 'HASH' }],
         GlobalSecondaryIndexes: indexes.map((index) => ({
           IndexName: index.name,

@@ -43,6 +43,12 @@ export const WEBHOOK_WORKER = {
   load: (): Promise<{ handler: SqsHandler }> => import('../functions/webhook-worker/handler.js'),
 };
 
+export const OUTBOX_PUBLISHER = {
+  functionName: 'outbox-publisher',
+  load: (): Promise<{ handler: ScheduledHandler }> =>
+    import('../functions/outbox-publisher/handler.js') as Promise<{ handler: ScheduledHandler }>,
+};
+
 export const HEALTH_SYNC = {
   functionName: 'health-sync',
   load: (): Promise<{ handler: ScheduledHandler }> => import('../functions/health-sync/handler.js'),

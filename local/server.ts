@@ -7,7 +7,14 @@ import { DemoPage } from './demo-page.js';
 import { LocalEventsDeliverer } from './events-endpoint.js';
 import { sendJson } from './http-util.js';
 import { LocalAws, LocalEventBus, LocalQueue } from './local-aws.js';
-import { HEALTH_SYNC_PATH, HealthSyncSchedule, RECONCILE_PATH, ReconcileSchedule } from './local-schedule.js';
+import {
+  HEALTH_SYNC_PATH,
+  HealthSyncSchedule,
+  OUTBOX_PATH,
+  OutboxPublisherSchedule,
+  RECONCILE_PATH,
+  ReconcileSchedule,
+} from './local-schedule.js';
 import {
   handlerEnvironment,
   LOCAL_DEFAULTS,
@@ -19,7 +26,7 @@ import {
   SANDBOX_RECALL_PATH,
 } from './local-settings.js';
 import { createServiceTable, LOCAL_AWS_CREDENTIALS, startLocalDynamoDb } from './local-table.js';
-import { HEALTH_SYNC, LAMBDA_ROUTES, RECONCILE, WEBHOOK_WORKER } from './routes.js';
+import { HEALTH_SYNC, LAMBDA_ROUTES, OUTBOX_PUBLISHER, RECONCILE, WEBHOOK_WORKER } from './routes.js';
 import { SandboxRecall, type SandboxRecallBehaviour } from './sandbox-recall.js';
 import { SandboxZoom } from './sandbox-zoom.js';
 import { registerServer } from './server-registry.js';
@@ -48,6 +55,8 @@ export interface LocalServerOptions {
   integrationTimeoutMs?: number;
   /** The webhook queue's redelivery: wait after a failed receive (default 1 s) and receives before the DLQ (5). */
   queue?: { retryDelayMs?: number; maxReceiveCount?: number };
+  /** Events the local bus keeps for `GET /_local/events` (default 100; tests that check every event keep more). */
+  eventCapacity?: number;
 }
 
 export interface LocalServer {
@@ -66,6 +75,8 @@ export interface LocalServer {
   healthSync: HealthSyncSchedule;
   /** Reconcile, on demand: `reconcile.run()` reports, `reconcile.run({ fix: true })` repairs. */
   reconcile: ReconcileSchedule;
+  /** The outbox publisher, every 250 ms; `outbox.run()` publishes what is waiting now. */
+  outbox: OutboxPublisherSchedule;
   dynamoDbEndpoint: string;
   close(): Promise<void>;
 }
@@ -182,6 +193,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     // one that repairs (`?fix=true`). Loaded one after the other, each with its own value, nothing else loading.
     const reconcileReport = await importWith({ RECONCILE_FIX: 'false' }, RECONCILE.load);
     const reconcileFix = await importWith({ RECONCILE_FIX: 'true' }, RECONCILE.loadSecondInstance);
+    // No stream locally: the publisher's sweep takes every waiting entry, however young.
+    const outboxPublisher = await importWith({ OUTBOX_SWEEP_MIN_AGE_SECONDS: '0' }, OUTBOX_PUBLISHER.load);
 
     const lambdaTimeoutMs = options.lambdaTimeoutMs ?? 25_000;
     const eventsDeliverer = settings.eventsEndpoint ? new LocalEventsDeliverer({ ...settings.eventsEndpoint, log }) : undefined;
@@ -197,7 +210,12 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         ...(options.queue?.retryDelayMs !== undefined ? { retryDelayMs: options.queue.retryDelayMs } : {}),
         ...(options.queue?.maxReceiveCount !== undefined ? { maxReceiveCount: options.queue.maxReceiveCount } : {}),
       }),
-      bus: new LocalEventBus({ name: settings.eventBusName, region: settings.recallRegion, log }),
+      bus: new LocalEventBus({
+        name: settings.eventBusName,
+        region: settings.recallRegion,
+        log,
+        ...(options.eventCapacity !== undefined ? { capacity: options.eventCapacity } : {}),
+      }),
     });
     cleanups.push(() => localAws.close());
     if (eventsDeliverer) {
@@ -230,6 +248,16 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       log,
     });
     cleanups.push(() => reconcile.stop());
+    const outbox = new OutboxPublisherSchedule({
+      handler: outboxPublisher.handler,
+      functionName: OUTBOX_PUBLISHER.functionName,
+      region: settings.recallRegion,
+      lambdaTimeoutMs,
+      log,
+    });
+    outbox.start();
+    // Stopped before the bus and the table go (cleanups run in reverse): a run in progress finishes first.
+    cleanups.push(() => outbox.stop());
 
     const sandboxesOnly = settings.recall.kind === 'sandbox' && settings.zoomIsSandbox;
     const demo = new DemoPage({
@@ -255,6 +283,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       async (req, res, pathname) => (eventsDeliverer ? eventsDeliverer.handle(req, res, pathname) : false),
       (req, res, pathname) => healthSync.handle(req, res, pathname),
       (req, res, pathname) => reconcile.handle(req, res, pathname),
+      (req, res, pathname) => outbox.handle(req, res, pathname),
       async (req, res, pathname) => {
         if (pathname !== SANDBOX_RECALL_PATH && !pathname.startsWith(`${SANDBOX_RECALL_PATH}/`)) return false;
         const origin = `http://${req.headers.host ?? `localhost:${port}`}`;
@@ -277,6 +306,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       eventsDeliverer,
       healthSync,
       reconcile,
+      outbox,
       dynamoDbEndpoint: dynamo.endpoint,
       close: closeAll,
     };
@@ -376,7 +406,7 @@ function banner({ settings, dynamoDbEndpoint }: LocalServer, dualStack: boolean)
     `  Recall:            ${recall}`,
     `  DynamoDB:          dynalite in memory at ${dynamoDbEndpoint}, table ${settings.tableName}`,
     `  Zoom webhook:      ${settings.apiBaseUrl}/zoom/webhook (queue ${settings.webhookQueueUrl}, DLQ at /_local/dlq)`,
-    `  Events:            bus ${settings.eventBusName}, last ones at ${settings.baseUrl}/_local/events`,
+    `  Events:            bus ${settings.eventBusName}, from the outbox every 250 ms (now: POST ${settings.baseUrl}${OUTBOX_PATH}), last ones at ${settings.baseUrl}/_local/events`,
     ...(settings.eventsEndpoint
       ? [
           `  Events endpoint:   POST ${redactQuery(settings.eventsEndpoint.url)} with header ${settings.eventsEndpoint.headerName}, ` +

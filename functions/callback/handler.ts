@@ -6,7 +6,6 @@ import { loadConfig, requireStateKey, requireTableName } from '../shared/config.
 import { ConnectionRepository } from '../shared/connection-repository.js';
 import { ConsumedStateRepository } from '../shared/consumed-state-repository.js';
 import { RequestError } from '../shared/errors.js';
-import { createEventPublisher } from '../shared/events.js';
 import { DynamoIdentityLock } from '../shared/identity-lock.js';
 import { type HttpResult, httpErrors, redirect } from '../shared/http.js';
 import { logger } from '../shared/logger.js';
@@ -29,7 +28,6 @@ const consumedStates = new ConsumedStateRepository(dynamoDb, tableName);
 const connections = new ConnectionRepository(dynamoDb, tableName);
 const lock = new DynamoIdentityLock(dynamoDb, tableName);
 const recall = createRecallClient(config, secrets);
-const events = createEventPublisher(config, logger, undefined, (failed) => count('EventPublishFailed', failed));
 
 /**
  * API Gateway gives up after 30 s and Lambda at its own timeout (25 s); the user must land on an outcome well before
@@ -76,7 +74,6 @@ async function callback(event: APIGatewayProxyEventV2, context: Context): Promis
       deadlineMs: now + Math.min(config.callbackDeadlineMs, remaining - SAFETY_MARGIN_MS),
       now: Date.now,
       log,
-      events,
       onConflictResolved: () => count('ConflictResolved'),
       onOutcomeUnknown: () => count('RecallOutcomeUnknown'),
     },

@@ -5,7 +5,6 @@ import { loadConfig, requireTableName } from '../shared/config.js';
 import { type Connection, ConnectionRepository } from '../shared/connection-repository.js';
 import { disconnectUser } from '../shared/disconnect.js';
 import { RequestError } from '../shared/errors.js';
-import { createEventPublisher } from '../shared/events.js';
 import { type HttpResult, httpErrors, json } from '../shared/http.js';
 import { logger } from '../shared/logger.js';
 import { count, flushMetrics } from '../shared/metrics.js';
@@ -22,7 +21,6 @@ const tableName = requireTableName(config);
 const secrets = new SecretStore(config, sdkSecretReader(getSecretsManager));
 const connections = new ConnectionRepository(dynamoDb, tableName);
 const recall = createRecallClient(config, secrets);
-const events = createEventPublisher(config, logger, undefined, (failed) => count('EventPublishFailed', failed));
 
 /** The product backend reads (`GET`) or ends (`DELETE`) a user's connection. IAM-authorized on AWS. */
 async function connectionsApi(event: APIGatewayProxyEventV2, context: Context): Promise<HttpResult> {
@@ -39,7 +37,7 @@ async function connectionsApi(event: APIGatewayProxyEventV2, context: Context): 
       // Before any write: with no usable Recall key the record would end but its credential stay behind. The
       // error middleware answers 503 and the product can simply try again.
       await secrets.recallApiKey();
-      const ended = await disconnectUser(userId, { connections, recall, now: Date.now, events, log: logger });
+      const ended = await disconnectUser(userId, { connections, recall, now: Date.now });
       if (!ended) return json(404, { error: 'No connection for this user.' });
       logger.info('Connection ended', { recallCredentialId: ended.recallCredentialId, status: ended.status });
       return json(200, view(ended));

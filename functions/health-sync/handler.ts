@@ -3,7 +3,6 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { dynamoDb, getSecretsManager } from '../shared/clients.js';
 import { loadConfig, requireTableName } from '../shared/config.js';
 import { ConnectionRepository } from '../shared/connection-repository.js';
-import { createEventPublisher } from '../shared/events.js';
 import { type HealthSyncSummary, syncCredentialHealth } from '../shared/health-sync.js';
 import { logger } from '../shared/logger.js';
 import { count, flushMetrics } from '../shared/metrics.js';
@@ -19,7 +18,6 @@ const tableName = requireTableName(config);
 const secrets = new SecretStore(config, sdkSecretReader(getSecretsManager));
 const connections = new ConnectionRepository(dynamoDb, tableName);
 const recall = createRecallClient(config, secrets);
-const events = createEventPublisher(config, logger, undefined, (failed) => count('EventPublishFailed', failed));
 
 /** Stop starting new work this long before Lambda's timeout, so the summary is always logged and returned. */
 const SAFETY_MARGIN_MS = 10_000;
@@ -33,7 +31,6 @@ async function healthSync(_event: ScheduledEvent, context: Context): Promise<Hea
   const summary = await syncCredentialHealth({
     recall,
     connections,
-    events,
     oauthAppId: config.recallOAuthAppId,
     now: Date.now,
     deadlineMs: Date.now() + Math.max(0, remaining - SAFETY_MARGIN_MS),

@@ -1,14 +1,8 @@
 import { type AuthorizationSettings, beginZoomAuthorization } from './authorization.js';
 import { bindingCookieName, bindingCookiePath, bindingCookies, clearedBindingCookie, readCookie } from './browser-binding.js';
-import { type CredentialStore, type ExchangeResult, exchangeCodeForCredential, isNewCredential } from './connect.js';
-import type { Connection, ConnectionRepository } from './connection-repository.js';
-import {
-  markDeletedCredentials,
-  RELYING,
-  releaseCredentialIfUnused,
-  repointSharers,
-  type StatusWriter,
-} from './credential-sharing.js';
+import { type CredentialStore, type ExchangeResult, exchangeCodeForCredential } from './connect.js';
+import type { ConnectionRepository } from './connection-repository.js';
+import { markDeletedCredentials, type StatusWriter } from './credential-sharing.js';
 import type { ConsumedStateRepository } from './consumed-state-repository.js';
 import { sha256Hex } from './crypto.js';
 import {
@@ -19,10 +13,8 @@ import {
   type OutcomeReason,
   RequestError,
 } from './errors.js';
-import { type ConnectionEventDetail, connectionEvent, type EventPublisher, publishQuietly } from './events.js';
 import type { IdentityLock } from './identity-lock.js';
 import { type OAuthState, type OpenedOAuthState, openAnyOAuthState, openOAuthState } from './oauth-state.js';
-import type { RecallCredential } from './recall-client.js';
 import { allowedReturnUrl, type ConnectOutcome, withOutcome } from './return-url.js';
 import type { RotatingKeys } from './secrets.js';
 import { zoomIdentityOf } from './zoom-identity.js';
@@ -50,11 +42,11 @@ export interface CallbackDeps {
    * older than that.
    */
   stateKeys: (options?: { maxAgeMs?: number }) => Promise<RotatingKeys>;
-  connections: Pick<
-    ConnectionRepository,
-    'recordConnected' | 'recordUnhealthy' | 'listByZoomIdentity' | 'repoint' | 'markPendingSweep' | 'clearPendingSweep'
-  > &
-    StatusWriter;
+  /**
+   * The records. Each status write carries its lifecycle event in the same write (the outbox); the outbox
+   * publisher puts it on the bus and moves the identity's other records, so this flow never calls EventBridge.
+   */
+  connections: Pick<ConnectionRepository, 'recordConnected' | 'recordUnhealthy' | 'listByZoomIdentity'> & StatusWriter;
   recall: CredentialStore;
   /** Serializes conflict resolution per Zoom identity (`LOCK#<identity>` in the table). */
   lock: IdentityLock;
@@ -66,8 +58,6 @@ export interface CallbackDeps {
   deadlineMs: number;
   now: () => number;
   log: CallbackLog;
-  /** Lifecycle events, published after the records are written; best effort. */
-  events: EventPublisher;
   /** Told of each conflicting credential set the connect module resolved (for metrics). */
   onConflictResolved?: (info: { key: 'account_id' | 'user_id'; deleted: number; adopted: boolean; foundBy: 'records' | 'list' }) => void;
   /** Told when a create's outcome was unknown and the module had to find out (for metrics). */
@@ -168,15 +158,6 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
     return { location: withOutcome(state.returnTo, { zoom_connect: 'denied' }), cookies, outcome: 'denied', correlationId };
   }
 
-  // Records marked unhealthy before their credentials were deleted (the write-ahead step); their `unhealthy` events
-  // go out only when this attempt ends without moving them onto a new credential.
-  const retired: Connection[] = [];
-  const publishRetired = () =>
-    publishQuietly(
-      deps.events,
-      retired.map((record) => connectionEvent('unhealthy', record, record.updatedAt, { correlationId })),
-      deps.log,
-    );
   let result: ExchangeResult;
   try {
     result = await exchangeCodeForCredential(
@@ -198,10 +179,12 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
           ),
         recordedCredentialsOf: async (zoomIdentity) =>
           (await deps.connections.listByZoomIdentity(zoomIdentity)).map((record) => record.recallCredentialId),
+        // The write-ahead step: records on the credentials about to be deleted turn `unhealthy` (each with its
+        // event), so none stays `connected` on a deleted credential; the connect's follow-up moves them onto the
+        // new one.
         beforeRetire: async (zoomIdentity, credentialIds) => {
-          await deps.connections.markPendingSweep(state.userId, zoomIdentity);
           const now = new Date(deps.now()).toISOString();
-          retired.push(...(await markDeletedCredentials(zoomIdentity, credentialIds, deps.connections, now)));
+          await markDeletedCredentials(zoomIdentity, credentialIds, deps.connections, now, correlationId);
         },
         events: {
           onConflict: (info) => {
@@ -216,12 +199,10 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
       },
     );
   } catch (error) {
-    await publishRetired();
     return fail(logFailure(error, deps.log));
   }
 
   if (result.outcome === 'reauthorize') {
-    await publishRetired();
     if (state.reauthCount >= 1) {
       // Once back at Zoom is enough: a second round would only hide a real problem behind redirects.
       const reason = result.cause === 'outcome_unknown' ? 'recall_unavailable' : 'code_rejected';
@@ -243,11 +224,11 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
   }
 
   if (result.credential.status === 'unhealthy') {
-    // Recall returned a credential whose Zoom tokens it cannot use: recorded as what it is, never as connected.
+    // Recall returned a credential whose Zoom tokens it cannot use: recorded as what it is, never as connected. Its
+    // `unhealthy` event rides on the same write (the outbox), like every other transition's.
     try {
       const now = new Date(deps.now()).toISOString();
-      const recorded = await deps.connections.recordUnhealthy(state.userId, result.credential, deps.oauthAppId, now, state.startedAtMs);
-      if (recorded) await publishQuietly(deps.events, [connectionEvent('unhealthy', recorded, now, { correlationId })], deps.log);
+      await deps.connections.recordUnhealthy(state.userId, result.credential, deps.oauthAppId, now, state.startedAtMs, correlationId);
       deps.log.warn('Recall returned the credential as unhealthy', { recallCredentialId: result.credential.id, reason: 'credential_unhealthy' });
       return fail('credential_unhealthy');
     } catch (error) {
@@ -271,7 +252,6 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
       correlationId,
     };
   } catch (error) {
-    await publishRetired();
     return fail(logFailure(error, deps.log));
   } finally {
     await result.lease?.release().catch((error: unknown) => deps.log.warn('Could not release an identity lock; its lease will run out', { error }));
@@ -288,82 +268,30 @@ function logFailure(error: unknown, log: CallbackLog): OutcomeReason {
 }
 
 /**
- * Records the user's connection (unless a newer attempt of theirs already did), moves other users of the same Zoom
- * identity onto the credential that replaced theirs, releases the user's previous credential when they moved to
- * another Zoom identity, and publishes `connected` (and `replaced` for every record that moved to this credential).
+ * Records the user's connection (unless a newer attempt of theirs already did) in one conditional write that also
+ * holds its `connected` event (and, when it replaced a credential the record relied on, `replaced`). What a connect
+ * leaves to do, moving the identity's other records onto this credential and releasing one the user left on another
+ * Zoom identity, is the outbox publisher's follow-up (`followUpConnect`): it costs the user no wait.
  * @returns false when a newer attempt's record stays (this older attempt changes nothing)
  */
 async function recordConnection(
-  state: Pick<OAuthState, 'userId' | 'correlationId' | 'reauthCount' | 'startedAtMs'>,
+  state: Pick<OAuthState, 'userId' | 'correlationId' | 'startedAtMs'>,
   result: Extract<ExchangeResult, { outcome: 'connected' }>,
   deps: CallbackDeps,
 ): Promise<boolean> {
-  const { userId, correlationId } = state;
-  const { credential, replacedCredentialIds } = result;
   const now = new Date(deps.now()).toISOString();
-  const identity = zoomIdentityOf(credential);
   // The attempt's start (ms, sealed in it) orders a user's attempts: of two begun in the same second, the newer wins.
-  const recorded = await deps.connections.recordConnected(userId, credential, deps.oauthAppId, now, state.startedAtMs);
-  const previous = recorded.status === 'recorded' ? recorded.previous : undefined;
-  const pendingSweep = recorded.status === 'recorded' ? recorded.pendingSweep : undefined;
-  const current = {
-    userId,
-    status: 'connected' as const,
-    recallCredentialId: credential.id,
-    zoomAccountId: credential.account_id ?? null,
-    zoomUserId: credential.user_id ?? null,
-  };
-  const events: ConnectionEventDetail[] = [];
-  if (recorded.status === 'recorded') {
-    events.push(connectionEvent('connected', current, now, { correlationId }));
-    // A product that stored the user's previous credential id learns it is gone; after a revoke or a disconnect it
-    // already has (the `revoked` / `disconnected` event), so only a record still relying on it counts.
-    if (previous && previous.recallCredentialId !== credential.id && RELYING.has(previous.status)) {
-      events.push(
-        connectionEvent('replaced', current, now, {
-          previousRecallCredentialId: previous.recallCredentialId,
-          correlationId,
-        }),
-      );
-    }
-  }
-  const replacedOwn = previous?.zoomIdentity === identity && previous.recallCredentialId !== credential.id;
-  // Skipped when Recall updated an existing credential in place and nothing else says a record may be stale. A new
-  // credential means the identity had none a moment ago: its records, if any, are on a deleted one (a conflict
-  // resolution that spent the code or died after its delete, whoever started it), so they move onto this one. A
-  // superseded attempt leaves its user's record to the newer attempt, but the identity's other records still
-  // belong on the identity's one live credential.
-  const sweep =
-    replacedCredentialIds.length > 0 ||
-    result.adopted ||
-    state.reauthCount > 0 ||
-    replacedOwn ||
-    pendingSweep === identity ||
-    isNewCredential(credential, deps.now());
-  if (sweep) {
-    const moved = await repointSharers(userId, identity, credential, deps.oauthAppId, deps.connections, now);
-    if (moved.length > 0) deps.log.info('Moved users of the same Zoom identity to the new credential', { moved: moved.length });
-    for (const { connection, previousRecallCredentialId } of moved) {
-      events.push(connectionEvent('replaced', connection, now, { previousRecallCredentialId, correlationId }));
-    }
-  }
-  // Another identity's unfinished move has no credential to move onto: its records were marked unhealthy first.
-  if (pendingSweep) await deps.connections.clearPendingSweep(userId, pendingSweep);
-  // Its credential is otherwise left alone: another user of the identity may be recording it this moment; if
-  // nobody does, reconcile finds it as an orphan once it is old enough.
-  if (recorded.status === 'superseded') {
-    await publishQuietly(deps.events, events, deps.log);
-    return false;
-  }
-  // Published before the old credential is released: the records are written, and a failed delete must not lose
-  // the news of them.
-  await publishQuietly(deps.events, events, deps.log);
-  // A disconnected or revoked record's credential was already released (or deleted by the deauthorization).
-  if (previous && previous.zoomIdentity !== identity && RELYING.has(previous.status)) {
-    const deleted = await releaseCredentialIfUnused(previous, deps.connections, deps.recall);
-    deps.log.info('User switched Zoom identity', { previousCredentialId: previous.recallCredentialId, deleted });
-  }
-  return true;
+  const recorded = await deps.connections.recordConnected(
+    state.userId,
+    result.credential,
+    deps.oauthAppId,
+    now,
+    state.startedAtMs,
+    state.correlationId,
+  );
+  // A superseded attempt's credential is left alone: another user of the identity may be recording it this moment;
+  // if nobody does, reconcile finds it as an orphan once it is old enough.
+  return recorded.status === 'recorded';
 }
 
 /**

@@ -62,8 +62,10 @@ const EnvSchema = z.object({
   ZOOM_WEBHOOK_SECRET_TOKEN: optionalNonEmpty(),
   CONNECT_SIGNING_KEY: optionalNonEmpty(),
   STATE_ENCRYPTION_KEY: optionalNonEmpty(),
-  /** The EventBridge bus lifecycle events go to; unset means events are only logged. */
+  /** The EventBridge bus lifecycle events go to (the outbox publisher is the only function given it). */
   EVENT_BUS_NAME: optionalNonEmpty(),
+  /** Outbox sweep: entries waiting this long are republished (the stream normally takes them within a second). */
+  OUTBOX_SWEEP_MIN_AGE_SECONDS: bounded(180, 0, 3_600),
   /** The SQS queue verified Zoom webhooks are handed to (webhook function only). */
   WEBHOOK_QUEUE_URL: z.optional(z.url()),
   SECRETS_CACHE_SECONDS: seconds(300),
@@ -120,6 +122,7 @@ export interface ServiceConfig {
         stateKey?: string;
       };
   eventBusName?: string;
+  outboxSweepMinAgeSeconds: number;
   webhookQueueUrl?: string;
   secretsCacheSeconds: number;
   oauthStateTtlSeconds: number;
@@ -179,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     ...(e.EVENT_BUS_NAME ? { eventBusName: e.EVENT_BUS_NAME } : {}),
     ...(e.WEBHOOK_QUEUE_URL ? { webhookQueueUrl: e.WEBHOOK_QUEUE_URL } : {}),
     secretsCacheSeconds: e.SECRETS_CACHE_SECONDS,
+    outboxSweepMinAgeSeconds: e.OUTBOX_SWEEP_MIN_AGE_SECONDS,
     oauthStateTtlSeconds: e.OAUTH_STATE_TTL_SECONDS,
     connectTokenMaxTtlSeconds: e.CONNECT_TOKEN_MAX_TTL_SECONDS,
     ...(installLanding ? { installLandingUrl: installLanding.href } : {}),
@@ -252,4 +256,16 @@ export function requireStateKey(config: Pick<ServiceConfig, 'secrets'>, step: 'a
     `${variable} is required: the ${step} step ${step === 'authorize' ? 'seals each connect attempt in its cookie' : 'opens the connect attempt sealed in its cookie'} with that key.`,
     { fields: [variable] },
   );
+}
+
+/**
+ * The lifecycle bus, for the outbox publisher: without it no event can go anywhere, so its absence fails the cold
+ * start (the entries wait in the table meanwhile).
+ * @throws MisconfiguredError naming EVENT_BUS_NAME
+ */
+export function requireEventBusName(config: Pick<ServiceConfig, 'eventBusName'>): string {
+  if (config.eventBusName) return config.eventBusName;
+  throw new MisconfiguredError('EVENT_BUS_NAME is required: this function publishes lifecycle events to that bus.', {
+    fields: ['EVENT_BUS_NAME'],
+  });
 }

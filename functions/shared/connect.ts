@@ -290,15 +290,6 @@ function isFresh(credential: RecallCredential, nowMs: number): boolean {
   return credential.status !== 'unhealthy' && ageMs(credential, nowMs) < FRESH_CREDENTIAL_MS;
 }
 
-/**
- * Whether Recall made this credential just now rather than updating an older one in place: then no credential of
- * its identity existed a moment ago, and records of the identity (left on a deleted one by a conflict resolution
- * that never finished) must be moved onto it. Without a readable `created_at`, assume it was.
- */
-export function isNewCredential(credential: RecallCredential, nowMs: number): boolean {
-  return ageMs(credential, nowMs) < FRESH_CREDENTIAL_MS;
-}
-
 /** Age by Recall's `created_at`; 0 when it is missing or unreadable. */
 function ageMs(credential: RecallCredential, nowMs: number): number {
   const createdAt = credential.created_at ? Date.parse(credential.created_at) : Number.NaN;

@@ -6,12 +6,23 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import {
+  type CapturedField,
+  OUTBOX_PENDING,
+  type OutboxEvent,
+  outboxAck,
+  outboxEntriesOf,
+  outboxSeqOf,
+  outboxWrite,
+  withOutbox,
+} from './outbox.js';
 import type { RecallCredential } from './recall-client.js';
 import { TABLE_SCHEMA } from './table-schema.js';
 import { zoomIdentityOf } from './zoom-identity.js';
 
-export const CONNECTION_STATUSES = ['connected', 'revoked', 'unhealthy', 'disconnected'] as const;
-export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
+import { CONNECTION_STATUSES, type ConnectionStatus } from './connection-status.js';
+
+export { CONNECTION_STATUSES, type ConnectionStatus } from './connection-status.js';
 
 /** Which product user is connected to which Recall credential, for which Zoom identity. */
 export interface Connection {
@@ -36,12 +47,8 @@ const PK = TABLE_SCHEMA.partitionKey;
  * in epoch seconds, which any ms value passes): orders the attempts of one user, strictly.
  */
 const ATTEMPT_VERSION = 'attemptVersion';
-/** A conflict resolution's unfinished move of the identity's other records (see `markPendingSweep`). */
-const PENDING_SWEEP = 'pendingSweep';
 
-export type RecordResult =
-  | { status: 'recorded'; previous?: Connection; pendingSweep?: string }
-  | { status: 'superseded' };
+export type RecordResult = { status: 'recorded'; previous?: Connection } | { status: 'superseded' };
 const key = (userId: string): Record<string, AttributeValue> => ({ [PK]: { S: `USER#${userId}` } });
 const nullable = (value: string | null | undefined): AttributeValue => (value ? { S: value } : { NULL: true });
 
@@ -72,9 +79,9 @@ export class ConnectionRepository {
    * Records that `userId` is connected through `credential`, unless a newer attempt of the same user already wrote
    * the record: attempts are ordered by `attemptVersion` (when the attempt began), and an older one never
    * overwrites a newer one, however late it finishes.
-   * @returns the record it replaced, if any (so the caller can clean up a credential nobody uses any more) and the
-   *   Zoom identity of a conflict resolution of this user's that may not have finished (`pendingSweep`); or
-   *   `superseded` when a newer attempt's record stays
+   * The same write holds the `connected` outbox entry, which copies what the record was before (its credential,
+   * status and identity) so that the publisher can tell a `replaced` and release a credential left behind.
+   * @returns the record it replaced, if any; or `superseded` when a newer attempt's record stays (nothing written)
    */
   recordConnected(
     userId: string,
@@ -82,13 +89,15 @@ export class ConnectionRepository {
     oauthAppId: string,
     now: string,
     attemptVersion = 0,
+    correlationId?: string,
   ): Promise<RecordResult> {
-    return this.#record('connected', userId, credential, oauthAppId, now, attemptVersion);
+    return this.#record('connected', userId, credential, oauthAppId, now, attemptVersion, correlationId);
   }
 
   /**
    * Records that `userId` authorized `credential` but Recall holds it `unhealthy` (its Zoom tokens do not work):
    * the same write as `recordConnected`, in status `unhealthy`, so nothing relies on it as a working connection.
+   * The same write holds its `unhealthy` outbox entry.
    * @returns the record written, or `undefined` when a newer attempt's record stays
    */
   async recordUnhealthy(
@@ -97,8 +106,9 @@ export class ConnectionRepository {
     oauthAppId: string,
     now: string,
     attemptVersion: number,
+    correlationId?: string,
   ): Promise<Connection | undefined> {
-    const result = await this.#record('unhealthy', userId, credential, oauthAppId, now, attemptVersion);
+    const result = await this.#record('unhealthy', userId, credential, oauthAppId, now, attemptVersion, correlationId);
     if (result.status === 'superseded') return undefined;
     return {
       userId,
@@ -120,14 +130,33 @@ export class ConnectionRepository {
     oauthAppId: string,
     now: string,
     attemptVersion: number,
+    correlationId: string | undefined,
   ): Promise<RecordResult> {
+    const identity = zoomIdentityOf(credential);
+    const event: OutboxEvent = {
+      type: status,
+      userId,
+      status,
+      recallCredentialId: credential.id,
+      zoomAccountId: credential.account_id ?? null,
+      zoomUserId: credential.user_id ?? null,
+      occurredAt: now,
+      ...(correlationId ? { correlationId } : {}),
+    };
+    // The event rides on the same write. A `connected` one also copies what the record was before (a credential it
+    // replaced, an identity it left) from the old item by the write itself, so no read comes first; an `unhealthy`
+    // one is only that (nothing relies on its credential, so there is nothing to follow up).
+    const outbox =
+      status === 'connected'
+        ? outboxWrite({ ...event, zoomIdentity: identity, oauthAppId }, ['priorRecallCredentialId', 'priorStatus', 'priorZoomIdentity'])
+        : outboxWrite(event);
     const values: Record<string, AttributeValue> = {
       ':userId': { S: userId },
       ':connected': { S: status },
       ':cred': { S: credential.id },
       ':account': nullable(credential.account_id),
       ':zoomUser': nullable(credential.user_id),
-      ':identity': { S: zoomIdentityOf(credential) },
+      ':identity': { S: identity },
       ':app': { S: oauthAppId },
       ':now': { S: now },
       ':attempt': { N: String(attemptVersion) },
@@ -137,62 +166,31 @@ export class ConnectionRepository {
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: key(userId),
-          UpdateExpression:
-            'SET userId = :userId, #status = :connected, recallCredentialId = :cred, zoomAccountId = :account, ' +
-            'zoomUserId = :zoomUser, #identity = :identity, oauthAppId = :app, connectedAt = :now, updatedAt = :now, ' +
-            '#attempt = :attempt',
+          ...withOutbox(
+            {
+              set: [
+                'userId = :userId, #status = :connected, recallCredentialId = :cred, zoomAccountId = :account',
+                'zoomUserId = :zoomUser, #identity = :identity, oauthAppId = :app, connectedAt = :now, updatedAt = :now',
+                '#attempt = :attempt',
+              ],
+              names: {
+                '#status': 'status',
+                '#identity': TABLE_SCHEMA.zoomIdentityIndex.partitionKey,
+                '#attempt': ATTEMPT_VERSION,
+              },
+              values,
+            },
+            outbox,
+          ),
           ConditionExpression: 'attribute_not_exists(#attempt) OR #attempt < :attempt',
-          ExpressionAttributeNames: {
-            '#status': 'status',
-            '#identity': TABLE_SCHEMA.zoomIdentityIndex.partitionKey,
-            '#attempt': ATTEMPT_VERSION,
-          },
-          ExpressionAttributeValues: values,
           ReturnValues: 'ALL_OLD',
         }),
       );
       const previous = Attributes && fromItem(Attributes);
-      const pendingSweep = Attributes?.[PENDING_SWEEP]?.S;
-      return { status: 'recorded', ...(previous ? { previous } : {}), ...(pendingSweep ? { pendingSweep } : {}) };
+      return { status: 'recorded', ...(previous ? { previous } : {}) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return { status: 'superseded' };
       throw error;
-    }
-  }
-
-  /**
-   * Notes on the user's own item, before a conflict resolution deletes the old credentials of `zoomIdentity`, that
-   * the identity's other records must be moved once a new credential exists. The user's next record write returns
-   * it (`pendingSweep`), so a crash between the delete and the move is finished by that user's next attempt. On a
-   * user with no record yet, the item holds only this note: no read treats it as a connection.
-   */
-  async markPendingSweep(userId: string, zoomIdentity: string): Promise<void> {
-    await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.tableName,
-        Key: key(userId),
-        UpdateExpression: 'SET #sweep = :identity',
-        ExpressionAttributeNames: { '#sweep': PENDING_SWEEP },
-        ExpressionAttributeValues: { ':identity': { S: zoomIdentity } },
-      }),
-    );
-  }
-
-  /** Removes the note once the identity's records were moved (only if it still names that identity). */
-  async clearPendingSweep(userId: string, zoomIdentity: string): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: key(userId),
-          UpdateExpression: 'REMOVE #sweep',
-          ConditionExpression: '#sweep = :identity',
-          ExpressionAttributeNames: { '#sweep': PENDING_SWEEP },
-          ExpressionAttributeValues: { ':identity': { S: zoomIdentity } },
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
   }
 
@@ -240,22 +238,42 @@ export class ConnectionRepository {
    * a record changed meanwhile (reconnected, disconnected) is left alone.
    * @returns whether the record was moved
    */
-  async repoint(userId: string, fromCredentialId: string, to: RecallCredential, now: string): Promise<boolean> {
+  async repoint(
+    userId: string,
+    fromCredentialId: string,
+    to: Pick<RecallCredential, 'id'>,
+    now: string,
+    correlationId?: string,
+  ): Promise<boolean> {
+    const event: OutboxEvent = {
+      type: 'replaced',
+      userId,
+      status: 'connected',
+      recallCredentialId: to.id,
+      previousRecallCredentialId: fromCredentialId,
+      occurredAt: now,
+      ...(correlationId ? { correlationId } : {}),
+    };
     try {
       await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: key(userId),
-          UpdateExpression: 'SET #cred = :to, #status = :connected, #updated = :now',
+          ...withOutbox(
+            {
+              set: ['#cred = :to, #status = :connected, #updated = :now'],
+              names: { '#cred': 'recallCredentialId', '#status': 'status', '#updated': 'updatedAt' },
+              values: {
+                ':to': { S: to.id },
+                ':from': { S: fromCredentialId },
+                ':connected': { S: 'connected' },
+                ':unhealthy': { S: 'unhealthy' },
+                ':now': { S: now },
+              },
+            },
+            outboxWrite(event, ZOOM_IDS),
+          ),
           ConditionExpression: '#cred = :from AND #status IN (:connected, :unhealthy)',
-          ExpressionAttributeNames: { '#cred': 'recallCredentialId', '#status': 'status', '#updated': 'updatedAt' },
-          ExpressionAttributeValues: {
-            ':to': { S: to.id },
-            ':from': { S: fromCredentialId },
-            ':connected': { S: 'connected' },
-            ':unhealthy': { S: 'unhealthy' },
-            ':now': { S: now },
-          },
         }),
       );
       return true;
@@ -276,6 +294,7 @@ export class ConnectionRepository {
     credentialId: string,
     now: string,
     fromStatuses?: readonly ConnectionStatus[],
+    options: { correlationId?: string } = {},
   ): Promise<Connection | undefined> {
     const names: Record<string, string> = { '#cred': 'recallCredentialId', '#status': 'status', '#updated': 'updatedAt' };
     const values: Record<string, AttributeValue> = {
@@ -291,12 +310,13 @@ export class ConnectionRepository {
       });
       condition += ` AND #status IN (${placeholders.join(', ')})`;
     }
-    return this.#conditionalUpdate(userId, {
-      UpdateExpression: 'SET #status = :status, #updated = :now',
-      ConditionExpression: condition,
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    });
+    // Back to `connected` is only ever Recall reporting the credential healthy again.
+    const event = eventOf(status === 'connected' ? 'healthy_again' : status, userId, status, credentialId, now, options);
+    return this.#conditionalUpdate(
+      userId,
+      withOutbox({ set: ['#status = :status, #updated = :now'], names, values }, outboxWrite(event, ZOOM_IDS)),
+      condition,
+    );
   }
 
   /**
@@ -319,13 +339,17 @@ export class ConnectionRepository {
       values[':cutoff'] = { S: options.connectedNoLaterThan };
       condition += ' AND #connectedAt <= :cutoff';
     }
-    const scrub = options.scrubZoomData ? ` ${scrubExpression(names)}` : '';
-    return this.#conditionalUpdate(userId, {
-      UpdateExpression: `SET #status = :revoked, #updated = :now${scrub}`,
-      ConditionExpression: condition,
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    });
+    const event = eventOf('revoked', userId, 'revoked', credentialId, now);
+    // Scrubbed, the event carries no Zoom ids either (null); kept, it carries the record's.
+    const outbox = options.scrubZoomData
+      ? outboxWrite({ ...event, zoomAccountId: null, zoomUserId: null })
+      : outboxWrite(event, ZOOM_IDS);
+    const remove = options.scrubZoomData ? scrubActions(names) : [];
+    return this.#conditionalUpdate(
+      userId,
+      withOutbox({ set: ['#status = :revoked, #updated = :now'], remove, names, values }, outbox),
+      condition,
+    );
   }
 
   /**
@@ -356,26 +380,90 @@ export class ConnectionRepository {
       values[':cutoff'] = { S: options.connectedNoLaterThan };
       condition += ' AND #connectedAt <= :cutoff';
     }
-    return this.#conditionalUpdate(userId, {
-      UpdateExpression: `SET #updated = :now ${scrubExpression(names)}`,
-      ConditionExpression: condition,
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    });
+    // Not a transition (the status stays): no event.
+    return this.#conditionalUpdate(
+      userId,
+      {
+        UpdateExpression: `SET #updated = :now REMOVE ${scrubActions(names).join(', ')}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+      condition,
+    );
+  }
+
+  /**
+   * Removes published outbox entries from a record's item (see `outbox.ts`); with `ifSeq`, also takes the item out
+   * of the outbox index, unless an entry was added since it was read.
+   * @returns false when `ifSeq` no longer matched (nothing was removed)
+   */
+  async acknowledgeOutbox(itemKey: Record<string, AttributeValue>, attributes: readonly string[], ifSeq?: number): Promise<boolean> {
+    if (attributes.length === 0 && ifSeq === undefined) return true;
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: itemKey,
+          ...outboxAck(attributes, ifSeq),
+          ...(ifSeq === undefined ? { ReturnValues: 'ALL_NEW' as const } : {}),
+        }),
+      );
+      // Entries only: when they were the last, the item leaves the index too (unless one was added meanwhile).
+      const left = Attributes && outboxEntriesOf(Attributes);
+      if (ifSeq === undefined && left && left.entries.length === 0 && left.unreadable.length === 0) {
+        await this.acknowledgeOutbox(itemKey, [], outboxSeqOf(Attributes));
+      }
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Items with outbox entries waiting since `olderThan` (ISO) or earlier, oldest first, from the sparse `byOutbox`
+   * index (whole items: it projects every attribute).
+   */
+  async listPendingOutbox(olderThan: string, limit: number): Promise<Record<string, AttributeValue>[]> {
+    const index = TABLE_SCHEMA.outboxIndex;
+    const items: Record<string, AttributeValue>[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: index.name,
+          KeyConditionExpression: '#pending = :pending AND #since <= :olderThan',
+          ExpressionAttributeNames: { '#pending': index.partitionKey, '#since': index.sortKey },
+          ExpressionAttributeValues: { ':pending': { S: OUTBOX_PENDING }, ':olderThan': { S: olderThan } },
+          Limit: limit - items.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && items.length < limit);
+    return items;
   }
 
   async #conditionalUpdate(
     userId: string,
     update: {
       UpdateExpression: string;
-      ConditionExpression: string;
       ExpressionAttributeNames: Record<string, string>;
       ExpressionAttributeValues: Record<string, AttributeValue>;
     },
+    condition: string,
   ): Promise<Connection | undefined> {
     try {
       const { Attributes } = await this.client.send(
-        new UpdateItemCommand({ TableName: this.tableName, Key: key(userId), ReturnValues: 'ALL_NEW', ...update }),
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: key(userId),
+          ReturnValues: 'ALL_NEW',
+          ConditionExpression: condition,
+          ...update,
+        }),
       );
       return Attributes && fromItem(Attributes);
     } catch (error) {
@@ -385,13 +473,33 @@ export class ConnectionRepository {
   }
 }
 
-/** `REMOVE` of the Zoom data attributes; adds their `#names` to `names`. */
-function scrubExpression(names: Record<string, string>): string {
-  const placeholders = ZOOM_DATA_ATTRIBUTES.map((attribute, i) => {
+/** The `REMOVE` actions of the Zoom data attributes; adds their `#names` to `names`. */
+function scrubActions(names: Record<string, string>): string[] {
+  return ZOOM_DATA_ATTRIBUTES.map((attribute, i) => {
     names[`#zoom${i}`] = attribute;
     return `#zoom${i}`;
   });
-  return `REMOVE ${placeholders.join(', ')}`;
+}
+
+/** A status change's event copies the record's Zoom ids from the item as the write finds it. */
+const ZOOM_IDS: readonly CapturedField[] = ['zoomAccountId', 'zoomUserId'];
+
+function eventOf(
+  type: OutboxEvent['type'],
+  userId: string,
+  status: ConnectionStatus,
+  recallCredentialId: string,
+  occurredAt: string,
+  options: { correlationId?: string } = {},
+): OutboxEvent {
+  return {
+    type,
+    userId,
+    status,
+    recallCredentialId,
+    occurredAt,
+    ...(options.correlationId ? { correlationId: options.correlationId } : {}),
+  };
 }
 
 function fromItem(item: Record<string, AttributeValue>): Connection | undefined {

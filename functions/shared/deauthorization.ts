@@ -1,5 +1,4 @@
 import type { Connection, ConnectionRepository } from './connection-repository.js';
-import { connectionEvent, type EventPublisher, publishQuietly } from './events.js';
 import type { RecallClient, RecallCredential, ZoomIdentityFilter } from './recall-client.js';
 import type { AppDeauthorization } from './zoom-webhook.js';
 import { zoomIdentityOf, zoomIdentityOfConflict } from './zoom-identity.js';
@@ -17,7 +16,6 @@ import { zoomIdentityOf, zoomIdentityOfConflict } from './zoom-identity.js';
 export interface DeauthorizationDeps {
   connections: Pick<ConnectionRepository, 'listByZoomIdentity' | 'revoke' | 'scrubZoomData'>;
   recall: Pick<RecallClient, 'listCredentials' | 'deleteCredential'>;
-  events: EventPublisher;
   /** The Recall Zoom OAuth App this deployment serves; records of any other app are not this event's. */
   oauthAppId: string;
   now: () => number;
@@ -97,12 +95,6 @@ export async function applyDeauthorization(
       if (updated) scrubbed++;
     }
   }
-  await publishQuietly(
-    deps.events,
-    revoked.map((record) => connectionEvent('revoked', record, now)),
-    deps.log,
-  );
-
   // Recall's own listing finds what no record names: a credential whose records were already scrubbed by an
   // earlier delivery, or one a crashed callback never recorded.
   const listed = await listCredentials(filters, identities, deps);

@@ -1,20 +1,17 @@
 import type { CredentialStore } from './connect.js';
 import type { Connection, ConnectionRepository } from './connection-repository.js';
 import { releaseCredentialIfUnused } from './credential-sharing.js';
-import { connectionEvent, type EventLog, type EventPublisher, publishQuietly } from './events.js';
 
 export interface DisconnectDeps {
   connections: Pick<ConnectionRepository, 'get' | 'setStatus' | 'listByZoomIdentity'>;
   recall: Pick<CredentialStore, 'deleteCredential'>;
   now: () => number;
-  /** Lifecycle events (`disconnected`), published after the record is written; best effort. */
-  events: EventPublisher;
-  log: Pick<EventLog, 'error'>;
 }
 
 /**
- * Ends a user's connection. The record is marked first and the Recall credential deleted second: a crash in
- * between leaves an unused credential for reconciliation, never a `connected` record without a credential.
+ * Ends a user's connection. The record is marked first (its `disconnected` event in the same write) and the Recall
+ * credential deleted second: a crash in between leaves an unused credential for reconciliation, never a `connected`
+ * record without a credential.
  * @returns the ended connection, or `undefined` when the user never connected
  */
 export async function disconnectUser(userId: string, deps: DisconnectDeps): Promise<Connection | undefined> {
@@ -24,8 +21,6 @@ export async function disconnectUser(userId: string, deps: DisconnectDeps): Prom
   const ended = await deps.connections.setStatus(userId, 'disconnected', current.recallCredentialId, now);
   // A reconnect landed between the read and the write: that newer connection stands.
   if (!ended) return deps.connections.get(userId);
-  // Before the Recall delete: the record is ended whether or not the delete succeeds now.
-  await publishQuietly(deps.events, [connectionEvent('disconnected', ended, now)], deps.log);
   if (current.status !== 'revoked') await releaseCredentialIfUnused(current, deps.connections, deps.recall);
   return ended;
 }

@@ -1,6 +1,5 @@
 import type { Connection, ConnectionRepository } from './connection-repository.js';
 import type { StatusWriter } from './credential-sharing.js';
-import { connectionEvent, type EventPublisher, publishQuietly } from './events.js';
 import type { RecallClient } from './recall-client.js';
 import { zoomIdentityOf } from './zoom-identity.js';
 
@@ -21,7 +20,6 @@ export interface HealthSyncLog {
 export interface HealthSyncDeps {
   recall: Pick<RecallClient, 'listCredentials' | 'getCredential'>;
   connections: Pick<ConnectionRepository, 'listByStatus' | 'listByZoomIdentity'> & StatusWriter;
-  events: EventPublisher;
   oauthAppId: string;
   now: () => number;
   /** Absolute deadline (epoch ms): work not started by then waits for the next run. */
@@ -106,7 +104,7 @@ export async function syncCredentialHealth(deps: HealthSyncDeps): Promise<Health
   return summary;
 }
 
-/** Marks the `connected` records on a credential Recall lists as unhealthy, and publishes `unhealthy` for each. */
+/** Marks the `connected` records on a credential Recall lists as unhealthy (each write carries its `unhealthy` event). */
 async function markUnhealthy(
   credentialId: string,
   zoomIdentity: string,
@@ -134,7 +132,6 @@ async function markUnhealthy(
     summary,
   );
   summary.markedUnhealthy += marked.length;
-  await publishQuietly(deps.events, marked.map((record) => connectionEvent('unhealthy', record, now)), deps.log);
 }
 
 /** Asks Recall about one credential that `unhealthy` records point at and the unhealthy list no longer names. */
@@ -163,7 +160,6 @@ async function recheck(
   const now = new Date(deps.now()).toISOString();
   const restored = await transition(records, { from: 'unhealthy', to: 'connected' }, now, deps, summary);
   summary.healthyAgain += restored.length;
-  await publishQuietly(deps.events, restored.map((record) => connectionEvent('healthy_again', record, now)), deps.log);
 }
 
 /**

@@ -53,8 +53,15 @@ export const METRIC_NAMES = [
   'HealthSyncMarkedUnhealthy',
   /** Records the health sync moved from `unhealthy` back to `connected`. */
   'HealthSyncHealthyAgain',
-  /** Lifecycle events that could not be put on the bus. */
+  /**
+   * Outbox publishes that failed (a stream record or a swept item whose events the bus did not take, or whose
+   * follow-up failed): retried, nothing lost, but late.
+   */
   'EventPublishFailed',
+  /** Lifecycle events the outbox publisher put on the bus. */
+  'EventsPublished',
+  /** Items the outbox sweep found still waiting past its minimum age: the stream consumer is behind or failing. */
+  'OutboxSwept',
   /** Live Recall credentials of the OAuth app that reconcile found no record relying on (past the grace period). */
   'ReconcileOrphans',
   /** Relying records that reconcile found on a credential Recall no longer has. */

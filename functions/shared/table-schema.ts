@@ -14,6 +14,11 @@ export const TABLE_SCHEMA = {
   zoomIdentityIndex: { name: 'byZoomIdentity', partitionKey: 'zoomIdentity', sortKey: 'pk' },
   /** Finds the connections in one status (the health sync's `unhealthy` ones) without a scan. */
   statusIndex: { name: 'byStatus', partitionKey: 'status', sortKey: 'pk' },
+  /**
+   * Sparse: only items with an unpublished outbox entry carry its keys (`outbox.ts`), so the sweep finds the
+   * entries left unpublished longest in one query, and published ones leave the index.
+   */
+  outboxIndex: { name: 'byOutbox', partitionKey: 'outboxPending', sortKey: 'outboxSince' },
 } as const;
 
 /** The partition key of an identity's lock item (`identity-lock.ts`); `lockKey('*')` is the IAM pattern for all. */

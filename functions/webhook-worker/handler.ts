@@ -5,7 +5,6 @@ import { loadConfig, requireTableName } from '../shared/config.js';
 import { ConnectionRepository } from '../shared/connection-repository.js';
 import type { DeauthorizationResult } from '../shared/deauthorization.js';
 import { misconfigurationLogFields, misconfigurationOf } from '../shared/errors.js';
-import { createEventPublisher } from '../shared/events.js';
 import { logger } from '../shared/logger.js';
 import { count, flushMetrics } from '../shared/metrics.js';
 import { logContext } from '../shared/middleware.js';
@@ -26,7 +25,6 @@ const log = {
   info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
   error: (message: string, fields?: Record<string, unknown>) => logger.error(message, fields ?? {}),
 };
-const events = createEventPublisher(config, log, undefined, (failed) => count('EventPublishFailed', failed));
 
 /** Time kept back from Lambda's timeout so the batch can still report which records failed. */
 const SAFETY_MARGIN_MS = 3_000;
@@ -45,7 +43,7 @@ async function relayWebhooks(event: SQSEvent, context: Context): Promise<SQSBatc
     logger.appendKeys({ messageId: record.messageId });
     try {
       const result = await relayZoomWebhook(decodeWebhookQueueMessage(record.body), {
-        deauthorization: { connections, recall, events, oauthAppId: config.recallOAuthAppId, now: Date.now, log },
+        deauthorization: { connections, recall, oauthAppId: config.recallOAuthAppId, now: Date.now, log },
         recall,
         oauthAppId: config.recallOAuthAppId,
         signal,

@@ -4,7 +4,6 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -12,7 +11,7 @@ import { Construct } from 'constructs';
 import type { FilledSecret } from '../../functions/shared/secrets.js';
 import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
 import { CALLBACK_ROUTE, CALLBACK_TIMEOUT_SECONDS, type DeployConfig, THROTTLED_ROUTES, type ThrottledRoute } from '../config.js';
-import { bindEventBus, bindFilledSecret, bindQueue, bindSecret, bindTable } from './bindings.js';
+import { bindFilledSecret, bindQueue, bindSecret, bindTable } from './bindings.js';
 import { connectionsRouteAuth } from './connections-auth.js';
 import { runtimeEnvironment, runtimeSettings } from './runtime-environment.js';
 import { projectPath, secretsExtension, ServiceFunction } from './service-function.js';
@@ -36,8 +35,6 @@ export interface ConnectApiProps {
   readonly signingKeySecret: secretsmanager.ISecret;
   /** The key that seals connect attempts into their cookies: authorize and the callback only. */
   readonly stateKeySecret: secretsmanager.ISecret;
-  /** Where the callback and connections functions publish lifecycle events. */
-  readonly eventBus: events.IEventBus;
   /** Where the webhook function hands verified Zoom events to the worker. */
   readonly webhookQueue: sqs.IQueue;
 }
@@ -226,11 +223,8 @@ export class ConnectApi extends Construct {
     for (const fn of [this.authorizeFunction, this.callbackFunction]) {
       bindSecret(fn, props.stateKeySecret, 'STATE_KEY_SECRET_ID');
     }
-    // The callback records connections and replacements, connections records disconnects; authorize changes no
-    // connection and the webhook only queues, so neither may publish.
-    for (const fn of [this.callbackFunction, this.connectionsFunction]) {
-      bindEventBus(fn, props.eventBus);
-    }
+    // None of these publishes: the callback and connections store each event with its write (the outbox), and only
+    // the outbox publisher may put events on the bus.
     // The webhook answers Zoom once the event is durably queued, and touches nothing else: no table name or grant.
     bindQueue(this.webhookFunction, props.webhookQueue, 'send');
 

@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import { FILLED_SECRETS } from '../../functions/shared/secrets.js';
 import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
 import type { DeployConfig } from '../config.js';
-import { bindEventBus, bindQueue, bindSecret, bindTable } from './bindings.js';
+import { bindQueue, bindSecret, bindTable } from './bindings.js';
 import { runtimeEnvironment, runtimeSettings } from './runtime-environment.js';
 import { projectPath, ServiceFunction, type ServiceFunctionProps } from './service-function.js';
 
@@ -65,7 +65,6 @@ export interface LifecycleJobsProps {
   readonly table: dynamodb.ITable;
   /** The Recall API key, which all three jobs use and the only secret they read. */
   readonly recallApiKeySecret: secretsmanager.ISecret;
-  readonly eventBus: events.IEventBus;
   readonly webhookQueue: sqs.IQueue;
 }
 
@@ -165,11 +164,8 @@ export class LifecycleJobs extends Construct {
     for (const fn of [this.webhookWorkerFunction, this.healthSyncFunction, this.reconcile.fn]) {
       bindSecret(fn, props.recallApiKeySecret, FILLED_SECRETS.recallApiKey.variable);
     }
-    // The worker and the health sync publish what changed. Reconcile publishes nothing: what it repairs is the
-    // aftermath of a crash, which its own report and metrics show.
-    for (const fn of [this.webhookWorkerFunction, this.healthSyncFunction]) {
-      bindEventBus(fn, props.eventBus);
-    }
+    // None publishes: each status write stores its event with it (the outbox), reconcile's repairs included, and only
+    // the outbox publisher may put events on the bus.
   }
 
   /**

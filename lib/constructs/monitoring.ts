@@ -25,6 +25,8 @@ export interface MonitoringProps {
   readonly healthSyncDeadLetterQueue: sqs.IQueue;
   /** Reconcile runs that never completed. */
   readonly reconcileDeadLetterQueue: sqs.IQueue;
+  /** Outbox stream batches that failed every retry, and sweep runs that never completed. */
+  readonly outboxDeadLetterQueue: sqs.IQueue;
 }
 
 /**
@@ -45,6 +47,7 @@ export class Monitoring extends Construct {
   public readonly webhookDeadLetterAlarm: cloudwatch.Alarm;
   public readonly healthSyncDeadLetterAlarm: cloudwatch.Alarm;
   public readonly reconcileDeadLetterAlarm: cloudwatch.Alarm;
+  public readonly outboxDeadLetterAlarm: cloudwatch.Alarm;
   public readonly eventPublishFailedAlarm: cloudwatch.Alarm;
   /** `Errors` and `Throttles` alarms of each function, by the names in `props.functions`. */
   public readonly functionAlarms: Readonly<Record<string, { errors: cloudwatch.Alarm; throttles: cloudwatch.Alarm }>>;
@@ -154,12 +157,21 @@ export class Monitoring extends Construct {
         'then purge the queue (aws sqs purge-queue): the next run does the work, and npm run reconcile runs one by hand. It clears when the queue is empty.',
     );
 
+    this.outboxDeadLetterAlarm = deadLetterAlarm(
+      'OutboxDeadLetterAlarm',
+      'OutboxDeadLetters',
+      props.outboxDeadLetterQueue,
+      'The outbox publisher gave up on a stream batch after its retries (an hour), or a sweep run never completed; the description waits in the outbox dead-letter queue (OutboxDeadLetterQueueUrl output). ' +
+        'No event is lost: each stays in the table with its record until published, and the sweep (every 5 minutes) retries it; but the product hears of those changes late. ' +
+        'Read the OutboxPublisher logs (level ERROR, "Publishing outbox entries failed") for the cause (EventBridge throttling or a missing permission, a bus deleted, the Recall API key secret), fix it, then purge the queue: ' +
+        'the sweep publishes what is waiting. It clears when the queue is empty.',
+    );
+
     this.eventPublishFailedAlarm = alarm('EventPublishFailedAlarm', {
       alarmName: alarmName('EventPublishFailed'),
       alarmDescription:
-        'Connection lifecycle events could not be put on the event bus (EventPublishFailed >= 1 in 5 minutes): the connection records are right, but the product missed the events. ' +
-        'Read the logs of the function named in the error (level ERROR, "event") for the cause (EventBridge throttling, a deleted bus, a missing permission), fix it, ' +
-        'then have the product reconcile the affected users with GET /connections/{userId}.',
+        'The outbox publisher could not put lifecycle events on the event bus (EventPublishFailed >= 1 in 5 minutes). Nothing is lost: the events stay in the table and are retried (the stream, then the sweep every 5 minutes), but the product hears of them late. ' +
+        'Read the OutboxPublisher logs (level ERROR, "Publishing outbox entries failed") for the cause (EventBridge throttling, a deleted bus, a missing permission) and fix it; it clears once publishing succeeds.',
       metric: serviceMetrics(COUNT_ALARM_PERIOD)('EventPublishFailed'),
       threshold: 1,
       evaluationPeriods: 1,
@@ -372,13 +384,17 @@ function dashboardRows(props: MonitoringProps, alarms: readonly cloudwatch.Alarm
           props.reconcileDeadLetterQueue
             .metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM })
             .with({ label: 'Reconcile runs' }),
+          props.outboxDeadLetterQueue
+            .metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM })
+            .with({ label: 'Outbox batches' }),
         ],
         width: 8,
         height: 6,
       }),
       new cloudwatch.GraphWidget({
         title: 'Health sync and lifecycle events',
-        left: [m('HealthSyncMarkedUnhealthy'), m('HealthSyncHealthyAgain'), m('EventPublishFailed')],
+        left: [m('HealthSyncMarkedUnhealthy'), m('HealthSyncHealthyAgain'), m('EventsPublished')],
+        right: [m('EventPublishFailed'), m('OutboxSwept')],
         width: 8,
         height: 6,
       }),

@@ -58,17 +58,20 @@ export class StatefulResources extends Construct {
   constructor(scope: Construct, id: string, props: StatefulResourcesProps) {
     super(scope, id);
 
-    // Both indexes project every attribute: their queries return whole connection records.
+    // Every index projects every attribute: their queries return whole connection records (and outbox entries).
     this.table = new dynamodb.TableV2(this, 'Table', {
       partitionKey: { name: TABLE_SCHEMA.partitionKey, type: dynamodb.AttributeType.STRING },
       timeToLiveAttribute: TABLE_SCHEMA.ttlAttribute,
-      globalSecondaryIndexes: [TABLE_SCHEMA.zoomIdentityIndex, TABLE_SCHEMA.statusIndex].map((index) => ({
+      globalSecondaryIndexes: [TABLE_SCHEMA.zoomIdentityIndex, TABLE_SCHEMA.statusIndex, TABLE_SCHEMA.outboxIndex].map((index) => ({
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
         sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
         projectionType: dynamodb.ProjectionType.ALL,
       })),
       billing: dynamodb.Billing.onDemand(),
+      // The outbox: every write with a lifecycle event reaches the publisher through the stream (old and new image,
+      // to tell the entries a write added).
+      dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
       // SSE-KMS with DynamoDB's AWS managed key (aws/dynamodb): every use of the key is logged in CloudTrail, and
       // unlike a customer managed key it costs nothing a month and has no key policy to keep right. The table
       // holds connection records and the hashes of used OAuth states, never Recall or Zoom tokens (Recall keeps

@@ -6,7 +6,7 @@ import type { CallCounts } from './warm-child.js';
  */
 export const BUDGETS = {
   authorize: { bundleKb: 450, coldRatio: 4.0, warmP99Ms: 2, maxDynamoDb: 1, maxSecretsManager: 0 },
-  callback: { bundleKb: 800, coldRatio: 5.5, warmP99Ms: 5, maxDynamoDb: 2, exactRecall: 1 },
+  callback: { bundleKb: 800, coldRatio: 5.5, warmP99Ms: 5, maxDynamoDb: 2, exactRecall: 1, maxEventBridge: 0 },
   /** Our cold-start ratio divided by the naive baseline's, per function. */
   maxShareOfNaive: 0.5,
 } as const;
@@ -68,6 +68,8 @@ export function checkBudgets(m: BudgetInputs): BudgetCheck[] {
   checks.push(atMost('authorize warm DynamoDB calls', authorizeCalls?.dynamodb, BUDGETS.authorize.maxDynamoDb, '', 0));
   checks.push(atMost('authorize warm Secrets Manager calls', authorizeCalls?.secretsManager, BUDGETS.authorize.maxSecretsManager, '', 0));
   checks.push(atMost('callback warm DynamoDB calls', callbackCalls?.dynamodb, BUDGETS.callback.maxDynamoDb, '', 0));
+  // Its events go through the outbox: the request path never calls EventBridge.
+  checks.push(atMost('callback warm EventBridge calls', callbackCalls?.eventBridge, BUDGETS.callback.maxEventBridge, '', 0));
   if (callbackCalls === undefined) checks.push(missing('callback warm Recall calls', '== 1'));
   else {
     const pass = callbackCalls.recall === BUDGETS.callback.exactRecall;

@@ -10,6 +10,7 @@ import { LOCAL_DEFAULTS } from '../../local/local-settings.js';
 import type { LocalServer } from '../../local/server.js';
 import { TestBrowser } from './helpers/browser.js';
 import { describeFlow, runConnectFlow, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { settleOutbox } from './helpers/lifecycle.js';
 
 /**
  * The client package as a product installs it: `npm pack` of client/ (its prepack builds it with tsc), installed
@@ -113,6 +114,8 @@ describe('the packed client package, installed into another project', () => {
 
     expect(JSON.parse(await consumer('status', userId))).toMatchObject({ userId, status: 'connected' });
     expect(JSON.parse(await consumer('status', uniqueUser('never')))).toBeNull();
+    // The event leaves through the outbox: published by the local publisher loop, or now.
+    await settleOutbox(server, [userId]);
     const events = JSON.parse(await consumer('events', userId)) as { type: string; userId: string }[];
     expect(events).toEqual([expect.objectContaining({ type: 'connected', userId, schemaVersion: 1 })]);
   });

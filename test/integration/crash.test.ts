@@ -15,6 +15,7 @@ import {
 import { CrashHarness, type DynamoCall, endLease, readTableItem } from './helpers/crash-harness.js';
 import {
   assertIdentityInvariants,
+  assertTransitionsPublished,
   identityKey,
   markRecall,
   type RecallMark,
@@ -189,6 +190,8 @@ async function nextAttemptEndsConnected(s: Scene, lock?: 'taken over'): Promise<
   expect(calls.lists, JSON.stringify(calls)).toBeLessThanOrEqual(2);
   expect(calls.deletes, JSON.stringify(calls)).toBeLessThanOrEqual(1);
   if (lock) expect(await readTableItem(server, lockKey(s.key)), 'the next attempt released its lock').toBeUndefined();
+  // Every transition the crash and the next attempt left in the table has its event on the bus.
+  await assertTransitionsPublished(server, [s.victim.userId, ...s.sharers]);
   return credential as SandboxCredential;
 }
 
@@ -308,18 +311,24 @@ describe.each(['user_level', 'account_level'] as const)('a callback killed betwe
     const s = await crashAfterConflictDeleted(appKind);
 
     // Act: a product user the crash never touched connects the identity; nothing conflicts, so Recall makes a new
-    // credential (no lock needed), and the note the crash left is on the crashed user's item, not this one's
+    // credential (no lock needed)
     const newcomer = uniqueUser('newcomer');
     await connectThroughDemo(server, newcomer, s.zoomUser(4));
 
-    // Assess: the new credential moved the earlier sharers onto it, while the crashed holder's lock was still held
-    const { credential } = await assertIdentityInvariants(server, s.identity, [newcomer, ...s.sharers], { appKind });
-    expect(credential?.id).not.toBe(s.old?.id);
+    // Assess: the newcomer is connected on the new credential; the earlier sharers stay unhealthy (never connected on
+    // the deleted one) while the crashed holder's lock is held, since the connect's follow-up moves them under it
+    const [created] = server.sandboxRecall.credentialsFor(s.filter);
+    expect(created?.id).not.toBe(s.old?.id);
+    expect(await recordsOf([newcomer])).toEqual([{ status: 'connected', credential: created?.id }]);
+    await expectSharers(s, 'unhealthy');
     expect(await leaseUntil(s)).toBeGreaterThan(Date.now());
 
-    // Assess: the crashed user's next attempt takes the lock over (its lease made to run out now: the wait is the
-    // other crash points' subject), adopts that credential (fresh), ends on it and clears the note
+    // Assess: once the lease runs out (made to now: the wait is the other crash points' subject), the follow-up
+    // moves them; the crashed user's next attempt adopts that credential (fresh) and ends on it
     expect(await endLease(server, lockKey(s.key))).toBe(true);
+    const { credential } = await assertIdentityInvariants(server, s.identity, [newcomer, ...s.sharers], { appKind });
+    expect(credential?.id).toBe(created?.id);
+    await assertTransitionsPublished(server, [newcomer, ...s.sharers]);
     const after = await nextAttemptEndsConnected(s, 'taken over');
     expect(after.id).toBe(credential?.id);
     await assertIdentityInvariants(server, s.identity, [newcomer, s.victim.userId, ...s.sharers], {
@@ -349,30 +358,7 @@ describe.each(['user_level', 'account_level'] as const)('a callback killed betwe
     expect(credential.id).toBe(left[0]);
   });
 
-  it.concurrent('after the record was written, before the sharers were moved', async () => {
-    // Prepare
-    const s = await scene(appKind, 'shared old credential');
-    const recordWrite = isRecordWriteOf(s.victim.userId);
-    const sweepHeld = harness.dynamo.holdWhen(
-      (call, earlier) =>
-        call.target.endsWith('.Query') && call.body.includes(JSON.stringify(s.key)) && earlier.some(recordWrite),
-    );
-
-    // Act
-    await crash(s, sweepHeld);
-
-    // Assess what is left: the victim connected on the new credential, the sharers still marked on the old one
-    const [created] = server.sandboxRecall.credentialsFor(s.filter);
-    expect(created?.id).not.toBe(s.old?.id);
-    expect(await recordsOf([s.victim.userId])).toEqual([{ status: 'connected', credential: created?.id }]);
-    await expectSharers(s, 'unhealthy');
-
-    // Assess: the next attempt (waiting out the lease) finds the note the crash left and moves them
-    const credential = await nextAttemptEndsConnected(s, 'taken over');
-    expect(credential.id).toBe(created?.id);
-  });
-
-  it.concurrent('after everything was written, before the lock was released', async () => {
+  it.concurrent('after the record and its outbox entry were written, before the lock was released', async () => {
     // Prepare
     const s = await scene(appKind, 'shared old credential');
     const releaseHeld = harness.dynamo.holdWhen(
@@ -382,11 +368,21 @@ describe.each(['user_level', 'account_level'] as const)('a callback killed betwe
     // Act
     await crash(s, releaseHeld);
 
-    // Assess what is left: a consistent identity whose lock is still held by a dead process
+    // Assess what is left: the victim connected on the new credential, the sharers still unhealthy on the old one
+    // (the connect's follow-up waits for the lock a dead process holds), and the lock held
+    const [created] = server.sandboxRecall.credentialsFor(s.filter);
+    expect(created?.id).not.toBe(s.old?.id);
+    expect(await recordsOf([s.victim.userId])).toEqual([{ status: 'connected', credential: created?.id }]);
+    await expectSharers(s, 'unhealthy');
+    expect(await leaseUntil(s)).toBeGreaterThan(Date.now());
+
+    // Assess: once the lease runs out, the follow-up moves the sharers, and every transition's event is delivered
+    expect(await endLease(server, lockKey(s.key))).toBe(true);
     const { credential: before } = await assertIdentityInvariants(server, s.identity, [s.victim.userId, ...s.sharers], {
       appKind,
     });
-    expect(await leaseUntil(s)).toBeGreaterThan(Date.now());
+    expect(before?.id).toBe(created?.id);
+    await assertTransitionsPublished(server, [s.victim.userId, ...s.sharers]);
 
     // Assess: the next attempt waits out the lease and ends on the same credential
     const credential = await nextAttemptEndsConnected(s, 'taken over');

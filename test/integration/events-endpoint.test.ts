@@ -9,6 +9,7 @@ import { LOCAL_DEFAULTS, LOCAL_EVENTBRIDGE_PATH } from '../../local/local-settin
 import { LOCAL_AWS_CREDENTIALS } from '../../local/local-table.js';
 import type { LocalServer } from '../../local/server.js';
 import { connectThroughDemo, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { settleOutbox } from './helpers/lifecycle.js';
 
 /*
  * Local mode's events endpoint against a real HTTP receiver, standing in for a product's backend: events reach the
@@ -203,6 +204,8 @@ describe('local events endpoint', () => {
     // Act
     const userId = uniqueUser('connect');
     await connectThroughDemo(server, userId, uniqueIdentity('connect'));
+    // The connect's event leaves through the outbox: the local publisher puts it on the bus (now, not in 250 ms).
+    await settleOutbox(server, [userId]);
     await server.eventsDeliverer!.drain();
 
     // Assess

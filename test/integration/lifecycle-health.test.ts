@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_BEHAVIOUR } from '../../local/sandbox-recall.js';
 import type { LocalServer } from '../../local/server.js';
 import { ageCredentials, connectThroughDemo, getConnection, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
@@ -147,8 +147,11 @@ describe('events of the connect flow', () => {
 
     // Assess
     expect(replacement).not.toBe(original);
+    // Every transition of the first user's record, in order: marked unhealthy before its credential was deleted
+    // (the write-ahead step), then moved onto the replacement by the connect's follow-up.
     expect(await eventsFor(server, first)).toEqual([
       expect.objectContaining({ type: 'connected', recallCredentialId: original, zoomUserId: zoomUser.userId }),
+      expect.objectContaining({ type: 'unhealthy', status: 'unhealthy', recallCredentialId: original }),
       expect.objectContaining({
         type: 'replaced',
         status: 'connected',
@@ -159,6 +162,28 @@ describe('events of the connect flow', () => {
     expect(await eventsFor(server, second)).toEqual([
       expect.objectContaining({ type: 'connected', status: 'connected', recallCredentialId: replacement }),
     ]);
+  });
+});
+
+describe('local mode publishes the outbox on its own', () => {
+  it('shows a connect at GET /_local/events without anyone running the publisher, with its stable eventId', async () => {
+    const userId = uniqueUser('unprompted');
+    const credentialId = await connect(userId, uniqueIdentity('unprompted'));
+
+    // Only the 250 ms loop runs the publisher here: poll the route, as a developer's page would.
+    const event = await vi.waitFor(
+      async () => {
+        const events = (await (await fetch(`${server.url}/_local/events`)).json()) as { detail: { userId: string } }[];
+        const found = events.find((candidate) => candidate.detail.userId === userId);
+        if (!found) throw new Error('not yet on the bus');
+        return found;
+      },
+      { timeout: 15_000, interval: 50 },
+    );
+    expect(event).toMatchObject({
+      detailType: 'Zoom connection connected.v1',
+      detail: { type: 'connected', recallCredentialId: credentialId, eventId: expect.stringMatching(/^[0-9a-f-]{36}$/) },
+    });
   });
 });
 

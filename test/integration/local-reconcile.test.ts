@@ -7,6 +7,7 @@ import { LOCAL_AWS_CREDENTIALS } from '../../local/local-table.js';
 import type { SandboxCredential } from '../../local/sandbox-recall.js';
 import type { LocalServer } from '../../local/server.js';
 import { connectThroughDemo, getConnection, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { eventsFor } from './helpers/lifecycle.js';
 
 /**
  * `POST /_local/reconcile` runs the real reconcile function (functions/reconcile) against dynalite and the sandbox
@@ -143,6 +144,18 @@ describe('POST /_local/reconcile', () => {
     expect((await getConnection(server, moved)).connection).toMatchObject({
       status: 'connected',
       recallCredentialId: successor.id,
+    });
+    // Each repair is a transition, and its event reaches the bus like any other (the outbox).
+    expect((await eventsFor(server, stranded)).at(-1)).toMatchObject({
+      type: 'unhealthy',
+      status: 'unhealthy',
+      recallCredentialId: strandedCredential,
+    });
+    expect((await eventsFor(server, moved)).at(-1)).toMatchObject({
+      type: 'replaced',
+      status: 'connected',
+      recallCredentialId: successor.id,
+      previousRecallCredentialId: movedCredential,
     });
 
     // Act + Assess: clean; the marked record, changed just now, waits for its user to connect again

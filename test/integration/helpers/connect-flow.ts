@@ -165,7 +165,8 @@ export async function connectUrl(
 
 /** Starts local mode on a random port, quietly, for one test file (one local server per process). */
 export function startTestServer(options: LocalServerOptions = {}): Promise<LocalServer> {
-  return startLocalServer({ port: 0, log: () => undefined, ...options });
+  // Every event of a test file is kept, so a test can check that each transition's event arrived.
+  return startLocalServer({ port: 0, log: () => undefined, eventCapacity: 10_000, ...options });
 }
 
 /**

@@ -13,6 +13,7 @@ import type {
 import type { LocalServer } from '../../../local/server.js';
 import { TestBrowser } from './browser.js';
 import { type FlowResult, getConnection, runConnectFlow } from './connect-flow.js';
+import { busEvents, settleOutbox } from './lifecycle.js';
 
 /**
  * The invariants every fault, race and crash test ends on (DESIGN.md 4 and 6, docs/failure-handling.md), checked
@@ -88,6 +89,9 @@ export async function assertIdentityInvariants(
 ): Promise<IdentityState> {
   const recall = options.recall ?? server.sandboxRecall;
   const key = identityKey(identity, options.appKind ?? recall.behaviour.appKind);
+  // What the callbacks left to the outbox publisher (moving the identity's other records) is done first.
+  const ofIdentity = (await readConnectionRecords(server)).filter((record) => record.zoomIdentity === key);
+  await settleOutbox(server, [...userIds, ...ofIdentity.map((record) => record.userId)]);
   const credentials = credentialsOfIdentity(server, key, recall);
   const records = await readConnectionRecords(server);
   const identityRecords = records.filter((record) => record.zoomIdentity === key);
@@ -130,6 +134,35 @@ export async function assertIdentityInvariants(
   return { credential, records: identityRecords };
 }
 
+/**
+ * Asserts that the last transition of each user's record has its event on the bus (the outbox delivered it), after
+ * the outbox publisher has settled: the latest event about the user names the record's status and credential.
+ * Each event id is delivered once here, and every duplicate of an id (at least once) carries the same detail.
+ */
+export async function assertTransitionsPublished(server: LocalServer, userIds: readonly string[]): Promise<void> {
+  await settleOutbox(server, userIds);
+  const events = await busEvents(server, userIds);
+  const byId = new Map<string, string>();
+  for (const { detail } of events) {
+    const seen = byId.get(detail.eventId);
+    if (seen !== undefined) expect(JSON.stringify(detail), `redelivery of ${detail.eventId}`).toBe(seen);
+    byId.set(detail.eventId, JSON.stringify(detail));
+  }
+  const records = await readConnectionRecords(server);
+  for (const userId of userIds) {
+    const record = records.find((candidate) => candidate.userId === userId);
+    const last = events.filter(({ detail }) => detail.userId === userId).at(-1)?.detail;
+    if (!record) {
+      expect(last, `user ${userId} has no record, so no event`).toBeUndefined();
+      continue;
+    }
+    expect(
+      { status: last?.status, recallCredentialId: last?.recallCredentialId },
+      `the last event about ${userId} describes its record`,
+    ).toEqual({ status: record.status, recallCredentialId: record.recallCredentialId });
+  }
+}
+
 /** Every connection record (`USER#` items) in the server's table, read directly from dynalite. */
 export async function readConnectionRecords(server: LocalServer): Promise<StoredRecord[]> {
   const client = new DynamoDBClient({
@@ -143,7 +176,7 @@ export async function readConnectionRecords(server: LocalServer): Promise<Stored
     for await (const page of pages) {
       for (const item of page.Items ?? []) {
         const pk = item[TABLE_SCHEMA.partitionKey]?.S ?? '';
-        // A user item holding only a write-ahead note (`pendingSweep`) has no status: it is no connection.
+        // A user item without a status is no connection.
         if (!pk.startsWith('USER#') || item.status?.S === undefined) continue;
         records.push({
           userId: pk.slice('USER#'.length),

@@ -1,4 +1,8 @@
 import { createHash } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConnectionRepository } from '../../../functions/shared/connection-repository.js';
+import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
+import { LOCAL_AWS_CREDENTIALS } from '../../../local/local-table.js';
 import { expect } from 'vitest';
 import {
   type ConnectionEventDetail,
@@ -88,8 +92,40 @@ export function meetingCreatedEvent(meetingId: string): string {
   });
 }
 
-/** `GET /_local/events`, every one checked against the published detail schema. */
-export async function busEvents(server: LocalServer): Promise<(LocalBusEvent & { detail: ConnectionEventDetail })[]> {
+/**
+ * Runs the outbox publisher now (`POST /_local/outbox`, the same function local mode runs every 250 ms) until no
+ * entry of these users (default: anyone) waits in the table: their events are on the bus, and each connect's
+ * follow-up (moving the identity's other records, whose `replaced` entries a later run publishes) is done. Tests
+ * wait on this, never on the clock.
+ * @returns how many runs it took
+ */
+export async function settleOutbox(server: LocalServer, userIds?: readonly string[], maxRuns = 40): Promise<number> {
+  for (let run = 1; run <= maxRuns; run++) {
+    const response = await fetch(`${server.url}/_local/outbox`, { method: 'POST' });
+    expect(response.status, await response.clone().text()).toBe(200);
+    const waiting = await waitingOutboxUsers(server);
+    if (!waiting.some((userId) => userIds === undefined || userIds.includes(userId))) return run;
+  }
+  throw new Error(`The outbox still had entries waiting after ${maxRuns} runs.`);
+}
+
+/** The users whose items hold an outbox entry still waiting (the sparse `byOutbox` index, read from dynalite). */
+async function waitingOutboxUsers(server: LocalServer): Promise<string[]> {
+  const client = new DynamoDBClient({ endpoint: server.dynamoDbEndpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
+  try {
+    const items = await new ConnectionRepository(client, server.settings.tableName).listPendingOutbox('9999', 10_000);
+    return items.map((item) => String(item[TABLE_SCHEMA.partitionKey]?.S).slice('USER#'.length));
+  } finally {
+    client.destroy();
+  }
+}
+
+/** `GET /_local/events` once the outbox is settled, every one checked against the published detail schema. */
+export async function busEvents(
+  server: LocalServer,
+  userIds?: readonly string[],
+): Promise<(LocalBusEvent & { detail: ConnectionEventDetail })[]> {
+  await settleOutbox(server, userIds);
   const events = (await (await fetch(`${server.url}/_local/events`)).json()) as LocalBusEvent[];
   return events.map((event) => {
     const detail = ConnectionEventDetailSchema.parse(event.detail);
@@ -105,7 +141,7 @@ export async function eventTypesFor(server: LocalServer, userId: string): Promis
 }
 
 export async function eventsFor(server: LocalServer, userId: string): Promise<ConnectionEventDetail[]> {
-  return (await busEvents(server)).filter((event) => event.detail.userId === userId).map((event) => event.detail);
+  return (await busEvents(server, [userId])).filter((event) => event.detail.userId === userId).map((event) => event.detail);
 }
 
 /** `GET /_local/dlq`. */

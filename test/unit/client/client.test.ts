@@ -1,13 +1,18 @@
 import { decodeJwt } from 'jose';
 import { describe, expect, it, vi } from 'vitest';
 import {
+  CONNECTION_EVENT_TYPES,
   CONNECTION_STATUSES,
   ConnectApiError,
+  ConnectionEventDetailSchema,
   type ConnectClientOptions,
   createConnectClient,
+  detailTypeOf,
+  EVENT_SOURCE,
 } from '../../../client/index.js';
 import { verifyConnectToken } from '../../../functions/shared/connect-token.js';
 import { CONNECTION_STATUSES as SERVICE_STATUSES } from '../../../functions/shared/connection-repository.js';
+import * as service from '../../../functions/shared/events.js';
 
 const API = 'https://abc123.execute-api.us-west-2.amazonaws.com';
 const SIGNING_KEY = 'a-64-character-signing-key-for-tests-0123456789abcdefghijklmnopq';
@@ -351,5 +356,34 @@ describe('signRequest: a request-signing hook of the product\'s own', () => {
         signRequest: async () => ({}),
       }),
     ).toThrow(/one of aws \(SigV4\), bearerToken or signRequest/);
+  });
+});
+
+describe('lifecycle event schema', () => {
+  const detail: service.ConnectionEventDetail = {
+    schemaVersion: 1,
+    eventId: 'e-1:replaced',
+    type: 'replaced',
+    userId: 'user-42',
+    status: 'connected',
+    recallCredentialId: 'cred-2',
+    previousRecallCredentialId: 'cred-1',
+    zoomAccountId: null,
+    zoomUserId: 'zu-1',
+    occurredAt: '2026-12-06T18:00:00.000Z',
+    correlationId: 'corr-1',
+  };
+
+  it('is the service schema itself (the stable eventId included), under the names the client exports', () => {
+    expect(ConnectionEventDetailSchema.parse(service.ConnectionEventDetailSchema.parse(detail))).toEqual(detail);
+    expect([...CONNECTION_EVENT_TYPES]).toEqual([...service.CONNECTION_EVENT_TYPES]);
+    expect(EVENT_SOURCE).toBe(service.EVENT_SOURCE);
+    for (const type of CONNECTION_EVENT_TYPES) expect(detailTypeOf(type)).toBe(service.detailTypeOf(type));
+  });
+
+  it('refuses a detail without its eventId, and drops fields a newer service may add', () => {
+    const { eventId: _, ...withoutId } = detail;
+    expect(ConnectionEventDetailSchema.safeParse(withoutId).success).toBe(false);
+    expect(ConnectionEventDetailSchema.parse({ ...detail, addedLater: true })).toEqual(detail);
   });
 });

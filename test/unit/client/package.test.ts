@@ -10,7 +10,7 @@ import {
   signConnectToken,
 } from '../../../client/index.js';
 import { verifyConnectToken } from '../../../functions/shared/connect-token.js';
-import { connectionEvent } from '../../../functions/shared/events.js';
+import { eventsOf } from '../../../functions/shared/outbox.js';
 
 const KEY = 'a-64-character-signing-key-for-tests-0123456789abcdefghijklmnopq';
 const RETURN_TO = 'https://app.example.com/settings/';
@@ -64,12 +64,19 @@ describe('signConnectToken (the package\'s)', () => {
 });
 
 describe('lifecycle events', () => {
-  const detail = connectionEvent(
-    'revoked',
-    { userId: 'user-42', status: 'revoked', recallCredentialId: 'cred-1', zoomAccountId: null, zoomUserId: 'zu-1' },
-    '2026-11-01T00:00:00.000Z',
-    { correlationId: 'corr-1' },
-  );
+  // What the outbox publisher puts on the bus for a stored `revoked` entry.
+  const [detail] = eventsOf({
+    eventId: 'evt-1',
+    type: 'revoked',
+    userId: 'user-42',
+    status: 'revoked',
+    recallCredentialId: 'cred-1',
+    zoomAccountId: null,
+    zoomUserId: 'zu-1',
+    occurredAt: '2026-11-01T00:00:00.000Z',
+    correlationId: 'corr-1',
+    attributes: [],
+  });
 
   it('parses what the service publishes, as the EventBridge event a rule delivers or as the detail alone', () => {
     const event = { version: '0', id: 'e1', source: EVENT_SOURCE, 'detail-type': detailTypeOf('revoked'), detail };
@@ -77,9 +84,9 @@ describe('lifecycle events', () => {
     expect(parseConnectionEvent(JSON.parse(JSON.stringify(detail)))).toEqual(detail);
   });
 
-  it('accepts an eventId, and drops fields a newer service adds', () => {
-    const parsed = parseConnectionEvent({ ...detail, eventId: 'evt-1', addedLater: true });
-    expect(parsed.eventId).toBe('evt-1');
+  it('keeps the eventId, and drops fields a newer service adds', () => {
+    const parsed = parseConnectionEvent({ ...detail, eventId: 'evt-2', addedLater: true });
+    expect(parsed.eventId).toBe('evt-2');
     expect(parsed).not.toHaveProperty('addedLater');
   });
 

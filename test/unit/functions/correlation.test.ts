@@ -15,6 +15,7 @@ import { context } from '../../helpers/context.js';
 import { SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
 import { credential, FakeRecallFetch } from '../../helpers/fake-recall-fetch.js';
+import { outboxEventsOf } from '../../helpers/outbox.js';
 import { type CapturedOutput, captureOutput, type LogLine, metricsOf } from '../../helpers/output.js';
 import { type SecretsExtensionStandIn, startSecretsExtension } from '../../helpers/secrets-extension.js';
 
@@ -111,8 +112,9 @@ describe('correlation id', () => {
     expect(finished.lines.every((line) => line.correlationId === id)).toBe(true);
     expect(finished.correlationIds.length).toBeGreaterThan(0);
     expect(finished.correlationIds.every((value) => value === id)).toBe(true);
-    const detail = JSON.parse(String(eventBridge.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries?.[0]?.Detail));
-    expect(detail.correlationId).toBe(id);
+    // The `connected` event, in the record write's outbox entry, carries it as well.
+    const [detail] = outboxEventsOf(ddb.commandCalls(UpdateItemCommand).map((call) => call.args[0].input));
+    expect(detail?.correlationId).toBe(id);
     // Lambda's request id travels too, so one attempt's lines can be joined with the platform's.
     expect(finished.lines.every((line) => line.function_request_id === context.awsRequestId)).toBe(true);
   });

@@ -3,16 +3,17 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import type { ScheduledEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConnectionEventDetailSchema, EVENT_SOURCE } from '../../../functions/shared/events.js';
+import { detailTypeOf } from '../../../functions/shared/events.js';
 import { mockSecretsManager } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
 import { FakeRecallFetch, credential } from '../../helpers/fake-recall-fetch.js';
+import { outboxEventsOf } from '../../helpers/outbox.js';
 import { type CapturedOutput, captureOutput, metricSum, metricsOf } from '../../helpers/output.js';
 
-const BUS = 'recall-zoom-connect-events';
 useAwsFunctionEnv();
-process.env.EVENT_BUS_NAME = BUS;
+// Set as a careless deployment might: this function must still never call EventBridge.
+process.env.EVENT_BUS_NAME = 'recall-zoom-connect-events';
 // Metrics on: some tests assert on them; the capture keeps them out of the test output.
 process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 const recall = new FakeRecallFetch();
@@ -61,16 +62,16 @@ const scheduledEvent: ScheduledEvent = {
 
 const run = () => handler(scheduledEvent, context);
 
-/** What each PutEvents call carried, with the detail checked against the published schema. */
-const publishedEvents = () =>
-  eventBridge.commandCalls(PutEventsCommand).flatMap((call) =>
-    (call.args[0].input.Entries ?? []).map((entry) => ({
-      EventBusName: entry.EventBusName,
-      Source: entry.Source,
-      DetailType: entry.DetailType,
-      detail: ConnectionEventDetailSchema.parse(JSON.parse(String(entry.Detail))),
-    })),
-  );
+/**
+ * The events the status writes hold in the outbox (each write finds the record with its Zoom ids). The function
+ * itself never calls EventBridge.
+ */
+const publishedEvents = () => {
+  expect(eventBridge.calls()).toHaveLength(0);
+  return outboxEventsOf(ddb.commandCalls(UpdateItemCommand).map((call) => call.args[0].input), (input) =>
+    record(String(input.Key?.pk?.S).slice('USER#'.length), 'connected', 'cred'),
+  ).map((detail) => ({ DetailType: detailTypeOf(detail.type), detail }));
+};
 
 beforeEach(() => {
   recall.reset();
@@ -114,8 +115,6 @@ describe('health sync (scheduled)', () => {
     expect(update?.ExpressionAttributeValues?.[':cred']?.S).toBe('cred-bad');
     expect(publishedEvents()).toEqual([
       {
-        EventBusName: BUS,
-        Source: EVENT_SOURCE,
         DetailType: 'Zoom connection unhealthy.v1',
         detail: expect.objectContaining({
           schemaVersion: 1,
@@ -164,31 +163,7 @@ describe('health sync (scheduled)', () => {
 
     expect(summary).toMatchObject({ stillGone: 1, healthyAgain: 0 });
     expect(ddb.commandCalls(UpdateItemCommand)).toHaveLength(0);
-    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(0);
-  });
-
-  it('returns the same summary when PutEvents fails or rejects entries', async () => {
-    recall.on((r) =>
-      r.path.startsWith(`${CREDENTIALS}?`)
-        ? { status: 200, body: { next: null, results: [{ ...credential('cred-bad', { user_id: 'zu-1' }), status: 'unhealthy' }] } }
-        : undefined,
-    );
-    ddb.on(QueryCommand, { IndexName: 'byZoomIdentity' }).resolves({
-      Items: [record('user-1', 'connected', 'cred-bad'), record('user-2', 'connected', 'cred-bad')],
-    });
-    ddb.on(UpdateItemCommand)
-      .resolvesOnce({ Attributes: record('user-1', 'unhealthy', 'cred-bad') })
-      .resolves({ Attributes: record('user-2', 'unhealthy', 'cred-bad') });
-    eventBridge.on(PutEventsCommand).rejects(new Error('AccessDeniedException'));
-
-    const summary = await run();
-
-    expect(summary).toMatchObject({ unhealthy: 1, markedUnhealthy: 2, failed: 0 });
-    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(1);
-
-    eventBridge.reset();
-    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 2 });
-    await expect(run()).resolves.toMatchObject({ markedUnhealthy: 2 });
+    expect(publishedEvents()).toEqual([]);
   });
 
   it('fails the run (an invocation error for alarms) when Recall refuses the list, changing nothing', async () => {
@@ -236,17 +211,6 @@ describe('health sync: metrics', () => {
 
     expect(metricSum(emitted(), 'HealthSyncHealthyAgain')).toBe(1);
     expect(metricSum(emitted(), 'HealthSyncMarkedUnhealthy')).toBe(0);
-  });
-
-  it('counts EventPublishFailed for events the bus did not take', async () => {
-    unhealthyListed();
-    ddb.on(QueryCommand, { IndexName: 'byZoomIdentity' }).resolves({ Items: [record('user-1', 'connected', 'cred-bad')] });
-    ddb.on(UpdateItemCommand).resolves({ Attributes: record('user-1', 'unhealthy', 'cred-bad') });
-    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 1 });
-
-    await run();
-
-    expect(metricSum(emitted(), 'EventPublishFailed')).toBe(1);
   });
 
   it('still writes the Recall metrics of a run that failed', async () => {

@@ -10,9 +10,9 @@ declare module 'vitest' {
 }
 
 /**
- * Global setup of the infrastructure tests: bundles the seven functions once per test run, before any test file
+ * Global setup of the infrastructure tests: bundles the eight functions once per test run, before any test file
  * starts, and hands the assembly's directory to every file (`inject('bundledAssemblyDir')`). Bundling is the slow
- * part of a synth (esbuild over seven handlers); done here, it is outside every test's and hook's timeout, and no
+ * part of a synth (esbuild over eight handlers); done here, it is outside every test's and hook's timeout, and no
  * file repeats it. The tests read the construct tree from an unbundled synth (`defaultStack()`), which is quick.
  */
 export default function setup(project: TestProject): () => void {

@@ -28,7 +28,7 @@ describe('a failed first deploy can be retried', () => {
       expect({ id, policy: resource.DeletionPolicy }).toEqual({ id, policy: 'RetainExceptOnCreate' });
       expect({ id, policy: resource.UpdateReplacePolicy }).toEqual({ id, policy: 'Retain' });
     }
-    const { state, api, jobs } = synthesized.stack;
+    const { state, api, jobs, outbox } = synthesized.stack;
     const logGroups = Object.keys(synthesized.template.findResources('AWS::Logs::LogGroup'));
     // Exactly what must outlive the stack: the table, the secrets ops fill in, and every log group.
     expect(kept.map(([id]) => id).sort()).toEqual(
@@ -36,7 +36,9 @@ describe('a failed first deploy can be retried', () => {
     );
     // Every function's log group and the API's access logs.
     const fns = [api.authorizeFunction, api.callbackFunction, api.connectionsFunction, api.webhookFunction];
-    expect(logGroups).toHaveLength(fns.length + [jobs.webhookWorkerFunction, jobs.healthSyncFunction, jobs.reconcile.fn].length + 1);
+    expect(logGroups).toHaveLength(
+      fns.length + [jobs.webhookWorkerFunction, jobs.healthSyncFunction, jobs.reconcile.fn, outbox.fn].length + 1,
+    );
   });
 });
 
@@ -77,7 +79,7 @@ describe('the whole stack at logLevel WARN', () => {
 
   it('quiets only Powertools: every function still lets the metric lines through Lambda\'s filter', () => {
     const functions = Object.values(synthesized.template.findResources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(7);
+    expect(functions).toHaveLength(8);
     for (const fn of functions) {
       expect(fn.Properties.LoggingConfig.ApplicationLogLevel).toBe('INFO');
       expect(fn.Properties.Environment.Variables.POWERTOOLS_LOG_LEVEL).toBe('WARN');

@@ -25,7 +25,7 @@ export interface Synthesized {
 /**
  * Builds the app as bin/app.ts does (the config resolved from the context), under the stack name `Test`.
  * @param overrides - context on top of cdk.json's
- * @param bundle - run esbuild; only one synth per test file may, since bundling seven functions takes seconds
+ * @param bundle - run esbuild; only one synth per test file may, since bundling eight functions takes seconds
  */
 export function synthesize(overrides: Record<string, unknown> = {}, bundle = false): Synthesized {
   const app = new App({
@@ -112,10 +112,18 @@ export function policyStatements(template: Template): { role: string; statement:
 }
 
 /** The functions of the stack, by role, as logical ids. */
-export type FunctionName = 'authorize' | 'callback' | 'connections' | 'webhook' | 'webhookWorker' | 'healthSync' | 'reconcile';
+export type FunctionName =
+  | 'authorize'
+  | 'callback'
+  | 'connections'
+  | 'webhook'
+  | 'webhookWorker'
+  | 'healthSync'
+  | 'reconcile'
+  | 'outboxPublisher';
 
 export function functionIds(stack: RecallZoomConnectStack): Record<FunctionName, string> {
-  const { api, jobs } = stack;
+  const { api, jobs, outbox } = stack;
   return {
     authorize: logicalId(api.authorizeFunction),
     callback: logicalId(api.callbackFunction),
@@ -124,6 +132,7 @@ export function functionIds(stack: RecallZoomConnectStack): Record<FunctionName,
     webhookWorker: logicalId(jobs.webhookWorkerFunction),
     healthSync: logicalId(jobs.healthSyncFunction),
     reconcile: logicalId(jobs.reconcile.fn),
+    outboxPublisher: logicalId(outbox.fn),
   };
 }
 

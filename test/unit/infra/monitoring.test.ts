@@ -59,6 +59,7 @@ const FUNCTION_NAMES: Record<FunctionName, string> = {
   webhookWorker: 'WebhookWorker',
   healthSync: 'HealthSync',
   reconcile: 'Reconcile',
+  outboxPublisher: 'OutboxPublisher',
 };
 
 /** The metric-math alarm's expression and the service metrics it reads, by id. */
@@ -103,7 +104,7 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
     for (const name of used) expect(METRIC_NAMES as readonly string[]).toContain(name);
   });
 
-  it('has the six service alarms and an Errors and a Throttles alarm per function, all named after the stack', () => {
+  it('has the seven service alarms and an Errors and a Throttles alarm per function, all named after the stack', () => {
     expect(Object.keys(alarms).sort()).toEqual(
       [
         'Test-CallbackErrorRate',
@@ -111,6 +112,7 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
         'Test-WebhookDeadLetters',
         'Test-HealthSyncDeadLetters',
         'Test-ReconcileDeadLetters',
+        'Test-OutboxDeadLetters',
         'Test-EventPublishFailed',
         ...Object.values(FUNCTION_NAMES).flatMap((name) => [`Test-${name}-Errors`, `Test-${name}-Throttles`]),
       ].sort(),
@@ -386,7 +388,7 @@ describe('reusing existing resources: an alarm topic and the secrets kept from a
     template.resourceCountIs('AWS::KMS::Key', 0);
     template.resourceCountIs('AWS::SNS::Subscription', 0);
     const alarms = Object.values(alarmsOf(template));
-    expect(alarms).toHaveLength(20);
+    expect(alarms).toHaveLength(23);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([alarmTopicArn]);
       expect(alarm.OKActions).toEqual([alarmTopicArn]);
@@ -411,8 +413,8 @@ describe('reusing existing resources: an alarm topic and the secrets kept from a
       .filter(({ statement }) => actionsOf(statement).includes('secretsmanager:GetSecretValue'))
       .flatMap(({ statement }) => resourcesOf(statement))
       .filter((resource) => JSON.stringify(resource).includes('prod/recall-zoom-connect'));
-    // Five read the Recall API key, two the Zoom client id, one the webhook token.
-    expect(existingSecretArns).toHaveLength(8);
+    // Six read the Recall API key (the outbox publisher too), two the Zoom client id, one the webhook token.
+    expect(existingSecretArns).toHaveLength(9);
     for (const resource of existingSecretArns) {
       expect(stringsIn(resource).join('')).toMatch(/:secret:prod\/recall-zoom-connect\/[a-z-]+-\?\?\?\?\?\?$/);
       expect(JSON.stringify(resource)).not.toContain('*');

@@ -31,12 +31,14 @@ import {
   policyStatements,
   resourcesOf,
   roleOf,
+  rolesAllowed,
   type Statement,
   stringsIn,
   SYNTH_TIMEOUT_MS,
   type Synthesized,
   synthesize,
 } from './helpers.js';
+import { OUTBOX_STREAM } from '../../../lib/constructs/outbox-publisher.js';
 
 const isXRayStatement = (statement: Statement) =>
   JSON.stringify(actionsOf(statement).sort()) === JSON.stringify(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
@@ -197,9 +199,9 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       expect(template.findResources('AWS::Logs::LogGroup')[accessLogs]?.Properties.RetentionInDays).toBe(30);
     });
 
-    it('keeps every log group, the seven functions\' and the access logs, for the configured 30 days', () => {
+    it('keeps every log group, the eight functions\' and the access logs, for the configured 30 days', () => {
       const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
-      expect(groups).toHaveLength(8);
+      expect(groups).toHaveLength(9);
       for (const group of groups) expect(group.Properties.RetentionInDays).toBe(30);
     });
   });
@@ -232,6 +234,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         webhookWorker: 512,
         healthSync: 512,
         reconcile: 512,
+        outboxPublisher: 512,
       });
     });
 
@@ -391,16 +394,17 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         );
       // Authorize keeps nothing server-side (the attempt is sealed in its cookie) and the webhook only queues: no table.
       expect(bound('authorize')).toEqual(['SIGNING_KEY_SECRET_ID', 'STATE_KEY_SECRET_ID']);
-      expect(bound('callback')).toEqual(['TABLE_NAME', 'STATE_KEY_SECRET_ID', 'EVENT_BUS_NAME']);
-      expect(bound('connections')).toEqual(['TABLE_NAME', 'EVENT_BUS_NAME']);
+      // Only the outbox publisher is given the bus: every other function stores its events with its writes.
+      expect(bound('callback')).toEqual(['TABLE_NAME', 'STATE_KEY_SECRET_ID']);
+      expect(bound('connections')).toEqual(['TABLE_NAME']);
       expect(bound('webhook')).toEqual(['WEBHOOK_QUEUE_URL']);
-      expect(bound('webhookWorker')).toEqual(['TABLE_NAME', 'EVENT_BUS_NAME']);
-      expect(bound('healthSync')).toEqual(['TABLE_NAME', 'EVENT_BUS_NAME']);
-      // Reconcile publishes no lifecycle event.
+      expect(bound('webhookWorker')).toEqual(['TABLE_NAME']);
+      expect(bound('healthSync')).toEqual(['TABLE_NAME']);
       expect(bound('reconcile')).toEqual(['TABLE_NAME']);
+      expect(bound('outboxPublisher')).toEqual(['TABLE_NAME', 'EVENT_BUS_NAME']);
 
       const variables = (name: FunctionName) => functionProperties(template, fns[name]).Environment.Variables;
-      for (const name of ['callback', 'connections', 'webhookWorker', 'healthSync', 'reconcile'] as const) {
+      for (const name of ['callback', 'connections', 'webhookWorker', 'healthSync', 'reconcile', 'outboxPublisher'] as const) {
         expect(variables(name).TABLE_NAME).toEqual({ Ref: table });
       }
       expect(variables('authorize').SIGNING_KEY_SECRET_ID).toEqual({ Ref: signingKey });
@@ -408,9 +412,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         expect(variables(name).STATE_KEY_SECRET_ID).toEqual({ Ref: stateKey });
       }
       // Ref of a bus is its name; Ref of a queue is its URL.
-      for (const name of ['callback', 'connections', 'webhookWorker', 'healthSync'] as const) {
-        expect(variables(name).EVENT_BUS_NAME).toEqual({ Ref: eventBus });
-      }
+      expect(variables('outboxPublisher').EVENT_BUS_NAME).toEqual({ Ref: eventBus });
       expect(variables('webhook').WEBHOOK_QUEUE_URL).toEqual({ Ref: webhookQueue });
     });
 
@@ -439,7 +441,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         expect(config.secrets).toEqual({
           source: 'secrets-manager',
           secretIds: {
-            ...(['callback', 'connections', 'webhookWorker', 'healthSync', 'reconcile'].includes(name)
+            ...(['callback', 'connections', 'webhookWorker', 'healthSync', 'reconcile', 'outboxPublisher'].includes(name)
               ? { recallApiKey: deployed.RECALL_API_KEY_SECRET_ID }
               : {}),
             ...(['authorize', 'callback'].includes(name) ? { zoomClientId: deployed.ZOOM_CLIENT_ID_SECRET_ID } : {}),
@@ -449,7 +451,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
           ...(['authorize', 'callback'].includes(name) ? { stateKeySecretId: deployed.STATE_KEY_SECRET_ID } : {}),
         });
         expect(config.eventBusName).toBe(
-          ['callback', 'connections', 'webhookWorker', 'healthSync'].includes(name) ? deployed.EVENT_BUS_NAME : undefined,
+          name === 'outboxPublisher' ? deployed.EVENT_BUS_NAME : undefined,
         );
         expect(config.webhookQueueUrl).toBe(name === 'webhook' ? deployed.WEBHOOK_QUEUE_URL : undefined);
         expect(config.recall).toEqual({ timeoutMs: 5_000, maxAttempts: 3, backoffBaseMs: 200, backoffMaxMs: 4_000 });
@@ -468,6 +470,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         webhookWorker: 'webhook-worker',
         healthSync: 'health-sync',
         reconcile: 'reconcile',
+        outboxPublisher: 'outbox-publisher',
       };
       for (const [name, directory] of Object.entries(directories) as [FunctionName, string][]) {
         const source = readFileSync(projectPath(`functions/${directory}/handler.ts`), 'utf8');
@@ -512,13 +515,13 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       });
     });
 
-    it('indexes connections by Zoom identity and by status, as the repositories expect', () => {
-      const indexes = [TABLE_SCHEMA.zoomIdentityIndex, TABLE_SCHEMA.statusIndex];
-      expect(indexes.map(({ name }) => name)).toEqual(['byZoomIdentity', 'byStatus']);
+    it('indexes connections by Zoom identity and by status, and waiting outbox entries by age, as the repositories expect', () => {
+      const indexes = [TABLE_SCHEMA.zoomIdentityIndex, TABLE_SCHEMA.statusIndex, TABLE_SCHEMA.outboxIndex];
+      expect(indexes.map(({ name }) => name)).toEqual(['byZoomIdentity', 'byStatus', 'byOutbox']);
       const [globalTable] = Object.values(template.findResources('AWS::DynamoDB::GlobalTable'));
       const attributes = globalTable?.Properties.AttributeDefinitions as { AttributeName: string; AttributeType: string }[];
       expect(attributes.sort((a, b) => a.AttributeName.localeCompare(b.AttributeName))).toEqual(
-        ['pk', 'status', 'zoomIdentity'].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+        ['outboxPending', 'outboxSince', 'pk', 'status', 'zoomIdentity'].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
       );
       template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
         GlobalSecondaryIndexes: indexes.map((index) => ({
@@ -537,7 +540,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     const queueProperties = (id: string) => template.findResources('AWS::SQS::Queue')[id]?.Properties;
 
     it('keeps verified events for the worker four days, encrypted, and dead-letters them after 5 receives', () => {
-      template.resourceCountIs('AWS::SQS::Queue', 4);
+      template.resourceCountIs('AWS::SQS::Queue', 5);
       expect(queueProperties(webhookQueue)).toMatchObject({
         SqsManagedSseEnabled: true,
         MessageRetentionPeriod: 4 * 24 * 3600,
@@ -581,7 +584,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('feeds the worker batches of 10 with partial batch failures, at bounded concurrency', () => {
-      template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+      template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
         EventSourceArn: { 'Fn::GetAtt': [webhookQueue, 'Arn'] },
         FunctionName: { Ref: fns.webhookWorker },
@@ -594,14 +597,69 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
   });
 
+  describe('lifecycle events: the outbox', () => {
+    it('streams every table write with its old and new image, for the publisher to tell the entries a write added', () => {
+      template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+        StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      });
+    });
+
+    it('feeds the stream to the publisher with bisect on error, partial batch failures, bounded retry and an on-failure DLQ', () => {
+      const { stack } = synthesized;
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [table, 'StreamArn'] },
+        FunctionName: { Ref: fns.outboxPublisher },
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: OUTBOX_STREAM.batchSize,
+        BisectBatchOnFunctionError: true,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        MaximumRetryAttempts: OUTBOX_STREAM.retryAttempts,
+        MaximumRecordAgeInSeconds: OUTBOX_STREAM.maxRecordAge.toSeconds(),
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.outbox.deadLetterQueue), 'Arn'] } } },
+        // Only writes that left an entry waiting invoke it.
+        FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ dynamodb: { NewImage: { outboxPending: { S: [{ exists: true }] } } } }) }] },
+      });
+      expect(OUTBOX_STREAM.retryAttempts).toBeGreaterThan(0);
+      expect(OUTBOX_STREAM.retryAttempts).toBeLessThanOrEqual(10);
+    });
+
+    it('sweeps every 5 minutes for entries the stream left 3 minutes or more, with the same dead-letter queue', () => {
+      const { stack } = synthesized;
+      const queue = logicalId(stack.outbox.deadLetterQueue);
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(5 minutes)',
+        Targets: [
+          Match.objectLike({
+            Arn: { 'Fn::GetAtt': [fns.outboxPublisher, 'Arn'] },
+            DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queue, 'Arn'] } },
+            RetryPolicy: { MaximumEventAgeInSeconds: 300, MaximumRetryAttempts: 2 },
+          }),
+        ],
+      });
+      expect(functionProperties(template, fns.outboxPublisher).Environment.Variables.OUTBOX_SWEEP_MIN_AGE_SECONDS).toBe('180');
+      expect(functionProperties(template, fns.outboxPublisher).DeadLetterConfig).toEqual({ TargetArn: { 'Fn::GetAtt': [queue, 'Arn'] } });
+    });
+
+    it('alarms while the outbox dead-letter queue holds anything', () => {
+      const { stack } = synthesized;
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: 'Test-OutboxDeadLetters',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.outbox.deadLetterQueue), 'QueueName'] } }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    });
+  });
+
   describe('events and schedules', () => {
     it('creates one lifecycle event bus, named after the stack', () => {
       template.resourceCountIs('AWS::Events::EventBus', 1);
       template.hasResourceProperties('AWS::Events::EventBus', { Name: 'Test-connections' });
     });
 
-    it('schedules exactly the two jobs, and gives only them a dead-letter queue (the others are invoked synchronously)', () => {
-      template.resourceCountIs('AWS::Events::Rule', 2);
+    it('schedules exactly the two jobs and the outbox sweep, and gives only them a dead-letter queue (the others are invoked synchronously)', () => {
+      template.resourceCountIs('AWS::Events::Rule', 3);
       for (const name of ['authorize', 'callback', 'connections', 'webhook', 'webhookWorker'] as const) {
         expect(functionProperties(template, fns[name]).DeadLetterConfig).toBeUndefined();
       }
@@ -738,9 +796,9 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       };
     };
 
-    it('gives each of the seven functions a role of its own, assumable by Lambda only, with no managed policy', () => {
+    it('gives each of the eight functions a role of its own, assumable by Lambda only, with no managed policy', () => {
       const roles = Object.values(fns).map((fn) => roleOf(template, fn));
-      expect(new Set(roles).size).toBe(7);
+      expect(new Set(roles).size).toBe(8);
       const allRoles = template.findResources('AWS::IAM::Role');
       expect(Object.keys(allRoles).sort()).toEqual([...roles].sort());
       for (const role of Object.values(allRoles)) {
@@ -758,7 +816,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       });
     });
 
-    it('callback: uses a state once (put), reads, records and repoints connections under the identity lock, publishes', () => {
+    it('callback: uses a state once (put), reads and records connections under the identity lock, publishes nothing', () => {
       // It deletes nothing but its own lock: a used state is a conditional put, a record is updated, never removed.
       expect(grantsOf(template, roleOf(template, fns.callback))).toEqual({
         ...baseline(fns.callback),
@@ -768,7 +826,6 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         'dynamodb:DeleteItem': [`${tableArn}${LOCKS_ONLY}`],
         'dynamodb:Query': [index('byZoomIdentity')],
         'secretsmanager:GetSecretValue': [recallApiKeyRef, zoomClientIdRef, stateKeyRef].sort(),
-        'events:PutEvents': [eventBusArn],
       });
     });
 
@@ -785,7 +842,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         signingKey: readers(signingKey),
         stateKey: readers(stateKey),
       }).toEqual({
-        recallApiKey: ['callback', 'connections', 'healthSync', 'reconcile', 'webhookWorker'],
+        recallApiKey: ['callback', 'connections', 'healthSync', 'outboxPublisher', 'reconcile', 'webhookWorker'],
         zoomClientId: ['authorize', 'callback'],
         zoomWebhookSecretToken: ['webhook'],
         signingKey: ['authorize'],
@@ -817,14 +874,13 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       }
     });
 
-    it('connections: reads and ends a connection, checks who else shares its credential, publishes', () => {
+    it('connections: reads and ends a connection, checks who else shares its credential, publishes nothing', () => {
       expect(grantsOf(template, roleOf(template, fns.connections))).toEqual({
         ...baseline(fns.connections),
         'dynamodb:GetItem': [tableArn],
         'dynamodb:UpdateItem': [tableArn],
         'dynamodb:Query': [index('byZoomIdentity')],
         'secretsmanager:GetSecretValue': [recallApiKeyRef],
-        'events:PutEvents': [eventBusArn],
       });
     });
 
@@ -836,7 +892,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       });
     });
 
-    it('webhook worker: consumes the webhook queue, revokes by Zoom identity, publishes', () => {
+    it('webhook worker: consumes the webhook queue, revokes by Zoom identity, publishes nothing', () => {
       expect(grantsOf(template, roleOf(template, fns.webhookWorker))).toEqual({
         ...baseline(fns.webhookWorker),
         'sqs:ReceiveMessage': [webhookQueueArn],
@@ -845,17 +901,15 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         'dynamodb:UpdateItem': [tableArn],
         'dynamodb:Query': [index('byZoomIdentity')],
         'secretsmanager:GetSecretValue': [recallApiKeyRef],
-        'events:PutEvents': [eventBusArn],
       });
     });
 
-    it('health sync: queries by status and identity, updates statuses, publishes, and may dead-letter its run', () => {
+    it('health sync: queries by status and identity, updates statuses, publishes nothing, and may dead-letter its run', () => {
       expect(grantsOf(template, roleOf(template, fns.healthSync))).toEqual({
         ...baseline(fns.healthSync),
         'dynamodb:UpdateItem': [tableArn],
         'dynamodb:Query': [index('byStatus'), index('byZoomIdentity')].sort(),
         'secretsmanager:GetSecretValue': [recallApiKeyRef],
-        'events:PutEvents': [eventBusArn],
         'sqs:SendMessage': [healthSyncDeadLetterQueueArn],
       });
     });
@@ -874,9 +928,41 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       });
     });
 
+    it('outbox publisher: reads its stream, publishes, removes entries, moves records under the identity lock, may dead-letter', () => {
+      const { stack } = synthesized;
+      const streamArn = JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.state.table), 'StreamArn'] });
+      expect(grantsOf(template, roleOf(template, fns.outboxPublisher))).toEqual({
+        ...baseline(fns.outboxPublisher),
+        'dynamodb:DescribeStream': [streamArn],
+        'dynamodb:GetRecords': [streamArn],
+        'dynamodb:GetShardIterator': [streamArn],
+        'dynamodb:ListStreams': [streamArn],
+        'dynamodb:GetItem': [tableArn],
+        'dynamodb:UpdateItem': [tableArn],
+        'dynamodb:PutItem': [`${tableArn}${LOCKS_ONLY}`],
+        'dynamodb:DeleteItem': [`${tableArn}${LOCKS_ONLY}`],
+        'dynamodb:Query': [index('byOutbox'), index('byZoomIdentity')].sort(),
+        'secretsmanager:GetSecretValue': [recallApiKeyRef],
+        'events:PutEvents': [eventBusArn],
+        // Twice: as the function's own dead-letter queue (a failed sweep run), and as the stream mapping's on-failure
+        // destination, whose grant (SqsDlq) adds the two reads Lambda makes before it sends.
+        'sqs:SendMessage': [arn(logicalId(stack.outbox.deadLetterQueue)), arn(logicalId(stack.outbox.deadLetterQueue))],
+        'sqs:GetQueueAttributes': [arn(logicalId(stack.outbox.deadLetterQueue))],
+        'sqs:GetQueueUrl': [arn(logicalId(stack.outbox.deadLetterQueue))],
+      });
+    });
+
+    it('lets only the outbox publisher put events on the bus, and gives the bus no resource policy', () => {
+      expect([...rolesAllowed(template, 'events:PutEvents').keys()]).toEqual([roleOf(template, fns.outboxPublisher)]);
+      template.resourceCountIs('AWS::Events::EventBusPolicy', 0);
+      expect(JSON.stringify(template.findResources('AWS::Events::EventBus'))).not.toContain('Policy');
+    });
+
     it('narrows only lock actions with a condition, and only to keys that lockKey builds', () => {
       const conditioned = policyStatements(template).filter(({ statement }) => statement.Condition !== undefined);
-      expect(conditioned.map(({ role }) => role).sort()).toEqual([roleOf(template, fns.callback), roleOf(template, fns.reconcile)].sort());
+      expect([...new Set(conditioned.map(({ role }) => role))].sort()).toEqual(
+        [roleOf(template, fns.callback), roleOf(template, fns.reconcile), roleOf(template, fns.outboxPublisher)].sort(),
+      );
       expect(lockKey('user#zu-1')).toBe('LOCK#user#zu-1');
       expect(lockKey('*')).toBe('LOCK#*');
     });
@@ -894,7 +980,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         }
         for (const part of stringsIn(statement.Resource)) expect(part, JSON.stringify(statement)).not.toContain('*');
       }
-      expect(xray).toBe(7);
+      expect(xray).toBe(8);
     });
 
     it('never grants anything on the webhook dead-letter queue: only SQS redrive and ops touch it', () => {
@@ -1003,7 +1089,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
           ...['authorize', 'callback', 'connections', 'webhook', 'webhookWorker'].map(() => 'Serverless-LambdaDLQ'),
           // SQS event sources have no on-failure destination; the queue's redrive policy does that.
           'Serverless-LambdaEventSourceMappingDestination',
-          // The three dead-letter queues.
+          // The four dead-letter queues.
+          'Serverless-SQSRedrivePolicy',
           'Serverless-SQSRedrivePolicy',
           'Serverless-SQSRedrivePolicy',
           'Serverless-SQSRedrivePolicy',

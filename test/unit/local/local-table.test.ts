@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 describe('createServiceTable', () => {
-  it('creates the table with the byZoomIdentity and byStatus indexes of TABLE_SCHEMA, ACTIVE, projecting everything', async () => {
+  it('creates the table with the byZoomIdentity, byStatus and byOutbox indexes of TABLE_SCHEMA, ACTIVE, projecting everything', async () => {
     // Act
     await createServiceTable(dynamo.endpoint, 'service-table');
 
@@ -34,7 +34,7 @@ describe('createServiceTable', () => {
           { keys: index.KeySchema, projection: index.Projection?.ProjectionType, status: index.IndexStatus },
         ]),
       );
-      for (const index of [TABLE_SCHEMA.zoomIdentityIndex, TABLE_SCHEMA.statusIndex]) {
+      for (const index of [TABLE_SCHEMA.zoomIdentityIndex, TABLE_SCHEMA.statusIndex, TABLE_SCHEMA.outboxIndex]) {
         expect(indexes[index.name], index.name).toEqual({
           keys: [
             { AttributeName: index.partitionKey, KeyType: 'HASH' },
@@ -44,7 +44,7 @@ describe('createServiceTable', () => {
           status: 'ACTIVE',
         });
       }
-      expect(Object.keys(indexes)).toHaveLength(2);
+      expect(Object.keys(indexes)).toHaveLength(3);
     } finally {
       client.destroy();
     }

@@ -83,7 +83,7 @@ describe('ConnectionRepository.recordConnected', () => {
     expect(input?.ConditionExpression).toBe('attribute_not_exists(#attempt) OR #attempt < :attempt');
     expect(input?.ExpressionAttributeNames?.['#attempt']).toBe('attemptVersion');
     expect(input?.ReturnValues).toBe('ALL_OLD');
-    expect(input?.ExpressionAttributeValues).toEqual({
+    expect(input?.ExpressionAttributeValues).toMatchObject({
       ':userId': { S: 'user-42' },
       ':connected': { S: 'connected' },
       ':cred': { S: 'cred-2' },
@@ -97,6 +97,49 @@ describe('ConnectionRepository.recordConnected', () => {
     for (const attribute of ['userId', '#status', 'recallCredentialId', 'zoomAccountId', 'zoomUserId', 'oauthAppId', 'connectedAt', 'updatedAt', '#attempt']) {
       expect(input?.UpdateExpression).toContain(`${attribute} = `);
     }
+  });
+
+  it('holds the `connected` event in the same write (the outbox), copying what the record was before from the old item', async () => {
+    ddb.on(UpdateItemCommand).resolves({});
+
+    await record(1_796_062_200);
+
+    // Assess: one call, whose expression writes the entry, puts the item in the outbox index and counts the write.
+    expect(ddb.calls()).toHaveLength(1);
+    const input = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+    const entry = JSON.parse(String(input?.ExpressionAttributeValues?.[':obEntry']?.S));
+    expect(entry).toEqual({
+      eventId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      type: 'connected',
+      userId: 'user-42',
+      status: 'connected',
+      recallCredentialId: 'cred-2',
+      zoomAccountId: 'za-1',
+      zoomUserId: null,
+      occurredAt: NOW,
+      zoomIdentity: 'account#za-1',
+      oauthAppId: 'app-1',
+    });
+    expect(input?.ExpressionAttributeNames?.['#obEntry']).toBe(`outbox_${entry.eventId}`);
+    expect(input?.UpdateExpression).toContain('#obPending = :obPending');
+    expect(input?.UpdateExpression).toMatch(/ ADD #obSeq :obOne$/);
+    const captured = [0, 1, 2].map((i) => [input?.ExpressionAttributeNames?.[`#obCap${i}`], input?.ExpressionAttributeNames?.[`#obSrc${i}`]]);
+    expect(captured).toEqual([
+      [`outbox_${entry.eventId}~priorRecallCredentialId`, 'recallCredentialId'],
+      [`outbox_${entry.eventId}~priorStatus`, 'status'],
+      [`outbox_${entry.eventId}~priorZoomIdentity`, 'zoomIdentity'],
+    ]);
+    for (const i of [0, 1, 2]) expect(input?.UpdateExpression).toContain(`#obCap${i} = if_not_exists(#obSrc${i}, :obNull)`);
+  });
+
+  it('gives every write its own event id', async () => {
+    ddb.on(UpdateItemCommand).resolves({});
+
+    await record(1);
+    await record(2);
+
+    const ids = ddb.commandCalls(UpdateItemCommand).map((call) => call.args[0].input.ExpressionAttributeNames?.['#obEntry']);
+    expect(new Set(ids).size).toBe(2);
   });
 
   it('orders an attempt without a version before every versioned one', async () => {
@@ -118,22 +161,6 @@ describe('ConnectionRepository.recordConnected', () => {
     });
   });
 
-  it("returns the note of an unfinished conflict resolution (pendingSweep) from the item as it was", async () => {
-    ddb.on(UpdateItemCommand).resolves({ Attributes: { ...scrubbedItem, pendingSweep: { S: 'account#za-1' } } });
-
-    const result = await record(2);
-
-    expect(result).toMatchObject({ status: 'recorded', pendingSweep: 'account#za-1', previous: { userId: 'user-42' } });
-  });
-
-  it('returns the note even when the item held nothing else (no record yet), with no previous record', async () => {
-    ddb.on(UpdateItemCommand).resolves({ Attributes: { pk: { S: 'USER#user-42' }, pendingSweep: { S: 'user#zu-1' } } });
-
-    const result = await record(2);
-
-    expect(result).toEqual({ status: 'recorded', pendingSweep: 'user#zu-1' });
-  });
-
   it('answers superseded, writing nothing else, when a newer attempt of the user already wrote the record', async () => {
     ddb.on(UpdateItemCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
 
@@ -150,49 +177,6 @@ describe('ConnectionRepository.recordConnected', () => {
   });
 });
 
-describe('ConnectionRepository: the pending-sweep note', () => {
-  it("notes the identity on the user's own item, whatever the item holds", async () => {
-    ddb.on(UpdateItemCommand).resolves({});
-
-    await repository.markPendingSweep('user-42', 'user#zu-1');
-
-    expect(ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input).toEqual({
-      TableName: 'connect-table',
-      Key: { pk: { S: 'USER#user-42' } },
-      UpdateExpression: 'SET #sweep = :identity',
-      ExpressionAttributeNames: { '#sweep': 'pendingSweep' },
-      ExpressionAttributeValues: { ':identity': { S: 'user#zu-1' } },
-    });
-  });
-
-  it('removes the note only while it still names the identity that was moved', async () => {
-    ddb.on(UpdateItemCommand).resolves({});
-
-    await repository.clearPendingSweep('user-42', 'user#zu-1');
-
-    expect(ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input).toEqual({
-      TableName: 'connect-table',
-      Key: { pk: { S: 'USER#user-42' } },
-      UpdateExpression: 'REMOVE #sweep',
-      ConditionExpression: '#sweep = :identity',
-      ExpressionAttributeNames: { '#sweep': 'pendingSweep' },
-      ExpressionAttributeValues: { ':identity': { S: 'user#zu-1' } },
-    });
-  });
-
-  it('leaves a note about another identity alone, quietly', async () => {
-    ddb.on(UpdateItemCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
-
-    await expect(repository.clearPendingSweep('user-42', 'user#zu-1')).resolves.toBeUndefined();
-  });
-
-  it('lets other failures through', async () => {
-    ddb.on(UpdateItemCommand).rejects(new Error('InternalServerError'));
-
-    await expect(repository.clearPendingSweep('user-42', 'user#zu-1')).rejects.toThrow('InternalServerError');
-  });
-});
-
 describe('ConnectionRepository.revoke', () => {
   it('marks the record revoked only while it relies on the credential, answering the new record', async () => {
     ddb.on(UpdateItemCommand).resolves({ Attributes: scrubbedItem });
@@ -203,8 +187,28 @@ describe('ConnectionRepository.revoke', () => {
     const input = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
     expect(input?.Key).toEqual({ pk: { S: 'USER#user-42' } });
     expect(input?.ConditionExpression).toBe('#cred = :cred AND #status IN (:connected, :unhealthy)');
-    expect(input?.UpdateExpression).toBe('SET #status = :revoked, #updated = :now REMOVE #zoom0, #zoom1, #zoom2');
+    expect(input?.UpdateExpression).toMatch(/^SET #status = :revoked, #updated = :now, .* REMOVE #zoom0, #zoom1, #zoom2 ADD #obSeq :obOne$/);
     expect(input?.ReturnValues).toBe('ALL_NEW');
+    // The `revoked` event rides on the same write; scrubbed, it names no Zoom ids and copies none.
+    expect(JSON.parse(String(input?.ExpressionAttributeValues?.[':obEntry']?.S))).toMatchObject({
+      type: 'revoked',
+      userId: 'user-42',
+      status: 'revoked',
+      recallCredentialId: 'cred-1',
+      zoomAccountId: null,
+      zoomUserId: null,
+    });
+    expect(input?.UpdateExpression).not.toContain('if_not_exists(#obSrc');
+  });
+
+  it('copies the Zoom ids into the `revoked` event from the item when they are kept (data retention)', async () => {
+    ddb.on(UpdateItemCommand).resolves({ Attributes: scrubbedItem });
+
+    await repository.revoke('user-42', 'cred-1', NOW, { scrubZoomData: false });
+
+    const input = ddb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+    expect(input?.UpdateExpression).not.toContain('REMOVE');
+    expect([input?.ExpressionAttributeNames?.['#obSrc0'], input?.ExpressionAttributeNames?.['#obSrc1']]).toEqual(['zoomAccountId', 'zoomUserId']);
   });
 
   it('answers undefined when the record no longer matches', async () => {

@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Connection, ConnectionStatus } from '../../../functions/shared/connection-repository.js';
 import {
+  type ConnectFollowUpDeps,
+  followUpConnect,
+  IdentityBusyError,
   markDeletedCredentials,
   releaseCredentialIfUnused,
   repointSharers,
 } from '../../../functions/shared/credential-sharing.js';
+import type { OutboxEntry } from '../../../functions/shared/outbox.js';
 import type { RecallCredential } from '../../../functions/shared/recall-client.js';
 
 const APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
@@ -246,5 +250,114 @@ describe('markDeletedCredentials', () => {
 
     expect(marked.map((record) => record.userId)).toEqual(['bob']);
     expect(connections.statusChanges.map((change) => change.userId)).toEqual(['alice', 'bob']);
+  });
+});
+
+describe('followUpConnect (the outbox publisher, for each `connected` entry)', () => {
+  /** A `connected` entry of user-42 onto NEW for IDENTITY, as the publisher reads it. */
+  const entry = (extra: Partial<OutboxEntry> = {}): OutboxEntry => ({
+    eventId: 'e-1',
+    type: 'connected',
+    userId: 'user-42',
+    status: 'connected',
+    recallCredentialId: NEW,
+    occurredAt: NOW,
+    zoomIdentity: IDENTITY,
+    oauthAppId: APP,
+    correlationId: 'corr-1',
+    attributes: ['outbox_e-1'],
+    ...extra,
+  });
+
+  function followUpHarness(records: Connection[], { lockFree = true } = {}) {
+    const connections = new FakeConnections(records);
+    const deleted: string[] = [];
+    const locks: string[] = [];
+    const released: string[] = [];
+    const deps: ConnectFollowUpDeps = {
+      connections: Object.assign(connections, {
+        get: async (userId: string) => records.find((record) => record.userId === userId),
+      }),
+      recall: { deleteCredential: async (id: string) => void deleted.push(id) },
+      lock: {
+        acquire: async (identity) => {
+          locks.push(identity);
+          return lockFree ? { identity, release: async () => void released.push(identity) } : undefined;
+        },
+      },
+      now: () => Date.parse(NOW),
+      log: { info: () => undefined },
+    };
+    return { connections, deleted, locks, released, deps };
+  }
+
+  it("moves the identity's other relying records onto the connect's credential under the identity lock", async () => {
+    const { connections, locks, released, deps } = followUpHarness([
+      connection('user-42', 'connected', NEW),
+      connection('user-7', 'unhealthy', OLD),
+      connection('user-8', 'disconnected', OLD),
+    ]);
+
+    await followUpConnect(entry(), deps);
+
+    expect(connections.repoints.map(({ userId, from, to }) => [userId, from, to.id])).toEqual([['user-7', OLD, NEW]]);
+    expect(locks).toEqual([IDENTITY]);
+    expect(released).toEqual([IDENTITY]);
+  });
+
+  it('takes no lock and moves nothing when no other record of the identity is on another credential', async () => {
+    const { connections, locks, deps } = followUpHarness([connection('user-42', 'connected', NEW), connection('user-7', 'connected', NEW)]);
+
+    await followUpConnect(entry(), deps);
+
+    expect(locks).toEqual([]);
+    expect(connections.repoints).toEqual([]);
+  });
+
+  it("moves nothing when the user's record no longer relies on the credential (something newer replaced it)", async () => {
+    const { connections, released, deps } = followUpHarness([connection('user-42', 'unhealthy', NEW), connection('user-7', 'unhealthy', OLD)]);
+
+    await followUpConnect(entry(), deps);
+
+    expect(connections.repoints).toEqual([]);
+    expect(released).toEqual([IDENTITY]);
+  });
+
+  it('throws IdentityBusyError while another holder keeps the lock, so the publisher retries the entry', async () => {
+    const { connections, deps } = followUpHarness([connection('user-42', 'connected', NEW), connection('user-7', 'unhealthy', OLD)], {
+      lockFree: false,
+    });
+
+    await expect(followUpConnect(entry(), deps)).rejects.toBeInstanceOf(IdentityBusyError);
+    expect(connections.repoints).toEqual([]);
+  });
+
+  it('releases the credential of the Zoom identity the user left, once no record relies on it', async () => {
+    const { deleted, deps } = followUpHarness([connection('user-42', 'connected', NEW)]);
+
+    await followUpConnect(
+      entry({ priorRecallCredentialId: 'cred-other', priorStatus: 'connected', priorZoomIdentity: 'user#zoom-user-old' }),
+      deps,
+    );
+
+    expect(deleted).toEqual(['cred-other']);
+  });
+
+  it('keeps that credential while another user of the old identity relies on it, and after a revoke or disconnect', async () => {
+    const sharer = connection('user-9', 'connected', 'cred-other', { zoomIdentity: 'user#zoom-user-old' });
+    const { deleted, deps } = followUpHarness([connection('user-42', 'connected', NEW), sharer]);
+
+    await followUpConnect(entry({ priorRecallCredentialId: 'cred-other', priorStatus: 'connected', priorZoomIdentity: 'user#zoom-user-old' }), deps);
+    await followUpConnect(entry({ priorRecallCredentialId: 'cred-gone', priorStatus: 'revoked', priorZoomIdentity: 'user#zoom-user-old' }), deps);
+
+    expect(deleted).toEqual([]);
+  });
+
+  it('does nothing for other event types', async () => {
+    const { connections, locks, deps } = followUpHarness([connection('user-7', 'unhealthy', OLD)]);
+
+    await followUpConnect(entry({ type: 'unhealthy', status: 'unhealthy' }), deps);
+
+    expect([connections.listed, locks]).toEqual([[], []]);
   });
 });

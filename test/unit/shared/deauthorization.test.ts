@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Connection, ConnectionStatus, RevokeOptions } from '../../../functions/shared/connection-repository.js';
 import { applyDeauthorization, type DeauthorizationDeps } from '../../../functions/shared/deauthorization.js';
-import type { ConnectionEventDetail, EventPublisher } from '../../../functions/shared/events.js';
 import type { ListCredentialsFilter, RecallCredential } from '../../../functions/shared/recall-client.js';
 import type { AppDeauthorization } from '../../../functions/shared/zoom-webhook.js';
 
@@ -130,35 +129,24 @@ const recallCredential = (
   created_at: createdAt,
 });
 
-class RecordingPublisher implements EventPublisher {
-  readonly events: ConnectionEventDetail[] = [];
-  failing = false;
-  async publish(events: readonly ConnectionEventDetail[]): Promise<void> {
-    if (this.failing) throw new Error('bus unavailable');
-    this.events.push(...events);
-  }
-}
-
 function harness(records: Connection[], credentials: RecallCredential[]) {
   const connections = new FakeConnections(records);
   const recall = new FakeRecall(credentials);
-  const events = new RecordingPublisher();
   const errors: string[] = [];
   const deps: DeauthorizationDeps = {
     connections,
     recall,
-    events,
     oauthAppId: APP,
     now: () => NOW,
     log: { info: () => undefined, error: (message) => errors.push(message) },
   };
-  return { connections, recall, events, errors, deps };
+  return { connections, recall, errors, deps };
 }
 
 describe('applyDeauthorization: a user-level app', () => {
   it('revokes the Zoom user connections that rely on a credential, and deletes that credential', async () => {
     // Prepare
-    const { connections, recall, events, deps } = harness(
+    const { connections, recall, deps } = harness(
       [
         connection('user-42', 'connected', 'cred-1'),
         connection('user-7', 'unhealthy', 'cred-1'),
@@ -176,17 +164,15 @@ describe('applyDeauthorization: a user-level app', () => {
     expect(connections.records.get('user-7')?.status).toBe('revoked');
     expect(connections.records.get('user-5')?.status).toBe('disconnected');
     expect(connections.records.get('user-42')?.zoomUserId).toBe('zu-1');
-    expect(events.events.map((e) => [e.type, e.userId, e.status, e.occurredAt])).toEqual([
-      ['revoked', 'user-42', 'revoked', '2026-11-30T18:00:01.000Z'],
-      ['revoked', 'user-7', 'revoked', '2026-11-30T18:00:01.000Z'],
-    ]);
+    // Each revoke write carries its `revoked` event (the repository's outbox).
+    expect(connections.writes.filter((write) => write.startsWith('revoke')).sort()).toEqual(['revoke user-42', 'revoke user-7']);
     // cred-0 was released when user-5 disconnected: no second delete for it.
     expect(recall.deleted).toEqual(['cred-1']);
     expect(recall.credentials.size).toBe(0);
   });
 
   it('removes the Zoom ids from every record of the identity when retention is not granted', async () => {
-    const { connections, events, deps } = harness(
+    const { connections, deps } = harness(
       [connection('user-42', 'connected', 'cred-1'), connection('user-5', 'disconnected', 'cred-0')],
       [],
     );
@@ -204,7 +190,6 @@ describe('applyDeauthorization: a user-level app', () => {
       recallCredentialId: 'cred-1',
       connectedAt: BEFORE,
     });
-    expect(events.events[0]).toMatchObject({ userId: 'user-42', zoomAccountId: null, zoomUserId: null });
   });
 
   it('never deletes the credentials of other users of the same Zoom account', async () => {
@@ -243,7 +228,7 @@ describe('applyDeauthorization: an account-level app', () => {
   it('revokes the connections keyed by the account and deletes the account credential', async () => {
     const accountRecord = (userId: string) =>
       connection(userId, 'connected', 'cred-a', { zoomIdentity: 'account#za-1', zoomUserId: null });
-    const { connections, recall, events, deps } = harness(
+    const { connections, recall, deps } = harness(
       [accountRecord('user-1'), accountRecord('user-2')],
       [recallCredential('cred-a', { account_id: 'za-1' })],
     );
@@ -252,7 +237,6 @@ describe('applyDeauthorization: an account-level app', () => {
 
     expect(result.revokedUserIds.sort()).toEqual(['user-1', 'user-2']);
     expect(connections.writes.sort()).toEqual(['revoke user-1', 'revoke user-2']);
-    expect(events.events).toHaveLength(2);
     expect(recall.deleted).toEqual(['cred-a']);
   });
 
@@ -272,7 +256,7 @@ describe('applyDeauthorization: an account-level app', () => {
 
 describe('applyDeauthorization: idempotent under redelivery', () => {
   it.each([true, false])('changes nothing more on a second run (retention %s)', async (userDataRetention) => {
-    const { connections, recall, events, deps } = harness(
+    const { connections, recall, deps } = harness(
       [connection('user-42', 'connected', 'cred-1'), connection('user-7', 'unhealthy', 'cred-1')],
       [recallCredential('cred-1', { user_id: 'zu-1', account_id: 'za-1' })],
     );
@@ -285,12 +269,12 @@ describe('applyDeauthorization: idempotent under redelivery', () => {
     expect([...connections.records.values()]).toEqual(afterFirst);
     expect(connections.writes).toHaveLength(writes);
     expect(second.revokedUserIds).toEqual([]);
-    expect(events.events).toHaveLength(2);
+    expect(connections.writes.filter((write) => write.startsWith('revoke'))).toHaveLength(2);
     expect(recall.credentials.size).toBe(0);
   });
 
   it('finishes the job when the first run failed between the records and Recall', async () => {
-    const { connections, recall, events, deps } = harness(
+    const { connections, recall, deps } = harness(
       [connection('user-42', 'connected', 'cred-1')],
       [recallCredential('cred-1', { user_id: 'zu-1', account_id: 'za-1' })],
     );
@@ -302,12 +286,12 @@ describe('applyDeauthorization: idempotent under redelivery', () => {
     await applyDeauthorization(deauthorization({ userDataRetention: false }), deps);
 
     expect(recall.deleted).toEqual(['cred-1']);
-    expect(events.events).toHaveLength(1);
+    expect(connections.writes.filter((write) => write.startsWith('revoke'))).toHaveLength(1);
   });
 
   it('leaves a reconnect made after the deauthorization alone when the event is redelivered later', async () => {
     // Prepare: the first run revoked user-42 and deleted cred-1; then the user connected again
-    const { connections, recall, events, deps } = harness(
+    const { connections, recall, deps } = harness(
       [
         connection('user-42', 'connected', 'cred-2', { connectedAt: AFTER }),
         connection('user-7', 'revoked', 'cred-1'),
@@ -321,7 +305,6 @@ describe('applyDeauthorization: idempotent under redelivery', () => {
     // Assess
     expect(connections.records.get('user-42')?.status).toBe('connected');
     expect(connections.writes).toEqual([]);
-    expect(events.events).toEqual([]);
     expect(recall.credentials.has('cred-2')).toBe(true);
     expect(result.keptCredentialIds).toEqual(['cred-2']);
   });
@@ -364,7 +347,7 @@ describe('applyDeauthorization: idempotent under redelivery', () => {
   });
 
   it('does not delete the credential of a record that changed while it ran, nor announce it', async () => {
-    const { connections, recall, events, deps } = harness(
+    const { connections, recall, deps } = harness(
       [connection('user-42', 'connected', 'cred-1')],
       [recallCredential('cred-1', { user_id: 'zu-1', account_id: 'za-1' })],
     );
@@ -373,23 +356,6 @@ describe('applyDeauthorization: idempotent under redelivery', () => {
     const result = await applyDeauthorization(deauthorization(), deps);
 
     expect(result.revokedUserIds).toEqual([]);
-    expect(events.events).toEqual([]);
     expect(recall.deleted).toEqual([]);
-  });
-});
-
-describe('applyDeauthorization: events', () => {
-  it('finishes the deauthorization when the events cannot be published, and logs it', async () => {
-    const { connections, recall, events, errors, deps } = harness(
-      [connection('user-42', 'connected', 'cred-1')],
-      [recallCredential('cred-1', { user_id: 'zu-1', account_id: 'za-1' })],
-    );
-    events.failing = true;
-
-    await applyDeauthorization(deauthorization(), deps);
-
-    expect(connections.records.get('user-42')?.status).toBe('revoked');
-    expect(recall.deleted).toEqual(['cred-1']);
-    expect(errors).toEqual(['Lifecycle events were not published']);
   });
 });

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Connection, ConnectionStatus } from '../../../functions/shared/connection-repository.js';
 import { RecallUnavailableError } from '../../../functions/shared/errors.js';
-import {
-  type ConnectionEventDetail,
-  ConnectionEventDetailSchema,
-  type EventPublisher,
-} from '../../../functions/shared/events.js';
 import { type HealthSyncDeps, syncCredentialHealth } from '../../../functions/shared/health-sync.js';
 import type { ListCredentialsFilter, RecallCredential } from '../../../functions/shared/recall-client.js';
 
@@ -100,13 +95,6 @@ class FakeRecall {
   }
 }
 
-class RecordingPublisher implements EventPublisher {
-  readonly published: ConnectionEventDetail[] = [];
-  async publish(events: readonly ConnectionEventDetail[]): Promise<void> {
-    this.published.push(...events);
-  }
-}
-
 function recordingLog() {
   const lines: { level: string; message: string; fields: Record<string, unknown> }[] = [];
   const at = (level: string) => (message: string, fields: Record<string, unknown>) => lines.push({ level, message, fields });
@@ -116,12 +104,10 @@ function recordingLog() {
 function setup(records: Connection[], credentials: RecallCredential[], overrides: Partial<HealthSyncDeps> = {}) {
   const connections = new FakeConnections(records);
   const recall = new FakeRecall(credentials);
-  const events = new RecordingPublisher();
   const log = recordingLog();
   const deps: HealthSyncDeps = {
     recall,
     connections,
-    events,
     oauthAppId: APP,
     now: () => NOW_MS,
     deadlineMs: NOW_MS + 60_000,
@@ -129,7 +115,7 @@ function setup(records: Connection[], credentials: RecallCredential[], overrides
     log,
     ...overrides,
   };
-  return { connections, recall, events, log, run: () => syncCredentialHealth(deps) };
+  return { connections, recall, log, run: () => syncCredentialHealth(deps) };
 }
 
 describe('syncCredentialHealth: credentials Recall lists as unhealthy', () => {
@@ -141,9 +127,9 @@ describe('syncCredentialHealth: credentials Recall lists as unhealthy', () => {
     expect(recall.lists).toEqual([{ oauth_app: APP, status: 'unhealthy' }]);
   });
 
-  it('marks the connected records on an unhealthy credential unhealthy and publishes `unhealthy` for each', async () => {
+  it('marks the connected records on an unhealthy credential unhealthy (each write carries its `unhealthy` event in the outbox)', async () => {
     // Prepare: alice and bob share the unhealthy credential; carol is on another one of the same Zoom user.
-    const { connections, events, run } = setup(
+    const { connections, run } = setup(
       [connection('alice', 'connected', 'cred-bad'), connection('bob', 'connected', 'cred-bad'), connection('carol', 'connected', 'cred-good')],
       [recallCredential('cred-bad', 'unhealthy'), recallCredential('cred-good', 'healthy')],
     );
@@ -162,10 +148,6 @@ describe('syncCredentialHealth: credentials Recall lists as unhealthy', () => {
       ['connected'],
       ['connected'],
     ]);
-    expect(events.published.map((event) => ConnectionEventDetailSchema.parse(event))).toEqual([
-      expect.objectContaining({ type: 'unhealthy', userId: 'alice', status: 'unhealthy', recallCredentialId: 'cred-bad', occurredAt: NOW }),
-      expect.objectContaining({ type: 'unhealthy', userId: 'bob', status: 'unhealthy', recallCredentialId: 'cred-bad', occurredAt: NOW }),
-    ]);
   });
 
   it('finds the records of an account-level credential by its account id', async () => {
@@ -179,7 +161,7 @@ describe('syncCredentialHealth: credentials Recall lists as unhealthy', () => {
   });
 
   it('leaves revoked, disconnected and already unhealthy records alone, and does not ask Recall about them', async () => {
-    const { connections, recall, events, run } = setup(
+    const { connections, recall, run } = setup(
       [connection('alice', 'revoked', 'cred-bad'), connection('bob', 'disconnected', 'cred-bad'), connection('carol', 'unhealthy', 'cred-bad')],
       [recallCredential('cred-bad', 'unhealthy')],
     );
@@ -189,11 +171,10 @@ describe('syncCredentialHealth: credentials Recall lists as unhealthy', () => {
     expect(summary).toMatchObject({ unhealthy: 1, markedUnhealthy: 0, healthyAgain: 0 });
     expect(connections.writes).toEqual([]);
     expect(recall.retrieves).toEqual([]);
-    expect(events.published).toEqual([]);
   });
 
   it('does not count or announce a record that changed between the read and the write', async () => {
-    const { connections, events, run } = setup([connection('alice', 'connected', 'cred-bad')], [recallCredential('cred-bad', 'unhealthy')]);
+    const { connections, run } = setup([connection('alice', 'connected', 'cred-bad')], [recallCredential('cred-bad', 'unhealthy')]);
     // A disconnect lands after the lookup: the conditional write finds `disconnected` and does nothing.
     const lookup = connections.listByZoomIdentity.bind(connections);
     connections.listByZoomIdentity = async (identity) => {
@@ -206,13 +187,12 @@ describe('syncCredentialHealth: credentials Recall lists as unhealthy', () => {
 
     expect(summary.markedUnhealthy).toBe(0);
     expect(connections.statusOf('alice')).toBe('disconnected');
-    expect(events.published).toEqual([]);
   });
 });
 
 describe('syncCredentialHealth: unhealthy records whose credential the list no longer names', () => {
-  it('moves the records back to connected when Recall reports the credential healthy, with `healthy_again`', async () => {
-    const { connections, recall, events, run } = setup(
+  it('moves the records back to connected when Recall reports the credential healthy, each write carrying `healthy_again`', async () => {
+    const { connections, recall, run } = setup(
       [connection('alice', 'unhealthy', 'cred-1'), connection('bob', 'unhealthy', 'cred-1')],
       [recallCredential('cred-1', 'healthy')],
     );
@@ -226,21 +206,16 @@ describe('syncCredentialHealth: unhealthy records whose credential the list no l
       { userId: 'alice', status: 'connected', fromStatuses: ['unhealthy'] },
       { userId: 'bob', status: 'connected', fromStatuses: ['unhealthy'] },
     ]);
-    expect(events.published.map((event) => ConnectionEventDetailSchema.parse(event))).toEqual([
-      expect.objectContaining({ type: 'healthy_again', userId: 'alice', status: 'connected', recallCredentialId: 'cred-1' }),
-      expect.objectContaining({ type: 'healthy_again', userId: 'bob', status: 'connected', recallCredentialId: 'cred-1' }),
-    ]);
   });
 
   it('keeps the records unhealthy when the credential is gone at Recall (404): the user has to reconnect', async () => {
-    const { connections, events, run } = setup([connection('alice', 'unhealthy', 'cred-deleted')], []);
+    const { connections, run } = setup([connection('alice', 'unhealthy', 'cred-deleted')], []);
 
     const summary = await run();
 
     expect(summary).toMatchObject({ stillGone: 1, healthyAgain: 0 });
     expect(connections.statusOf('alice')).toBe('unhealthy');
     expect(connections.writes).toEqual([]);
-    expect(events.published).toEqual([]);
   });
 
   it('keeps the records unhealthy when the retrieve still says unhealthy', async () => {
@@ -256,7 +231,7 @@ describe('syncCredentialHealth: unhealthy records whose credential the list no l
   });
 
   it('does not move back a record disconnected in the meantime', async () => {
-    const { connections, events, run } = setup([connection('alice', 'unhealthy', 'cred-1')], [recallCredential('cred-1', 'healthy')]);
+    const { connections, run } = setup([connection('alice', 'unhealthy', 'cred-1')], [recallCredential('cred-1', 'healthy')]);
     const list = connections.listByStatus.bind(connections);
     connections.listByStatus = async (status) => {
       const found = await list(status);
@@ -268,7 +243,6 @@ describe('syncCredentialHealth: unhealthy records whose credential the list no l
 
     expect(summary.healthyAgain).toBe(0);
     expect(connections.statusOf('alice')).toBe('disconnected');
-    expect(events.published).toEqual([]);
   });
 });
 
@@ -349,7 +323,7 @@ describe('syncCredentialHealth: failures', () => {
   });
 
   it('logs and counts a failed write, and goes on with the other records', async () => {
-    const { connections, events, run } = setup(
+    const { connections, run } = setup(
       [connection('alice', 'connected', 'cred-bad'), connection('bob', 'connected', 'cred-bad')],
       [recallCredential('cred-bad', 'unhealthy')],
     );
@@ -359,7 +333,6 @@ describe('syncCredentialHealth: failures', () => {
 
     expect(summary).toMatchObject({ failed: 1, markedUnhealthy: 1 });
     expect(connections.statusOf('bob')).toBe('unhealthy');
-    expect(events.published.map((event) => event.userId)).toEqual(['bob']);
   });
 
   it('logs and counts a failed lookup of an unhealthy credential\'s records, and still re-checks the others', async () => {
@@ -380,25 +353,6 @@ describe('syncCredentialHealth: failures', () => {
 
     await expect(run()).rejects.toThrow(RecallUnavailableError);
     expect(connections.writes).toEqual([]);
-  });
-
-  it('finishes with the same summary when publishing events fails', async () => {
-    const failing: EventPublisher = {
-      publish: async () => {
-        throw new Error('EventBridge down');
-      },
-    };
-    const { connections, log, run } = setup(
-      [connection('alice', 'connected', 'cred-bad'), connection('bob', 'unhealthy', 'cred-1')],
-      [recallCredential('cred-bad', 'unhealthy'), recallCredential('cred-1', 'healthy')],
-      { events: failing },
-    );
-
-    const summary = await run();
-
-    expect(summary).toMatchObject({ markedUnhealthy: 1, healthyAgain: 1, failed: 0 });
-    expect(connections.statusOf('alice')).toBe('unhealthy');
-    expect(log.lines.filter((line) => line.message === 'Lifecycle events were not published')).toHaveLength(2);
   });
 
   it('logs the summary it returns', async () => {

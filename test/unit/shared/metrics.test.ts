@@ -104,6 +104,8 @@ describe('metrics', () => {
         'HealthSyncMarkedUnhealthy',
         'HealthSyncHealthyAgain',
         'EventPublishFailed',
+        'EventsPublished',
+        'OutboxSwept',
         'ReconcileOrphans',
         'ReconcileDanglingRecords',
         'ReconcileRepaired',
