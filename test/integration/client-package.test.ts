@@ -121,22 +121,24 @@ describe('the packed client package, installed into another project', () => {
   });
 });
 
-/** A fenced block of the README's "The connect link" section. */
-function readmeSnippet(language: 'js' | 'python'): string {
-  const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
-  const section = readme.slice(readme.indexOf('### The connect link'), readme.indexOf('### Outcomes on the return URL'));
-  const block = new RegExp('```' + language + '\\n([\\s\\S]*?)```').exec(section)?.[1];
-  if (!block) throw new Error(`README's connect-link section has no ${language} block.`);
+/** A fenced block of docs/integrating.md's "The connect link" section. */
+function docSnippet(language: 'js' | 'python'): string {
+  const doc = readFileSync(fileURLToPath(new URL('../../docs/integrating.md', import.meta.url)), 'utf8');
+  const start = doc.indexOf('\n## The connect link\n');
+  const end = doc.indexOf('\n## Outcomes on the return URL\n', start);
+  if (start < 0 || end < 0) throw new Error('docs/integrating.md has no "The connect link" section followed by "Outcomes on the return URL".');
+  const block = new RegExp('```' + language + '\\n([\\s\\S]*?)```').exec(doc.slice(start, end))?.[1];
+  if (!block) throw new Error(`docs/integrating.md's connect-link section has no ${language} block.`);
   return block;
 }
 
-describe('README, "The connect link": the snippets', () => {
-  const KEY = 'readme-snippet-signing-key-0123456789abcdef';
+describe('docs/integrating.md, "The connect link": the snippets', () => {
+  const KEY = 'doc-snippet-signing-key-0123456789abcdef';
 
   it('the Node one runs as written in the installed project and mints a token the service verifies', async () => {
-    writeFileSync(join(project, 'readme-snippet.mjs'), `${readmeSnippet('js')}\nconsole.log(href);\n`);
+    writeFileSync(join(project, 'doc-snippet.mjs'), `${docSnippet('js')}\nconsole.log(href);\n`);
 
-    const { stdout } = await run(process.execPath, ['readme-snippet.mjs'], {
+    const { stdout } = await run(process.execPath, ['doc-snippet.mjs'], {
       cwd: project,
       env: { PATH: process.env.PATH, CONNECT_SIGNING_KEY: KEY, ZOOM_CONNECT_URL: 'https://api.example.com/zoom/authorize' },
       timeout: 20_000,
@@ -155,7 +157,7 @@ describe('README, "The connect link": the snippets', () => {
 
   it.skipIf(!python)('the Python one compiles; with PyJWT installed, it mints a token the service verifies', async () => {
     const file = join(project, 'readme_snippet.py');
-    writeFileSync(file, readmeSnippet('python'));
+    writeFileSync(file, docSnippet('python'));
     await run(python as string, ['-m', 'py_compile', file], { timeout: 20_000 });
 
     const hasPyJwt = await run(python as string, ['-c', 'import jwt'], { timeout: 20_000 }).then(

@@ -133,9 +133,14 @@ describe('regions the stack deploys to', () => {
   }, SYNTH_TIMEOUT_MS);
 });
 
-describe("the README's Deploy section, against the synthesized stack", () => {
-  const readme = readFileSync(projectPath('README.md'), 'utf8');
-  const section = (heading: string, next: string) => readme.slice(readme.indexOf(heading), readme.indexOf(next, readme.indexOf(heading)));
+describe("docs/operating.md's Deploy section, against the synthesized stack", () => {
+  const operating = readFileSync(projectPath('docs/operating.md'), 'utf8');
+  const section = (heading: string, next: string) => {
+    const start = operating.indexOf(heading);
+    const end = operating.indexOf(next, start);
+    if (start < 0 || end < 0) throw new Error(`docs/operating.md has no section from ${JSON.stringify(heading)} to ${JSON.stringify(next)}.`);
+    return operating.slice(start, end);
+  };
   const deploySection = section('\n## Deploy\n', '\n## Operations\n');
   const alarmsSection = section('\n### Alarms\n', '\n### Logs\n');
   let synthesized: Synthesized;
@@ -182,11 +187,11 @@ describe("the README's Deploy section, against the synthesized stack", () => {
 });
 
 describe('the list of regions, where ops read it', () => {
-  it('is written out in full in cdk.json and the README, so an upgrade of CDK that changes it shows here', () => {
+  it('is written out in full in cdk.json and docs/operating.md, so an upgrade of CDK that changes it shows here', () => {
     const notes = String(CDK_JSON_CONTEXT['//awsRegion']);
-    const readme = readFileSync(projectPath('README.md'), 'utf8');
-    const readmeRow = readme.split('\n').find((line) => line.startsWith('| `awsAccountId` / `awsRegion`')) ?? '';
+    const operating = readFileSync(projectPath('docs/operating.md'), 'utf8');
+    const configRow = operating.split('\n').find((line) => line.startsWith('| `awsAccountId` / `awsRegion`')) ?? '';
     expect(notes).toContain(SUPPORTED_REGIONS.join(', '));
-    expect(readmeRow).toContain(`${SUPPORTED_REGIONS.length} regions: ${SUPPORTED_REGIONS.map((region) => `\`${region}\``).join(', ')}`);
+    expect(configRow).toContain(`${SUPPORTED_REGIONS.length} regions: ${SUPPORTED_REGIONS.map((region) => `\`${region}\``).join(', ')}`);
   });
 });
