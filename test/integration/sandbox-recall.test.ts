@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RecallClient } from '../../functions/shared/recall-client.js';
+import { RecallClient } from '../../functions/adapters/recall-client.js';
 import { DEFAULT_BEHAVIOUR, type SandboxRecallState, startFakeRecall } from '../../local/sandbox-recall.js';
 import { deauthorizationEvent, s256, SandboxZoom, type ZoomIdentity, zoomWebhookHeaders } from '../../local/sandbox-zoom.js';
 

@@ -1,7 +1,7 @@
 import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { expect } from 'vitest';
-import { RELYING } from '../../../functions/shared/credential-sharing.js';
-import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
+import { RELYING } from '../../../functions/connect/credential-sharing.js';
+import { TABLE_SCHEMA } from '../../../functions/core/table-schema.js';
 import type { RecallAppKind } from '../../../local/local-settings.js';
 import { LOCAL_AWS_CREDENTIALS } from '../../../local/local-table.js';
 import type {

@@ -5,10 +5,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { bundleHandler } from '../../helpers/bundle.js';
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { bindingCookieName } from '../../../functions/shared/browser-binding.js';
-import { MAX_RETURN_TO_LENGTH, signConnectToken } from '../../../functions/shared/connect-token.js';
-import { pkceChallenge, sha256Hex } from '../../../functions/shared/crypto.js';
-import { type OAuthState, openOAuthState, sealOAuthState } from '../../../functions/shared/oauth-state.js';
+import { bindingCookieName } from '../../../functions/connect/browser-binding.js';
+import { MAX_RETURN_TO_LENGTH, signConnectToken } from '../../../functions/connect/connect-token.js';
+import { pkceChallenge, sha256Hex } from '../../../functions/core/crypto.js';
+import { type OAuthState, openOAuthState, sealOAuthState } from '../../../functions/connect/oauth-state.js';
 import { filledSecret, generatedKey, mockSecretsManager, type SecretsManagerMock } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
@@ -26,13 +26,13 @@ let secretsManager: SecretsManagerMock;
 // The function reads its secrets through the Parameters and Secrets extension: a real HTTP stand-in for it here,
 // answering from the Secrets Manager mock.
 let extension: SecretsExtensionStandIn;
-let handler: (typeof import('../../../functions/authorize/handler.js'))['handler'];
+let handler: (typeof import('../../../functions/handlers/authorize/handler.js'))['handler'];
 let output: CapturedOutput;
 
 beforeAll(async () => {
   extension = await startSecretsExtension();
   extension.useEnv();
-  ({ handler } = await import('../../../functions/authorize/handler.js'));
+  ({ handler } = await import('../../../functions/handlers/authorize/handler.js'));
 });
 afterAll(async () => {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -59,7 +59,7 @@ afterEach(() => {
 /** A handler with nothing cached yet: a fresh module instance, as a cold start gets. */
 async function coldHandler(): Promise<typeof handler> {
   vi.resetModules();
-  return (await import('../../../functions/authorize/handler.js')).handler;
+  return (await import('../../../functions/handlers/authorize/handler.js')).handler;
 }
 
 const OLD_SIGNING_KEY = 'the-signing-key-before-the-rotation-0123456789abcdef';
@@ -482,14 +482,14 @@ describe('GET /zoom/authorize without a usable state key', () => {
 describe('the authorize bundle', () => {
   it('carries no AWS SDK and no DynamoDB code, as the stack bundles it', async () => {
     // Act: the stack's bundling settings (lib/constructs/service-function.ts)
-    const { code, included } = await bundleHandler('functions/authorize/handler.ts');
+    const { code, included } = await bundleHandler('functions/handlers/authorize/handler.ts');
 
     // Assess
-    expect(included.some((path) => path.includes('functions/authorize/handler.ts'))).toBe(true);
-    expect(included.some((path) => path.includes('functions/shared/secrets-extension.ts'))).toBe(true);
+    expect(included.some((path) => path.includes('functions/handlers/authorize/handler.ts'))).toBe(true);
+    expect(included.some((path) => path.includes('functions/adapters/secrets-extension.ts'))).toBe(true);
     expect(included.filter((path) => /node_modules\/@(aws-sdk|smithy|aws-crypto)\//.test(path))).toEqual([]);
     expect(
-      included.filter((path) => /functions\/shared\/(clients|secrets-sdk|consumed-state-repository|connection-repository|recall-client)\.ts/.test(path)),
+      included.filter((path) => /functions\/adapters\/(aws-clients|secrets-sdk|consumed-state-repository|connection-repository|recall-client)\.ts/.test(path)),
     ).toEqual([]);
     expect(code).not.toMatch(/@aws-sdk|@smithy|DynamoDB/);
   });

@@ -16,11 +16,11 @@ import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { bindingCookieName } from '../../../functions/shared/browser-binding.js';
-import { sha256Hex } from '../../../functions/shared/crypto.js';
-import { type ConnectionEventDetail, detailTypeOf } from '../../../functions/shared/events.js';
-import { outboxEntriesOf } from '../../../functions/shared/outbox.js';
-import { type OAuthState, openOAuthState, sealOAuthState } from '../../../functions/shared/oauth-state.js';
+import { bindingCookieName } from '../../../functions/connect/browser-binding.js';
+import { sha256Hex } from '../../../functions/core/crypto.js';
+import { type ConnectionEventDetail, detailTypeOf } from '../../../functions/adapters/event-publisher.js';
+import { outboxEntriesOf } from '../../../functions/adapters/outbox.js';
+import { type OAuthState, openOAuthState, sealOAuthState } from '../../../functions/connect/oauth-state.js';
 import { filledSecret, generatedKey, mockSecretsManager, type SecretsManagerMock } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
@@ -40,10 +40,10 @@ const recall = new FakeRecallFetch();
 vi.stubGlobal('fetch', recall.fetch);
 const ddb = mockClient(DynamoDBClient);
 const eventBridge = mockClient(EventBridgeClient);
-let handler: (typeof import('../../../functions/callback/handler.js'))['handler'];
+let handler: (typeof import('../../../functions/handlers/callback/handler.js'))['handler'];
 
 beforeAll(async () => {
-  ({ handler } = await import('../../../functions/callback/handler.js'));
+  ({ handler } = await import('../../../functions/handlers/callback/handler.js'));
 });
 afterAll(() => {
   delete process.env.EVENT_BUS_NAME;
@@ -153,7 +153,7 @@ const SERVICE = { service: 'recall-zoom-connect' };
 /** A handler with nothing cached yet: a fresh module instance, as a cold start gets. */
 async function coldHandler(): Promise<typeof handler> {
   vi.resetModules();
-  return (await import('../../../functions/callback/handler.js')).handler;
+  return (await import('../../../functions/handlers/callback/handler.js')).handler;
 }
 
 /**
@@ -1162,11 +1162,11 @@ describe('GET /zoom/callback: connect links, and callbacks without a state', () 
 describe('callback bundle', () => {
   it('leaves the EventBridge client out of the deployed bundle: its events go through the outbox', async () => {
     // Act: the stack's bundling settings (lib/constructs/service-function.ts)
-    const { included } = await bundleHandler('functions/callback/handler.ts');
+    const { included } = await bundleHandler('functions/handlers/callback/handler.ts');
 
     // Assess
-    expect(included.some((path) => path.includes('functions/shared/outbox.ts'))).toBe(true);
+    expect(included.some((path) => path.includes('functions/adapters/outbox.ts'))).toBe(true);
     expect(included.filter((path) => path.includes('@aws-sdk/client-eventbridge'))).toEqual([]);
-    expect(included.filter((path) => /functions\/shared\/(events|outbox-publisher)\.ts/.test(path))).toEqual([]);
+    expect(included.filter((path) => /functions\/(adapters\/event-publisher|lifecycle\/outbox-publisher)\.ts/.test(path))).toEqual([]);
   }, 60_000);
 });

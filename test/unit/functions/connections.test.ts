@@ -17,7 +17,7 @@ import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.
 import { httpEvent } from '../../helpers/events.js';
 import { FakeRecallFetch } from '../../helpers/fake-recall-fetch.js';
 import { outboxEventsOf } from '../../helpers/outbox.js';
-import { detailTypeOf } from '../../../functions/shared/events.js';
+import { detailTypeOf } from '../../../functions/adapters/event-publisher.js';
 
 useAwsFunctionEnv();
 // Set as a careless deployment might: this function must still never call EventBridge.
@@ -26,10 +26,10 @@ const recall = new FakeRecallFetch();
 vi.stubGlobal('fetch', recall.fetch);
 const ddb = mockClient(DynamoDBClient);
 const eventBridge = mockClient(EventBridgeClient);
-let handler: (typeof import('../../../functions/connections/handler.js'))['handler'];
+let handler: (typeof import('../../../functions/handlers/connections/handler.js'))['handler'];
 
 beforeAll(async () => {
-  ({ handler } = await import('../../../functions/connections/handler.js'));
+  ({ handler } = await import('../../../functions/handlers/connections/handler.js'));
 });
 afterAll(() => {
   delete process.env.EVENT_BUS_NAME;
@@ -227,7 +227,7 @@ describe('/connections/{userId} before ops filled in the secrets', () => {
   it('answers DELETE with a 503 JSON that says so, before changing anything', async () => {
     // Prepare: a cold function and a Recall API key secret still holding the placeholder.
     vi.resetModules();
-    const cold = (await import('../../../functions/connections/handler.js')).handler;
+    const cold = (await import('../../../functions/handlers/connections/handler.js')).handler;
     const secretsManager = mockSecretsManager();
     filledSecret(secretsManager, 'recallApiKey', 'REPLACE_ME');
     ddb.on(GetItemCommand).resolves({ Item: record('user-42', 'connected') });
@@ -249,7 +249,7 @@ describe('/connections/{userId} before ops filled in the secrets', () => {
 
   it('still answers GET, which needs no secret', async () => {
     vi.resetModules();
-    const cold = (await import('../../../functions/connections/handler.js')).handler;
+    const cold = (await import('../../../functions/handlers/connections/handler.js')).handler;
     const secretsManager = mockSecretsManager();
     secretsManager.on(GetSecretValueCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
     ddb.on(GetItemCommand).resolves({ Item: record('user-42', 'connected') });

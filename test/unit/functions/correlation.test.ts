@@ -9,7 +9,7 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { signConnectToken } from '../../../functions/shared/connect-token.js';
+import { signConnectToken } from '../../../functions/connect/connect-token.js';
 import { fakeFirstUses, mockSecretsManager } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
@@ -34,8 +34,8 @@ vi.stubGlobal('fetch', recall.fetch);
 const ddb = mockClient(DynamoDBClient);
 const eventBridge = mockClient(EventBridgeClient);
 let extension: SecretsExtensionStandIn;
-let authorize: (typeof import('../../../functions/authorize/handler.js'))['handler'];
-let callback: (typeof import('../../../functions/callback/handler.js'))['handler'];
+let authorize: (typeof import('../../../functions/handlers/authorize/handler.js'))['handler'];
+let callback: (typeof import('../../../functions/handlers/callback/handler.js'))['handler'];
 let output: CapturedOutput;
 
 const RETURN_TO = 'https://app.example.com/settings/';
@@ -46,8 +46,8 @@ beforeAll(async () => {
   // Authorize reads its secrets through the Parameters and Secrets extension: a stand-in over the same mock.
   extension = await startSecretsExtension();
   extension.useEnv();
-  ({ handler: authorize } = await import('../../../functions/authorize/handler.js'));
-  ({ handler: callback } = await import('../../../functions/callback/handler.js'));
+  ({ handler: authorize } = await import('../../../functions/handlers/authorize/handler.js'));
+  ({ handler: callback } = await import('../../../functions/handlers/callback/handler.js'));
 });
 afterAll(async () => {
   await extension.close();

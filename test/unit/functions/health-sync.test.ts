@@ -3,7 +3,7 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import type { ScheduledEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { detailTypeOf } from '../../../functions/shared/events.js';
+import { detailTypeOf } from '../../../functions/adapters/event-publisher.js';
 import { mockSecretsManager } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
@@ -20,10 +20,10 @@ const recall = new FakeRecallFetch();
 vi.stubGlobal('fetch', recall.fetch);
 const ddb = mockClient(DynamoDBClient);
 const eventBridge = mockClient(EventBridgeClient);
-let handler: (typeof import('../../../functions/health-sync/handler.js'))['handler'];
+let handler: (typeof import('../../../functions/handlers/health-sync/handler.js'))['handler'];
 
 beforeAll(async () => {
-  ({ handler } = await import('../../../functions/health-sync/handler.js'));
+  ({ handler } = await import('../../../functions/handlers/health-sync/handler.js'));
 });
 afterAll(() => {
   delete process.env.EVENT_BUS_NAME;

@@ -3,8 +3,8 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import type { DynamoDBStreamEvent, ScheduledEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConnectionEventDetailSchema, EVENT_SOURCE } from '../../../functions/shared/events.js';
-import { outboxWrite } from '../../../functions/shared/outbox.js';
+import { ConnectionEventDetailSchema, EVENT_SOURCE } from '../../../functions/adapters/event-publisher.js';
+import { outboxWrite } from '../../../functions/adapters/outbox.js';
 import { mockSecretsManager } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { useAwsFunctionEnv } from '../../helpers/env.js';
@@ -17,10 +17,10 @@ process.env.OUTBOX_SWEEP_MIN_AGE_SECONDS = '180';
 process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 const ddb = mockClient(DynamoDBClient);
 const eventBridge = mockClient(EventBridgeClient);
-let handler: (typeof import('../../../functions/outbox-publisher/handler.js'))['handler'];
+let handler: (typeof import('../../../functions/handlers/outbox-publisher/handler.js'))['handler'];
 
 beforeAll(async () => {
-  ({ handler } = await import('../../../functions/outbox-publisher/handler.js'));
+  ({ handler } = await import('../../../functions/handlers/outbox-publisher/handler.js'));
 });
 afterAll(() => {
   delete process.env.EVENT_BUS_NAME;
@@ -149,7 +149,7 @@ describe('outbox publisher on its sweep schedule', () => {
     delete process.env.EVENT_BUS_NAME;
     try {
       vi.resetModules();
-      await expect(import('../../../functions/outbox-publisher/handler.js')).rejects.toThrow('EVENT_BUS_NAME');
+      await expect(import('../../../functions/handlers/outbox-publisher/handler.js')).rejects.toThrow('EVENT_BUS_NAME');
     } finally {
       process.env.EVENT_BUS_NAME = BUS;
     }

@@ -28,7 +28,7 @@ async function importHandler(env: Record<string, string> = {}) {
   vi.resetModules();
   useAwsFunctionEnv();
   Object.assign(process.env, env);
-  return (await import('../../../functions/reconcile/handler.js')).handler;
+  return (await import('../../../functions/handlers/reconcile/handler.js')).handler;
 }
 
 const record = (userId: string, status: string, credentialId: string, zoomUserId: string): Record<string, AttributeValue> => ({

@@ -8,7 +8,7 @@ import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.
 import { signedWebhookEvent, WEBHOOK_QUEUE_URL } from '../../helpers/zoom-webhook.js';
 
 /** Each test imports the handler afresh: it reads its environment and caches its secrets at init. */
-const importHandler = async () => (await import('../../../functions/webhook/handler.js')).handler;
+const importHandler = async () => (await import('../../../functions/handlers/webhook/handler.js')).handler;
 
 const sqs = mockClient(SQSClient);
 const secretsManager = mockClient(SecretsManagerClient);
@@ -46,7 +46,7 @@ describe('POST /zoom/webhook before ops filled in the Secret Token', () => {
     webhookTokenSecret(token);
     const error = vi.fn();
     const handler = await importHandler();
-    const { logger } = await import('../../../functions/shared/logger.js');
+    const { logger } = await import('../../../functions/core/logger.js');
     vi.spyOn(logger, 'error').mockImplementation(error);
 
     // Act

@@ -10,8 +10,8 @@ import type { SQSBatchResponse } from 'aws-lambda';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { logger } from '../../../functions/shared/logger.js';
-import { detailTypeOf } from '../../../functions/shared/events.js';
+import { logger } from '../../../functions/core/logger.js';
+import { detailTypeOf } from '../../../functions/adapters/event-publisher.js';
 import { mockSecretsManager } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { AWS_FUNCTION_ENV, useAwsFunctionEnv } from '../../helpers/env.js';
@@ -30,10 +30,10 @@ const raw = recordRawRequests(recall.fetch);
 vi.stubGlobal('fetch', raw.fetch);
 const ddb = mockClient(DynamoDBClient);
 const eventBridge = mockClient(EventBridgeClient);
-let handler: (typeof import('../../../functions/webhook-worker/handler.js'))['handler'];
+let handler: (typeof import('../../../functions/handlers/webhook-worker/handler.js'))['handler'];
 
 beforeAll(async () => {
-  ({ handler } = await import('../../../functions/webhook-worker/handler.js'));
+  ({ handler } = await import('../../../functions/handlers/webhook-worker/handler.js'));
 });
 
 const APP = AWS_FUNCTION_ENV.RECALL_ZOOM_OAUTH_APP_ID;
@@ -508,7 +508,7 @@ describe('before ops filled in the secrets', () => {
     // Prepare: a cold worker (nothing cached) and a Recall API key secret that is still the placeholder.
     process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
     vi.resetModules();
-    const cold = (await import('../../../functions/webhook-worker/handler.js')).handler;
+    const cold = (await import('../../../functions/handlers/webhook-worker/handler.js')).handler;
     secretsManager.reset();
     secretsManager.on(GetSecretValueCommand).resolves({ SecretString: 'REPLACE_ME' });
     table([item('user-42', 'connected', 'cred-1')]);

@@ -5,7 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { mockClient } from 'aws-sdk-client-mock';
 import { bundleHandler } from '../../helpers/bundle.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { logger } from '../../../functions/shared/logger.js';
+import { logger } from '../../../functions/core/logger.js';
 import { mockSecretsManager } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
 import { SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
@@ -21,7 +21,7 @@ process.env.WEBHOOK_QUEUE_URL = WEBHOOK_QUEUE_URL;
 
 const sqs = mockClient(SQSClient);
 let secretsManager: ReturnType<typeof mockSecretsManager>;
-let handler: (typeof import('../../../functions/webhook/handler.js'))['handler'];
+let handler: (typeof import('../../../functions/handlers/webhook/handler.js'))['handler'];
 
 const TOKEN = SECRETS.zoomWebhookSecretToken;
 const NOW_MS = Date.parse('2026-11-30T18:00:00.000Z');
@@ -29,7 +29,7 @@ const NOW_S = String(NOW_MS / 1000);
 const MEETING_STARTED = '{"event":"meeting.started","event_ts":1796061600000,"payload":{"account_id":"za-1"}}';
 
 beforeAll(async () => {
-  ({ handler } = await import('../../../functions/webhook/handler.js'));
+  ({ handler } = await import('../../../functions/handlers/webhook/handler.js'));
 });
 
 beforeEach(() => {
@@ -303,14 +303,14 @@ describe('POST /zoom/webhook: failures make Zoom retry', () => {
 describe('webhook bundle', () => {
   it('leaves DynamoDB and the Recall client out of the deployed bundle (verify and enqueue only)', async () => {
     // Act: the stack's bundling settings (lib/constructs/service-function.ts)
-    const { included } = await bundleHandler('functions/webhook/handler.ts');
+    const { included } = await bundleHandler('functions/handlers/webhook/handler.ts');
 
     // Assess
-    expect(included.some((path) => path.includes('functions/webhook/handler.ts'))).toBe(true);
+    expect(included.some((path) => path.includes('functions/handlers/webhook/handler.ts'))).toBe(true);
     expect(included.some((path) => path.includes('@aws-sdk/client-sqs'))).toBe(true);
     expect(included.filter((path) => path.includes('@aws-sdk/client-dynamodb'))).toEqual([]);
     expect(
-      included.filter((path) => /functions\/shared\/(recall-client|connection-repository|deauthorization)/.test(path)),
+      included.filter((path) => /functions\/(adapters\/recall-client|adapters\/connection-repository|lifecycle\/deauthorization)/.test(path)),
     ).toEqual([]);
   });
 });

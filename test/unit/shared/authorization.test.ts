@@ -5,9 +5,9 @@ import {
   type AuthorizationSettings,
   beginZoomAuthorization,
   COOKIE_GRACE_SECONDS,
-} from '../../../functions/shared/authorization.js';
-import { bindingCookieName, readCookie } from '../../../functions/shared/browser-binding.js';
-import { type OAuthState, openOAuthState } from '../../../functions/shared/oauth-state.js';
+} from '../../../functions/connect/authorization.js';
+import { bindingCookieName, readCookie } from '../../../functions/connect/browser-binding.js';
+import { type OAuthState, openOAuthState } from '../../../functions/connect/oauth-state.js';
 
 const STATE_KEY = 'state-cookie-key-for-the-authorization-tests-0123456789';
 const SETTINGS: AuthorizationSettings = {

@@ -4,7 +4,7 @@ import {
   bindingCookieName,
   clearedBindingCookie,
   readCookie,
-} from '../../../functions/shared/browser-binding.js';
+} from '../../../functions/connect/browser-binding.js';
 
 const STATE_ID = 'f'.repeat(8) + '0123456789abcdef'.repeat(3) + 'e'.repeat(8);
 

@@ -5,8 +5,8 @@ import {
   recallBaseUrlFor,
   requireStateKey,
   requireTableName,
-} from '../../../functions/shared/config.js';
-import { MisconfiguredError } from '../../../functions/shared/errors.js';
+} from '../../../functions/core/config.js';
+import { MisconfiguredError } from '../../../functions/core/errors.js';
 
 const LOCAL_API_KEY = 'local-recall-api-key-0123456789';
 const LOCAL_SIGNING_KEY = 'local-signing-key-0123456789-abcdefghijklmnop';

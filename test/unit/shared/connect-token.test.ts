@@ -6,9 +6,9 @@ import {
   MAX_USER_ID_LENGTH,
   signConnectToken,
   verifyConnectToken,
-} from '../../../functions/shared/connect-token.js';
-import { sha256Hex } from '../../../functions/shared/crypto.js';
-import { InvalidConnectTokenError, RequestError } from '../../../functions/shared/errors.js';
+} from '../../../functions/connect/connect-token.js';
+import { sha256Hex } from '../../../functions/core/crypto.js';
+import { InvalidConnectTokenError, RequestError } from '../../../functions/core/errors.js';
 
 const KEY = 'current-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz';
 const PREVIOUS_KEY = 'previous-signing-key-0123456789-abcdefghijklmnopqrstuvwxy';

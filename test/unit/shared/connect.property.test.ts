@@ -7,12 +7,12 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ExchangeDeps, type ExchangeResult, exchangeCodeForCredential, FRESH_CREDENTIAL_MS } from '../../../functions/shared/connect.js';
-import { ConnectError, type OutcomeReason } from '../../../functions/shared/errors.js';
-import { DynamoIdentityLock, lockKey } from '../../../functions/shared/identity-lock.js';
-import type { HttpFetch, HttpResponse } from '../../../functions/shared/node-fetch.js';
-import { RecallClient, type RecallCredential } from '../../../functions/shared/recall-client.js';
-import { zoomIdentityOf } from '../../../functions/shared/zoom-identity.js';
+import { type ExchangeDeps, type ExchangeResult, exchangeCodeForCredential, FRESH_CREDENTIAL_MS } from '../../../functions/connect/credential-exchange.js';
+import { ConnectError, type OutcomeReason } from '../../../functions/core/errors.js';
+import { DynamoIdentityLock, lockKey } from '../../../functions/adapters/identity-lock.js';
+import type { HttpFetch, HttpResponse } from '../../../functions/adapters/node-fetch.js';
+import { RecallClient, type RecallCredential } from '../../../functions/adapters/recall-client.js';
+import { zoomIdentityOf } from '../../../functions/adapters/zoom-identity.js';
 
 /*
  * The connect module against a model of Recall and of the table, under every fault Recall can show per call: a

@@ -7,22 +7,22 @@ import {
   createIdempotencyKey,
   exchangeCodeForCredential,
   FRESH_CREDENTIAL_MS,
-} from '../../../functions/shared/connect.js';
+} from '../../../functions/connect/credential-exchange.js';
 import {
   ConnectError,
   MisconfiguredError,
   RecallOutcomeUnknownError,
   RecallRejectedError,
   RecallUnavailableError,
-} from '../../../functions/shared/errors.js';
-import type { IdentityLease, IdentityLock } from '../../../functions/shared/identity-lock.js';
+} from '../../../functions/core/errors.js';
+import type { IdentityLease, IdentityLock } from '../../../functions/adapters/identity-lock.js';
 import {
   type CreateCredentialInput,
   type CreateCredentialResult,
   type ListCredentialsFilter,
   RecallClient,
   type RecallCredential,
-} from '../../../functions/shared/recall-client.js';
+} from '../../../functions/adapters/recall-client.js';
 
 const OAUTH_APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
 const NOW = Date.parse('2026-11-30T18:00:00.000Z');

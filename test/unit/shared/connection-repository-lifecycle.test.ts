@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ConnectionRepository } from '../../../functions/shared/connection-repository.js';
+import { ConnectionRepository } from '../../../functions/adapters/connection-repository.js';
 
 const ddb = mockClient(DynamoDBClient);
 const repository = new ConnectionRepository(new DynamoDBClient({ region: 'us-west-2' }), 'connect-table');

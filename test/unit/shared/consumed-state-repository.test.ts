@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ConsumedStateRepository } from '../../../functions/shared/consumed-state-repository.js';
+import { ConsumedStateRepository } from '../../../functions/adapters/consumed-state-repository.js';
 
 const ddb = mockClient(DynamoDBClient);
 const repository = new ConsumedStateRepository(new DynamoDBClient({ region: 'us-east-1' }), 'connect-table');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Connection, ConnectionStatus } from '../../../functions/shared/connection-repository.js';
+import type { Connection, ConnectionStatus } from '../../../functions/adapters/connection-repository.js';
 import {
   type ConnectFollowUpDeps,
   followUpConnect,
@@ -7,9 +7,9 @@ import {
   markDeletedCredentials,
   releaseCredentialIfUnused,
   repointSharers,
-} from '../../../functions/shared/credential-sharing.js';
-import type { OutboxEntry } from '../../../functions/shared/outbox.js';
-import type { RecallCredential } from '../../../functions/shared/recall-client.js';
+} from '../../../functions/connect/credential-sharing.js';
+import type { OutboxEntry } from '../../../functions/adapters/outbox.js';
+import type { RecallCredential } from '../../../functions/adapters/recall-client.js';
 
 const APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
 const IDENTITY = 'user#zoom-user-1';

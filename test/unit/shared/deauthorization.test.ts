@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Connection, ConnectionStatus, RevokeOptions } from '../../../functions/shared/connection-repository.js';
-import { applyDeauthorization, type DeauthorizationDeps } from '../../../functions/shared/deauthorization.js';
-import type { ListCredentialsFilter, RecallCredential } from '../../../functions/shared/recall-client.js';
-import type { AppDeauthorization } from '../../../functions/shared/zoom-webhook.js';
+import type { Connection, ConnectionStatus, RevokeOptions } from '../../../functions/adapters/connection-repository.js';
+import { applyDeauthorization, type DeauthorizationDeps } from '../../../functions/lifecycle/deauthorization.js';
+import type { ListCredentialsFilter, RecallCredential } from '../../../functions/adapters/recall-client.js';
+import type { AppDeauthorization } from '../../../functions/adapters/zoom-webhook.js';
 
 const APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
 const BEFORE = '2026-11-01T00:00:00.000Z';

@@ -8,7 +8,7 @@ import {
   EVENT_SOURCE,
   EventBridgePublisher,
   EventPublishError,
-} from '../../../functions/shared/events.js';
+} from '../../../functions/adapters/event-publisher.js';
 
 const BUS = 'recall-zoom-connect';
 const eventBridge = mockClient(EventBridgeClient);

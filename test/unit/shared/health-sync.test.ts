@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Connection, ConnectionStatus } from '../../../functions/shared/connection-repository.js';
-import { RecallUnavailableError } from '../../../functions/shared/errors.js';
-import { type HealthSyncDeps, syncCredentialHealth } from '../../../functions/shared/health-sync.js';
-import type { ListCredentialsFilter, RecallCredential } from '../../../functions/shared/recall-client.js';
+import type { Connection, ConnectionStatus } from '../../../functions/adapters/connection-repository.js';
+import { RecallUnavailableError } from '../../../functions/core/errors.js';
+import { type HealthSyncDeps, syncCredentialHealth } from '../../../functions/lifecycle/health-sync.js';
+import type { ListCredentialsFilter, RecallCredential } from '../../../functions/adapters/recall-client.js';
 
 const APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
 const NOW_MS = Date.parse('2026-11-30T18:00:00.000Z');

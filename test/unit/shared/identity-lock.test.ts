@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoIdentityLock, type IdentityLockOptions, lockKey } from '../../../functions/shared/identity-lock.js';
+import { DynamoIdentityLock, type IdentityLockOptions, lockKey } from '../../../functions/adapters/identity-lock.js';
 
 const ddb = mockClient(DynamoDBClient);
 const TABLE = 'connect-table';

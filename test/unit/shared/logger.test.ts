@@ -5,7 +5,7 @@ import { type CapturedOutput, captureOutput } from '../../helpers/output.js';
 async function loggerAt(level: string) {
   process.env.POWERTOOLS_LOG_LEVEL = level;
   vi.resetModules();
-  return (await import('../../../functions/shared/logger.js')).logger;
+  return (await import('../../../functions/core/logger.js')).logger;
 }
 
 let output: CapturedOutput;

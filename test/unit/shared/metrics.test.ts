@@ -3,11 +3,11 @@ import { type CapturedOutput, captureOutput, metricSum, metricsOf } from '../../
 
 // Metrics are on here: this file asserts on the EMF lines themselves.
 process.env.POWERTOOLS_METRICS_DISABLED = 'false';
-let m: typeof import('../../../functions/shared/metrics.js');
+let m: typeof import('../../../functions/adapters/metrics.js');
 let output: CapturedOutput;
 
 beforeAll(async () => {
-  m = await import('../../../functions/shared/metrics.js');
+  m = await import('../../../functions/adapters/metrics.js');
 });
 afterAll(() => {
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -73,7 +73,7 @@ describe('metrics', () => {
   });
 
   it('writes nothing, and no warning at INFO, for an invocation without metrics (a GET of a connection has none)', async () => {
-    const { logger } = await import('../../../functions/shared/logger.js');
+    const { logger } = await import('../../../functions/core/logger.js');
     logger.setLogLevel('INFO');
     try {
       m.metrics.publishStoredMetrics();

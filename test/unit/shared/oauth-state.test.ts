@@ -1,9 +1,9 @@
 import { hkdfSync } from 'node:crypto';
 import { CompactEncrypt, compactDecrypt } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { bindingCookie } from '../../../functions/shared/browser-binding.js';
-import { MAX_RETURN_TO_LENGTH, MAX_USER_ID_LENGTH } from '../../../functions/shared/connect-token.js';
-import { sha256Hex } from '../../../functions/shared/crypto.js';
+import { bindingCookie } from '../../../functions/connect/browser-binding.js';
+import { MAX_RETURN_TO_LENGTH, MAX_USER_ID_LENGTH } from '../../../functions/connect/connect-token.js';
+import { sha256Hex } from '../../../functions/core/crypto.js';
 import {
   MAX_SEALED_STATE_LENGTH,
   type OAuthState,
@@ -11,7 +11,7 @@ import {
   sealOAuthState,
   STATE_COOKIE_KEY_INFO,
   stateCookieKey,
-} from '../../../functions/shared/oauth-state.js';
+} from '../../../functions/connect/oauth-state.js';
 
 const KEY = 'state-cookie-key-current-0123456789abcdefghijklmnop';
 const PREVIOUS_KEY = 'state-cookie-key-previous-0123456789abcdefghijklmno';

@@ -1,13 +1,13 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import type { ConnectionEventDetail, EventPublisher } from '../../../functions/shared/events.js';
-import { eventsOf, type OutboxEntry, outboxEntriesOf, outboxWrite } from '../../../functions/shared/outbox.js';
+import type { ConnectionEventDetail, EventPublisher } from '../../../functions/adapters/event-publisher.js';
+import { eventsOf, type OutboxEntry, outboxEntriesOf, outboxWrite } from '../../../functions/adapters/outbox.js';
 import {
   type OutboxPublisherDeps,
   type OutboxStreamRecord,
   publishStreamRecords,
   sweepOutbox,
-} from '../../../functions/shared/outbox-publisher.js';
+} from '../../../functions/lifecycle/outbox-publisher.js';
 
 const NOW = '2026-12-06T18:00:00.000Z';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { RecallRejectedError, RecallUnavailableError } from '../../../functions/shared/errors.js';
-import { RecallClient } from '../../../functions/shared/recall-client.js';
+import { RecallRejectedError, RecallUnavailableError } from '../../../functions/core/errors.js';
+import { RecallClient } from '../../../functions/adapters/recall-client.js';
 import { recordRawRequests } from '../../helpers/zoom-webhook.js';
 
 const BASE = 'https://us-west-2.recall.ai';

@@ -4,8 +4,8 @@ import {
   RecallOutcomeUnknownError,
   RecallRejectedError,
   RecallUnavailableError,
-} from '../../../functions/shared/errors.js';
-import { RecallClient, type RecallClientOptions, retryAfterMs, signalUntil } from '../../../functions/shared/recall-client.js';
+} from '../../../functions/core/errors.js';
+import { RecallClient, type RecallClientOptions, retryAfterMs, signalUntil } from '../../../functions/adapters/recall-client.js';
 
 const BASE = 'https://us-west-2.recall.ai';
 const API_KEY = 'recall-api-key-0123456789';

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { Connection, ConnectionStatus } from '../../../functions/shared/connection-repository.js';
-import type { AcquireOptions, IdentityLease, IdentityLock } from '../../../functions/shared/identity-lock.js';
-import type { RecallCredential } from '../../../functions/shared/recall-client.js';
+import type { Connection, ConnectionStatus } from '../../../functions/adapters/connection-repository.js';
+import type { AcquireOptions, IdentityLease, IdentityLock } from '../../../functions/adapters/identity-lock.js';
+import type { RecallCredential } from '../../../functions/adapters/recall-client.js';
 import {
   DEFAULT_MAX_RETRIEVES,
   LISTING_SKEW_MS,
@@ -9,7 +9,7 @@ import {
   type ReconcileReport,
   reconcile,
   reconcileSummary,
-} from '../../../functions/shared/reconcile.js';
+} from '../../../functions/lifecycle/reconcile.js';
 
 const APP = 'app-1';
 const NOW = Date.parse('2026-12-01T12:00:00.000Z');

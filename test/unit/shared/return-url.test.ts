@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allowedReturnUrl, withOutcome } from '../../../functions/shared/return-url.js';
+import { allowedReturnUrl, withOutcome } from '../../../functions/core/return-url.js';
 
 describe('allowedReturnUrl', () => {
   describe('matches allow-list entries as URLs, not as string prefixes', () => {

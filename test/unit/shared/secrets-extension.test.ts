@@ -1,13 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MisconfiguredError } from '../../../functions/shared/errors.js';
+import { MisconfiguredError } from '../../../functions/core/errors.js';
 import {
   extensionSecretReader,
   SECRETS_EXTENSION_TOKEN_HEADER,
   SecretsExtensionError,
-} from '../../../functions/shared/secrets-extension.js';
-import { SecretStore } from '../../../functions/shared/secrets.js';
+} from '../../../functions/adapters/secrets-extension.js';
+import { SecretStore } from '../../../functions/adapters/secrets.js';
 
 /*
  * The extension reader against a real HTTP server on localhost, scripted per test: what it asks (path, query,

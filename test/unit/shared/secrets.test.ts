@@ -6,16 +6,11 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ServiceConfig } from '../../../functions/shared/config.js';
-import { MisconfiguredError } from '../../../functions/shared/errors.js';
-import {
-  FILLED_SECRET_NAMES,
-  type FilledSecret,
-  SECRET_PLACEHOLDER,
-  type SecretReader,
-  SecretStore,
-} from '../../../functions/shared/secrets.js';
-import { sdkSecretReader } from '../../../functions/shared/secrets-sdk.js';
+import type { ServiceConfig } from '../../../functions/core/config.js';
+import { MisconfiguredError } from '../../../functions/core/errors.js';
+import { SECRET_PLACEHOLDER, type SecretReader, SecretStore } from '../../../functions/adapters/secrets.js';
+import { FILLED_SECRET_NAMES, type FilledSecret } from '../../../functions/core/filled-secrets.js';
+import { sdkSecretReader } from '../../../functions/adapters/secrets-sdk.js';
 
 const RECALL_API_KEY_SECRET_ID = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:recall-zoom-connect/recall-api-key-AbCdEf';
 const ZOOM_CLIENT_ID_SECRET_ID = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:recall-zoom-connect/zoom-client-id-AbCdEf';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { zoomIdentityOf, zoomIdentityOfConflict } from '../../../functions/shared/zoom-identity.js';
+import { zoomIdentityOf, zoomIdentityOfConflict } from '../../../functions/adapters/zoom-identity.js';
 
 describe('zoomIdentityOf', () => {
   it('keys a user-level credential by its Zoom user id, even when it also carries an account id', () => {

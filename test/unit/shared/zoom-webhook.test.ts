@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
-import { MisconfiguredError } from '../../../functions/shared/errors.js';
+import { MisconfiguredError } from '../../../functions/core/errors.js';
 import {
   acceptZoomWebhook,
   appDeauthorizationOf,
@@ -13,7 +13,7 @@ import {
   WebhookRejectedError,
   type ZoomEvent,
   zoomSignature,
-} from '../../../functions/shared/zoom-webhook.js';
+} from '../../../functions/adapters/zoom-webhook.js';
 import { queueMessageBody, zoomSign } from '../../helpers/zoom-webhook.js';
 
 const TOKEN = 'zoom-secret-token-abc';
