@@ -5,7 +5,7 @@ import { DEFAULT_EVENTS_HEADER_NAME } from '../lib/config.js';
 import { LOCAL_ACCOUNT_ID } from './api-gateway.js';
 
 /**
- * Local mode's configuration: the DESIGN.md variables with their local defaults, plus the sandbox knobs. Every
+ * Local mode's configuration: the variables of docs/design.md with their local defaults, plus the sandbox knobs. Every
  * variable overrides its default. Nothing here is secret: the defaults exist so that `npm start` needs no accounts.
  */
 

@@ -27,7 +27,7 @@ import { type PendingCallback, reachCallback } from './helpers/pending-callback.
 /**
  * Crash consistency (docs/failure-handling.md, "A crash between two steps"): the callback handler runs in a process
  * of its own and is killed (SIGKILL) between two of its steps; then the same product user tries again through local
- * mode, as they would, and ends `connected` with DESIGN.md invariant 4 intact: one live credential for the Zoom
+ * mode, as they would, and ends `connected` with invariant 4 of docs/design.md intact: one live credential for the Zoom
  * identity, every record of the identity on it (the users who shared it before the crash too), no dangling record,
  * no orphan, in bounded time.
  *

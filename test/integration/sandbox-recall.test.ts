@@ -6,7 +6,7 @@ import { DEFAULT_BEHAVIOUR, type SandboxRecallState, startFakeRecall } from '../
 import { deauthorizationEvent, s256, SandboxZoom, type ZoomIdentity, zoomWebhookHeaders } from '../../local/sandbox-zoom.js';
 
 /**
- * The sandbox Recall as a real HTTP server: it must be as strict as the reference says Recall is, or local mode
+ * The sandbox Recall as a real HTTP server: it must be as strict as docs/upstream.md says Recall is, or local mode
  * hides the bugs it exists to catch. The service's own RecallClient is the client where it fits.
  */
 const API_KEY = 'fake-recall-key';

@@ -16,7 +16,7 @@ import { type FlowResult, getConnection, runConnectFlow } from './connect-flow.j
 import { busEvents, settleOutbox } from './lifecycle.js';
 
 /**
- * The invariants every fault, race and crash test ends on (DESIGN.md 4 and 6, docs/failure-handling.md), checked
+ * The invariants every fault, race and crash test ends on (docs/design.md, invariants 4 and 6; docs/failure-handling.md), checked
  * against the sandbox Recall's credentials and the service's table, plus Recall call counting and timing.
  */
 

@@ -19,7 +19,7 @@ import { zoomIdentityOf } from '../../../functions/adapters/zoom-identity.js';
  * rate limit, a 503 before or after the work was done, a timeout before or after it, a dropped or refused
  * connection. The real RecallClient runs over an injected `fetch` that consults the model, on a fake clock (its
  * waits, the per-request timeouts and the callback's deadline all run on it), with the real identity lock over an
- * in-memory lock table. After every run, the invariants of DESIGN.md 4 and 6 must hold.
+ * in-memory lock table. After every run, invariants 4 and 6 of docs/design.md must hold.
  */
 
 const APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
