@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { htmlPage } from '../../../functions/handlers/http/http.js';
+import { htmlPage } from '../../../../functions/handlers/http/http.js';
 
 describe('htmlPage', () => {
   it('allows exactly its own stylesheet by hash, never unsafe-inline, and nothing else', () => {
