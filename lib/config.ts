@@ -7,8 +7,8 @@ import {
   MAX_CALLBACK_DEADLINE_MS,
   MIN_CALLBACK_DEADLINE_MS,
   RECALL_REGIONS,
-} from '../functions/shared/config.js';
-import { allowedReturnUrl } from '../functions/shared/return-url.js';
+} from '../functions/core/config.js';
+import { allowedReturnUrl } from '../functions/core/return-url.js';
 
 /**
  * Deploy-time configuration: the CDK context keys this app reads, validated once at synth. Defaults live both
@@ -256,7 +256,7 @@ export const CALLBACK_ANSWER_MARGIN_MS = 3_000;
 
 /**
  * Runtime settings the stack hands to the functions as they are, each with the variable it becomes and the bounds
- * functions/shared/config.ts enforces at init (a test holds both ends to the same values): a value the runtime
+ * functions/core/config.ts enforces at init (a test holds both ends to the same values): a value the runtime
  * would refuse fails here, at synth, instead of failing every cold start.
  */
 export const RUNTIME_SETTINGS = {

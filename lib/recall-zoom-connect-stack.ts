@@ -1,7 +1,7 @@
 import { Annotations, CfnOutput, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { assertSupportedRegion, PLACEHOLDER_RECALL_ZOOM_OAUTH_APP_ID, PLACEHOLDER_RETURN_URL, type DeployConfig } from './config.js';
-import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../functions/shared/secrets.js';
+import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../functions/core/filled-secrets.js';
 import { ConnectApi } from './constructs/connect-api.js';
 import { describeConnectionsAuth } from './constructs/connections-auth.js';
 import { EventsEndpoint } from './constructs/events-endpoint.js';

@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MAX_CONNECT_TOKEN_TTL_SECONDS, signConnectToken } from '../client/token.js';
-import { allowedReturnUrl } from '../functions/shared/return-url.js';
+import { allowedReturnUrl } from '../functions/core/return-url.js';
 import { LOCAL_DEFAULTS } from './local-settings.js';
 import { type RunningServer, runningServers } from './server-registry.js';
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { EVENT_SOURCE } from '../functions/shared/events.js';
-import { abortableSleep } from '../functions/shared/sleep.js';
+import { EVENT_SOURCE } from '../functions/adapters/event-publisher.js';
+import { abortableSleep } from '../functions/core/sleep.js';
 import { sendJson } from './http-util.js';
 import type { LocalBusEvent } from './local-aws.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { type ReconcileReport, repairedCount } from '../functions/shared/reconcile.js';
+import { type ReconcileReport, repairedCount } from '../functions/lifecycle/reconcile.js';
 import { LOCAL_ACCOUNT_ID, lambdaContext } from './api-gateway.js';
 import { sendJson } from './http-util.js';
 

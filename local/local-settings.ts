@@ -1,11 +1,11 @@
 import * as z from 'zod/mini';
-import { CONNECT_TOKEN_MAX_TTL, RECALL_REGIONS, recallBaseUrlFor } from '../functions/shared/config.js';
-import { allowedReturnUrl } from '../functions/shared/return-url.js';
+import { CONNECT_TOKEN_MAX_TTL, RECALL_REGIONS, recallBaseUrlFor } from '../functions/core/config.js';
+import { allowedReturnUrl } from '../functions/core/return-url.js';
 import { DEFAULT_EVENTS_HEADER_NAME } from '../lib/config.js';
 import { LOCAL_ACCOUNT_ID } from './api-gateway.js';
 
 /**
- * Local mode's configuration: the DESIGN.md variables with their local defaults, plus the sandbox knobs. Every
+ * Local mode's configuration: the variables of docs/design.md with their local defaults, plus the sandbox knobs. Every
  * variable overrides its default. Nothing here is secret: the defaults exist so that `npm start` needs no accounts.
  */
 
@@ -54,7 +54,7 @@ const integer = (min: number, max: number) =>
   z.optional(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)));
 
 /**
- * The handlers' Recall timeouts, retries and callback deadline (functions/shared/config.ts), handed to them as given:
+ * The handlers' Recall timeouts, retries and callback deadline (functions/core/config.ts), handed to them as given:
  * their own config check owns the bounds, so local mode cannot disagree with a deployment about what is valid.
  */
 export const RECALL_TUNING_VARIABLES = [
@@ -276,7 +276,7 @@ function demoPageIfAllowed(baseUrl: string, allowlist: string): string | undefin
 }
 
 /**
- * The environment the handlers read at import (functions/shared/config.ts), in local mode: secret values passed
+ * The environment the handlers read at import (functions/core/config.ts), in local mode: secret values passed
  * directly, no Secrets Manager ids, DynamoDB at dynalite, SQS and EventBridge at the local server itself.
  */
 export function handlerEnvironment(settings: LocalSettings, dynamoDbEndpoint: string): Record<string, string> {

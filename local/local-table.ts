@@ -6,7 +6,7 @@ import {
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { TABLE_SCHEMA } from '../functions/shared/table-schema.js';
+import { TABLE_SCHEMA } from '../functions/core/table-schema.js';
 import { serveTransactions } from './local-transactions.js';
 
 /** An in-memory DynamoDB (dynalite) on a random loopback port. */

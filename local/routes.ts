@@ -10,48 +10,48 @@ export const LAMBDA_ROUTES: readonly LambdaRoute[] = [
   {
     routeKey: 'GET /zoom/authorize',
     functionName: 'authorize',
-    load: () => import('../functions/authorize/handler.js'),
+    load: () => import('../functions/handlers/authorize/handler.js'),
   },
   {
     routeKey: 'GET /zoom/callback',
     functionName: 'callback',
-    load: () => import('../functions/callback/handler.js'),
+    load: () => import('../functions/handlers/callback/handler.js'),
   },
   {
     // Zoom signs its requests; the function verifies them, so the route has no authorizer (as on AWS).
     routeKey: 'POST /zoom/webhook',
     functionName: 'webhook',
-    load: () => import('../functions/webhook/handler.js'),
+    load: () => import('../functions/handlers/webhook/handler.js'),
   },
   {
     routeKey: 'GET /connections/{userId}',
     functionName: 'connections',
     authorization: 'iam',
-    load: () => import('../functions/connections/handler.js'),
+    load: () => import('../functions/handlers/connections/handler.js'),
   },
   {
     routeKey: 'DELETE /connections/{userId}',
     functionName: 'connections',
     authorization: 'iam',
-    load: () => import('../functions/connections/handler.js'),
+    load: () => import('../functions/handlers/connections/handler.js'),
   },
 ];
 
 /** The functions behind no route: the webhook queue's consumer and the scheduled jobs' targets. */
 export const WEBHOOK_WORKER = {
   functionName: 'webhook-worker',
-  load: (): Promise<{ handler: SqsHandler }> => import('../functions/webhook-worker/handler.js'),
+  load: (): Promise<{ handler: SqsHandler }> => import('../functions/handlers/webhook-worker/handler.js'),
 };
 
 export const OUTBOX_PUBLISHER = {
   functionName: 'outbox-publisher',
   load: (): Promise<{ handler: ScheduledHandler }> =>
-    import('../functions/outbox-publisher/handler.js') as Promise<{ handler: ScheduledHandler }>,
+    import('../functions/handlers/outbox-publisher/handler.js') as Promise<{ handler: ScheduledHandler }>,
 };
 
 export const HEALTH_SYNC = {
   functionName: 'health-sync',
-  load: (): Promise<{ handler: ScheduledHandler }> => import('../functions/health-sync/handler.js'),
+  load: (): Promise<{ handler: ScheduledHandler }> => import('../functions/handlers/health-sync/handler.js'),
 };
 
 /** A loaded module whose `handler` is a scheduled function. */
@@ -59,11 +59,11 @@ type ScheduledModule = Promise<{ handler: ScheduledHandler }>;
 
 export const RECONCILE = {
   functionName: 'reconcile',
-  load: (): ScheduledModule => import('../functions/reconcile/handler.js'),
+  load: (): ScheduledModule => import('../functions/handlers/reconcile/handler.js'),
   /**
    * The same file under another URL, so a second module instance: it reads the environment at its own import, so
    * loaded with `RECONCILE_FIX=true` it repairs while the first only reports (Node caches a module per URL).
    */
   loadSecondInstance: (): ScheduledModule =>
-    import(new URL('../functions/reconcile/handler.js?instance=fix', import.meta.url).href) as ScheduledModule,
+    import(new URL('../functions/handlers/reconcile/handler.js?instance=fix', import.meta.url).href) as ScheduledModule,
 };

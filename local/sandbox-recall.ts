@@ -7,17 +7,17 @@ import { type ConflictMode, LOCAL_DEFAULTS, type RecallAppKind } from './local-s
 import type { CodeExchangeInput, CodeExchangeResult, ZoomCodeExchanger, ZoomIdentity } from './sandbox-zoom.js';
 
 /**
- * A sandbox of Recall's Zoom OAuth credential API (reference/recall-zoom-api.md §1.3), strict where real Recall is
+ * A sandbox of Recall's Zoom OAuth credential API (docs/upstream.md), strict where real Recall is
  * strict or where a client is easy to get wrong: `Authorization: Token <key>`, JSON bodies, trailing slashes (a path
  * without one is a 404 here, so the trap shows up locally), one credential per Zoom identity and OAuth app, codes
  * exchanged with (sandbox) Zoom once, `next` as a full URL with small pages so that clients must follow it.
  *
- * It also takes the Zoom webhooks a Zoom app's owner forwards to Recall (§1.4:
+ * It also takes the Zoom webhooks a Zoom app's owner forwards to Recall (docs/upstream.md:
  * `POST /api/v2/zoom-oauth-apps/{id}/webhook`, documented without a trailing slash), verifying `x-zm-signature`
  * over the raw body with the app's webhook secret (the Zoom app's Secret Token), and has sandbox-only controls
  * under `/_sandbox/` to make a credential unhealthy or healthy, which Recall decides on its own.
  *
- * Requests that change something (POST, PUT, PATCH) honour `Idempotency-Key` as Recall documents it (§1.6a): the
+ * Requests that change something (POST, PUT, PATCH) honour `Idempotency-Key` as Recall documents it (docs/upstream.md): the
  * key, with the caller's API key and the path, names the request; a repeat of one that completed in the last hour
  * gets the first response without being performed again, and a repeat of one still being processed gets 409. A
  * fault that answers before processing (a 5xx from the edge, a hang, a reset) never reached that layer: nothing is
@@ -482,7 +482,7 @@ export class SandboxRecall {
     body: Buffer,
     publicBase: string,
   ): SandboxResponse {
-    // Recall's WAF runs before the application (reference §1.5): it blocks bodies on GET and localhost URLs.
+    // Recall's WAF runs before the application (docs/upstream.md): it blocks bodies on GET and localhost URLs.
     if (method === 'GET' && body.length > 0) return wafBlock();
     if (this.behaviour.rejectLocalhostRedirect && LOCALHOST_IN_PAYLOAD.test(body.toString('utf8'))) return wafBlock();
 
@@ -586,7 +586,7 @@ export class SandboxRecall {
     );
   }
 
-  /** The documented legacy 400 (reference §1.3.3), word for word apart from the ids. */
+  /** The documented legacy 400 (docs/upstream.md), word for word apart from the ids. */
   #conflictBody(identity: { userId: string; accountId: string }): Record<string, string> {
     if (this.behaviour.appKind === 'user_level') {
       const id = identity.userId;
@@ -719,7 +719,7 @@ export class SandboxRecall {
   }
 
   /**
-   * What Recall does on a deauthorization: the credential of that Zoom identity becomes unhealthy (reference §1.6).
+   * What Recall does on a deauthorization: the credential of that Zoom identity becomes unhealthy (docs/upstream.md).
    * A user-level credential matches on the Zoom user, an account-level one on the account.
    */
   #deauthorize(payload: { user_id?: string | undefined; account_id?: string | undefined }): string[] {

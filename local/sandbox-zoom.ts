@@ -377,7 +377,7 @@ function sameText(a: string, b: string): boolean {
 }
 
 /**
- * The headers Zoom signs a webhook with (reference §2.5): `x-zm-signature` = `v0=` + hex HMAC-SHA256 of
+ * The headers Zoom signs a webhook with (docs/upstream.md): `x-zm-signature` = `v0=` + hex HMAC-SHA256 of
  * `v0:{timestamp}:{raw body}` under the app's Secret Token, and the timestamp in epoch seconds.
  * @param rawBody - the exact bytes that will be sent
  */
@@ -397,7 +397,7 @@ export function zoomWebhookHeaders(
 }
 
 /**
- * An `app_deauthorized` event as Zoom sends it when a user or an account admin removes the app (reference §2.4),
+ * An `app_deauthorized` event as Zoom sends it when a user or an account admin removes the app (docs/upstream.md),
  * serialized the way Zoom does: compact JSON.
  * @param userDataRetention - Zoom sends the strings "true"/"false"; false obliges the app to delete the user's data
  */

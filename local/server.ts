@@ -42,7 +42,7 @@ import { registerServer } from './server-registry.js';
  */
 
 export interface LocalServerOptions {
-  /** Variables read over `process.env` (the DESIGN.md local-mode variables and `SANDBOX_RECALL_*`). */
+  /** Variables read over `process.env` (the local-mode variables of docs/design.md and `SANDBOX_RECALL_*`). */
   env?: Record<string, string | undefined>;
   /** Overrides PORT; 0 picks a free port. */
   port?: number;

@@ -16,7 +16,7 @@ import {
   InvalidDeployConfigError,
   resolveDeployConfig,
 } from '../lib/config.js';
-import { FILLED_SECRET_NAMES, FILLED_SECRETS } from '../functions/shared/secrets.js';
+import { FILLED_SECRET_NAMES, FILLED_SECRETS } from '../functions/core/filled-secrets.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
 

@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { ReconcileAction, ReconcileReport } from '../functions/shared/reconcile.js';
+import type { ReconcileAction, ReconcileReport } from '../functions/lifecycle/reconcile.js';
 
 /**
  * `npm run reconcile -- [--fix] [--json]`: the scheduled reconcile function's work, run by hand against the table
@@ -175,14 +175,14 @@ export async function runReconcileCli(argv: readonly string[], env: NodeJS.Proce
     await Promise.all([
       import('@aws-sdk/client-dynamodb'),
       import('@aws-sdk/client-secrets-manager'),
-      import('../functions/shared/config.js'),
-      import('../functions/shared/connection-repository.js'),
-      import('../functions/shared/identity-lock.js'),
-      import('../functions/shared/reconcile.js'),
-      import('../functions/shared/recall-service.js'),
-      import('../functions/shared/secrets.js'),
-      import('../functions/shared/secrets-sdk.js'),
-      import('../functions/shared/errors.js'),
+      import('../functions/core/config.js'),
+      import('../functions/adapters/connection-repository.js'),
+      import('../functions/adapters/identity-lock.js'),
+      import('../functions/lifecycle/reconcile.js'),
+      import('../functions/adapters/recall-service.js'),
+      import('../functions/adapters/secrets.js'),
+      import('../functions/adapters/secrets-sdk.js'),
+      import('../functions/core/errors.js'),
     ]);
 
   let serviceConfig: ReturnType<typeof config.loadConfig>;

@@ -5,11 +5,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { FILLED_SECRETS, type FilledSecret } from '../../functions/shared/secrets.js';
-import { lockKey } from '../../functions/shared/table-schema.js';
+import { FILLED_SECRETS, type FilledSecret } from '../../functions/core/filled-secrets.js';
+import { lockKey } from '../../functions/core/table-schema.js';
 
 /**
- * Wiring a resource to a function is one call: the variable the runtime reads (functions/shared/config.ts) and
+ * Wiring a resource to a function is one call: the variable the runtime reads (functions/core/config.ts) and
  * the grant that lets it use the resource are set together, so neither can be forgotten or drift apart.
  */
 
@@ -30,7 +30,7 @@ export interface TableAccess {
    */
   readonly queries?: readonly string[];
   /**
-   * Actions on the identity locks only (`LOCK#<identity>` items, functions/shared/identity-lock.ts): allowed on the
+   * Actions on the identity locks only (`LOCK#<identity>` items, functions/adapters/identity-lock.ts): allowed on the
    * table's ARN under a `dynamodb:LeadingKeys` condition, so a function that takes and releases locks cannot put or
    * delete anything else with them. Name here what `items` does not already allow on every item.
    * @default - no lock

@@ -8,8 +8,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { FilledSecret } from '../../functions/shared/secrets.js';
-import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
+import type { FilledSecret } from '../../functions/core/filled-secrets.js';
+import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
 import { CALLBACK_ROUTE, CALLBACK_TIMEOUT_SECONDS, type DeployConfig, THROTTLED_ROUTES, type ThrottledRoute } from '../config.js';
 import { bindFilledSecret, bindQueue, bindSecret, bindTable } from './bindings.js';
 import { connectionsRouteAuth } from './connections-auth.js';
@@ -155,7 +155,7 @@ export class ConnectApi extends Construct {
 
     this.authorizeFunction = new ServiceFunction(this, 'Authorize', {
       ...functionDefaults,
-      entry: projectPath('functions/authorize/handler.ts'),
+      entry: projectPath('functions/handlers/authorize/handler.ts'),
       description: 'GET /zoom/authorize: checks the connect token, seals a one-time state in a cookie, redirects to Zoom',
       // The one function that needs no AWS service but Secrets Manager: it reads its secrets through the extension,
       // so its bundle carries no AWS SDK, the largest part of a cold start.
@@ -173,24 +173,24 @@ export class ConnectApi extends Construct {
         ...runtimeSettings(config, ['callbackDeadlineMs']),
         ...(config.installLandingUrl ? { INSTALL_LANDING_URL: config.installLandingUrl } : {}),
       },
-      entry: projectPath('functions/callback/handler.ts'),
+      entry: projectPath('functions/handlers/callback/handler.ts'),
       description: 'GET /zoom/callback: uses the state once, creates the Recall credential, records the connection',
       timeout: CALLBACK_TIMEOUT,
       memorySize: INTERACTIVE_MEMORY_MB,
     });
     this.connectionsFunction = new ServiceFunction(this, 'Connections', {
       ...functionDefaults,
-      entry: projectPath('functions/connections/handler.ts'),
+      entry: projectPath('functions/handlers/connections/handler.ts'),
       description: `GET|DELETE /connections/{userId}: reads or ends a user connection (${config.connectionsAuth.type === 'jwt' ? 'JWT' : 'IAM'}-authorized)`,
     });
     this.webhookFunction = new ServiceFunction(this, 'Webhook', {
       ...functionDefaults,
-      entry: projectPath('functions/webhook/handler.ts'),
+      entry: projectPath('functions/handlers/webhook/handler.ts'),
       description: "POST /zoom/webhook: verifies Zoom's signature, answers URL validation, queues the event for the worker",
       timeout: WEBHOOK_TIMEOUT,
     });
 
-    // Exactly the calls each function's repositories make (functions/shared/*-repository.ts):
+    // Exactly the calls each function's repositories make (functions/adapters/*-repository.ts):
     // - authorize touches no table: the attempt travels sealed in the browser's cookie;
     // - the callback uses the state once (ConsumedStateRepository.consume: a conditional put of STATE#<hash>),
     //   reads and records the connection (get, put, update), and repoints, marks or checks the records sharing the

@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import type { DeployConfig } from '../config.js';
 
 /**
- * The `source` of every lifecycle event (functions/shared/events.ts `EVENT_SOURCE`; a unit test holds the two
+ * The `source` of every lifecycle event (functions/adapters/event-publisher.ts `EVENT_SOURCE`; a unit test holds the two
  * equal). Written out here so that synth does not load the EventBridge SDK the publisher imports.
  */
 export const LIFECYCLE_EVENT_SOURCE = 'recall-zoom-connect';

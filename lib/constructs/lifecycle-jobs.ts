@@ -6,8 +6,8 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { FILLED_SECRETS } from '../../functions/shared/secrets.js';
-import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
+import { FILLED_SECRETS } from '../../functions/core/filled-secrets.js';
+import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
 import type { DeployConfig } from '../config.js';
 import { bindQueue, bindSecret, bindTable } from './bindings.js';
 import { runtimeEnvironment, runtimeSettings } from './runtime-environment.js';
@@ -101,7 +101,7 @@ export class LifecycleJobs extends Construct {
 
     this.webhookWorkerFunction = new ServiceFunction(this, 'WebhookWorker', {
       ...this.#functionDefaults,
-      entry: projectPath('functions/webhook-worker/handler.ts'),
+      entry: projectPath('functions/handlers/webhook-worker/handler.ts'),
       description: 'Webhook queue consumer: applies Zoom deauthorizations, forwards every Zoom event to Recall',
       timeout: WEBHOOK_WORKER.timeout,
     });
@@ -118,7 +118,7 @@ export class LifecycleJobs extends Construct {
 
     const healthSync = this.#scheduledJob('HealthSync', {
       name: 'health sync',
-      entry: 'functions/health-sync/handler.ts',
+      entry: 'functions/handlers/health-sync/handler.ts',
       description: `Every ${config.healthSyncMinutes} min: marks connections of unhealthy Recall credentials, and back when healthy`,
       timeout: HEALTH_SYNC_TIMEOUT,
       minutes: config.healthSyncMinutes,
@@ -129,7 +129,7 @@ export class LifecycleJobs extends Construct {
 
     this.reconcile = this.#scheduledJob('Reconcile', {
       name: 'reconcile',
-      entry: 'functions/reconcile/handler.ts',
+      entry: 'functions/handlers/reconcile/handler.ts',
       description:
         `Every ${config.reconcileMinutes} min: compares Recall credentials with the connection records; ` +
         (config.reconcileFix ? 'deletes orphans, repoints or marks dangling records' : 'reports only'),

@@ -33,7 +33,7 @@ export interface MonitoringProps {
  * What ops watch: one SNS topic every alarm notifies, the alarms (each description says what it means and what
  * to do), and a dashboard of the connect funnel, Recall, the webhook, the dead-letter queues and the functions.
  *
- * The service's own metrics come from the functions in CloudWatch embedded metric format (functions/shared/
+ * The service's own metrics come from the functions in CloudWatch embedded metric format (functions/adapters/
  * metrics.ts): namespace {@link METRICS_NAMESPACE}, one dimension `service` = {@link SERVICE_NAME}, and
  * `ConnectFailed` a second time with a `reason` dimension.
  */

@@ -9,8 +9,8 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { FILLED_SECRETS } from '../../functions/shared/secrets.js';
-import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
+import { FILLED_SECRETS } from '../../functions/core/filled-secrets.js';
+import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
 import type { DeployConfig } from '../config.js';
 import { bindEventBus, bindSecret, bindTable } from './bindings.js';
 import { runtimeEnvironment } from './runtime-environment.js';
@@ -48,7 +48,7 @@ export interface OutboxPublisherProps {
 }
 
 /**
- * The transactional outbox's publisher (functions/outbox-publisher): the only function allowed to put lifecycle
+ * The transactional outbox's publisher (functions/handlers/outbox-publisher): the only function allowed to put lifecycle
  * events on the bus. Writers store each event in the same write as the transition it describes; the table's stream
  * brings the write here, and a schedule sweeps up what the stream consumer left. Chosen over EventBridge Pipes,
  * which could read the stream and put on the bus but not split one write into its events (`connected` and
@@ -88,7 +88,7 @@ export class OutboxPublisher extends Construct {
       },
       logLevel: config.logLevel,
       logRetention: config.logRetentionDays as logs.RetentionDays,
-      entry: projectPath('functions/outbox-publisher/handler.ts'),
+      entry: projectPath('functions/handlers/outbox-publisher/handler.ts'),
       description: 'Outbox publisher: puts the lifecycle events stored with each record write on the event bus',
       timeout: PUBLISHER_TIMEOUT,
       // The sweep is invoked asynchronously by its schedule: a run that fails Lambda's two retries lands here.

@@ -3,7 +3,7 @@ import { type DeployConfig, RECALL_CALL_SETTINGS, RUNTIME_SETTINGS } from '../co
 const ZOOM_AUTHORIZE_URL = 'https://zoom.us/oauth/authorize';
 
 /**
- * The variables every function's runtime config (functions/shared/config.ts) requires, whatever the function
+ * The variables every function's runtime config (functions/core/config.ts) requires, whatever the function
  * does, so every function is built from this one record and none can drift.
  *
  * Settings only one function reads are added to that function alone (see `runtimeSettings`). Nothing bound is

@@ -13,14 +13,14 @@ import { RETAINED } from './removal.js';
 /** The repository root: esbuild's project root, holding package.json, package-lock.json and tsconfig.json. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** @param relativePath - a path under the repository root, e.g. `functions/authorize/handler.ts` */
+/** @param relativePath - a path under the repository root, e.g. `functions/handlers/authorize/handler.ts` */
 export const projectPath = (relativePath: string): string => path.join(PROJECT_ROOT, relativePath);
 
 /** The service name every function logs and traces under; also the `service` dimension of every metric. */
 export const SERVICE_NAME = 'recall-zoom-connect';
 
 /**
- * CloudWatch namespace of the service's metrics (functions/shared/metrics.ts writes them in embedded metric
+ * CloudWatch namespace of the service's metrics (functions/adapters/metrics.ts writes them in embedded metric
  * format). The alarms and the dashboard read them from here; a test holds the two ends to the same value.
  */
 export const METRICS_NAMESPACE = 'RecallZoomConnect';
@@ -57,7 +57,7 @@ export interface ServiceFunctionProps {
   readonly memorySize?: number;
   /**
    * Attach the AWS Parameters and Secrets Lambda Extension, for a function whose runtime reads its secrets through
-   * the extension's localhost API (functions/shared/secrets-extension.ts) instead of the AWS SDK: use
+   * the extension's localhost API (functions/adapters/secrets-extension.ts) instead of the AWS SDK: use
    * {@link secretsExtension}. The extension calls GetSecretValue with the function's own credentials, so the
    * function still needs `bindSecret` for every secret it reads.
    * @default - no extension: the function reads secrets with the AWS SDK

@@ -3,13 +3,9 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { RETAINED } from './removal.js';
-import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
-import {
-  FILLED_SECRET_NAMES,
-  FILLED_SECRETS,
-  type FilledSecret,
-  SECRET_PLACEHOLDER,
-} from '../../functions/shared/secrets.js';
+import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
+import { SECRET_PLACEHOLDER } from '../../functions/adapters/secrets.js';
+import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../../functions/core/filled-secrets.js';
 
 /** Construct ids of the filled secrets (their logical ids derive from these). */
 const SECRET_CONSTRUCT_IDS: Record<FilledSecret, string> = {

@@ -19,7 +19,7 @@ export interface DeployedFunction {
   bundlePath: string;
   bundleBytes: number;
   sourceMapBytes: number;
-  /** `functions/<name>/handler.ts` when it exists: the entry of the naive baseline and of the warm runs. */
+  /** `functions/handlers/<name>/handler.ts` when it exists: the entry of the naive baseline and of the warm runs. */
   entry: string | undefined;
   variables: Record<string, TemplateValue>;
 }
@@ -71,7 +71,7 @@ export function deployedFunctions(outDir: string): DeployedFunction[] {
       if (!bundlePath) continue;
       const cdkPath = String(resource.Metadata?.['aws:cdk:path'] ?? '');
       const name = functionName(cdkPath, logicalId);
-      const entry = path.join(ROOT, 'functions', name, 'handler.ts');
+      const entry = path.join(ROOT, 'functions', 'handlers', name, 'handler.ts');
       const mapPath = `${bundlePath}.map`;
       functions.push({
         name,

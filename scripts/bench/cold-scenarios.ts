@@ -1,4 +1,4 @@
-import { signConnectToken } from '../../functions/shared/connect-token.js';
+import { signConnectToken } from '../../functions/connect/connect-token.js';
 import type { DeployedFunction } from './bundles.js';
 import type { ColdInvocation, ColdVariant } from './cold-start.js';
 import { type HttpFake, type LocalTable, startAwsJsonFake, startLocalTable, startMinimalRecall } from './fakes.js';

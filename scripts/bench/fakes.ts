@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SECRETS_EXTENSION_TOKEN_HEADER } from '../../functions/shared/secrets-extension.js';
+import { SECRETS_EXTENSION_TOKEN_HEADER } from '../../functions/adapters/secrets-extension.js';
 import { createServiceTable, startLocalDynamoDb } from '../../local/local-table.js';
 
 /**

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { bindingCookieName } from '../../functions/shared/browser-binding.js';
-import { randomToken, sha256Hex } from '../../functions/shared/crypto.js';
-import { sealOAuthState } from '../../functions/shared/oauth-state.js';
+import { bindingCookieName } from '../../functions/connect/browser-binding.js';
+import { randomToken, sha256Hex } from '../../functions/core/crypto.js';
+import { sealOAuthState } from '../../functions/connect/oauth-state.js';
 
 /**
  * What every bench run uses: the local stand-ins for the stack's resources and secrets, the Lambda runtime's own

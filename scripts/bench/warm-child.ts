@@ -21,7 +21,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { signConnectToken } from '../../functions/shared/connect-token.js';
+import { signConnectToken } from '../../functions/connect/connect-token.js';
 import { startAwsJsonFake } from './fakes.js';
 import { jsonResponse, setRecallTransport } from './warm-node-fetch.js';
 import { benchSecrets, BENCH, httpEvent, lambdaContext, returnToFor, sealedAttempt } from './scenario.js';

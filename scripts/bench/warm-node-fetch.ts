@@ -1,7 +1,7 @@
-import type { HttpFetch, HttpRequestInit, HttpResponse } from '../../functions/shared/node-fetch.js';
+import type { HttpFetch, HttpRequestInit, HttpResponse } from '../../functions/adapters/node-fetch.js';
 
 /**
- * The warm child's Recall transport, in place of functions/shared/node-fetch.ts (see warm-hooks.mjs): whatever the
+ * The warm child's Recall transport, in place of functions/adapters/node-fetch.ts (see warm-hooks.mjs): whatever the
  * child set with `setRecallTransport`, answering in memory with a response as light as nodeFetch's own.
  */
 let transport: HttpFetch = async () => {

@@ -4,7 +4,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page, type Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OUTCOME_REASONS } from '../../functions/shared/errors.js';
+import { OUTCOME_REASONS } from '../../functions/core/errors.js';
 import {
   CONNECT_ERROR_MESSAGES,
   CONNECT_OUTCOME_MESSAGES,
@@ -409,7 +409,7 @@ describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mo
     const lambdaPage = await page.goto(`${server.settings.zoomRedirectUri}?code=not-a-code&state=${'x'.repeat(43)}`);
 
     // Assess: a page that says what to do, with a CSP that allows nothing to load or run but its style
-    // (functions/shared/http.ts's page and policy, not local mode's)
+    // (functions/handlers/http/http.ts's page and policy, not local mode's)
     expectErrorPage(lambdaPage, 400);
     const lambdaCsp = (await lambdaPage?.allHeaders())?.['content-security-policy'] ?? '';
     expect(lambdaCsp).toContain("default-src 'none'");

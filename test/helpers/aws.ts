@@ -14,7 +14,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../../functions/shared/secrets.js';
+import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../../functions/core/filled-secrets.js';
 import { AWS_FUNCTION_ENV, SECRETS } from './env.js';
 
 const secretsManagerMock = () => mockClient(SecretsManagerClient);

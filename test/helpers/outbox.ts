@@ -1,6 +1,6 @@
 import type { AttributeValue, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
-import type { ConnectionEventDetail } from '../../functions/shared/events.js';
-import { eventsOf, outboxEntriesOf } from '../../functions/shared/outbox.js';
+import type { ConnectionEventDetail } from '../../functions/adapters/event-publisher.js';
+import { eventsOf, outboxEntriesOf } from '../../functions/adapters/outbox.js';
 
 /**
  * The lifecycle events that UpdateItem calls hold in the outbox, in call order, as the outbox publisher derives

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SECRETS_EXTENSION_TOKEN_HEADER } from '../../functions/shared/secrets-extension.js';
+import { SECRETS_EXTENSION_TOKEN_HEADER } from '../../functions/adapters/secrets-extension.js';
 
 /** The session token the stand-in expects, and `useEnv()` gives the function. */
 export const EXTENSION_SESSION_TOKEN = 'IQoJb3JpZ2luX2VjEXAMPLE-session-token-for-tests';

@@ -18,7 +18,7 @@ import {
 } from './helpers/connect-flow.js';
 
 /**
- * DESIGN invariants 2, 3 and 5 over real HTTP: a state is used once, only by the browser that started it; bad
+ * Invariants 2, 3 and 5 of docs/design.md over real HTTP: a state is used once, only by the browser that started it; bad
  * input gets a 4xx page or an error redirect and never reaches Recall or Zoom.
  */
 let server: LocalServer;

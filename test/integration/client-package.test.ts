@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyConnectToken } from '../../functions/shared/connect-token.js';
+import { verifyConnectToken } from '../../functions/connect/connect-token.js';
 import { LOCAL_DEFAULTS } from '../../local/local-settings.js';
 import type { LocalServer } from '../../local/server.js';
 import { TestBrowser } from './helpers/browser.js';

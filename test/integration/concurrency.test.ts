@@ -13,7 +13,7 @@ import { assertIdentityInvariants, markRecall, recallCallsSince, recallCountsSin
 import { fireCallback, reachCallback } from './helpers/pending-callback.js';
 
 /**
- * DESIGN invariant 4 under races: two to four callbacks for ONE Zoom identity fired at the same moment (product
+ * Invariant 4 of docs/design.md under races: two to four callbacks for ONE Zoom identity fired at the same moment (product
  * users sharing a Zoom user or account, and double clicks: two attempts of one product user) end with exactly one
  * live Recall credential and every record on it, whatever Recall's behaviour. The sandbox takes a random time before
  * and after each create and delete, so the callbacks really interleave at Recall; the assertions hold for every

@@ -18,7 +18,7 @@ import { eventsFor } from './helpers/lifecycle.js';
 import { reachCallback } from './helpers/pending-callback.js';
 
 /**
- * DESIGN invariant 4 against each Recall behaviour the reference documents: after a second product user connects
+ * Invariant 4 of docs/design.md against each Recall behaviour docs/upstream.md documents: after a second product user connects
  * the same Zoom identity, exactly one live credential remains for it and every record refers to that one. A
  * credential older than the adopt window is deleted and replaced; a fresh one (another callback's, moments ago) is
  * adopted.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lockKey } from '../../functions/shared/identity-lock.js';
+import { lockKey } from '../../functions/adapters/identity-lock.js';
 import type { RecallAppKind } from '../../local/local-settings.js';
 import { DEFAULT_BEHAVIOUR, type FaultRequest, type SandboxCredential } from '../../local/sandbox-recall.js';
 import type { LocalServer } from '../../local/server.js';
@@ -27,7 +27,7 @@ import { type PendingCallback, reachCallback } from './helpers/pending-callback.
 /**
  * Crash consistency (docs/failure-handling.md, "A crash between two steps"): the callback handler runs in a process
  * of its own and is killed (SIGKILL) between two of its steps; then the same product user tries again through local
- * mode, as they would, and ends `connected` with DESIGN.md invariant 4 intact: one live credential for the Zoom
+ * mode, as they would, and ends `connected` with invariant 4 of docs/design.md intact: one live credential for the Zoom
  * identity, every record of the identity on it (the users who shared it before the crash too), no dangling record,
  * no orphan, in bounded time.
  *
@@ -40,7 +40,7 @@ import { type PendingCallback, reachCallback } from './helpers/pending-callback.
  * identity for at most ~7 s. It must leave the create its time: the connect module keeps 2.5 s back from it.
  */
 const CHILD_DEADLINE_MS = 5_000;
-/** The lock's lease runs this long past its holder's deadline (functions/shared/identity-lock.ts). */
+/** The lock's lease runs this long past its holder's deadline (functions/adapters/identity-lock.ts). */
 const LEASE_MARGIN_MS = 2_000;
 /** The next attempt's deadline outlasts a crashed holder's lease, so it can wait for the lock to free up. */
 const SERVER_DEADLINE_MS = CHILD_DEADLINE_MS + LEASE_MARGIN_MS + 3_000;

@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConnectionEventDetailSchema, detailTypeOf, EVENT_SOURCE } from '../../functions/shared/events.js';
+import { ConnectionEventDetailSchema, detailTypeOf, EVENT_SOURCE } from '../../functions/adapters/event-publisher.js';
 import type { DeliveredBusEvent } from '../../local/events-endpoint.js';
 import { LOCAL_DEFAULTS, LOCAL_EVENTBRIDGE_PATH } from '../../local/local-settings.js';
 import { LOCAL_AWS_CREDENTIALS } from '../../local/local-table.js';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReconcileReport } from '../../functions/shared/reconcile.js';
-import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
+import type { ReconcileReport } from '../../functions/lifecycle/reconcile.js';
+import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
 import { LOCAL_AWS_CREDENTIALS } from '../../local/local-table.js';
 import type { SandboxCredential } from '../../local/sandbox-recall.js';
 import type { LocalServer } from '../../local/server.js';
@@ -10,7 +10,7 @@ import { connectThroughDemo, getConnection, startTestServer, uniqueIdentity, uni
 import { eventsFor } from './helpers/lifecycle.js';
 
 /**
- * `POST /_local/reconcile` runs the real reconcile function (functions/reconcile) against dynalite and the sandbox
+ * `POST /_local/reconcile` runs the real reconcile function (functions/handlers/reconcile) against dynalite and the sandbox
  * Recall: it reports and changes nothing, repairs with `?fix=true`, and answers 502 when the run fails.
  */
 let server: LocalServer;

@@ -6,8 +6,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { nodeFetch } from '../../functions/shared/node-fetch.js';
-import { RecallClient } from '../../functions/shared/recall-client.js';
+import { nodeFetch } from '../../functions/adapters/node-fetch.js';
+import { RecallClient } from '../../functions/adapters/recall-client.js';
 
 /*
  * The Recall client's own HTTP transport against a real HTTP server (no fetch stub here: the integration project
@@ -299,7 +299,7 @@ describe('RecallClient over its default transport', () => {
     // A fresh Node runs the client against its own local server and reports what it loaded.
     const script = `
       import { createServer } from 'node:http';
-      import { RecallClient } from ${JSON.stringify(path.resolve('functions/shared/recall-client.ts'))};
+      import { RecallClient } from ${JSON.stringify(path.resolve('functions/adapters/recall-client.ts'))};
       const server = createServer((req, res) => res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":"cred-1"}'));
       await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
       const client = new RecallClient({ baseUrl: 'http://127.0.0.1:' + server.address().port, apiKey: async () => 'k' });

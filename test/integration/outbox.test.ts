@@ -3,15 +3,15 @@ import type { AddressInfo } from 'node:net';
 import { type AttributeValue, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConnectionRepository } from '../../functions/shared/connection-repository.js';
-import { type ConnectionEventDetail, EventBridgePublisher } from '../../functions/shared/events.js';
+import { ConnectionRepository } from '../../functions/adapters/connection-repository.js';
+import { type ConnectionEventDetail, EventBridgePublisher } from '../../functions/adapters/event-publisher.js';
 import {
   type OutboxPublisherDeps,
   type OutboxStreamRecord,
   publishStreamRecords,
   sweepOutbox,
-} from '../../functions/shared/outbox-publisher.js';
-import type { RecallCredential } from '../../functions/shared/recall-client.js';
+} from '../../functions/lifecycle/outbox-publisher.js';
+import type { RecallCredential } from '../../functions/adapters/recall-client.js';
 import { readBody, sendJson } from '../../local/http-util.js';
 import { LocalAws, LocalEventBus, LocalQueue, type PutEventsEntry } from '../../local/local-aws.js';
 import { LOCAL_EVENTBRIDGE_PATH } from '../../local/local-settings.js';

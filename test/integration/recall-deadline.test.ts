@@ -4,7 +4,7 @@ import { describeFlow, startTestServer, uniqueIdentity, uniqueUser } from './hel
 import { assertIdentityInvariants, recallSequenceSince, timedConnectAttempt } from './helpers/invariants.js';
 
 /**
- * The callback's own deadline (DESIGN invariant 6), with a Recall timeout far longer than it: here only the deadline
+ * The callback's own deadline (invariant 6 of docs/design.md), with a Recall timeout far longer than it: here only the deadline
  * can end a hanging call, so the time a callback takes proves that it does. Its own file because the handlers read
  * these settings once per process (recall-faults.test.ts runs with short timeouts instead).
  */

@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectionRepository } from '../../functions/shared/connection-repository.js';
-import type { ReconcileReport } from '../../functions/shared/reconcile.js';
+import { ConnectionRepository } from '../../functions/adapters/connection-repository.js';
+import type { ReconcileReport } from '../../functions/lifecycle/reconcile.js';
 import { createServiceTable, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb } from '../../local/local-table.js';
 import { type SandboxCredential, startFakeRecall } from '../../local/sandbox-recall.js';
 

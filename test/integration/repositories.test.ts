@@ -1,9 +1,9 @@
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectionRepository } from '../../functions/shared/connection-repository.js';
-import { sha256Hex } from '../../functions/shared/crypto.js';
-import { ConsumedStateRepository } from '../../functions/shared/consumed-state-repository.js';
-import { TABLE_SCHEMA } from '../../functions/shared/table-schema.js';
+import { ConnectionRepository } from '../../functions/adapters/connection-repository.js';
+import { sha256Hex } from '../../functions/core/crypto.js';
+import { ConsumedStateRepository } from '../../functions/adapters/consumed-state-repository.js';
+import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
 import { createServiceTable, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb } from '../../local/local-table.js';
 
 /**

@@ -1,12 +1,12 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RecallClient } from '../../functions/shared/recall-client.js';
+import { RecallClient } from '../../functions/adapters/recall-client.js';
 import { DEFAULT_BEHAVIOUR, type SandboxRecallState, startFakeRecall } from '../../local/sandbox-recall.js';
 import { deauthorizationEvent, s256, SandboxZoom, type ZoomIdentity, zoomWebhookHeaders } from '../../local/sandbox-zoom.js';
 
 /**
- * The sandbox Recall as a real HTTP server: it must be as strict as the reference says Recall is, or local mode
+ * The sandbox Recall as a real HTTP server: it must be as strict as docs/upstream.md says Recall is, or local mode
  * hides the bugs it exists to catch. The service's own RecallClient is the client where it fits.
  */
 const API_KEY = 'fake-recall-key';

@@ -19,10 +19,10 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, ScheduledEvent, SQSBatchResponse } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { signConnectToken } from '../../functions/shared/connect-token.js';
-import { sha256Hex } from '../../functions/shared/crypto.js';
-import { openOAuthState } from '../../functions/shared/oauth-state.js';
-import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../../functions/shared/secrets.js';
+import { signConnectToken } from '../../functions/connect/connect-token.js';
+import { sha256Hex } from '../../functions/core/crypto.js';
+import { openOAuthState } from '../../functions/connect/oauth-state.js';
+import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../../functions/core/filled-secrets.js';
 import { fakeFirstUses } from '../helpers/aws.js';
 import { context } from '../helpers/context.js';
 import { AWS_FUNCTION_ENV, useAwsFunctionEnv } from '../helpers/env.js';
@@ -72,12 +72,12 @@ const sqs = mockClient(SQSClient);
 let extension: SecretsExtensionStandIn;
 
 type Handlers = {
-  authorize: (typeof import('../../functions/authorize/handler.js'))['handler'];
-  callback: (typeof import('../../functions/callback/handler.js'))['handler'];
-  connections: (typeof import('../../functions/connections/handler.js'))['handler'];
-  webhook: (typeof import('../../functions/webhook/handler.js'))['handler'];
-  worker: (typeof import('../../functions/webhook-worker/handler.js'))['handler'];
-  healthSync: (typeof import('../../functions/health-sync/handler.js'))['handler'];
+  authorize: (typeof import('../../functions/handlers/authorize/handler.js'))['handler'];
+  callback: (typeof import('../../functions/handlers/callback/handler.js'))['handler'];
+  connections: (typeof import('../../functions/handlers/connections/handler.js'))['handler'];
+  webhook: (typeof import('../../functions/handlers/webhook/handler.js'))['handler'];
+  worker: (typeof import('../../functions/handlers/webhook-worker/handler.js'))['handler'];
+  healthSync: (typeof import('../../functions/handlers/health-sync/handler.js'))['handler'];
 };
 let warm: Handlers;
 
@@ -85,12 +85,12 @@ let warm: Handlers;
 async function importHandlers(): Promise<Handlers> {
   vi.resetModules();
   return {
-    authorize: (await import('../../functions/authorize/handler.js')).handler,
-    callback: (await import('../../functions/callback/handler.js')).handler,
-    connections: (await import('../../functions/connections/handler.js')).handler,
-    webhook: (await import('../../functions/webhook/handler.js')).handler,
-    worker: (await import('../../functions/webhook-worker/handler.js')).handler,
-    healthSync: (await import('../../functions/health-sync/handler.js')).handler,
+    authorize: (await import('../../functions/handlers/authorize/handler.js')).handler,
+    callback: (await import('../../functions/handlers/callback/handler.js')).handler,
+    connections: (await import('../../functions/handlers/connections/handler.js')).handler,
+    webhook: (await import('../../functions/handlers/webhook/handler.js')).handler,
+    worker: (await import('../../functions/handlers/webhook-worker/handler.js')).handler,
+    healthSync: (await import('../../functions/handlers/health-sync/handler.js')).handler,
   };
 }
 

@@ -16,7 +16,7 @@ const LAMBDA_TIMEOUT_MS = 25_000;
 const send = (message: unknown): Promise<void> =>
   new Promise((resolve, reject) => process.send?.(message, undefined, {}, (error: Error | null) => (error ? reject(error) : resolve())));
 
-const { handler } = await import('../../../functions/callback/handler.js');
+const { handler } = await import('../../../functions/handlers/callback/handler.js');
 process.once('message', (message: { kind: string; event: APIGatewayProxyEventV2 }) => {
   const context = lambdaContext({
     functionName: 'callback',

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
-import { FRESH_CREDENTIAL_MS } from '../../../functions/shared/connect.js';
-import { signConnectToken } from '../../../functions/shared/connect-token.js';
+import { FRESH_CREDENTIAL_MS } from '../../../functions/connect/credential-exchange.js';
+import { signConnectToken } from '../../../functions/connect/connect-token.js';
 import { type LocalServer, type LocalServerOptions, startLocalServer } from '../../../local/server.js';
 import { type Hop, TestBrowser } from './browser.js';
 

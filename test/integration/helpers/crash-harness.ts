@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
+import { TABLE_SCHEMA } from '../../../functions/core/table-schema.js';
 import { matchRoute, toHttpApiEvent } from '../../../local/api-gateway.js';
 import { LOCAL_AWS_CREDENTIALS } from '../../../local/local-table.js';
 import { LAMBDA_ROUTES } from '../../../local/routes.js';

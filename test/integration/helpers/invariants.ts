@@ -1,7 +1,7 @@
 import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { expect } from 'vitest';
-import { RELYING } from '../../../functions/shared/credential-sharing.js';
-import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
+import { RELYING } from '../../../functions/connect/credential-sharing.js';
+import { TABLE_SCHEMA } from '../../../functions/core/table-schema.js';
 import type { RecallAppKind } from '../../../local/local-settings.js';
 import { LOCAL_AWS_CREDENTIALS } from '../../../local/local-table.js';
 import type {
@@ -16,7 +16,7 @@ import { type FlowResult, getConnection, runConnectFlow } from './connect-flow.j
 import { busEvents, settleOutbox } from './lifecycle.js';
 
 /**
- * The invariants every fault, race and crash test ends on (DESIGN.md 4 and 6, docs/failure-handling.md), checked
+ * The invariants every fault, race and crash test ends on (docs/design.md, invariants 4 and 6; docs/failure-handling.md), checked
  * against the sandbox Recall's credentials and the service's table, plus Recall call counting and timing.
  */
 

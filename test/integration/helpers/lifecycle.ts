@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ConnectionRepository } from '../../../functions/shared/connection-repository.js';
-import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
+import { ConnectionRepository } from '../../../functions/adapters/connection-repository.js';
+import { TABLE_SCHEMA } from '../../../functions/core/table-schema.js';
 import { LOCAL_AWS_CREDENTIALS } from '../../../local/local-table.js';
 import { expect } from 'vitest';
 import {
@@ -9,7 +9,7 @@ import {
   ConnectionEventDetailSchema,
   type ConnectionEventType,
   detailTypeOf,
-} from '../../../functions/shared/events.js';
+} from '../../../functions/adapters/event-publisher.js';
 import type { DeadLetter, LocalBusEvent } from '../../../local/local-aws.js';
 import { deauthorizationEvent, zoomWebhookHeaders } from '../../../local/sandbox-zoom.js';
 import type { LocalServer } from '../../../local/server.js';

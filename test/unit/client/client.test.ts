@@ -10,9 +10,9 @@ import {
   detailTypeOf,
   EVENT_SOURCE,
 } from '../../../client/index.js';
-import { verifyConnectToken } from '../../../functions/shared/connect-token.js';
-import { CONNECTION_STATUSES as SERVICE_STATUSES } from '../../../functions/shared/connection-repository.js';
-import * as service from '../../../functions/shared/events.js';
+import { verifyConnectToken } from '../../../functions/connect/connect-token.js';
+import { CONNECTION_STATUSES as SERVICE_STATUSES } from '../../../functions/adapters/connection-repository.js';
+import * as service from '../../../functions/adapters/event-publisher.js';
 
 const API = 'https://abc123.execute-api.us-west-2.amazonaws.com';
 const SIGNING_KEY = 'a-64-character-signing-key-for-tests-0123456789abcdefghijklmnopq';

@@ -9,8 +9,8 @@ import {
   parseConnectionEvent,
   signConnectToken,
 } from '../../../client/index.js';
-import { verifyConnectToken } from '../../../functions/shared/connect-token.js';
-import { eventsOf } from '../../../functions/shared/outbox.js';
+import { verifyConnectToken } from '../../../functions/connect/connect-token.js';
+import { eventsOf } from '../../../functions/adapters/outbox.js';
 
 const KEY = 'a-64-character-signing-key-for-tests-0123456789abcdefghijklmnopq';
 const RETURN_TO = 'https://app.example.com/settings/';

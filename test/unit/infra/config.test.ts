@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../functions/shared/config.js';
+import { loadConfig } from '../../../functions/core/config.js';
 import {
   DEPLOY_CONFIG_KEYS,
   DeployConfigSchema,

@@ -52,7 +52,7 @@ describe("Lambda's log filter never drops the custom metrics", () => {
     const stack = new Stack(app, 'Levels');
     for (const logLevel of levels) {
       new ServiceFunction(stack, `At${logLevel}`, {
-        entry: projectPath('functions/authorize/handler.ts'),
+        entry: projectPath('functions/handlers/authorize/handler.ts'),
         description: `at ${logLevel}`,
         logLevel,
       });
@@ -121,7 +121,7 @@ describe('regions the stack deploys to', () => {
       const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
       const stack = new Stack(app, `In-${region}`, { env: { account: '123456789012', region } });
       new ServiceFunction(stack, 'Fn', {
-        entry: projectPath('functions/authorize/handler.ts'),
+        entry: projectPath('functions/handlers/authorize/handler.ts'),
         description: 'with the extension',
         paramsAndSecrets: secretsExtension(),
       });

@@ -1,6 +1,6 @@
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { METRIC_NAMES, METRICS_NAMESPACE as RUNTIME_NAMESPACE, METRICS_SERVICE } from '../../../functions/shared/metrics.js';
+import { METRIC_NAMES, METRICS_NAMESPACE as RUNTIME_NAMESPACE, METRICS_SERVICE } from '../../../functions/adapters/metrics.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../../lib/constructs/service-function.js';
 import {
   actionsOf,

@@ -2,7 +2,7 @@ import { CfnResource, Stack } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_SOURCE } from '../../../functions/shared/events.js';
+import { EVENT_SOURCE } from '../../../functions/adapters/event-publisher.js';
 import {
   EVENTS_ENDPOINT_MAX_EVENT_AGE,
   EVENTS_ENDPOINT_RETRY_ATTEMPTS,

@@ -2,11 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../../../functions/shared/config.js';
-import { lockKey } from '../../../functions/shared/table-schema.js';
-import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../../../functions/shared/secrets.js';
-import { SECRETS_EXTENSION_DEFAULT_PORT } from '../../../functions/shared/secrets-extension.js';
-import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
+import { loadConfig } from '../../../functions/core/config.js';
+import { lockKey } from '../../../functions/core/table-schema.js';
+import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../../../functions/core/filled-secrets.js';
+import { SECRETS_EXTENSION_DEFAULT_PORT } from '../../../functions/adapters/secrets-extension.js';
+import { TABLE_SCHEMA } from '../../../functions/core/table-schema.js';
 import {
   CALLBACK_ANSWER_MARGIN_MS,
   ROUTE_THROTTLE_DEFAULTS,
@@ -460,7 +460,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('gives each handler what it requires at init, and the extension to the one that reads secrets through it', () => {
-      // What each handler's module scope calls (functions/<name>/handler.ts), against what the stack gives it: a
+      // What each handler's module scope calls (functions/handlers/<name>/handler.ts), against what the stack gives it: a
       // handler that requires the table or the state key fails every cold start without it.
       const directories: Record<FunctionName, string> = {
         authorize: 'authorize',
@@ -473,7 +473,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         outboxPublisher: 'outbox-publisher',
       };
       for (const [name, directory] of Object.entries(directories) as [FunctionName, string][]) {
-        const source = readFileSync(projectPath(`functions/${directory}/handler.ts`), 'utf8');
+        const source = readFileSync(projectPath(`functions/handlers/${directory}/handler.ts`), 'utf8');
         const { Environment, Layers } = functionProperties(template, fns[name]);
         const has = (variable: string) => variable in Environment.Variables;
         expect(has('TABLE_NAME'), `${name}: TABLE_NAME`).toBe(source.includes('requireTableName(config)'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_SOURCE } from '../../../functions/shared/events.js';
+import { EVENT_SOURCE } from '../../../functions/adapters/event-publisher.js';
 import { DEFAULT_EVENTS_HEADER_NAME } from '../../../lib/config.js';
 import { LocalEventsDeliverer, type LocalEventsDelivererOptions } from '../../../local/events-endpoint.js';
 import type { LocalBusEvent } from '../../../local/local-aws.js';

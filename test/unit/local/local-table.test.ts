@@ -1,6 +1,6 @@
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TABLE_SCHEMA } from '../../../functions/shared/table-schema.js';
+import { TABLE_SCHEMA } from '../../../functions/core/table-schema.js';
 import {
   createServiceTable,
   LOCAL_AWS_CREDENTIALS,

@@ -1,0 +1,58 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { dynamoDb, getSecretsManager } from '../../adapters/aws-clients.js';
+import { loadConfig, requireTableName } from '../../core/config.js';
+import { type Connection, ConnectionRepository } from '../../adapters/connection-repository.js';
+import { disconnectUser } from '../../lifecycle/disconnect.js';
+import { RequestError } from '../../core/errors.js';
+import { type HttpResult, httpErrors, json } from '../http/http.js';
+import { logger } from '../../core/logger.js';
+import { count, flushMetrics } from '../../adapters/metrics.js';
+import { logContext } from '../http/middleware.js';
+import { createRecallClient } from '../../adapters/recall-service.js';
+import { SecretStore } from '../../adapters/secrets.js';
+import { sdkSecretReader } from '../../adapters/secrets-sdk.js';
+import { ConnectionPathSchema } from './schema.js';
+
+// A bad environment fails the cold start on purpose (the stack sets it, and its tests check it); an unfilled
+// secret is a 503 per request instead.
+const config = loadConfig();
+const tableName = requireTableName(config);
+const secrets = new SecretStore(config, sdkSecretReader(getSecretsManager));
+const connections = new ConnectionRepository(dynamoDb, tableName);
+const recall = createRecallClient(config, secrets);
+
+/** The product backend reads (`GET`) or ends (`DELETE`) a user's connection. IAM-authorized on AWS. */
+async function connectionsApi(event: APIGatewayProxyEventV2, context: Context): Promise<HttpResult> {
+  logContext(context);
+  const path = ConnectionPathSchema.safeParse(event.pathParameters ?? {});
+  if (!path.success) throw new RequestError(400, 'userId must be 1 to 256 characters.');
+  const { userId } = path.data;
+  switch (event.requestContext.http.method) {
+    case 'GET': {
+      const connection = await connections.get(userId);
+      return connection ? json(200, view(connection)) : json(404, { error: 'No connection for this user.' });
+    }
+    case 'DELETE': {
+      // Before any write: with no usable Recall key the record would end but its credential stay behind. The
+      // error middleware answers 503 and the product can simply try again.
+      await secrets.recallApiKey();
+      const ended = await disconnectUser(userId, { connections, recall, now: Date.now });
+      if (!ended) return json(404, { error: 'No connection for this user.' });
+      logger.info('Connection ended', { recallCredentialId: ended.recallCredentialId, status: ended.status });
+      return json(200, view(ended));
+    }
+    default:
+      throw new RequestError(405, 'Use GET or DELETE.');
+  }
+}
+
+/** The public shape of a connection; the index key stays internal. */
+function view({ zoomIdentity: _internal, ...connection }: Connection) {
+  return connection;
+}
+
+export const handler = middy<APIGatewayProxyEventV2, HttpResult>()
+  .use(flushMetrics())
+  .use(httpErrors('json'))
+  .handler(connectionsApi);

@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { misconfigurationLogFields, misconfigurationOf, RequestError } from '../../core/errors.js';
+import { logger } from '../../core/logger.js';
+
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+/** Every response: nothing cached (URLs and cookies are single-use), no Referer leaking a code or state. */
+const BASE_HEADERS = {
+  'cache-control': 'no-store',
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+} as const;
+
+/**
+ * The error pages' one stylesheet. The pages run no script, load nothing and submit nothing; the CSP allows this
+ * exact stylesheet by its SHA-256 (computed once, at init) instead of 'unsafe-inline'. Colours meet WCAG AA.
+ */
+const PAGE_STYLE =
+  'body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b;background:#fff}' +
+  'h1{font-size:1.4rem;line-height:1.25}';
+
+export const PAGE_CSP = [
+  "default-src 'none'",
+  `style-src 'sha256-${createHash('sha256').update(PAGE_STYLE, 'utf8').digest('base64')}'`,
+  "img-src 'none'",
+  "form-action 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** What a user can do after each kind of error page: every page says what happened, then this. */
+const NEXT_STEPS: Record<number, string> = {
+  400: 'Go back to the app you came from and choose “Connect Zoom” again, in this browser.',
+  500: 'Please try again in a few minutes. If it keeps happening, contact the app’s support.',
+  503: 'Please try again later. If it keeps happening, contact the app’s support.',
+};
+const DEFAULT_NEXT_STEP = 'Go back to the app you came from and start again there.';
+
+export function redirect(location: string, cookies: string[] = []): HttpResult {
+  return { statusCode: 302, headers: { ...BASE_HEADERS, location }, cookies, body: '' };
+}
+
+export function json(statusCode: number, body: unknown): HttpResult {
+  return {
+    statusCode,
+    headers: { ...BASE_HEADERS, 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify(body),
+  };
+}
+
+/**
+ * A small, self-contained page for when there is no trustworthy return URL to send the user to: what happened
+ * (`message`, safe to show) and what to do next.
+ */
+export function htmlPage(
+  statusCode: number,
+  title: string,
+  message: string,
+  cookies: string[] = [],
+  next: string = NEXT_STEPS[statusCode] ?? DEFAULT_NEXT_STEP,
+): HttpResult {
+  const body = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>${PAGE_STYLE}</style>
+</head><body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p><p>${escapeHtml(next)}</p></main></body></html>`;
+  return {
+    statusCode,
+    headers: { ...BASE_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': PAGE_CSP },
+    cookies,
+    body,
+  };
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const TITLES: Record<number, string> = {
+  400: 'This link cannot be used',
+  403: 'Not allowed',
+  404: 'Not found',
+  405: 'Method not allowed',
+  409: 'Conflict',
+};
+
+/**
+ * The one place errors become HTTP. A `RequestError` is a 4xx whose message is safe to show. A misconfiguration
+ * (a secret unreadable or not filled in) is one `Service misconfigured` log line naming the secret and its fields
+ * and a 503 that says the service is not configured yet: it is not an outage, and not a crash either. Anything
+ * else is logged in full and answered with a generic 5xx that reveals nothing.
+ * @param format - pages for browser routes, JSON for the product backend's API
+ * @param options.onFailure - told of every 5xx answered, and why (the connect steps count it as a failed attempt)
+ */
+export function httpErrors(
+  format: 'html' | 'json',
+  options: { onFailure?: (reason: 'misconfigured' | 'internal') => void } = {},
+): MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
+  return {
+    onError: async (request) => {
+      const { error } = request;
+      const misconfigured = misconfigurationOf(error);
+      if (misconfigured) {
+        logger.error('Service misconfigured', misconfigurationLogFields(misconfigured));
+        options.onFailure?.('misconfigured');
+        request.response =
+          format === 'json'
+            ? json(503, { error: 'The service is not configured yet.' })
+            : htmlPage(503, 'Not available yet', 'This service is not configured yet. Please try again later.');
+        return;
+      }
+      if (error instanceof RequestError) {
+        logger.info('Request refused', { status: error.statusCode, error: error.name, problem: problemOf(error) });
+        request.response =
+          format === 'json'
+            ? json(error.statusCode, { error: error.message })
+            : htmlPage(error.statusCode, TITLES[error.statusCode] ?? 'Request refused', error.message);
+        return;
+      }
+      logger.error('Request failed', { error });
+      options.onFailure?.('internal');
+      const message = 'Something went wrong on our side. Please try again in a few minutes.';
+      request.response =
+        format === 'json' ? json(500, { error: 'internal error' }) : htmlPage(500, 'Something went wrong', message);
+    },
+  };
+}
+
+function problemOf(error: RequestError): string | undefined {
+  return 'problem' in error && typeof error.problem === 'string' ? error.problem : undefined;
+}

@@ -1,0 +1,212 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it } from 'vitest';
+import type { ConnectionEventDetail, EventPublisher } from '../../../functions/adapters/event-publisher.js';
+import { eventsOf, type OutboxEntry, outboxEntriesOf, outboxWrite } from '../../../functions/adapters/outbox.js';
+import {
+  type OutboxPublisherDeps,
+  type OutboxStreamRecord,
+  publishStreamRecords,
+  sweepOutbox,
+} from '../../../functions/lifecycle/outbox-publisher.js';
+
+const NOW = '2026-12-06T18:00:00.000Z';
+
+/** An item as DynamoDB would hold it after `writes` (each an outbox write, its copies filled from `before`). */
+function itemWith(userId: string, writes: { eventId: string; type?: OutboxEntry['type']; before?: Record<string, AttributeValue> }[], seq = writes.length) {
+  const item: Record<string, AttributeValue> = { pk: { S: `USER#${userId}` }, outboxSeq: { N: String(seq) }, outboxPending: { S: 'pending' } };
+  for (const { eventId, type = 'connected', before = {} } of writes) {
+    const write = outboxWrite(
+      { type, userId, status: type === 'connected' ? 'connected' : 'unhealthy', recallCredentialId: 'cred-2', occurredAt: NOW, zoomAccountId: null, zoomUserId: 'zu-1' },
+      type === 'connected' ? ['priorRecallCredentialId', 'priorStatus', 'priorZoomIdentity'] : [],
+      eventId,
+    );
+    item[write.names['#obEntry'] as string] = write.values[':obEntry'] as AttributeValue;
+    for (const [placeholder, name] of Object.entries(write.names)) {
+      const index = /^#obCap(\d+)$/.exec(placeholder)?.[1];
+      if (index !== undefined) item[name] = before[write.names[`#obSrc${index}`] as string] ?? { NULL: true };
+    }
+  }
+  return item;
+}
+
+/** A bus that records what it was given, and fails while told to. */
+class FakeBus implements EventPublisher {
+  readonly published: ConnectionEventDetail[] = [];
+  failing = 0;
+  async publish(events: readonly ConnectionEventDetail[]): Promise<void> {
+    if (this.failing > 0) {
+      this.failing--;
+      throw new Error('PutEvents failed');
+    }
+    this.published.push(...events);
+  }
+}
+
+function harness(items: Record<string, AttributeValue>[] = []) {
+  const bus = new FakeBus();
+  const acks: { key: string; attributes: readonly string[]; ifSeq: number | undefined }[] = [];
+  const followed: string[] = [];
+  const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  const deps: OutboxPublisherDeps = {
+    publisher: bus,
+    connections: {
+      acknowledgeOutbox: async (key, attributes, ifSeq) => {
+        acks.push({ key: String(key.pk?.S), attributes, ifSeq });
+        return true;
+      },
+      listPendingOutbox: async () => items,
+    },
+    followUp: async (entry) => {
+      followed.push(entry.eventId);
+    },
+    log,
+  };
+  return { bus, acks, followed, deps };
+}
+
+const streamRecord = (sequence: string, newImage: Record<string, AttributeValue>, oldImage?: Record<string, AttributeValue>): OutboxStreamRecord => ({
+  eventName: 'MODIFY',
+  dynamodb: { SequenceNumber: sequence, NewImage: newImage, ...(oldImage ? { OldImage: oldImage } : {}) },
+});
+
+describe('eventsOf', () => {
+  it('gives a connect that replaced a credential the record relied on a `replaced` event, with an id derived from the entry', () => {
+    const before = { recallCredentialId: { S: 'cred-1' }, status: { S: 'unhealthy' }, zoomIdentity: { S: 'user#zu-1' } };
+    const [entry] = outboxEntriesOf(itemWith('user-42', [{ eventId: 'e-1', before }])).entries;
+
+    const events = eventsOf(entry as OutboxEntry);
+
+    expect(events.map((event) => [event.eventId, event.type, event.previousRecallCredentialId])).toEqual([
+      ['e-1', 'connected', undefined],
+      ['e-1:replaced', 'replaced', 'cred-1'],
+    ]);
+  });
+
+  it.each([
+    ['a first connect', {}],
+    ['a reconnect after a disconnect', { recallCredentialId: { S: 'cred-1' }, status: { S: 'disconnected' } }],
+    ['a reconnect Recall answered in place', { recallCredentialId: { S: 'cred-2' }, status: { S: 'connected' } }],
+  ])('gives %s only `connected`', (_case, before) => {
+    const [entry] = outboxEntriesOf(itemWith('user-42', [{ eventId: 'e-1', before }])).entries;
+
+    expect(eventsOf(entry as OutboxEntry).map((event) => event.type)).toEqual(['connected']);
+  });
+
+  it('lists an entry it cannot read apart, instead of failing the item', () => {
+    const item = { ...itemWith('user-42', [{ eventId: 'e-1' }]), outbox_broken: { S: '{not json' } };
+
+    expect(outboxEntriesOf(item)).toMatchObject({ entries: [{ eventId: 'e-1' }], unreadable: ['outbox_broken'] });
+  });
+});
+
+describe('publishStreamRecords', () => {
+  it('publishes the entries a write added (in the new image, not the old), runs their follow-up, then removes them', async () => {
+    const { bus, acks, followed, deps } = harness();
+    const old = itemWith('user-42', [{ eventId: 'e-1' }], 1);
+    const next = itemWith('user-42', [{ eventId: 'e-1' }, { eventId: 'e-2', type: 'unhealthy' }], 2);
+
+    const result = await publishStreamRecords([streamRecord('100', next, old)], deps);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(bus.published.map((event) => event.eventId)).toEqual(['e-2']);
+    expect(followed).toEqual(['e-2']);
+    // Another entry (e-1) is still on the item: only e-2's attributes go, and the item stays in the index.
+    expect(acks).toEqual([{ key: 'USER#user-42', attributes: ['outbox_e-2'], ifSeq: undefined }]);
+  });
+
+  it("takes the item out of the index with the entries when they are all it holds, on the write's sequence", async () => {
+    const { acks, deps } = harness();
+
+    await publishStreamRecords([streamRecord('100', itemWith('user-42', [{ eventId: 'e-1' }], 7))], deps);
+
+    expect(acks).toEqual([
+      {
+        key: 'USER#user-42',
+        attributes: ['outbox_e-1', 'outbox_e-1~priorRecallCredentialId', 'outbox_e-1~priorStatus', 'outbox_e-1~priorZoomIdentity'],
+        ifSeq: 7,
+      },
+    ]);
+  });
+
+  it('skips writes that added no entry (a removal, a lock) without calling the bus', async () => {
+    const { bus, acks, deps } = harness();
+    const item = itemWith('user-42', [{ eventId: 'e-1' }]);
+
+    await publishStreamRecords([streamRecord('100', item, item), { eventName: 'REMOVE', dynamodb: { SequenceNumber: '101' } }], deps);
+
+    expect(bus.published).toEqual([]);
+    expect(acks).toEqual([]);
+  });
+
+  it('stops at the first record that fails and reports its sequence number, removing nothing of it', async () => {
+    const { bus, acks, deps } = harness();
+    let calls = 0;
+    deps.publisher = {
+      publish: async (events) => {
+        if (++calls === 2) throw new Error('PutEvents failed');
+        await bus.publish(events);
+      },
+    };
+    const records = ['a', 'b', 'c'].map((user, i) => streamRecord(String(100 + i), itemWith(user, [{ eventId: `e-${user}` }])));
+
+    const result = await publishStreamRecords(records, deps);
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: '101' }] });
+    expect(bus.published.map((event) => event.eventId)).toEqual(['e-a']);
+    expect(acks.map((ack) => ack.key)).toEqual(['USER#a']);
+  });
+
+  it('keeps the entry when its follow-up fails (the lock is busy): published again later with the same id', async () => {
+    const { bus, acks, deps } = harness();
+    deps.followUp = async () => {
+      throw new Error('IdentityBusyError');
+    };
+    const record = streamRecord('100', itemWith('user-42', [{ eventId: 'e-1' }]));
+
+    expect(await publishStreamRecords([record], deps)).toEqual({ batchItemFailures: [{ itemIdentifier: '100' }] });
+    deps.followUp = async () => undefined;
+    expect(await publishStreamRecords([record], deps)).toEqual({ batchItemFailures: [] });
+
+    expect(bus.published.map((event) => event.eventId)).toEqual(['e-1', 'e-1']);
+    expect(acks).toHaveLength(1);
+  });
+
+  it('removes an entry it cannot read, so it does not block the item forever', async () => {
+    const { acks, deps } = harness();
+    const item = { ...itemWith('user-42', [{ eventId: 'e-1' }]), outbox_broken: { S: '{' } };
+
+    await publishStreamRecords([streamRecord('100', item)], deps);
+
+    expect(acks[0]?.attributes).toContain('outbox_broken');
+  });
+});
+
+describe('sweepOutbox', () => {
+  it('publishes every waiting entry of every item, and goes on past an item that fails', async () => {
+    const items = [itemWith('a', [{ eventId: 'e-a' }]), itemWith('b', [{ eventId: 'e-b' }]), itemWith('c', [{ eventId: 'e-c1' }, { eventId: 'e-c2', type: 'unhealthy' }])];
+    const { bus, acks, deps } = harness(items);
+    bus.failing = 1;
+
+    const summary = await sweepOutbox(deps, { minAgeMs: 0, now: () => Date.parse(NOW) });
+
+    expect(summary).toEqual({ items: 3, published: 3, failed: 1 });
+    expect(bus.published.map((event) => event.eventId)).toEqual(['e-b', 'e-c1', 'e-c2']);
+    expect(acks.map((ack) => [ack.key, ack.ifSeq])).toEqual([
+      ['USER#b', 1],
+      ['USER#c', 2],
+    ]);
+  });
+
+  it('asks only for entries older than the minimum age', async () => {
+    const { deps } = harness();
+    const asked: string[] = [];
+    deps.connections.listPendingOutbox = async (olderThan) => {
+      asked.push(olderThan);
+      return [];
+    };
+
+    await sweepOutbox(deps, { minAgeMs: 180_000, now: () => Date.parse(NOW) });
+
+    expect(asked).toEqual(['2026-12-06T17:57:00.000Z']);
+  });
+});
