@@ -116,7 +116,7 @@ type DemoNotice = keyof typeof DEMO_NOTICES;
 
 /**
  * What the user sees on return from the connect flow, for every `zoom_connect` outcome and every documented
- * `reason`: what happened, then what to do next, in plain words (README, "Outcomes on the return URL").
+ * `reason`: what happened, then what to do next, in plain words (docs/integrating.md, "Outcomes on the return URL").
  */
 export interface OutcomeMessage {
   /** `ok` and `info` are status messages; `error` is an alert. */

@@ -170,7 +170,7 @@ export function secretsToFill(config: Pick<DeployConfig, 'secretNamePrefix'>): s
     (name) => `  ${config.secretNamePrefix}/${FILLED_SECRETS[name].nameSuffix}: ${FILLED_SECRETS[name].what}`,
   );
   return [
-    'Secrets to fill in once, each with its bare value (README, Deploy, step 6); until then they hold REPLACE_ME:',
+    'Secrets to fill in once, each with its bare value (docs/operating.md, Deploy, step 6); until then they hold REPLACE_ME:',
     ...lines,
   ].join('\n');
 }

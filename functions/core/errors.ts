@@ -38,7 +38,7 @@ export class InvalidConnectTokenError extends RequestError {
 }
 
 /**
- * Stable `reason=` codes on the return URL. Documented in the README; products may switch on them, so a code is
+ * Stable `reason=` codes on the return URL. Documented in docs/integrating.md; products may switch on them, so a code is
  * never taken away once published.
  */
 export const OUTCOME_REASONS = [

@@ -68,7 +68,7 @@ export class EventsEndpoint extends Construct {
     Validations.of(this.headerSecret.node.defaultChild as CfnResource).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
-        "Shared with the product's endpoint, which runs outside AWS and must accept the new value before EventBridge sends it; rotating it is the coordinated change the README describes (put-secret-value, let the endpoint accept both, update-connection), which a rotation Lambda cannot make on the product's side.",
+        "Shared with the product's endpoint, which runs outside AWS and must accept the new value before EventBridge sends it; rotating it is the coordinated change docs/integrating.md describes (put-secret-value, let the endpoint accept both, update-connection), which a rotation Lambda cannot make on the product's side.",
     });
 
     this.connection = new events.Connection(this, 'Connection', {
@@ -138,7 +138,7 @@ export class EventsEndpoint extends Construct {
       new CfnOutput(this, name, { description, value }).overrideLogicalId(name);
     output(
       'EventsHeaderSecretArn',
-      `Secrets Manager secret whose value EventBridge sends in the ${endpoint.headerName} header with every event: give it to the product's endpoint (aws secretsmanager get-secret-value --secret-id <this>). Rotation: see the README.`,
+      `Secrets Manager secret whose value EventBridge sends in the ${endpoint.headerName} header with every event: give it to the product's endpoint (aws secretsmanager get-secret-value --secret-id <this>). Rotation: see docs/integrating.md, Events to your HTTPS endpoint.`,
       this.headerSecret.secretArn,
     );
     output(

@@ -307,7 +307,7 @@ function dashboardRows(props: MonitoringProps, alarms: readonly cloudwatch.Alarm
         markdown:
           '## recall-zoom-connect\n' +
           'Connect funnel: **ConnectStarted** (authorize sent a browser to Zoom) then, from the callback, **ConnectCompleted**, **ConnectDenied** (the user declined) or **ConnectFailed** (by reason below). ' +
-          'A gap between Started and the three outcomes is users who left at Zoom. Every alarm notifies the alarm topic; the README runbook says what each one means.',
+          'A gap between Started and the three outcomes is users who left at Zoom. Every alarm notifies the alarm topic; docs/operating.md (Alarms, Runbook) says what each one means.',
         width: 24,
         height: 2,
       }),

@@ -12,7 +12,7 @@ import { readConnectionRecords } from './helpers/invariants.js';
  * `Retry-After: 1`, 10% 503 (from the edge), lets 2% hang and stores 3% but answers 503. Run once with Recall
  * updating in place (what it documents) and once answering the legacy conflict. Every run must end with exactly
  * one live credential per account and every connected record on it; how many of the 200 connected is the figure
- * the README reports (the counts are written to stderr).
+ * docs/failure-handling.md reports (the counts are written to stderr).
  */
 const CONNECTS = 200;
 const AT_ONCE = 20;

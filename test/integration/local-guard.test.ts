@@ -141,7 +141,7 @@ describe('local mode takes changes only from its own pages (or from tools that a
     expect((await getConnection(server, userId)).connection?.status).toBe('unhealthy');
   });
 
-  it('lets tools that are not browsers (no Origin, no Sec-Fetch-Site) use the local routes, as the README shows with curl', async () => {
+  it('lets tools that are not browsers (no Origin, no Sec-Fetch-Site) use the local routes, as the docs show with curl', async () => {
     expect((await send('/_local/health-sync', { method: 'POST' })).status).toBe(200);
     expect((await send('/_local/reconcile', { method: 'POST' })).status).toBe(200);
     expect((await send('/_local/dlq/redrive', { method: 'POST' })).status).toBe(200);

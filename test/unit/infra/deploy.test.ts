@@ -115,7 +115,7 @@ describe('deploy', () => {
     });
     expect(result.code).toBe(0);
     expect(result.out.split('\n').slice(1)).toEqual([
-      'Secrets to fill in once, each with its bare value (README, Deploy, step 6); until then they hold REPLACE_ME:',
+      'Secrets to fill in once, each with its bare value (docs/operating.md, Deploy, step 6); until then they hold REPLACE_ME:',
       '  rzc/prod/recall-api-key: the Recall API key',
       "  rzc/prod/zoom-client-id: the Zoom app's client id",
       "  rzc/prod/zoom-webhook-secret-token: the Zoom app's Secret Token",

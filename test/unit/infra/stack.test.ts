@@ -1016,7 +1016,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         Description: Match.stringLikeRegexp('redrive'),
         Value: { Ref: deadLetterQueue },
       });
-      // The redrive command the README gives reads this output.
+      // The redrive command docs/operating.md gives reads this output.
       template.hasOutput('WebhookDeadLetterQueueArn', {
         Description: Match.stringLikeRegexp('aws sqs start-message-move-task --source-arn <this>'),
         Value: { 'Fn::GetAtt': [deadLetterQueue, 'Arn'] },
