@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EVENT_SOURCE } from '../functions/adapters/event-publisher.js';
 import { abortableSleep } from '../functions/core/sleep.js';
 import { sendJson } from './http-util.js';
-import type { LocalBusEvent } from './local-aws.js';
+import type { DeliveredBusEvent, EventDeliveries, EventDelivery, LocalBusEvent } from './local-eventbridge.js';
 
 /**
  * Local mode's stand-in for the stack's EventBridge API destination (lib/constructs/events-endpoint.ts): every
@@ -19,27 +19,6 @@ import type { LocalBusEvent } from './local-aws.js';
 
 /** The route that sends every failed delivery again. */
 export const REDELIVER_PATH = '/_local/events/redeliver';
-
-/** How one event's delivery stands, as `GET /_local/events` shows it beside the event. */
-export interface EventDelivery {
-  status: 'pending' | 'delivered' | 'failed';
-  /** Attempts made so far (the first included). */
-  attempts: number;
-  /** Why the last attempt failed: `HTTP 503`, `timeout after 5 s`, `network error (ECONNREFUSED)`. Never a body. */
-  lastError?: string;
-  /** When the event was accepted, or given up on. */
-  settledAt?: string;
-}
-
-/** A bus event with its delivery, as the local routes list it. */
-export type DeliveredBusEvent = LocalBusEvent & { delivery: EventDelivery };
-
-/** What the local AWS routes read about deliveries. */
-export interface EventDeliveries {
-  statusOf(eventId: string): EventDelivery | undefined;
-  /** Events given up on, oldest first (kept even after the bus has dropped them). */
-  readonly failed: readonly DeliveredBusEvent[];
-}
 
 export interface LocalEventsDelivererOptions {
   /** The product's endpoint (http allowed: it is a developer's machine). */

@@ -1,5 +1,5 @@
 import type { LambdaRoute } from './api-gateway.js';
-import type { SqsHandler } from './local-aws.js';
+import type { SqsHandler } from './local-sqs.js';
 import type { ScheduledHandler } from './local-schedule.js';
 
 /**

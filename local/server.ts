@@ -6,7 +6,8 @@ import { allowedHosts, isAllowedHost, isCrossSiteWrite, refuseCrossSite, refuseW
 import { DemoPage } from './demo-page.js';
 import { LocalEventsDeliverer } from './events-endpoint.js';
 import { sendJson } from './http-util.js';
-import { LocalAws, LocalEventBus, LocalQueue } from './local-aws.js';
+import { LocalEventBridge, LocalEventBus } from './local-eventbridge.js';
+import { LocalQueue, LocalSqs } from './local-sqs.js';
 import {
   HEALTH_SYNC_PATH,
   HealthSyncSchedule,
@@ -59,6 +60,14 @@ export interface LocalServerOptions {
   eventCapacity?: number;
 }
 
+/** The SQS and EventBridge stand-ins as tests reach them. */
+export interface LocalAwsStandIns {
+  queue: LocalQueue;
+  bus: LocalEventBus;
+  /** Resolves when every queued webhook has been processed or dead-lettered. */
+  drain(timeoutMs?: number): Promise<void>;
+}
+
 export interface LocalServer {
   /** `http://localhost:<port>`. */
   url: string;
@@ -68,7 +77,7 @@ export interface LocalServer {
   sandboxZoom: SandboxZoom;
   api: HttpApi;
   /** The local SQS queue and EventBridge bus; `localAws.drain()` waits until queued webhooks are processed. */
-  localAws: LocalAws;
+  localAws: LocalAwsStandIns;
   /** Posts lifecycle events to EVENTS_ENDPOINT_URL, when set; `eventsDeliverer.drain()` waits for the deliveries. */
   eventsDeliverer: LocalEventsDeliverer | undefined;
   /** The health sync's local schedule; `healthSync.run()` runs it now. */
@@ -198,28 +207,27 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
 
     const lambdaTimeoutMs = options.lambdaTimeoutMs ?? 25_000;
     const eventsDeliverer = settings.eventsEndpoint ? new LocalEventsDeliverer({ ...settings.eventsEndpoint, log }) : undefined;
-    const localAws = new LocalAws({
-      deliveries: eventsDeliverer,
-      queue: new LocalQueue({
-        name: LOCAL_WEBHOOK_QUEUE_NAME,
-        region: settings.recallRegion,
-        consumer: worker.handler,
-        consumerName: WEBHOOK_WORKER.functionName,
-        lambdaTimeoutMs,
-        log,
-        ...(options.queue?.retryDelayMs !== undefined ? { retryDelayMs: options.queue.retryDelayMs } : {}),
-        ...(options.queue?.maxReceiveCount !== undefined ? { maxReceiveCount: options.queue.maxReceiveCount } : {}),
-      }),
-      bus: new LocalEventBus({
-        name: settings.eventBusName,
-        region: settings.recallRegion,
-        log,
-        ...(options.eventCapacity !== undefined ? { capacity: options.eventCapacity } : {}),
-      }),
+    const webhookQueue = new LocalQueue({
+      name: LOCAL_WEBHOOK_QUEUE_NAME,
+      region: settings.recallRegion,
+      consumer: worker.handler,
+      consumerName: WEBHOOK_WORKER.functionName,
+      lambdaTimeoutMs,
+      log,
+      ...(options.queue?.retryDelayMs !== undefined ? { retryDelayMs: options.queue.retryDelayMs } : {}),
+      ...(options.queue?.maxReceiveCount !== undefined ? { maxReceiveCount: options.queue.maxReceiveCount } : {}),
     });
-    cleanups.push(() => localAws.close());
+    const eventBus = new LocalEventBus({
+      name: settings.eventBusName,
+      region: settings.recallRegion,
+      log,
+      ...(options.eventCapacity !== undefined ? { capacity: options.eventCapacity } : {}),
+    });
+    const localSqs = new LocalSqs(webhookQueue);
+    const localEventBridge = new LocalEventBridge({ bus: eventBus, deliveries: eventsDeliverer });
+    cleanups.push(() => webhookQueue.close());
     if (eventsDeliverer) {
-      localAws.bus.subscribe((event) => eventsDeliverer.deliver(event));
+      eventBus.subscribe((event) => eventsDeliverer.deliver(event));
       cleanups.push(() => eventsDeliverer.close());
     }
     const healthSync = new HealthSyncSchedule({
@@ -266,7 +274,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       signingKey: settings.connectSigningKey,
       api: httpApi,
       healthSync,
-      drain: () => localAws.drain(),
+      drain: () => webhookQueue.drain(),
       ...(sandboxesOnly
         ? {
             sandbox: {
@@ -279,7 +287,8 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         : {}),
     });
     localHandlers.push(
-      (req, res, pathname) => localAws.handle(req, res, pathname),
+      (req, res, pathname) => localSqs.handle(req, res, pathname),
+      (req, res, pathname) => localEventBridge.handle(req, res, pathname),
       async (req, res, pathname) => (eventsDeliverer ? eventsDeliverer.handle(req, res, pathname) : false),
       (req, res, pathname) => healthSync.handle(req, res, pathname),
       (req, res, pathname) => reconcile.handle(req, res, pathname),
@@ -302,7 +311,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       sandboxRecall,
       sandboxZoom,
       api: httpApi,
-      localAws,
+      localAws: { queue: webhookQueue, bus: eventBus, drain: (timeoutMs) => webhookQueue.drain(timeoutMs) },
       eventsDeliverer,
       healthSync,
       reconcile,

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectionEventDetailSchema, detailTypeOf, EVENT_SOURCE } from '../../functions/adapters/event-publisher.js';
-import type { DeliveredBusEvent } from '../../local/events-endpoint.js';
+import type { DeliveredBusEvent } from '../../local/local-eventbridge.js';
 import { LOCAL_DEFAULTS, LOCAL_EVENTBRIDGE_PATH } from '../../local/local-settings.js';
 import { LOCAL_AWS_CREDENTIALS } from '../../local/local-table.js';
 import type { LocalServer } from '../../local/server.js';

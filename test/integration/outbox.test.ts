@@ -13,7 +13,7 @@ import {
 } from '../../functions/lifecycle/outbox-publisher.js';
 import type { RecallCredential } from '../../functions/adapters/recall-client.js';
 import { readBody, sendJson } from '../../local/http-util.js';
-import { LocalAws, LocalEventBus, LocalQueue, type PutEventsEntry } from '../../local/local-aws.js';
+import { LocalEventBridge, LocalEventBus, type PutEventsEntry } from '../../local/local-eventbridge.js';
 import { LOCAL_EVENTBRIDGE_PATH } from '../../local/local-settings.js';
 import { createServiceTable, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb } from '../../local/local-table.js';
 
@@ -40,8 +40,7 @@ beforeAll(async () => {
   client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
   repository = new ConnectionRepository(client, TABLE);
   bus = new LocalEventBus({ name: BUS, region: 'us-east-1', capacity: 10_000 });
-  const queue = new LocalQueue({ name: 'unused', region: 'us-east-1', consumer: async () => undefined, consumerName: 'unused' });
-  const aws = new LocalAws({ queue, bus });
+  const aws = new LocalEventBridge({ bus });
   http = createServer((req, res) => {
     void (async () => {
       if (fault === 'call') {

@@ -10,7 +10,8 @@ import {
   type ConnectionEventType,
   detailTypeOf,
 } from '../../../functions/adapters/event-publisher.js';
-import type { DeadLetter, LocalBusEvent } from '../../../local/local-aws.js';
+import type { LocalBusEvent } from '../../../local/local-eventbridge.js';
+import type { DeadLetter } from '../../../local/local-sqs.js';
 import { deauthorizationEvent, zoomWebhookHeaders } from '../../../local/sandbox-zoom.js';
 import type { LocalServer } from '../../../local/server.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EVENT_SOURCE } from '../../../functions/adapters/event-publisher.js';
 import { DEFAULT_EVENTS_HEADER_NAME } from '../../../lib/config.js';
 import { LocalEventsDeliverer, type LocalEventsDelivererOptions } from '../../../local/events-endpoint.js';
-import type { LocalBusEvent } from '../../../local/local-aws.js';
+import type { LocalBusEvent } from '../../../local/local-eventbridge.js';
 import { LOCAL_DEFAULTS, LocalConfigError, parseLocalEnv, resolveLocalSettings } from '../../../local/local-settings.js';
 
 const SECRET = 'unit-test-events-secret';

@@ -3,20 +3,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { LOCAL_ACCOUNT_ID, lambdaContext } from './api-gateway.js';
-import type { EventDeliveries } from './events-endpoint.js';
-import { PayloadTooLargeError, readBody, sendJson } from './http-util.js';
-import { LOCAL_EVENTBRIDGE_PATH, LOCAL_SQS_PATH } from './local-settings.js';
+import { AWS_JSON_1_0, awsError, awsResult, describeError, methodNotAllowed, serveAwsJson } from './aws-json.js';
+import { sendJson } from './http-util.js';
+import { LOCAL_SQS_PATH } from './local-settings.js';
 
 /**
- * Local stand-ins for the two AWS services the lifecycle needs, reached by the unchanged SDK through
- * `AWS_ENDPOINT_URL_SQS` and `AWS_ENDPOINT_URL_EVENTBRIDGE`:
- * - SQS `SendMessage` (AWS JSON 1.0, `x-amz-target: AmazonSQS.SendMessage`), with the MD5 digests the SDK checks,
- *   and delivery to a consumer function in-process as Lambda's SQS event source does it: batches, partial batch
- *   responses (`batchItemFailures`), a bounded number of receives, then a dead-letter list;
- * - EventBridge `PutEvents` (AWS JSON 1.1, `x-amz-target: AWSEvents.PutEvents`) onto one bus, whose last events are
- *   kept and printed.
+ * Local stand-in for the webhook queue, reached by the unchanged SDK through `AWS_ENDPOINT_URL_SQS`: SQS
+ * `SendMessage` (AWS JSON 1.0, `x-amz-target: AmazonSQS.SendMessage`), with the MD5 digests the SDK checks, and
+ * delivery to a consumer function in-process as Lambda's SQS event source does it: batches, partial batch
+ * responses (`batchItemFailures`), a bounded number of receives, then a dead-letter list.
  * Only what the service uses is implemented; anything else is answered as AWS answers an unknown operation.
- * Request signatures are not checked (local mode signs with dummy credentials).
  */
 
 /** An SQS-triggered function, as Lambda calls it. */
@@ -41,16 +37,6 @@ export interface DeadLetter {
   movedAt: string;
   /** Why the last receive failed: the function's error name, a timeout, or a reported item failure. */
   lastFailure: string;
-}
-
-/** An event put on the local bus, as `GET /_local/events` shows it. */
-export interface LocalBusEvent {
-  id: string;
-  time: string;
-  source: string;
-  detailType: string;
-  /** The entry's `Detail`, parsed. */
-  detail: unknown;
 }
 
 interface QueuedMessage {
@@ -381,113 +367,6 @@ export function md5OfMessageAttributes(attributes: Record<string, MessageAttribu
   return md5Hex(Buffer.concat(parts));
 }
 
-export interface LocalEventBusOptions {
-  name: string;
-  region: string;
-  /** Events kept for `GET /_local/events`; older ones are dropped. */
-  capacity?: number;
-  log?: (line: string) => void;
-}
-
-/** One custom event bus that keeps its last events instead of routing them. */
-export class LocalEventBus {
-  readonly name: string;
-  readonly arn: string;
-  readonly #events: LocalBusEvent[] = [];
-  readonly #capacity: number;
-  readonly #log: ((line: string) => void) | undefined;
-  readonly #listeners: ((event: LocalBusEvent) => void)[] = [];
-
-  constructor(options: LocalEventBusOptions) {
-    this.name = options.name;
-    this.arn = `arn:aws:events:${options.region}:${LOCAL_ACCOUNT_ID}:event-bus/${options.name}`;
-    this.#capacity = options.capacity ?? 100;
-    this.#log = options.log;
-  }
-
-  /** The kept events, oldest first. */
-  get events(): readonly LocalBusEvent[] {
-    return this.#events;
-  }
-
-  /** Calls `listener` with every event the bus accepts, after PutEvents has taken it (as a rule's target is). */
-  subscribe(listener: (event: LocalBusEvent) => void): void {
-    this.#listeners.push(listener);
-  }
-
-  /**
-   * Puts entries as PutEvents does: each entry succeeds or fails on its own.
-   * @returns the PutEvents response
-   */
-  put(entries: readonly PutEventsEntry[]): PutEventsResponse {
-    const results = entries.map((entry) => this.#putOne(entry));
-    return { FailedEntryCount: results.filter((result) => 'ErrorCode' in result).length, Entries: results };
-  }
-
-  #putOne(entry: PutEventsEntry): PutEventsResultEntry {
-    if (entry.EventBusName !== this.name && entry.EventBusName !== this.arn) {
-      const bus = entry.EventBusName ?? 'default';
-      return { ErrorCode: 'ResourceNotFoundException', ErrorMessage: `Event bus ${bus} does not exist.` };
-    }
-    if (!entry.Source || !entry.DetailType || entry.Detail === undefined) {
-      return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Parameter(s) Source, DetailType and Detail are required.' };
-    }
-    let detail: unknown;
-    try {
-      detail = JSON.parse(entry.Detail);
-    } catch {
-      detail = undefined;
-    }
-    if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) {
-      return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
-    }
-    const event: LocalBusEvent = {
-      id: randomUUID(),
-      time: toEventTime(entry.Time),
-      source: entry.Source,
-      detailType: entry.DetailType,
-      detail,
-    };
-    this.#events.push(event);
-    if (this.#events.length > this.#capacity) this.#events.splice(0, this.#events.length - this.#capacity);
-    this.#log?.(describeEvent(event));
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.#log?.(`Event listener failed: ${describeError(error)}`);
-      }
-    }
-    return { EventId: event.id };
-  }
-}
-
-/** One compact line: what happened to whom. Connection event details carry no secrets; only these fields print. */
-function describeEvent(event: LocalBusEvent): string {
-  const detail = event.detail as { userId?: unknown; status?: unknown };
-  const field = (name: string, value: unknown) => (typeof value === 'string' ? ` ${name}=${value}` : '');
-  return `Event: ${event.detailType}${field('userId', detail.userId)}${field('status', detail.status)}`;
-}
-
-/** EventBridge's `time`: an entry's own Time (epoch seconds on the wire) or now, to the second. */
-function toEventTime(time: number | string | undefined): string {
-  const ms = typeof time === 'number' ? time * 1000 : typeof time === 'string' ? Date.parse(time) : Date.now();
-  return new Date(Number.isNaN(ms) ? Date.now() : ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-export interface PutEventsEntry {
-  Source?: string;
-  DetailType?: string;
-  Detail?: string;
-  EventBusName?: string;
-  Time?: number | string;
-}
-type PutEventsResultEntry = { EventId: string } | { ErrorCode: string; ErrorMessage: string };
-export interface PutEventsResponse {
-  FailedEntryCount: number;
-  Entries: PutEventsResultEntry[];
-}
-
 const MessageAttributeSchema = z.object({
   DataType: z.string().check(z.minLength(1)),
   StringValue: z.optional(z.string()),
@@ -501,56 +380,20 @@ const SendMessageSchema = z.looseObject({
   MessageAttributes: z.optional(z.record(z.string(), MessageAttributeSchema)),
 });
 
-const PutEventsSchema = z.looseObject({
-  Entries: z.array(
-    z.looseObject({
-      Source: z.optional(z.string()),
-      DetailType: z.optional(z.string()),
-      Detail: z.optional(z.string()),
-      EventBusName: z.optional(z.string()),
-      Time: z.optional(z.union([z.number(), z.string()])),
-    }),
-  ),
-});
-
 /** SQS's limit on a message, attributes included. */
 const MAX_MESSAGE_BYTES = 256 * 1024;
-const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
 /** The characters SQS accepts in a message body (https://www.w3.org/TR/REC-xml/#charsets). */
 const VALID_MESSAGE_BODY = /^[\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]*$/u;
 
-export interface LocalAwsOptions {
-  queue: LocalQueue;
-  bus: LocalEventBus;
-  /** Deliveries to the product's endpoint (`EVENTS_ENDPOINT_URL`), shown beside each event. */
-  deliveries?: EventDeliveries | undefined;
-}
-
 /**
- * Serves the local AWS endpoints and the inspection routes on the local server:
- * `POST /_local/sqs` (SQS JSON protocol), `POST /_local/eventbridge` (EventBridge JSON protocol),
- * `GET /_local/events` (with each event's delivery to EVENTS_ENDPOINT_URL when set; `?delivery=failed` for the
- * ones given up on), `GET /_local/dlq` and `POST /_local/dlq/redrive`.
+ * Serves the queue's routes on the local server: `POST /_local/sqs` (SQS JSON protocol), `GET /_local/dlq` and
+ * `POST /_local/dlq/redrive`.
  */
-export class LocalAws {
+export class LocalSqs {
   readonly queue: LocalQueue;
-  readonly bus: LocalEventBus;
-  readonly #deliveries: EventDeliveries | undefined;
 
-  constructor(options: LocalAwsOptions) {
-    this.queue = options.queue;
-    this.bus = options.bus;
-    this.#deliveries = options.deliveries;
-  }
-
-  /** Resolves when every queued webhook has been processed or dead-lettered (tests await this). */
-  drain(timeoutMs?: number): Promise<void> {
-    return this.queue.drain(timeoutMs);
-  }
-
-  /** @param graceMs - how long to wait for a batch in progress */
-  close(graceMs?: number): Promise<void> {
-    return this.queue.close(graceMs);
+  constructor(queue: LocalQueue) {
+    this.queue = queue;
   }
 
   /** @returns false when the path is not one of these */
@@ -558,17 +401,7 @@ export class LocalAws {
     const method = req.method ?? 'GET';
     if (pathname === LOCAL_SQS_PATH || pathname.startsWith(`${LOCAL_SQS_PATH}/`)) {
       if (method !== 'POST') return methodNotAllowed(res, 'POST');
-      await this.#awsJson(req, res, 'sqs');
-      return true;
-    }
-    if (pathname === LOCAL_EVENTBRIDGE_PATH || pathname === `${LOCAL_EVENTBRIDGE_PATH}/`) {
-      if (method !== 'POST') return methodNotAllowed(res, 'POST');
-      await this.#awsJson(req, res, 'events');
-      return true;
-    }
-    if (pathname === '/_local/events') {
-      if (method !== 'GET') return methodNotAllowed(res, 'GET');
-      sendJson(res, 200, this.#eventList(req), { 'cache-control': 'no-store' });
+      await serveAwsJson(req, res, AWS_JSON_1_0, { 'AmazonSQS.SendMessage': (out, input) => this.#sendMessage(out, input) });
       return true;
     }
     if (pathname === '/_local/dlq') {
@@ -582,51 +415,6 @@ export class LocalAws {
       return true;
     }
     return false;
-  }
-
-  /**
-   * The bus's events, each with its `delivery` when an events endpoint is set; `?delivery=failed` lists the
-   * deliveries given up on instead (kept even after the bus dropped their events).
-   */
-  #eventList(req: IncomingMessage): readonly unknown[] {
-    const deliveries = this.#deliveries;
-    if (!deliveries) return this.bus.events;
-    const wanted = new URL(req.url ?? '/', 'http://localhost').searchParams.get('delivery');
-    if (wanted === 'failed') return deliveries.failed;
-    const events = this.bus.events.map((event) => {
-      const delivery = deliveries.statusOf(event.id);
-      return delivery ? { ...event, delivery } : event;
-    });
-    return wanted ? events.filter((event) => 'delivery' in event && event.delivery.status === wanted) : events;
-  }
-
-  async #awsJson(req: IncomingMessage, res: ServerResponse, service: 'sqs' | 'events'): Promise<void> {
-    const protocol = service === 'sqs' ? AWS_JSON_1_0 : AWS_JSON_1_1;
-    const target = req.headers['x-amz-target'];
-    let raw: Buffer;
-    try {
-      raw = await readBody(req, MAX_REQUEST_BYTES);
-    } catch (error) {
-      if (error instanceof PayloadTooLargeError) {
-        return awsError(res, protocol, 413, 'RequestEntityTooLarge', 'Request is too large.');
-      }
-      throw error;
-    }
-    const mediaType = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
-    if (mediaType !== protocol) {
-      const message = `Local mode speaks only the AWS JSON protocol (${protocol}).`;
-      return awsError(res, protocol, 400, 'UnsupportedProtocol', message);
-    }
-    let input: unknown;
-    try {
-      input = JSON.parse(raw.toString('utf8'));
-    } catch {
-      return awsError(res, protocol, 400, 'SerializationException', 'The request body is not JSON.');
-    }
-    if (service === 'sqs' && target === 'AmazonSQS.SendMessage') return this.#sendMessage(res, input);
-    if (service === 'events' && target === 'AWSEvents.PutEvents') return this.#putEvents(res, input);
-    // What AWS answers for an operation it does not know; here, also for ones local mode does not implement.
-    awsError(res, protocol, 400, 'com.amazon.coral.service#UnknownOperationException', undefined);
   }
 
   #sendMessage(res: ServerResponse, input: unknown): void {
@@ -673,24 +461,7 @@ export class LocalAws {
       ...(delaySeconds !== undefined ? { delaySeconds } : {}),
       ...(attributes ? { messageAttributes: attributes } : {}),
     });
-    sendJson(res, 200, sent, { 'content-type': AWS_JSON_1_0, 'x-amzn-requestid': randomUUID() });
-  }
-
-  #putEvents(res: ServerResponse, input: unknown): void {
-    const parsed = PutEventsSchema.safeParse(input);
-    if (!parsed.success) return awsError(res, AWS_JSON_1_1, 400, 'ValidationException', 'Entries is required.');
-    const { Entries: entries } = parsed.data;
-    if (entries.length < 1 || entries.length > 10) {
-      return awsError(
-        res,
-        AWS_JSON_1_1,
-        400,
-        'ValidationException',
-        "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length " +
-          'less than or equal to 10',
-      );
-    }
-    sendJson(res, 200, this.bus.put(entries), { 'content-type': AWS_JSON_1_1, 'x-amzn-requestid': randomUUID() });
+    awsResult(res, AWS_JSON_1_0, sent);
   }
 
   /** The queue URL's path names the account and queue; the host is whatever the caller reached us by. */
@@ -703,38 +474,7 @@ export class LocalAws {
   }
 }
 
-const AWS_JSON_1_0 = 'application/x-amz-json-1.0';
-const AWS_JSON_1_1 = 'application/x-amz-json-1.1';
-
-function awsError(
-  res: ServerResponse,
-  protocol: string,
-  status: number,
-  type: string,
-  message: string | undefined,
-): void {
-  sendJson(res, status, message === undefined ? { __type: type } : { __type: type, message }, {
-    'content-type': protocol,
-    'x-amzn-requestid': randomUUID(),
-  });
-}
-
 /** SQS's JSON errors, with the header that lets query-compatible clients see the legacy error code. */
 function sqsError(res: ServerResponse, type: string, queryCode: string, message: string): void {
-  sendJson(
-    res,
-    400,
-    { __type: `com.amazonaws.sqs#${type}`, message },
-    { 'content-type': AWS_JSON_1_0, 'x-amzn-query-error': `${queryCode};Sender`, 'x-amzn-requestid': randomUUID() },
-  );
-}
-
-function methodNotAllowed(res: ServerResponse, allow: string): true {
-  sendJson(res, 405, { message: 'Method Not Allowed' }, { allow });
-  return true;
-}
-
-/** Error name and message only: handler errors never carry secrets, but message bodies stay out of the log. */
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
+  awsError(res, AWS_JSON_1_0, 400, `com.amazonaws.sqs#${type}`, message, { 'x-amzn-query-error': `${queryCode};Sender` });
 }
