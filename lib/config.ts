@@ -9,6 +9,7 @@ import {
   RECALL_REGIONS,
 } from '../functions/core/config.js';
 import { allowedReturnUrl } from '../functions/core/return-url.js';
+import { CALLBACK_PATH, type RouteHandler, routeKeysOf } from '../functions/core/routes.js';
 
 /**
  * Deploy-time configuration: the CDK context keys this app reads, validated once at synth. Defaults live both
@@ -106,9 +107,6 @@ const CustomDomain = z.preprocess(
   ),
 );
 
-/** The route Zoom sends users back to; an explicit redirect URI must end with exactly this path. */
-export const CALLBACK_ROUTE = '/zoom/callback';
-
 /**
  * An explicit redirect URI, for a deployment whose browser routes another host or path fronts (a CDN, a reverse
  * proxy under `/integrations/...`). Zoom and Recall compare it byte for byte, so it must be the canonical form
@@ -116,7 +114,7 @@ export const CALLBACK_ROUTE = '/zoom/callback';
  */
 const ZoomRedirectUri = z.string({ error: 'zoomRedirectUri must be a URL such as https://connect.example.com/zoom/callback' }).superRefine((value, ctx) => {
   const issue = (message: string) => ctx.addIssue({ code: 'custom', message: `zoomRedirectUri "${value}" ${message}` });
-  if (!URL.canParse(value)) return issue(`is not an absolute URL; write it like https://connect.example.com${CALLBACK_ROUTE}`);
+  if (!URL.canParse(value)) return issue(`is not an absolute URL; write it like https://connect.example.com${CALLBACK_PATH}`);
   const url = new URL(value);
   if (url.protocol !== 'https:') return issue(`must use https, not ${url.protocol.slice(0, -1)}: Zoom and Recall accept only https redirect URIs`);
   if (isLoopback(url.hostname)) {
@@ -126,11 +124,11 @@ const ZoomRedirectUri = z.string({ error: 'zoomRedirectUri must be a URL such as
   if (url.search || url.hash || value.includes('?') || value.includes('#')) {
     return issue('must not have a ?query or #fragment: Zoom appends code and state to the URI as registered');
   }
-  if (url.pathname.endsWith(`${CALLBACK_ROUTE}/`)) {
-    return issue(`ends with a trailing slash, which makes it a different URI from the callback route ${CALLBACK_ROUTE}: remove the final "/"`);
+  if (url.pathname.endsWith(`${CALLBACK_PATH}/`)) {
+    return issue(`ends with a trailing slash, which makes it a different URI from the callback route ${CALLBACK_PATH}: remove the final "/"`);
   }
-  if (!url.pathname.endsWith(CALLBACK_ROUTE)) {
-    return issue(`must end with the callback route ${CALLBACK_ROUTE} (the path your proxy forwards to it), e.g. https://connect.example.com${CALLBACK_ROUTE}`);
+  if (!url.pathname.endsWith(CALLBACK_PATH)) {
+    return issue(`must end with the callback route ${CALLBACK_PATH} (the path your proxy forwards to it), e.g. https://connect.example.com${CALLBACK_PATH}`);
   }
   if (url.href !== value) {
     return issue(`is not in canonical form, and Zoom and Recall compare it byte for byte: write it as ${url.href}`);
@@ -297,15 +295,17 @@ export const RUNTIME_SETTINGS = {
 /** The settings of every call to Recall: every function that calls Recall gets them. */
 export const RECALL_CALL_SETTINGS = ['recallTimeoutMs', 'recallMaxAttempts', 'recallBackoffBaseMs', 'recallBackoffMaxMs'] as const;
 
-/** The routes of the API, each throttled on its own so a flood of one cannot starve another. */
-export const THROTTLED_ROUTES = {
-  authorize: ['GET /zoom/authorize'],
-  callback: ['GET /zoom/callback'],
-  webhook: ['POST /zoom/webhook'],
-  // Each method is a route of its own, with its own bucket of these limits.
-  connections: ['GET /connections/{userId}', 'DELETE /connections/{userId}'],
-} as const;
-export type ThrottledRoute = keyof typeof THROTTLED_ROUTES;
+/**
+ * The routes of the API (functions/core/routes.ts) by the function behind them, each throttled on its own so a flood
+ * of one cannot starve another. Each method is a route of its own, with its own bucket of these limits.
+ */
+export type ThrottledRoute = RouteHandler;
+export const THROTTLED_ROUTES: Readonly<Record<ThrottledRoute, readonly string[]>> = {
+  authorize: routeKeysOf('authorize'),
+  callback: routeKeysOf('callback'),
+  webhook: routeKeysOf('webhook'),
+  connections: routeKeysOf('connections'),
+};
 
 /**
  * Each route's own token bucket, requests per second and burst. A user's connect is one authorize and one callback;
@@ -633,10 +633,10 @@ export const DeployConfigSchema = DeployConfigFields.superRefine((config, ctx) =
   const domainName = config.customDomain?.domainName;
   if (domainName && typeof config.zoomRedirectUri === 'string' && URL.canParse(config.zoomRedirectUri)) {
     const { hostname, pathname } = new URL(config.zoomRedirectUri);
-    if (hostname === domainName && pathname !== CALLBACK_ROUTE) {
+    if (hostname === domainName && pathname !== CALLBACK_PATH) {
       issue(
         'zoomRedirectUri',
-        `zoomRedirectUri is on customDomain ${hostname}, where the API is mapped at the root: it must be https://${hostname}${CALLBACK_ROUTE} (or leave zoomRedirectUri unset, which derives exactly that)`,
+        `zoomRedirectUri is on customDomain ${hostname}, where the API is mapped at the root: it must be https://${hostname}${CALLBACK_PATH} (or leave zoomRedirectUri unset, which derives exactly that)`,
       );
     }
   }

@@ -1,41 +1,28 @@
+import { HTTP_ROUTES, type RouteHandler, routeKey } from '../functions/core/routes.js';
 import type { LambdaRoute } from './api-gateway.js';
 import type { SqsHandler } from './local-sqs.js';
 import type { ScheduledHandler } from './local-schedule.js';
 
 /**
- * The HTTP API's routes, as the stack declares them. A later route is one more line here.
- * Modules are imported lazily, after local mode has set `process.env`: the handlers read it at import.
+ * Each HTTP function's module, imported lazily, after local mode has set `process.env`: the handlers read it at import.
  */
-export const LAMBDA_ROUTES: readonly LambdaRoute[] = [
-  {
-    routeKey: 'GET /zoom/authorize',
-    functionName: 'authorize',
-    load: () => import('../functions/handlers/authorize/handler.js'),
-  },
-  {
-    routeKey: 'GET /zoom/callback',
-    functionName: 'callback',
-    load: () => import('../functions/handlers/callback/handler.js'),
-  },
-  {
-    // Zoom signs its requests; the function verifies them, so the route has no authorizer (as on AWS).
-    routeKey: 'POST /zoom/webhook',
-    functionName: 'webhook',
-    load: () => import('../functions/handlers/webhook/handler.js'),
-  },
-  {
-    routeKey: 'GET /connections/{userId}',
-    functionName: 'connections',
-    authorization: 'iam',
-    load: () => import('../functions/handlers/connections/handler.js'),
-  },
-  {
-    routeKey: 'DELETE /connections/{userId}',
-    functionName: 'connections',
-    authorization: 'iam',
-    load: () => import('../functions/handlers/connections/handler.js'),
-  },
-];
+const HTTP_HANDLERS: Record<RouteHandler, LambdaRoute['load']> = {
+  authorize: () => import('../functions/handlers/authorize/handler.js'),
+  callback: () => import('../functions/handlers/callback/handler.js'),
+  webhook: () => import('../functions/handlers/webhook/handler.js'),
+  connections: () => import('../functions/handlers/connections/handler.js'),
+};
+
+/**
+ * The HTTP API's routes, from the table the stack declares them from (functions/core/routes.ts). The product's routes
+ * take IAM (the local stand-in opens them); the browser routes and Zoom's signed webhook have no authorizer, as on AWS.
+ */
+export const LAMBDA_ROUTES: readonly LambdaRoute[] = HTTP_ROUTES.map((route) => ({
+  routeKey: routeKey(route),
+  functionName: route.handler,
+  ...(route.caller === 'product' ? { authorization: 'iam' as const } : {}),
+  load: HTTP_HANDLERS[route.handler],
+}));
 
 /** The functions behind no route: the webhook queue's consumer and the scheduled jobs' targets. */
 export const WEBHOOK_WORKER = {

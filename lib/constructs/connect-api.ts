@@ -10,7 +10,8 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FilledSecret } from '../../functions/core/filled-secrets.js';
 import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
-import { CALLBACK_ROUTE, CALLBACK_TIMEOUT_SECONDS, type DeployConfig, THROTTLED_ROUTES, type ThrottledRoute } from '../config.js';
+import { AUTHORIZE_PATH, CALLBACK_PATH, HTTP_ROUTES, type RouteCaller, type RouteHandler, WEBHOOK_PATH } from '../../functions/core/routes.js';
+import { CALLBACK_TIMEOUT_SECONDS, type DeployConfig, THROTTLED_ROUTES, type ThrottledRoute } from '../config.js';
 import { bindFilledSecret, bindQueue, bindSecret, bindTable } from './bindings.js';
 import { connectionsRouteAuth } from './connections-auth.js';
 import { runtimeEnvironment, runtimeSettings } from './runtime-environment.js';
@@ -111,14 +112,14 @@ export class ConnectApi extends Construct {
     } else {
       this.baseUrl = this.httpApi.apiEndpoint;
     }
-    this.zoomRedirectUri = config.zoomRedirectUri ?? `${this.baseUrl}${CALLBACK_ROUTE}`;
+    this.zoomRedirectUri = config.zoomRedirectUri ?? `${this.baseUrl}${CALLBACK_PATH}`;
     // The schema guarantees an explicit redirect URI ends with the callback route; what precedes it is the
     // browser-facing base (origin plus the proxy's path prefix).
     const browserBaseUrl = config.zoomRedirectUri
-      ? config.zoomRedirectUri.slice(0, -CALLBACK_ROUTE.length)
+      ? config.zoomRedirectUri.slice(0, -CALLBACK_PATH.length)
       : this.baseUrl;
-    this.connectUrl = `${browserBaseUrl}/zoom/authorize`;
-    this.zoomWebhookUrl = `${this.baseUrl}/zoom/webhook`;
+    this.connectUrl = `${browserBaseUrl}${AUTHORIZE_PATH}`;
+    this.zoomWebhookUrl = `${this.baseUrl}${WEBHOOK_PATH}`;
 
     const logRetention = config.logRetentionDays as logs.RetentionDays;
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy: RETAINED });
@@ -228,42 +229,36 @@ export class ConnectApi extends Construct {
     // The webhook answers Zoom once the event is durably queued, and touches nothing else: no table name or grant.
     bindQueue(this.webhookFunction, props.webhookQueue, 'send');
 
-    const [authorizeRoute] = this.httpApi.addRoutes({
-      path: '/zoom/authorize',
-      methods: [apigwv2.HttpMethod.GET],
-      integration: new HttpLambdaIntegration('AuthorizeIntegration', this.authorizeFunction),
-    });
-    const [callbackRoute] = this.httpApi.addRoutes({
-      path: '/zoom/callback',
-      methods: [apigwv2.HttpMethod.GET],
-      integration: new HttpLambdaIntegration('CallbackIntegration', this.callbackFunction),
-    });
-    // One route per method, so that each can require its own scope under a JWT authorizer.
-    const connectionsIntegration = new HttpLambdaIntegration('ConnectionsIntegration', this.connectionsFunction);
+    // The routes of functions/core/routes.ts, one integration per function (connections' two routes share one).
+    const routeFunctions: Record<RouteHandler, ServiceFunction> = {
+      authorize: this.authorizeFunction,
+      callback: this.callbackFunction,
+      connections: this.connectionsFunction,
+      webhook: this.webhookFunction,
+    };
+    const integrations = new Map<RouteHandler, HttpLambdaIntegration>();
+    const integrationOf = (handler: RouteHandler): HttpLambdaIntegration => {
+      let integration = integrations.get(handler);
+      if (!integration) {
+        const id = `${handler.charAt(0).toUpperCase()}${handler.slice(1)}Integration`;
+        integration = new HttpLambdaIntegration(id, routeFunctions[handler]);
+        integrations.set(handler, integration);
+      }
+      return integration;
+    };
     const connectionsAuth = connectionsRouteAuth(config.connectionsAuth);
-    const connectionsRoutes: apigwv2.HttpRoute[] = [];
-    for (const [method, access] of [
-      [apigwv2.HttpMethod.GET, 'read'],
-      [apigwv2.HttpMethod.DELETE, 'write'],
-    ] as const) {
-      connectionsRoutes.push(
-        ...this.httpApi.addRoutes({
-          path: '/connections/{userId}',
-          methods: [method],
-          integration: connectionsIntegration,
-          ...connectionsAuth(access),
-        }),
-      );
-    }
-    const [webhookRoute] = this.httpApi.addRoutes({
-      path: '/zoom/webhook',
-      methods: [apigwv2.HttpMethod.POST],
-      integration: new HttpLambdaIntegration('WebhookIntegration', this.webhookFunction),
-    });
+    const routes = HTTP_ROUTES.flatMap((route): { caller: RouteCaller; route: apigwv2.HttpRoute }[] =>
+      this.httpApi
+        .addRoutes({
+          path: route.path,
+          methods: [apigwv2.HttpMethod[route.method]],
+          integration: integrationOf(route.handler),
+          ...('access' in route ? connectionsAuth(route.access) : {}),
+        })
+        .map((created) => ({ caller: route.caller, route: created })),
+    );
     // The stage's route settings name these routes, which must exist when the stage is created or updated.
-    for (const route of [authorizeRoute, callbackRoute, webhookRoute, ...connectionsRoutes]) {
-      if (route) stage.node.addDependency(route);
-    }
+    for (const { route } of routes) stage.node.addDependency(route);
 
     for (const fn of [this.authorizeFunction, this.callbackFunction, this.connectionsFunction, this.webhookFunction]) {
       Validations.of(fn.node.defaultChild as CfnResource).acknowledge({
@@ -273,20 +268,15 @@ export class ConnectApi extends Construct {
       });
     }
 
-    for (const route of [authorizeRoute, callbackRoute]) {
-      if (!route) continue;
-      Validations.of(route.node.defaultChild as CfnResource).acknowledge({
-        id: 'AwsSolutions-APIG4',
-        reason:
-          "Opened by the end user's browser (a link from the product, then Zoom's redirect), which has no AWS credentials. The handler authenticates the request itself: a signed, expiring connect token on /zoom/authorize; a single-use OAuth state whose attempt is sealed in this browser's cookie on /zoom/callback.",
-      });
-    }
-    if (webhookRoute) {
-      Validations.of(webhookRoute.node.defaultChild as CfnResource).acknowledge({
-        id: 'AwsSolutions-APIG4',
-        reason:
-          "Called by Zoom's webhook delivery, which cannot sign with AWS credentials. Zoom signs every request instead: the handler verifies x-zm-signature (HMAC-SHA256 with the app's Secret Token over the timestamp and raw body, constant-time, timestamps older than 5 minutes rejected) and answers 401 without queueing anything unverified.",
-      });
+    // The routes with no authorizer: API Gateway cannot check who calls them, the handler does.
+    const unauthorizedReasons: Partial<Record<RouteCaller, string>> = {
+      browser:
+        "Opened by the end user's browser (a link from the product, then Zoom's redirect), which has no AWS credentials. The handler authenticates the request itself: a signed, expiring connect token on /zoom/authorize; a single-use OAuth state whose attempt is sealed in this browser's cookie on /zoom/callback.",
+      zoom: "Called by Zoom's webhook delivery, which cannot sign with AWS credentials. Zoom signs every request instead: the handler verifies x-zm-signature (HMAC-SHA256 with the app's Secret Token over the timestamp and raw body, constant-time, timestamps older than 5 minutes rejected) and answers 401 without queueing anything unverified.",
+    };
+    for (const { caller, route } of routes) {
+      const reason = unauthorizedReasons[caller];
+      if (reason) Validations.of(route.node.defaultChild as CfnResource).acknowledge({ id: 'AwsSolutions-APIG4', reason });
     }
   }
 }

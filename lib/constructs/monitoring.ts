@@ -8,7 +8,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DeployConfig } from '../config.js';
-import { METRICS_NAMESPACE, SERVICE_NAME } from './service-function.js';
+import { type MetricName, METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/core/metric-names.js';
 
 /** The window of the two rate alarms: long enough to hold a handful of connects on a quiet day. */
 export const RATE_ALARM_PERIOD = Duration.minutes(15);
@@ -281,9 +281,12 @@ export class Monitoring extends Construct {
   }
 }
 
+/** The connect funnel's steps, as the dashboard shows them. */
+const CONNECT_FUNNEL: readonly MetricName[] = ['ConnectStarted', 'ConnectCompleted', 'ConnectDenied', 'ConnectFailed'];
+
 /** A metric of the service over `period` (sums unless told), with the one `service` dimension every metric has. */
 function serviceMetrics(period: Duration) {
-  return (metricName: string, statistic: string = cloudwatch.Stats.SUM) =>
+  return (metricName: MetricName, statistic: string = cloudwatch.Stats.SUM) =>
     new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName,
@@ -316,14 +319,14 @@ function dashboardRows(props: MonitoringProps, alarms: readonly cloudwatch.Alarm
     [
       new cloudwatch.SingleValueWidget({
         title: 'Connect funnel (totals over the time range)',
-        metrics: ['ConnectStarted', 'ConnectCompleted', 'ConnectDenied', 'ConnectFailed'].map((name) => m(name)),
+        metrics: CONNECT_FUNNEL.map((name) => m(name)),
         setPeriodToTimeRange: true,
         width: 12,
         height: 4,
       }),
       new cloudwatch.GraphWidget({
         title: 'Connect funnel',
-        left: ['ConnectStarted', 'ConnectCompleted', 'ConnectDenied', 'ConnectFailed'].map((name) => m(name)),
+        left: CONNECT_FUNNEL.map((name) => m(name)),
         width: 12,
         height: 6,
       }),

@@ -7,6 +7,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/core/metric-names.js';
 import { type LogLevel, SECRETS_EXTENSION_LAYER } from '../config.js';
 import { RETAINED } from './removal.js';
 
@@ -16,14 +17,6 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** @param relativePath - a path under the repository root, e.g. `functions/handlers/authorize/handler.ts` */
 export const projectPath = (relativePath: string): string => path.join(PROJECT_ROOT, relativePath);
 
-/** The service name every function logs and traces under; also the `service` dimension of every metric. */
-export const SERVICE_NAME = 'recall-zoom-connect';
-
-/**
- * CloudWatch namespace of the service's metrics (functions/adapters/metrics.ts writes them in embedded metric
- * format). The alarms and the dashboard read them from here; a test holds the two ends to the same value.
- */
-export const METRICS_NAMESPACE = 'RecallZoomConnect';
 
 /**
  * ESM bundles cannot `require`, but some CommonJS dependencies inside them still do; esbuild's shim calls a

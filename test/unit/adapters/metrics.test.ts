@@ -83,35 +83,4 @@ describe('metrics', () => {
       logger.setLogLevel('SILENT');
     }
   });
-
-  it('names every metric of the contract the alarms and dashboard rely on', () => {
-    expect([...m.METRIC_NAMES].sort()).toEqual(
-      [
-        'ConnectStarted',
-        'ConnectCompleted',
-        'ConnectDenied',
-        'ConnectFailed',
-        'ConflictResolved',
-        'RecallOutcomeUnknown',
-        'Reauthorization',
-        'RecallCall',
-        'RecallFailure',
-        'RecallRetry',
-        'RecallLatency',
-        'WebhookRejected',
-        'WebhookAccepted',
-        'DeauthorizationProcessed',
-        'HealthSyncMarkedUnhealthy',
-        'HealthSyncHealthyAgain',
-        'EventPublishFailed',
-        'EventsPublished',
-        'OutboxSwept',
-        'ReconcileOrphans',
-        'ReconcileDanglingRecords',
-        'ReconcileRepaired',
-      ].sort(),
-    );
-    expect(m.METRICS_NAMESPACE).toBe('RecallZoomConnect');
-    expect(m.METRICS_SERVICE).toBe('recall-zoom-connect');
-  });
 });
