@@ -528,7 +528,9 @@ describe('GET /zoom/callback', () => {
       async () => {
         const [name, value = ''] = (await sealedCookie()).split('=');
         const [header, key, iv, ciphertext = '', tag] = value.split('.');
-        const flipped = `${ciphertext.slice(0, -2)}${ciphertext.endsWith('A') ? 'B' : 'A'}${ciphertext.slice(-1)}`;
+        // The first character: all six of its bits are ciphertext (the last one may carry padding bits), and the
+        // replacement always differs from what was there.
+        const flipped = `${ciphertext.startsWith('A') ? 'B' : 'A'}${ciphertext.slice(1)}`;
         return [`${name}=${[header, key, iv, flipped, tag].join('.')}`];
       },
       'unreadable',
