@@ -79,15 +79,38 @@ describe('the documentation', () => {
     expect(broken).toEqual([]);
   });
 
-  it.each(DOCUMENTS)('%s: names nothing outside the repository', (document) => {
-    const text = read(document);
-    for (const outside of ['DESIGN.md', 'reference/recall-zoom-api', '../shared', '/work/']) {
-      expect(text, `${document} mentions ${outside}`).not.toContain(outside);
-    }
+  it.each(DOCUMENTS)('%s: every document or path it names is in the repository', (document) => {
+    expect(outsideReferences(read(document), document)).toEqual([]);
   });
 });
 
+/**
+ * Names a reader cannot follow from a clone: a Markdown file (in prose or code) that exists neither beside the
+ * document nor from the repository's root, a relative path that climbs out of the repository, an absolute path
+ * into this machine's file system.
+ */
+function outsideReferences(markdown: string, document: string): string[] {
+  const found: string[] = [];
+  for (const [name] of markdown.matchAll(/[\w./-]*[\w-]+\.md\b/g)) {
+    if (/^[a-z]+:\/\//i.test(name) || name.includes('//')) continue;
+    const candidates = [resolve(ROOT, dirname(document), name), resolve(ROOT, name.replace(/^\/+/, ''))];
+    if (!candidates.some((file) => !relative(ROOT, file).startsWith('..') && existsSync(file))) found.push(name);
+  }
+  for (const [path] of markdown.matchAll(/(?:\.\.\/)+[\w./-]*[\w/-]/g)) {
+    if (relative(ROOT, resolve(ROOT, dirname(document), path)).startsWith('..')) found.push(path);
+  }
+  for (const [path] of markdown.matchAll(/(?<![\w.:/-])\/(?:work|home|root|tmp|Users)\/[\w./-]*[\w/-]/g)) found.push(path);
+  return [...new Set(found)];
+}
+
 describe('the link checker itself', () => {
+  it('reports a Markdown file or path that is not in the repository, and passes ones that are', () => {
+    const markdown =
+      'See [local](../local/README.md), `README.md`, docs/design.md and [web](https://example.com/GUIDE.md), ' +
+      'but not NOTES.md, `../../elsewhere/spec.txt` or /home/someone/plan.txt.';
+    expect(outsideReferences(markdown, 'docs/x.md')).toEqual(['NOTES.md', '../../elsewhere/spec.txt', '/home/someone/plan.txt']);
+  });
+
   it('finds relative links outside code, and leaves web links and code alone', () => {
     const markdown = 'See [a](docs/a.md#x), [web](https://example.com) and `[code](nope.md)`.\n```\n[block](nope.md)\n```\n';
     expect(relativeLinks(markdown)).toEqual(['docs/a.md#x']);
