@@ -17,7 +17,7 @@ import {
   withOutbox,
 } from './outbox.js';
 import type { RecallCredential } from './recall-client.js';
-import { TABLE_SCHEMA } from '../core/table-schema.js';
+import { connectionKey, itemKey, TABLE_SCHEMA } from '../core/table-schema.js';
 import { zoomIdentityOf } from './zoom-identity.js';
 
 import { CONNECTION_STATUSES, type ConnectionStatus } from '../core/connection-status.js';
@@ -49,7 +49,7 @@ const PK = TABLE_SCHEMA.partitionKey;
 const ATTEMPT_VERSION = 'attemptVersion';
 
 export type RecordResult = { status: 'recorded'; previous?: Connection } | { status: 'superseded' };
-const key = (userId: string): Record<string, AttributeValue> => ({ [PK]: { S: `USER#${userId}` } });
+const key = (userId: string): Record<string, AttributeValue> => itemKey(connectionKey(userId));
 const nullable = (value: string | null | undefined): AttributeValue => (value ? { S: value } : { NULL: true });
 
 export interface RevokeOptions {

@@ -5,7 +5,7 @@ import {
   TransactionCanceledException,
   TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
-import { TABLE_SCHEMA } from '../core/table-schema.js';
+import { TABLE_SCHEMA, usedLinkKey, usedStateKey } from '../core/table-schema.js';
 
 const PK = TABLE_SCHEMA.partitionKey;
 
@@ -36,7 +36,7 @@ export class ConsumedStateRepository {
    */
   async consume(stateId: string, expiresAt: number): Promise<boolean> {
     try {
-      await this.client.send(new PutItemCommand(this.#firstUse(`STATE#${stateId}`, expiresAt)));
+      await this.client.send(new PutItemCommand(this.#firstUse(usedStateKey(stateId), expiresAt)));
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
@@ -55,8 +55,8 @@ export class ConsumedStateRepository {
       await this.client.send(
         new TransactWriteItemsCommand({
           TransactItems: [
-            { Put: this.#firstUse(`STATE#${stateId}`, expiresAt) },
-            { Put: this.#firstUse(`TOKEN#${link.id}`, link.expiresAt) },
+            { Put: this.#firstUse(usedStateKey(stateId), expiresAt) },
+            { Put: this.#firstUse(usedLinkKey(link.id), link.expiresAt) },
           ],
         }),
       );

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { abortableSleep } from '../core/sleep.js';
-import { lockKey, TABLE_SCHEMA } from '../core/table-schema.js';
+import { itemKey, lockKey, TABLE_SCHEMA } from '../core/table-schema.js';
 
 const PK = TABLE_SCHEMA.partitionKey;
 
@@ -117,7 +117,7 @@ export class DynamoIdentityLock implements IdentityLock {
       await this.client.send(
         new DeleteItemCommand({
           TableName: this.tableName,
-          Key: { [PK]: { S: lockKey(identity) } },
+          Key: itemKey(lockKey(identity)),
           ConditionExpression: '#owner = :owner',
           ExpressionAttributeNames: { '#owner': 'owner' },
           ExpressionAttributeValues: { ':owner': { S: owner } },

@@ -3,7 +3,10 @@
  * it from here, so the deployed table and dynalite can never disagree.
  */
 export const TABLE_SCHEMA = {
-  /** String partition key: `STATE#<sha256(state)>` (a used state), `USER#<userId>`, `LOCK#<zoomIdentity>`. */
+  /**
+   * String partition key: `STATE#<sha256(state)>` (a used state), `TOKEN#<sha256(link)>` (a used link),
+   * `USER#<userId>`, `LOCK#<zoomIdentity>`; built only by the functions below.
+   */
   partitionKey: 'pk',
   /**
    * Epoch seconds; DynamoDB's TTL removes used states once their attempt has expired (the callback checks the
@@ -23,3 +26,15 @@ export const TABLE_SCHEMA = {
 
 /** The partition key of an identity's lock item (`identity-lock.ts`); `lockKey('*')` is the IAM pattern for all. */
 export const lockKey = (identity: string): string => `LOCK#${identity}`;
+
+/** The partition key of a product user's connection record (`connection-repository.ts`). */
+export const connectionKey = (userId: string): string => `USER#${userId}`;
+
+/** The partition key of a used state (`consumed-state-repository.ts`); `stateId` is the state's SHA-256, hex. */
+export const usedStateKey = (stateId: string): string => `STATE#${stateId}`;
+
+/** The partition key of a used connect link; `linkId` is the link's SHA-256, hex. */
+export const usedLinkKey = (linkId: string): string => `TOKEN#${linkId}`;
+
+/** The DynamoDB `Key` of the item with partition key `pk`, for GetItem, UpdateItem and DeleteItem. */
+export const itemKey = (pk: string): { [TABLE_SCHEMA.partitionKey]: { S: string } } => ({ [TABLE_SCHEMA.partitionKey]: { S: pk } });
