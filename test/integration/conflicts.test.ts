@@ -1,7 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RecallAppKind } from '../../local/local-settings.js';
-import { DEFAULT_BEHAVIOUR } from '../../local/sandbox-recall.js';
-import type { LocalServer } from '../../local/server.js';
 import { TestBrowser } from './helpers/browser.js';
 import {
   ageCredentials,
@@ -9,10 +7,10 @@ import {
   describeFlow,
   getConnection,
   runConnectFlow,
-  startTestServer,
   uniqueIdentity,
   uniqueUser,
 } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 import { assertIdentityInvariants, markRecall, recallCallsSince, recallSequenceSince } from './helpers/invariants.js';
 import { eventsFor } from './helpers/lifecycle.js';
 import { reachCallback } from './helpers/pending-callback.js';
@@ -23,17 +21,7 @@ import { reachCallback } from './helpers/pending-callback.js';
  * credential older than the adopt window is deleted and replaced; a fresh one (another callback's, moments ago) is
  * adopted.
  */
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterEach(() => {
-  server.sandboxRecall.configure(DEFAULT_BEHAVIOUR);
-});
-afterAll(async () => {
-  await server?.close();
-});
+const { server } = useLocalService({ resetAfterEach: true });
 
 describe('a second product user connecting the same Zoom identity', () => {
   it('user-level app, legacy 400, old credential: deletes it by its Recall id and points both users at the new one', async () => {

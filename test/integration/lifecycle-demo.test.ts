@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalServer } from '../../local/server.js';
+import { describe, expect, it } from 'vitest';
 import { TestBrowser } from './helpers/browser.js';
-import { connectThroughDemo, getConnection, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { connectThroughDemo, getConnection, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 import { eventTypesFor } from './helpers/lifecycle.js';
 
 /**
@@ -9,14 +9,7 @@ import { eventTypesFor } from './helpers/lifecycle.js';
  * the redirect back. Each control plays another party for real: "Simulate revoke" POSTs a signed Zoom webhook over
  * HTTP, "Mark … in Recall" changes the sandbox Recall, "Run health sync now" runs the real function.
  */
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const { server } = useLocalService();
 
 const pageOf = async (browser: TestBrowser, userId: string) => {
   const response = await browser.request(`${server.url}/?user=${encodeURIComponent(userId)}`);

@@ -1,34 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_BEHAVIOUR } from '../../local/sandbox-recall.js';
-import type { LocalServer } from '../../local/server.js';
-import { ageCredentials, connectThroughDemo, getConnection, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { describe, expect, it, vi } from 'vitest';
+import { ageCredentials, connectedCredential, getConnection, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 import { deauthorize, eventsFor, eventTypesFor, runHealthSync, setCredentialHealth } from './helpers/lifecycle.js';
 
 /**
  * The rest of a connection's life over the local server: the health sync against the sandbox Recall's credential
  * health, disconnecting with shared credentials, reconnecting, and the events each step publishes.
  */
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer({ queue: { retryDelayMs: 10 } });
-});
-afterEach(async () => {
-  await server.localAws.drain();
-  server.sandboxRecall.configure(DEFAULT_BEHAVIOUR);
-});
-afterAll(async () => {
-  await server?.close();
-});
+const { server } = useLocalService({ queue: { retryDelayMs: 10 }, resetAfterEach: true });
 
 const recall = () => server.sandboxRecall;
 
-async function connect(userId: string, zoomUser: { accountId: string; userId: string }): Promise<string> {
-  await connectThroughDemo(server, userId, zoomUser);
-  const { connection } = await getConnection(server, userId);
-  expect(connection?.status).toBe('connected');
-  return connection?.recallCredentialId as string;
-}
+const connect = (userId: string, zoomUser: { accountId: string; userId: string }) => connectedCredential(server, userId, zoomUser);
 
 const statusOf = async (userId: string) => (await getConnection(server, userId)).connection?.status;
 

@@ -1,9 +1,8 @@
 import { createHmac } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_BEHAVIOUR } from '../../local/sandbox-recall.js';
+import { describe, expect, it } from 'vitest';
 import { zoomWebhookHeaders } from '../../local/sandbox-zoom.js';
-import type { LocalServer } from '../../local/server.js';
-import { connectThroughDemo, getConnection, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { connectedCredential, getConnection, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 import {
   deadLetters,
   deauthorize,
@@ -20,31 +19,13 @@ import {
  * stand-in) → the local SQS queue → the real worker → dynalite, the sandbox Recall's credential API and its
  * webhook endpoint, and the local EventBridge bus. Nothing is mocked.
  */
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer({ queue: { retryDelayMs: 10 } });
-});
-afterEach(async () => {
-  await server.localAws.drain();
-  server.sandboxRecall.configure(DEFAULT_BEHAVIOUR);
-  server.sandboxRecall.state.faults.length = 0;
-});
-afterAll(async () => {
-  await server?.close();
-});
+const { server } = useLocalService({ queue: { retryDelayMs: 10 }, resetAfterEach: true });
 
 const recall = () => server.sandboxRecall;
 const forwardsOf = (bodySha256: string) =>
   recall().state.forwardedWebhooks.filter((forwarded) => forwarded.bodySha256 === bodySha256);
 
-/** Connects a product user through the demo page and returns the Recall credential id it ended on. */
-async function connect(userId: string, zoomUser: { accountId: string; userId: string }): Promise<string> {
-  await connectThroughDemo(server, userId, zoomUser);
-  const { connection } = await getConnection(server, userId);
-  expect(connection?.status).toBe('connected');
-  return connection?.recallCredentialId as string;
-}
+const connect = (userId: string, zoomUser: { accountId: string; userId: string }) => connectedCredential(server, userId, zoomUser);
 
 describe('POST /zoom/webhook: only Zoom gets in', () => {
   it('answers endpoint.url_validation with the token pair and forwards the challenge to Recall too', async () => {
