@@ -4,15 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { usedStateKey } from '../../functions/core/table-schema.js';
 import { s256 } from '../../local/sandbox-zoom.js';
 import { TestBrowser } from './helpers/browser.js';
-import {
-  answerAtZoom,
-  connectUrl,
-  describeFlow,
-  getConnection,
-  runConnectFlow,
-  uniqueIdentity,
-  uniqueUser,
-} from './helpers/connect-flow.js';
+import { answerAtZoom, connectUrl, describeFlow, getConnection, runConnectFlow, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
 import { useLocalService } from './helpers/local-service.js';
 
 /**

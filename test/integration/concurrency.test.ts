@@ -1,12 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ConflictMode, RecallAppKind } from '../../local/local-settings.js';
 import { DEFAULT_BEHAVIOUR, type SandboxLatency } from '../../local/sandbox-recall.js';
-import {
-  ageCredentials,
-  connectThroughDemo,
-  uniqueIdentity,
-  uniqueUser,
-} from './helpers/connect-flow.js';
+import { ageCredentials, connectThroughDemo, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
 import { useLocalService } from './helpers/local-service.js';
 import { assertIdentityInvariants, markRecall, recallCallsSince, recallCountsSince } from './helpers/invariants.js';
 import { fireCallback, reachCallback } from './helpers/pending-callback.js';

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TestBrowser } from './helpers/browser.js';
-import {
-  answerAtZoom,
-  connectThroughDemo,
-  connectUrl,
-  describeFlow,
-  getConnection,
-  runConnectFlow,
-  uniqueUser,
-} from './helpers/connect-flow.js';
+import { answerAtZoom, connectThroughDemo, connectUrl, describeFlow, getConnection, runConnectFlow, uniqueUser } from './helpers/connect-flow.js';
 import { useLocalService } from './helpers/local-service.js';
 
 /**

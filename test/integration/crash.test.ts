@@ -4,14 +4,8 @@ import { lockKey } from '../../functions/core/table-schema.js';
 import type { RecallAppKind } from '../../local/local-settings.js';
 import { DEFAULT_BEHAVIOUR, type FaultRequest, type SandboxCredential } from '../../local/sandbox-recall.js';
 import type { ZoomIdentity } from '../../local/sandbox-zoom.js';
-import {
-  ageCredentials,
-  connectThroughDemo,
-  getConnection,
-  uniqueIdentity,
-  uniqueUser,
-} from './helpers/connect-flow.js';
-import { CrashHarness, type DynamoCall, endLease } from './helpers/crash-harness.js';
+import { ageCredentials, connectThroughDemo, getConnection, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { CrashHarness, endLease } from './helpers/crash-harness.js';
 import {
   assertIdentityInvariants,
   assertTransitionsPublished,

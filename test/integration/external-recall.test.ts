@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_BEHAVIOUR } from '../../local/sandbox-recall.js';
 import { TestBrowser } from './helpers/browser.js';
-import {
-  connectThroughDemo,
-  describeFlow,
-  getConnection,
-  runConnectFlow,
-  uniqueIdentity,
-  uniqueUser,
-} from './helpers/connect-flow.js';
+import { connectThroughDemo, describeFlow, getConnection, runConnectFlow, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
 import { assertIdentityInvariants } from './helpers/invariants.js';
 import { useLocalService } from './helpers/local-service.js';
 

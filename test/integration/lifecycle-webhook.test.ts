@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { zoomWebhookHeaders } from '../../local/sandbox-zoom.js';
-import { connectedCredential, getConnection, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { connectAccountPair, connectedCredential, getConnection, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
 import { useLocalService } from './helpers/local-service.js';
 import {
   deadLetters,
@@ -22,6 +22,8 @@ import {
 const { server } = useLocalService({ queue: { retryDelayMs: 10 }, resetAfterEach: true });
 
 const recall = () => server.sandboxRecall;
+/** A revoked record (or its event) that still names its credential and keeps no Zoom ids: no data retention. */
+const revokedWithoutZoomIds = (recallCredentialId: string) => ({ status: 'revoked', recallCredentialId, zoomAccountId: null, zoomUserId: null });
 const forwardsOf = (bodySha256: string) =>
   recall().state.forwardedWebhooks.filter((forwarded) => forwarded.bodySha256 === bodySha256);
 
@@ -132,19 +134,8 @@ describe('app_deauthorized', () => {
 
     // Assess: records revoked and scrubbed (no retention), credential gone, the bystander untouched
     for (const userId of [first, second]) {
-      expect((await getConnection(server, userId)).connection, userId).toMatchObject({
-        status: 'revoked',
-        recallCredentialId: shared,
-        zoomAccountId: null,
-        zoomUserId: null,
-      });
-      expect((await eventsFor(server, userId)).at(-1), userId).toMatchObject({
-        type: 'revoked',
-        status: 'revoked',
-        recallCredentialId: shared,
-        zoomAccountId: null,
-        zoomUserId: null,
-      });
+      expect((await getConnection(server, userId)).connection, userId).toMatchObject(revokedWithoutZoomIds(shared));
+      expect((await eventsFor(server, userId)).at(-1), userId).toMatchObject({ type: 'revoked', ...revokedWithoutZoomIds(shared) });
     }
     expect(recall().state.credentials.has(shared)).toBe(false);
     expect(recall().credentialsFor({ userId: zoomUser.userId })).toEqual([]);
@@ -165,11 +156,7 @@ describe('app_deauthorized', () => {
 
   it('account-level app: revokes every connection of the Zoom account, whoever removed the app', async () => {
     // Prepare: two Zoom users of one account, so one account-level credential for both product users
-    recall().configure({ appKind: 'account_level' });
-    const account = uniqueIdentity('account').accountId;
-    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
-    await connect(first, { accountId: account, userId: 'zoom-user-one' });
-    const credential = await connect(second, { accountId: account, userId: 'zoom-user-two' });
+    const { account, first, second, credential } = await connectAccountPair(server, 'account');
     expect(recall().credentialsFor({ accountId: account })).toHaveLength(1);
 
     // Act: the account's admin (a third Zoom user) removes the app
@@ -179,12 +166,7 @@ describe('app_deauthorized', () => {
     // Assess
     for (const userId of [first, second]) {
       // No data retention: the account id the record held is gone too
-      expect((await getConnection(server, userId)).connection, userId).toMatchObject({
-        status: 'revoked',
-        recallCredentialId: credential,
-        zoomAccountId: null,
-        zoomUserId: null,
-      });
+      expect((await getConnection(server, userId)).connection, userId).toMatchObject(revokedWithoutZoomIds(credential));
       expect((await eventTypesFor(server, userId)).at(-1), userId).toBe('revoked');
     }
     expect(recall().state.credentials.has(credential)).toBe(false);

@@ -16,6 +16,9 @@ export function uniqueIdentity(tag: string): { accountId: string; userId: string
 
 export const uniqueUser = (tag: string): string => `${tag}-${randomBytes(4).toString('hex')}`;
 
+/** A first and a second product user no other test uses. */
+export const twoUsers = (): [string, string] => [uniqueUser('first'), uniqueUser('second')];
+
 const decodeEntities = (text: string) =>
   text.replace(/&(amp|lt|gt|quot|#39);/g, (_, entity: string) =>
     ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[entity] ?? '',
@@ -136,6 +139,23 @@ export async function connectedCredential(server: LocalServer, userId: string, c
   const { connection } = await getConnection(server, userId);
   expect(connection?.status).toBe('connected');
   return connection?.recallCredentialId as string;
+}
+
+/**
+ * Switches the sandbox Recall to an account-level app and connects two product users through two Zoom users of one
+ * account, so that one credential serves both.
+ * @returns the account, the users and the credential the second connect ended on
+ */
+export async function connectAccountPair(
+  server: LocalServer,
+  tag: string,
+): Promise<{ account: string; first: string; second: string; credential: string }> {
+  server.sandboxRecall.configure({ appKind: 'account_level' });
+  const account = uniqueIdentity(tag).accountId;
+  const [first, second] = twoUsers();
+  await connectedCredential(server, first, { accountId: account, userId: 'zoom-user-one' });
+  const credential = await connectedCredential(server, second, { accountId: account, userId: 'zoom-user-two' });
+  return { account, first, second, credential };
 }
 
 /** A flow's hops without query strings (they carry codes and states), for assertion messages. */
