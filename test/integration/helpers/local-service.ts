@@ -88,7 +88,7 @@ export interface UseLocalServiceOptions extends Omit<LocalServiceOptions, 'env'>
    * set its behaviour back to the one it started with, so that no test inherits another's Recall.
    */
   resetAfterEach?: boolean;
-  /** The start's timeout, when something else starts with it (default: the configured hookTimeout). */
+  /** The start hook's timeout (default: the configured hookTimeout). */
   timeoutMs?: number;
 }
 
