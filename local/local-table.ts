@@ -19,6 +19,11 @@ export interface LocalDynamoDb {
 /** Dynalite accepts any credentials; these keep real ones from ever being signed into a local request. */
 export const LOCAL_AWS_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
+/** A DynamoDB client on a local endpoint (dynalite), signing with `LOCAL_AWS_CREDENTIALS`; the caller destroys it. */
+export function localDynamoDbClient(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
+}
+
 /**
  * Starts dynalite in memory; tables become ACTIVE at once instead of after dynalite's default 500 ms. Dynalite has
  * no transactions: `serveTransactions` adds the `TransactWriteItems` the callback uses.
@@ -52,7 +57,7 @@ export async function startLocalDynamoDb(): Promise<LocalDynamoDb> {
  * @param tableName - the `TABLE_NAME` the handlers will use
  */
 export async function createServiceTable(endpoint: string, tableName: string): Promise<void> {
-  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
+  const client = localDynamoDbClient(endpoint);
   const { partitionKey, zoomIdentityIndex, statusIndex, outboxIndex } = TABLE_SCHEMA;
   const indexes = [zoomIdentityIndex, statusIndex, outboxIndex];
   try {

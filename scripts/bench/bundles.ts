@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { build, type Metafile } from 'esbuild';
+import { type BuildOptions, build, type Metafile } from 'esbuild';
 import type { TemplateValue } from './scenario.js';
 
 /** The repository root (this file is scripts/bench/bundles.ts). */
@@ -103,6 +103,38 @@ function functionName(cdkPath: string, logicalId: string): string {
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __serviceCreateRequire } from 'node:module'; const require = __serviceCreateRequire(import.meta.url);";
 
+/** What every bundle here shares: everything bundled into one ESM file for Node 24, as Lambda's nodejs24.x runs it. */
+const NODE24_ESM = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node24',
+  banner: { js: ESM_REQUIRE_BANNER },
+  logLevel: 'silent',
+} as const satisfies BuildOptions;
+
+/**
+ * The stack's bundling settings (lib/constructs/service-function.ts): main fields module,main, minified with the
+ * names of functions and classes kept, nothing external.
+ */
+const STACK_BUNDLING = { ...NODE24_ESM, mainFields: ['module', 'main'], minify: true, keepNames: true } as const satisfies BuildOptions;
+
+/**
+ * Bundles one entry in memory with the stack's bundling settings.
+ * @param entry - the handler module's path
+ * @returns the bundle's code and esbuild's account of it (its bytes and the bytes each input module contributes)
+ */
+export async function bundleLikeTheStack(entry: string): Promise<{ code: string; output: Metafile['outputs'][string] | undefined }> {
+  const result = await build({
+    ...STACK_BUNDLING,
+    entryPoints: [entry],
+    outfile: path.join(BENCH_DIR, 'analyze', 'index.mjs'),
+    write: false,
+    metafile: true,
+  });
+  return { code: result.outputFiles[0]?.text ?? '', output: Object.values(result.metafile.outputs)[0] };
+}
+
 /**
  * The naive baseline: the same handler entries bundled with esbuild's defaults for Node, the AWS SDK (and Smithy)
  * left external and loaded from node_modules at run time, no minification. Written under `.bench/naive/<name>/`,
@@ -114,17 +146,12 @@ export async function buildNaive(
   const outdir = path.join(BENCH_DIR, 'naive');
   rmSync(outdir, { recursive: true, force: true });
   await build({
+    ...NODE24_ESM,
     entryPoints: Object.fromEntries(Object.entries(entries).map(([name, entry]) => [`${name}/index`, entry])),
     outdir,
     outExtension: { '.js': '.mjs' },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node24',
     external: ['@aws-sdk/*', '@smithy/*'],
     minify: false,
-    banner: { js: ESM_REQUIRE_BANNER },
-    logLevel: 'silent',
   });
   return Object.fromEntries(
     Object.keys(entries).map((name) => {
@@ -150,25 +177,10 @@ export interface BundleAnalysis {
 }
 
 /**
- * Rebuilds one entry with the stack's bundling settings (lib/constructs/service-function.ts: ESM, node24, main
- * fields module,main, minified, everything bundled) plus a metafile, and sums the output bytes by package.
+ * Rebuilds one entry with the stack's bundling settings (`bundleLikeTheStack`) and sums the output bytes by package.
  */
 export async function analyzeBundle(entry: string): Promise<BundleAnalysis> {
-  const result = await build({
-    entryPoints: [entry],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node24',
-    mainFields: ['module', 'main'],
-    minify: true,
-    banner: { js: ESM_REQUIRE_BANNER },
-    outfile: path.join(BENCH_DIR, 'analyze', 'index.mjs'),
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-  });
-  const output = Object.values((result.metafile as Metafile).outputs)[0];
+  const { output } = await bundleLikeTheStack(entry);
   const byPackage = new Map<string, number>();
   for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
     const name = packageOf(input);

@@ -1,25 +1,11 @@
 // One cold start: import a bundle and serve one invocation, as Lambda's init + first invoke would. Plain JS on
 // purpose (no loader, nothing to compile); it measures nothing itself — the parent times spawn to exit.
-// argv: <bundle path> <export name, or - to only import> <event JSON>
+// argv: <bundle path> <export name, or - to only import> <event JSON> <context JSON (scenario.ts lambdaContextFields)>
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
-const [bundlePath, exportName, eventJson] = process.argv.slice(2);
-const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'bench';
-const context = {
-  callbackWaitsForEmptyEventLoop: false,
-  functionName,
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
-  memoryLimitInMB: '512',
-  awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
-  logGroupName: `/aws/lambda/${functionName}`,
-  logStreamName: '2026/11/30/[$LATEST]bench',
-  getRemainingTimeInMillis: () => 25_000,
-  done() {},
-  fail() {},
-  succeed() {},
-};
+const [bundlePath, exportName, eventJson, contextJson] = process.argv.slice(2);
+const context = { ...JSON.parse(contextJson), getRemainingTimeInMillis: () => 25_000, done() {}, fail() {}, succeed() {} };
 
 // As Lambda's Node.js runtime loads a handler: `.mjs` with import(), `.js` (no "type": "module") and `.cjs` with
 // require().

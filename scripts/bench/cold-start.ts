@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { lambdaContextFields } from './scenario.js';
 import { median, percentile } from './stats.js';
 
 const CHILD = path.join(import.meta.dirname, 'cold-child.mjs');
@@ -86,9 +87,15 @@ function parseResult(stdout: string): ChildResult | undefined {
   return line ? (JSON.parse(line.slice('BENCH_RESULT '.length)) as ChildResult) : undefined;
 }
 
+/** The cold-start child and its arguments: the bundle, its export, the event and the Lambda context's data. */
+function childArgs(variant: ColdVariant, invocation: ColdInvocation): string[] {
+  const functionName = variant.env.AWS_LAMBDA_FUNCTION_NAME ?? 'bench';
+  return [CHILD, variant.bundlePath, variant.exportName, JSON.stringify(invocation.event), JSON.stringify(lambdaContextFields(functionName))];
+}
+
 /** Starts one variant once; throws with the child's output when it did not answer as expected. */
 async function coldStart(variant: ColdVariant, invocation: ColdInvocation): Promise<{ ms: number; undici: boolean }> {
-  const run = await timedNode(variant.node ?? process.execPath, [CHILD, variant.bundlePath, variant.exportName, JSON.stringify(invocation.event)], variant.env);
+  const run = await timedNode(variant.node ?? process.execPath, childArgs(variant, invocation), variant.env);
   const result = parseResult(run.stdout);
   const problem =
     run.code !== 0 ? `exit code ${run.code}` : !result ? 'no BENCH_RESULT line' : invocation.verify(result);
@@ -157,7 +164,7 @@ export async function profiledColdStart(variant: ColdVariant, outDir: string, na
   const invocation = await variant.prepare();
   const run = await timedNode(
     variant.node ?? process.execPath,
-    ['--cpu-prof', '--cpu-prof-dir', outDir, '--cpu-prof-name', `${name}.cpuprofile`, '--cpu-prof-interval', '100', CHILD, variant.bundlePath, variant.exportName, JSON.stringify(invocation.event)],
+    ['--cpu-prof', '--cpu-prof-dir', outDir, '--cpu-prof-name', `${name}.cpuprofile`, '--cpu-prof-interval', '100', ...childArgs(variant, invocation)],
     variant.env,
   );
   const result = parseResult(run.stdout);

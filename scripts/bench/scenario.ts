@@ -188,8 +188,11 @@ export function httpEvent({ path, query, cookies }: EventInput): APIGatewayProxy
   };
 }
 
-/** A Lambda context with time to spare (the cold-start child builds the same one in plain JS). */
-export function lambdaContext(functionName: string): Context {
+/**
+ * The data of a Lambda context (what crosses to the cold-start child as JSON; `lambdaContext` adds the methods).
+ * @param functionName - `AWS_LAMBDA_FUNCTION_NAME`
+ */
+export function lambdaContextFields(functionName: string): Omit<Context, 'getRemainingTimeInMillis' | 'done' | 'fail' | 'succeed'> {
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,
@@ -199,6 +202,13 @@ export function lambdaContext(functionName: string): Context {
     awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: '2026/11/30/[$LATEST]bench',
+  };
+}
+
+/** A Lambda context with time to spare (the cold-start child adds the same methods to `lambdaContextFields`). */
+export function lambdaContext(functionName: string): Context {
+  return {
+    ...lambdaContextFields(functionName),
     getRemainingTimeInMillis: () => 25_000,
     done: () => undefined,
     fail: () => undefined,

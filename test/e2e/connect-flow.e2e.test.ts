@@ -13,7 +13,8 @@ import {
   UNKNOWN_ERROR_MESSAGE,
 } from '../../local/demo-page.js';
 import { SANDBOX_ZOOM_USERS, type SandboxZoomUser } from '../../local/sandbox-zoom.js';
-import { type LocalServer, startLocalServer } from '../../local/server.js';
+import type { LocalServer } from '../../local/server.js';
+import { useLocalService } from '../integration/helpers/local-service.js';
 
 /**
  * The connect flow in a real browser: Debian's Chromium, headless, driven by playwright-core, against local mode
@@ -174,7 +175,10 @@ async function expectOutcome(page: Page, message: OutcomeMessage, reason?: strin
 
 // Each step is a few seconds; the budget leaves room for a loaded 2-core CI machine.
 describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mode)', { timeout: 30_000 }, () => {
-  let server: LocalServer;
+  const { server } = useLocalService({
+    // Spelled out: this file asserts the conflict path, whatever SANDBOX_RECALL_* the shell has.
+    sandboxRecall: { appKind: 'user_level', conflictMode: 'conflict', spendCodeOnConflict: false },
+  });
   let browser: Browser;
   /** JavaScript on, and a second browser profile with it off: each has its own cookies. */
   let scripted: BrowserContext;
@@ -194,20 +198,8 @@ describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mo
   beforeAll(async () => {
     rmSync(SCREENSHOTS, { recursive: true, force: true });
     mkdirSync(SCREENSHOTS, { recursive: true });
-    // In parallel; settled before failing, so that afterAll closes whichever did start.
-    const [started, launched] = await Promise.allSettled([
-      startLocalServer({
-        port: 0,
-        log: () => undefined,
-        // Spelled out: this file asserts the conflict path, whatever SANDBOX_RECALL_* the shell has.
-        sandboxRecall: { appKind: 'user_level', conflictMode: 'conflict', spendCodeOnConflict: false },
-      }),
-      // playwright-core gives every launch a fresh, temporary user-data dir, removed on close.
-      chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS, timeout: 20_000 }),
-    ]);
-    if (started.status === 'fulfilled') server = started.value;
-    if (launched.status === 'fulfilled') browser = launched.value;
-    for (const result of [started, launched]) if (result.status === 'rejected') throw result.reason;
+    // playwright-core gives every launch a fresh, temporary user-data dir, removed on close.
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS, timeout: 20_000 });
     scripted = await browser.newContext({ javaScriptEnabled: true });
     scriptless = await browser.newContext({ javaScriptEnabled: false });
     for (const context of [scripted, scriptless]) context.setDefaultTimeout(10_000);
@@ -215,7 +207,6 @@ describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mo
 
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
   });
 
   it('notices a CSP violation when a page has one (so the clean pages below mean something)', async () => {

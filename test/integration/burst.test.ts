@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConflictMode } from '../../local/local-settings.js';
 import type { FaultAction } from '../../local/sandbox-recall.js';
 import type { LocalServer } from '../../local/server.js';
 import { TestBrowser } from './helpers/browser.js';
-import { connectUrl, runConnectFlow, startTestServer, uniqueUser } from './helpers/connect-flow.js';
+import { connectUrl, runConnectFlow, uniqueUser } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 import { readConnectionRecords } from './helpers/invariants.js';
 
 /**
@@ -52,20 +53,13 @@ function faultCreates(server: LocalServer, random: () => number): void {
   server.sandboxRecall.state.faults.push(hook);
 }
 
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer({
-    env: { RECALL_TIMEOUT_MS: String(RECALL_TIMEOUT_MS) },
-    sandboxRecall: {
-      appKind: 'account_level',
-      pageSize: 100,
-      latency: { create: { beforeMs: [20, 80], afterMs: [10, 40] }, list: { beforeMs: [20, 60] }, delete: { beforeMs: [10, 40] } },
-    },
-  });
-});
-afterAll(async () => {
-  await server?.close();
+const { server } = useLocalService({
+  env: { RECALL_TIMEOUT_MS: String(RECALL_TIMEOUT_MS) },
+  sandboxRecall: {
+    appKind: 'account_level',
+    pageSize: 100,
+    latency: { create: { beforeMs: [20, 80], afterMs: [10, 40] }, list: { beforeMs: [20, 60] }, delete: { beforeMs: [10, 40] } },
+  },
 });
 
 async function burst(conflictMode: ConflictMode) {

@@ -1,34 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_AWS_CREDENTIALS } from '../../local/local-table.js';
-import type { LocalServer } from '../../local/server.js';
+import { describe, expect, it } from 'vitest';
+import { usedStateKey } from '../../functions/core/table-schema.js';
 import { s256 } from '../../local/sandbox-zoom.js';
 import { TestBrowser } from './helpers/browser.js';
-import {
-  answerAtZoom,
-  connectUrl,
-  describeFlow,
-  getConnection,
-  runConnectFlow,
-  startTestServer,
-  uniqueIdentity,
-  uniqueUser,
-} from './helpers/connect-flow.js';
+import { answerAtZoom, connectUrl, describeFlow, getConnection, runConnectFlow, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 
 /**
  * Invariants 2, 3 and 5 of docs/design.md over real HTTP: a state is used once, only by the browser that started it; bad
  * input gets a 4xx page or an error redirect and never reaches Recall or Zoom.
  */
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const { server, table } = useLocalService();
 
 const recallRequestCount = () => server.sandboxRecall.state.requests.length;
 
@@ -116,16 +99,9 @@ describe('the callback', () => {
     const browser = new TestBrowser();
     const callbackUrl = await reachCallback(browser, uniqueUser('stateless'));
     const stateId = createHash('sha256').update(new URL(callbackUrl).searchParams.get('state') as string).digest('hex');
-    const client = new DynamoDBClient({ endpoint: server.dynamoDbEndpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
-    const stored = async () =>
-      (await client.send(new GetItemCommand({ TableName: server.settings.tableName, Key: { pk: { S: `STATE#${stateId}` } } }))).Item;
-    try {
-      expect(await stored()).toBeUndefined();
-      await browser.request(callbackUrl);
-      expect(Object.keys((await stored()) ?? {}).sort()).toEqual(['expiresAt', 'pk']);
-    } finally {
-      client.destroy();
-    }
+    expect(await table.item(usedStateKey(stateId))).toBeUndefined();
+    await browser.request(callbackUrl);
+    expect(Object.keys((await table.item(usedStateKey(stateId))) ?? {}).sort()).toEqual(['expiresAt', 'pk']);
   });
 
   it('refuses a forged state with a 400 page, without calling Recall', async () => {

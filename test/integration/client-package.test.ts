@@ -7,10 +7,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyConnectToken } from '../../functions/connect/connect-token.js';
 import { LOCAL_DEFAULTS } from '../../local/local-settings.js';
-import type { LocalServer } from '../../local/server.js';
 import { TestBrowser } from './helpers/browser.js';
-import { describeFlow, runConnectFlow, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { describeFlow, runConnectFlow, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
 import { settleOutbox } from './helpers/lifecycle.js';
+import { useLocalService } from './helpers/local-service.js';
 
 /**
  * The client package as a product installs it: `npm pack` of client/ (its prepack builds it with tsc), installed
@@ -39,33 +39,23 @@ if (command === 'token') {
 }
 `;
 
-let server: LocalServer;
+const { server } = useLocalService();
 let project: string;
 
 beforeAll(async () => {
   project = mkdtempSync(join(tmpdir(), 'client-package-'));
-  const [started] = await Promise.allSettled([
-    startTestServer(),
-    (async () => {
-      // npm pack runs the package's prepack (tsc) and writes the tarball into the project.
-      const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', project], { cwd: clientDir, timeout: 120_000 });
-      const [{ filename }] = JSON.parse(stdout.slice(stdout.indexOf('['))) as [{ filename: string }];
-      writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'product-backend', version: '1.0.0', private: true, type: 'module' }));
-      writeFileSync(join(project, 'consumer.mjs'), CONSUMER);
-      await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(project, filename)], {
-        cwd: project,
-        timeout: 120_000,
-      });
-    })(),
-  ]).then((results) => {
-    for (const result of results) if (result.status === 'rejected') throw result.reason;
-    return results;
+  // npm pack runs the package's prepack (tsc) and writes the tarball into the project.
+  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', project], { cwd: clientDir, timeout: 120_000 });
+  const [{ filename }] = JSON.parse(stdout.slice(stdout.indexOf('['))) as [{ filename: string }];
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'product-backend', version: '1.0.0', private: true, type: 'module' }));
+  writeFileSync(join(project, 'consumer.mjs'), CONSUMER);
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(project, filename)], {
+    cwd: project,
+    timeout: 120_000,
   });
-  if (started.status === 'fulfilled') server = started.value;
 }, 240_000);
 
-afterAll(async () => {
-  await server?.close();
+afterAll(() => {
   if (project) rmSync(project, { recursive: true, force: true });
 });
 

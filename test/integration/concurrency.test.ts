@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { ConflictMode, RecallAppKind } from '../../local/local-settings.js';
 import { DEFAULT_BEHAVIOUR, type SandboxLatency } from '../../local/sandbox-recall.js';
-import type { LocalServer } from '../../local/server.js';
-import {
-  ageCredentials,
-  connectThroughDemo,
-  startTestServer,
-  uniqueIdentity,
-  uniqueUser,
-} from './helpers/connect-flow.js';
+import { ageCredentials, connectThroughDemo, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 import { assertIdentityInvariants, markRecall, recallCallsSince, recallCountsSince } from './helpers/invariants.js';
 import { fireCallback, reachCallback } from './helpers/pending-callback.js';
 
@@ -73,15 +67,11 @@ const ROUNDS: Round[] = Array.from({ length: 10 }, (_, index) => {
  */
 const LISTS_PER_MINUTE = 60;
 
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  const lists = server?.sandboxRecall.requestsOf('list').length ?? 0;
-  server?.sandboxRecall.configure(DEFAULT_BEHAVIOUR);
-  await server?.close();
+const { server } = useLocalService();
+// Before the service's own afterAll closes the server (after hooks run last-registered first).
+afterAll(() => {
+  const lists = server.sandboxRecall.requestsOf('list').length;
+  server.sandboxRecall.configure(DEFAULT_BEHAVIOUR);
   expect(lists, 'the rounds must stay within the per-process list budget').toBeLessThan(LISTS_PER_MINUTE);
 });
 

@@ -1,18 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RecallAppKind } from '../../local/local-settings.js';
-import { DEFAULT_BEHAVIOUR } from '../../local/sandbox-recall.js';
-import type { LocalServer } from '../../local/server.js';
 import { TestBrowser } from './helpers/browser.js';
-import {
-  ageCredentials,
-  connectThroughDemo,
-  describeFlow,
-  getConnection,
-  runConnectFlow,
-  startTestServer,
-  uniqueIdentity,
-  uniqueUser,
-} from './helpers/connect-flow.js';
+import { ageCredentials, connectThroughDemo, describeFlow, getConnection, runConnectFlow, twoUsers, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 import { assertIdentityInvariants, markRecall, recallCallsSince, recallSequenceSince } from './helpers/invariants.js';
 import { eventsFor } from './helpers/lifecycle.js';
 import { reachCallback } from './helpers/pending-callback.js';
@@ -23,23 +13,13 @@ import { reachCallback } from './helpers/pending-callback.js';
  * credential older than the adopt window is deleted and replaced; a fresh one (another callback's, moments ago) is
  * adopted.
  */
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterEach(() => {
-  server.sandboxRecall.configure(DEFAULT_BEHAVIOUR);
-});
-afterAll(async () => {
-  await server?.close();
-});
+const { server } = useLocalService({ resetAfterEach: true });
 
 describe('a second product user connecting the same Zoom identity', () => {
   it('user-level app, legacy 400, old credential: deletes it by its Recall id and points both users at the new one', async () => {
     // Prepare
     const zoomUser = uniqueIdentity('shared');
-    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
+    const [first, second] = twoUsers();
     await connectThroughDemo(server, first, zoomUser);
     const [original] = server.sandboxRecall.credentialsFor({ userId: zoomUser.userId });
     expect(ageCredentials(server, { userId: zoomUser.userId })).toBe(1);
@@ -68,7 +48,7 @@ describe('a second product user connecting the same Zoom identity', () => {
     const account = uniqueIdentity('adopt').accountId;
     const [firstZoomUser, secondZoomUser] = [`${account}-one`, `${account}-two`];
     const zoomIdentity = (userId: string) => ({ accountId: account, userId: appKind === 'user_level' ? firstZoomUser : userId });
-    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
+    const [first, second] = twoUsers();
     await connectThroughDemo(server, first, zoomIdentity(firstZoomUser));
     const { credential: original } = await assertIdentityInvariants(server, zoomIdentity(firstZoomUser), [first]);
     const mark = markRecall(server);
@@ -87,7 +67,7 @@ describe('a second product user connecting the same Zoom identity', () => {
   it('keeps a shared credential until the last user disconnects', async () => {
     // Prepare
     const zoomUser = uniqueIdentity('sharing');
-    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
+    const [first, second] = twoUsers();
     await connectThroughDemo(server, first, zoomUser);
     await connectThroughDemo(server, second, zoomUser);
     const { credential: shared } = await assertIdentityInvariants(server, zoomUser, [first, second]);
@@ -107,7 +87,7 @@ describe('a second product user connecting the same Zoom identity', () => {
     // Prepare
     server.sandboxRecall.configure({ appKind: 'account_level' });
     const account = uniqueIdentity('account').accountId;
-    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
+    const [first, second] = twoUsers();
     await connectThroughDemo(server, first, { accountId: account, userId: 'zoom-user-one' });
     const [original] = server.sandboxRecall.credentialsFor({ accountId: account });
     expect(ageCredentials(server, { accountId: account })).toBe(1);
@@ -130,7 +110,7 @@ describe('a second product user connecting the same Zoom identity', () => {
     // Prepare
     server.sandboxRecall.configure({ conflictMode: 'update' });
     const zoomUser = uniqueIdentity('update');
-    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
+    const [first, second] = twoUsers();
     await connectThroughDemo(server, first, zoomUser);
     const [original] = server.sandboxRecall.credentialsFor({ userId: zoomUser.userId });
     const mark = markRecall(server);
@@ -147,7 +127,7 @@ describe('a second product user connecting the same Zoom identity', () => {
     // Prepare
     server.sandboxRecall.configure({ spendCodeOnConflict: true });
     const zoomUser = uniqueIdentity('spent');
-    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
+    const [first, second] = twoUsers();
     await connectThroughDemo(server, first, zoomUser);
     expect(ageCredentials(server, { userId: zoomUser.userId })).toBe(1);
     const mark = markRecall(server);

@@ -1,29 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalServer } from '../../local/server.js';
+import { describe, expect, it } from 'vitest';
 import { TestBrowser } from './helpers/browser.js';
-import {
-  answerAtZoom,
-  connectThroughDemo,
-  connectUrl,
-  describeFlow,
-  getConnection,
-  runConnectFlow,
-  startTestServer,
-  uniqueUser,
-} from './helpers/connect-flow.js';
+import { answerAtZoom, connectThroughDemo, connectUrl, describeFlow, getConnection, runConnectFlow, uniqueUser } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 
 /**
  * The whole redirect chain over real HTTP, as a browser walks it: demo page → authorize → sandbox Zoom consent →
  * callback → back on the product page; then the product backend's view of the connection.
  */
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const { server } = useLocalService();
 
 describe('connecting Zoom through local mode', () => {
   it('connects through the consent page and records the credential that exists in Recall', async () => {

@@ -1,25 +1,18 @@
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalServer } from '../../local/server.js';
+import { describe, expect, it } from 'vitest';
 import { runningServers } from '../../local/server-registry.js';
 import { TestBrowser } from './helpers/browser.js';
-import { describeFlow, runConnectFlow, startTestServer, uniqueIdentity } from './helpers/connect-flow.js';
+import { describeFlow, runConnectFlow, uniqueIdentity } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 
 /** `npm run connect-link` runs `tsx local/connect-link.ts`; this runs the same command as a real process. */
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const { server } = useLocalService();
 
 /** Runs the CLI with only what a developer's shell would have: no local-mode variables but PORT. */
 function connectLink(args: string[]) {

@@ -1,18 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lockKey } from '../../functions/adapters/identity-lock.js';
+import { useFileFixture } from '../helpers/file-fixture.js';
+import { lockKey } from '../../functions/core/table-schema.js';
 import type { RecallAppKind } from '../../local/local-settings.js';
 import { DEFAULT_BEHAVIOUR, type FaultRequest, type SandboxCredential } from '../../local/sandbox-recall.js';
-import type { LocalServer } from '../../local/server.js';
 import type { ZoomIdentity } from '../../local/sandbox-zoom.js';
-import {
-  ageCredentials,
-  connectThroughDemo,
-  getConnection,
-  startTestServer,
-  uniqueIdentity,
-  uniqueUser,
-} from './helpers/connect-flow.js';
-import { CrashHarness, type DynamoCall, endLease, readTableItem } from './helpers/crash-harness.js';
+import { ageCredentials, connectThroughDemo, getConnection, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { CrashHarness, endLease } from './helpers/crash-harness.js';
 import {
   assertIdentityInvariants,
   assertTransitionsPublished,
@@ -22,6 +15,7 @@ import {
   recallCallsSince,
   timed,
 } from './helpers/invariants.js';
+import { useLocalService } from './helpers/local-service.js';
 import { type PendingCallback, reachCallback } from './helpers/pending-callback.js';
 
 /**
@@ -47,18 +41,10 @@ const SERVER_DEADLINE_MS = CHILD_DEADLINE_MS + LEASE_MARGIN_MS + 3_000;
 /** The next attempt's own work, on top of waiting out a crashed holder's lease. */
 const NEXT_ATTEMPT_WORK_MS = 3_000;
 
-let server: LocalServer;
-let harness: CrashHarness;
-
-beforeAll(async () => {
-  server = await startTestServer({ env: { CALLBACK_DEADLINE_MS: String(SERVER_DEADLINE_MS) } });
-  harness = await CrashHarness.start(server);
-});
-afterAll(async () => {
-  server?.sandboxRecall.configure(DEFAULT_BEHAVIOUR);
-  await harness?.close();
-  await server?.close();
-});
+const { server, table } = useLocalService({ env: { CALLBACK_DEADLINE_MS: String(SERVER_DEADLINE_MS) } });
+const harness = useFileFixture('The crash harness', () => CrashHarness.start(server));
+// Registered last, so it runs first: before the harness and the server close.
+afterAll(() => server.sandboxRecall.configure(DEFAULT_BEHAVIOUR));
 
 /** One Zoom identity, the product user whose callback crashes, and (optionally) users already sharing an old credential. */
 interface Scene {
@@ -139,7 +125,7 @@ const liveCredentialIds = (s: Scene) => server.sandboxRecall.credentialsFor(s.fi
 
 /** When the identity's lock item says its holder's lease ends (epoch ms), if there is one. */
 async function leaseUntil(s: Scene): Promise<number | undefined> {
-  const lease = (await readTableItem(server, lockKey(s.key)))?.leaseUntil?.N;
+  const lease = (await table.item(lockKey(s.key)))?.leaseUntil?.N;
   return lease === undefined ? undefined : Number(lease);
 }
 
@@ -189,7 +175,7 @@ async function nextAttemptEndsConnected(s: Scene, lock?: 'taken over'): Promise<
   expect(calls.creates, JSON.stringify(calls)).toBeLessThanOrEqual(2);
   expect(calls.lists, JSON.stringify(calls)).toBeLessThanOrEqual(2);
   expect(calls.deletes, JSON.stringify(calls)).toBeLessThanOrEqual(1);
-  if (lock) expect(await readTableItem(server, lockKey(s.key)), 'the next attempt released its lock').toBeUndefined();
+  if (lock) expect(await table.item(lockKey(s.key)), 'the next attempt released its lock').toBeUndefined();
   // Every transition the crash and the next attempt left in the table has its event on the bus.
   await assertTransitionsPublished(server, [s.victim.userId, ...s.sharers]);
   return credential as SandboxCredential;
@@ -208,10 +194,6 @@ async function crashAfterConflictDeleted(appKind: RecallAppKind): Promise<Scene>
   await expectSharers(s, 'unhealthy');
   return s;
 }
-
-/** The forwarded record write of `userId` (`recordConnected`: the one that carries `attemptVersion`). */
-const isRecordWriteOf = (userId: string) => (call: DynamoCall) =>
-  call.target.endsWith('.UpdateItem') && call.body.includes(`"USER#${userId}"`) && call.body.includes('attemptVersion');
 
 describe.each(['user_level', 'account_level'] as const)('a callback killed between two steps, %s app', (appKind) => {
   beforeAll(() => {
@@ -325,7 +307,7 @@ describe.each(['user_level', 'account_level'] as const)('a callback killed betwe
 
     // Assess: once the lease runs out (made to now: the wait is the other crash points' subject), the follow-up
     // moves them; the crashed user's next attempt adopts that credential (fresh) and ends on it
-    expect(await endLease(server, lockKey(s.key))).toBe(true);
+    expect(await endLease(table, lockKey(s.key))).toBe(true);
     const { credential } = await assertIdentityInvariants(server, s.identity, [newcomer, ...s.sharers], { appKind });
     expect(credential?.id).toBe(created?.id);
     await assertTransitionsPublished(server, [newcomer, ...s.sharers]);
@@ -377,7 +359,7 @@ describe.each(['user_level', 'account_level'] as const)('a callback killed betwe
     expect(await leaseUntil(s)).toBeGreaterThan(Date.now());
 
     // Assess: once the lease runs out, the follow-up moves the sharers, and every transition's event is delivered
-    expect(await endLease(server, lockKey(s.key))).toBe(true);
+    expect(await endLease(table, lockKey(s.key))).toBe(true);
     const { credential: before } = await assertIdentityInvariants(server, s.identity, [s.victim.userId, ...s.sharers], {
       appKind,
     });

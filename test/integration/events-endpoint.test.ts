@@ -7,9 +7,9 @@ import { ConnectionEventDetailSchema, detailTypeOf, EVENT_SOURCE } from '../../f
 import type { DeliveredBusEvent } from '../../local/local-eventbridge.js';
 import { LOCAL_DEFAULTS, LOCAL_EVENTBRIDGE_PATH } from '../../local/local-settings.js';
 import { LOCAL_AWS_CREDENTIALS } from '../../local/local-table.js';
-import type { LocalServer } from '../../local/server.js';
-import { connectThroughDemo, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { connectThroughDemo, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
 import { settleOutbox } from './helpers/lifecycle.js';
+import { useLocalService } from './helpers/local-service.js';
 
 /*
  * Local mode's events endpoint against a real HTTP receiver, standing in for a product's backend: events reach the
@@ -66,30 +66,22 @@ class Receiver {
 }
 
 const receiver = new Receiver();
-let server: LocalServer;
-let eventBridge: EventBridgeClient;
-
-beforeAll(async () => {
-  await receiver.start();
-  server = await startTestServer({
-    env: {
-      EVENTS_ENDPOINT_URL: receiver.url,
-      // Short waits keep the test quick; the count of attempts, not their timing, is what it checks.
-      EVENTS_ENDPOINT_BACKOFF_MS: '10',
-      EVENTS_ENDPOINT_MAX_ATTEMPTS: '4',
-    },
-  });
-  eventBridge = new EventBridgeClient({
-    endpoint: `${server.url}${LOCAL_EVENTBRIDGE_PATH}`,
-    region: 'us-east-1',
-    credentials: LOCAL_AWS_CREDENTIALS,
-  });
-}, 60_000);
-afterAll(async () => {
-  eventBridge?.destroy();
-  await server?.close();
-  await receiver.close();
+beforeAll(() => receiver.start());
+afterAll(() => receiver.close());
+const { server } = useLocalService({
+  env: () => ({
+    EVENTS_ENDPOINT_URL: receiver.url,
+    // Short waits keep the test quick; the count of attempts, not their timing, is what it checks.
+    EVENTS_ENDPOINT_BACKOFF_MS: '10',
+    EVENTS_ENDPOINT_MAX_ATTEMPTS: '4',
+  }),
+  timeoutMs: 60_000,
 });
+let eventBridge: EventBridgeClient;
+beforeAll(() => {
+  eventBridge = new EventBridgeClient({ endpoint: `${server.url}${LOCAL_EVENTBRIDGE_PATH}`, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
+});
+afterAll(() => eventBridge?.destroy());
 beforeEach(() => {
   receiver.answer = () => 204;
 });

@@ -1,17 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalServer } from '../../local/server.js';
-import { DEFAULT_BEHAVIOUR, startFakeRecall } from '../../local/sandbox-recall.js';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_BEHAVIOUR } from '../../local/sandbox-recall.js';
 import { TestBrowser } from './helpers/browser.js';
-import {
-  connectThroughDemo,
-  describeFlow,
-  getConnection,
-  runConnectFlow,
-  startTestServer,
-  uniqueIdentity,
-  uniqueUser,
-} from './helpers/connect-flow.js';
+import { connectThroughDemo, describeFlow, getConnection, runConnectFlow, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
 import { assertIdentityInvariants } from './helpers/invariants.js';
+import { useLocalService } from './helpers/local-service.js';
 
 /**
  * Local mode pointed at another Recall through RECALL_API_BASE_URL (here the sandbox run as its own server), the
@@ -21,28 +13,11 @@ const RECALL_API_KEY = 'external-recall-key-for-tests';
 const SIGNING_KEY = 'external-test-signing-key-0123456789abcdef';
 const OAUTH_APP_ID = '0b9f6a3e-1c2d-4e5f-8a7b-6c5d4e3f2a1b';
 
-let fake: Awaited<ReturnType<typeof startFakeRecall>>;
-let server: LocalServer;
 const logLines: string[] = [];
-
-beforeAll(async () => {
-  fake = await startFakeRecall({ apiKey: RECALL_API_KEY, oauthApp: { id: OAUTH_APP_ID, clientId: 'ext-zoom-client' } });
-  server = await startTestServer({
-    env: {
-      RECALL_API_BASE_URL: fake.url,
-      RECALL_API_KEY,
-      RECALL_ZOOM_OAUTH_APP_ID: OAUTH_APP_ID,
-      ZOOM_CLIENT_ID: 'ext-zoom-client',
-      CONNECT_SIGNING_KEY: SIGNING_KEY,
-    },
-    log: (line) => logLines.push(line),
-  });
-  // The standalone Recall exchanges codes with the sandbox Zoom that issued them.
-  fake.sandbox.useZoom(server.sandboxZoom);
-});
-afterAll(async () => {
-  await server?.close();
-  await fake?.close();
+const { server, recall } = useLocalService({
+  externalRecall: { apiKey: RECALL_API_KEY, oauthApp: { id: OAUTH_APP_ID, clientId: 'ext-zoom-client' } },
+  env: { CONNECT_SIGNING_KEY: SIGNING_KEY },
+  log: (line) => logLines.push(line),
 });
 
 describe('local mode with RECALL_API_BASE_URL', () => {
@@ -51,15 +26,15 @@ describe('local mode with RECALL_API_BASE_URL', () => {
     const zoomUser = uniqueIdentity('external');
     await connectThroughDemo(server, userId, zoomUser);
 
-    const [credential] = fake.sandbox.credentialsFor({ userId: zoomUser.userId });
+    const [credential] = recall.credentialsFor({ userId: zoomUser.userId });
     expect(credential?.oauth_app).toBe(OAUTH_APP_ID);
     expect((await getConnection(server, userId)).connection?.recallCredentialId).toBe(credential?.id);
     expect(server.sandboxRecall.state.requests).toHaveLength(0);
   });
 
   it('refuses reconcile?fix=true against a Recall that is not the sandbox (no flag at start), and still reports', async () => {
-    const deletesBefore = fake.state.requests.filter((request) => request.operation === 'delete').length;
-    const listsBefore = fake.state.requests.filter((request) => request.operation === 'list').length;
+    const deletesBefore = recall.state.requests.filter((request) => request.operation === 'delete').length;
+    const listsBefore = recall.state.requests.filter((request) => request.operation === 'list').length;
 
     const fix = await fetch(`${server.url}/_local/reconcile?fix=true`, { method: 'POST' });
     const report = await fetch(`${server.url}/_local/reconcile`, { method: 'POST' });
@@ -67,22 +42,27 @@ describe('local mode with RECALL_API_BASE_URL', () => {
     expect(fix.status).toBe(403);
     expect(((await fix.json()) as { message: string }).message).toContain('RECONCILE_FIX_EXTERNAL_RECALL=true');
     await expect(server.reconcile.run({ fix: true })).rejects.toThrow(/not the sandbox/);
-    expect(fake.state.requests.filter((request) => request.operation === 'delete')).toHaveLength(deletesBefore);
+    expect(recall.state.requests.filter((request) => request.operation === 'delete')).toHaveLength(deletesBefore);
     expect(report.status).toBe(200);
-    expect(fake.state.requests.filter((request) => request.operation === 'list').length).toBeGreaterThan(listsBefore);
+    expect(recall.state.requests.filter((request) => request.operation === 'list').length).toBeGreaterThan(listsBefore);
     expect(logLines.join('\n')).toContain('refused against this Recall unless started with RECONCILE_FIX_EXTERNAL_RECALL=true');
   });
 
   it('prints where it sends calls, and never a key', () => {
     const banner = logLines.join('\n');
-    expect(banner).toContain(`Recall:            ${fake.url} (from RECALL_API_BASE_URL)`);
+    expect(server.settings.recall).toEqual({
+      kind: 'external',
+      baseUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      chosenBy: 'RECALL_API_BASE_URL',
+    });
+    expect(banner).toContain(`Recall:            ${server.settings.recall.baseUrl} (from RECALL_API_BASE_URL)`);
     expect(banner).toContain(`Redirect URI:      ${server.settings.zoomRedirectUri}`);
     expect(banner).not.toContain(RECALL_API_KEY);
     expect(banner).not.toContain(SIGNING_KEY);
   });
 
   it('ends on error&reason=recall_rejected when Recall\'s WAF refuses the localhost redirect URI', async () => {
-    fake.sandbox.configure({ rejectLocalhostRedirect: true });
+    recall.configure({ rejectLocalhostRedirect: true });
     try {
       const userId = uniqueUser('waf');
       const flow = await runConnectFlow(
@@ -93,18 +73,18 @@ describe('local mode with RECALL_API_BASE_URL', () => {
       );
       expect(flow.finalUrl?.searchParams.get('zoom_connect'), describeFlow(flow)).toBe('error');
       expect(flow.finalUrl?.searchParams.get('reason')).toBe('recall_rejected');
-      expect(fake.state.requests.at(-1)).toMatchObject({ operation: 'create', status: 403 });
+      expect(recall.state.requests.at(-1)).toMatchObject({ operation: 'create', status: 403 });
       expect((await getConnection(server, userId)).status).toBe(404);
     } finally {
-      fake.sandbox.configure({ rejectLocalhostRedirect: false });
+      recall.configure({ rejectLocalhostRedirect: false });
     }
   });
 
   it('waits out a 429 with Retry-After and connects', async () => {
-    fake.sandbox.failNext('create', { status: 429, headers: { 'retry-after': '0' }, body: { detail: 'Throttled' } });
-    const start = fake.state.requests.length;
+    recall.failNext('create', { status: 429, headers: { 'retry-after': '0' }, body: { detail: 'Throttled' } });
+    const start = recall.state.requests.length;
     await connectThroughDemo(server, uniqueUser('throttled'), uniqueIdentity('throttled'));
-    expect(fake.state.requests.slice(start).map((request) => `${request.operation} ${request.status}`)).toEqual([
+    expect(recall.state.requests.slice(start).map((request) => `${request.operation} ${request.status}`)).toEqual([
       'create 429',
       'create 201',
     ]);
@@ -112,25 +92,25 @@ describe('local mode with RECALL_API_BASE_URL', () => {
 
   it('a create that succeeded but answered 503: the repeat with the same Idempotency-Key is answered with it, one consent', async () => {
     // Prepare: one list page whatever this file created before (the list of recent credentials spans them all)
-    fake.sandbox.failNext('create', { status: 503, afterProcessing: true });
-    fake.sandbox.configure({ pageSize: 100 });
+    recall.failNext('create', { status: 503, afterProcessing: true });
+    recall.configure({ pageSize: 100 });
     const [userId, zoomUser] = [uniqueUser('unknown'), uniqueIdentity('unknown')];
-    const start = fake.state.requests.length;
+    const start = recall.state.requests.length;
 
     // Act
     const flow = await runConnectFlow(server, new TestBrowser(), `${server.url}/demo/connect?user=${userId}`, zoomUser).finally(
-      () => fake.sandbox.configure({ pageSize: DEFAULT_BEHAVIOUR.pageSize }),
+      () => recall.configure({ pageSize: DEFAULT_BEHAVIOUR.pageSize }),
     );
 
     // Assess: Recall replays the first answer instead of creating again
     expect(flow.finalUrl?.searchParams.get('zoom_connect'), describeFlow(flow)).toBe('connected');
     expect(flow.consents).toBe(1);
-    expect(fake.state.requests.slice(start).map((request) => `${request.operation} ${request.status}${request.replayed ? ' replayed' : ''}`)).toEqual([
+    expect(recall.state.requests.slice(start).map((request) => `${request.operation} ${request.status}${request.replayed ? ' replayed' : ''}`)).toEqual([
       'create 503',
       'create 201 replayed',
     ]);
-    expect(fake.sandbox.credentialsFor({ userId: zoomUser.userId })).toHaveLength(1);
-    const [lost] = fake.sandbox.credentialsFor({ userId: zoomUser.userId });
-    await assertIdentityInvariants(server, zoomUser, [userId], { recall: fake.sandbox, credentialId: lost?.id });
+    expect(recall.credentialsFor({ userId: zoomUser.userId })).toHaveLength(1);
+    const [lost] = recall.credentialsFor({ userId: zoomUser.userId });
+    await assertIdentityInvariants(server, zoomUser, [userId], { recall, credentialId: lost?.id });
   });
 });

@@ -1,21 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalServer } from '../../local/server.js';
-import { connectThroughDemo, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { describe, expect, it } from 'vitest';
+import { connectThroughDemo, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 import { assertIdentityInvariants } from './helpers/invariants.js';
 
 /**
  * The invariant check the fault, race and crash suites end on: it must fail on each violation it names, or those
  * suites prove nothing.
  */
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const { server } = useLocalService();
 
 async function connectedUser(tag: string) {
   const [userId, zoomUser] = [uniqueUser(tag), uniqueIdentity(tag)];

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalServer } from '../../local/server.js';
+import { describe, expect, it } from 'vitest';
 import { TestBrowser } from './helpers/browser.js';
-import { connectThroughDemo, getConnection, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { connectedCredential, connectThroughDemo, getConnection, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 import { eventTypesFor } from './helpers/lifecycle.js';
 
 /**
@@ -9,14 +9,7 @@ import { eventTypesFor } from './helpers/lifecycle.js';
  * the redirect back. Each control plays another party for real: "Simulate revoke" POSTs a signed Zoom webhook over
  * HTTP, "Mark … in Recall" changes the sandbox Recall, "Run health sync now" runs the real function.
  */
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const { server } = useLocalService();
 
 const pageOf = async (browser: TestBrowser, userId: string) => {
   const response = await browser.request(`${server.url}/?user=${encodeURIComponent(userId)}`);
@@ -118,8 +111,7 @@ describe('demo page: "Mark unhealthy in Recall (sandbox)" and "Run health sync n
   it('walks a connection to unhealthy and back, each step explained on the page', async () => {
     // Prepare
     const userId = uniqueUser('health');
-    await connectThroughDemo(server, userId, uniqueIdentity('health'));
-    const credentialId = (await getConnection(server, userId)).connection?.recallCredentialId as string;
+    const credentialId = await connectedCredential(server, userId, uniqueIdentity('health'));
     const browser = new TestBrowser();
 
     // Act + Assess: Recall marks it; the service only learns at the next health sync
@@ -146,8 +138,7 @@ describe('demo page: "Mark unhealthy in Recall (sandbox)" and "Run health sync n
 
   it('says so when the sandbox Recall no longer has the credential', async () => {
     const userId = uniqueUser('vanished');
-    await connectThroughDemo(server, userId, uniqueIdentity('vanished'));
-    const credentialId = (await getConnection(server, userId)).connection?.recallCredentialId as string;
+    const credentialId = await connectedCredential(server, userId, uniqueIdentity('vanished'));
     server.sandboxRecall.state.credentials.delete(credentialId);
     const browser = new TestBrowser();
     expect((await pageOf(browser, userId)).html).toContain('The sandbox Recall has no credential for this connection any more.');
@@ -160,8 +151,7 @@ describe('demo page: bad requests to the lifecycle controls', () => {
   it('refuses cross-site posts, invalid users and an invalid status, changing nothing', async () => {
     // Prepare
     const userId = uniqueUser('guarded');
-    await connectThroughDemo(server, userId, uniqueIdentity('guarded'));
-    const credentialId = (await getConnection(server, userId)).connection?.recallCredentialId as string;
+    const credentialId = await connectedCredential(server, userId, uniqueIdentity('guarded'));
     const sentBefore = server.localAws.queue.stats.sent;
     const post = (path: string, body: string, origin?: string) =>
       fetch(`${server.url}${path}`, {

@@ -1,34 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_BEHAVIOUR } from '../../local/sandbox-recall.js';
-import type { LocalServer } from '../../local/server.js';
-import { ageCredentials, connectThroughDemo, getConnection, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { describe, expect, it, vi } from 'vitest';
+import { ageCredentials, connectAccountPair, connectedCredential, getConnection, twoUsers, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 import { deauthorize, eventsFor, eventTypesFor, runHealthSync, setCredentialHealth } from './helpers/lifecycle.js';
 
 /**
  * The rest of a connection's life over the local server: the health sync against the sandbox Recall's credential
  * health, disconnecting with shared credentials, reconnecting, and the events each step publishes.
  */
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer({ queue: { retryDelayMs: 10 } });
-});
-afterEach(async () => {
-  await server.localAws.drain();
-  server.sandboxRecall.configure(DEFAULT_BEHAVIOUR);
-});
-afterAll(async () => {
-  await server?.close();
-});
+const { server } = useLocalService({ queue: { retryDelayMs: 10 }, resetAfterEach: true });
 
 const recall = () => server.sandboxRecall;
 
-async function connect(userId: string, zoomUser: { accountId: string; userId: string }): Promise<string> {
-  await connectThroughDemo(server, userId, zoomUser);
-  const { connection } = await getConnection(server, userId);
-  expect(connection?.status).toBe('connected');
-  return connection?.recallCredentialId as string;
-}
+const connect = (userId: string, zoomUser: { accountId: string; userId: string }) => connectedCredential(server, userId, zoomUser);
 
 const statusOf = async (userId: string) => (await getConnection(server, userId)).connection?.status;
 
@@ -36,10 +19,9 @@ describe('health sync', () => {
   it('marks the connections of a credential Recall reports unhealthy, and connected again once it is healthy', async () => {
     // Prepare: two product users on one credential (the second adopts the first's, made moments ago)
     const zoomUser = uniqueIdentity('health');
-    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
-    const original = await connect(first, zoomUser);
-    const credential = await connect(second, zoomUser);
-    expect(credential).toBe(original);
+    const [first, second] = twoUsers();
+    const credential = await connect(first, zoomUser);
+    expect(await connect(second, zoomUser)).toBe(credential);
 
     // Act + Assess: Recall marks it unhealthy; the next run notices
     await setCredentialHealth(server, credential, 'unhealthy');
@@ -74,11 +56,7 @@ describe('health sync', () => {
 
   it('finds the connections of an account-level credential too', async () => {
     // Prepare
-    recall().configure({ appKind: 'account_level' });
-    const account = uniqueIdentity('account-health').accountId;
-    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
-    await connect(first, { accountId: account, userId: 'zoom-user-one' });
-    const credential = await connect(second, { accountId: account, userId: 'zoom-user-two' });
+    const { first, second, credential } = await connectAccountPair(server, 'account-health');
     await setCredentialHealth(server, credential, 'unhealthy');
 
     // Act
@@ -119,7 +97,7 @@ describe('events of the connect flow', () => {
   it('publishes connected only, for both users, when the second adopts the credential the first made moments ago', async () => {
     // Prepare
     const zoomUser = uniqueIdentity('adopted');
-    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
+    const [first, second] = twoUsers();
     const original = await connect(first, zoomUser);
 
     // Act: a second product user connects the same Zoom user within the adopt window (legacy conflict)
@@ -137,7 +115,7 @@ describe('events of the connect flow', () => {
   it('publishes connected, and replaced for a user moved to the credential that replaced theirs', async () => {
     // Prepare
     const zoomUser = uniqueIdentity('events');
-    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
+    const [first, second] = twoUsers();
     const original = await connect(first, zoomUser);
     expect(ageCredentials(server, { userId: zoomUser.userId })).toBe(1);
 
@@ -191,7 +169,7 @@ describe('disconnect', () => {
   it('publishes disconnected and deletes the credential only when no other connected user shares it', async () => {
     // Prepare
     const zoomUser = uniqueIdentity('leaving');
-    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
+    const [first, second] = twoUsers();
     await connect(first, zoomUser);
     const shared = await connect(second, zoomUser);
 

@@ -1,9 +1,8 @@
 import { createHmac } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_BEHAVIOUR } from '../../local/sandbox-recall.js';
+import { describe, expect, it } from 'vitest';
 import { zoomWebhookHeaders } from '../../local/sandbox-zoom.js';
-import type { LocalServer } from '../../local/server.js';
-import { connectThroughDemo, getConnection, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { connectAccountPair, connectedCredential, getConnection, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 import {
   deadLetters,
   deauthorize,
@@ -20,31 +19,15 @@ import {
  * stand-in) → the local SQS queue → the real worker → dynalite, the sandbox Recall's credential API and its
  * webhook endpoint, and the local EventBridge bus. Nothing is mocked.
  */
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer({ queue: { retryDelayMs: 10 } });
-});
-afterEach(async () => {
-  await server.localAws.drain();
-  server.sandboxRecall.configure(DEFAULT_BEHAVIOUR);
-  server.sandboxRecall.state.faults.length = 0;
-});
-afterAll(async () => {
-  await server?.close();
-});
+const { server } = useLocalService({ queue: { retryDelayMs: 10 }, resetAfterEach: true });
 
 const recall = () => server.sandboxRecall;
+/** A revoked record (or its event) that still names its credential and keeps no Zoom ids: no data retention. */
+const revokedWithoutZoomIds = (recallCredentialId: string) => ({ status: 'revoked', recallCredentialId, zoomAccountId: null, zoomUserId: null });
 const forwardsOf = (bodySha256: string) =>
   recall().state.forwardedWebhooks.filter((forwarded) => forwarded.bodySha256 === bodySha256);
 
-/** Connects a product user through the demo page and returns the Recall credential id it ended on. */
-async function connect(userId: string, zoomUser: { accountId: string; userId: string }): Promise<string> {
-  await connectThroughDemo(server, userId, zoomUser);
-  const { connection } = await getConnection(server, userId);
-  expect(connection?.status).toBe('connected');
-  return connection?.recallCredentialId as string;
-}
+const connect = (userId: string, zoomUser: { accountId: string; userId: string }) => connectedCredential(server, userId, zoomUser);
 
 describe('POST /zoom/webhook: only Zoom gets in', () => {
   it('answers endpoint.url_validation with the token pair and forwards the challenge to Recall too', async () => {
@@ -151,19 +134,8 @@ describe('app_deauthorized', () => {
 
     // Assess: records revoked and scrubbed (no retention), credential gone, the bystander untouched
     for (const userId of [first, second]) {
-      expect((await getConnection(server, userId)).connection, userId).toMatchObject({
-        status: 'revoked',
-        recallCredentialId: shared,
-        zoomAccountId: null,
-        zoomUserId: null,
-      });
-      expect((await eventsFor(server, userId)).at(-1), userId).toMatchObject({
-        type: 'revoked',
-        status: 'revoked',
-        recallCredentialId: shared,
-        zoomAccountId: null,
-        zoomUserId: null,
-      });
+      expect((await getConnection(server, userId)).connection, userId).toMatchObject(revokedWithoutZoomIds(shared));
+      expect((await eventsFor(server, userId)).at(-1), userId).toMatchObject({ type: 'revoked', ...revokedWithoutZoomIds(shared) });
     }
     expect(recall().state.credentials.has(shared)).toBe(false);
     expect(recall().credentialsFor({ userId: zoomUser.userId })).toEqual([]);
@@ -184,11 +156,7 @@ describe('app_deauthorized', () => {
 
   it('account-level app: revokes every connection of the Zoom account, whoever removed the app', async () => {
     // Prepare: two Zoom users of one account, so one account-level credential for both product users
-    recall().configure({ appKind: 'account_level' });
-    const account = uniqueIdentity('account').accountId;
-    const [first, second] = [uniqueUser('first'), uniqueUser('second')];
-    await connect(first, { accountId: account, userId: 'zoom-user-one' });
-    const credential = await connect(second, { accountId: account, userId: 'zoom-user-two' });
+    const { account, first, second, credential } = await connectAccountPair(server, 'account');
     expect(recall().credentialsFor({ accountId: account })).toHaveLength(1);
 
     // Act: the account's admin (a third Zoom user) removes the app
@@ -198,12 +166,7 @@ describe('app_deauthorized', () => {
     // Assess
     for (const userId of [first, second]) {
       // No data retention: the account id the record held is gone too
-      expect((await getConnection(server, userId)).connection, userId).toMatchObject({
-        status: 'revoked',
-        recallCredentialId: credential,
-        zoomAccountId: null,
-        zoomUserId: null,
-      });
+      expect((await getConnection(server, userId)).connection, userId).toMatchObject(revokedWithoutZoomIds(credential));
       expect((await eventTypesFor(server, userId)).at(-1), userId).toBe('revoked');
     }
     expect(recall().state.credentials.has(credential)).toBe(false);

@@ -1,20 +1,14 @@
 import { request as httpRequest } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalServer } from '../../local/server.js';
-import { connectThroughDemo, getConnection, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { describe, expect, it } from 'vitest';
+import { connectThroughDemo, getConnection, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 
 /**
  * Local mode answers only loopback host names, and takes changes only from its own pages or from non-browser tools:
  * a page the developer has open elsewhere (a cross-site form) or a DNS-rebinding page (another Host) cannot drive it.
  */
 
-let server: LocalServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const { server } = useLocalService();
 
 interface Answer {
   status: number;

@@ -1,33 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ReconcileReport } from '../../functions/lifecycle/reconcile.js';
-import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
-import { LOCAL_AWS_CREDENTIALS } from '../../local/local-table.js';
+import { connectionKey } from '../../functions/core/table-schema.js';
 import type { SandboxCredential } from '../../local/sandbox-recall.js';
-import type { LocalServer } from '../../local/server.js';
-import { connectThroughDemo, getConnection, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { connectedCredential, getConnection, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
 import { eventsFor } from './helpers/lifecycle.js';
+import { useLocalService } from './helpers/local-service.js';
 
 /**
  * `POST /_local/reconcile` runs the real reconcile function (functions/handlers/reconcile) against dynalite and the sandbox
  * Recall: it reports and changes nothing, repairs with `?fix=true`, and answers 502 when the run fails.
  */
-let server: LocalServer;
-let dynamo: DynamoDBClient;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  dynamo = new DynamoDBClient({
-    endpoint: server.dynamoDbEndpoint,
-    region: 'us-east-1',
-    credentials: LOCAL_AWS_CREDENTIALS,
-  });
-});
-afterAll(async () => {
-  dynamo?.destroy();
-  await server?.close();
-});
+const { server, table } = useLocalService();
 
 const HOUR_AGO = new Date(Date.now() - 3_600_000).toISOString();
 
@@ -43,13 +27,7 @@ async function reconcile(options: { fix?: boolean } = {}): Promise<ReconcileRepo
   return body as ReconcileReport;
 }
 
-/** Connects `userId` through the demo page; its Recall credential. */
-async function connect(userId: string, zoomUser: { accountId: string; userId: string }): Promise<string> {
-  await connectThroughDemo(server, userId, zoomUser);
-  const { connection } = await getConnection(server, userId);
-  expect(connection?.status).toBe('connected');
-  return connection?.recallCredentialId as string;
-}
+const connect = (userId: string, zoomUser: { accountId: string; userId: string }) => connectedCredential(server, userId, zoomUser);
 
 /** A credential made at the sandbox directly, as Recall would hold it, created an hour ago. */
 function plantCredential(zoomUser: { accountId: string; userId: string }): SandboxCredential {
@@ -72,15 +50,7 @@ function plantCredential(zoomUser: { accountId: string; userId: string }): Sandb
  * changed more than a minute before its listing (`LISTING_SKEW_MS`).
  */
 async function backdateRecord(userId: string): Promise<void> {
-  await dynamo.send(
-    new UpdateItemCommand({
-      TableName: server.settings.tableName,
-      Key: { [TABLE_SCHEMA.partitionKey]: { S: `USER#${userId}` } },
-      UpdateExpression: 'SET updatedAt = :then',
-      ConditionExpression: 'attribute_exists(updatedAt)',
-      ExpressionAttributeValues: { ':then': { S: HOUR_AGO } },
-    }),
-  );
+  expect(await table.set(connectionKey(userId), { updatedAt: { S: HOUR_AGO } }), `${userId} has a record`).toBe(true);
 }
 
 const credentialIds = () => [...server.sandboxRecall.state.credentials.keys()].sort();

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type AttributeValue, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectionRepository } from '../../functions/adapters/connection-repository.js';
@@ -15,7 +15,10 @@ import type { RecallCredential } from '../../functions/adapters/recall-client.js
 import { readBody, sendJson } from '../../local/http-util.js';
 import { LocalEventBridge, LocalEventBus, type PutEventsEntry } from '../../local/local-eventbridge.js';
 import { LOCAL_EVENTBRIDGE_PATH } from '../../local/local-settings.js';
-import { createServiceTable, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb } from '../../local/local-table.js';
+import { LOCAL_AWS_CREDENTIALS } from '../../local/local-table.js';
+import { connectionKey } from '../../functions/core/table-schema.js';
+import { useFileFixture } from '../helpers/file-fixture.js';
+import { startServiceTable } from '../helpers/service-table.js';
 
 /**
  * The outbox publisher over real protocols: dynalite for the table, and the local EventBridge stand-in over HTTP,
@@ -24,10 +27,8 @@ import { createServiceTable, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLoc
  * (dynalite has no stream): the same images DynamoDB Streams would deliver.
  */
 
-const TABLE = 'outbox-test';
 const BUS = 'outbox-test-bus';
-let dynamo: LocalDynamoDb;
-let client: DynamoDBClient;
+const table = useFileFixture('The service table', () => startServiceTable('outbox-test'));
 let repository: ConnectionRepository;
 let http: Server;
 let bus: LocalEventBus;
@@ -35,10 +36,7 @@ let fault: 'none' | 'call' | 'entry' = 'none';
 let deps: OutboxPublisherDeps;
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamoDb();
-  await createServiceTable(dynamo.endpoint, TABLE);
-  client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
-  repository = new ConnectionRepository(client, TABLE);
+  repository = new ConnectionRepository(table.client, table.name);
   bus = new LocalEventBus({ name: BUS, region: 'us-east-1', capacity: 10_000 });
   const aws = new LocalEventBridge({ bus });
   http = createServer((req, res) => {
@@ -70,10 +68,8 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  client?.destroy();
   http?.closeAllConnections();
   await new Promise((resolve) => http?.close(resolve));
-  await dynamo?.close();
 });
 
 let run = 0;
@@ -84,8 +80,7 @@ beforeEach(() => {
 
 const NOW = () => new Date().toISOString();
 const credential = (id: string): RecallCredential => ({ id, oauth_app: 'app-1', status: 'healthy', user_id: 'zu-1', account_id: 'za-1' });
-const itemOf = async (userId: string) =>
-  (await client.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: `USER#${userId}` } }, ConsistentRead: true }))).Item;
+const itemOf = (userId: string) => table.item(connectionKey(userId));
 const delivered = (userIds: readonly string[]): ConnectionEventDetail[] =>
   bus.events.map((event) => event.detail as ConnectionEventDetail).filter((detail) => userIds.includes(detail.userId));
 /** Each id once, and every redelivery of an id identical to its first delivery. */
@@ -99,7 +94,7 @@ function distinct(events: readonly ConnectionEventDetail[]): ConnectionEventDeta
   return [...first.values()];
 }
 const pendingFor = async (userIds: readonly string[]) =>
-  (await repository.listPendingOutbox('9999', 1_000)).filter((item) => userIds.some((userId) => item.pk?.S === `USER#${userId}`));
+  (await repository.listPendingOutbox('9999', 1_000)).filter((item) => userIds.some((userId) => item.pk?.S === connectionKey(userId)));
 
 /** Three transitions of two users: each user connects, then the first turns unhealthy. */
 async function threeTransitions(): Promise<string[]> {
@@ -182,7 +177,7 @@ describe('the outbox publisher on the stream', () => {
       connections: {
         listPendingOutbox: repository.listPendingOutbox.bind(repository),
         acknowledgeOutbox: async (key, attributes, ifSeq) => {
-          if (!killedOnce && key.pk?.S === `USER#${users[1]}`) {
+          if (!killedOnce && key.pk?.S === connectionKey(users[1] as string)) {
             killedOnce = true;
             throw new Error('SIGKILL');
           }

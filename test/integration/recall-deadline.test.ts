@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalServer } from '../../local/server.js';
-import { describeFlow, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { describe, expect, it } from 'vitest';
+import { describeFlow, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 import { assertIdentityInvariants, recallSequenceSince, timedConnectAttempt } from './helpers/invariants.js';
 
 /**
@@ -15,18 +15,9 @@ const TUNING = {
 /** The callback starts a moment after the flow does (authorize, consent). */
 const FLOW_OVERHEAD_MS = 250;
 
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer({
-    env: Object.fromEntries(Object.entries(TUNING).map(([name, value]) => [name, String(value)])),
-  });
-});
-afterEach(() => {
-  server.sandboxRecall.state.faults.length = 0;
-});
-afterAll(async () => {
-  await server?.close();
+const { server } = useLocalService({
+  env: Object.fromEntries(Object.entries(TUNING).map(([name, value]) => [name, String(value)])),
+  resetAfterEach: true,
 });
 
 async function attemptConnect(userId: string, zoomUser: { accountId: string; userId: string }) {

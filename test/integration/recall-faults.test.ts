@@ -1,7 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RecallAppKind } from '../../local/local-settings.js';
 import { DEFAULT_BEHAVIOUR, type FaultAction } from '../../local/sandbox-recall.js';
-import type { LocalServer } from '../../local/server.js';
 import { TestBrowser } from './helpers/browser.js';
 import {
   ageCredentials,
@@ -11,10 +10,10 @@ import {
   describeFlow,
   type FlowResult,
   runConnectFlow,
-  startTestServer,
   uniqueIdentity,
   uniqueUser,
 } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 import {
   assertIdentityInvariants,
   markRecall,
@@ -55,22 +54,10 @@ const LIST_PAGE_SIZE = 100;
 /** The sandbox's clock and the request log have millisecond precision; a wait may be measured this much short. */
 const CLOCK_SLACK_MS = 25;
 
-const BEHAVIOUR = { ...DEFAULT_BEHAVIOUR, pageSize: LIST_PAGE_SIZE };
-
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer({
-    env: Object.fromEntries(Object.entries(TUNING).map(([name, value]) => [name, String(value)])),
-    sandboxRecall: BEHAVIOUR,
-  });
-});
-afterEach(() => {
-  server.sandboxRecall.configure(BEHAVIOUR);
-  server.sandboxRecall.state.faults.length = 0;
-});
-afterAll(async () => {
-  await server?.close();
+const { server } = useLocalService({
+  env: Object.fromEntries(Object.entries(TUNING).map(([name, value]) => [name, String(value)])),
+  sandboxRecall: { ...DEFAULT_BEHAVIOUR, pageSize: LIST_PAGE_SIZE },
+  resetAfterEach: true,
 });
 
 /** Where the flow landed: `connected`, or `error` with its reason. */

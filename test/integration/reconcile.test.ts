@@ -2,12 +2,13 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionRepository } from '../../functions/adapters/connection-repository.js';
 import type { ReconcileReport } from '../../functions/lifecycle/reconcile.js';
-import { createServiceTable, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb } from '../../local/local-table.js';
+import { LOCAL_AWS_CREDENTIALS } from '../../local/local-table.js';
 import { type SandboxCredential, startFakeRecall } from '../../local/sandbox-recall.js';
+import { useFileFixture } from '../helpers/file-fixture.js';
+import { startServiceTable } from '../helpers/service-table.js';
 
 /**
  * `npm run reconcile` runs `tsx scripts/reconcile.ts`; this runs the same command as a real process against
@@ -17,23 +18,13 @@ const execute = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 
-const TABLE = 'reconcile-test';
 const HOUR_AGO = new Date(Date.now() - 3_600_000).toISOString();
 
-let dynamo: LocalDynamoDb;
-let client: DynamoDBClient;
+const table = useFileFixture('The service table', () => startServiceTable('reconcile-test'));
+const recall = useFileFixture('The fake Recall', () => startFakeRecall());
 let connections: ConnectionRepository;
-let recall: Awaited<ReturnType<typeof startFakeRecall>>;
-
-beforeAll(async () => {
-  [dynamo, recall] = await Promise.all([startLocalDynamoDb(), startFakeRecall()]);
-  await createServiceTable(dynamo.endpoint, TABLE);
-  client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
-  connections = new ConnectionRepository(client, TABLE);
-});
-afterAll(async () => {
-  client?.destroy();
-  await Promise.all([dynamo?.close(), recall?.close()]);
+beforeAll(() => {
+  connections = new ConnectionRepository(table.client, table.name);
 });
 
 interface Run {
@@ -47,11 +38,11 @@ async function reconcileCli(...args: string[]): Promise<Run> {
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    TABLE_NAME: TABLE,
+    TABLE_NAME: table.name,
     RECALL_ZOOM_OAUTH_APP_ID: recall.sandbox.oauthApp.id,
     RECALL_API_BASE_URL: recall.url,
     RECALL_API_KEY: recall.sandbox.apiKey,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: table.endpoint,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: LOCAL_AWS_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_AWS_CREDENTIALS.secretAccessKey,

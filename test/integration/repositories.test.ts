@@ -1,32 +1,22 @@
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionRepository } from '../../functions/adapters/connection-repository.js';
 import { sha256Hex } from '../../functions/core/crypto.js';
 import { ConsumedStateRepository } from '../../functions/adapters/consumed-state-repository.js';
-import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
-import { createServiceTable, LOCAL_AWS_CREDENTIALS, type LocalDynamoDb, startLocalDynamoDb } from '../../local/local-table.js';
+import { TABLE_SCHEMA, usedLinkKey, usedStateKey } from '../../functions/core/table-schema.js';
+import { useFileFixture } from '../helpers/file-fixture.js';
+import { startServiceTable } from '../helpers/service-table.js';
 
 /**
  * The repositories' conditional writes against a real DynamoDB protocol (dynalite over HTTP): the guarantees the
  * flows rely on are enforced by DynamoDB conditions, so mocks alone cannot prove them.
  */
-const TABLE = 'repositories-test';
-let dynamo: LocalDynamoDb;
-let client: DynamoDBClient;
+const table = useFileFixture('The service table', () => startServiceTable('repositories-test'));
 let states: ConsumedStateRepository;
 let connections: ConnectionRepository;
 
-beforeAll(async () => {
-  dynamo = await startLocalDynamoDb();
-  await createServiceTable(dynamo.endpoint, TABLE);
-  client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
-  states = new ConsumedStateRepository(client, TABLE);
-  connections = new ConnectionRepository(client, TABLE);
-});
-
-afterAll(async () => {
-  client.destroy();
-  await dynamo.close();
+beforeAll(() => {
+  states = new ConsumedStateRepository(table.client, table.name);
+  connections = new ConnectionRepository(table.client, table.name);
 });
 
 const NOW_S = Math.floor(Date.now() / 1000);
@@ -53,12 +43,10 @@ describe('ConsumedStateRepository on DynamoDB', () => {
     const stateId = sha256Hex('stored-state');
     await states.consume(stateId, NOW_S + 600);
 
-    const { Item } = await client.send(
-      new GetItemCommand({ TableName: TABLE, Key: { [TABLE_SCHEMA.partitionKey]: { S: `STATE#${stateId}` } } }),
-    );
+    const item = await table.item(usedStateKey(stateId));
 
-    expect(Item).toEqual({
-      [TABLE_SCHEMA.partitionKey]: { S: `STATE#${stateId}` },
+    expect(item).toEqual({
+      [TABLE_SCHEMA.partitionKey]: { S: usedStateKey(stateId) },
       [TABLE_SCHEMA.ttlAttribute]: { N: String(NOW_S + 600) },
     });
   });
@@ -77,9 +65,8 @@ describe('ConsumedStateRepository.consumeWithLink on DynamoDB (a transaction)', 
 
     expect(await states.consumeWithLink(stateId, NOW_S + 600, link('tx'))).toBe('consumed');
 
-    const read = (pk: string) => client.send(new GetItemCommand({ TableName: TABLE, Key: { [TABLE_SCHEMA.partitionKey]: { S: pk } } }));
-    expect((await read(`STATE#${stateId}`)).Item?.[TABLE_SCHEMA.ttlAttribute]).toEqual({ N: String(NOW_S + 600) });
-    expect((await read(`TOKEN#${link('tx').id}`)).Item?.[TABLE_SCHEMA.ttlAttribute]).toEqual({ N: String(NOW_S + 900) });
+    expect((await table.item(usedStateKey(stateId)))?.[TABLE_SCHEMA.ttlAttribute]).toEqual({ N: String(NOW_S + 600) });
+    expect((await table.item(usedLinkKey(link('tx').id)))?.[TABLE_SCHEMA.ttlAttribute]).toEqual({ N: String(NOW_S + 900) });
   });
 
   it('refuses a second attempt of the same link (link_used), and writes nothing of it: its state stays unused', async () => {

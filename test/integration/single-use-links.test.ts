@@ -1,23 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAX_REQUEST_HEADER_BYTES } from '../../local/api-gateway.js';
 import { CONNECT_OUTCOME_MESSAGES } from '../../local/demo-page.js';
-import type { LocalServer } from '../../local/server.js';
 import { TestBrowser } from './helpers/browser.js';
-import { answerAtZoom, connectUrl, describeFlow, runConnectFlow, startTestServer, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { answerAtZoom, connectUrl, describeFlow, runConnectFlow, uniqueIdentity, uniqueUser } from './helpers/connect-flow.js';
+import { useLocalService } from './helpers/local-service.js';
 import { assertIdentityInvariants, markRecall, recallSequenceSince } from './helpers/invariants.js';
 
 /**
  * A connect link through local mode (real HTTP, dynalite, the sandboxes): one link completes one connection, and
  * the browser's binding cookies stay few enough that API Gateway (431 past 10,240 header bytes) never locks it out.
  */
-let server: LocalServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.close();
-});
+const { server } = useLocalService();
 
 describe('a connect link completes one connection', () => {
   it('the same link opened twice: the first connects, the second lands on reason=link_used without any Recall call', async () => {

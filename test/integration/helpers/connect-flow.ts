@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import { FRESH_CREDENTIAL_MS } from '../../../functions/connect/credential-exchange.js';
 import { signConnectToken } from '../../../functions/connect/connect-token.js';
-import { type LocalServer, type LocalServerOptions, startLocalServer } from '../../../local/server.js';
+import type { LocalServer } from '../../../local/server.js';
 import { type Hop, TestBrowser } from './browser.js';
 
 /** A sandbox Zoom user by key, or any Zoom identity typed into the consent page's free-text fields. */
@@ -15,6 +15,9 @@ export function uniqueIdentity(tag: string): { accountId: string; userId: string
 }
 
 export const uniqueUser = (tag: string): string => `${tag}-${randomBytes(4).toString('hex')}`;
+
+/** A first and a second product user no other test uses. */
+export const twoUsers = (): [string, string] => [uniqueUser('first'), uniqueUser('second')];
 
 const decodeEntities = (text: string) =>
   text.replace(/&(amp|lt|gt|quot|#39);/g, (_, entity: string) =>
@@ -127,6 +130,34 @@ export async function connectThroughDemo(
   return flow;
 }
 
+/**
+ * Connects `userId` through the demo page and checks the product backend's view says `connected`.
+ * @returns the Recall credential the connection ended on
+ */
+export async function connectedCredential(server: LocalServer, userId: string, choice: ZoomChoice): Promise<string> {
+  await connectThroughDemo(server, userId, choice);
+  const { connection } = await getConnection(server, userId);
+  expect(connection?.status).toBe('connected');
+  return connection?.recallCredentialId as string;
+}
+
+/**
+ * Switches the sandbox Recall to an account-level app and connects two product users through two Zoom users of one
+ * account, so that one credential serves both.
+ * @returns the account, the users and the credential the second connect ended on
+ */
+export async function connectAccountPair(
+  server: LocalServer,
+  tag: string,
+): Promise<{ account: string; first: string; second: string; credential: string }> {
+  server.sandboxRecall.configure({ appKind: 'account_level' });
+  const account = uniqueIdentity(tag).accountId;
+  const [first, second] = twoUsers();
+  await connectedCredential(server, first, { accountId: account, userId: 'zoom-user-one' });
+  const credential = await connectedCredential(server, second, { accountId: account, userId: 'zoom-user-two' });
+  return { account, first, second, credential };
+}
+
 /** A flow's hops without query strings (they carry codes and states), for assertion messages. */
 export function describeFlow(flow: FlowResult): string {
   return flow.hops.map((hop) => `${hop.status} ${hop.url.split('?')[0]}`).join(' → ');
@@ -161,12 +192,6 @@ export async function connectUrl(
     token.ttlSeconds,
   );
   return `${server.settings.apiBaseUrl}/zoom/authorize?connect_token=${encodeURIComponent(jwt)}`;
-}
-
-/** Starts local mode on a random port, quietly, for one test file (one local server per process). */
-export function startTestServer(options: LocalServerOptions = {}): Promise<LocalServer> {
-  // Every event of a test file is kept, so a test can check that each transition's event arrived.
-  return startLocalServer({ port: 0, log: () => undefined, eventCapacity: 10_000, ...options });
 }
 
 /**

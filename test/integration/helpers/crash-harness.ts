@@ -1,10 +1,3 @@
-import {
-  type AttributeValue,
-  ConditionalCheckFailedException,
-  DynamoDBClient,
-  GetItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { build } from 'esbuild';
 import { fork } from 'node:child_process';
@@ -14,11 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TABLE_SCHEMA } from '../../../functions/core/table-schema.js';
 import { matchRoute, toHttpApiEvent } from '../../../local/api-gateway.js';
-import { LOCAL_AWS_CREDENTIALS } from '../../../local/local-table.js';
 import { LAMBDA_ROUTES } from '../../../local/routes.js';
 import type { LocalServer } from '../../../local/server.js';
+import type { ServiceTable } from '../../helpers/service-table.js';
 import type { PendingCallback } from './pending-callback.js';
 
 /**
@@ -252,54 +244,13 @@ export class DynamoProxy {
   }
 }
 
-/** One item of the server's table by its partition key, read consistently from dynalite. */
-export async function readTableItem(server: LocalServer, key: string): Promise<Record<string, AttributeValue> | undefined> {
-  const client = tableClient(server);
-  try {
-    const { Item } = await client.send(
-      new GetItemCommand({
-        TableName: server.settings.tableName,
-        Key: { [TABLE_SCHEMA.partitionKey]: { S: key } },
-        ConsistentRead: true,
-      }),
-    );
-    return Item;
-  } finally {
-    client.destroy();
-  }
-}
-
 /**
  * Lets a crashed holder's lease on an identity lock run out now, as if its time had passed (the way `ageCredentials`
  * moves Recall's clock): the next holder takes the lock over without waiting. Only for a scenario whose point is
  * not the wait (the other crash points wait it out for real).
+ * @param key - the lock item's partition key (`lockKey`)
  * @returns false when there was no lock item
  */
-export async function endLease(server: LocalServer, key: string): Promise<boolean> {
-  const client = tableClient(server);
-  try {
-    await client.send(
-      new UpdateItemCommand({
-        TableName: server.settings.tableName,
-        Key: { [TABLE_SCHEMA.partitionKey]: { S: key } },
-        UpdateExpression: 'SET #lease = :past',
-        ConditionExpression: 'attribute_exists(#lease)',
-        ExpressionAttributeNames: { '#lease': 'leaseUntil' },
-        ExpressionAttributeValues: { ':past': { N: String(Date.now() - 1) } },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  } finally {
-    client.destroy();
-  }
+export function endLease(table: ServiceTable, key: string): Promise<boolean> {
+  return table.set(key, { leaseUntil: { N: String(Date.now() - 1) } });
 }
-
-const tableClient = (server: LocalServer) =>
-  new DynamoDBClient({
-    endpoint: server.dynamoDbEndpoint,
-    region: server.settings.recallRegion,
-    credentials: LOCAL_AWS_CREDENTIALS,
-  });

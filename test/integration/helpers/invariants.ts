@@ -1,9 +1,7 @@
-import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { expect } from 'vitest';
 import { RELYING } from '../../../functions/connect/credential-sharing.js';
-import { TABLE_SCHEMA } from '../../../functions/core/table-schema.js';
+import { connectionKey, TABLE_SCHEMA } from '../../../functions/core/table-schema.js';
 import type { RecallAppKind } from '../../../local/local-settings.js';
-import { LOCAL_AWS_CREDENTIALS } from '../../../local/local-table.js';
 import type {
   RecallOperation,
   RecordedRequest,
@@ -14,6 +12,7 @@ import type { LocalServer } from '../../../local/server.js';
 import { TestBrowser } from './browser.js';
 import { type FlowResult, getConnection, runConnectFlow } from './connect-flow.js';
 import { busEvents, settleOutbox } from './lifecycle.js';
+import { tableOf } from './local-service.js';
 
 /**
  * The invariants every fault, race and crash test ends on (docs/design.md, invariants 4 and 6; docs/failure-handling.md), checked
@@ -163,33 +162,23 @@ export async function assertTransitionsPublished(server: LocalServer, userIds: r
   }
 }
 
-/** Every connection record (`USER#` items) in the server's table, read directly from dynalite. */
+/** Every connection record (items under a `connectionKey`) in the server's table, read directly from dynalite. */
 export async function readConnectionRecords(server: LocalServer): Promise<StoredRecord[]> {
-  const client = new DynamoDBClient({
-    endpoint: server.dynamoDbEndpoint,
-    region: 'us-east-1',
-    credentials: LOCAL_AWS_CREDENTIALS,
-  });
-  const records: StoredRecord[] = [];
+  const table = tableOf(server);
+  const userPrefix = connectionKey('');
   try {
-    const pages = paginateScan({ client }, { TableName: server.settings.tableName, ConsistentRead: true });
-    for await (const page of pages) {
-      for (const item of page.Items ?? []) {
-        const pk = item[TABLE_SCHEMA.partitionKey]?.S ?? '';
-        // A user item without a status is no connection.
-        if (!pk.startsWith('USER#') || item.status?.S === undefined) continue;
-        records.push({
-          userId: pk.slice('USER#'.length),
-          status: item.status.S,
-          recallCredentialId: item.recallCredentialId?.S,
-          zoomIdentity: item[TABLE_SCHEMA.zoomIdentityIndex.partitionKey]?.S,
-        });
-      }
-    }
+    return (await table.scan())
+      // A user item without a status is no connection.
+      .filter((item) => item[TABLE_SCHEMA.partitionKey]?.S?.startsWith(userPrefix) && item.status?.S !== undefined)
+      .map((item) => ({
+        userId: (item[TABLE_SCHEMA.partitionKey]?.S as string).slice(userPrefix.length),
+        status: item.status?.S as string,
+        recallCredentialId: item.recallCredentialId?.S,
+        zoomIdentity: item[TABLE_SCHEMA.zoomIdentityIndex.partitionKey]?.S,
+      }));
   } finally {
-    client.destroy();
+    await table.close();
   }
-  return records;
 }
 
 /** A position in the sandbox Recall's request log. */

@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConnectionRepository } from '../../../functions/adapters/connection-repository.js';
-import { TABLE_SCHEMA } from '../../../functions/core/table-schema.js';
-import { LOCAL_AWS_CREDENTIALS } from '../../../local/local-table.js';
+import { connectionKey, TABLE_SCHEMA } from '../../../functions/core/table-schema.js';
 import { expect } from 'vitest';
 import {
   type ConnectionEventDetail,
@@ -14,6 +12,7 @@ import type { LocalBusEvent } from '../../../local/local-eventbridge.js';
 import type { DeadLetter } from '../../../local/local-sqs.js';
 import { deauthorizationEvent, zoomWebhookHeaders } from '../../../local/sandbox-zoom.js';
 import type { LocalServer } from '../../../local/server.js';
+import { tableOf } from './local-service.js';
 
 /**
  * Playing Zoom and reading what local mode's AWS stand-ins saw, for the lifecycle integration tests. Everything
@@ -112,12 +111,12 @@ export async function settleOutbox(server: LocalServer, userIds?: readonly strin
 
 /** The users whose items hold an outbox entry still waiting (the sparse `byOutbox` index, read from dynalite). */
 async function waitingOutboxUsers(server: LocalServer): Promise<string[]> {
-  const client = new DynamoDBClient({ endpoint: server.dynamoDbEndpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
+  const table = tableOf(server);
   try {
-    const items = await new ConnectionRepository(client, server.settings.tableName).listPendingOutbox('9999', 10_000);
-    return items.map((item) => String(item[TABLE_SCHEMA.partitionKey]?.S).slice('USER#'.length));
+    const items = await new ConnectionRepository(table.client, table.name).listPendingOutbox('9999', 10_000);
+    return items.map((item) => String(item[TABLE_SCHEMA.partitionKey]?.S).slice(connectionKey('').length));
   } finally {
-    client.destroy();
+    await table.close();
   }
 }
 

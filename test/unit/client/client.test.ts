@@ -13,47 +13,12 @@ import {
 import { verifyConnectToken } from '../../../functions/connect/connect-token.js';
 import { CONNECTION_STATUSES as SERVICE_STATUSES } from '../../../functions/adapters/connection-repository.js';
 import * as service from '../../../functions/adapters/event-publisher.js';
+import { API, CONNECTION, fakeClient, json } from './fake-api.js';
 
-const API = 'https://abc123.execute-api.us-west-2.amazonaws.com';
 const SIGNING_KEY = 'a-64-character-signing-key-for-tests-0123456789abcdefghijklmnopq';
 const RETURN_TO = 'https://app.example.com/settings/?tab=zoom';
 
-const CONNECTION = {
-  userId: 'user-42',
-  status: 'connected',
-  recallCredentialId: 'cred-1',
-  zoomAccountId: 'za-1',
-  zoomUserId: 'zu-1',
-  oauthAppId: '2d40abfe-c692-4723-b26f-869ebfbde4cf',
-  connectedAt: '2026-11-01T00:00:00.000Z',
-  updatedAt: '2026-11-01T00:00:00.000Z',
-};
-
-interface Sent {
-  url: string;
-  method: string;
-  headers: Headers;
-}
-
-/** A `fetch` answering every request with one scripted response (or failure), recording what was sent. */
-function fakeFetch(answer: () => Response | Error) {
-  const sent: Sent[] = [];
-  const fetch = vi.fn(async (input: string | URL | Request, init?: RequestInit) => {
-    sent.push({ url: String(input), method: init?.method ?? 'GET', headers: new Headers(init?.headers) });
-    const reply = answer();
-    if (reply instanceof Error) throw reply;
-    return reply;
-  });
-  return { sent, fetch: fetch as unknown as typeof globalThis.fetch };
-}
-
-const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-
-function client(answer: () => Response | Error, options: Partial<ConnectClientOptions> = {}) {
-  const { sent, fetch } = fakeFetch(answer);
-  return { sent, connect: createConnectClient({ apiUrl: API, fetch, ...options }) };
-}
+const client = fakeClient;
 
 describe('createConnectClient', () => {
   it.each(['not a url', 'ftp://files.example.com/', ''])('refuses apiUrl %j', (apiUrl) => {

@@ -1,9 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type AwsCredentials, createConnectClient } from '../../../client/index.js';
+import type { AwsCredentials } from '../../../client/index.js';
+import { API, API_HOST, CONNECTION, fakeClient, json } from './fake-api.js';
 
-const HOST = 'abc123.execute-api.us-west-2.amazonaws.com';
-const API = `https://${HOST}`;
 const REGION = 'us-west-2';
 const NOW = new Date('2026-11-30T18:00:00.000Z');
 const CREDENTIALS: AwsCredentials = {
@@ -11,26 +10,10 @@ const CREDENTIALS: AwsCredentials = {
   secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
 };
 const SESSION_TOKEN = 'session-token-from-sts';
-const CONNECTION = {
-  userId: 'user@example.com',
-  status: 'connected',
-  recallCredentialId: 'cred-1',
-  zoomAccountId: 'za-1',
-  zoomUserId: 'zu-1',
-  oauthAppId: '2d40abfe-c692-4723-b26f-869ebfbde4cf',
-  connectedAt: '2026-11-01T00:00:00.000Z',
-  updatedAt: '2026-11-01T00:00:00.000Z',
-};
 
-/** Records the one request and answers with a connection. */
-function recordingFetch() {
-  const sent: { url: string; method: string; headers: Headers }[] = [];
-  const fetch = async (input: string | URL | Request, init?: RequestInit) => {
-    sent.push({ url: String(input), method: init?.method ?? 'GET', headers: new Headers(init?.headers) });
-    return new Response(JSON.stringify(CONNECTION), { status: 200 });
-  };
-  return { sent, fetch: fetch as typeof globalThis.fetch };
-}
+/** A client signing with `credentials`, whose every request gets a connection; what it sent. */
+const signingClient = (credentials: AwsCredentials | (() => Promise<AwsCredentials>) = CREDENTIALS) =>
+  fakeClient(() => json(200, CONNECTION), { aws: { region: REGION, credentials } });
 
 /**
  * SigV4 written out from AWS's documentation, independent of @smithy/signature-v4: the canonical request of an
@@ -40,7 +23,7 @@ function expectedSignature(method: string, encodedPath: string, headers: Headers
   const authorization = headers.get('authorization') ?? '';
   const signedHeaders = /SignedHeaders=([^,]+)/.exec(authorization)?.[1] ?? '';
   const names = signedHeaders.split(';');
-  const value = (name: string) => (name === 'host' ? HOST : (headers.get(name) ?? ''));
+  const value = (name: string) => (name === 'host' ? API_HOST : (headers.get(name) ?? ''));
   const emptyHash = createHash('sha256').update('').digest('hex');
   const canonicalPath = encodedPath
     .split('/')
@@ -75,8 +58,7 @@ afterEach(() => {
 
 describe('IAM (SigV4) signing with `aws`', () => {
   it('signs for execute-api in the given region, with x-amz-date', async () => {
-    const { sent, fetch } = recordingFetch();
-    const connect = createConnectClient({ apiUrl: API, fetch, aws: { region: REGION, credentials: CREDENTIALS } });
+    const { sent, connect } = signingClient();
 
     await connect.getConnection('user-42');
 
@@ -90,12 +72,7 @@ describe('IAM (SigV4) signing with `aws`', () => {
   });
 
   it('adds x-amz-security-token (and signs it) for temporary credentials', async () => {
-    const { sent, fetch } = recordingFetch();
-    const connect = createConnectClient({
-      apiUrl: API,
-      fetch,
-      aws: { region: REGION, credentials: { ...CREDENTIALS, sessionToken: SESSION_TOKEN } },
-    });
+    const { sent, connect } = signingClient({ ...CREDENTIALS, sessionToken: SESSION_TOKEN });
 
     await connect.disconnect('user-42');
 
@@ -105,10 +82,9 @@ describe('IAM (SigV4) signing with `aws`', () => {
   });
 
   it('takes a credentials provider and asks it for every request (rotated credentials are picked up)', async () => {
-    const { sent, fetch } = recordingFetch();
     const keys = ['AKIDFIRST', 'AKIDSECOND'];
     const provider = vi.fn(async () => ({ ...CREDENTIALS, accessKeyId: keys.shift() ?? 'AKIDLAST' }));
-    const connect = createConnectClient({ apiUrl: API, fetch, aws: { region: REGION, credentials: provider } });
+    const { sent, connect } = signingClient(provider);
 
     await connect.getConnection('user-42');
     await connect.getConnection('user-42');
@@ -120,12 +96,7 @@ describe('IAM (SigV4) signing with `aws`', () => {
   });
 
   it('computes the signature API Gateway expects, with the encoded user id encoded again in the canonical path', async () => {
-    const { sent, fetch } = recordingFetch();
-    const connect = createConnectClient({
-      apiUrl: API,
-      fetch,
-      aws: { region: REGION, credentials: { ...CREDENTIALS, sessionToken: SESSION_TOKEN } },
-    });
+    const { sent, connect } = signingClient({ ...CREDENTIALS, sessionToken: SESSION_TOKEN });
 
     await connect.getConnection('user@example.com');
 
@@ -138,8 +109,7 @@ describe('IAM (SigV4) signing with `aws`', () => {
   });
 
   it('never sends the secret access key', async () => {
-    const { sent, fetch } = recordingFetch();
-    const connect = createConnectClient({ apiUrl: API, fetch, aws: { region: REGION, credentials: CREDENTIALS } });
+    const { sent, connect } = signingClient();
 
     await connect.getConnection('user-42');
 

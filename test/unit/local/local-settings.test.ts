@@ -8,9 +8,14 @@ import {
   resolveLocalSettings,
 } from '../../../local/local-settings.js';
 
+/** Local mode's settings for `env`, on `port`. */
+const settingsFor = (env: Record<string, string>, port = 3000) => resolveLocalSettings(parseLocalEnv(env), port);
+/** What a real Recall needs besides where it is: a real key and OAuth app. */
+const REAL_RECALL_ACCESS = { RECALL_API_KEY: 'k', RECALL_ZOOM_OAUTH_APP_ID: 'app' };
+
 describe('local settings', () => {
   it('defaults everything to the sandboxes on the listening port', () => {
-    const settings = resolveLocalSettings(parseLocalEnv({}), 4321);
+    const settings = settingsFor({}, 4321);
     expect(settings).toMatchObject({
       baseUrl: 'http://localhost:4321',
       zoomRedirectUri: 'http://localhost:4321/zoom/callback',
@@ -26,17 +31,14 @@ describe('local settings', () => {
   });
 
   it('lets every variable override its default', () => {
-    const settings = resolveLocalSettings(
-      parseLocalEnv({
-        ZOOM_REDIRECT_URI: 'https://tunnel.example/zoom/callback/',
-        RETURN_URL_ALLOWLIST: 'https://app.example/',
-        SANDBOX_RECALL_CONFLICT_MODE: 'update',
-        SANDBOX_RECALL_SPEND_CODE_ON_CONFLICT: 'true',
-        HEALTH_SYNC_INTERVAL_SECONDS: '60',
-        CONNECT_SIGNING_KEY: 'k'.repeat(40),
-      }),
-      3000,
-    );
+    const settings = settingsFor({
+      ZOOM_REDIRECT_URI: 'https://tunnel.example/zoom/callback/',
+      RETURN_URL_ALLOWLIST: 'https://app.example/',
+      SANDBOX_RECALL_CONFLICT_MODE: 'update',
+      SANDBOX_RECALL_SPEND_CODE_ON_CONFLICT: 'true',
+      HEALTH_SYNC_INTERVAL_SECONDS: '60',
+      CONNECT_SIGNING_KEY: 'k'.repeat(40),
+    });
     expect(settings).toMatchObject({
       zoomRedirectUri: 'https://tunnel.example/zoom/callback/',
       apiBaseUrl: 'https://tunnel.example',
@@ -48,32 +50,19 @@ describe('local settings', () => {
   });
 
   it('uses real Recall of a region set on its own, and then demands a real key and app', () => {
-    expect(() => resolveLocalSettings(parseLocalEnv({ RECALL_REGION: 'eu-central-1' }), 3000)).toThrow(
-      /RECALL_API_KEY and RECALL_ZOOM_OAUTH_APP_ID/,
-    );
-    const settings = resolveLocalSettings(
-      parseLocalEnv({ RECALL_REGION: 'eu-central-1', RECALL_API_KEY: 'k', RECALL_ZOOM_OAUTH_APP_ID: 'app' }),
-      3000,
-    );
+    expect(() => settingsFor({ RECALL_REGION: 'eu-central-1' })).toThrow(/RECALL_API_KEY and RECALL_ZOOM_OAUTH_APP_ID/);
+    const settings = settingsFor({ RECALL_REGION: 'eu-central-1', ...REAL_RECALL_ACCESS });
     expect(settings.recall).toEqual({ kind: 'external', baseUrl: 'https://eu-central-1.recall.ai', chosenBy: 'RECALL_REGION' });
   });
 
   it('lets RECALL_API_BASE_URL win over RECALL_REGION', () => {
-    const settings = resolveLocalSettings(
-      parseLocalEnv({
-        RECALL_REGION: 'eu-central-1',
-        RECALL_API_BASE_URL: 'http://127.0.0.1:9999',
-        RECALL_API_KEY: 'k',
-        RECALL_ZOOM_OAUTH_APP_ID: 'app',
-      }),
-      3000,
-    );
+    const settings = settingsFor({ RECALL_REGION: 'eu-central-1', RECALL_API_BASE_URL: 'http://127.0.0.1:9999', ...REAL_RECALL_ACCESS });
     expect(settings.recall).toMatchObject({ baseUrl: 'http://127.0.0.1:9999', chosenBy: 'RECALL_API_BASE_URL' });
     expect(settings.recallRegion).toBe('eu-central-1');
   });
 
   it('points the handlers\' SQS and EventBridge at the local server, with its queue and bus', () => {
-    const settings = resolveLocalSettings(parseLocalEnv({}), 4321);
+    const settings = settingsFor({}, 4321);
     expect(handlerEnvironment(settings, 'http://127.0.0.1:9')).toMatchObject({
       AWS_ENDPOINT_URL_SQS: 'http://localhost:4321/_local/sqs',
       AWS_ENDPOINT_URL_EVENTBRIDGE: 'http://localhost:4321/_local/eventbridge',
@@ -84,9 +73,9 @@ describe('local settings', () => {
   });
 
   it('gives the handlers a fixed local state key, as long as a deployed one, which STATE_ENCRYPTION_KEY overrides', () => {
-    const defaults = handlerEnvironment(resolveLocalSettings(parseLocalEnv({}), 4321), 'http://127.0.0.1:9');
+    const defaults = handlerEnvironment(settingsFor({}, 4321), 'http://127.0.0.1:9');
     const overridden = handlerEnvironment(
-      resolveLocalSettings(parseLocalEnv({ STATE_ENCRYPTION_KEY: 's'.repeat(40) }), 4321),
+      settingsFor({ STATE_ENCRYPTION_KEY: 's'.repeat(40) }, 4321),
       'http://127.0.0.1:9',
     );
 
@@ -98,9 +87,9 @@ describe('local settings', () => {
   });
 
   it('allows reconcile repairs against a Recall other than the sandbox only with RECONCILE_FIX_EXTERNAL_RECALL', () => {
-    const real = { RECALL_REGION: 'eu-central-1', RECALL_API_KEY: 'k', RECALL_ZOOM_OAUTH_APP_ID: 'a' } as const;
-    expect(resolveLocalSettings(parseLocalEnv(real), 4321).reconcileFixExternalRecall).toBe(false);
-    expect(resolveLocalSettings(parseLocalEnv({ ...real, RECONCILE_FIX_EXTERNAL_RECALL: 'true' }), 4321).reconcileFixExternalRecall).toBe(true);
+    const real = { RECALL_REGION: 'eu-central-1', ...REAL_RECALL_ACCESS };
+    expect(settingsFor(real, 4321).reconcileFixExternalRecall).toBe(false);
+    expect(settingsFor({ ...real, RECONCILE_FIX_EXTERNAL_RECALL: 'true' }, 4321).reconcileFixExternalRecall).toBe(true);
     expect(() => parseLocalEnv({ RECONCILE_FIX_EXTERNAL_RECALL: 'please' })).toThrow(/RECONCILE_FIX_EXTERNAL_RECALL/);
   });
 

@@ -1,21 +1,11 @@
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { describe, expect, it } from 'vitest';
 import { TABLE_SCHEMA } from '../../../functions/core/table-schema.js';
-import {
-  createServiceTable,
-  LOCAL_AWS_CREDENTIALS,
-  type LocalDynamoDb,
-  startLocalDynamoDb,
-} from '../../../local/local-table.js';
+import { createServiceTable, localDynamoDbClient, startLocalDynamoDb } from '../../../local/local-table.js';
+import { useFileFixture } from '../../helpers/file-fixture.js';
 
 /** Local mode's table must be the stack's table: the same key and both indexes, or queries that work locally fail on AWS. */
-let dynamo: LocalDynamoDb;
-beforeAll(async () => {
-  dynamo = await startLocalDynamoDb();
-});
-afterAll(async () => {
-  await dynamo?.close();
-});
+const dynamo = useFileFixture('dynalite', startLocalDynamoDb);
 
 describe('createServiceTable', () => {
   it('creates the table with the byZoomIdentity, byStatus and byOutbox indexes of TABLE_SCHEMA, ACTIVE, projecting everything', async () => {
@@ -23,7 +13,7 @@ describe('createServiceTable', () => {
     await createServiceTable(dynamo.endpoint, 'service-table');
 
     // Assess
-    const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
+    const client = localDynamoDbClient(dynamo.endpoint);
     try {
       const { Table } = await client.send(new DescribeTableCommand({ TableName: 'service-table' }));
       expect(Table?.TableStatus).toBe('ACTIVE');
