@@ -17,6 +17,27 @@ export type SecretVersionStage = 'AWSCURRENT' | 'AWSPREVIOUS';
 export type RotatingKeys = readonly [current: string, ...previous: string[]];
 
 /**
+ * How often, at most, a container reads rotating keys again because none of its cached ones fitted (a connect token
+ * or an attempt's cookie signed or sealed with a key rotated in after they were read): a rotation needs no wait for
+ * the cache to expire, and a stream of forged tokens cannot turn into a stream of secret reads.
+ */
+export const KEY_REFRESH_MS = 30_000;
+
+/** What one use of the keys came to: a value, or the error it threw. */
+export type KeyUseOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/**
+ * Says whether an outcome means "none of these keys fits" (a signature that verifies with no key, a cookie no key
+ * opens), the one outcome worth a second try with keys read again.
+ */
+export type KeyMismatch<T> = (outcome: KeyUseOutcome<T>) => boolean;
+
+export interface KeyRetryOptions {
+  /** Told when the keys were read again and are about to be used once more (for a debug line). */
+  onRetry?: () => void;
+}
+
+/**
  * Reads one version of a Secrets Manager secret. Two implementations: `sdkSecretReader` (GetSecretValue through the
  * AWS SDK, in secrets-sdk.ts) and `extensionSecretReader` (the AWS Parameters and Secrets Lambda Extension over
  * localhost, in secrets-extension.ts), so a function that needs no other AWS service loads no AWS SDK at all.
@@ -105,6 +126,19 @@ export class SecretStore {
    */
   stateKeys(options: { maxAgeMs?: number } = {}): Promise<RotatingKeys> {
     return this.#stateKeys.get(options.maxAgeMs);
+  }
+
+  /**
+   * Uses the signing keys (`signingKeys`) and, when `isMismatch` says none of them fitted, uses keys read again
+   * once more (see `withFreshKeysOnMismatch`).
+   */
+  withSigningKeys<T>(use: (keys: RotatingKeys) => Promise<T>, isMismatch: KeyMismatch<T>, options?: KeyRetryOptions): Promise<T> {
+    return withFreshKeysOnMismatch((maxAgeMs) => this.#signingKeys.get(maxAgeMs), use, isMismatch, options);
+  }
+
+  /** Uses the state keys (`stateKeys`) like `withSigningKeys` uses the signing keys. */
+  withStateKeys<T>(use: (keys: RotatingKeys) => Promise<T>, isMismatch: KeyMismatch<T>, options?: KeyRetryOptions): Promise<T> {
+    return withFreshKeysOnMismatch((maxAgeMs) => this.#stateKeys.get(maxAgeMs), use, isMismatch, options);
   }
 
   /**
@@ -216,6 +250,35 @@ export class SecretStore {
     if (!this.reader) throw new MisconfiguredError('No secret reader was provided for the secrets-manager source.');
     return this.reader;
   }
+}
+
+/**
+ * The key-rotation retry: `use` the cached keys; when the outcome is a mismatch, read the keys again (only when the
+ * cached ones are older than `KEY_REFRESH_MS`, so at most once per interval per container) and `use` the fresh
+ * ones once more. The first outcome that is not a mismatch is returned (or its error rethrown); a mismatch with
+ * keys that could not be refreshed yet is returned as it was.
+ * @param keys - the cached keys; with `maxAgeMs`, read again when the cached ones are older than that
+ */
+export async function withFreshKeysOnMismatch<T>(
+  keys: (maxAgeMs?: number) => Promise<RotatingKeys>,
+  use: (keys: RotatingKeys) => Promise<T>,
+  isMismatch: KeyMismatch<T>,
+  options: KeyRetryOptions = {},
+): Promise<T> {
+  const cached = await keys();
+  const first = await use(cached).then(
+    (value): KeyUseOutcome<T> => ({ ok: true, value }),
+    (error: unknown): KeyUseOutcome<T> => ({ ok: false, error }),
+  );
+  if (isMismatch(first)) {
+    const fresh = await keys(KEY_REFRESH_MS);
+    if (fresh !== cached) {
+      options.onRetry?.();
+      return use(fresh);
+    }
+  }
+  if (first.ok) return first.value;
+  throw first.error;
 }
 
 const notFound = (secretId: string) =>

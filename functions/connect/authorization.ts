@@ -8,6 +8,7 @@ import {
 } from './browser-binding.js';
 import { pkceChallenge, randomToken, sha256Hex } from '../core/crypto.js';
 import { type OAuthState, openAnyOAuthState, sealOAuthState } from './oauth-state.js';
+import type { ServiceConfig } from '../core/config.js';
 
 /**
  * How long the binding cookie outlives the attempt it carries: long enough that a user who comes back just after
@@ -23,6 +24,17 @@ export interface AuthorizationSettings {
   stateTtlSeconds: number;
   /** The current state key: the attempt is sealed into its cookie with it. */
   stateKey: string;
+}
+
+/** The settings both connect steps send a browser to Zoom with, from the service's configuration. */
+export function authorizationSettingsOf(
+  config: Pick<ServiceConfig, 'zoomAuthorizeUrl' | 'zoomRedirectUri' | 'oauthStateTtlSeconds'>,
+): Omit<AuthorizationSettings, 'zoomClientId' | 'stateKey'> {
+  return {
+    zoomAuthorizeUrl: config.zoomAuthorizeUrl,
+    zoomRedirectUri: config.zoomRedirectUri,
+    stateTtlSeconds: config.oauthStateTtlSeconds,
+  };
 }
 
 export interface AuthorizationRequest {

@@ -5,18 +5,12 @@ import type { ConnectionRepository } from '../adapters/connection-repository.js'
 import { markDeletedCredentials, type StatusWriter } from './credential-sharing.js';
 import type { ConsumedStateRepository } from '../adapters/consumed-state-repository.js';
 import { sha256Hex } from '../core/crypto.js';
-import {
-  ConnectError,
-  MisconfiguredError,
-  misconfigurationLogFields,
-  misconfigurationOf,
-  type OutcomeReason,
-  RequestError,
-} from '../core/errors.js';
+import { ConnectError, MisconfiguredError, type OutcomeReason, RequestError } from '../core/errors.js';
+import { logMisconfiguration } from '../core/logger.js';
 import type { IdentityLock } from '../adapters/identity-lock.js';
 import { type OAuthState, type OpenedOAuthState, openAnyOAuthState, openOAuthState } from './oauth-state.js';
 import { allowedReturnUrl, type ConnectOutcome, withOutcome } from '../core/return-url.js';
-import type { RotatingKeys } from '../adapters/secrets.js';
+import type { SecretStore } from '../adapters/secrets.js';
 import { zoomIdentityOf } from '../adapters/zoom-identity.js';
 
 /** What Zoom sent back, as parsed at the edge. */
@@ -38,10 +32,10 @@ export interface CallbackDeps {
    */
   installLandingUrl?: string | undefined;
   /**
-   * The state keys, current first (`SecretStore.stateKeys`); with `maxAgeMs`, read again when the cached ones are
-   * older than that.
+   * The state keys, current first, with the store's one retry on keys read again for a cookie none of the cached
+   * ones opens; and the Zoom client id, read only for a re-authorize (the happy path does not need it).
    */
-  stateKeys: (options?: { maxAgeMs?: number }) => Promise<RotatingKeys>;
+  secrets: Pick<SecretStore, 'stateKeys' | 'withStateKeys' | 'zoomClientId'>;
   /**
    * The records. Each status write carries its lifecycle event in the same write (the outbox); the outbox
    * publisher puts it on the bus and moves the identity's other records, so this flow never calls EventBridge.
@@ -51,8 +45,6 @@ export interface CallbackDeps {
   /** Serializes conflict resolution per Zoom identity (`LOCK#<identity>` in the table). */
   lock: IdentityLock;
   authorization: Omit<AuthorizationSettings, 'zoomClientId' | 'stateKey'>;
-  /** Read only for a re-authorize: the happy path does not need it. */
-  zoomClientId: () => Promise<string>;
   oauthAppId: string;
   /** Absolute deadline (epoch ms) for everything this callback does with Recall. */
   deadlineMs: number;
@@ -80,12 +72,6 @@ export interface CallbackRedirect {
   /** The attempt's correlation id, from its state (absent for a Marketplace install, which has no attempt). */
   correlationId?: string;
 }
-
-/**
- * A cookie none of the cached state keys opens may be sealed with a key rotated in after they were read: the keys
- * are read again, at most this often per container.
- */
-const STATE_KEY_REFRESH_MS = 30_000;
 
 /** What the user sees when no attempt of theirs can be found: nothing here says which of the causes it was. */
 const UNUSABLE_STATE =
@@ -211,10 +197,10 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
     }
     deps.log.info('Sending the user back to Zoom for a fresh code', { cause: result.cause });
     try {
-      const [stateKey] = await deps.stateKeys();
+      const [stateKey] = await deps.secrets.stateKeys();
       const next = await beginZoomAuthorization(
         { userId: state.userId, returnTo: state.returnTo, correlationId, reauthCount: 1, ...(state.link ? { link: state.link } : {}) },
-        { ...deps.authorization, zoomClientId: await deps.zoomClientId(), stateKey },
+        { ...deps.authorization, zoomClientId: await deps.secrets.zoomClientId(), stateKey },
         deps.now(),
       );
       return { location: next.location, cookies: [...cookies, next.cookie], outcome: 'reauthorize', correlationId };
@@ -261,9 +247,7 @@ export async function completeZoomConnect(callback: ZoomCallback, deps: Callback
 /** Logs a failed attempt once (a misconfiguration as the one line every function writes) and names its reason. */
 function logFailure(error: unknown, log: CallbackLog): OutcomeReason {
   const reason = reasonOf(error);
-  const misconfigured = reason === 'misconfigured' ? misconfigurationOf(error) : undefined;
-  if (misconfigured) log.error('Service misconfigured', misconfigurationLogFields(misconfigured));
-  else log.error('Connect attempt failed', { reason, error });
+  if (!(reason === 'misconfigured' && logMisconfiguration(error, log))) log.error('Connect attempt failed', { reason, error });
   return reason;
 }
 
@@ -311,7 +295,7 @@ async function withoutState(callback: ZoomCallback, deps: CallbackDeps): Promise
   if (!callback.error) throw new RequestError(400, INCOMPLETE);
   // A decline is only attributable when this browser has exactly one attempt under way.
   const now = Math.floor(deps.now() / 1000);
-  const keys = await deps.stateKeys();
+  const keys = await deps.secrets.stateKeys();
   const live: OAuthState[] = [];
   for (const { name, value } of bindingCookies(callback.cookies)) {
     const state = await openAnyOAuthState(value, keys);
@@ -337,13 +321,15 @@ async function withoutState(callback: ZoomCallback, deps: CallbackDeps): Promise
   };
 }
 
-/** Opens the cookie with the cached keys; when none opens it, once more with keys read again (bounded). */
-async function openAttempt(sealed: string, stateId: string, deps: CallbackDeps): Promise<OpenedOAuthState> {
-  const keys = await deps.stateKeys();
-  const opened = await openOAuthState(sealed, stateId, keys);
-  if (opened.status !== 'unreadable') return opened;
-  const fresh = await deps.stateKeys({ maxAgeMs: STATE_KEY_REFRESH_MS });
-  return fresh === keys ? opened : openOAuthState(sealed, stateId, fresh);
+/**
+ * Opens the cookie with the cached keys; when none opens it (it may be sealed with a key rotated in after they were
+ * read), once more with keys read again, as `SecretStore.withStateKeys` bounds it.
+ */
+function openAttempt(sealed: string, stateId: string, deps: CallbackDeps): Promise<OpenedOAuthState> {
+  return deps.secrets.withStateKeys(
+    (keys) => openOAuthState(sealed, stateId, keys),
+    (outcome) => outcome.ok && outcome.value.status === 'unreadable',
+  );
 }
 
 function reasonOf(error: unknown): OutcomeReason {

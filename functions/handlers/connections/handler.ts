@@ -1,30 +1,19 @@
 import middy from '@middy/core';
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { dynamoDb, getSecretsManager } from '../../adapters/aws-clients.js';
-import { loadConfig, requireTableName } from '../../core/config.js';
-import { type Connection, ConnectionRepository } from '../../adapters/connection-repository.js';
-import { disconnectUser } from '../../lifecycle/disconnect.js';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { Connection } from '../../adapters/connection-repository.js';
+import { flushMetrics } from '../../adapters/metrics.js';
 import { RequestError } from '../../core/errors.js';
-import { type HttpResult, httpErrors, json } from '../http/http.js';
 import { logger } from '../../core/logger.js';
-import { count, flushMetrics } from '../../adapters/metrics.js';
+import { disconnectUser } from '../../lifecycle/disconnect.js';
+import { type HttpResult, httpErrors, json } from '../http/http.js';
 import { logContext } from '../http/middleware.js';
-import { createRecallClient } from '../../adapters/recall-service.js';
-import { SecretStore } from '../../adapters/secrets.js';
-import { sdkSecretReader } from '../../adapters/secrets-sdk.js';
+import { storedServices } from '../composition/stored-services.js';
 import { ConnectionPathSchema } from './schema.js';
 
-// A bad environment fails the cold start on purpose (the stack sets it, and its tests check it); an unfilled
-// secret is a 503 per request instead.
-const config = loadConfig();
-const tableName = requireTableName(config);
-const secrets = new SecretStore(config, sdkSecretReader(getSecretsManager));
-const connections = new ConnectionRepository(dynamoDb, tableName);
-const recall = createRecallClient(config, secrets);
+const { secrets, connections, recall } = storedServices();
 
 /** The product backend reads (`GET`) or ends (`DELETE`) a user's connection. IAM-authorized on AWS. */
-async function connectionsApi(event: APIGatewayProxyEventV2, context: Context): Promise<HttpResult> {
-  logContext(context);
+async function connectionsApi(event: APIGatewayProxyEventV2): Promise<HttpResult> {
   const path = ConnectionPathSchema.safeParse(event.pathParameters ?? {});
   if (!path.success) throw new RequestError(400, 'userId must be 1 to 256 characters.');
   const { userId } = path.data;
@@ -53,6 +42,7 @@ function view({ zoomIdentity: _internal, ...connection }: Connection) {
 }
 
 export const handler = middy<APIGatewayProxyEventV2, HttpResult>()
+  .use(logContext())
   .use(flushMetrics())
   .use(httpErrors('json'))
   .handler(connectionsApi);

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { misconfigurationLogFields, misconfigurationOf, RequestError } from '../../core/errors.js';
-import { logger } from '../../core/logger.js';
+import { count } from '../../adapters/metrics.js';
+import { WebhookRejectedError } from '../../adapters/zoom-webhook.js';
+import { RequestError } from '../../core/errors.js';
+import { logger, logMisconfiguration } from '../../core/logger.js';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
@@ -87,43 +89,65 @@ const TITLES: Record<number, string> = {
 };
 
 /**
- * The one place errors become HTTP. A `RequestError` is a 4xx whose message is safe to show. A misconfiguration
- * (a secret unreadable or not filled in) is one `Service misconfigured` log line naming the secret and its fields
- * and a 503 that says the service is not configured yet: it is not an outage, and not a crash either. Anything
- * else is logged in full and answered with a generic 5xx that reveals nothing.
- * @param format - pages for browser routes, JSON for the product backend's API
+ * How errors are answered: pages for the browser routes, JSON for the product backend's API, and JSON for Zoom's
+ * webhook, whose unset Secret Token names itself (ops can tell it from an outage) and whose other failures are a
+ * generic 500 that makes Zoom retry.
+ */
+export type ErrorFormat = 'html' | 'json' | 'webhook';
+
+const NOT_CONFIGURED: Record<ErrorFormat, () => HttpResult> = {
+  html: () => htmlPage(503, 'Not available yet', 'This service is not configured yet. Please try again later.'),
+  json: () => json(503, { error: 'The service is not configured yet.' }),
+  webhook: () => json(503, { error: 'The webhook is not configured yet.' }),
+};
+
+const FAILED: Record<ErrorFormat, { log: string; answer: () => HttpResult }> = {
+  html: {
+    log: 'Request failed',
+    answer: () => htmlPage(500, 'Something went wrong', 'Something went wrong on our side. Please try again in a few minutes.'),
+  },
+  json: { log: 'Request failed', answer: () => json(500, { error: 'internal error' }) },
+  webhook: { log: 'Zoom webhook failed', answer: () => json(500, { error: 'internal error' }) },
+};
+
+/**
+ * The one place errors become HTTP, for every HTTP function. A refusal (`RequestError`, or the webhook's
+ * `WebhookRejectedError`) is a 4xx whose message is safe to show. A misconfiguration (a secret unreadable or not
+ * filled in) is the one `Service misconfigured` log line naming the secret and its fields and a 503 that says the
+ * service is not configured yet: it is not an outage, and not a crash either. Anything else is logged in full and
+ * answered with a generic 500 that reveals nothing.
+ * @param format - pages for browser routes, JSON for the product backend's API and for Zoom's webhook
  * @param options.onFailure - told of every 5xx answered, and why (the connect steps count it as a failed attempt)
  */
 export function httpErrors(
-  format: 'html' | 'json',
+  format: ErrorFormat,
   options: { onFailure?: (reason: 'misconfigured' | 'internal') => void } = {},
 ): MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
   return {
     onError: async (request) => {
       const { error } = request;
-      const misconfigured = misconfigurationOf(error);
-      if (misconfigured) {
-        logger.error('Service misconfigured', misconfigurationLogFields(misconfigured));
+      if (error instanceof WebhookRejectedError) {
+        if (error.statusCode === 401) count('WebhookRejected');
+        logger.warn('Zoom webhook refused', { status: error.statusCode, problem: error.problem });
+        request.response = json(error.statusCode, { error: error.message });
+        return;
+      }
+      if (logMisconfiguration(error)) {
         options.onFailure?.('misconfigured');
-        request.response =
-          format === 'json'
-            ? json(503, { error: 'The service is not configured yet.' })
-            : htmlPage(503, 'Not available yet', 'This service is not configured yet. Please try again later.');
+        request.response = NOT_CONFIGURED[format]();
         return;
       }
       if (error instanceof RequestError) {
         logger.info('Request refused', { status: error.statusCode, error: error.name, problem: problemOf(error) });
         request.response =
-          format === 'json'
-            ? json(error.statusCode, { error: error.message })
-            : htmlPage(error.statusCode, TITLES[error.statusCode] ?? 'Request refused', error.message);
+          format === 'html'
+            ? htmlPage(error.statusCode, TITLES[error.statusCode] ?? 'Request refused', error.message)
+            : json(error.statusCode, { error: error.message });
         return;
       }
-      logger.error('Request failed', { error });
+      logger.error(FAILED[format].log, { error });
       options.onFailure?.('internal');
-      const message = 'Something went wrong on our side. Please try again in a few minutes.';
-      request.response =
-        format === 'json' ? json(500, { error: 'internal error' }) : htmlPage(500, 'Something went wrong', message);
+      request.response = FAILED[format].answer();
     },
   };
 }

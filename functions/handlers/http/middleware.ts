@@ -1,13 +1,13 @@
 import type { MiddlewareObj } from '@middy/core';
-import type { Context } from 'aws-lambda';
-import { misconfigurationLogFields, misconfigurationOf } from '../../core/errors.js';
-import { logger } from '../../core/logger.js';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logger, logMisconfiguration } from '../../core/logger.js';
 
-/** Fields every log line of one invocation carries; reset so a warm container never leaks the last request's. */
-export function logContext(context: Context): void {
-  logger.resetKeys();
-  logger.addContext(context);
-}
+/**
+ * Every function's first middleware: each log line of an invocation carries the Lambda context (request id, function
+ * name, cold start), and the keys an invocation appends (a correlation id, a message id) are reset when it ends, so a
+ * warm container never leaks the last invocation's. Never logs the event: it may hold a code or a connect token.
+ */
+export const logContext = () => injectLambdaContext(logger, { resetKeys: true, logEvent: false });
 
 /**
  * For a scheduled job: a failed run (Recall's list or the table could not be read) is logged once, a
@@ -17,9 +17,7 @@ export function logContext(context: Context): void {
 export function logFailedRun(failure: string): MiddlewareObj {
   return {
     onError: async ({ error }) => {
-      const misconfigured = misconfigurationOf(error);
-      if (misconfigured) logger.error('Service misconfigured', misconfigurationLogFields(misconfigured));
-      else logger.error(failure, { error });
+      if (!logMisconfiguration(error)) logger.error(failure, { error });
     },
   };
 }

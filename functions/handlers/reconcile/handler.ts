@@ -1,12 +1,7 @@
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { dynamoDb, getSecretsManager } from '../../adapters/aws-clients.js';
-import { loadConfig, requireTableName } from '../../core/config.js';
-import { ConnectionRepository } from '../../adapters/connection-repository.js';
-import { DynamoIdentityLock } from '../../adapters/identity-lock.js';
-import { logger } from '../../core/logger.js';
 import { count, flushMetrics } from '../../adapters/metrics.js';
-import { logContext, logFailedRun } from '../http/middleware.js';
+import { logger } from '../../core/logger.js';
 import {
   RECONCILE_LISTS_PER_MINUTE,
   type ReconcileReport,
@@ -14,18 +9,12 @@ import {
   reconcileSummary,
   repairedCount,
 } from '../../lifecycle/reconcile.js';
-import { createRecallClient } from '../../adapters/recall-service.js';
-import { SecretStore } from '../../adapters/secrets.js';
-import { sdkSecretReader } from '../../adapters/secrets-sdk.js';
+import { logContext, logFailedRun } from '../http/middleware.js';
+import { storedServices } from '../composition/stored-services.js';
+import { runDeadline } from '../lifecycle/run-budget.js';
 
-// A bad environment fails the cold start on purpose (the stack sets it, and its tests check it); an unfilled
-// secret fails the run with one `Service misconfigured` line, and the next tick tries again.
-const config = loadConfig();
-const tableName = requireTableName(config);
-const secrets = new SecretStore(config, sdkSecretReader(getSecretsManager));
-const connections = new ConnectionRepository(dynamoDb, tableName);
-const recall = createRecallClient(config, secrets, { listsPerMinute: RECONCILE_LISTS_PER_MINUTE });
-const lock = new DynamoIdentityLock(dynamoDb, tableName);
+// An unfilled secret fails the run with one `Service misconfigured` line, and the next tick tries again.
+const { config, connections, recall, lock } = storedServices({ listsPerMinute: RECONCILE_LISTS_PER_MINUTE });
 
 /** Stop starting new work this long before Lambda's timeout, so the report is always logged and returned. */
 const SAFETY_MARGIN_MS = 15_000;
@@ -34,8 +23,6 @@ const DEFAULT_BUDGET_MS = 60_000;
 
 /** The schedule's tick (EventBridge, hourly by default): one reconcile run, repairing only with RECONCILE_FIX. */
 async function reconcileRun(_event: ScheduledEvent, context: Context): Promise<ReconcileReport> {
-  logContext(context);
-  const remaining = context.getRemainingTimeInMillis?.() ?? DEFAULT_BUDGET_MS + SAFETY_MARGIN_MS;
   const report = await reconcile({
     recall,
     connections,
@@ -44,7 +31,7 @@ async function reconcileRun(_event: ScheduledEvent, context: Context): Promise<R
     fix: config.reconcile.fix,
     orphanGraceMs: config.reconcile.orphanGraceSeconds * 1000,
     now: Date.now,
-    deadlineMs: Date.now() + Math.max(0, remaining - SAFETY_MARGIN_MS),
+    deadlineMs: runDeadline(context, SAFETY_MARGIN_MS, DEFAULT_BUDGET_MS),
     log: logger,
   });
   // Zeros too: a clean run is a data point, and the dashboard shows the schedule is alive.
@@ -57,6 +44,7 @@ async function reconcileRun(_event: ScheduledEvent, context: Context): Promise<R
 }
 
 export const handler = middy<ScheduledEvent, ReconcileReport>()
+  .use(logContext())
   .use(flushMetrics())
   .use(logFailedRun('Reconcile failed'))
   .handler(reconcileRun);

@@ -460,8 +460,9 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('gives each handler what it requires at init, and the extension to the one that reads secrets through it', () => {
-      // What each handler's module scope calls (functions/handlers/<name>/handler.ts), against what the stack gives it: a
-      // handler that requires the table or the state key fails every cold start without it.
+      // What each handler's module scope calls (functions/handlers/<name>/handler.ts and the composition roots it builds
+      // from, functions/handlers/composition/), against what the stack gives it: a handler that requires the table or
+      // the state key fails every cold start without it.
       const directories: Record<FunctionName, string> = {
         authorize: 'authorize',
         callback: 'callback',
@@ -473,7 +474,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         outboxPublisher: 'outbox-publisher',
       };
       for (const [name, directory] of Object.entries(directories) as [FunctionName, string][]) {
-        const source = readFileSync(projectPath(`functions/handlers/${directory}/handler.ts`), 'utf8');
+        const source = withCompositionRoots(projectPath(`functions/handlers/${directory}/handler.ts`));
         const { Environment, Layers } = functionProperties(template, fns[name]);
         const has = (variable: string) => variable in Environment.Variables;
         expect(has('TABLE_NAME'), `${name}: TABLE_NAME`).toBe(source.includes('requireTableName(config)'));
@@ -481,6 +482,16 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         expect(Layers !== undefined, `${name}: extension layer`).toBe(source.includes('extensionSecretReader('));
       }
     });
+
+    /** A handler's source followed by the composition roots it imports, directly or through another root. */
+    function withCompositionRoots(file: string, seen = new Set<string>()): string {
+      seen.add(file);
+      const source = readFileSync(file, 'utf8');
+      const roots = [...source.matchAll(/from '((?:\.\.\/composition|\.)\/[\w-]+)\.js'/g)]
+        .map(([, relative]) => path.resolve(path.dirname(file), `${relative}.ts`))
+        .filter((root) => root.includes(`${path.sep}composition${path.sep}`) && !seen.has(root));
+      return [source, ...roots.map((root) => withCompositionRoots(root, seen))].join('\n');
+    }
 
     it('never puts a secret value in a function environment', () => {
       for (const id of Object.values(fns)) {
