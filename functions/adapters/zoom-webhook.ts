@@ -1,6 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod/mini';
 import { MisconfiguredError } from '../core/errors.js';
+import { WebhookRejectedError } from './zoom-webhook-refusals.js';
+
+export { type WebhookProblem, WebhookRejectedError } from './zoom-webhook-refusals.js';
 
 /**
  * Zoom's webhook protocol: signature verification, the `endpoint.url_validation` challenge, the event shapes
@@ -25,43 +28,6 @@ export const MAX_TIMESTAMP_SKEW_SECONDS = 300;
  * events are a few KiB; anything near this is not one of them.
  */
 export const MAX_WEBHOOK_BODY_BYTES = 128 * 1024;
-
-/** Why a webhook request was refused. Logged; the caller sees only the status and a generic message. */
-export type WebhookProblem =
-  | 'missing_signature'
-  | 'malformed_timestamp'
-  | 'stale_timestamp'
-  | 'bad_signature'
-  | 'too_large'
-  | 'not_json'
-  | 'not_an_event'
-  | 'bad_url_validation'
-  | 'bad_headers';
-
-const REFUSALS: Record<WebhookProblem, { status: 400 | 401 | 413; message: string }> = {
-  missing_signature: { status: 401, message: 'The request signature could not be verified.' },
-  malformed_timestamp: { status: 401, message: 'The request signature could not be verified.' },
-  stale_timestamp: { status: 401, message: 'The request signature could not be verified.' },
-  bad_signature: { status: 401, message: 'The request signature could not be verified.' },
-  too_large: { status: 413, message: 'The request body is too large.' },
-  not_json: { status: 400, message: 'The request body is not JSON.' },
-  not_an_event: { status: 400, message: 'The request body is not a Zoom event.' },
-  bad_url_validation: { status: 400, message: 'endpoint.url_validation needs payload.plainToken.' },
-  bad_headers: { status: 400, message: 'The request headers are not acceptable.' },
-};
-
-/** A webhook request refused before anything was queued; `message` is safe to send back. */
-export class WebhookRejectedError extends Error {
-  override readonly name = 'WebhookRejectedError';
-  readonly statusCode: 400 | 401 | 413;
-  constructor(
-    readonly problem: WebhookProblem,
-    options?: ErrorOptions,
-  ) {
-    super(REFUSALS[problem].message, options);
-    this.statusCode = REFUSALS[problem].status;
-  }
-}
 
 /** A queue message the worker cannot act on; retrying will not help, so it ends in the dead-letter queue. */
 export class MalformedWebhookMessageError extends Error {

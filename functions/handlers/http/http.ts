@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { count } from '../../adapters/metrics.js';
-import { WebhookRejectedError } from '../../adapters/zoom-webhook.js';
+import { WebhookRejectedError } from '../../adapters/zoom-webhook-refusals.js';
 import { RequestError } from '../../core/errors.js';
 import { logger, logMisconfiguration } from '../../core/logger.js';
 
