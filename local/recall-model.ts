@@ -618,11 +618,14 @@ function matchesFilter(filter: string | null | undefined, value: string | null |
   return filter === null || filter === undefined || filter === value;
 }
 
+/** Listing order: by `created_at`, then id; a credential without `created_at` (only a test's) lists last. */
 function byPosition(a: StoredCredential, b: StoredCredential | [string, string]): number {
-  const [createdAt, id] = Array.isArray(b) ? b : [b.created_at ?? '', b.id];
-  const aCreatedAt = a.created_at ?? '';
+  const [createdAt, id] = Array.isArray(b) ? b : [b.created_at ?? UNDATED, b.id];
+  const aCreatedAt = a.created_at ?? UNDATED;
   return aCreatedAt < createdAt ? -1 : aCreatedAt > createdAt ? 1 : a.id < id ? -1 : a.id > id ? 1 : 0;
 }
+
+const UNDATED = '\uffff';
 
 const encodeCursor = (position: [string, string]) => Buffer.from(JSON.stringify(position)).toString('base64url');
 
