@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod/mini';
-import { type ConflictMode, LOCAL_DEFAULTS, type RecallAppKind } from './local-settings.js';
+import type { ConflictMode, RecallAppKind } from './local-settings.js';
 import type { CodeExchangeInput, CodeExchangeResult, ZoomCodeExchanger, ZoomIdentity } from './sandbox-zoom.js';
 
 /**
@@ -107,24 +107,22 @@ export interface ModelResponse {
 
 export interface RecallModelOptions {
   /** The only API key accepted. */
-  apiKey?: string | undefined;
+  apiKey: string;
   /**
    * The workspace's one Zoom OAuth app: its Recall id (`oauth_app`), the Zoom client id it holds, and its
-   * `webhook_secret` (the Zoom app's Secret Token; default: local mode's sandbox token).
+   * `webhook_secret` (the Zoom app's Secret Token).
    */
-  oauthApp?:
-    | {
-        id: string;
-        clientId: string;
-        webhookSecret?: string;
-        /**
-         * When Recall last saw Zoom validate the app's webhook endpoint (`webhook_last_validation`), updated whenever a
-         * forwarded `endpoint.url_validation` is answered. Default: the model's start, as if the sandbox Zoom app had
-         * been set up; `null` for an app whose endpoint Zoom never validated.
-         */
-        webhookLastValidation?: string | null;
-      }
-    | undefined;
+  oauthApp: {
+    id: string;
+    clientId: string;
+    webhookSecret: string;
+    /**
+     * When Recall last saw Zoom validate the app's webhook endpoint (`webhook_last_validation`), updated whenever a
+     * forwarded `endpoint.url_validation` is answered. Default: the model's start, as if the Zoom app had been set
+     * up; `null` for an app whose endpoint Zoom never validated.
+     */
+    webhookLastValidation?: string | null | undefined;
+  };
   /**
    * Take a create for whichever OAuth app it names, as that app (the bench's Recall, which does not know the app id
    * the stack under test was synthesized with). Off: a create for another app is refused, as Recall refuses it.
@@ -248,19 +246,18 @@ export class RecallModel {
   readonly #idempotent = new Map<string, { running: true } | { running: false; at: number; response: ModelResponse }>();
 
   /** @param behaviour - kept, not copied: whoever holds it may change it between requests */
-  constructor(options: RecallModelOptions = {}, behaviour: RecallModelBehaviour = { ...MODEL_DEFAULTS }) {
+  constructor(options: RecallModelOptions, behaviour: RecallModelBehaviour = { ...MODEL_DEFAULTS }) {
     const { apiKey, oauthApp, zoom, now } = options;
     this.behaviour = behaviour;
-    this.apiKey = apiKey ?? LOCAL_DEFAULTS.recallApiKey;
+    this.apiKey = apiKey;
+    const createdAt = new Date((now ?? Date.now)()).toISOString();
     this.oauthApp = {
-      id: oauthApp?.id ?? LOCAL_DEFAULTS.recallOAuthAppId,
-      clientId: oauthApp?.clientId ?? LOCAL_DEFAULTS.zoomClientId,
-      webhookSecret: oauthApp?.webhookSecret ?? LOCAL_DEFAULTS.zoomWebhookSecretToken,
-      webhookLastValidation: null,
-      createdAt: new Date((now ?? Date.now)()).toISOString(),
+      id: oauthApp.id,
+      clientId: oauthApp.clientId,
+      webhookSecret: oauthApp.webhookSecret,
+      webhookLastValidation: oauthApp.webhookLastValidation === undefined ? createdAt : oauthApp.webhookLastValidation,
+      createdAt,
     };
-    this.oauthApp.webhookLastValidation =
-      oauthApp?.webhookLastValidation === undefined ? this.oauthApp.createdAt : oauthApp.webhookLastValidation;
     this.#anyOAuthApp = options.anyOAuthApp ?? false;
     this.#zoom = zoom ?? noZoom;
     this.#now = now ?? Date.now;

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readBody } from './http-util.js';
+import { LOCAL_DEFAULTS } from './local-settings.js';
 import {
   type CredentialStatus,
   credentialIdOf,
@@ -136,7 +137,11 @@ export interface SandboxRecallState {
   forwardedWebhooks: ForwardedWebhook[];
 }
 
-export interface SandboxRecallOptions extends Partial<SandboxRecallBehaviour>, Pick<RecallModelOptions, 'apiKey' | 'oauthApp' | 'zoom' | 'now'> {
+export interface SandboxRecallOptions extends Partial<SandboxRecallBehaviour>, Pick<RecallModelOptions, 'zoom' | 'now'> {
+  /** The only API key accepted; default: local mode's sandbox key. */
+  apiKey?: string;
+  /** The workspace's one Zoom OAuth app (see `RecallModelOptions`); defaults: local mode's sandbox app and token. */
+  oauthApp?: { id: string; clientId: string; webhookSecret?: string; webhookLastValidation?: string | null };
   /** Picks each latency within its range; default `Math.random`. */
   random?: () => number;
 }
@@ -157,7 +162,20 @@ export class SandboxRecall {
   constructor(options: SandboxRecallOptions = {}) {
     const { apiKey, oauthApp, zoom, now, random, ...behaviour } = options;
     this.behaviour = { ...DEFAULT_BEHAVIOUR, ...stripUndefined(behaviour) };
-    this.model = new RecallModel({ apiKey, oauthApp, zoom, now }, this.behaviour);
+    this.model = new RecallModel(
+      {
+        apiKey: apiKey ?? LOCAL_DEFAULTS.recallApiKey,
+        oauthApp: {
+          ...oauthApp,
+          id: oauthApp?.id ?? LOCAL_DEFAULTS.recallOAuthAppId,
+          clientId: oauthApp?.clientId ?? LOCAL_DEFAULTS.zoomClientId,
+          webhookSecret: oauthApp?.webhookSecret ?? LOCAL_DEFAULTS.zoomWebhookSecretToken,
+        },
+        zoom,
+        now,
+      },
+      this.behaviour,
+    );
     this.state = { credentials: this.model.credentials, requests: [], faults: [], forwardedWebhooks: this.model.forwardedWebhooks };
     this.#now = now ?? Date.now;
     this.#random = random ?? Math.random;
