@@ -8,6 +8,9 @@ import {
 import type { RecallCredential } from '../../../functions/adapters/recall-client.js';
 import { connectionKey, TABLE_SCHEMA } from '../../../functions/core/table-schema.js';
 import { inMemoryServiceTable } from './dynamodb-table.js';
+import { TEST_OAUTH_APP, TEST_ZOOM_ACCOUNT, TEST_ZOOM_USER } from './fixtures.js';
+
+export { TEST_OAUTH_APP } from './fixtures.js';
 
 /** One call of a method the use cases use, with its arguments by name (an absent optional one is undefined). */
 export type ConnectionCall =
@@ -169,9 +172,6 @@ function connectionItem(record: Connection): Record<string, AttributeValue> {
   };
 }
 
-/** The OAuth app the fakes' records and credentials belong to unless a test says otherwise. */
-export const TEST_OAUTH_APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
-
 /**
  * A connection record of Zoom user `zu-1` (account `za-1`, identity `user#zu-1`) in `TEST_OAUTH_APP`, connected and
  * last changed on 2026-11-01; `extra` overrides any field.
@@ -185,9 +185,9 @@ export const connectionRecord = (
   userId,
   status,
   recallCredentialId,
-  zoomAccountId: 'za-1',
-  zoomUserId: 'zu-1',
-  zoomIdentity: 'user#zu-1',
+  zoomAccountId: TEST_ZOOM_ACCOUNT,
+  zoomUserId: TEST_ZOOM_USER,
+  zoomIdentity: `user#${TEST_ZOOM_USER}`,
   oauthAppId: TEST_OAUTH_APP,
   connectedAt: '2026-11-01T00:00:00.000Z',
   updatedAt: '2026-11-01T00:00:00.000Z',

@@ -21,8 +21,9 @@ import {
 } from '../../../functions/adapters/recall-client.js';
 import { FakeLock } from '../../helpers/fakes/lock.js';
 import { type CreateStep, FakeRecall } from '../../helpers/fakes/recall.js';
+import { rejectionOf } from '../../helpers/rejection.js';
+import { TEST_OAUTH_APP as OAUTH_APP, TEST_ZOOM_ACCOUNT as ZOOM_ACCOUNT, TEST_ZOOM_USER as ZOOM_USER } from '../../helpers/fakes/fixtures.js';
 
-const OAUTH_APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
 const NOW = Date.parse('2026-11-30T18:00:00.000Z');
 const DEADLINE = NOW + 20_000;
 const INPUT: ExchangeInput = {
@@ -33,8 +34,6 @@ const INPUT: ExchangeInput = {
   codeVerifier: 'pkce-verifier-0123456789abcdefghijklmnopqrstuvwxyz',
   deadlineMs: DEADLINE,
 };
-const ZOOM_USER = 'zoom-user-Xy12';
-const ZOOM_ACCOUNT = 'zoom-account-Ab34';
 const OLD_ID = 'a1b2c3d4-0000-4000-8000-000000000001';
 const NEW_ID = 'a1b2c3d4-0000-4000-8000-000000000002';
 const LONG_AGO = '2026-11-01T00:00:00.000Z';
@@ -93,14 +92,7 @@ const accountConflict: CreateCredentialResult = {
 const badRequest: CreateCredentialResult = { kind: 'bad_request', detail: 'Invalid Grant' };
 const unknownOutcome = () => new RecallOutcomeUnknownError('Recall create answered 503', 503);
 
-async function connectError(promise: Promise<unknown>): Promise<ConnectError> {
-  const error = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(ConnectError);
-  return error as ConnectError;
-}
+const connectError = (promise: Promise<unknown>) => rejectionOf(promise, ConnectError);
 
 const connected = (result: ExchangeResult) => {
   expect(result.outcome).toBe('connected');

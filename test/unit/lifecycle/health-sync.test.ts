@@ -97,17 +97,6 @@ describe('syncCredentialHealth: credentials Recall lists as unhealthy', () => {
     expect(connections.callsOf('setStatus')).toEqual([]);
     expect(recall.retrieves).toEqual([]);
   });
-
-  it('does not count or announce a record that changed between the read and the write', async () => {
-    const { connections, run } = await setup([connection('alice', 'connected', 'cred-bad')], [recallCredential('cred-bad', 'unhealthy')]);
-    // A disconnect lands after the lookup: the conditional write finds `disconnected` and does nothing.
-    connections.meanwhile.afterIdentityQuery = () => connections.put(connection('alice', 'disconnected', 'cred-bad'));
-
-    const summary = await run();
-
-    expect(summary.markedUnhealthy).toBe(0);
-    expect(connections.statusOf('alice')).toBe('disconnected');
-  });
 });
 
 describe('syncCredentialHealth: unhealthy records whose credential the list no longer names', () => {
@@ -149,14 +138,20 @@ describe('syncCredentialHealth: unhealthy records whose credential the list no l
     expect(summary).toMatchObject({ stillUnhealthy: 1, healthyAgain: 0 });
     expect(connections.statusOf('alice')).toBe('unhealthy');
   });
+});
 
-  it('does not move back a record disconnected in the meantime', async () => {
-    const { connections, run } = await setup([connection('alice', 'unhealthy', 'cred-1')], [recallCredential('cred-1', 'healthy')]);
-    connections.meanwhile.afterStatusQuery = () => connections.put(connection('alice', 'disconnected', 'cred-1'));
+describe('syncCredentialHealth: a record disconnected while it runs', () => {
+  // The disconnect lands after the read: the conditional write finds `disconnected` and does nothing.
+  it.each([
+    ['is not marked unhealthy, counted or announced', 'connected', 'unhealthy', 'afterIdentityQuery', 'markedUnhealthy'],
+    ['is not moved back to connected', 'unhealthy', 'healthy', 'afterStatusQuery', 'healthyAgain'],
+  ] as const)('%s', async (_, status, recallStatus, moment, count) => {
+    const { connections, run } = await setup([connection('alice', status, 'cred-1')], [recallCredential('cred-1', recallStatus)]);
+    connections.meanwhile[moment] = () => connections.put(connection('alice', 'disconnected', 'cred-1'));
 
     const summary = await run();
 
-    expect(summary.healthyAgain).toBe(0);
+    expect(summary[count]).toBe(0);
     expect(connections.statusOf('alice')).toBe('disconnected');
   });
 });
