@@ -8,9 +8,10 @@ import {
 import { RecallClient, type RecallClientOptions, retryAfterMs, signalUntil } from '../../../functions/adapters/recall-client.js';
 import { rejectionOf } from '../../helpers/rejection.js';
 import { TEST_OAUTH_APP as OAUTH_APP } from '../../helpers/fakes/fixtures.js';
+import { SECRETS } from '../../helpers/env.js';
 
+const API_KEY = SECRETS.recallApiKey;
 const BASE = 'https://us-west-2.recall.ai';
-const API_KEY = 'recall-api-key-0123456789';
 const CODE = 'JFiSLNVIEejhfiJLmU6AuTnKZQ';
 const REDIRECT_URI = 'https://connect.example.com/zoom/callback/';
 const VERIFIER = 'pkce-verifier-abcdefghijklmnopqrstuvwxyz0123456789';
