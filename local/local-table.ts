@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import {
   CreateTableCommand,
+  type CreateTableCommandInput,
   DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
@@ -49,6 +50,28 @@ export async function startLocalDynamoDb(): Promise<LocalDynamoDb> {
   };
 }
 
+/** The service table as the stack declares it (see `TABLE_SCHEMA`): the key and the three indexes. */
+export function serviceTableDefinition(tableName: string): CreateTableCommandInput {
+  const { partitionKey, zoomIdentityIndex, statusIndex, outboxIndex } = TABLE_SCHEMA;
+  const indexes = [zoomIdentityIndex, statusIndex, outboxIndex];
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [...new Set([partitionKey, ...indexes.flatMap((index) => [index.partitionKey, index.sortKey])])].map(
+      (name) => ({ AttributeName: name, AttributeType: 'S' as const }),
+    ),
+    KeySchema: [{ AttributeName: partitionKey, KeyType: 'HASH' }],
+    GlobalSecondaryIndexes: indexes.map((index) => ({
+      IndexName: index.name,
+      KeySchema: [
+        { AttributeName: index.partitionKey, KeyType: 'HASH' as const },
+        { AttributeName: index.sortKey, KeyType: 'RANGE' as const },
+      ],
+      Projection: { ProjectionType: 'ALL' as const },
+    })),
+  };
+}
+
 /**
  * Creates the service table exactly as the stack declares it (see `TABLE_SCHEMA`: the `byZoomIdentity` and
  * `byStatus` indexes) and waits until it and its indexes are ACTIVE. Dynalite has no TTL API; the repositories
@@ -58,27 +81,8 @@ export async function startLocalDynamoDb(): Promise<LocalDynamoDb> {
  */
 export async function createServiceTable(endpoint: string, tableName: string): Promise<void> {
   const client = localDynamoDbClient(endpoint);
-  const { partitionKey, zoomIdentityIndex, statusIndex, outboxIndex } = TABLE_SCHEMA;
-  const indexes = [zoomIdentityIndex, statusIndex, outboxIndex];
   try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          ...new Set([partitionKey, ...indexes.flatMap((index) => [index.partitionKey, index.sortKey])]),
-        ].map((name) => ({ AttributeName: name, AttributeType: 'S' as const })),
-        KeySchema: [{ AttributeName: partitionKey, KeyType: 'HASH' }],
-        GlobalSecondaryIndexes: indexes.map((index) => ({
-          IndexName: index.name,
-          KeySchema: [
-            { AttributeName: index.partitionKey, KeyType: 'HASH' as const },
-            { AttributeName: index.sortKey, KeyType: 'RANGE' as const },
-          ],
-          Projection: { ProjectionType: 'ALL' as const },
-        })),
-      }),
-    );
+    await client.send(new CreateTableCommand(serviceTableDefinition(tableName)));
     for (let attempt = 0; attempt < 100; attempt++) {
       const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
       const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE');

@@ -3,12 +3,14 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SECRETS_EXTENSION_TOKEN_HEADER } from '../../functions/adapters/secrets-extension.js';
 import { createServiceTable, startLocalDynamoDb } from '../../local/local-table.js';
+import { operationOf, RecallModel } from '../../local/recall-model.js';
+import type { CodeExchangeInput, CodeExchangeResult, ZoomCodeExchanger, ZoomIdentity } from '../../local/sandbox-zoom.js';
 
 /**
  * Local endpoints for the cold-start runs, all over real HTTP on loopback so that the bundles' SDK clients,
  * credential resolution, signing and HTTP stacks all run: dynalite (DynamoDB), a Secrets Manager stand-in (AWS
  * JSON 1.1, the protocol @aws-sdk/client-secrets-manager speaks, and the Parameters and Secrets Lambda Extension's
- * localhost API in front of it), and a minimal Recall that answers create with 201.
+ * localhost API in front of it), and a minimal Recall that answers create with 201 (the shared Recall model).
  */
 
 export interface HttpFake {
@@ -112,43 +114,61 @@ export async function startAwsJsonFake(secrets: Readonly<Record<string, string>>
 }
 
 /**
- * A minimal Recall: `POST /api/v2/zoom-oauth-credentials/` with the right API key answers 201 with a new
- * credential of a new Zoom user (so every callback takes the first-connect path). Anything else is a 404.
+ * A Zoom for the bench's Recall: every code is a new Zoom user's first consent (so every callback takes the
+ * first-connect path), and is spent on exchange.
+ */
+function firstConsentZoom(): ZoomCodeExchanger {
+  const identities = new Map<string, ZoomIdentity>();
+  let users = 0;
+  const inspect = ({ code }: CodeExchangeInput): CodeExchangeResult => {
+    let identity = identities.get(code);
+    if (!identity) {
+      identity = { userId: `bench-zoom-user-${++users}`, accountId: 'bench-zoom-account' };
+      identities.set(code, identity);
+    }
+    return { ok: true, identity };
+  };
+  return {
+    inspect,
+    exchange(input) {
+      const result = inspect(input);
+      identities.delete(input.code);
+      return result;
+    },
+  };
+}
+
+/**
+ * A minimal Recall: the Recall model every stand-in shares (`local/recall-model.ts`) over HTTP, with the bench's API
+ * key, taking a create for whichever OAuth app the stack under test names, and a Zoom whose every code is a new
+ * user's: `POST /api/v2/zoom-oauth-credentials/` answers 201 with a new credential. No faults, latency or request
+ * log (what the sandbox adds for tests): the bench measures the functions, not this server.
  */
 export async function startMinimalRecall(apiKey: string): Promise<HttpFake> {
   const calls = new Map<string, number>();
-  let created = 0;
+  const model = new RecallModel({
+    apiKey,
+    oauthApp: { id: 'bench-oauth-app', clientId: 'bench-zoom-client-id', webhookSecret: 'bench-webhook-token' },
+    anyOAuthApp: true,
+    zoom: firstConsentZoom(),
+  });
   const server = createServer((req, res) => {
     void (async () => {
-      const body = await readBody(req);
-      const path = new URL(req.url ?? '/', 'http://recall.invalid').pathname;
-      const json = (status: number, value: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(value));
-      };
-      if (req.headers.authorization !== `Token ${apiKey}`) {
-        count(calls, 'recall.unauthorized');
-        json(401, { detail: 'Invalid token.' });
-        return;
-      }
-      if (req.method === 'POST' && path === '/api/v2/zoom-oauth-credentials/') {
-        count(calls, 'recall.create');
-        const { oauth_app: oauthApp } = JSON.parse(body) as { oauth_app: string };
-        created++;
-        json(201, {
-          id: randomUUID(),
-          oauth_app: oauthApp,
-          status: 'healthy',
-          user_id: `bench-zoom-user-${created}`,
-          account_id: 'bench-zoom-account',
-          access_token_callback_url: null,
-          created_at: new Date().toISOString(),
-          meeting_sync_status: 'not_started',
-        });
-        return;
-      }
-      count(calls, `recall.${req.method} ${path}`);
-      json(404, { detail: 'Not found.' });
+      const body = Buffer.from(await readBody(req));
+      const url = new URL(req.url ?? '/', 'http://recall.invalid');
+      const method = req.method ?? 'GET';
+      const { response } = await model.perform({
+        method,
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        body,
+        publicBase: `http://${req.headers.host ?? 'localhost'}`,
+      });
+      const operation = operationOf(method, url.pathname);
+      count(calls, response.status === 401 ? 'recall.unauthorized' : operation === 'create' ? 'recall.create' : `recall.${method} ${url.pathname}`);
+      res.writeHead(response.status, response.headers);
+      res.end(response.status === 204 ? undefined : response.body);
     })().catch(() => {
       if (!res.headersSent) res.writeHead(500);
       res.end();

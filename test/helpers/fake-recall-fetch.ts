@@ -1,6 +1,12 @@
+import { RecallModel } from '../../local/recall-model.js';
+import { AWS_FUNCTION_ENV, SECRETS } from './env.js';
+
 /**
  * An in-process stand-in for Recall's credential endpoints, installed as `fetch` for handler unit tests.
- * Each test scripts the answers; every request is recorded (method, path, parsed body, auth header).
+ * Each test scripts the answers; every request is recorded (method, path, parsed body, auth header). What no route
+ * scripts, Recall itself answers: the Recall model every stand-in shares (`local/recall-model.ts`), configured with
+ * the handlers' API key and OAuth app and holding no credential until a test adds one to `model.credentials` (so an
+ * unscripted retrieve is a 404, and an unscripted list is empty).
  */
 export interface RecordedRequest {
   method: string;
@@ -13,9 +19,25 @@ export interface RecordedRequest {
 export type Answer = { status: number; body?: unknown; headers?: Record<string, string> };
 type Route = (request: RecordedRequest) => Answer | undefined;
 
+const newModel = () =>
+  new RecallModel({
+    apiKey: SECRETS.recallApiKey,
+    oauthApp: {
+      id: AWS_FUNCTION_ENV.RECALL_ZOOM_OAUTH_APP_ID,
+      clientId: SECRETS.zoomClientId,
+      webhookSecret: SECRETS.zoomWebhookSecretToken,
+    },
+  });
+
 export class FakeRecallFetch {
   readonly requests: RecordedRequest[] = [];
   #routes: Route[] = [];
+  #model = newModel();
+
+  /** Recall behind the scripted routes. */
+  get model(): RecallModel {
+    return this.#model;
+  }
 
   /** Answers in order of registration; the first route returning an answer wins. */
   on(route: Route): this {
@@ -26,6 +48,7 @@ export class FakeRecallFetch {
   reset(): void {
     this.requests.length = 0;
     this.#routes = [];
+    this.#model = newModel();
   }
 
   readonly fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
@@ -46,11 +69,15 @@ export class FakeRecallFetch {
         return new Response(body, { status: answer.status, headers: answer.headers });
       }
     }
-    // A retrieve nobody scripted: Recall does not know the credential (the connect module then lists instead).
-    if (request.method === 'GET' && /\/zoom-oauth-credentials\/[^/?]+\/$/.test(url.pathname)) {
-      return new Response(JSON.stringify({ detail: 'Not found.' }), { status: 404 });
-    }
-    return new Response(JSON.stringify({ detail: 'not scripted' }), { status: 418 });
+    const { response } = await this.#model.perform({
+      method: request.method,
+      path: url.pathname,
+      query: url.searchParams,
+      headers: Object.fromEntries(headers),
+      body: Buffer.from(typeof init?.body === 'string' ? init.body : ''),
+      publicBase: url.origin,
+    });
+    return new Response(response.status === 204 ? null : (response.body ?? null), { status: response.status, headers: response.headers });
   };
 }
 

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { nodeFetch } from '../../functions/adapters/node-fetch.js';
 import { RecallClient } from '../../functions/adapters/recall-client.js';
+import { rejectionOf } from '../helpers/rejection.js';
 
 /*
  * The Recall client's own HTTP transport against a real HTTP server (no fetch stub here: the integration project
@@ -50,14 +51,7 @@ beforeEach(() => {
   handle = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
 });
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  const error = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(Error);
-  return error as Error;
-}
+const rejection = (promise: Promise<unknown>) => rejectionOf(promise, Error);
 
 describe('nodeFetch: requests', () => {
   it('sends the method, path and query, and headers as given', async () => {

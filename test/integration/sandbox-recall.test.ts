@@ -291,11 +291,13 @@ describe('sandbox Recall: faults', () => {
   });
 
   it('can hang until the client gives up', async () => {
-    fake.sandbox.failNext('list', 'hang');
-    await expect(
-      raw('/api/v2/zoom-oauth-credentials/', { signal: AbortSignal.timeout(100) }),
-    ).rejects.toMatchObject({ name: 'TimeoutError' });
-    expect(state.requests.at(-1)).toMatchObject({ operation: 'list', status: 'hang', fault: true });
+    const hung = fake.sandbox.failWhen((request) => request.operation === 'list', 'hang');
+    const client = new AbortController();
+    const request = raw('/api/v2/zoom-oauth-credentials/', { signal: client.signal });
+    // Gives up only once the sandbox holds the request (however slow the machine), as a client's timeout would.
+    expect(await hung).toMatchObject({ operation: 'list', status: 'hang', fault: true });
+    client.abort(new DOMException('The operation timed out.', 'TimeoutError'));
+    await expect(request).rejects.toMatchObject({ name: 'TimeoutError' });
     expect((await raw('/api/v2/zoom-oauth-credentials/')).status).toBe(200);
   });
 
@@ -313,12 +315,14 @@ describe('sandbox Recall: faults', () => {
 
   it('can process a request and then hang or drop the connection: the work is done, the caller never hears', async () => {
     const hung = identity('hung');
-    fake.sandbox.failNext('create', 'hang-after-processing');
-    await expect(
-      client().createCredential({ oauthApp: APP.id, idempotencyKey: randomKey(), ...consent(hung) }, AbortSignal.timeout(200)),
-    ).rejects.toMatchObject({ name: 'RecallOutcomeUnknownError' });
+    const held = fake.sandbox.failWhen((request) => request.operation === 'create', 'hang-after-processing');
+    const caller = new AbortController();
+    const created = client().createCredential({ oauthApp: APP.id, idempotencyKey: randomKey(), ...consent(hung) }, caller.signal);
+    // The caller gives up once the sandbox did the work and holds the answer (however slow the machine).
+    expect(await held).toMatchObject({ operation: 'create', status: 'hang', fault: true, processedStatus: 201 });
+    caller.abort(new DOMException('The operation timed out.', 'TimeoutError'));
+    await expect(created).rejects.toMatchObject({ name: 'RecallOutcomeUnknownError' });
     expect(fake.sandbox.credentialsFor({ userId: hung.userId })).toHaveLength(1);
-    expect(state.requests.at(-1)).toMatchObject({ operation: 'create', status: 'hang', fault: true, processedStatus: 201 });
 
     const [credential] = fake.sandbox.credentialsFor({ userId: hung.userId });
     fake.sandbox.failNext('delete', 'reset-after-processing');
@@ -567,8 +571,8 @@ describe('sandbox Recall: Idempotency-Key, as Recall documents it', () => {
   });
 
   it('answers 409 to a repeat while the first is still being processed', async () => {
-    // Prepare: the first create takes a while
-    fake.sandbox.configure({ latency: { create: { beforeMs: [300, 300] } } });
+    // Prepare: the first create takes a while, long enough for the repeat to arrive on a busy machine
+    fake.sandbox.configure({ latency: { create: { beforeMs: [3_000, 3_000] } } });
     const who = identity('running');
     const grant = consent(who);
     const key = randomKey();

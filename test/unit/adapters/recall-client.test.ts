@@ -6,10 +6,12 @@ import {
   RecallUnavailableError,
 } from '../../../functions/core/errors.js';
 import { RecallClient, type RecallClientOptions, retryAfterMs, signalUntil } from '../../../functions/adapters/recall-client.js';
+import { rejectionOf } from '../../helpers/rejection.js';
+import { TEST_OAUTH_APP as OAUTH_APP } from '../../helpers/fakes/fixtures.js';
+import { SECRETS } from '../../helpers/env.js';
 
+const API_KEY = SECRETS.recallApiKey;
 const BASE = 'https://us-west-2.recall.ai';
-const API_KEY = 'recall-api-key-0123456789';
-const OAUTH_APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
 const CODE = 'JFiSLNVIEejhfiJLmU6AuTnKZQ';
 const REDIRECT_URI = 'https://connect.example.com/zoom/callback/';
 const VERIFIER = 'pkce-verifier-abcdefghijklmnopqrstuvwxyz0123456789';
@@ -77,14 +79,7 @@ function harness(replies: Reply[], options: Partial<RecallClientOptions> = {}, c
 
 const networkError = () => new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } });
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  const error = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(Error);
-  return error as Error;
-}
+const rejection = (promise: Promise<unknown>) => rejectionOf(promise, Error);
 
 afterEach(() => {
   vi.useRealTimers();

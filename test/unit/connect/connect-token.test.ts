@@ -9,6 +9,7 @@ import {
 } from '../../../functions/connect/connect-token.js';
 import { sha256Hex } from '../../../functions/core/crypto.js';
 import { InvalidConnectTokenError, RequestError } from '../../../functions/core/errors.js';
+import { rejectionOf } from '../../helpers/rejection.js';
 
 const KEY = 'current-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz';
 const PREVIOUS_KEY = 'previous-signing-key-0123456789-abcdefghijklmnopqrstuvwxy';
@@ -20,12 +21,7 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /** Runs a verification expected to fail and hands back the error for assertions. */
 async function refusal(jwt: string, keys: readonly string[] = [KEY], allowlist = ALLOWLIST) {
-  const error = await verifyConnectToken(jwt, keys, allowlist).then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(InvalidConnectTokenError);
-  const refused = error as InvalidConnectTokenError;
+  const refused = await rejectionOf(verifyConnectToken(jwt, keys, allowlist), InvalidConnectTokenError);
   expect(refused).toBeInstanceOf(RequestError);
   expect(refused.statusCode).toBe(400);
   // No part of the token (header, payload or signature) and no claim value may leak into the message.

@@ -13,6 +13,7 @@ import { DynamoIdentityLock, lockKey } from '../../../functions/adapters/identit
 import type { HttpFetch, HttpResponse } from '../../../functions/adapters/node-fetch.js';
 import { RecallClient, type RecallCredential } from '../../../functions/adapters/recall-client.js';
 import { zoomIdentityOf } from '../../../functions/adapters/zoom-identity.js';
+import { TEST_OAUTH_APP as APP } from '../../helpers/fakes/fixtures.js';
 
 /*
  * The connect module against a model of Recall and of the table, under every fault Recall can show per call: a
@@ -22,7 +23,6 @@ import { zoomIdentityOf } from '../../../functions/adapters/zoom-identity.js';
  * in-memory lock table. After every run, invariants 4 and 6 of docs/design.md must hold.
  */
 
-const APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
 const OTHER_APP = 'another-oauth-app';
 const BASE = 'https://recall.example/proxy';
 const CREDENTIALS_PATH = '/proxy/api/v2/zoom-oauth-credentials/';

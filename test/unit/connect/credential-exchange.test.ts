@@ -1,6 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
 import {
-  type CredentialStore,
   type ExchangeDeps,
   type ExchangeInput,
   type ExchangeResult,
@@ -15,16 +14,16 @@ import {
   RecallRejectedError,
   RecallUnavailableError,
 } from '../../../functions/core/errors.js';
-import type { IdentityLease, IdentityLock } from '../../../functions/adapters/identity-lock.js';
 import {
-  type CreateCredentialInput,
   type CreateCredentialResult,
-  type ListCredentialsFilter,
   RecallClient,
   type RecallCredential,
 } from '../../../functions/adapters/recall-client.js';
+import { FakeLock } from '../../helpers/fakes/lock.js';
+import { type CreateStep, FakeRecall } from '../../helpers/fakes/recall.js';
+import { rejectionOf } from '../../helpers/rejection.js';
+import { TEST_OAUTH_APP as OAUTH_APP, TEST_ZOOM_ACCOUNT as ZOOM_ACCOUNT, TEST_ZOOM_USER as ZOOM_USER } from '../../helpers/fakes/fixtures.js';
 
-const OAUTH_APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
 const NOW = Date.parse('2026-11-30T18:00:00.000Z');
 const DEADLINE = NOW + 20_000;
 const INPUT: ExchangeInput = {
@@ -35,111 +34,23 @@ const INPUT: ExchangeInput = {
   codeVerifier: 'pkce-verifier-0123456789abcdefghijklmnopqrstuvwxyz',
   deadlineMs: DEADLINE,
 };
-const ZOOM_USER = 'zoom-user-Xy12';
-const ZOOM_ACCOUNT = 'zoom-account-Ab34';
 const OLD_ID = 'a1b2c3d4-0000-4000-8000-000000000001';
 const NEW_ID = 'a1b2c3d4-0000-4000-8000-000000000002';
 const LONG_AGO = '2026-11-01T00:00:00.000Z';
 const iso = (ms: number) => new Date(ms).toISOString();
 
-type CreateStep = CreateCredentialResult | Error;
-
 /**
- * What happened, in order, across the fakes (Recall, the lock, the write-ahead hook): the order is part of the
- * contract (nothing is deleted before `beforeRetire`, the lease outlives every Recall call it protects).
+ * Recall, the lock and the table as the connect module sees them, with every step recorded in one list: the order is
+ * part of the contract (nothing is deleted before `beforeRetire`, the lease outlives every Recall call it protects).
  */
-type Step = string;
-
-/** An in-memory Recall: scripted create answers, the credentials it holds, and a record of every call. */
-class FakeCredentialStore implements CredentialStore {
-  readonly creates: CreateCredentialInput[] = [];
-  readonly lists: ListCredentialsFilter[] = [];
-  readonly deletes: string[] = [];
-  readonly signals: (AbortSignal | undefined)[] = [];
-  listError: Error | undefined;
-  deleteError: Error | undefined;
-
-  constructor(
-    private readonly createSteps: CreateStep[],
-    /** What Recall holds; list filters it the way Recall would, unless `listAnswers` overrides it. */
-    private readonly existing: RecallCredential[] = [],
-    private readonly listAnswers?: RecallCredential[][],
-    readonly steps: Step[] = [],
-  ) {}
-
-  async createCredential(input: CreateCredentialInput, signal?: AbortSignal): Promise<CreateCredentialResult> {
-    this.creates.push(input);
-    this.signals.push(signal);
-    this.steps.push('create');
-    const step = this.createSteps.shift();
-    if (!step) throw new Error('create called more often than scripted');
-    if (step instanceof Error) throw step;
-    return step;
-  }
-
-  async listCredentials(filter: ListCredentialsFilter, signal?: AbortSignal): Promise<RecallCredential[]> {
-    this.lists.push(filter);
-    this.signals.push(signal);
-    this.steps.push('list');
-    if (this.listError) throw this.listError;
-    if (this.listAnswers) return this.listAnswers.shift() ?? [];
-    return this.existing.filter(
-      (c) =>
-        c.oauth_app === filter.oauth_app &&
-        !this.deletes.includes(c.id) &&
-        (filter.user_id === undefined || c.user_id === filter.user_id) &&
-        (filter.account_id === undefined || c.account_id === filter.account_id) &&
-        (filter.created_at_after === undefined || Date.parse(c.created_at ?? '') > Date.parse(filter.created_at_after)),
-    );
-  }
-
-  async getCredential(id: string, signal?: AbortSignal): Promise<RecallCredential | undefined> {
-    this.signals.push(signal);
-    this.steps.push(`retrieve ${id}`);
-    return this.existing.find((c) => c.id === id && !this.deletes.includes(c.id));
-  }
-
-  async deleteCredential(id: string, signal?: AbortSignal): Promise<void> {
-    this.signals.push(signal);
-    this.steps.push(`delete ${id}`);
-    if (this.deleteError) throw this.deleteError;
-    this.deletes.push(id);
-  }
-}
-
-/** A lock that is always free (or, with `unavailable`, always held by someone else past the deadline). */
-class FakeLock implements IdentityLock {
-  readonly acquired: Array<{ identity: string; deadlineMs: number; waitUntilMs?: number | undefined; signal: AbortSignal | undefined }> = [];
-  released = 0;
-  unavailable = false;
-
-  constructor(private readonly steps: Step[] = []) {}
-
-  async acquire(
-    identity: string,
-    options: { deadlineMs: number; waitUntilMs?: number | undefined; signal?: AbortSignal | undefined },
-  ): Promise<IdentityLease | undefined> {
-    this.steps.push(`lock ${identity}`);
-    this.acquired.push({ identity, deadlineMs: options.deadlineMs, waitUntilMs: options.waitUntilMs, signal: options.signal });
-    if (this.unavailable) return undefined;
-    return {
-      identity,
-      release: async () => {
-        this.released++;
-        this.steps.push(`release ${identity}`);
-      },
-    };
-  }
-}
-
-/** Recall, the lock and the table as the connect module sees them, with every step recorded in one list. */
 function world(
   createSteps: CreateStep[],
   existing: RecallCredential[] = [],
   options: { listAnswers?: RecallCredential[][]; recorded?: readonly string[]; recordedOfIdentity?: readonly string[] } = {},
 ) {
-  const steps: Step[] = [];
-  const recall = new FakeCredentialStore(createSteps, existing, options.listAnswers, steps);
+  const steps: string[] = [];
+  const recall = new FakeRecall(existing, { creates: createSteps, log: steps });
+  recall.listAnswers = options.listAnswers;
   const lock = new FakeLock(steps);
   const retired: { zoomIdentity: string; credentialIds: readonly string[] }[] = [];
   const deps: ExchangeDeps = {
@@ -181,14 +92,7 @@ const accountConflict: CreateCredentialResult = {
 const badRequest: CreateCredentialResult = { kind: 'bad_request', detail: 'Invalid Grant' };
 const unknownOutcome = () => new RecallOutcomeUnknownError('Recall create answered 503', 503);
 
-async function connectError(promise: Promise<unknown>): Promise<ConnectError> {
-  const error = await promise.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(ConnectError);
-  return error as ConnectError;
-}
+const connectError = (promise: Promise<unknown>) => rejectionOf(promise, ConnectError);
 
 const connected = (result: ExchangeResult) => {
   expect(result.outcome).toBe('connected');
@@ -220,7 +124,7 @@ describe('exchangeCodeForCredential: the happy path', () => {
       },
     ]);
     expect(recall.lists).toEqual([]);
-    expect(recall.deletes).toEqual([]);
+    expect(recall.deleted).toEqual([]);
     expect(lock.acquired).toEqual([]);
   });
 
@@ -232,7 +136,7 @@ describe('exchangeCodeForCredential: the happy path', () => {
     expect(result.credential.id).toBe(OLD_ID);
     expect(result.replacedCredentialIds).toEqual([]);
     expect(recall.lists).toEqual([]);
-    expect(recall.deletes).toEqual([]);
+    expect(recall.deleted).toEqual([]);
   });
 
   it('does not start a create when the deadline leaves no time to find out what it did', async () => {
@@ -296,16 +200,16 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
     // Assess
     expect(steps).toEqual(['create', `lock user#${ZOOM_USER}`, 'list', `retire ${OLD_ID}`, `delete ${OLD_ID}`, 'create']);
     expect(recall.lists).toEqual([{ oauth_app: OAUTH_APP, user_id: ZOOM_USER }]);
-    expect(recall.deletes).toEqual([OLD_ID]);
+    expect(recall.deleted).toEqual([OLD_ID]);
     // The same request but for its key: the create after the delete is a new request, whose answer is not the conflict.
     expect({ ...recall.creates[1], idempotencyKey: undefined }).toEqual({ ...recall.creates[0], idempotencyKey: undefined });
     expect(recall.creates[1]?.idempotencyKey).not.toBe(recall.creates[0]?.idempotencyKey);
     expect(result).toMatchObject({ credential: { id: NEW_ID }, replacedCredentialIds: [OLD_ID], adopted: false });
     // The caller records the connection still holding the lock, then gives it back.
     expect(result.lease?.identity).toBe(`user#${ZOOM_USER}`);
-    expect(lock.released).toBe(0);
+    expect(lock.released.length).toBe(0);
     await result.lease?.release();
-    expect(lock.released).toBe(1);
+    expect(lock.released.length).toBe(1);
   });
 
   it('waits for the lock no longer than the deadline less the time kept to find out a create, and leases it to the deadline', async () => {
@@ -327,8 +231,8 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
     const result = await exchangeCodeForCredential(INPUT, deps);
 
     expect(recall.lists).toEqual([{ oauth_app: OAUTH_APP, account_id: ZOOM_ACCOUNT }]);
-    expect(recall.deletes).toEqual([OLD_ID]);
-    expect(recall.deletes).not.toContain(ZOOM_ACCOUNT);
+    expect(recall.deleted).toEqual([OLD_ID]);
+    expect(recall.deleted).not.toContain(ZOOM_ACCOUNT);
     expect(lock.acquired.map((a) => a.identity)).toEqual([`account#${ZOOM_ACCOUNT}`]);
     expect(result).toMatchObject({ outcome: 'connected', replacedCredentialIds: [OLD_ID] });
   });
@@ -344,7 +248,7 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
 
     expect(retired).toEqual([{ zoomIdentity: `user#${ZOOM_USER}`, credentialIds: [OLD_ID, third] }]);
     expect(steps.indexOf(`retire ${OLD_ID},${third}`)).toBeLessThan(steps.indexOf(`delete ${OLD_ID}`));
-    expect(recall.deletes).toEqual([OLD_ID, third]);
+    expect(recall.deleted).toEqual([OLD_ID, third]);
     expect(result.replacedCredentialIds).toEqual([OLD_ID, third]);
   });
 
@@ -357,8 +261,8 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
     const error = await connectError(exchangeCodeForCredential(INPUT, deps));
 
     expect(error.reason).toBe('internal');
-    expect(recall.deletes).toEqual([]);
-    expect(lock.released).toBe(1);
+    expect(recall.deleted).toEqual([]);
+    expect(lock.released.length).toBe(1);
   });
 
   it.each([
@@ -376,10 +280,10 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
     // Assess
     expect(result).toMatchObject({ credential: { id: OLD_ID }, adopted: true, replacedCredentialIds: [] });
     expect(result.lease?.identity).toBe(`user#${ZOOM_USER}`);
-    expect(recall.deletes).toEqual([]);
+    expect(recall.deleted).toEqual([]);
     expect(recall.creates).toHaveLength(1);
     expect(retired).toEqual([]);
-    expect(lock.released).toBe(0);
+    expect(lock.released.length).toBe(0);
     expect(onConflict).toHaveBeenCalledWith({ key: 'user_id', deleted: 0, adopted: true, foundBy: 'list' });
   });
 
@@ -391,7 +295,7 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
 
     const result = connected(await exchangeCodeForCredential(INPUT, deps));
 
-    expect(recall.deletes).toEqual([OLD_ID]);
+    expect(recall.deleted).toEqual([OLD_ID]);
     expect(result).toMatchObject({ credential: { id: NEW_ID }, adopted: false });
   });
 
@@ -403,7 +307,7 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
 
     const result = connected(await exchangeCodeForCredential(INPUT, deps));
 
-    expect(recall.deletes).toEqual([OLD_ID]);
+    expect(recall.deleted).toEqual([OLD_ID]);
     expect(result.adopted).toBe(false);
     expect(result.credential.id).toBe(NEW_ID);
   });
@@ -416,7 +320,7 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
 
     const result = connected(await exchangeCodeForCredential(INPUT, deps));
 
-    expect(recall.deletes).toEqual([]);
+    expect(recall.deleted).toEqual([]);
     expect(result).toMatchObject({ credential: { id: OLD_ID }, adopted: true });
   });
 
@@ -437,7 +341,7 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
     const result = await exchangeCodeForCredential(INPUT, deps);
 
     // Assess
-    expect(recall.deletes).toEqual([OLD_ID]);
+    expect(recall.deleted).toEqual([OLD_ID]);
     expect(result.replacedCredentialIds).toEqual([OLD_ID]);
   });
 
@@ -448,7 +352,7 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
 
     await exchangeCodeForCredential(INPUT, deps);
 
-    expect(recall.deletes).toEqual([OLD_ID]);
+    expect(recall.deleted).toEqual([OLD_ID]);
   });
 
   it('never adopts a fresh credential of another Zoom identity that the list returned', async () => {
@@ -460,7 +364,7 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
 
     expect(result.credential.id).toBe(NEW_ID);
     expect(result.adopted).toBe(false);
-    expect(recall.deletes).toEqual([]);
+    expect(recall.deleted).toEqual([]);
   });
 
   it('asks for re-authorization (code_spent) when the second create says the code is spent, giving the lease back', async () => {
@@ -474,9 +378,9 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
       replacedCredentialIds: [OLD_ID],
       zoomIdentity: `user#${ZOOM_USER}`,
     });
-    expect(recall.deletes).toEqual([OLD_ID]);
+    expect(recall.deleted).toEqual([OLD_ID]);
     expect(recall.creates).toHaveLength(2);
-    expect(lock.released).toBeGreaterThanOrEqual(1);
+    expect(lock.released.length).toBeGreaterThanOrEqual(1);
   });
 
   it('still re-authorizes when giving the lease back fails (the lease runs out by itself)', async () => {
@@ -508,7 +412,7 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
 
     expect(error.reason).toBe('conflict_unresolved');
     expect(recall.lists).toEqual([]);
-    expect(recall.deletes).toEqual([]);
+    expect(recall.deleted).toEqual([]);
     expect(recall.creates).toHaveLength(1);
   });
 
@@ -525,10 +429,10 @@ describe('exchangeCodeForCredential: a conflicting credential', () => {
     expect(error.reason).toBe('conflict_unresolved');
     expect(recall.creates).toHaveLength(3);
     expect(recall.lists).toHaveLength(2);
-    expect(recall.deletes).toEqual(['racing-0', 'racing-1']);
+    expect(recall.deleted).toEqual(['racing-0', 'racing-1']);
     // One lock for the whole resolution, given back when it failed.
     expect(lock.acquired).toHaveLength(1);
-    expect(lock.released).toBe(1);
+    expect(lock.released.length).toBe(1);
   });
 
   it('fires onConflict with the conflict key and the number deleted', async () => {
@@ -596,7 +500,7 @@ describe('exchangeCodeForCredential: a create whose outcome is unknown', () => {
     expect(result).toEqual({ outcome: 'reauthorize', cause: 'outcome_unknown', replacedCredentialIds: [] });
     expect(recall.creates).toHaveLength(1);
     // Whose it is cannot be proven: it is neither adopted nor deleted.
-    expect(recall.deletes).toEqual([]);
+    expect(recall.deleted).toEqual([]);
     expect(onOutcomeUnknown).toHaveBeenCalledWith({ unrecordedSinceAttempt: 1 });
   });
 
@@ -637,7 +541,7 @@ describe('exchangeCodeForCredential: a create whose outcome is unknown', () => {
 
   it('ends with recall_unavailable when the list that should find out fails', async () => {
     const { recall, deps } = world([unknownOutcome(), created(NEW_ID)]);
-    recall.listError = new RecallUnavailableError('Recall list answered 503', 503);
+    recall.fail('list');
 
     const error = await connectError(exchangeCodeForCredential(INPUT, deps));
 
@@ -654,7 +558,7 @@ describe('exchangeCodeForCredential: a create whose outcome is unknown', () => {
     const result = await exchangeCodeForCredential(INPUT, deps);
 
     expect(result).toMatchObject({ outcome: 'reauthorize', cause: 'outcome_unknown', replacedCredentialIds: [OLD_ID] });
-    expect(lock.released).toBeGreaterThanOrEqual(1);
+    expect(lock.released.length).toBeGreaterThanOrEqual(1);
   });
 });
 
@@ -668,7 +572,7 @@ describe('exchangeCodeForCredential: failures', () => {
     expect(error.message).not.toContain(INPUT.code);
     expect(recall.creates).toHaveLength(1);
     expect(recall.lists).toEqual([]);
-    expect(recall.deletes).toEqual([]);
+    expect(recall.deleted).toEqual([]);
     expect(lock.acquired).toEqual([]);
   });
 
@@ -710,8 +614,8 @@ describe('exchangeCodeForCredential: failures', () => {
   });
 
   it.each([
-    ['listing', (recall: FakeCredentialStore) => (recall.listError = new RecallUnavailableError('Recall list answered 429', 429)), 'recall_unavailable'],
-    ['deleting', (recall: FakeCredentialStore) => (recall.deleteError = new RecallRejectedError('Recall delete answered 403', 403)), 'recall_rejected'],
+    ['listing', (recall: FakeRecall) => recall.fail('list', { error: new RecallUnavailableError('Recall list answered 429', 429) }), 'recall_unavailable'],
+    ['deleting', (recall: FakeRecall) => recall.fail('delete', { error: new RecallRejectedError('Recall delete answered 403', 403) }), 'recall_rejected'],
   ] as const)('maps a failure while %s a conflict, and gives the lease back', async (_case, fail, reason) => {
     const { recall, lock, deps } = world([userConflict, created(NEW_ID)], [credentialOf(OLD_ID)]);
     fail(recall);
@@ -721,12 +625,12 @@ describe('exchangeCodeForCredential: failures', () => {
     expect(error.reason).toBe(reason);
     expect(recall.creates).toHaveLength(1);
     expect(lock.acquired).toHaveLength(1);
-    expect(lock.released).toBe(1);
+    expect(lock.released.length).toBe(1);
   });
 
   it('still throws the ConnectError when giving the lease back fails', async () => {
     const { recall, deps } = world([userConflict], [credentialOf(OLD_ID)]);
-    recall.deleteError = new RecallUnavailableError('Recall delete answered 503', 503);
+    recall.fail('delete');
     deps.lock = {
       acquire: async (identity) => ({
         identity,
@@ -784,7 +688,7 @@ describe('exchangeCodeForCredential: a conflict resolved from the records first'
 
     expect(result).toMatchObject({ credential: { id: 'fresh' }, adopted: true });
     expect(recall.lists).toEqual([]);
-    expect(recall.deletes).toEqual([]);
+    expect(recall.deleted).toEqual([]);
   });
 
   it('falls back to the filtered list when the recorded credential is gone (404) or of another identity', async () => {
@@ -800,6 +704,6 @@ describe('exchangeCodeForCredential: a conflict resolved from the records first'
 
     // Assess: nothing of another identity is touched
     expect(steps.slice(0, 5)).toEqual(['create', `lock user#${ZOOM_USER}`, 'retrieve gone', 'retrieve someone-else', 'list']);
-    expect(recall.deletes).toEqual([OLD_ID]);
+    expect(recall.deleted).toEqual([OLD_ID]);
   });
 });

@@ -129,16 +129,42 @@ describe('allowedReturnUrl', () => {
 });
 
 describe('withOutcome', () => {
-  it("keeps the product's own query byte for byte and appends the outcome", () => {
-    expect(withOutcome('https://app.example/settings?a=1&b=x%20y&c=', { zoom_connect: 'connected' })).toBe(
-      'https://app.example/settings?a=1&b=x%20y&c=&zoom_connect=connected',
-    );
-  });
-
-  it('keeps encoded reserved characters and plus signs in the existing query as they were', () => {
-    expect(withOutcome('https://app.example/s?q=a%26b%3Dc&p=1+2&u=%2F', { zoom_connect: 'denied' })).toBe(
-      'https://app.example/s?q=a%26b%3Dc&p=1+2&u=%2F&zoom_connect=denied',
-    );
+  type Case = [url: string, outcome: Parameters<typeof withOutcome>[1], expected: string];
+  it.each<[string, Case[]]>([
+    [
+      "keeps the product's own query byte for byte and appends the outcome",
+      [['https://app.example/settings?a=1&b=x%20y&c=', { zoom_connect: 'connected' }, 'https://app.example/settings?a=1&b=x%20y&c=&zoom_connect=connected']],
+    ],
+    [
+      'keeps encoded reserved characters and plus signs in the existing query as they were',
+      [['https://app.example/s?q=a%26b%3Dc&p=1+2&u=%2F', { zoom_connect: 'denied' }, 'https://app.example/s?q=a%26b%3Dc&p=1+2&u=%2F&zoom_connect=denied']],
+    ],
+    ['starts a query when the URL has none', [['https://app.example/settings', { zoom_connect: 'connected' }, 'https://app.example/settings?zoom_connect=connected']]],
+    [
+      'does not double the question mark when the URL ends with an empty query',
+      [['https://app.example/settings?', { zoom_connect: 'denied' }, 'https://app.example/settings?zoom_connect=denied']],
+    ],
+    [
+      'keeps a fragment at the end, after the added outcome',
+      [
+        ['https://app.example/settings?a=1#zoom', { zoom_connect: 'connected' }, 'https://app.example/settings?a=1&zoom_connect=connected#zoom'],
+        ['https://app.example/settings#zoom', { zoom_connect: 'error', reason: 'internal' }, 'https://app.example/settings?zoom_connect=error&reason=internal#zoom'],
+      ],
+    ],
+    [
+      'replaces a zoom_connect and a reason already in the query, never duplicating them, and keeps the rest as it was',
+      [
+        [
+          'https://app.example/settings?zoom_connect=connected&a=x%20y&reason=old&zoom%5Fconnect=denied&b=',
+          { zoom_connect: 'error', reason: 'link_used' },
+          'https://app.example/settings?a=x%20y&b=&zoom_connect=error&reason=link_used',
+        ],
+        ['https://app.example/settings?zoom_connect=connected#top', { zoom_connect: 'denied' }, 'https://app.example/settings?zoom_connect=denied#top'],
+      ],
+    ],
+    ['adds the install outcome of a Marketplace install', [['https://app.example/welcome', { zoom_connect: 'install' }, 'https://app.example/welcome?zoom_connect=install']]],
+  ])('%s', (_, cases) => {
+    for (const [url, outcome, expected] of cases) expect(withOutcome(url, outcome)).toBe(expected);
   });
 
   it('adds zoom_connect=error and the reason', () => {
@@ -149,27 +175,6 @@ describe('withOutcome', () => {
     expect(params.get('zoom_connect')).toBe('error');
     expect(params.get('reason')).toBe('code_rejected');
     expect(params.get('tab')).toBe('zoom');
-  });
-
-  it('starts a query when the URL has none', () => {
-    expect(withOutcome('https://app.example/settings', { zoom_connect: 'connected' })).toBe(
-      'https://app.example/settings?zoom_connect=connected',
-    );
-  });
-
-  it('does not double the question mark when the URL ends with an empty query', () => {
-    expect(withOutcome('https://app.example/settings?', { zoom_connect: 'denied' })).toBe(
-      'https://app.example/settings?zoom_connect=denied',
-    );
-  });
-
-  it('keeps a fragment at the end, after the added outcome', () => {
-    expect(withOutcome('https://app.example/settings?a=1#zoom', { zoom_connect: 'connected' })).toBe(
-      'https://app.example/settings?a=1&zoom_connect=connected#zoom',
-    );
-    expect(withOutcome('https://app.example/settings#zoom', { zoom_connect: 'error', reason: 'internal' })).toBe(
-      'https://app.example/settings?zoom_connect=error&reason=internal#zoom',
-    );
   });
 
   it('encodes the reason so it cannot inject further parameters', () => {
@@ -184,21 +189,5 @@ describe('withOutcome', () => {
 
     expect(result.origin).toBe('http://127.0.0.1:8080');
     expect(result.pathname).toBe('/a/b/');
-  });
-
-  it('replaces a zoom_connect and a reason already in the query, never duplicating them, and keeps the rest as it was', () => {
-    expect(
-      withOutcome('https://app.example/settings?zoom_connect=connected&a=x%20y&reason=old&zoom%5Fconnect=denied&b=', {
-        zoom_connect: 'error',
-        reason: 'link_used',
-      }),
-    ).toBe('https://app.example/settings?a=x%20y&b=&zoom_connect=error&reason=link_used');
-    expect(withOutcome('https://app.example/settings?zoom_connect=connected#top', { zoom_connect: 'denied' })).toBe(
-      'https://app.example/settings?zoom_connect=denied#top',
-    );
-  });
-
-  it('adds the install outcome of a Marketplace install', () => {
-    expect(withOutcome('https://app.example/welcome', { zoom_connect: 'install' })).toBe('https://app.example/welcome?zoom_connect=install');
   });
 });

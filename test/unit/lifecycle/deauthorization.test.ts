@@ -1,32 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import type { Connection, ConnectionStatus, RevokeOptions } from '../../../functions/adapters/connection-repository.js';
+import type { Connection } from '../../../functions/adapters/connection-repository.js';
 import { applyDeauthorization, type DeauthorizationDeps } from '../../../functions/lifecycle/deauthorization.js';
-import type { ListCredentialsFilter, RecallCredential } from '../../../functions/adapters/recall-client.js';
+import type { RecallCredential } from '../../../functions/adapters/recall-client.js';
 import type { AppDeauthorization } from '../../../functions/adapters/zoom-webhook.js';
+import { connectionRecord, FakeConnections, TEST_OAUTH_APP as APP } from '../../helpers/fakes/connections.js';
+import { FakeRecall } from '../../helpers/fakes/recall.js';
 
-const APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
 const BEFORE = '2026-11-01T00:00:00.000Z';
 const DEAUTHORIZED_AT = '2026-11-30T17:59:58.000Z';
 const AFTER = '2026-11-30T18:05:00.000Z';
 const NOW = Date.parse('2026-11-30T18:00:01.000Z');
 
-const connection = (
-  userId: string,
-  status: ConnectionStatus,
-  recallCredentialId: string,
-  extra: Partial<Connection> = {},
-): Connection => ({
-  userId,
-  status,
-  recallCredentialId,
-  zoomAccountId: 'za-1',
-  zoomUserId: 'zu-1',
-  zoomIdentity: 'user#zu-1',
-  oauthAppId: APP,
-  connectedAt: BEFORE,
-  updatedAt: BEFORE,
-  ...extra,
-});
+const connection = connectionRecord;
 
 const deauthorization = (extra: Partial<AppDeauthorization> = {}): AppDeauthorization => ({
   zoomUserId: 'zu-1',
@@ -35,86 +20,6 @@ const deauthorization = (extra: Partial<AppDeauthorization> = {}): AppDeauthoriz
   deauthorizedAt: DEAUTHORIZED_AT,
   ...extra,
 });
-
-/** The connection table in memory, with the repository's conditional semantics. */
-class FakeConnections {
-  readonly writes: string[] = [];
-  /** Users whose record changes under the deauthorization, between its query and its write. */
-  readonly racing = new Set<string>();
-  readonly records: Map<string, Connection>;
-
-  constructor(records: Connection[]) {
-    this.records = new Map(records.map((record) => [record.userId, { ...record }]));
-  }
-
-  async listByZoomIdentity(zoomIdentity: string | null): Promise<Connection[]> {
-    return [...this.records.values()].filter((record) => zoomIdentity && record.zoomIdentity === zoomIdentity);
-  }
-
-  async revoke(userId: string, credentialId: string, now: string, options: RevokeOptions): Promise<Connection | undefined> {
-    const record = this.records.get(userId);
-    if (!record || this.racing.has(userId) || record.recallCredentialId !== credentialId) return undefined;
-    if (record.status !== 'connected' && record.status !== 'unhealthy') return undefined;
-    if (options.connectedNoLaterThan && record.connectedAt > options.connectedNoLaterThan) return undefined;
-    const updated: Connection = {
-      ...record,
-      status: 'revoked',
-      updatedAt: now,
-      ...(options.scrubZoomData ? { zoomAccountId: null, zoomUserId: null, zoomIdentity: null } : {}),
-    };
-    this.records.set(userId, updated);
-    this.writes.push(`revoke ${userId}${options.scrubZoomData ? ' scrub' : ''}`);
-    return updated;
-  }
-
-  async scrubZoomData(
-    userId: string,
-    zoomIdentity: string,
-    now: string,
-    options: { connectedNoLaterThan?: string } = {},
-  ): Promise<Connection | undefined> {
-    const record = this.records.get(userId);
-    if (!record || record.zoomIdentity !== zoomIdentity) return undefined;
-    if (record.status !== 'revoked' && record.status !== 'disconnected') return undefined;
-    if (options.connectedNoLaterThan && record.connectedAt > options.connectedNoLaterThan) return undefined;
-    const updated: Connection = { ...record, zoomAccountId: null, zoomUserId: null, zoomIdentity: null, updatedAt: now };
-    this.records.set(userId, updated);
-    this.writes.push(`scrub ${userId}`);
-    return updated;
-  }
-}
-
-/** Recall's credentials in memory: listing filters like Recall (a user-level credential carries both ids). */
-class FakeRecall {
-  readonly deleted: string[] = [];
-  readonly listed: ListCredentialsFilter[] = [];
-  failDeletes = 0;
-  readonly credentials: Map<string, RecallCredential>;
-
-  constructor(credentials: RecallCredential[]) {
-    this.credentials = new Map(credentials.map((c) => [c.id, c]));
-  }
-
-  async listCredentials(filter: ListCredentialsFilter): Promise<RecallCredential[]> {
-    this.listed.push(filter);
-    return [...this.credentials.values()].filter(
-      (c) =>
-        c.oauth_app === filter.oauth_app &&
-        (filter.user_id === undefined || c.user_id === filter.user_id) &&
-        (filter.account_id === undefined || c.account_id === filter.account_id),
-    );
-  }
-
-  async deleteCredential(id: string): Promise<void> {
-    if (this.failDeletes > 0) {
-      this.failDeletes--;
-      throw new Error('Recall delete answered 503');
-    }
-    // Already gone counts as deleted, as in the real client (404 tolerated).
-    this.credentials.delete(id);
-    this.deleted.push(id);
-  }
-}
 
 const recallCredential = (
   id: string,
@@ -129,8 +34,8 @@ const recallCredential = (
   created_at: createdAt,
 });
 
-function harness(records: Connection[], credentials: RecallCredential[]) {
-  const connections = new FakeConnections(records);
+async function harness(records: Connection[], credentials: RecallCredential[]) {
+  const connections = await FakeConnections.create(records);
   const recall = new FakeRecall(credentials);
   const errors: string[] = [];
   const deps: DeauthorizationDeps = {
@@ -146,7 +51,7 @@ function harness(records: Connection[], credentials: RecallCredential[]) {
 describe('applyDeauthorization: a user-level app', () => {
   it('revokes the Zoom user connections that rely on a credential, and deletes that credential', async () => {
     // Prepare
-    const { connections, recall, deps } = harness(
+    const { connections, recall, deps } = await harness(
       [
         connection('user-42', 'connected', 'cred-1'),
         connection('user-7', 'unhealthy', 'cred-1'),
@@ -172,7 +77,7 @@ describe('applyDeauthorization: a user-level app', () => {
   });
 
   it('removes the Zoom ids from every record of the identity when retention is not granted', async () => {
-    const { connections, deps } = harness(
+    const { connections, deps } = await harness(
       [connection('user-42', 'connected', 'cred-1'), connection('user-5', 'disconnected', 'cred-0')],
       [],
     );
@@ -193,7 +98,7 @@ describe('applyDeauthorization: a user-level app', () => {
   });
 
   it('never deletes the credentials of other users of the same Zoom account', async () => {
-    const { recall, deps } = harness(
+    const { recall, deps } = await harness(
       [connection('user-42', 'connected', 'cred-1')],
       [
         recallCredential('cred-1', { user_id: 'zu-1', account_id: 'za-1' }),
@@ -203,7 +108,7 @@ describe('applyDeauthorization: a user-level app', () => {
 
     await applyDeauthorization(deauthorization(), deps);
 
-    expect(recall.listed).toEqual([
+    expect(recall.lists).toEqual([
       { oauth_app: APP, user_id: 'zu-1' },
       { oauth_app: APP, account_id: 'za-1' },
     ]);
@@ -212,7 +117,7 @@ describe('applyDeauthorization: a user-level app', () => {
   });
 
   it('leaves records of another Recall OAuth app alone', async () => {
-    const { connections, recall, deps } = harness(
+    const { connections, recall, deps } = await harness(
       [connection('user-42', 'connected', 'cred-x', { oauthAppId: 'another-app' })],
       [],
     );
@@ -228,7 +133,7 @@ describe('applyDeauthorization: an account-level app', () => {
   it('revokes the connections keyed by the account and deletes the account credential', async () => {
     const accountRecord = (userId: string) =>
       connection(userId, 'connected', 'cred-a', { zoomIdentity: 'account#za-1', zoomUserId: null });
-    const { connections, recall, deps } = harness(
+    const { connections, recall, deps } = await harness(
       [accountRecord('user-1'), accountRecord('user-2')],
       [recallCredential('cred-a', { account_id: 'za-1' })],
     );
@@ -241,7 +146,7 @@ describe('applyDeauthorization: an account-level app', () => {
   });
 
   it('works from the account alone when the event names no user', async () => {
-    const { recall, deps } = harness(
+    const { recall, deps } = await harness(
       [connection('user-1', 'connected', 'cred-a', { zoomIdentity: 'account#za-1', zoomUserId: null })],
       [recallCredential('cred-a', { account_id: 'za-1' })],
     );
@@ -249,14 +154,14 @@ describe('applyDeauthorization: an account-level app', () => {
     const result = await applyDeauthorization({ zoomAccountId: 'za-1', userDataRetention: true, deauthorizedAt: DEAUTHORIZED_AT }, deps);
 
     expect(result.revokedUserIds).toEqual(['user-1']);
-    expect(recall.listed).toEqual([{ oauth_app: APP, account_id: 'za-1' }]);
+    expect(recall.lists).toEqual([{ oauth_app: APP, account_id: 'za-1' }]);
     expect(recall.deleted).toEqual(['cred-a']);
   });
 });
 
 describe('applyDeauthorization: idempotent under redelivery', () => {
   it.each([true, false])('changes nothing more on a second run (retention %s)', async (userDataRetention) => {
-    const { connections, recall, deps } = harness(
+    const { connections, recall, deps } = await harness(
       [connection('user-42', 'connected', 'cred-1'), connection('user-7', 'unhealthy', 'cred-1')],
       [recallCredential('cred-1', { user_id: 'zu-1', account_id: 'za-1' })],
     );
@@ -274,11 +179,11 @@ describe('applyDeauthorization: idempotent under redelivery', () => {
   });
 
   it('finishes the job when the first run failed between the records and Recall', async () => {
-    const { connections, recall, deps } = harness(
+    const { connections, recall, deps } = await harness(
       [connection('user-42', 'connected', 'cred-1')],
       [recallCredential('cred-1', { user_id: 'zu-1', account_id: 'za-1' })],
     );
-    recall.failDeletes = 1;
+    recall.fail('delete', { times: 1 });
 
     await expect(applyDeauthorization(deauthorization({ userDataRetention: false }), deps)).rejects.toThrow(/503/);
     // The record is revoked and scrubbed: no identity query finds it any more; Recall's listing still does.
@@ -291,7 +196,7 @@ describe('applyDeauthorization: idempotent under redelivery', () => {
 
   it('leaves a reconnect made after the deauthorization alone when the event is redelivered later', async () => {
     // Prepare: the first run revoked user-42 and deleted cred-1; then the user connected again
-    const { connections, recall, deps } = harness(
+    const { connections, recall, deps } = await harness(
       [
         connection('user-42', 'connected', 'cred-2', { connectedAt: AFTER }),
         connection('user-7', 'revoked', 'cred-1'),
@@ -311,7 +216,7 @@ describe('applyDeauthorization: idempotent under redelivery', () => {
 
   it('leaves alone an older record moved onto a credential of a reconnect made after the deauthorization', async () => {
     // Another user of the same Zoom identity reconnected; the older record was repointed to that credential.
-    const { connections, recall, deps } = harness(
+    const { connections, recall, deps } = await harness(
       [
         connection('user-42', 'connected', 'cred-2', { connectedAt: AFTER }),
         connection('user-7', 'connected', 'cred-2'),
@@ -326,7 +231,7 @@ describe('applyDeauthorization: idempotent under redelivery', () => {
   });
 
   it('keeps a credential Recall created after the deauthorization that no record names yet (a connect in flight)', async () => {
-    const { recall, deps } = harness([], [recallCredential('cred-new', { user_id: 'zu-1', account_id: 'za-1' }, AFTER)]);
+    const { recall, deps } = await harness([], [recallCredential('cred-new', { user_id: 'zu-1', account_id: 'za-1' }, AFTER)]);
 
     const result = await applyDeauthorization(deauthorization(), deps);
 
@@ -336,7 +241,7 @@ describe('applyDeauthorization: idempotent under redelivery', () => {
 
   it('deletes the credential a revoked record names even when Recall dates it after the deauthorization', async () => {
     // Zoom's, Recall's and this service's clocks differ by a few seconds.
-    const { recall, deps } = harness(
+    const { recall, deps } = await harness(
       [connection('user-42', 'connected', 'cred-1', { connectedAt: '2026-11-30T17:59:57.000Z' })],
       [recallCredential('cred-1', { user_id: 'zu-1', account_id: 'za-1' }, '2026-11-30T17:59:59.000Z')],
     );
@@ -347,11 +252,11 @@ describe('applyDeauthorization: idempotent under redelivery', () => {
   });
 
   it('does not delete the credential of a record that changed while it ran, nor announce it', async () => {
-    const { connections, recall, deps } = harness(
+    const { connections, recall, deps } = await harness(
       [connection('user-42', 'connected', 'cred-1')],
       [recallCredential('cred-1', { user_id: 'zu-1', account_id: 'za-1' })],
     );
-    connections.racing.add('user-42');
+    connections.losesRace.add('user-42');
 
     const result = await applyDeauthorization(deauthorization(), deps);
 

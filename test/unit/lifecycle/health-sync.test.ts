@@ -2,28 +2,15 @@ import { describe, expect, it } from 'vitest';
 import type { Connection, ConnectionStatus } from '../../../functions/adapters/connection-repository.js';
 import { RecallUnavailableError } from '../../../functions/core/errors.js';
 import { type HealthSyncDeps, syncCredentialHealth } from '../../../functions/lifecycle/health-sync.js';
-import type { ListCredentialsFilter, RecallCredential } from '../../../functions/adapters/recall-client.js';
+import type { RecallCredential } from '../../../functions/adapters/recall-client.js';
+import { connectionRecord, FakeConnections, TEST_OAUTH_APP as APP } from '../../helpers/fakes/connections.js';
+import { FakeRecall } from '../../helpers/fakes/recall.js';
 
-const APP = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
 const NOW_MS = Date.parse('2026-11-30T18:00:00.000Z');
 const NOW = new Date(NOW_MS).toISOString();
 
-const connection = (
-  userId: string,
-  status: ConnectionStatus,
-  recallCredentialId: string,
-  zoomUserId = 'zu-1',
-): Connection => ({
-  userId,
-  status,
-  recallCredentialId,
-  zoomAccountId: 'za-1',
-  zoomUserId,
-  zoomIdentity: `user#${zoomUserId}`,
-  oauthAppId: APP,
-  connectedAt: '2026-11-01T00:00:00.000Z',
-  updatedAt: '2026-11-01T00:00:00.000Z',
-});
+const connection = (userId: string, status: ConnectionStatus, recallCredentialId: string, zoomUserId = 'zu-1'): Connection =>
+  connectionRecord(userId, status, recallCredentialId, { zoomUserId, zoomIdentity: `user#${zoomUserId}` });
 
 const recallCredential = (id: string, status: 'healthy' | 'unhealthy', zoomUserId = 'zu-1'): RecallCredential => ({
   id,
@@ -33,76 +20,14 @@ const recallCredential = (id: string, status: 'healthy' | 'unhealthy', zoomUserI
   account_id: 'za-1',
 });
 
-/** An in-memory table: the conditional writes behave as the repository's do. */
-class FakeConnections {
-  readonly writes: { userId: string; status: ConnectionStatus; fromStatuses?: readonly ConnectionStatus[] | undefined }[] = [];
-  failWritesFor = new Set<string>();
-  failIdentityLookups = false;
-
-  constructor(readonly records: Connection[]) {}
-
-  async listByStatus(status: ConnectionStatus): Promise<Connection[]> {
-    return this.records.filter((record) => record.status === status);
-  }
-
-  async listByZoomIdentity(zoomIdentity: string | null): Promise<Connection[]> {
-    if (this.failIdentityLookups) throw new Error('DynamoDB unavailable');
-    return this.records.filter((record) => record.zoomIdentity === zoomIdentity);
-  }
-
-  async setStatus(
-    userId: string,
-    status: ConnectionStatus,
-    credentialId: string,
-    now: string,
-    fromStatuses?: readonly ConnectionStatus[],
-  ): Promise<Connection | undefined> {
-    this.writes.push({ userId, status, fromStatuses });
-    if (this.failWritesFor.has(userId)) throw new Error('DynamoDB unavailable');
-    const index = this.records.findIndex((record) => record.userId === userId);
-    const record = this.records[index];
-    if (!record || record.recallCredentialId !== credentialId) return undefined;
-    if (fromStatuses && !fromStatuses.includes(record.status)) return undefined;
-    const updated = { ...record, status, updatedAt: now };
-    this.records[index] = updated;
-    return updated;
-  }
-
-  statusOf(userId: string): ConnectionStatus | undefined {
-    return this.records.find((record) => record.userId === userId)?.status;
-  }
-}
-
-/** Recall's list and retrieve, scripted per credential; a credential not in `known` is gone (404). */
-class FakeRecall {
-  readonly lists: ListCredentialsFilter[] = [];
-  readonly retrieves: string[] = [];
-  failRetrieveOf = new Set<string>();
-  failList = false;
-
-  constructor(readonly known: RecallCredential[]) {}
-
-  async listCredentials(filter: ListCredentialsFilter): Promise<RecallCredential[]> {
-    this.lists.push(filter);
-    if (this.failList) throw new RecallUnavailableError('Recall list answered 503', 503);
-    return this.known.filter((credential) => credential.status === filter.status);
-  }
-
-  async getCredential(id: string): Promise<RecallCredential | undefined> {
-    this.retrieves.push(id);
-    if (this.failRetrieveOf.has(id)) throw new RecallUnavailableError('Recall retrieve answered 503', 503);
-    return this.known.find((credential) => credential.id === id);
-  }
-}
-
 function recordingLog() {
   const lines: { level: string; message: string; fields: Record<string, unknown> }[] = [];
   const at = (level: string) => (message: string, fields: Record<string, unknown>) => lines.push({ level, message, fields });
   return { lines, info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-function setup(records: Connection[], credentials: RecallCredential[], overrides: Partial<HealthSyncDeps> = {}) {
-  const connections = new FakeConnections(records);
+async function setup(records: Connection[], credentials: RecallCredential[], overrides: Partial<HealthSyncDeps> = {}) {
+  const connections = await FakeConnections.create(records);
   const recall = new FakeRecall(credentials);
   const log = recordingLog();
   const deps: HealthSyncDeps = {
@@ -120,7 +45,7 @@ function setup(records: Connection[], credentials: RecallCredential[], overrides
 
 describe('syncCredentialHealth: credentials Recall lists as unhealthy', () => {
   it('lists once, filtered by the OAuth app and status=unhealthy', async () => {
-    const { recall, run } = setup([], []);
+    const { recall, run } = await setup([], []);
 
     await run();
 
@@ -129,7 +54,7 @@ describe('syncCredentialHealth: credentials Recall lists as unhealthy', () => {
 
   it('marks the connected records on an unhealthy credential unhealthy (each write carries its `unhealthy` event in the outbox)', async () => {
     // Prepare: alice and bob share the unhealthy credential; carol is on another one of the same Zoom user.
-    const { connections, run } = setup(
+    const { connections, run } = await setup(
       [connection('alice', 'connected', 'cred-bad'), connection('bob', 'connected', 'cred-bad'), connection('carol', 'connected', 'cred-good')],
       [recallCredential('cred-bad', 'unhealthy'), recallCredential('cred-good', 'healthy')],
     );
@@ -144,7 +69,7 @@ describe('syncCredentialHealth: credentials Recall lists as unhealthy', () => {
       'unhealthy',
       'connected',
     ]);
-    expect(connections.writes.filter((w) => w.status === 'unhealthy').map((w) => w.fromStatuses)).toEqual([
+    expect(connections.callsOf('setStatus').filter((w) => w.status === 'unhealthy').map((w) => w.fromStatuses)).toEqual([
       ['connected'],
       ['connected'],
     ]);
@@ -152,7 +77,7 @@ describe('syncCredentialHealth: credentials Recall lists as unhealthy', () => {
 
   it('finds the records of an account-level credential by its account id', async () => {
     const record = { ...connection('alice', 'connected', 'cred-bad'), zoomUserId: null, zoomIdentity: 'account#za-9' };
-    const { connections, run } = setup([record], [{ id: 'cred-bad', oauth_app: APP, status: 'unhealthy', user_id: null, account_id: 'za-9' }]);
+    const { connections, run } = await setup([record], [{ id: 'cred-bad', oauth_app: APP, status: 'unhealthy', user_id: null, account_id: 'za-9' }]);
 
     const summary = await run();
 
@@ -161,7 +86,7 @@ describe('syncCredentialHealth: credentials Recall lists as unhealthy', () => {
   });
 
   it('leaves revoked, disconnected and already unhealthy records alone, and does not ask Recall about them', async () => {
-    const { connections, recall, run } = setup(
+    const { connections, recall, run } = await setup(
       [connection('alice', 'revoked', 'cred-bad'), connection('bob', 'disconnected', 'cred-bad'), connection('carol', 'unhealthy', 'cred-bad')],
       [recallCredential('cred-bad', 'unhealthy')],
     );
@@ -169,30 +94,14 @@ describe('syncCredentialHealth: credentials Recall lists as unhealthy', () => {
     const summary = await run();
 
     expect(summary).toMatchObject({ unhealthy: 1, markedUnhealthy: 0, healthyAgain: 0 });
-    expect(connections.writes).toEqual([]);
+    expect(connections.callsOf('setStatus')).toEqual([]);
     expect(recall.retrieves).toEqual([]);
-  });
-
-  it('does not count or announce a record that changed between the read and the write', async () => {
-    const { connections, run } = setup([connection('alice', 'connected', 'cred-bad')], [recallCredential('cred-bad', 'unhealthy')]);
-    // A disconnect lands after the lookup: the conditional write finds `disconnected` and does nothing.
-    const lookup = connections.listByZoomIdentity.bind(connections);
-    connections.listByZoomIdentity = async (identity) => {
-      const found = await lookup(identity);
-      connections.records[0] = { ...connection('alice', 'disconnected', 'cred-bad') };
-      return found;
-    };
-
-    const summary = await run();
-
-    expect(summary.markedUnhealthy).toBe(0);
-    expect(connections.statusOf('alice')).toBe('disconnected');
   });
 });
 
 describe('syncCredentialHealth: unhealthy records whose credential the list no longer names', () => {
   it('moves the records back to connected when Recall reports the credential healthy, each write carrying `healthy_again`', async () => {
-    const { connections, recall, run } = setup(
+    const { connections, recall, run } = await setup(
       [connection('alice', 'unhealthy', 'cred-1'), connection('bob', 'unhealthy', 'cred-1')],
       [recallCredential('cred-1', 'healthy')],
     );
@@ -202,26 +111,26 @@ describe('syncCredentialHealth: unhealthy records whose credential the list no l
     expect(summary).toMatchObject({ unhealthy: 0, healthyAgain: 2, stillGone: 0 });
     // One retrieve per credential, however many records share it.
     expect(recall.retrieves).toEqual(['cred-1']);
-    expect(connections.writes).toEqual([
+    expect(connections.callsOf('setStatus')).toMatchObject([
       { userId: 'alice', status: 'connected', fromStatuses: ['unhealthy'] },
       { userId: 'bob', status: 'connected', fromStatuses: ['unhealthy'] },
     ]);
   });
 
   it('keeps the records unhealthy when the credential is gone at Recall (404): the user has to reconnect', async () => {
-    const { connections, run } = setup([connection('alice', 'unhealthy', 'cred-deleted')], []);
+    const { connections, run } = await setup([connection('alice', 'unhealthy', 'cred-deleted')], []);
 
     const summary = await run();
 
     expect(summary).toMatchObject({ stillGone: 1, healthyAgain: 0 });
     expect(connections.statusOf('alice')).toBe('unhealthy');
-    expect(connections.writes).toEqual([]);
+    expect(connections.callsOf('setStatus')).toEqual([]);
   });
 
   it('keeps the records unhealthy when the retrieve still says unhealthy', async () => {
-    const { connections, recall, run } = setup([connection('alice', 'unhealthy', 'cred-1')], [recallCredential('cred-1', 'unhealthy')]);
+    const { connections, recall, run } = await setup([connection('alice', 'unhealthy', 'cred-1')], [recallCredential('cred-1', 'unhealthy')]);
     // The list (taken first) missed it, e.g. it turned unhealthy again between the two calls.
-    recall.listCredentials = async () => [];
+    recall.listAnswers = [[]];
 
     const summary = await run();
 
@@ -229,19 +138,20 @@ describe('syncCredentialHealth: unhealthy records whose credential the list no l
     expect(summary).toMatchObject({ stillUnhealthy: 1, healthyAgain: 0 });
     expect(connections.statusOf('alice')).toBe('unhealthy');
   });
+});
 
-  it('does not move back a record disconnected in the meantime', async () => {
-    const { connections, run } = setup([connection('alice', 'unhealthy', 'cred-1')], [recallCredential('cred-1', 'healthy')]);
-    const list = connections.listByStatus.bind(connections);
-    connections.listByStatus = async (status) => {
-      const found = await list(status);
-      connections.records[0] = connection('alice', 'disconnected', 'cred-1');
-      return found;
-    };
+describe('syncCredentialHealth: a record disconnected while it runs', () => {
+  // The disconnect lands after the read: the conditional write finds `disconnected` and does nothing.
+  it.each([
+    ['is not marked unhealthy, counted or announced', 'connected', 'unhealthy', 'afterIdentityQuery', 'markedUnhealthy'],
+    ['is not moved back to connected', 'unhealthy', 'healthy', 'afterStatusQuery', 'healthyAgain'],
+  ] as const)('%s', async (_, status, recallStatus, moment, count) => {
+    const { connections, run } = await setup([connection('alice', status, 'cred-1')], [recallCredential('cred-1', recallStatus)]);
+    connections.meanwhile[moment] = () => connections.put(connection('alice', 'disconnected', 'cred-1'));
 
     const summary = await run();
 
-    expect(summary.healthyAgain).toBe(0);
+    expect(summary[count]).toBe(0);
     expect(connections.statusOf('alice')).toBe('disconnected');
   });
 });
@@ -249,7 +159,7 @@ describe('syncCredentialHealth: unhealthy records whose credential the list no l
 describe('syncCredentialHealth: bounded work', () => {
   it('retrieves at most maxRetrieves credentials per run, says so in a log line, and leaves the rest for the next run', async () => {
     const records = ['cred-1', 'cred-2', 'cred-3'].map((id, i) => connection(`user-${i}`, 'unhealthy', id));
-    const { recall, log, run } = setup(records, [], { maxRetrieves: 2 });
+    const { recall, log, run } = await setup(records, [], { maxRetrieves: 2 });
 
     const summary = await run();
 
@@ -265,8 +175,8 @@ describe('syncCredentialHealth: bounded work', () => {
 
   it('varies which credentials a bounded run checks, so the ones left over get their turn', async () => {
     const records = ['cred-1', 'cred-2', 'cred-3'].map((id, i) => connection(`user-${i}`, 'unhealthy', id));
-    const first = setup(records, [], { maxRetrieves: 1, random: () => 0 });
-    const second = setup(records, [], { maxRetrieves: 1, random: () => 0.99 });
+    const first = await setup(records, [], { maxRetrieves: 1, random: () => 0 });
+    const second = await setup(records, [], { maxRetrieves: 1, random: () => 0.99 });
 
     await first.run();
     await second.run();
@@ -276,7 +186,7 @@ describe('syncCredentialHealth: bounded work', () => {
 
   it('starts no retrieve after its deadline and reports the credentials as deferred', async () => {
     let now = NOW_MS;
-    const { recall, run } = setup(
+    const { recall, run } = await setup(
       [connection('alice', 'unhealthy', 'cred-1'), connection('bob', 'unhealthy', 'cred-2')],
       [recallCredential('cred-1', 'healthy'), recallCredential('cred-2', 'healthy')],
       { now: () => now, deadlineMs: NOW_MS + 1_000 },
@@ -295,7 +205,7 @@ describe('syncCredentialHealth: bounded work', () => {
 
   it('uses 100 retrieves per run by default', async () => {
     const records = Array.from({ length: 101 }, (_, i) => connection(`user-${i}`, 'unhealthy', `cred-${i}`));
-    const { recall, run } = setup(records, []);
+    const { recall, run } = await setup(records, []);
 
     const summary = await run();
 
@@ -306,11 +216,11 @@ describe('syncCredentialHealth: bounded work', () => {
 
 describe('syncCredentialHealth: failures', () => {
   it('logs and counts a failed retrieve, and goes on with the other credentials', async () => {
-    const { recall, log, run } = setup(
+    const { recall, log, run } = await setup(
       [connection('alice', 'unhealthy', 'cred-1'), connection('bob', 'unhealthy', 'cred-2')],
       [recallCredential('cred-1', 'healthy'), recallCredential('cred-2', 'healthy')],
     );
-    recall.failRetrieveOf.add('cred-1');
+    recall.fail('retrieve', { id: 'cred-1' });
 
     const summary = await run();
 
@@ -323,7 +233,7 @@ describe('syncCredentialHealth: failures', () => {
   });
 
   it('logs and counts a failed write, and goes on with the other records', async () => {
-    const { connections, run } = setup(
+    const { connections, run } = await setup(
       [connection('alice', 'connected', 'cred-bad'), connection('bob', 'connected', 'cred-bad')],
       [recallCredential('cred-bad', 'unhealthy')],
     );
@@ -336,7 +246,7 @@ describe('syncCredentialHealth: failures', () => {
   });
 
   it('logs and counts a failed lookup of an unhealthy credential\'s records, and still re-checks the others', async () => {
-    const { connections, run } = setup(
+    const { connections, run } = await setup(
       [connection('alice', 'connected', 'cred-bad'), connection('bob', 'unhealthy', 'cred-1', 'zu-2')],
       [recallCredential('cred-bad', 'unhealthy'), recallCredential('cred-1', 'healthy', 'zu-2')],
     );
@@ -348,15 +258,15 @@ describe('syncCredentialHealth: failures', () => {
   });
 
   it('fails the run when Recall\'s list cannot be read, changing nothing', async () => {
-    const { connections, recall, run } = setup([connection('alice', 'unhealthy', 'cred-1')], [recallCredential('cred-1', 'healthy')]);
-    recall.failList = true;
+    const { connections, recall, run } = await setup([connection('alice', 'unhealthy', 'cred-1')], [recallCredential('cred-1', 'healthy')]);
+    recall.fail('list');
 
     await expect(run()).rejects.toThrow(RecallUnavailableError);
-    expect(connections.writes).toEqual([]);
+    expect(connections.callsOf('setStatus')).toEqual([]);
   });
 
   it('logs the summary it returns', async () => {
-    const { log, run } = setup([connection('alice', 'connected', 'cred-bad')], [recallCredential('cred-bad', 'unhealthy')]);
+    const { log, run } = await setup([connection('alice', 'connected', 'cred-bad')], [recallCredential('cred-bad', 'unhealthy')]);
 
     const summary = await run();
 

@@ -1,6 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Connection, ConnectionStatus } from '../../../functions/adapters/connection-repository.js';
-import type { AcquireOptions, IdentityLease, IdentityLock } from '../../../functions/adapters/identity-lock.js';
 import type { RecallCredential } from '../../../functions/adapters/recall-client.js';
 import {
   DEFAULT_MAX_RETRIEVES,
@@ -10,121 +9,40 @@ import {
   reconcile,
   reconcileSummary,
 } from '../../../functions/lifecycle/reconcile.js';
+import { connectionRecord, FakeConnections } from '../../helpers/fakes/connections.js';
+import { FakeLock } from '../../helpers/fakes/lock.js';
+import { FakeRecall } from '../../helpers/fakes/recall.js';
 
 const APP = 'app-1';
 const NOW = Date.parse('2026-12-01T12:00:00.000Z');
 const GRACE_MS = 900_000;
 const HOUR_AGO = new Date(NOW - 3_600_000).toISOString();
 
-/** Recall as reconcile sees it: the live credentials, by id; every call recorded. */
-class FakeRecall {
-  readonly credentials = new Map<string, RecallCredential>();
-  readonly calls: string[] = [];
-  /** Credentials a retrieve still finds although the listing did not show them (created after it, say). */
-  readonly unlisted = new Map<string, RecallCredential>();
-  failRetrieveOf?: string;
+/** A live credential of Zoom user `zoomUser` in account `acct-1`; `createdAt` null for one Recall does not date. */
+const credential = (id: string, zoomUser: string | null, createdAt: string | null = HOUR_AGO, oauthApp = APP): RecallCredential => ({
+  id,
+  oauth_app: oauthApp,
+  status: 'healthy',
+  user_id: zoomUser,
+  account_id: 'acct-1',
+  ...(createdAt === null ? {} : { created_at: createdAt }),
+});
 
-  add(id: string, zoomUser: string | null, createdAt: string | null = HOUR_AGO, oauthApp = APP): RecallCredential {
-    const credential: RecallCredential = {
-      id,
-      oauth_app: oauthApp,
-      status: 'healthy',
-      user_id: zoomUser,
-      account_id: 'acct-1',
-      ...(createdAt === null ? {} : { created_at: createdAt }),
-    };
-    this.credentials.set(id, credential);
-    return credential;
-  }
-
-  readonly listCredentials = vi.fn(async (filter: { oauth_app: string }) => {
-    this.calls.push(`list ${filter.oauth_app}`);
-    return [...this.credentials.values()].filter((credential) => credential.oauth_app === filter.oauth_app);
+/** A record of Zoom user `zoomUser` (none: its Zoom data was removed), written an hour ago. */
+const record = (userId: string, status: ConnectionStatus, recallCredentialId: string, zoomUser: string | null, extra: Partial<Connection> = {}) =>
+  connectionRecord(userId, status, recallCredentialId, {
+    zoomAccountId: 'acct-1',
+    zoomUserId: zoomUser,
+    zoomIdentity: zoomUser ? `user#${zoomUser}` : null,
+    oauthAppId: APP,
+    connectedAt: HOUR_AGO,
+    updatedAt: HOUR_AGO,
+    ...extra,
   });
 
-  readonly getCredential = vi.fn(async (id: string) => {
-    this.calls.push(`get ${id}`);
-    if (id === this.failRetrieveOf) throw Object.assign(new Error('Recall retrieve answered 503'), { name: 'RecallUnavailableError' });
-    return this.credentials.get(id) ?? this.unlisted.get(id);
-  });
-
-  readonly deleteCredential = vi.fn(async (id: string) => {
-    this.calls.push(`delete ${id}`);
-    this.credentials.delete(id);
-  });
-}
-
-/** The table's connection records, with the repository's conditional writes. */
-class FakeConnections {
-  readonly records = new Map<string, Connection>();
-  readonly writes: string[] = [];
-  /** Runs once, inside `listByZoomIdentity`: a write that lands while reconcile holds the lock. */
-  beforeIdentityQuery?: () => void;
-
-  put(userId: string, status: ConnectionStatus, recallCredentialId: string, zoomUser: string | null, extra: Partial<Connection> = {}) {
-    this.records.set(userId, {
-      userId,
-      status,
-      recallCredentialId,
-      zoomAccountId: 'acct-1',
-      zoomUserId: zoomUser,
-      zoomIdentity: zoomUser ? `user#${zoomUser}` : null,
-      oauthAppId: APP,
-      connectedAt: HOUR_AGO,
-      updatedAt: HOUR_AGO,
-      ...extra,
-    });
-  }
-
-  readonly listByStatus = vi.fn(async (status: ConnectionStatus) =>
-    [...this.records.values()].filter((record) => record.status === status).map((record) => ({ ...record })),
-  );
-
-  readonly listByZoomIdentity = vi.fn(async (zoomIdentity: string | null) => {
-    const hook = this.beforeIdentityQuery;
-    this.beforeIdentityQuery = undefined;
-    hook?.();
-    return [...this.records.values()].filter((record) => zoomIdentity && record.zoomIdentity === zoomIdentity);
-  });
-
-  readonly repoint = vi.fn(async (userId: string, from: string, to: RecallCredential, now: string) => {
-    const record = this.records.get(userId);
-    if (!record || record.recallCredentialId !== from || !['connected', 'unhealthy'].includes(record.status)) return false;
-    this.records.set(userId, { ...record, recallCredentialId: to.id, status: 'connected', updatedAt: now });
-    this.writes.push(`repoint ${userId} ${from}->${to.id}`);
-    return true;
-  });
-
-  readonly setStatus = vi.fn(
-    async (userId: string, status: ConnectionStatus, credentialId: string, now: string, from?: readonly ConnectionStatus[]) => {
-      const record = this.records.get(userId);
-      if (!record || record.recallCredentialId !== credentialId || (from && !from.includes(record.status))) return undefined;
-      const updated = { ...record, status, updatedAt: now };
-      this.records.set(userId, updated);
-      this.writes.push(`status ${userId} ${status}`);
-      return updated;
-    },
-  );
-}
-
-/** The identity lock: free unless an identity is listed as held by someone else; records who held what. */
-class FakeLock implements IdentityLock {
-  readonly busy = new Set<string>();
-  readonly held: string[] = [];
-  readonly released: string[] = [];
-  readonly options: AcquireOptions[] = [];
-
-  async acquire(identity: string, options: AcquireOptions): Promise<IdentityLease | undefined> {
-    this.options.push(options);
-    if (this.busy.has(identity)) return undefined;
-    this.held.push(identity);
-    return { identity, release: async () => void this.released.push(identity) };
-  }
-}
-
-function setup(overrides: Partial<ReconcileDeps> = {}) {
+async function setup(overrides: Partial<ReconcileDeps> = {}) {
   const recall = new FakeRecall();
-  const connections = new FakeConnections();
+  const connections = await FakeConnections.create();
   const lock = new FakeLock();
   const log = { warn: vi.fn(), error: vi.fn() };
   const run = (more: Partial<ReconcileDeps> = {}): Promise<ReconcileReport> =>
@@ -141,7 +59,13 @@ function setup(overrides: Partial<ReconcileDeps> = {}) {
       ...overrides,
       ...more,
     });
-  return { recall, connections, lock, log, run };
+  const add = (...args: Parameters<typeof credential>) => {
+    const added = credential(...args);
+    recall.add(added);
+    return added;
+  };
+  const put = (...args: Parameters<typeof record>) => connections.put(record(...args));
+  return { recall, connections, lock, log, run, add, put };
 }
 
 const fix = { fix: true } as const;
@@ -149,12 +73,12 @@ const fix = { fix: true } as const;
 describe('reconcile: orphan credentials', () => {
   it('reports a live credential no record relies on once it is older than the grace period', async () => {
     // Prepare
-    const { recall, connections, run } = setup();
-    recall.add('cred-used', 'zu-1');
-    recall.add('cred-orphan', 'zu-2', new Date(NOW - GRACE_MS - 1).toISOString());
-    recall.add('cred-young', 'zu-3', new Date(NOW - GRACE_MS + 1_000).toISOString());
-    recall.add('cred-undated', 'zu-4', null);
-    connections.put('user-1', 'connected', 'cred-used', 'zu-1');
+    const { run, add, put } = await setup();
+    add('cred-used', 'zu-1');
+    add('cred-orphan', 'zu-2', new Date(NOW - GRACE_MS - 1).toISOString());
+    add('cred-young', 'zu-3', new Date(NOW - GRACE_MS + 1_000).toISOString());
+    add('cred-undated', 'zu-4', null);
+    await put('user-1', 'connected', 'cred-used', 'zu-1');
 
     // Act
     const report = await run();
@@ -170,96 +94,95 @@ describe('reconcile: orphan credentials', () => {
   });
 
   it('counts only connected and unhealthy records as relying on a credential, found through the status index', async () => {
-    const { recall, connections, run } = setup();
-    recall.add('cred-unhealthy', 'zu-1');
-    recall.add('cred-revoked', 'zu-2');
-    recall.add('cred-disconnected', 'zu-3');
-    connections.put('user-1', 'unhealthy', 'cred-unhealthy', 'zu-1');
-    connections.put('user-2', 'revoked', 'cred-revoked', 'zu-2');
-    connections.put('user-3', 'disconnected', 'cred-disconnected', 'zu-3');
+    const { connections, run, add, put } = await setup();
+    add('cred-unhealthy', 'zu-1');
+    add('cred-revoked', 'zu-2');
+    add('cred-disconnected', 'zu-3');
+    await put('user-1', 'unhealthy', 'cred-unhealthy', 'zu-1');
+    await put('user-2', 'revoked', 'cred-revoked', 'zu-2');
+    await put('user-3', 'disconnected', 'cred-disconnected', 'zu-3');
 
     const report = await run();
 
-    expect(connections.listByStatus.mock.calls.map(([status]) => status).sort()).toEqual(['connected', 'unhealthy']);
-    expect(report.orphans.map((orphan) => orphan.recallCredentialId)).toEqual(['cred-revoked', 'cred-disconnected']);
+    expect(connections.callsOf('listByStatus').map((call) => call.status).sort()).toEqual(['connected', 'unhealthy']);
+    expect(report.orphans.map((orphan) => orphan.recallCredentialId)).toEqual(['cred-disconnected', 'cred-revoked']);
   });
 
   it('lists the OAuth app once, filtered by it, and ignores a credential of another app the listing returns', async () => {
-    const { recall, run } = setup();
-    recall.add('cred-other-app', 'zu-1', HOUR_AGO, 'app-2');
-    recall.listCredentials.mockResolvedValueOnce([...recall.credentials.values()]);
+    const { recall, run, add } = await setup();
+    add('cred-other-app', 'zu-1', HOUR_AGO, 'app-2');
+    recall.listAnswers = [[...recall.credentials.values()]];
 
     const report = await run();
 
-    expect(recall.listCredentials).toHaveBeenCalledTimes(1);
-    expect(recall.listCredentials.mock.calls[0]?.[0]).toEqual({ oauth_app: APP });
+    expect(recall.lists).toEqual([{ oauth_app: APP }]);
     expect(report).toMatchObject({ liveCredentials: 0, orphans: [] });
   });
 
   it('changes nothing without fix: no delete, no write, no lock', async () => {
-    const { recall, connections, lock, run } = setup();
-    recall.add('cred-orphan', 'zu-2');
-    connections.put('user-1', 'connected', 'cred-gone', 'zu-1');
+    const { recall, connections, lock, run, add, put } = await setup();
+    add('cred-orphan', 'zu-2');
+    await put('user-1', 'connected', 'cred-gone', 'zu-1');
 
     const report = await run();
 
     expect(report.orphans).toHaveLength(1);
     expect(report.danglingRecords).toHaveLength(1);
     expect(report.actions).toEqual([]);
-    expect(recall.deleteCredential).not.toHaveBeenCalled();
+    expect(recall.deleted).toEqual([]);
     expect(connections.writes).toEqual([]);
     expect(lock.held).toEqual([]);
   });
 
   it('deletes an orphan under its identity lock and releases the lock', async () => {
-    const { recall, lock, run } = setup();
-    recall.add('cred-orphan', 'zu-2');
+    const { recall, lock, log, run, add } = await setup();
+    add('cred-orphan', 'zu-2');
 
     const report = await run(fix);
 
-    expect(recall.calls).toEqual(['list app-1', 'delete cred-orphan']);
+    expect(recall.log).toEqual(['list', 'delete cred-orphan']);
     expect(lock.held).toEqual(['user#zu-2']);
     expect(lock.released).toEqual(['user#zu-2']);
     // The lock is waited for and held briefly, never for the whole run.
-    expect(lock.options).toEqual([{ deadlineMs: NOW + 10_000, waitUntilMs: NOW + 3_000 }]);
+    expect(lock.acquired).toEqual([{ identity: 'user#zu-2', deadlineMs: NOW + 10_000, waitUntilMs: NOW + 3_000 }]);
     expect(report.actions).toEqual([{ kind: 'deleted', recallCredentialId: 'cred-orphan', zoomIdentity: 'user#zu-2' }]);
     expect(report).toMatchObject({ problems: 1, unresolved: 0 });
   });
 
   it('never deletes a credential a record points at, even one written after the listing, found under the lock', async () => {
     // Prepare: a callback records user-9 on the credential while reconcile waits for the lock
-    const { recall, connections, lock, run } = setup();
-    recall.add('cred-orphan', 'zu-2');
-    connections.beforeIdentityQuery = () => connections.put('user-9', 'connected', 'cred-orphan', 'zu-2');
+    const { recall, connections, lock, run, add, put } = await setup();
+    add('cred-orphan', 'zu-2');
+    connections.meanwhile.beforeIdentityQuery = () => put('user-9', 'connected', 'cred-orphan', 'zu-2');
 
     // Act
     const report = await run(fix);
 
     // Assess
-    expect(recall.deleteCredential).not.toHaveBeenCalled();
-    expect(connections.listByZoomIdentity).toHaveBeenCalledWith('user#zu-2');
+    expect(recall.deleted).toEqual([]);
+    expect(connections.callsOf('listByZoomIdentity')).toContainEqual({ zoomIdentity: 'user#zu-2' });
     expect(report.actions).toEqual([{ kind: 'skipped', recallCredentialId: 'cred-orphan', reason: 'in_use' }]);
     expect(lock.released).toEqual(['user#zu-2']);
     expect(report.unresolved).toBe(0);
   });
 
   it('skips and reports an orphan whose identity lock another holder keeps', async () => {
-    const { recall, lock, run } = setup();
-    recall.add('cred-orphan', 'zu-2');
+    const { recall, lock, run, add } = await setup();
+    add('cred-orphan', 'zu-2');
     lock.busy.add('user#zu-2');
 
     const report = await run(fix);
 
-    expect(recall.deleteCredential).not.toHaveBeenCalled();
+    expect(recall.deleted).toEqual([]);
     expect(report.actions).toEqual([{ kind: 'skipped', recallCredentialId: 'cred-orphan', reason: 'lock_busy' }]);
     expect(report).toMatchObject({ problems: 1, unresolved: 1 });
   });
 
   it('keeps the live credential of an identity whose record is on a gone credential: it is the repoint target', async () => {
     // Prepare: user-1's credential was replaced at Recall by cred-new, which nobody points at yet
-    const { recall, connections, run } = setup();
-    recall.add('cred-new', 'zu-1');
-    connections.put('user-1', 'connected', 'cred-gone', 'zu-1', { updatedAt: new Date(NOW - LISTING_SKEW_MS + 1).toISOString() });
+    const { recall, run, add, put } = await setup();
+    add('cred-new', 'zu-1');
+    await put('user-1', 'connected', 'cred-gone', 'zu-1', { updatedAt: new Date(NOW - LISTING_SKEW_MS + 1).toISOString() });
 
     // Act: the record changed too recently to judge this run
     const report = await run(fix);
@@ -267,26 +190,26 @@ describe('reconcile: orphan credentials', () => {
     // Assess: not an orphan, nothing touched
     expect(report.orphans).toEqual([]);
     expect(report.notYetChecked.recentRecords).toEqual(['user-1']);
-    expect(recall.deleteCredential).not.toHaveBeenCalled();
+    expect(recall.deleted).toEqual([]);
     expect(report.problems).toBe(0);
   });
 
   it('does not delete an orphan when, under the lock, a record of its identity turns out to be on a gone credential', async () => {
-    const { recall, connections, run } = setup();
-    recall.add('cred-orphan', 'zu-2');
-    connections.beforeIdentityQuery = () => connections.put('user-9', 'connected', 'cred-elsewhere', 'zu-2');
+    const { recall, connections, run, add, put } = await setup();
+    add('cred-orphan', 'zu-2');
+    connections.meanwhile.beforeIdentityQuery = () => put('user-9', 'connected', 'cred-elsewhere', 'zu-2');
 
     const report = await run(fix);
 
-    expect(recall.deleteCredential).not.toHaveBeenCalled();
+    expect(recall.deleted).toEqual([]);
     expect(report.actions).toEqual([{ kind: 'skipped', recallCredentialId: 'cred-orphan', reason: 'awaits_repoint' }]);
   });
 
   it('releases the lock and reports the failure when the delete fails, and goes on with the next orphan', async () => {
-    const { recall, lock, log, run } = setup();
-    recall.add('cred-a', 'zu-1');
-    recall.add('cred-b', 'zu-2');
-    recall.deleteCredential.mockRejectedValueOnce(Object.assign(new Error('Recall delete answered 503'), { name: 'RecallUnavailableError' }));
+    const { recall, lock, log, run, add } = await setup();
+    add('cred-a', 'zu-1');
+    add('cred-b', 'zu-2');
+    recall.fail('delete', { times: 1 });
 
     const report = await run(fix);
 
@@ -303,17 +226,17 @@ describe('reconcile: orphan credentials', () => {
 describe('reconcile: dangling records', () => {
   it('confirms a record whose credential is not listed with one retrieve per credential before it counts', async () => {
     // Prepare: two users share a gone credential; a third's credential was created after the listing
-    const { recall, connections, run } = setup();
-    connections.put('user-1', 'connected', 'cred-gone', 'zu-1');
-    connections.put('user-2', 'connected', 'cred-gone', 'zu-1');
-    connections.put('user-3', 'connected', 'cred-late', 'zu-3');
+    const { recall, log, run, put } = await setup();
+    await put('user-1', 'connected', 'cred-gone', 'zu-1');
+    await put('user-2', 'connected', 'cred-gone', 'zu-1');
+    await put('user-3', 'connected', 'cred-late', 'zu-3');
     recall.unlisted.set('cred-late', { id: 'cred-late', oauth_app: APP, user_id: 'zu-3' });
 
     // Act
     const report = await run();
 
     // Assess
-    expect(recall.calls).toEqual(['list app-1', 'get cred-gone', 'get cred-late']);
+    expect(recall.log).toEqual(['list', 'retrieve cred-gone', 'retrieve cred-late']);
     expect(report.danglingRecords.map((record) => record.userId)).toEqual(['user-1', 'user-2']);
     expect(report.danglingRecords[0]).toEqual({
       userId: 'user-1',
@@ -325,23 +248,23 @@ describe('reconcile: dangling records', () => {
   });
 
   it('judges only records last changed before the listing started, less the clock skew', async () => {
-    const { recall, connections, run } = setup();
-    connections.put('user-old', 'connected', 'cred-gone-1', 'zu-1', { updatedAt: new Date(NOW - LISTING_SKEW_MS - 1).toISOString() });
-    connections.put('user-new', 'connected', 'cred-gone-2', 'zu-2', { updatedAt: new Date(NOW - LISTING_SKEW_MS).toISOString() });
+    const { recall, log, run, put } = await setup();
+    await put('user-old', 'connected', 'cred-gone-1', 'zu-1', { updatedAt: new Date(NOW - LISTING_SKEW_MS - 1).toISOString() });
+    await put('user-new', 'connected', 'cred-gone-2', 'zu-2', { updatedAt: new Date(NOW - LISTING_SKEW_MS).toISOString() });
 
     const report = await run();
 
-    expect(recall.calls).toEqual(['list app-1', 'get cred-gone-1']);
+    expect(recall.log).toEqual(['list', 'retrieve cred-gone-1']);
     expect(report.danglingRecords.map((record) => record.userId)).toEqual(['user-old']);
     expect(report.notYetChecked.recentRecords).toEqual(['user-new']);
   });
 
   it('repoints records to the identity’s one live credential, retrieved again under the lock', async () => {
     // Prepare
-    const { recall, connections, lock, run } = setup();
-    const successor = recall.add('cred-new', 'zu-1');
-    connections.put('user-1', 'connected', 'cred-gone', 'zu-1');
-    connections.put('user-2', 'unhealthy', 'cred-gone', 'zu-1');
+    const { recall, connections, lock, log, run, add, put } = await setup();
+    const successor = add('cred-new', 'zu-1');
+    await put('user-1', 'connected', 'cred-gone', 'zu-1');
+    await put('user-2', 'unhealthy', 'cred-gone', 'zu-1');
 
     // Act
     const report = await run(fix);
@@ -351,8 +274,8 @@ describe('reconcile: dangling records', () => {
       { userId: 'user-1', repair: 'repoint', repointTo: 'cred-new' },
       { userId: 'user-2', repair: 'repoint', repointTo: 'cred-new' },
     ]);
-    expect(recall.calls).toEqual(['list app-1', 'get cred-gone', 'get cred-new']);
-    expect(connections.repoint).toHaveBeenCalledWith('user-1', 'cred-gone', successor, new Date(NOW).toISOString());
+    expect(recall.log).toEqual(['list', 'retrieve cred-gone', 'retrieve cred-new']);
+    expect(connections.callsOf('repoint')).toContainEqual({ userId: 'user-1', from: 'cred-gone', to: successor, now: new Date(NOW).toISOString() });
     expect(connections.records.get('user-2')).toMatchObject({ status: 'connected', recallCredentialId: 'cred-new' });
     expect(lock.held).toEqual(['user#zu-1']);
     expect(lock.released).toEqual(['user#zu-1']);
@@ -362,18 +285,24 @@ describe('reconcile: dangling records', () => {
     ]);
     // The successor was never an orphan, and is not deleted.
     expect(report.orphans).toEqual([]);
-    expect(recall.deleteCredential).not.toHaveBeenCalled();
+    expect(recall.deleted).toEqual([]);
     expect(report).toMatchObject({ problems: 2, unresolved: 0 });
   });
 
   it('marks a connected record unhealthy when its identity has no live credential, and leaves an unhealthy one waiting', async () => {
-    const { connections, run } = setup();
-    connections.put('user-1', 'connected', 'cred-gone', 'zu-1');
-    connections.put('user-2', 'unhealthy', 'cred-gone-2', 'zu-2');
+    const { connections, run, put } = await setup();
+    await put('user-1', 'connected', 'cred-gone', 'zu-1');
+    await put('user-2', 'unhealthy', 'cred-gone-2', 'zu-2');
 
     const report = await run(fix);
 
-    expect(connections.setStatus).toHaveBeenCalledWith('user-1', 'unhealthy', 'cred-gone', new Date(NOW).toISOString(), ['connected']);
+    expect(connections.callsOf('setStatus')).toContainEqual({
+      userId: 'user-1',
+      status: 'unhealthy',
+      credentialId: 'cred-gone',
+      now: new Date(NOW).toISOString(),
+      fromStatuses: ['connected'],
+    });
     expect(connections.records.get('user-1')?.status).toBe('unhealthy');
     expect(connections.records.get('user-2')?.status).toBe('unhealthy');
     expect(report.awaitingReconnect).toEqual(['user-2']);
@@ -382,41 +311,38 @@ describe('reconcile: dangling records', () => {
   });
 
   it('marks rather than repoints when the identity has more than one live credential, and reports the duplicates', async () => {
-    const { recall, connections, run } = setup();
-    recall.add('cred-a', 'zu-1');
-    recall.add('cred-b', 'zu-1');
-    connections.put('user-1', 'connected', 'cred-gone', 'zu-1');
+    const { recall, connections, run, add, put } = await setup();
+    add('cred-a', 'zu-1');
+    add('cred-b', 'zu-1');
+    await put('user-1', 'connected', 'cred-gone', 'zu-1');
 
     const report = await run(fix);
 
     expect(report.duplicateIdentities).toEqual([{ zoomIdentity: 'user#zu-1', recallCredentialIds: ['cred-a', 'cred-b'] }]);
-    expect(connections.repoint).not.toHaveBeenCalled();
+    expect(connections.callsOf('repoint')).toEqual([]);
     expect(connections.records.get('user-1')?.status).toBe('unhealthy');
     // Neither duplicate is deleted while a record of the identity waits; a human decides.
-    expect(recall.deleteCredential).not.toHaveBeenCalled();
+    expect(recall.deleted).toEqual([]);
     expect(report.unresolved).toBe(1);
   });
 
   it('falls back to marking when the repoint target is gone by the time it holds the lock', async () => {
-    const { recall, connections, run } = setup();
-    recall.add('cred-new', 'zu-1');
-    connections.put('user-1', 'connected', 'cred-gone', 'zu-1');
-    recall.getCredential.mockImplementation(async (id: string) => {
-      recall.calls.push(`get ${id}`);
-      return undefined;
-    });
+    const { recall, connections, lock, run, put } = await setup();
+    // Listed, then deleted before the retrieve under the lock.
+    recall.listAnswers = [[credential('cred-new', 'zu-1')]];
+    await put('user-1', 'connected', 'cred-gone', 'zu-1');
 
     const report = await run(fix);
 
-    expect(connections.repoint).not.toHaveBeenCalled();
+    expect(connections.callsOf('repoint')).toEqual([]);
     expect(report.actions).toEqual([{ kind: 'marked_unhealthy', userId: 'user-1', recallCredentialId: 'cred-gone' }]);
   });
 
   it('reports a record something else repaired meanwhile as skipped, without overwriting it', async () => {
-    const { recall, connections, run } = setup();
-    recall.add('cred-new', 'zu-1');
-    connections.put('user-1', 'connected', 'cred-gone', 'zu-1');
-    connections.repoint.mockResolvedValueOnce(false);
+    const { connections, run, add, put } = await setup();
+    add('cred-new', 'zu-1');
+    await put('user-1', 'connected', 'cred-gone', 'zu-1');
+    connections.losesRace.add('user-1');
 
     const report = await run(fix);
 
@@ -425,8 +351,8 @@ describe('reconcile: dangling records', () => {
   });
 
   it('can only mark a record whose Zoom data was removed, without a lock', async () => {
-    const { connections, lock, run } = setup();
-    connections.put('user-1', 'connected', 'cred-gone', null);
+    const { lock, run, put } = await setup();
+    await put('user-1', 'connected', 'cred-gone', null);
 
     const report = await run(fix);
 
@@ -435,9 +361,9 @@ describe('reconcile: dangling records', () => {
   });
 
   it('skips and reports the records of an identity whose lock another holder keeps', async () => {
-    const { recall, connections, lock, run } = setup();
-    recall.add('cred-new', 'zu-1');
-    connections.put('user-1', 'connected', 'cred-gone', 'zu-1');
+    const { connections, lock, run, add, put } = await setup();
+    add('cred-new', 'zu-1');
+    await put('user-1', 'connected', 'cred-gone', 'zu-1');
     lock.busy.add('user#zu-1');
 
     const report = await run(fix);
@@ -448,10 +374,10 @@ describe('reconcile: dangling records', () => {
   });
 
   it('reports a retrieve that fails as a check failure and still confirms the others', async () => {
-    const { recall, connections, run } = setup();
-    connections.put('user-1', 'connected', 'cred-flaky', 'zu-1');
-    connections.put('user-2', 'connected', 'cred-gone', 'zu-2');
-    recall.failRetrieveOf = 'cred-flaky';
+    const { recall, run, put } = await setup();
+    await put('user-1', 'connected', 'cred-flaky', 'zu-1');
+    await put('user-2', 'connected', 'cred-gone', 'zu-2');
+    recall.fail('retrieve', { id: 'cred-flaky' });
 
     const report = await run();
 
@@ -463,41 +389,41 @@ describe('reconcile: dangling records', () => {
   });
 
   it('defers what the retrieve bound or the deadline leaves, and repairs nothing after the deadline', async () => {
-    const { recall, connections, run } = setup();
-    recall.add('cred-orphan', 'zu-9');
-    for (let i = 0; i < 3; i++) connections.put(`user-${i}`, 'connected', `cred-gone-${i}`, `zu-${i}`);
+    const { recall, run, add, put } = await setup();
+    add('cred-orphan', 'zu-9');
+    for (let i = 0; i < 3; i++) await put(`user-${i}`, 'connected', `cred-gone-${i}`, `zu-${i}`);
 
     const bounded = await run({ maxRetrieves: 2 });
-    expect(recall.getCredential).toHaveBeenCalledTimes(2);
+    expect(recall.retrieves).toHaveLength(2);
     expect(bounded).toMatchObject({ deferred: 1, problems: 4 });
 
-    recall.getCredential.mockClear();
+    recall.retrieves.length = 0;
     const late = await run({ ...fix, deadlineMs: NOW });
-    expect(recall.getCredential).not.toHaveBeenCalled();
+    expect(recall.retrieves).toEqual([]);
     expect(late).toMatchObject({ deferred: 3, danglingRecords: [], unresolved: 4 });
     expect(late.actions).toEqual([{ kind: 'skipped', recallCredentialId: 'cred-orphan', reason: 'out_of_time' }]);
-    expect(recall.deleteCredential).not.toHaveBeenCalled();
+    expect(recall.deleted).toEqual([]);
     expect(DEFAULT_MAX_RETRIEVES).toBe(100);
   });
 
   it('ignores records of another OAuth app, reporting them', async () => {
-    const { connections, recall, run } = setup();
-    connections.put('user-1', 'connected', 'cred-elsewhere', 'zu-1', { oauthAppId: 'app-2' });
+    const { recall, run, put } = await setup();
+    await put('user-1', 'connected', 'cred-elsewhere', 'zu-1', { oauthAppId: 'app-2' });
 
     const report = await run(fix);
 
     expect(report.otherAppRecords).toEqual([{ userId: 'user-1', oauthAppId: 'app-2' }]);
     expect(report.danglingRecords).toEqual([]);
-    expect(recall.getCredential).not.toHaveBeenCalled();
+    expect(recall.retrieves).toEqual([]);
     expect(report.problems).toBe(0);
   });
 });
 
 describe('reconcileSummary', () => {
   it('gives counts and ids for one log line, never a credential body', async () => {
-    const { recall, connections, run } = setup();
-    recall.add('cred-orphan', 'zu-2');
-    connections.put('user-1', 'connected', 'cred-gone', 'zu-1');
+    const { run, add, put } = await setup();
+    add('cred-orphan', 'zu-2');
+    await put('user-1', 'connected', 'cred-gone', 'zu-1');
 
     const summary = reconcileSummary(await run(fix));
 
