@@ -257,12 +257,12 @@ describe('GET /zoom/callback', () => {
     const [write] = recordWrites();
     expect(write?.Key?.pk?.S).toBe('USER#user-42');
     expect(write?.ExpressionAttributeValues).toMatchObject({
-      ':connected': { S: 'connected' },
-      ':cred': { S: 'cred-1' },
-      ':identity': { S: 'user#zu-1' },
+      ':status': { S: 'connected' },
+      ':recallCredentialId': { S: 'cred-1' },
+      ':zoomIdentity': { S: 'user#zu-1' },
       // The attempt's expiry orders this user's attempts: an older one never overwrites a newer one's record.
       // When the attempt began, in ms (sealed in it): orders a user's attempts.
-      ':attempt': { N: expect.stringMatching(/^\d{13}$/) },
+      ':attemptVersion': { N: expect.stringMatching(/^\d{13}$/) },
     });
     // Happy path budget: use the state and write the record, nothing more (no lock, no query).
     expect(ddb.calls()).toHaveLength(2);
@@ -1097,7 +1097,7 @@ describe('GET /zoom/callback: connect links, and callbacks without a state', () 
 
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'credential_unhealthy' });
     const [write] = recordWrites();
-    expect(write?.ExpressionAttributeValues).toMatchObject({ ':connected': { S: 'unhealthy' }, ':cred': { S: 'cred-sick' } });
+    expect(write?.ExpressionAttributeValues).toMatchObject({ ':status': { S: 'unhealthy' }, ':recallCredentialId': { S: 'cred-sick' } });
     expect(publishedTypes()).toEqual(['unhealthy user-42']);
   });
 
