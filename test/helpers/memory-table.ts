@@ -1,14 +1,18 @@
 import {
   type AttributeValue,
+  ConditionalCheckFailedException,
   CreateTableCommand,
   DeleteItemCommand,
   DescribeTableCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  type PutItemCommandInput,
   QueryCommand,
   ScanCommand,
+  TransactionCanceledException,
   TransactWriteItemsCommand,
+  type TransactWriteItemsCommandInput,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
@@ -50,8 +54,8 @@ export interface MemoryTable {
  */
 const unmockedSend = (Object.getPrototypeOf(DynamoDBClient.prototype) as { send: (command: unknown) => Promise<unknown> }).send;
 
-const FORWARDED = [GetItemCommand, PutItemCommand, UpdateItemCommand, DeleteItemCommand, QueryCommand, TransactWriteItemsCommand];
-const WRITES = new Set<unknown>([PutItemCommand, UpdateItemCommand, TransactWriteItemsCommand]);
+const FORWARDED = [GetItemCommand, PutItemCommand, UpdateItemCommand, DeleteItemCommand, QueryCommand];
+const WRITES = new Set<unknown>([PutItemCommand, UpdateItemCommand]);
 
 /** Starts the table (dynalite on a loopback port) and answers `ddb`'s commands from it. */
 export async function memoryTable(ddb: AwsClientStub<DynamoDBClient>, tableName: string): Promise<MemoryTable> {
@@ -60,11 +64,37 @@ export async function memoryTable(ddb: AwsClientStub<DynamoDBClient>, tableName:
   const send = <T>(command: unknown): Promise<T> => unmockedSend.call(client, command) as Promise<T>;
   // The stack's table, created by local mode's own code: its client is mocked too, so it comes through here.
   const answerFromTable = () => {
+    // Transactions of conditional puts, all or nothing, here: local mode's (over HTTP) would call the mock again.
+    ddb.on(TransactWriteItemsCommand).callsFake(async (input: TransactWriteItemsCommandInput) => {
+      const puts = (input.TransactItems ?? []).map((item) => item.Put);
+      if (puts.some((put) => put === undefined)) throw new Error('The in-memory table runs transactions of puts only.');
+      const before = await Promise.all(puts.map((put) => get(put?.Item?.[PK]?.S ?? '')));
+      const reasons = await Promise.all(
+        puts.map((put) =>
+          send(new PutItemCommand(put as PutItemCommandInput)).then(
+            () => ({ Code: 'None' }),
+            (error: unknown) => {
+              if (error instanceof ConditionalCheckFailedException) return { Code: 'ConditionalCheckFailed' };
+              throw error;
+            },
+          ),
+        ),
+      );
+      if (reasons.every((reason) => reason.Code === 'None')) return noteEntries(writtenKeys(input)).then(() => ({}));
+      await Promise.all(
+        puts.map((put, i) => {
+          const Item = before[i];
+          const Key = { [PK]: put?.Item?.[PK] as AttributeValue };
+          return send(Item ? new PutItemCommand({ TableName: tableName, Item }) : new DeleteItemCommand({ TableName: tableName, Key }));
+        }),
+      );
+      throw new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons: reasons });
+    });
     for (const Command of [...FORWARDED, CreateTableCommand, DescribeTableCommand]) {
       ddb.on(Command as never).callsFake(async (input: Record<string, unknown>) => {
         if (WRITES.has(Command)) await interleaved.shift()?.();
         const output = await send<object>(new (Command as new (input: object) => object)(input));
-        if (WRITES.has(Command)) await noteEntries(writtenKeys(Command, input));
+        if (WRITES.has(Command)) await noteEntries(writtenKeys(input));
         return output;
       });
     }
@@ -116,11 +146,7 @@ export async function memoryTable(ddb: AwsClientStub<DynamoDBClient>, tableName:
 const PK = TABLE_SCHEMA.partitionKey;
 
 /** The partition keys a write touched. */
-function writtenKeys(Command: unknown, input: Record<string, unknown>): string[] {
-  const pkOf = (part: { Key?: Item; Item?: Item } | undefined) => (part?.Key ?? part?.Item)?.[PK]?.S;
-  const parts =
-    Command === TransactWriteItemsCommand
-      ? ((input.TransactItems ?? []) as Array<Record<string, { Key?: Item; Item?: Item }>>).flatMap((item) => Object.values(item))
-      : [input as { Key?: Item; Item?: Item }];
-  return parts.map(pkOf).filter((pk): pk is string => pk !== undefined);
+function writtenKeys(input: { Key?: Item; Item?: Item; TransactItems?: TransactWriteItemsCommandInput['TransactItems'] }): string[] {
+  const parts = input.TransactItems ? input.TransactItems.flatMap((item) => Object.values(item) as Array<{ Key?: Item; Item?: Item }>) : [input];
+  return parts.map((part) => (part.Key ?? part.Item)?.[PK]?.S).filter((pk): pk is string => pk !== undefined);
 }
