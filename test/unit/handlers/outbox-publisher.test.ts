@@ -1,10 +1,11 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import type { DynamoDBStreamEvent, ScheduledEvent } from 'aws-lambda';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
 import { ConnectionEventDetailSchema, EVENT_SOURCE } from '../../../functions/adapters/event-publisher.js';
 import { outboxEntriesOf, outboxItem } from '../../../functions/adapters/outbox.js';
 import { connectionKey } from '../../../functions/core/table-schema.js';
+import { scheduledEvent } from '../../helpers/events.js';
 import { handlerHarness } from '../../helpers/handler-harness.js';
 import { metricSum } from '../../helpers/output.js';
 import { recordItem } from '../../helpers/records.js';
@@ -46,17 +47,7 @@ async function stored(...entries: ReturnType<typeof entry>[]): Promise<DynamoDBS
 }
 const storedItem = () => h.table.get(connectionKey('user-42'));
 const waiting = async () => outboxEntriesOf(await storedItem()).entries.map((waiting) => waiting.eventId);
-const scheduled: ScheduledEvent = {
-  version: '0',
-  id: 'sweep',
-  'detail-type': 'Scheduled Event',
-  source: 'aws.events',
-  account: '123456789012',
-  time: '2026-12-06T18:10:00Z',
-  region: 'us-east-1',
-  resources: [],
-  detail: {},
-};
+const scheduled = scheduledEvent('outbox-sweep', '2026-12-06T18:10:00Z');
 
 describe('outbox publisher on the table stream', () => {
   it('puts the entry on the bus with its stable id, then removes it and takes the item out of the index', async () => {
