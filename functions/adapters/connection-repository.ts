@@ -293,12 +293,7 @@ export class ConnectionRepository {
       ':unhealthy': { S: 'unhealthy' },
       ':now': { S: now },
     };
-    let condition = '#cred = :cred AND #status IN (:connected, :unhealthy)';
-    if (options.connectedNoLaterThan) {
-      names['#connectedAt'] = 'connectedAt';
-      values[':cutoff'] = { S: options.connectedNoLaterThan };
-      condition += ' AND #connectedAt <= :cutoff';
-    }
+    const condition = `#cred = :cred AND #status IN (:connected, :unhealthy)${connectedBy(options.connectedNoLaterThan, names, values)}`;
     const event = eventOf('revoked', userId, 'revoked', credentialId, now);
     // Scrubbed, the event carries no Zoom ids either (null); kept, it carries the record's.
     const outbox = options.scrubZoomData
@@ -334,12 +329,7 @@ export class ConnectionRepository {
       ':disconnected': { S: 'disconnected' },
       ':now': { S: now },
     };
-    let condition = '#identity = :identity AND #status IN (:revoked, :disconnected)';
-    if (options.connectedNoLaterThan) {
-      names['#connectedAt'] = 'connectedAt';
-      values[':cutoff'] = { S: options.connectedNoLaterThan };
-      condition += ' AND #connectedAt <= :cutoff';
-    }
+    const condition = `#identity = :identity AND #status IN (:revoked, :disconnected)${connectedBy(options.connectedNoLaterThan, names, values)}`;
     // Not a transition (the status stays): no event.
     return this.#conditionalUpdate(
       userId,
@@ -431,6 +421,14 @@ export class ConnectionRepository {
       throw error;
     }
   }
+}
+
+/** The condition that a record was connected no later than `cutoff` (ISO; none without it); adds its placeholders. */
+function connectedBy(cutoff: string | undefined, names: Record<string, string>, values: Record<string, AttributeValue>): string {
+  if (!cutoff) return '';
+  names['#connectedAt'] = 'connectedAt';
+  values[':cutoff'] = { S: cutoff };
+  return ' AND #connectedAt <= :cutoff';
 }
 
 /** The `REMOVE` actions of the Zoom data attributes; adds their `#names` to `names`. */
