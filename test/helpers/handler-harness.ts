@@ -38,9 +38,12 @@ export type HandlerName = keyof Invocations;
 /** A function's handler; the Lambda context defaults to the tests' one. */
 export type HandlerOf<N extends HandlerName> = (event: Invocations[N][0], context?: Context) => Promise<Invocations[N][1]>;
 
+/** A function's entry point from the repository root, as the stack bundles it; `importHandler` loads the same file. */
+export const handlerEntry = (name: HandlerName): string => `functions/handlers/${name}/handler.ts`;
+
 /**
- * The one place that knows where a function's entry point is: a fresh module instance after `vi.resetModules()`,
- * else the one this test file already loaded.
+ * The one place that loads a function's entry point (`handlerEntry`, spelled as a literal pattern so the test runner
+ * can resolve it): a fresh module instance after `vi.resetModules()`, else the one this test file already loaded.
  */
 export async function importHandler<N extends HandlerName>(name: N): Promise<HandlerOf<N>> {
   const { handler } = (await import(`../../functions/handlers/${name}/handler.ts`)) as {

@@ -10,7 +10,7 @@ import { filledSecret, generatedKey } from '../../helpers/aws.js';
 import { bundleHandler } from '../../helpers/bundle.js';
 import { AWS_FUNCTION_ENV, SECRETS } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
-import { handlerHarness, type HandlerOf } from '../../helpers/handler-harness.js';
+import { handlerEntry, handlerHarness, type HandlerOf } from '../../helpers/handler-harness.js';
 import { metricSum } from '../../helpers/output.js';
 import { EXTENSION_SESSION_TOKEN } from '../../helpers/secrets-extension.js';
 
@@ -434,10 +434,10 @@ describe('GET /zoom/authorize without a usable state key', () => {
 describe('the authorize bundle', () => {
   it('carries no AWS SDK and no DynamoDB code, as the stack bundles it', async () => {
     // Act: the stack's bundling settings (lib/constructs/service-function.ts)
-    const { code, included } = await bundleHandler('functions/handlers/authorize/handler.ts');
+    const { code, included } = await bundleHandler(handlerEntry('authorize'));
 
     // Assess
-    expect(included.some((path) => path.includes('functions/handlers/authorize/handler.ts'))).toBe(true);
+    expect(included.some((path) => path.includes(handlerEntry('authorize')))).toBe(true);
     expect(included.some((path) => path.includes('functions/adapters/secrets-extension.ts'))).toBe(true);
     expect(included.filter((path) => /node_modules\/@(aws-sdk|smithy|aws-crypto)\//.test(path))).toEqual([]);
     expect(

@@ -22,7 +22,7 @@ import { bundleHandler } from '../../helpers/bundle.js';
 import { AWS_FUNCTION_ENV, SECRETS } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
 import { credential, type RecordedRequest } from '../../helpers/fake-recall-fetch.js';
-import { handlerHarness, type HandlerOf } from '../../helpers/handler-harness.js';
+import { handlerEntry, handlerHarness, type HandlerOf } from '../../helpers/handler-harness.js';
 import { metricSum } from '../../helpers/output.js';
 import { aConnection, recordItem, storedConnection } from '../../helpers/records.js';
 
@@ -1053,7 +1053,7 @@ describe('GET /zoom/callback: connect links, and callbacks without a state', () 
 describe('callback bundle', () => {
   it('leaves the EventBridge client out of the deployed bundle: its events go through the outbox', async () => {
     // Act: the stack's bundling settings (lib/constructs/service-function.ts)
-    const { included } = await bundleHandler('functions/handlers/callback/handler.ts');
+    const { included } = await bundleHandler(handlerEntry('callback'));
 
     // Assess
     expect(included.some((path) => path.includes('functions/adapters/outbox.ts'))).toBe(true);

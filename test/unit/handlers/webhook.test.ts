@@ -6,7 +6,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { logger } from '../../../functions/core/logger.js';
 import { bundleHandler } from '../../helpers/bundle.js';
 import { SECRETS } from '../../helpers/env.js';
-import { handlerHarness } from '../../helpers/handler-harness.js';
+import { handlerEntry, handlerHarness } from '../../helpers/handler-harness.js';
 import { metricSum } from '../../helpers/output.js';
 import { signedWebhookEvent, WEBHOOK_QUEUE_URL, webhookHttpEvent, zoomSign } from '../../helpers/zoom-webhook.js';
 
@@ -278,10 +278,10 @@ describe('POST /zoom/webhook: failures make Zoom retry', () => {
 describe('webhook bundle', () => {
   it('leaves DynamoDB and the Recall client out of the deployed bundle (verify and enqueue only)', async () => {
     // Act: the stack's bundling settings (lib/constructs/service-function.ts)
-    const { included } = await bundleHandler('functions/handlers/webhook/handler.ts');
+    const { included } = await bundleHandler(handlerEntry('webhook'));
 
     // Assess
-    expect(included.some((path) => path.includes('functions/handlers/webhook/handler.ts'))).toBe(true);
+    expect(included.some((path) => path.includes(handlerEntry('webhook')))).toBe(true);
     expect(included.some((path) => path.includes('@aws-sdk/client-sqs'))).toBe(true);
     expect(included.filter((path) => path.includes('@aws-sdk/client-dynamodb'))).toEqual([]);
     expect(
