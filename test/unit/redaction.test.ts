@@ -1,4 +1,4 @@
-import { GetItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, SQSBatchResponse } from 'aws-lambda';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -7,7 +7,7 @@ import { openOAuthState } from '../../functions/connect/oauth-state.js';
 import { sha256Hex } from '../../functions/core/crypto.js';
 import { FILLED_SECRET_NAMES, type FilledSecret } from '../../functions/core/filled-secrets.js';
 import { connectionKey } from '../../functions/core/table-schema.js';
-import { fakeFirstUses, filledSecret, generatedKey } from '../helpers/aws.js';
+import { filledSecret, generatedKey } from '../helpers/aws.js';
 import { context } from '../helpers/context.js';
 import { AWS_FUNCTION_ENV } from '../helpers/env.js';
 import { httpEvent, scheduledEvent } from '../helpers/events.js';
@@ -48,6 +48,7 @@ const h = handlerHarness('authorize', {
   logLevel: 'DEBUG',
   metrics: true,
   secretsExtension: true,
+  table: true,
   warm: false,
 });
 const { ddb, recall } = h;
@@ -104,16 +105,8 @@ function expectNothingLeaked(output: CapturedOutput): void {
 
 // ---- AWS and Recall as the functions see them ------------------------------------------------------------------
 
-/** The states the callback used, as DynamoDB's conditional put would keep them. */
-const usedStates = new Set<string>();
-
-function fakeTable(): void {
-  usedStates.clear();
-  fakeFirstUses(ddb, usedStates);
-  ddb.on(GetItemCommand).resolves({ Item: recordItem('user-42', 'connected', 'cred-1') });
-  ddb.on(QueryCommand).resolves({ Items: [recordItem('user-42', 'connected', 'cred-1')] });
-  ddb.on(UpdateItemCommand).resolves({ Attributes: recordItem('user-42', 'unhealthy', 'cred-1') });
-}
+/** The table holds user-42's connection (the in-memory table answers every other read and write as DynamoDB would). */
+const fakeTable = () => h.table.put(recordItem('user-42', 'connected', 'cred-1'));
 
 /**
  * Secrets Manager with the known secrets: the three ops fill in (one left out holds the placeholder), and the signing
@@ -226,8 +219,8 @@ let output: CapturedOutput;
 beforeAll(async () => {
   warm = await importHandlers();
 });
-beforeEach(() => {
-  fakeTable();
+beforeEach(async () => {
+  await fakeTable();
   fakeSecrets();
   output = h.output;
 });
@@ -498,6 +491,7 @@ describe('redaction: /connections/{userId}', () => {
     const ended = (await warm.connections(connectionsRequest('DELETE'), context)) as APIGatewayProxyStructuredResultV2;
     recall.reset();
     recallAnswers((r) => ({ status: 503, body: { detail: echo(r) }, headers: { 'retry-after': '0' } }));
+    await fakeTable(); // connected again, to be ended again
     const failed = (await warm.connections(connectionsRequest('DELETE'), context)) as APIGatewayProxyStructuredResultV2;
 
     expect(ended.statusCode).toBe(200);
