@@ -62,7 +62,6 @@ export async function memoryTable(ddb: AwsClientStub<DynamoDBClient>, tableName:
   const dynamo = await startLocalDynamoDb();
   const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
   const send = <T>(command: unknown): Promise<T> => unmockedSend.call(client, command) as Promise<T>;
-  // The stack's table, created by local mode's own code: its client is mocked too, so it comes through here.
   const answerFromTable = () => {
     // Transactions of conditional puts, all or nothing, here: local mode's (over HTTP) would call the mock again.
     ddb.on(TransactWriteItemsCommand).callsFake(async (input: TransactWriteItemsCommandInput) => {
@@ -117,6 +116,7 @@ export async function memoryTable(ddb: AwsClientStub<DynamoDBClient>, tableName:
   };
 
   answerFromTable();
+  // The stack's table, created by local mode's own code: its client is mocked too, so it comes through here.
   await createServiceTable(dynamo.endpoint, tableName);
   const all = async () => (await send<{ Items?: Item[] }>(new ScanCommand({ TableName: tableName, ConsistentRead: true }))).Items ?? [];
   return {
