@@ -72,7 +72,7 @@ export class ConnectionRepository {
     const { Item } = await this.client.send(
       new GetItemCommand({ TableName: this.tableName, Key: key(userId), ConsistentRead: true }),
     );
-    return Item && fromItem(Item);
+    return Item && connectionFromItem(Item);
   }
 
   /**
@@ -91,7 +91,7 @@ export class ConnectionRepository {
     attemptVersion = 0,
     correlationId?: string,
   ): Promise<RecordResult> {
-    return this.#record('connected', userId, credential, oauthAppId, now, attemptVersion, correlationId);
+    return this.#record(recordOf('connected', userId, credential, oauthAppId, now), attemptVersion, correlationId);
   }
 
   /**
@@ -108,38 +108,20 @@ export class ConnectionRepository {
     attemptVersion: number,
     correlationId?: string,
   ): Promise<Connection | undefined> {
-    const result = await this.#record('unhealthy', userId, credential, oauthAppId, now, attemptVersion, correlationId);
-    if (result.status === 'superseded') return undefined;
-    return {
-      userId,
-      status: 'unhealthy',
-      recallCredentialId: credential.id,
-      zoomAccountId: credential.account_id ?? null,
-      zoomUserId: credential.user_id ?? null,
-      zoomIdentity: zoomIdentityOf(credential),
-      oauthAppId,
-      connectedAt: now,
-      updatedAt: now,
-    };
+    const record = recordOf('unhealthy', userId, credential, oauthAppId, now);
+    const result = await this.#record(record, attemptVersion, correlationId);
+    return result.status === 'superseded' ? undefined : record;
   }
 
-  async #record(
-    status: 'connected' | 'unhealthy',
-    userId: string,
-    credential: RecallCredential,
-    oauthAppId: string,
-    now: string,
-    attemptVersion: number,
-    correlationId: string | undefined,
-  ): Promise<RecordResult> {
-    const identity = zoomIdentityOf(credential);
+  async #record(record: Connection & { status: 'connected' | 'unhealthy' }, attemptVersion: number, correlationId: string | undefined): Promise<RecordResult> {
+    const { userId, status, recallCredentialId, zoomAccountId, zoomUserId, zoomIdentity, oauthAppId, connectedAt: now } = record;
     const event: OutboxEvent = {
       type: status,
       userId,
       status,
-      recallCredentialId: credential.id,
-      zoomAccountId: credential.account_id ?? null,
-      zoomUserId: credential.user_id ?? null,
+      recallCredentialId,
+      zoomAccountId,
+      zoomUserId,
       occurredAt: now,
       ...(correlationId ? { correlationId } : {}),
     };
@@ -148,45 +130,23 @@ export class ConnectionRepository {
     // one is only that (nothing relies on its credential, so there is nothing to follow up).
     const outbox =
       status === 'connected'
-        ? outboxWrite({ ...event, zoomIdentity: identity, oauthAppId }, ['priorRecallCredentialId', 'priorStatus', 'priorZoomIdentity'])
+        ? outboxWrite({ ...event, zoomIdentity, oauthAppId }, ['priorRecallCredentialId', 'priorStatus', 'priorZoomIdentity'])
         : outboxWrite(event);
-    const values: Record<string, AttributeValue> = {
-      ':userId': { S: userId },
-      ':connected': { S: status },
-      ':cred': { S: credential.id },
-      ':account': nullable(credential.account_id),
-      ':zoomUser': nullable(credential.user_id),
-      ':identity': { S: identity },
-      ':app': { S: oauthAppId },
-      ':now': { S: now },
-      ':attempt': { N: String(attemptVersion) },
-    };
+    const { [PK]: _key, ...attributes } = connectionItem(record, attemptVersion);
+    // The whole record, one `#name = :name` per attribute of its item: written exactly as `connectionItem` encodes it.
+    const names = Object.fromEntries(Object.keys(attributes).map((name) => [`#${name}`, name]));
+    const values = Object.fromEntries(Object.entries(attributes).map(([name, value]) => [`:${name}`, value]));
     try {
       const { Attributes } = await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: key(userId),
-          ...withOutbox(
-            {
-              set: [
-                'userId = :userId, #status = :connected, recallCredentialId = :cred, zoomAccountId = :account',
-                'zoomUserId = :zoomUser, #identity = :identity, oauthAppId = :app, connectedAt = :now, updatedAt = :now',
-                '#attempt = :attempt',
-              ],
-              names: {
-                '#status': 'status',
-                '#identity': TABLE_SCHEMA.zoomIdentityIndex.partitionKey,
-                '#attempt': ATTEMPT_VERSION,
-              },
-              values,
-            },
-            outbox,
-          ),
-          ConditionExpression: 'attribute_not_exists(#attempt) OR #attempt < :attempt',
+          ...withOutbox({ set: [Object.keys(attributes).map((name) => `#${name} = :${name}`).join(', ')], names, values }, outbox),
+          ConditionExpression: `attribute_not_exists(#${ATTEMPT_VERSION}) OR #${ATTEMPT_VERSION} < :${ATTEMPT_VERSION}`,
           ReturnValues: 'ALL_OLD',
         }),
       );
-      const previous = Attributes && fromItem(Attributes);
+      const previous = Attributes && connectionFromItem(Attributes);
       return { status: 'recorded', ...(previous ? { previous } : {}) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return { status: 'superseded' };
@@ -225,7 +185,7 @@ export class ConnectionRepository {
         }),
       );
       for (const item of page.Items ?? []) {
-        const connection = fromItem(item);
+        const connection = connectionFromItem(item);
         if (connection) connections.push(connection);
       }
       startKey = page.LastEvaluatedKey;
@@ -333,12 +293,7 @@ export class ConnectionRepository {
       ':unhealthy': { S: 'unhealthy' },
       ':now': { S: now },
     };
-    let condition = '#cred = :cred AND #status IN (:connected, :unhealthy)';
-    if (options.connectedNoLaterThan) {
-      names['#connectedAt'] = 'connectedAt';
-      values[':cutoff'] = { S: options.connectedNoLaterThan };
-      condition += ' AND #connectedAt <= :cutoff';
-    }
+    const condition = `#cred = :cred AND #status IN (:connected, :unhealthy)${connectedBy(options.connectedNoLaterThan, names, values)}`;
     const event = eventOf('revoked', userId, 'revoked', credentialId, now);
     // Scrubbed, the event carries no Zoom ids either (null); kept, it carries the record's.
     const outbox = options.scrubZoomData
@@ -374,12 +329,7 @@ export class ConnectionRepository {
       ':disconnected': { S: 'disconnected' },
       ':now': { S: now },
     };
-    let condition = '#identity = :identity AND #status IN (:revoked, :disconnected)';
-    if (options.connectedNoLaterThan) {
-      names['#connectedAt'] = 'connectedAt';
-      values[':cutoff'] = { S: options.connectedNoLaterThan };
-      condition += ' AND #connectedAt <= :cutoff';
-    }
+    const condition = `#identity = :identity AND #status IN (:revoked, :disconnected)${connectedBy(options.connectedNoLaterThan, names, values)}`;
     // Not a transition (the status stays): no event.
     return this.#conditionalUpdate(
       userId,
@@ -465,12 +415,20 @@ export class ConnectionRepository {
           ...update,
         }),
       );
-      return Attributes && fromItem(Attributes);
+      return Attributes && connectionFromItem(Attributes);
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
   }
+}
+
+/** The condition that a record was connected no later than `cutoff` (ISO; none without it); adds its placeholders. */
+function connectedBy(cutoff: string | undefined, names: Record<string, string>, values: Record<string, AttributeValue>): string {
+  if (!cutoff) return '';
+  names['#connectedAt'] = 'connectedAt';
+  values[':cutoff'] = { S: cutoff };
+  return ' AND #connectedAt <= :cutoff';
 }
 
 /** The `REMOVE` actions of the Zoom data attributes; adds their `#names` to `names`. */
@@ -502,7 +460,51 @@ function eventOf(
   };
 }
 
-function fromItem(item: Record<string, AttributeValue>): Connection | undefined {
+/** A record as the callback writes it, from the credential Recall made. */
+function recordOf(
+  status: 'connected' | 'unhealthy',
+  userId: string,
+  credential: RecallCredential,
+  oauthAppId: string,
+  now: string,
+): Connection & { status: 'connected' | 'unhealthy' } {
+  return {
+    userId,
+    status,
+    recallCredentialId: credential.id,
+    zoomAccountId: credential.account_id ?? null,
+    zoomUserId: credential.user_id ?? null,
+    zoomIdentity: zoomIdentityOf(credential),
+    oauthAppId,
+    connectedAt: now,
+    updatedAt: now,
+  };
+}
+
+/**
+ * A connection record's stored item: the one encoding of a `Connection` in the table (`connectionFromItem` reads it
+ * back). Zoom ids the record does not have are `NULL`; an identity it does not have is left out (the identity is an
+ * index key, which an item has as a string or not at all).
+ * @param attemptVersion - when the attempt that wrote it began (epoch ms), as the callback's write stores it
+ */
+export function connectionItem(connection: Connection, attemptVersion?: number): Record<string, AttributeValue> {
+  return {
+    [PK]: { S: connectionKey(connection.userId) },
+    userId: { S: connection.userId },
+    status: { S: connection.status },
+    recallCredentialId: { S: connection.recallCredentialId },
+    zoomAccountId: nullable(connection.zoomAccountId),
+    zoomUserId: nullable(connection.zoomUserId),
+    ...(connection.zoomIdentity ? { [TABLE_SCHEMA.zoomIdentityIndex.partitionKey]: { S: connection.zoomIdentity } } : {}),
+    oauthAppId: { S: connection.oauthAppId },
+    connectedAt: { S: connection.connectedAt },
+    updatedAt: { S: connection.updatedAt },
+    ...(attemptVersion === undefined ? {} : { [ATTEMPT_VERSION]: { N: String(attemptVersion) } }),
+  };
+}
+
+/** The `Connection` a stored item holds (`connectionItem`'s inverse); `undefined` for an item that is not one. */
+export function connectionFromItem(item: Record<string, AttributeValue>): Connection | undefined {
   const s = (name: string) => item[name]?.S;
   const status = s('status');
   const [userId, recallCredentialId, zoomIdentity, oauthAppId, connectedAt, updatedAt] = [

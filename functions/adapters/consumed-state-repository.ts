@@ -1,4 +1,5 @@
 import {
+  type AttributeValue,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   PutItemCommand,
@@ -36,7 +37,7 @@ export class ConsumedStateRepository {
    */
   async consume(stateId: string, expiresAt: number): Promise<boolean> {
     try {
-      await this.client.send(new PutItemCommand(this.#firstUse(usedStateKey(stateId), expiresAt)));
+      await this.client.send(new PutItemCommand(this.#firstUse(usedStateItem(stateId, expiresAt))));
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
@@ -55,8 +56,8 @@ export class ConsumedStateRepository {
       await this.client.send(
         new TransactWriteItemsCommand({
           TransactItems: [
-            { Put: this.#firstUse(usedStateKey(stateId), expiresAt) },
-            { Put: this.#firstUse(usedLinkKey(link.id), link.expiresAt) },
+            { Put: this.#firstUse(usedStateItem(stateId, expiresAt)) },
+            { Put: this.#firstUse(usedLinkItem(link.id, link.expiresAt)) },
           ],
         }),
       );
@@ -72,12 +73,31 @@ export class ConsumedStateRepository {
     }
   }
 
-  #firstUse(pk: string, expiresAt: number) {
+  #firstUse(Item: Record<string, AttributeValue>) {
     return {
       TableName: this.tableName,
-      Item: { [PK]: { S: pk }, [TABLE_SCHEMA.ttlAttribute]: { N: String(expiresAt) } },
+      Item,
       ConditionExpression: 'attribute_not_exists(#pk)',
       ExpressionAttributeNames: { '#pk': PK },
     };
   }
 }
+
+/** The item that marks a state used (`stateId`: the state's SHA-256, hex), expiring with its attempt (epoch seconds). */
+export const usedStateItem = (stateId: string, expiresAt: number): Record<string, AttributeValue> =>
+  firstUseItem(usedStateKey(stateId), expiresAt);
+
+/** The item that marks a connect link used (`linkId`: the link's SHA-256, hex), expiring with the link (epoch seconds). */
+export const usedLinkItem = (linkId: string, expiresAt: number): Record<string, AttributeValue> =>
+  firstUseItem(usedLinkKey(linkId), expiresAt);
+
+const firstUseItem = (pk: string, expiresAt: number): Record<string, AttributeValue> => ({
+  [PK]: { S: pk },
+  [TABLE_SCHEMA.ttlAttribute]: { N: String(expiresAt) },
+});
+
+/** When a used state's or link's item expires (epoch seconds; DynamoDB's TTL), or `undefined` for another item. */
+export const usedUntil = (item: Record<string, AttributeValue> | undefined): number | undefined => {
+  const expiresAt = item?.[TABLE_SCHEMA.ttlAttribute]?.N;
+  return expiresAt === undefined ? undefined : Number(expiresAt);
+};

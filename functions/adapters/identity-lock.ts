@@ -1,9 +1,4 @@
-import {
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  type DynamoDBClient,
-  PutItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, ConditionalCheckFailedException, DeleteItemCommand, type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { abortableSleep } from '../core/sleep.js';
 import { itemKey, lockKey, TABLE_SCHEMA } from '../core/table-schema.js';
@@ -93,12 +88,7 @@ export class DynamoIdentityLock implements IdentityLock {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tableName,
-          Item: {
-            [PK]: { S: lockKey(identity) },
-            owner: { S: owner },
-            leaseUntil: { N: String(leaseUntil) },
-            [TABLE_SCHEMA.ttlAttribute]: { N: String(Math.ceil(leaseUntil / 1000) + TTL_AFTER_LEASE_SECONDS) },
-          },
+          Item: lockItem({ identity, owner, leaseUntil }),
           ConditionExpression: 'attribute_not_exists(#pk) OR #lease < :now',
           ExpressionAttributeNames: { '#pk': PK, '#lease': 'leaseUntil' },
           ExpressionAttributeValues: { ':now': { N: String(this.#now()) } },
@@ -130,4 +120,31 @@ export class DynamoIdentityLock implements IdentityLock {
 }
 
 export { lockKey };
+
+/** A held lock as stored: whose it is, and until when its lease runs (epoch ms). */
+export interface StoredLock {
+  identity: string;
+  owner: string;
+  leaseUntil: number;
+}
+
+/** A lock's item: the one encoding of a `StoredLock`; DynamoDB's TTL removes it an hour after its lease. */
+export function lockItem({ identity, owner, leaseUntil }: StoredLock): Record<string, AttributeValue> {
+  return {
+    [PK]: { S: lockKey(identity) },
+    owner: { S: owner },
+    leaseUntil: { N: String(leaseUntil) },
+    [TABLE_SCHEMA.ttlAttribute]: { N: String(Math.ceil(leaseUntil / 1000) + TTL_AFTER_LEASE_SECONDS) },
+  };
+}
+
+/** The lock a stored item holds (`lockItem`'s inverse); `undefined` for an item that is not a lock. */
+export function lockFromItem(item: Record<string, AttributeValue> | undefined): StoredLock | undefined {
+  const pk = item?.[PK]?.S;
+  const owner = item?.owner?.S;
+  const leaseUntil = Number(item?.leaseUntil?.N);
+  const prefix = lockKey('');
+  if (!pk?.startsWith(prefix) || !owner || !Number.isFinite(leaseUntil)) return undefined;
+  return { identity: pk.slice(prefix.length), owner, leaseUntil };
+}
 

@@ -85,11 +85,10 @@ export interface OutboxWrite {
  * @param eventId - the event's stable id; a fresh UUID by default
  */
 export function outboxWrite(event: OutboxEvent, capture: readonly CapturedField[] = [], eventId: string = randomUUID()): OutboxWrite {
-  const entry: StoredEntry = { ...event, eventId };
-  const attribute = `${ENTRY_PREFIX}${eventId}`;
+  const [[attribute, value]] = Object.entries(entryAttribute({ ...event, eventId })) as [[string, AttributeValue]];
   const names: Record<string, string> = { '#obEntry': attribute, '#obPending': PENDING, '#obSince': SINCE, '#obSeq': SEQ };
   const values: Record<string, AttributeValue> = {
-    ':obEntry': { S: JSON.stringify(entry) },
+    ':obEntry': value,
     ':obPending': { S: OUTBOX_PENDING },
     ':obSince': { S: event.occurredAt },
     ':obOne': { N: '1' },
@@ -102,6 +101,26 @@ export function outboxWrite(event: OutboxEvent, capture: readonly CapturedField[
     set.push(`#obCap${i} = if_not_exists(#obSrc${i}, :obNull)`);
   });
   return { set: set.join(', '), add: '#obSeq :obOne', names, values, eventId };
+}
+
+/** The attribute that holds one entry on its item: `outbox_<eventId>`, the entry's JSON. */
+function entryAttribute(entry: StoredEntry): Record<string, AttributeValue> {
+  return { [`${ENTRY_PREFIX}${entry.eventId}`]: { S: JSON.stringify(entry) } };
+}
+
+/**
+ * The outbox attributes of an item whose `entries` wait to be published, as the writes that added them leave it
+ * (`outboxEntriesOf` reads them back): each entry, the index keys (waiting since the oldest), and the write count.
+ * Copies a write makes of the item as it was (`~priorStatus`, say) are not among them.
+ * @param seq - how many writes added an entry (`outboxSeq`); the number of entries by default
+ */
+export function outboxItem(entries: ReadonlyArray<OutboxEvent & { eventId: string }>, seq: number = entries.length): Record<string, AttributeValue> {
+  const since = entries.map((entry) => entry.occurredAt).sort()[0];
+  return {
+    ...Object.assign({}, ...entries.map(entryAttribute)),
+    ...(since === undefined ? {} : { [PENDING]: { S: OUTBOX_PENDING }, [SINCE]: { S: since } }),
+    [SEQ]: { N: String(seq) },
+  };
 }
 
 /**

@@ -1,19 +1,10 @@
 import {
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  PutItemCommand,
-  type PutItemCommandInput,
-  TransactionCanceledException,
-  TransactWriteItemsCommand,
-  type TransactWriteItemsCommandInput,
-} from '@aws-sdk/client-dynamodb';
-import {
   GetSecretValueCommand,
   type GetSecretValueCommandInput,
   ResourceNotFoundException,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import { mockClient } from 'aws-sdk-client-mock';
 import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../../functions/core/filled-secrets.js';
 import { AWS_FUNCTION_ENV, SECRETS } from './env.js';
 
@@ -59,30 +50,5 @@ export function generatedKey(
       message: "Secrets Manager can't find the specified secret value for staging label: AWSPREVIOUS",
       $metadata: {},
     });
-  });
-}
-
-/**
- * The conditional puts of first uses (`STATE#`, `TOKEN#`) against an in-memory set, as DynamoDB answers them: a
- * single put fails its condition, a transaction is cancelled with a reason per item, both when an item was used.
- */
-export function fakeFirstUses(ddb: AwsClientStub<DynamoDBClient>, used: Set<string>): void {
-  const isFirstUse = (pk: string) => pk.startsWith('STATE#') || pk.startsWith('TOKEN#');
-  ddb.on(PutItemCommand).callsFake((input: PutItemCommandInput) => {
-    const pk = input.Item?.pk?.S ?? '';
-    if (isFirstUse(pk)) {
-      if (used.has(pk)) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
-      used.add(pk);
-    }
-    return {};
-  });
-  ddb.on(TransactWriteItemsCommand).callsFake((input: TransactWriteItemsCommandInput) => {
-    const pks = (input.TransactItems ?? []).map((item) => item.Put?.Item?.pk?.S ?? '');
-    const reasons = pks.map((pk) => ({ Code: isFirstUse(pk) && used.has(pk) ? 'ConditionalCheckFailed' : 'None' }));
-    if (reasons.some((reason) => reason.Code !== 'None')) {
-      throw new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons: reasons });
-    }
-    for (const pk of pks) used.add(pk);
-    return {};
   });
 }

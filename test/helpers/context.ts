@@ -15,3 +15,6 @@ export const context: Context = {
   fail: () => undefined,
   succeed: () => undefined,
 };
+
+/** The tests' Lambda context, with some of it changed (less time left, say). */
+export const lambdaContext = (overrides: Partial<Context> = {}): Context => ({ ...context, ...overrides });

@@ -1,4 +1,4 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, ScheduledEvent } from 'aws-lambda';
 
 export interface EventInput {
   method?: string;
@@ -34,5 +34,20 @@ export function httpEvent({ method = 'GET', path, routeKey, query, cookies, path
       timeEpoch: 1_796_061_600_000,
     },
     isBase64Encoded: false,
+  };
+}
+
+/** An EventBridge Scheduler invocation of a scheduled function (`rule` names its schedule). */
+export function scheduledEvent(rule: string, time = '2026-11-30T18:00:00Z'): ScheduledEvent {
+  return {
+    version: '0',
+    id: `c2f3b9a0-0000-4000-8000-${rule.padStart(12, '0').slice(-12)}`,
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '123456789012',
+    time,
+    region: 'us-west-2',
+    resources: [`arn:aws:events:us-west-2:123456789012:rule/${rule}`],
+    detail: {},
   };
 }

@@ -1,35 +1,20 @@
-import {
-  type AttributeValue,
-  ConditionalCheckFailedException,
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  type PutItemCommandInput,
-  QueryCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import {
-  GetSecretValueCommand,
-  type GetSecretValueCommandInput,
-  ResourceNotFoundException,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, ScheduledEvent, SQSBatchResponse } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetSecretValueCommand, ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, SQSBatchResponse } from 'aws-lambda';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { signConnectToken } from '../../functions/connect/connect-token.js';
-import { sha256Hex } from '../../functions/core/crypto.js';
 import { openOAuthState } from '../../functions/connect/oauth-state.js';
-import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../../functions/core/filled-secrets.js';
-import { fakeFirstUses } from '../helpers/aws.js';
+import { sha256Hex } from '../../functions/core/crypto.js';
+import { FILLED_SECRET_NAMES, type FilledSecret } from '../../functions/core/filled-secrets.js';
+import { connectionKey } from '../../functions/core/table-schema.js';
+import { filledSecret, generatedKey } from '../helpers/aws.js';
 import { context } from '../helpers/context.js';
-import { AWS_FUNCTION_ENV, useAwsFunctionEnv } from '../helpers/env.js';
-import { httpEvent } from '../helpers/events.js';
-import { type Answer, credential, FakeRecallFetch, type RecordedRequest } from '../helpers/fake-recall-fetch.js';
-import { type CapturedOutput, captureOutput } from '../helpers/output.js';
-import { type SecretsExtensionStandIn, startSecretsExtension } from '../helpers/secrets-extension.js';
+import { AWS_FUNCTION_ENV } from '../helpers/env.js';
+import { httpEvent, scheduledEvent } from '../helpers/events.js';
+import { type Answer, credential, type RecordedRequest } from '../helpers/fake-recall-fetch.js';
+import { handlerHarness, type HandlerOf, importHandler } from '../helpers/handler-harness.js';
+import type { CapturedOutput } from '../helpers/output.js';
+import { recordItem } from '../helpers/records.js';
 import { queueMessageBody, signedWebhookEvent, sqsEvent, WEBHOOK_QUEUE_URL, zoomSign } from '../helpers/zoom-webhook.js';
 
 /*
@@ -56,28 +41,25 @@ const KNOWN = {
 const ZOOM_CLIENT_ID = 'zoom-client-id-not-secret';
 const RETURN_TO = 'https://app.example.com/settings/';
 
-useAwsFunctionEnv();
-process.env.WEBHOOK_QUEUE_URL = WEBHOOK_QUEUE_URL;
-process.env.EVENT_BUS_NAME = 'recall-zoom-connect-events';
-process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
-process.env.POWERTOOLS_METRICS_DISABLED = 'false';
-
-const recall = new FakeRecallFetch();
-vi.stubGlobal('fetch', recall.fetch);
-const ddb = mockClient(DynamoDBClient);
-const eventBridge = mockClient(EventBridgeClient);
-const secretsManager = mockClient(SecretsManagerClient);
-const sqs = mockClient(SQSClient);
-// Authorize reads its secrets through the Parameters and Secrets extension: a stand-in over the same mock.
-let extension: SecretsExtensionStandIn;
+// At DEBUG, with metrics on. Authorize reads its secrets through the Parameters and Secrets extension: a stand-in
+// over the same mock. Every function is loaded here (`importHandlers`), not only the harness's own.
+const h = handlerHarness('authorize', {
+  env: { WEBHOOK_QUEUE_URL, EVENT_BUS_NAME: 'recall-zoom-connect-events' },
+  logLevel: 'DEBUG',
+  metrics: true,
+  secretsExtension: true,
+  table: true,
+  warm: false,
+});
+const { ddb, recall } = h;
 
 type Handlers = {
-  authorize: (typeof import('../../functions/handlers/authorize/handler.js'))['handler'];
-  callback: (typeof import('../../functions/handlers/callback/handler.js'))['handler'];
-  connections: (typeof import('../../functions/handlers/connections/handler.js'))['handler'];
-  webhook: (typeof import('../../functions/handlers/webhook/handler.js'))['handler'];
-  worker: (typeof import('../../functions/handlers/webhook-worker/handler.js'))['handler'];
-  healthSync: (typeof import('../../functions/handlers/health-sync/handler.js'))['handler'];
+  authorize: HandlerOf<'authorize'>;
+  callback: HandlerOf<'callback'>;
+  connections: HandlerOf<'connections'>;
+  webhook: HandlerOf<'webhook'>;
+  worker: HandlerOf<'webhook-worker'>;
+  healthSync: HandlerOf<'health-sync'>;
 };
 let warm: Handlers;
 
@@ -85,12 +67,12 @@ let warm: Handlers;
 async function importHandlers(): Promise<Handlers> {
   vi.resetModules();
   return {
-    authorize: (await import('../../functions/handlers/authorize/handler.js')).handler,
-    callback: (await import('../../functions/handlers/callback/handler.js')).handler,
-    connections: (await import('../../functions/handlers/connections/handler.js')).handler,
-    webhook: (await import('../../functions/handlers/webhook/handler.js')).handler,
-    worker: (await import('../../functions/handlers/webhook-worker/handler.js')).handler,
-    healthSync: (await import('../../functions/handlers/health-sync/handler.js')).handler,
+    authorize: await importHandler('authorize'),
+    callback: await importHandler('callback'),
+    connections: await importHandler('connections'),
+    webhook: await importHandler('webhook'),
+    worker: await importHandler('webhook-worker'),
+    healthSync: await importHandler('health-sync'),
   };
 }
 
@@ -123,52 +105,18 @@ function expectNothingLeaked(output: CapturedOutput): void {
 
 // ---- AWS and Recall as the functions see them ------------------------------------------------------------------
 
-/** The states the callback used, as DynamoDB's conditional put would keep them. */
-const usedStates = new Set<string>();
-
-function fakeTable(): void {
-  usedStates.clear();
-  ddb.reset();
-  fakeFirstUses(ddb, usedStates);
-  ddb.on(GetItemCommand).resolves({ Item: connectionItem('user-42', 'connected', 'cred-1') });
-  ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-42', 'connected', 'cred-1')] });
-  ddb.on(UpdateItemCommand).resolves({ Attributes: connectionItem('user-42', 'unhealthy', 'cred-1') });
-}
-
-const connectionItem = (userId: string, status: string, credentialId: string): Record<string, AttributeValue> => ({
-  pk: { S: `USER#${userId}` },
-  userId: { S: userId },
-  status: { S: status },
-  recallCredentialId: { S: credentialId },
-  zoomAccountId: { S: 'za-1' },
-  zoomUserId: { S: 'zu-1' },
-  zoomIdentity: { S: 'user#zu-1' },
-  oauthAppId: { S: AWS_FUNCTION_ENV.RECALL_ZOOM_OAUTH_APP_ID },
-  connectedAt: { S: '2026-11-01T00:00:00.000Z' },
-  updatedAt: { S: '2026-11-01T00:00:00.000Z' },
-});
+/** The table holds user-42's connection (the in-memory table answers every other read and write as DynamoDB would). */
+const fakeTable = () => h.table.put(recordItem('user-42', 'connected', 'cred-1'));
 
 /**
  * Secrets Manager with the known secrets: the three ops fill in (one left out holds the placeholder), and the signing
  * and state keys' current and previous versions.
  */
 function fakeSecrets(filled: Partial<Record<FilledSecret, string>> = filledAppSecret()): void {
-  secretsManager.reset();
-  for (const name of FILLED_SECRET_NAMES) {
-    secretsManager
-      .on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV[FILLED_SECRETS[name].variable] })
-      .resolves({ SecretString: filled[name] ?? 'REPLACE_ME' });
-  }
-  secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID }).callsFake(
-    (input: GetSecretValueCommandInput) => ({
-      SecretString: input.VersionStage === 'AWSPREVIOUS' ? KNOWN.previousSigningKey : KNOWN.signingKey,
-    }),
-  );
-  secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID }).callsFake(
-    (input: GetSecretValueCommandInput) => ({
-      SecretString: input.VersionStage === 'AWSPREVIOUS' ? KNOWN.previousStateKey : KNOWN.stateKey,
-    }),
-  );
+  h.secretsManager.reset();
+  for (const name of FILLED_SECRET_NAMES) filledSecret(h.secretsManager, name, filled[name] ?? 'REPLACE_ME');
+  generatedKey(h.secretsManager, AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID, KNOWN.signingKey, KNOWN.previousSigningKey);
+  generatedKey(h.secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, KNOWN.stateKey, KNOWN.previousStateKey);
 }
 
 const filledAppSecret = (): Record<FilledSecret, string> => ({
@@ -258,8 +206,6 @@ function queuedWebhook(body: string): string {
   return queueMessageBody(body, { timestamp, signature });
 }
 
-const scheduledEvent = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} } as unknown as ScheduledEvent;
-
 const DEAUTHORIZED = JSON.stringify({
   event: 'app_deauthorized',
   event_ts: Date.now(),
@@ -271,32 +217,14 @@ const DEAUTHORIZED = JSON.stringify({
 let output: CapturedOutput;
 
 beforeAll(async () => {
-  extension = await startSecretsExtension();
-  extension.useEnv();
   warm = await importHandlers();
 });
-afterAll(async () => {
-  await extension.close();
-  delete process.env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT;
-  delete process.env.AWS_SESSION_TOKEN;
-  delete process.env.WEBHOOK_QUEUE_URL;
-  delete process.env.EVENT_BUS_NAME;
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-});
-beforeEach(() => {
-  fakeTable();
+beforeEach(async () => {
+  await fakeTable();
   fakeSecrets();
-  eventBridge.reset();
-  eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0 });
-  sqs.reset();
-  sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
-  recall.reset();
-  output = captureOutput();
+  output = h.output;
 });
 afterEach(() => {
-  output.restore();
-  vi.useRealTimers();
   // Whatever the test asserted, nothing it wrote may hold a secret. (Asserted here too, so no test can forget.)
   expectNothingLeaked(output);
 });
@@ -352,7 +280,7 @@ describe('redaction: GET /zoom/authorize', () => {
     fakeSecrets({ recallApiKey: 'REPLACE_ME', zoomClientId: 'REPLACE_ME', zoomWebhookSecretToken: KNOWN.webhookSecretToken });
     const cold = await importHandlers();
     const redirected = await authorizeWith(cold.authorize, await token());
-    secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID }).rejects(
+    h.secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID }).rejects(
       new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }),
     );
     const colder = await importHandlers();
@@ -455,7 +383,7 @@ describe('redaction: GET /zoom/callback', () => {
     created();
     const { state, cookie } = await startAttempt();
     // The connection record only: the state was used (its own conditional put went through).
-    ddb.on(UpdateItemCommand, { Key: { pk: { S: 'USER#user-42' } }, ReturnValues: 'ALL_OLD' }).rejects(new Error('InternalServerError'));
+    ddb.on(UpdateItemCommand, { Key: { pk: { S: connectionKey('user-42') } }, ReturnValues: 'ALL_OLD' }).rejects(new Error('InternalServerError'));
 
     const response = await callbackWith(warm.callback, { code: KNOWN.zoomCode, state }, cookie);
 
@@ -563,6 +491,7 @@ describe('redaction: /connections/{userId}', () => {
     const ended = (await warm.connections(connectionsRequest('DELETE'), context)) as APIGatewayProxyStructuredResultV2;
     recall.reset();
     recallAnswers((r) => ({ status: 503, body: { detail: echo(r) }, headers: { 'retry-after': '0' } }));
+    await fakeTable(); // connected again, to be ended again
     const failed = (await warm.connections(connectionsRequest('DELETE'), context)) as APIGatewayProxyStructuredResultV2;
 
     expect(ended.statusCode).toBe(200);
@@ -646,11 +575,11 @@ describe('redaction: the webhook worker', () => {
 describe('redaction: the health sync', () => {
   it('a run that marks a credential unhealthy, and a run Recall fails (retried), quoting the API key', async () => {
     recallAnswers(() => ({ status: 200, body: { next: null, results: [{ ...credential('cred-1', { user_id: 'zu-1' }), status: 'unhealthy' }] } }));
-    await warm.healthSync(scheduledEvent, context);
+    await warm.healthSync(scheduledEvent('health-sync'), context);
     recall.reset();
     recallAnswers((r) => ({ status: 503, body: { detail: echo(r) }, headers: { 'retry-after': '0' } }));
 
-    await expect(warm.healthSync(scheduledEvent, context)).rejects.toThrow();
+    await expect(warm.healthSync(scheduledEvent('health-sync'), context)).rejects.toThrow();
 
     expectCapturedWithoutSecrets('Health sync finished', 'Retrying a Recall call', 'Health sync failed');
   });

@@ -7,7 +7,13 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ConsumedStateRepository } from '../../../functions/adapters/consumed-state-repository.js';
+import {
+  ConsumedStateRepository,
+  usedLinkItem,
+  usedStateItem,
+  usedUntil,
+} from '../../../functions/adapters/consumed-state-repository.js';
+import { usedLinkKey, usedStateKey } from '../../../functions/core/table-schema.js';
 
 const ddb = mockClient(DynamoDBClient);
 const repository = new ConsumedStateRepository(new DynamoDBClient({ region: 'us-east-1' }), 'connect-table');
@@ -26,10 +32,17 @@ describe('ConsumedStateRepository', () => {
     expect(ddb.calls()).toHaveLength(1);
     expect(ddb.commandCalls(PutItemCommand)[0]?.args[0].input).toEqual({
       TableName: 'connect-table',
-      Item: { pk: { S: `STATE#${STATE_ID}` }, expiresAt: { N: '1796062200' } },
+      Item: usedStateItem(STATE_ID, 1_796_062_200),
       ConditionExpression: 'attribute_not_exists(#pk)',
       ExpressionAttributeNames: { '#pk': 'pk' },
     });
+  });
+
+  it('stores the used state and link under their keys, read back with their expiry', () => {
+    expect(usedStateItem(STATE_ID, 1_796_062_200).pk).toEqual({ S: usedStateKey(STATE_ID) });
+    expect(usedLinkItem(STATE_ID, 1_796_062_500).pk).toEqual({ S: usedLinkKey(STATE_ID) });
+    expect(usedUntil(usedStateItem(STATE_ID, 1_796_062_200))).toBe(1_796_062_200);
+    expect(usedUntil({ pk: { S: usedStateKey(STATE_ID) } })).toBeUndefined();
   });
 
   it('answers false for a state used before', async () => {
@@ -62,8 +75,8 @@ describe('ConsumedStateRepository', () => {
       const condition = { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': 'pk' } };
       expect(ddb.commandCalls(TransactWriteItemsCommand)[0]?.args[0].input).toEqual({
         TransactItems: [
-          { Put: { TableName: 'connect-table', Item: { pk: { S: `STATE#${STATE_ID}` }, expiresAt: { N: '1796062200' } }, ...condition } },
-          { Put: { TableName: 'connect-table', Item: { pk: { S: `TOKEN#${LINK.id}` }, expiresAt: { N: '1796062500' } }, ...condition } },
+          { Put: { TableName: 'connect-table', Item: usedStateItem(STATE_ID, 1_796_062_200), ...condition } },
+          { Put: { TableName: 'connect-table', Item: usedLinkItem(LINK.id, LINK.expiresAt), ...condition } },
         ],
       });
     });

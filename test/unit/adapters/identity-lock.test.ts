@@ -1,15 +1,9 @@
-import {
-  type AttributeValue,
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  type DeleteItemCommandInput,
-  DynamoDBClient,
-  PutItemCommand,
-  type PutItemCommandInput,
-} from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DeleteItemCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoIdentityLock, type IdentityLockOptions, lockKey } from '../../../functions/adapters/identity-lock.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoIdentityLock, type IdentityLockOptions, lockFromItem, lockItem, lockKey } from '../../../functions/adapters/identity-lock.js';
+import { itemKey } from '../../../functions/core/table-schema.js';
+import { type MemoryTable, memoryTable } from '../../helpers/memory-table.js';
 
 const ddb = mockClient(DynamoDBClient);
 const TABLE = 'connect-table';
@@ -35,28 +29,15 @@ function lockWith(options: IdentityLockOptions = {}) {
   return { lock, clock, sleeps };
 }
 
-/**
- * The lock items as DynamoDB keeps them, with the two conditions the lock writes evaluated the way DynamoDB would:
- * the put succeeds when there is no item or its lease ended before `:now`; the delete only for the owner.
- */
-function fakeLockTable(): Map<string, Record<string, AttributeValue>> {
-  const items = new Map<string, Record<string, AttributeValue>>();
-  ddb.on(PutItemCommand).callsFake((input: PutItemCommandInput) => {
-    const key = input.Item?.pk?.S ?? '';
-    const existing = items.get(key);
-    const now = Number(input.ExpressionAttributeValues?.[':now']?.N);
-    if (existing && !(Number(existing.leaseUntil?.N) < now)) throw conditionFailed();
-    items.set(key, input.Item ?? {});
-    return {};
-  });
-  ddb.on(DeleteItemCommand).callsFake((input: DeleteItemCommandInput) => {
-    const key = input.Key?.pk?.S ?? '';
-    if (items.get(key)?.owner?.S !== input.ExpressionAttributeValues?.[':owner']?.S) throw conditionFailed();
-    items.delete(key);
-    return {};
-  });
-  return items;
-}
+/** The lock as the table holds it, after the lock's conditional writes (the in-memory table evaluates them). */
+const storedLock = async () => lockFromItem(await table.get(lockKey(IDENTITY)));
+let table: MemoryTable;
+beforeAll(async () => {
+  table = await memoryTable(ddb, TABLE);
+}, 30_000);
+afterAll(() => table.close());
+/** The table answers the lock's writes (by default the tests script each answer). */
+const realTable = () => table.reset();
 
 const puts = () => ddb.commandCalls(PutItemCommand).map((call) => call.args[0].input);
 const deletes = () => ddb.commandCalls(DeleteItemCommand).map((call) => call.args[0].input);
@@ -79,12 +60,7 @@ describe('DynamoIdentityLock.acquire', () => {
     expect(puts()).toEqual([
       {
         TableName: TABLE,
-        Item: {
-          pk: { S: `LOCK#${IDENTITY}` },
-          owner: { S: expect.stringMatching(/^[0-9a-f]{32}$/) },
-          leaseUntil: { N: String(DEADLINE + 2_000) },
-          expiresAt: { N: String(Math.ceil((DEADLINE + 2_000) / 1000) + 3_600) },
-        },
+        Item: lockItem({ identity: IDENTITY, owner: expect.stringMatching(/^[0-9a-f]{32}$/), leaseUntil: DEADLINE + 2_000 }),
         ConditionExpression: 'attribute_not_exists(#pk) OR #lease < :now',
         ExpressionAttributeNames: { '#pk': 'pk', '#lease': 'leaseUntil' },
         ExpressionAttributeValues: { ':now': { N: String(T0) } },
@@ -114,7 +90,7 @@ describe('DynamoIdentityLock.acquire', () => {
 
   it("takes over a lock whose holder crashed, once the holder's lease has run out", async () => {
     // Prepare: a holder took the lock and never gave it back.
-    const items = fakeLockTable();
+    await realTable();
     const { lock: crashed } = lockWith();
     await crashed.acquire(IDENTITY, { deadlineMs: T0 + 1_000 });
     const { lock, clock, sleeps } = lockWith();
@@ -127,7 +103,7 @@ describe('DynamoIdentityLock.acquire', () => {
     expect(clock.now).toBeGreaterThan(T0 + 3_000);
     expect(clock.now).toBeLessThan(T0 + 3_000 + 500);
     expect(sleeps.length).toBeGreaterThan(1);
-    expect(items.get(lockKey(IDENTITY))?.owner).toEqual(puts().at(-1)?.Item?.owner);
+    expect((await storedLock())?.owner).toEqual(lockFromItem(puts().at(-1)?.Item)?.owner);
   });
 
   it('polls with a backoff that grows to 500 ms, and gives up (undefined) before its deadline while the lock stays held', async () => {
@@ -227,7 +203,7 @@ describe('DynamoIdentityLock: release', () => {
     expect(deletes()).toEqual([
       {
         TableName: TABLE,
-        Key: { pk: { S: `LOCK#${IDENTITY}` } },
+        Key: itemKey(lockKey(IDENTITY)),
         ConditionExpression: '#owner = :owner',
         ExpressionAttributeNames: { '#owner': 'owner' },
         ExpressionAttributeValues: { ':owner': puts()[0]?.Item?.owner },
@@ -237,23 +213,24 @@ describe('DynamoIdentityLock: release', () => {
 
   it("never frees a successor's lock: a holder whose lease ran out releases nothing", async () => {
     // Prepare: A's lease runs out, B takes the lock over, then A (late) releases.
-    const items = fakeLockTable();
+    await realTable();
     const { lock: a } = lockWith();
     const late = await a.acquire(IDENTITY, { deadlineMs: T0 });
     const { lock: b, clock } = lockWith();
     clock.now = T0 + 2_001;
     await b.acquire(IDENTITY, { deadlineMs: T0 + 10_000 });
-    const successor = items.get(lockKey(IDENTITY))?.owner;
+    const successor = (await storedLock())?.owner;
 
     // Act
     await expect(late?.release()).resolves.toBeUndefined();
 
     // Assess
-    expect(items.get(lockKey(IDENTITY))?.owner).toEqual(successor);
+    expect((await storedLock())?.owner).toEqual(successor);
+    expect(successor).toBeDefined();
   });
 
   it('frees the lock for the next acquirer at once', async () => {
-    fakeLockTable();
+    await realTable();
     const { lock } = lockWith();
     const first = await lock.acquire(IDENTITY, { deadlineMs: DEADLINE });
     await first?.release();

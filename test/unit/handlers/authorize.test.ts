@@ -1,73 +1,37 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { bundleHandler } from '../../helpers/bundle.js';
 import { SignJWT } from 'jose';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { bindingCookieName } from '../../../functions/connect/browser-binding.js';
 import { MAX_RETURN_TO_LENGTH, signConnectToken } from '../../../functions/connect/connect-token.js';
-import { pkceChallenge, sha256Hex } from '../../../functions/core/crypto.js';
 import { type OAuthState, openOAuthState, sealOAuthState } from '../../../functions/connect/oauth-state.js';
-import { filledSecret, generatedKey, mockSecretsManager, type SecretsManagerMock } from '../../helpers/aws.js';
-import { context } from '../../helpers/context.js';
-import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
+import { pkceChallenge, sha256Hex } from '../../../functions/core/crypto.js';
+import { filledSecret, generatedKey } from '../../helpers/aws.js';
+import { bundleHandler } from '../../helpers/bundle.js';
+import { AWS_FUNCTION_ENV, SECRETS } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
-import { type CapturedOutput, captureOutput, metricSum, metricsOf } from '../../helpers/output.js';
-import { EXTENSION_SESSION_TOKEN, type SecretsExtensionStandIn, startSecretsExtension } from '../../helpers/secrets-extension.js';
+import { handlerEntry, handlerHarness, type HandlerOf } from '../../helpers/handler-harness.js';
+import { metricSum } from '../../helpers/output.js';
+import { EXTENSION_SESSION_TOKEN } from '../../helpers/secrets-extension.js';
 
-useAwsFunctionEnv();
-// Logs and metrics on: some tests assert on them; the capture keeps them out of the test output.
-process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
-process.env.POWERTOOLS_METRICS_DISABLED = 'false';
-// Only to prove that nothing here talks to DynamoDB: the function is not given the client at all.
-const ddb = mockClient(DynamoDBClient);
-let secretsManager: SecretsManagerMock;
-// The function reads its secrets through the Parameters and Secrets extension: a real HTTP stand-in for it here,
-// answering from the Secrets Manager mock.
-let extension: SecretsExtensionStandIn;
-let handler: (typeof import('../../../functions/handlers/authorize/handler.js'))['handler'];
-let output: CapturedOutput;
-
-beforeAll(async () => {
-  extension = await startSecretsExtension();
-  extension.useEnv();
-  ({ handler } = await import('../../../functions/handlers/authorize/handler.js'));
-});
-afterAll(async () => {
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  delete process.env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT;
-  delete process.env.AWS_SESSION_TOKEN;
-  await extension.close();
-});
-
-beforeEach(() => {
-  ddb.reset();
-  secretsManager = mockSecretsManager();
-  extension.override(undefined);
-  extension.requests.length = 0;
-  output = captureOutput();
-});
+// Logs and metrics on: some tests assert on them. The function reads its secrets through the Parameters and Secrets
+// extension: a real HTTP stand-in for it here, answering from the Secrets Manager mock.
+const h = handlerHarness('authorize', { logLevel: 'INFO', metrics: true, secretsExtension: true });
+const output = { logs: () => h.output.logs(), text: () => h.output.text() };
 afterEach(() => {
-  output.restore();
-  vi.useRealTimers();
-  // Whatever the test did: no DynamoDB call, ever.
-  expect(ddb.calls()).toHaveLength(0);
+  // Whatever the test did: no DynamoDB call, ever (the function is not given the client at all).
+  expect(h.ddb.calls()).toHaveLength(0);
 });
 
 /** A handler with nothing cached yet: a fresh module instance, as a cold start gets. */
-async function coldHandler(): Promise<typeof handler> {
-  vi.resetModules();
-  return (await import('../../../functions/handlers/authorize/handler.js')).handler;
-}
+const coldHandler = () => h.cold();
 
 const OLD_SIGNING_KEY = 'the-signing-key-before-the-rotation-0123456789abcdef';
 const NEW_SIGNING_KEY = 'the-signing-key-after-the-rotation-0123456789abcdefgh';
 
 /** The signing key secret's versions: `AWSCURRENT`, and `AWSPREVIOUS` when given (none before a first rotation). */
 function signingKeyVersions(current: string, previous?: string): void {
-  generatedKey(secretsManager, AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID, current, previous);
+  generatedKey(h.secretsManager, AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID, current, previous);
 }
 
 /** The attempt sealed in a redirect's cookie, opened with the state key; and the cookie's parts. */
@@ -79,13 +43,12 @@ async function attemptOf(response: APIGatewayProxyStructuredResultV2, keys: read
   return { state, cookie, value, opened, attempt: opened.status === 'opened' ? opened.state : undefined };
 }
 
-const emitted = () => metricsOf(output.emf());
+const emitted = () => h.emitted();
 
 const RETURN_TO = 'https://app.example.com/settings/integrations?tab=zoom';
 
-async function authorize(token: string | undefined): Promise<APIGatewayProxyStructuredResultV2> {
-  const event = httpEvent({ path: '/zoom/authorize', ...(token === undefined ? {} : { query: { connect_token: token } }) });
-  return (await handler(event, context)) as APIGatewayProxyStructuredResultV2;
+function authorize(token: string | undefined, handler: HandlerOf<'authorize'> = h.handler): Promise<APIGatewayProxyStructuredResultV2> {
+  return handler(httpEvent({ path: '/zoom/authorize', ...(token === undefined ? {} : { query: { connect_token: token } }) }));
 }
 
 const validToken = (claims: { userId?: string; returnTo?: string } = {}) =>
@@ -145,13 +108,13 @@ describe('GET /zoom/authorize', () => {
 
   it('reads its secrets through the Parameters and Secrets extension, with the session token', async () => {
     const cold = await coldHandler();
-    await cold(httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } }), context);
+    await authorize(await validToken(), cold);
 
-    expect(extension.requests.length).toBeGreaterThan(0);
-    for (const request of extension.requests) {
+    expect(h.extension.requests.length).toBeGreaterThan(0);
+    for (const request of h.extension.requests) {
       expect(request).toMatchObject({ method: 'GET', path: '/secretsmanager/get', token: EXTENSION_SESSION_TOKEN });
     }
-    expect(extension.requests.map((r) => `${r.secretId}@${r.versionStage ?? '-'}`).sort()).toEqual(
+    expect(h.extension.requests.map((r) => `${r.secretId}@${r.versionStage ?? '-'}`).sort()).toEqual(
       [
         `${AWS_FUNCTION_ENV.ZOOM_CLIENT_ID_SECRET_ID}@-`,
         `${AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID}@AWSCURRENT`,
@@ -164,18 +127,18 @@ describe('GET /zoom/authorize', () => {
 
   it('reads secrets once and serves the next invocation from the cache', async () => {
     await authorize(await validToken());
-    const afterFirst = secretsManager.commandCalls(GetSecretValueCommand).length;
-    const served = extension.requests.length;
+    const afterFirst = h.secretsManager.commandCalls(GetSecretValueCommand).length;
+    const served = h.extension.requests.length;
     await authorize(await validToken());
-    expect(secretsManager.commandCalls(GetSecretValueCommand).length).toBe(afterFirst);
-    expect(extension.requests.length).toBe(served);
+    expect(h.secretsManager.commandCalls(GetSecretValueCommand).length).toBe(afterFirst);
+    expect(h.extension.requests.length).toBe(served);
   });
 
   it('seals with the current state key while a rotation leaves a previous one', async () => {
-    generatedKey(secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, 'the-state-key-after-the-rotation-0123456789abcdef', SECRETS.stateKey);
+    generatedKey(h.secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, 'the-state-key-after-the-rotation-0123456789abcdef', SECRETS.stateKey);
     const cold = await coldHandler();
 
-    const response = (await cold(httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } }), context)) as APIGatewayProxyStructuredResultV2;
+    const response = await authorize(await validToken(), cold);
 
     expect((await attemptOf(response, ['the-state-key-after-the-rotation-0123456789abcdef'])).opened.status).toBe('opened');
     expect((await attemptOf(response, [SECRETS.stateKey])).opened.status).toBe('unreadable');
@@ -226,23 +189,24 @@ describe('GET /zoom/authorize', () => {
     expect(response.statusCode).toBe(400);
     expect(response.body).toContain('incomplete');
   });
-
 });
 
 describe('GET /zoom/authorize before ops filled in the secrets', () => {
+  /** A cold start with the keys the stack generates, and the Zoom client id secret holding `zoomClientId`. */
+  async function coldWithZoomClientId(zoomClientId: string): Promise<HandlerOf<'authorize'>> {
+    h.secretsManager.reset();
+    filledSecret(h.secretsManager, 'zoomClientId', zoomClientId);
+    signingKeyVersions(SECRETS.signingKey);
+    generatedKey(h.secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, SECRETS.stateKey);
+    return coldHandler();
+  }
+
   it('sends the user back to the verified return URL with reason=misconfigured while the Zoom client id is a placeholder', async () => {
     // Prepare: the keys (generated by the stack) are fine; the Zoom client id secret still holds the placeholder.
-    secretsManager.reset();
-    filledSecret(secretsManager, 'zoomClientId', 'REPLACE_ME');
-    signingKeyVersions(SECRETS.signingKey);
-    generatedKey(secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, SECRETS.stateKey);
-    const cold = await coldHandler();
+    const cold = await coldWithZoomClientId('REPLACE_ME');
 
     // Act
-    const response = (await cold(
-      httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } }),
-      context,
-    )) as APIGatewayProxyStructuredResultV2;
+    const response = await authorize(await validToken(), cold);
 
     // Assess: a redirect the product can act on, not a crash or a 500.
     expect(response.statusCode).toBe(302);
@@ -265,17 +229,12 @@ describe('GET /zoom/authorize before ops filled in the secrets', () => {
   });
 
   it('answers a small 503 page when the signing key cannot be read: no return URL can be trusted', async () => {
-    secretsManager.reset();
-    filledSecret(secretsManager, 'zoomClientId', SECRETS.zoomClientId);
-    secretsManager
+    const cold = await coldWithZoomClientId(SECRETS.zoomClientId);
+    h.secretsManager
       .on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.SIGNING_KEY_SECRET_ID })
       .rejects(Object.assign(new Error('User is not authorized'), { name: 'AccessDeniedException' }));
-    const cold = await coldHandler();
 
-    const response = (await cold(
-      httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } }),
-      context,
-    )) as APIGatewayProxyStructuredResultV2;
+    const response = await authorize(await validToken(), cold);
 
     expect(response.statusCode).toBe(503);
     expect(response.headers?.location).toBeUndefined();
@@ -289,16 +248,12 @@ describe('GET /zoom/authorize before ops filled in the secrets', () => {
   });
 
   it('starts working on the next request once ops fill the secret in, without a restart', async () => {
-    secretsManager.reset();
-    filledSecret(secretsManager, 'zoomClientId', 'REPLACE_ME');
-    signingKeyVersions(SECRETS.signingKey);
-    generatedKey(secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, SECRETS.stateKey);
-    const cold = await coldHandler();
-    const event = httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } });
-    await cold(event, context);
+    const cold = await coldWithZoomClientId('REPLACE_ME');
+    const token = await validToken();
+    await authorize(token, cold);
 
-    mockSecretsManager();
-    const response = (await cold(event, context)) as APIGatewayProxyStructuredResultV2;
+    filledSecret(h.secretsManager, 'zoomClientId', SECRETS.zoomClientId);
+    const response = await authorize(token, cold);
 
     expect(response.statusCode).toBe(302);
     expect(String(response.headers?.location)).toMatch(/^https:\/\/zoom\.us\/oauth\/authorize\?/);
@@ -311,9 +266,9 @@ describe('GET /zoom/authorize across a signing-key rotation', () => {
     const cold = await coldHandler();
     const minted = (key: string) => signConnectToken({ userId: 'user-42', returnTo: RETURN_TO }, key);
 
-    const withOld = (await cold(httpEvent({ path: '/zoom/authorize', query: { connect_token: await minted(OLD_SIGNING_KEY) } }), context)) as APIGatewayProxyStructuredResultV2;
-    const withNew = (await cold(httpEvent({ path: '/zoom/authorize', query: { connect_token: await minted(NEW_SIGNING_KEY) } }), context)) as APIGatewayProxyStructuredResultV2;
-    const withOther = (await cold(httpEvent({ path: '/zoom/authorize', query: { connect_token: await minted('yet-another-key-that-was-never-stored-0123456789') } }), context)) as APIGatewayProxyStructuredResultV2;
+    const withOld = await authorize(await minted(OLD_SIGNING_KEY), cold);
+    const withNew = await authorize(await minted(NEW_SIGNING_KEY), cold);
+    const withOther = await authorize(await minted('yet-another-key-that-was-never-stored-0123456789'), cold);
 
     expect(withOld.statusCode).toBe(302);
     expect(withNew.statusCode).toBe(302);
@@ -325,16 +280,13 @@ describe('GET /zoom/authorize across a signing-key rotation', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     signingKeyVersions(OLD_SIGNING_KEY);
     const warm = await coldHandler();
-    const first = (await warm(
-      httpEvent({ path: '/zoom/authorize', query: { connect_token: await signConnectToken({ userId: 'u', returnTo: RETURN_TO }, OLD_SIGNING_KEY) } }),
-      context,
-    )) as APIGatewayProxyStructuredResultV2;
+    const first = await authorize(await signConnectToken({ userId: 'u', returnTo: RETURN_TO }, OLD_SIGNING_KEY), warm);
     signingKeyVersions(NEW_SIGNING_KEY, OLD_SIGNING_KEY);
     vi.setSystemTime(Date.now() + 31_000);
 
     // Act: well within the 5-minute cache, but the keys are older than the 30 s refresh bound.
     const token = await signConnectToken({ userId: 'u', returnTo: RETURN_TO }, NEW_SIGNING_KEY);
-    const response = (await warm(httpEvent({ path: '/zoom/authorize', query: { connect_token: token } }), context)) as APIGatewayProxyStructuredResultV2;
+    const response = await authorize(token, warm);
 
     // Assess
     expect(first.statusCode).toBe(302);
@@ -345,18 +297,18 @@ describe('GET /zoom/authorize across a signing-key rotation', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     signingKeyVersions(SECRETS.signingKey);
     const warm = await coldHandler();
-    await warm(httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } }), context);
-    const readsAfterFirst = secretsManager.commandCalls(GetSecretValueCommand).length;
+    await authorize(await validToken(), warm);
+    const readsAfterFirst = h.secretsManager.commandCalls(GetSecretValueCommand).length;
     vi.setSystemTime(Date.now() + 31_000);
 
     for (let i = 0; i < 5; i++) {
       const forged = await signConnectToken({ userId: 'u', returnTo: RETURN_TO }, `forged-key-${i}-`.repeat(4));
-      const response = (await warm(httpEvent({ path: '/zoom/authorize', query: { connect_token: forged } }), context)) as APIGatewayProxyStructuredResultV2;
+      const response = await authorize(forged, warm);
       expect(response.statusCode).toBe(400);
     }
 
     // One refresh (current + previous), not one per forged token.
-    expect(secretsManager.commandCalls(GetSecretValueCommand).length - readsAfterFirst).toBe(2);
+    expect(h.secretsManager.commandCalls(GetSecretValueCommand).length - readsAfterFirst).toBe(2);
   });
 });
 
@@ -391,12 +343,12 @@ describe('GET /zoom/authorize: metrics', () => {
 
   it('counts a failed connect with reason=internal when the extension fails (500 page), and tries again next time', async () => {
     const cold = await coldHandler();
-    extension.override((_req, res) => res.writeHead(503).end());
-    const event = httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } });
+    h.extension.override((_req, res) => res.writeHead(503).end());
+    const token = await validToken();
 
-    const response = (await cold(event, context)) as APIGatewayProxyStructuredResultV2;
-    extension.override(undefined);
-    const next = (await cold(event, context)) as APIGatewayProxyStructuredResultV2;
+    const response = await authorize(token, cold);
+    h.extension.override(undefined);
+    const next = await authorize(token, cold);
 
     expect(response.statusCode).toBe(500);
     expect(response.body).not.toContain('503');
@@ -408,26 +360,26 @@ describe('GET /zoom/authorize: metrics', () => {
     const cold = await coldHandler();
     process.env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT = '1';
     try {
-      const response = (await cold(httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } }), context)) as APIGatewayProxyStructuredResultV2;
+      const response = await authorize(await validToken(), cold);
 
       expect(response.statusCode).toBe(503);
       expect(output.logs().filter((line) => line.level === 'ERROR')).toEqual([
         expect.objectContaining({ message: 'Service misconfigured', fields: ['PARAMETERS_SECRETS_EXTENSION_HTTP_PORT'] }),
       ]);
     } finally {
-      extension.useEnv();
+      h.extension.useEnv();
     }
   });
 });
 
 describe('GET /zoom/authorize without a usable state key', () => {
   it('sends the user back with reason=misconfigured when the state key cannot be read (the token is trusted)', async () => {
-    secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID }).rejects(
+    h.secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID }).rejects(
       Object.assign(new Error('User is not authorized'), { name: 'AccessDeniedException' }),
     );
     const cold = await coldHandler();
 
-    const response = (await cold(httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } }), context)) as APIGatewayProxyStructuredResultV2;
+    const response = await authorize(await validToken(), cold);
 
     expect(response.headers?.location).toBe(`${RETURN_TO}&zoom_connect=error&reason=misconfigured`);
     expect(response.cookies ?? []).toEqual([]);
@@ -437,10 +389,10 @@ describe('GET /zoom/authorize without a usable state key', () => {
   });
 
   it('sends the user back with reason=misconfigured when the state key is too short, never showing it', async () => {
-    generatedKey(secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, 'short-state-key');
+    generatedKey(h.secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, 'short-state-key');
     const cold = await coldHandler();
 
-    const response = (await cold(httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } }), context)) as APIGatewayProxyStructuredResultV2;
+    const response = await authorize(await validToken(), cold);
 
     expect(response.headers?.location).toBe(`${RETURN_TO}&zoom_connect=error&reason=misconfigured`);
     expect(output.text()).not.toContain('short-state-key');
@@ -471,7 +423,7 @@ describe('GET /zoom/authorize without a usable state key', () => {
     delete process.env.TABLE_NAME;
     try {
       const cold = await coldHandler();
-      const response = (await cold(httpEvent({ path: '/zoom/authorize', query: { connect_token: await validToken() } }), context)) as APIGatewayProxyStructuredResultV2;
+      const response = await authorize(await validToken(), cold);
       expect(response.statusCode).toBe(302);
     } finally {
       process.env.TABLE_NAME = saved;
@@ -482,10 +434,10 @@ describe('GET /zoom/authorize without a usable state key', () => {
 describe('the authorize bundle', () => {
   it('carries no AWS SDK and no DynamoDB code, as the stack bundles it', async () => {
     // Act: the stack's bundling settings (lib/constructs/service-function.ts)
-    const { code, included } = await bundleHandler('functions/handlers/authorize/handler.ts');
+    const { code, included } = await bundleHandler(handlerEntry('authorize'));
 
     // Assess
-    expect(included.some((path) => path.includes('functions/handlers/authorize/handler.ts'))).toBe(true);
+    expect(included.some((path) => path.includes(handlerEntry('authorize')))).toBe(true);
     expect(included.some((path) => path.includes('functions/adapters/secrets-extension.ts'))).toBe(true);
     expect(included.filter((path) => /node_modules\/@(aws-sdk|smithy|aws-crypto)\//.test(path))).toEqual([]);
     expect(
@@ -497,7 +449,7 @@ describe('the authorize bundle', () => {
 
 describe('GET /zoom/authorize: connect link lifetime and binding cookies', () => {
   const withCookies = async (token: string, cookies: string[]) =>
-    (await handler(httpEvent({ path: '/zoom/authorize', query: { connect_token: token }, cookies }), context)) as APIGatewayProxyStructuredResultV2;
+    h.handler(httpEvent({ path: '/zoom/authorize', query: { connect_token: token }, cookies }));
 
   it('refuses a token whose exp is in the year 2100 with the invalid-link 400 page, before Zoom', async () => {
     const token = await new SignJWT({ return_to: RETURN_TO })

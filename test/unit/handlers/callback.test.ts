@@ -1,55 +1,40 @@
 import {
-  type AttributeValue,
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  DynamoDBClient,
   PutItemCommand,
   type PutItemCommandInput,
   QueryCommand,
-  TransactionCanceledException,
   TransactWriteItemsCommand,
   UpdateItemCommand,
-  type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { bindingCookieName } from '../../../functions/connect/browser-binding.js';
-import { sha256Hex } from '../../../functions/core/crypto.js';
-import { type ConnectionEventDetail, detailTypeOf } from '../../../functions/adapters/event-publisher.js';
+import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { connectionItem } from '../../../functions/adapters/connection-repository.js';
+import { usedLinkItem, usedStateItem } from '../../../functions/adapters/consumed-state-repository.js';
+import { detailTypeOf } from '../../../functions/adapters/event-publisher.js';
+import { lockFromItem } from '../../../functions/adapters/identity-lock.js';
 import { outboxEntriesOf } from '../../../functions/adapters/outbox.js';
+import { bindingCookieName } from '../../../functions/connect/browser-binding.js';
 import { type OAuthState, openOAuthState, sealOAuthState } from '../../../functions/connect/oauth-state.js';
-import { filledSecret, generatedKey, mockSecretsManager, type SecretsManagerMock } from '../../helpers/aws.js';
-import { context } from '../../helpers/context.js';
-import { AWS_FUNCTION_ENV, SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
-import { httpEvent } from '../../helpers/events.js';
-import { FakeRecallFetch, credential, type RecordedRequest } from '../../helpers/fake-recall-fetch.js';
+import { sha256Hex } from '../../../functions/core/crypto.js';
+import { connectionKey, lockKey, usedLinkKey, usedStateKey } from '../../../functions/core/table-schema.js';
+import { filledSecret, generatedKey } from '../../helpers/aws.js';
 import { bundleHandler } from '../../helpers/bundle.js';
-import { outboxEventsOf } from '../../helpers/outbox.js';
-import { type CapturedOutput, captureOutput, metricSum, metricsOf } from '../../helpers/output.js';
+import { AWS_FUNCTION_ENV, SECRETS } from '../../helpers/env.js';
+import { httpEvent } from '../../helpers/events.js';
+import { credential, type RecordedRequest } from '../../helpers/fake-recall-fetch.js';
+import { handlerEntry, handlerHarness, type HandlerOf } from '../../helpers/handler-harness.js';
+import { metricSum } from '../../helpers/output.js';
+import { aConnection, recordItem, storedConnection } from '../../helpers/records.js';
 
-useAwsFunctionEnv();
-// Set as a careless deployment might: the callback must still never call EventBridge.
-process.env.EVENT_BUS_NAME = 'recall-zoom-connect-events';
-// Logs and metrics on: some tests assert on them; the capture keeps them out of the test output.
-process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
-process.env.POWERTOOLS_METRICS_DISABLED = 'false';
-const recall = new FakeRecallFetch();
-vi.stubGlobal('fetch', recall.fetch);
-const ddb = mockClient(DynamoDBClient);
-const eventBridge = mockClient(EventBridgeClient);
-let handler: (typeof import('../../../functions/handlers/callback/handler.js'))['handler'];
-
-beforeAll(async () => {
-  ({ handler } = await import('../../../functions/handlers/callback/handler.js'));
+// EVENT_BUS_NAME set as a careless deployment might: the callback must still never call EventBridge. Logs and
+// metrics on: some tests assert on them; the capture keeps them out of the test output.
+const h = handlerHarness('callback', {
+  env: { EVENT_BUS_NAME: 'recall-zoom-connect-events' },
+  logLevel: 'INFO',
+  metrics: true,
+  table: true,
 });
-afterAll(() => {
-  delete process.env.EVENT_BUS_NAME;
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-});
+const { ddb, eventBridge, recall } = h;
 
 const STATE = 'state-from-zoom-redirect-0123456789abcdefghijklmnop';
 const STATE_ID = sha256Hex(STATE);
@@ -79,103 +64,61 @@ const sealedCookie = async (overrides: Partial<OAuthState> = {}, key: string = S
 
 /** The cookie the browser sends with the next callback; a test may replace it. */
 let cookie: string;
+beforeEach(async () => {
+  cookie = await sealedCookie();
+});
 
 /** The conditional puts that use a state (the single-use guarantee). */
-const isConsume = (input: PutItemCommandInput) => input.Item?.pk?.S?.startsWith('STATE#') === true;
+const isConsume = (input: PutItemCommandInput) => input.Item?.pk?.S?.startsWith(usedStateKey('')) === true;
 const consumes = () => ddb.commandCalls(PutItemCommand).filter((c) => isConsume(c.args[0].input)).map((c) => c.args[0].input);
-const conditionFailed = () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
-const alreadyUsed = () => ddb.on(PutItemCommand, { ConditionExpression: 'attribute_not_exists(#pk)' }).rejects(conditionFailed());
+/** The state was used before (a replay): its item is in the table. */
+const alreadyUsed = () => h.table.put(usedStateItem(STATE_ID, attempt().expiresAt));
 
-/** The write of user-42's connection record: a conditional update that answers the item as it was. */
-const RECORD_WRITE = { Key: { pk: { S: 'USER#user-42' } }, ReturnValues: 'ALL_OLD' } as const;
-const isRecordWrite = (input: UpdateItemCommandInput) => input.ReturnValues === 'ALL_OLD' && input.Key?.pk?.S?.startsWith('USER#') === true;
-const recordWrites = () => updates().filter(isRecordWrite);
-const updates = () => ddb.commandCalls(UpdateItemCommand).map((c) => c.args[0].input);
-/** The item the record write replaces, as DynamoDB answers it (ALL_OLD). */
-let previousItem: Record<string, AttributeValue> = {};
-/** Whether the record write was made to fail (its outbox entry then was never stored). */
-let recordWriteFailed = false;
-const failRecordWrite = (error: Error) => {
-  recordWriteFailed = true;
-  ddb.on(UpdateItemCommand, RECORD_WRITE).rejects(error);
-};
-const previousRecord = (item: Record<string, AttributeValue>) => {
-  previousItem = item;
-  ddb.on(UpdateItemCommand, RECORD_WRITE).resolves({ Attributes: item });
-};
-/** Moves of other records onto a new credential (conditional on where they still point). */
-const repoints = () => updates().filter((input) => input.ExpressionAttributeValues?.[':to'] !== undefined);
-/** The identity lock: its conditional put, and its release by the owner. */
+/** user-42's connection record as stored, or `undefined` when none was written. */
+const storedRecord = () => h.table.get(connectionKey('user-42'));
+const recordOf = async (userId: string) => storedConnection(await h.table.get(connectionKey(userId)));
+/** The write of user-42's connection record (a conditional update that answers the item as it was) fails. */
+const failRecordWrite = (error: Error) =>
+  ddb.on(UpdateItemCommand, { Key: { pk: { S: connectionKey('user-42') } }, ReturnValues: 'ALL_OLD' }).rejects(error);
+/** A newer attempt of user-42 recorded its connection already (on `cred-newer`). */
+const newerAttemptRecorded = () =>
+  h.table.put(connectionItem(aConnection('user-42', { recallCredentialId: 'cred-newer' }), Date.now() + 3_600_000));
+/** The identity locks taken (their conditional puts), and whether each is still held (released by its owner or not). */
 const lockPuts = () =>
   ddb
     .commandCalls(PutItemCommand)
-    .map((c) => c.args[0].input)
-    .filter((input) => input.Item?.pk?.S?.startsWith('LOCK#'));
-const lockReleases = () => ddb.commandCalls(DeleteItemCommand).map((c) => c.args[0].input);
+    .map((c) => lockFromItem(c.args[0].input.Item))
+    .filter((lock) => lock !== undefined);
+const lockHeld = async (identity: string) => (await h.table.get(lockKey(identity))) !== undefined;
 
-const connectionItem = (userId: string, credentialId: string, status = 'connected'): Record<string, AttributeValue> => ({
-  pk: { S: `USER#${userId}` },
-  userId: { S: userId },
-  status: { S: status },
-  recallCredentialId: { S: credentialId },
-  zoomAccountId: { NULL: true },
-  zoomUserId: { S: 'zu-1' },
-  zoomIdentity: { S: 'user#zu-1' },
-  oauthAppId: { S: APP },
-  connectedAt: { S: '2026-11-01T00:00:00.000Z' },
-  updatedAt: { S: '2026-11-01T00:00:00.000Z' },
-});
-
-beforeEach(async () => {
-  recall.reset();
-  ddb.reset();
-  ddb.on(PutItemCommand).resolves({});
-  ddb.on(QueryCommand).resolves({ Items: [] });
-  ddb.on(UpdateItemCommand).resolves({});
-  eventBridge.reset();
-  eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0 });
-  previousItem = {};
-  recordWriteFailed = false;
-  secretsManager = mockSecretsManager();
-  cookie = await sealedCookie();
-  output = captureOutput();
-});
-afterEach(() => {
-  output.restore();
-  vi.useRealTimers();
-});
-
-let secretsManager: SecretsManagerMock;
-let output: CapturedOutput;
-const emitted = () => metricsOf(output.emf());
-const SERVICE = { service: 'recall-zoom-connect' };
+/** A record of the tests' Zoom user (`user#zu-1`, no account id), as the callback's own write would have stored it. */
+const connectionRecord = (userId: string, credentialId: string, status: 'connected' | 'unhealthy' | 'disconnected' = 'connected') =>
+  recordItem(userId, status, credentialId, { zoomAccountId: null });
 
 /** A handler with nothing cached yet: a fresh module instance, as a cold start gets. */
-async function coldHandler(): Promise<typeof handler> {
-  vi.resetModules();
-  return (await import('../../../functions/handlers/callback/handler.js')).handler;
-}
+const coldHandler = (env?: Record<string, string | undefined>) => h.cold(env);
 
 /**
- * The events this callback's writes hold in the outbox, in write order, as the publisher derives them. Each write's
- * copies of the item as it was (`if_not_exists(attribute, NULL)`) are filled in from the item the record write
- * replaced (the mocked ALL_OLD); other writes copy nothing here. Nothing reaches EventBridge from the callback.
+ * The events the callback's writes stored in the outbox, in write order, as the publisher derives them. Nothing
+ * reaches EventBridge from the callback.
  */
-const outboxEvents = (): ConnectionEventDetail[] =>
-  outboxEventsOf(
-    updates().filter((input) => !(recordWriteFailed && isRecordWrite(input))),
-    (input) => (isRecordWrite(input) ? previousItem : {}),
-  );
-const publishedEvents = () => outboxEvents().map((detail) => ({ DetailType: detailTypeOf(detail.type), detail }));
+const publishedEvents = () => {
+  expect(eventBridge.calls()).toHaveLength(0);
+  return h.table.outboxEvents().map((detail) => ({ DetailType: detailTypeOf(detail.type), detail }));
+};
 const publishedTypes = () => publishedEvents().map(({ detail }) => `${detail.type} ${detail.userId}`);
 
 async function callback(
   query: Record<string, string>,
   cookies: string[] | undefined = [cookie],
+  handler: HandlerOf<'callback'> = h.handler,
+  context?: Context,
 ): Promise<APIGatewayProxyStructuredResultV2> {
-  const event = httpEvent({ path: '/zoom/callback', query, ...(cookies ? { cookies } : {}) });
-  return (await handler(event, context)) as APIGatewayProxyStructuredResultV2;
+  return handler(httpEvent({ path: '/zoom/callback', query, ...(cookies ? { cookies } : {}) }), context);
 }
+const emitted = () => h.emitted();
+const output = { logs: () => h.output.logs(), text: () => h.output.text() };
+const SERVICE = { service: 'recall-zoom-connect' };
 
 const outcomeOf = (response: APIGatewayProxyStructuredResultV2) => {
   const url = new URL(String(response.headers?.location));
@@ -254,16 +197,10 @@ describe('GET /zoom/callback', () => {
         },
       },
     ]);
-    const [write] = recordWrites();
-    expect(write?.Key?.pk?.S).toBe('USER#user-42');
-    expect(write?.ExpressionAttributeValues).toMatchObject({
-      ':connected': { S: 'connected' },
-      ':cred': { S: 'cred-1' },
-      ':identity': { S: 'user#zu-1' },
-      // The attempt's expiry orders this user's attempts: an older one never overwrites a newer one's record.
-      // When the attempt began, in ms (sealed in it): orders a user's attempts.
-      ':attempt': { N: expect.stringMatching(/^\d{13}$/) },
-    });
+    expect(await recordOf('user-42')).toMatchObject({ status: 'connected', recallCredentialId: 'cred-1', zoomIdentity: 'user#zu-1' });
+    // When the attempt began, in ms (sealed in it): orders a user's attempts, so an older one never overwrites a
+    // newer one's record.
+    expect((await storedRecord())?.attemptVersion).toEqual({ N: expect.stringMatching(/^\d{13}$/) });
     // Happy path budget: use the state and write the record, nothing more (no lock, no query).
     expect(ddb.calls()).toHaveLength(2);
     expect(consumes()).toHaveLength(1);
@@ -292,19 +229,19 @@ describe('GET /zoom/callback', () => {
   it('makes two DynamoDB calls on a first connect of a Zoom identity too (Recall made the credential just now)', async () => {
     // The identity had no credential a moment ago: its other records, if any, are moved by the outbox publisher's
     // follow-up, not here.
-    ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-gone', 'unhealthy')] });
+    await h.table.put(connectionRecord('user-7', 'cred-gone', 'unhealthy'));
     recall.on(() => ({ status: 201, body: { ...credential('cred-1', { user_id: 'zu-1' }), created_at: new Date().toISOString() } }));
 
     const response = await callback({ code: CODE, state: STATE });
 
     expect(outcomeOf(response).connect).toBe('connected');
     expect(ddb.calls().map((call) => call.args[0].constructor.name)).toEqual(['PutItemCommand', 'UpdateItemCommand']);
-    expect(repoints()).toEqual([]);
+    expect(await recordOf('user-7')).toMatchObject({ status: 'unhealthy', recallCredentialId: 'cred-gone' });
     expect(eventBridge.calls()).toHaveLength(0);
   });
 
   it('publishes `replaced` for the user when their own credential for the same Zoom identity changed', async () => {
-    previousRecord(connectionItem('user-42', 'cred-old'));
+    await h.table.put(connectionRecord('user-42', 'cred-old'));
     recall.on(() => ({ status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }));
 
     const response = await callback({ code: CODE, state: STATE });
@@ -319,7 +256,7 @@ describe('GET /zoom/callback', () => {
   });
 
   it('publishes only `connected` on a reconnect after a disconnect (the product already heard the old id end)', async () => {
-    previousRecord(connectionItem('user-42', 'cred-old', 'disconnected'));
+    await h.table.put(connectionRecord('user-42', 'cred-old', 'disconnected'));
     recall.on(() => ({ status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }));
 
     await callback({ code: CODE, state: STATE });
@@ -334,21 +271,17 @@ describe('GET /zoom/callback', () => {
 
     await callback({ code: CODE, state: STATE });
 
-    expect(consumes()).toEqual([
-      {
-        TableName: AWS_FUNCTION_ENV.TABLE_NAME,
-        Item: { pk: { S: `STATE#${STATE_ID}` }, expiresAt: { N: String(expiresAt) } },
-        ConditionExpression: 'attribute_not_exists(#pk)',
-        ExpressionAttributeNames: { '#pk': 'pk' },
-      },
-    ]);
+    expect(consumes()).toHaveLength(1);
+    expect(await h.table.get(usedStateKey(STATE_ID))).toEqual(usedStateItem(STATE_ID, expiresAt));
+    expect(JSON.stringify(await h.table.items())).not.toContain(STATE);
     expect(JSON.stringify(ddb.calls().map((c) => c.args[0].input))).not.toContain(STATE);
     // The order that makes it single-use: the state is spent before the code is.
-    expect(ddb.calls()[0]?.args[0].input).toMatchObject({ ConditionExpression: 'attribute_not_exists(#pk)' });
+    expect(ddb.calls()[0]?.args[0]).toBeInstanceOf(PutItemCommand);
+    expect(isConsume(ddb.calls()[0]?.args[0].input as PutItemCommandInput)).toBe(true);
   });
 
   it('treats a Recall 2xx that returns the existing credential as connected (update in place)', async () => {
-    previousRecord(connectionItem('user-42', 'cred-existing'));
+    await h.table.put(connectionRecord('user-42', 'cred-existing'));
     recall.on(() => ({ status: 200, body: credential('cred-existing', { user_id: 'zu-1' }) }));
 
     const response = await callback({ code: CODE, state: STATE });
@@ -379,9 +312,7 @@ describe('GET /zoom/callback', () => {
         .on((r) => (r.method === 'GET' && r.path === `${CREDENTIALS}cred-old/` ? { status: 200, body: credential('cred-old', identity) } : undefined))
         .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
       const zoomIdentity = 'user_id' in identity ? 'user#zu-1' : 'account#za-9';
-      ddb.on(QueryCommand).resolves({
-        Items: [{ ...connectionItem('user-7', 'cred-old'), zoomIdentity: { S: zoomIdentity } }],
-      });
+      await h.table.put(recordItem('user-7', 'connected', 'cred-old', { zoomAccountId: null, zoomIdentity }));
 
       const response = await callback({ code: CODE, state: STATE });
 
@@ -394,16 +325,11 @@ describe('GET /zoom/callback', () => {
       ]);
       expect(filter).toContain('=');
       // The identity was locked while its credential was replaced, and given back by its owner afterwards.
-      expect(lockPuts().map((input) => input.Item?.pk?.S)).toEqual([`LOCK#${zoomIdentity}`]);
-      expect(lockReleases()).toEqual([
-        expect.objectContaining({
-          Key: { pk: { S: `LOCK#${zoomIdentity}` } },
-          ExpressionAttributeValues: { ':owner': lockPuts()[0]?.Item?.owner },
-        }),
-      ]);
+      expect(lockPuts().map((lock) => lock?.identity)).toEqual([zoomIdentity]);
+      expect(await lockHeld(zoomIdentity)).toBe(false);
       // The other product user of the same Zoom identity was marked unhealthy before its credential was deleted
       // (its event in that write); the publisher's follow-up moves it onto the new credential, not this request.
-      expect(repoints()).toEqual([]);
+      expect(await recordOf('user-7')).toMatchObject({ status: 'unhealthy', recallCredentialId: 'cred-old' });
       expect(publishedTypes()).toEqual(['unhealthy user-7', 'connected user-42']);
       expect(publishedEvents()[0]?.detail).toMatchObject({ status: 'unhealthy', recallCredentialId: 'cred-old', correlationId: 'corr-1' });
     },
@@ -411,8 +337,7 @@ describe('GET /zoom/callback', () => {
 
   it('sends the user back to Zoom with a fresh state when Recall says the code was spent during the conflict', async () => {
     scriptConflictThenSpentCode([credential('cred-old', { user_id: 'zu-1' })]);
-    ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-old')] });
-    ddb.on(UpdateItemCommand).resolves({ Attributes: connectionItem('user-7', 'cred-old', 'unhealthy') });
+    await h.table.put(connectionRecord('user-7', 'cred-old'));
 
     const response = await callback({ code: CODE, state: STATE });
 
@@ -422,9 +347,10 @@ describe('GET /zoom/callback', () => {
     const newState = location.searchParams.get('state') ?? '';
     expect(newState).not.toBe(STATE);
     // Nothing stored for the new attempt: only the old state was used. The new attempt travels in a new cookie.
-    expect(consumes().map((input) => input.Item?.pk?.S)).toEqual([`STATE#${STATE_ID}`]);
+    expect(consumes().map((input) => input.Item?.pk?.S)).toEqual([usedStateKey(STATE_ID)]);
     // The identity's lock was given back: the next attempt must not wait for it.
-    expect(lockReleases().map((input) => input.Key?.pk?.S)).toEqual(['LOCK#user#zu-1']);
+    expect(lockPuts().map((lock) => lock?.identity)).toEqual(['user#zu-1']);
+    expect(await lockHeld('user#zu-1')).toBe(false);
     expect(response.cookies).toHaveLength(2);
     expect(response.cookies?.[0]).toMatch(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom;`));
     const next = response.cookies?.[1] ?? '';
@@ -436,8 +362,7 @@ describe('GET /zoom/callback', () => {
       state: { userId: 'user-42', returnTo: RETURN_TO, reauthCount: 1, correlationId: 'corr-1' },
     });
     // The sharer's record no longer claims a credential that is gone.
-    const marked = updates().find((input) => input.Key?.pk?.S === 'USER#user-7');
-    expect(marked?.ExpressionAttributeValues?.[':status']?.S).toBe('unhealthy');
+    expect((await recordOf('user-7')).status).toBe('unhealthy');
     expect(publishedEvents()).toEqual([
       expect.objectContaining({
         DetailType: 'Zoom connection unhealthy.v1',
@@ -459,7 +384,7 @@ describe('GET /zoom/callback', () => {
     const response = await callback({ code: CODE, state: STATE });
 
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'code_rejected' });
-    expect(recordWrites()).toHaveLength(0);
+    expect(await storedRecord()).toBeUndefined();
     expect(response.cookies).toHaveLength(1);
   });
 
@@ -471,7 +396,7 @@ describe('GET /zoom/callback', () => {
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'code_rejected' });
     expect(String(response.headers?.location)).not.toContain(CODE);
     expect(creates()).toHaveLength(1);
-    expect(recordWrites()).toHaveLength(0);
+    expect(await storedRecord()).toBeUndefined();
   });
 
   it('lands on reason=recall_unavailable when Recall answers 503', async () => {
@@ -502,7 +427,7 @@ describe('GET /zoom/callback', () => {
   );
 
   it('answers a 400 page for a replayed state (its cookie included) and never calls Recall', async () => {
-    alreadyUsed();
+    await alreadyUsed();
 
     const response = await callback({ code: CODE, state: STATE });
 
@@ -511,7 +436,7 @@ describe('GET /zoom/callback', () => {
     expect(response.body).toContain('already been used');
     expect(response.body).not.toContain(CODE);
     expect(recall.requests).toHaveLength(0);
-    expect(recordWrites()).toHaveLength(0);
+    expect(await storedRecord()).toBeUndefined();
     expect(output.logs().find((line) => line.message === 'Callback with an unknown or already used state')).toMatchObject({
       problem: 'already_used',
     });
@@ -561,11 +486,11 @@ describe('GET /zoom/callback', () => {
   });
 
   it('finishes an attempt sealed with the previous state key while a rotation leaves one', async () => {
-    generatedKey(secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, ROTATED_STATE_KEY, SECRETS.stateKey);
+    generatedKey(h.secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, ROTATED_STATE_KEY, SECRETS.stateKey);
     const cold = await coldHandler();
     recall.on(() => ({ status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }));
 
-    const response = (await cold(httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [cookie] }), context)) as APIGatewayProxyStructuredResultV2;
+    const response = await callback({ code: CODE, state: STATE }, [cookie], cold);
 
     expect(outcomeOf(response).connect).toBe('connected');
   });
@@ -575,31 +500,35 @@ describe('GET /zoom/callback', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const warm = await coldHandler();
     recall.on(() => ({ status: 201, body: credential('cred-1', { user_id: 'zu-1' }) }));
-    const event = (cookies: string[]) => httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies });
-    expect(outcomeOf((await warm(event([cookie]), context)) as APIGatewayProxyStructuredResultV2).connect).toBe('connected');
-    generatedKey(secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, ROTATED_STATE_KEY, SECRETS.stateKey);
-    const readsBefore = secretsManager.commandCalls(GetSecretValueCommand).length;
+    const call = async (cookies: string[]) => {
+      // Each with a state not used yet, as a new attempt would be.
+      await h.table.reset();
+      return callback({ code: CODE, state: STATE }, cookies, warm);
+    };
+    expect(outcomeOf(await call([cookie])).connect).toBe('connected');
+    generatedKey(h.secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, ROTATED_STATE_KEY, SECRETS.stateKey);
+    const readsBefore = h.secretsManager.commandCalls(GetSecretValueCommand).length;
     vi.setSystemTime(Date.now() + 31_000);
 
     // Act: forged cookies first (one refresh at most), then the real one sealed with the new key.
     for (let i = 0; i < 3; i++) {
-      const forged = (await warm(event([await sealedCookie({}, `forged-state-key-${i}-0123456789abcdefghij`)]), context)) as APIGatewayProxyStructuredResultV2;
+      const forged = await call([await sealedCookie({}, `forged-state-key-${i}-0123456789abcdefghij`)]);
       expect(forged.statusCode).toBe(400);
     }
-    const rotated = (await warm(event([await sealedCookie({}, ROTATED_STATE_KEY)]), context)) as APIGatewayProxyStructuredResultV2;
+    const rotated = await call([await sealedCookie({}, ROTATED_STATE_KEY)]);
 
     // Assess: one refresh (current + previous) served all of them.
     expect(outcomeOf(rotated).connect).toBe('connected');
-    expect(secretsManager.commandCalls(GetSecretValueCommand).length - readsBefore).toBe(2);
+    expect(h.secretsManager.commandCalls(GetSecretValueCommand).length - readsBefore).toBe(2);
   });
 
   it('answers a 503 page when the state key cannot be read: no return URL can be trusted', async () => {
-    secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID }).rejects(
+    h.secretsManager.on(GetSecretValueCommand, { SecretId: AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID }).rejects(
       Object.assign(new Error('User is not authorized'), { name: 'AccessDeniedException' }),
     );
     const cold = await coldHandler();
 
-    const response = (await cold(httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [cookie] }), context)) as APIGatewayProxyStructuredResultV2;
+    const response = await callback({ code: CODE, state: STATE }, [cookie], cold);
 
     expect(response.statusCode).toBe(503);
     expect(response.headers?.location).toBeUndefined();
@@ -613,13 +542,7 @@ describe('GET /zoom/callback', () => {
 
   it('fails its cold start without STATE_KEY_SECRET_ID, and without TABLE_NAME', async () => {
     for (const variable of ['STATE_KEY_SECRET_ID', 'TABLE_NAME']) {
-      const saved = process.env[variable];
-      delete process.env[variable];
-      try {
-        await expect(coldHandler()).rejects.toThrow(variable);
-      } finally {
-        process.env[variable] = saved;
-      }
+      await expect(coldHandler({ [variable]: undefined })).rejects.toThrow(variable);
     }
   });
 
@@ -635,7 +558,7 @@ describe('GET /zoom/callback', () => {
   });
 
   it('leaves the release of the credential of the Zoom identity the user left to the outbox follow-up', async () => {
-    previousRecord({ ...connectionItem('user-42', 'cred-other'), zoomIdentity: { S: 'user#zu-old' } });
+    await h.table.put(recordItem('user-42', 'connected', 'cred-other', { zoomAccountId: null, zoomIdentity: 'user#zu-old' }));
     recall
       .on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined))
       .on((r) => (r.method === 'DELETE' ? { status: 204 } : undefined));
@@ -646,13 +569,15 @@ describe('GET /zoom/callback', () => {
     expect(recall.requests.map((r) => r.method)).toEqual(['POST']);
     expect(ddb.calls()).toHaveLength(2);
     // What the follow-up needs rides in the entry: the identity and credential the record had before.
-    const [entry] = outboxEntriesOf({
-      [`${recordWrites()[0]?.ExpressionAttributeNames?.['#obEntry']}`]: recordWrites()[0]?.ExpressionAttributeValues?.[':obEntry'] as AttributeValue,
-    }).entries;
-    expect(entry).toMatchObject({ zoomIdentity: 'user#zu-1', oauthAppId: APP });
-    expect(Object.values(recordWrites()[0]?.ExpressionAttributeNames ?? {})).toEqual(
-      expect.arrayContaining(['recallCredentialId', 'status', 'zoomIdentity']),
-    );
+    expect(outboxEntriesOf(await storedRecord()).entries).toEqual([
+      expect.objectContaining({
+        zoomIdentity: 'user#zu-1',
+        oauthAppId: APP,
+        priorRecallCredentialId: 'cred-other',
+        priorStatus: 'connected',
+        priorZoomIdentity: 'user#zu-old',
+      }),
+    ]);
     expect(publishedTypes()).toEqual(['connected user-42', 'replaced user-42']);
     expect(publishedEvents()[1]?.detail.previousRecallCredentialId).toBe('cred-other');
   });
@@ -664,7 +589,7 @@ describe('GET /zoom/callback: faults, races and crashes', () => {
 
   it('lands on connected and changes nothing else when a newer attempt of the user already recorded its connection', async () => {
     // Prepare
-    failRecordWrite(conditionFailed());
+    await newerAttemptRecorded();
     createdAtRecall();
 
     // Act
@@ -672,7 +597,8 @@ describe('GET /zoom/callback: faults, races and crashes', () => {
 
     // Assess: the newer attempt's record stays; its credential is nobody's to delete here.
     expect(outcomeOf(response).connect).toBe('connected');
-    expect(updates()).toHaveLength(1);
+    expect(await recordOf('user-42')).toMatchObject({ recallCredentialId: 'cred-newer' });
+    expect(ddb.commandCalls(UpdateItemCommand)).toHaveLength(1);
     expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
     expect(recall.requests.map((r) => r.method)).toEqual(['POST']);
     expect(publishedEvents()).toEqual([]);
@@ -681,31 +607,30 @@ describe('GET /zoom/callback: faults, races and crashes', () => {
 
   it('keeps the unhealthy events of the sharers marked before the delete when the record write then fails', async () => {
     scriptConflictResolved();
-    ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-old')] });
-    ddb
-      .on(UpdateItemCommand, { ReturnValues: 'ALL_NEW', ExpressionAttributeValues: { ':status': { S: 'unhealthy' } } })
-      .resolves({ Attributes: connectionItem('user-7', 'cred-old', 'unhealthy') });
+    await h.table.put(connectionRecord('user-7', 'cred-old'));
     failRecordWrite(new Error('ProvisionedThroughputExceededException'));
 
     const response = await callback({ code: CODE, state: STATE });
 
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'internal' });
     expect(publishedTypes()).toEqual(['unhealthy user-7']);
-    expect(lockReleases()).toHaveLength(1);
+    expect(await lockHeld('user#zu-1')).toBe(false);
   });
 
   it('gives the lock back when a newer attempt recorded first after a conflict, leaving the records to it', async () => {
     scriptConflictResolved();
-    ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-old')] });
-    failRecordWrite(conditionFailed());
+    await h.table.put(connectionRecord('user-7', 'cred-old'));
+    await newerAttemptRecorded();
 
     const response = await callback({ code: CODE, state: STATE });
 
     // The newer attempt's record stays, and its own entry's follow-up moves the identity's records.
     expect(outcomeOf(response).connect).toBe('connected');
-    expect(repoints()).toEqual([]);
+    expect(await recordOf('user-42')).toMatchObject({ recallCredentialId: 'cred-newer' });
+    expect(await recordOf('user-7')).toMatchObject({ status: 'unhealthy', recallCredentialId: 'cred-old' });
     expect(publishedTypes()).toEqual(['unhealthy user-7']);
-    expect(lockReleases()).toHaveLength(1);
+    expect(lockPuts()).toHaveLength(1);
+    expect(await lockHeld('user#zu-1')).toBe(false);
   });
 
   it.each([
@@ -734,7 +659,7 @@ describe('GET /zoom/callback: faults, races and crashes', () => {
       const listed = new URL(`https://recall.example${recall.requests[3]?.path}`).searchParams;
       expect(listed.get('oauth_app')).toBe(APP);
       expect(Date.parse(listed.get('created_at_after') ?? '')).toBeLessThanOrEqual(Date.now() - 30_000);
-      expect(recordWrites()).toHaveLength(0);
+      expect(await storedRecord()).toBeUndefined();
       expect(metricSum(emitted(), 'RecallOutcomeUnknown')).toBe(1);
     },
   );
@@ -749,49 +674,37 @@ describe('GET /zoom/callback: faults, races and crashes', () => {
 
     // Assess
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'internal' });
-    expect(lockReleases()).toEqual([
-      expect.objectContaining({
-        Key: { pk: { S: 'LOCK#user#zu-1' } },
-        ConditionExpression: '#owner = :owner',
-        ExpressionAttributeValues: { ':owner': lockPuts()[0]?.Item?.owner },
-      }),
-    ]);
+    expect(lockPuts().map((lock) => lock?.identity)).toEqual(['user#zu-1']);
+    expect(await lockHeld('user#zu-1')).toBe(false);
   });
 
   it('marks the sharers unhealthy, each with its event, before Recall deletes their credential', async () => {
-    // Prepare: one timeline across the table and Recall.
-    const timeline: string[] = [];
-    ddb.on(UpdateItemCommand).callsFake((input: UpdateItemCommandInput) => {
-      timeline.push(`${input.Key?.pk?.S} ${input.UpdateExpression}`);
-      return {};
+    // Prepare: when Recall is asked to delete, how many writes had reached user-7's record.
+    await h.table.put(connectionRecord('user-7', 'cred-old'));
+    const writesToSharer = () =>
+      ddb.commandCalls(UpdateItemCommand).filter((call) => call.args[0].input.Key?.pk?.S === connectionKey('user-7')).length;
+    const writesBeforeDelete: number[] = [];
+    scriptConflictResolved((r) => {
+      if (r.path === `${CREDENTIALS}cred-old/`) writesBeforeDelete.push(writesToSharer());
     });
-    ddb.on(QueryCommand).resolves({ Items: [connectionItem('user-7', 'cred-old')] });
-    scriptConflictResolved((r) => timeline.push(`recall DELETE ${r.path}`));
 
     // Act
     await callback({ code: CODE, state: STATE });
 
-    // Assess
-    const deleted = timeline.indexOf(`recall DELETE ${CREDENTIALS}cred-old/`);
-    expect(deleted).toBeGreaterThan(-1);
-    const marked = timeline.findIndex((line) => line.startsWith('USER#user-7 SET #status = :status, #updated = :now, #obEntry = :obEntry'));
-    expect(marked).toBeGreaterThan(-1);
-    expect(marked).toBeLessThan(deleted);
+    // Assess: one write, already made when the credential was deleted, and what it stored: unhealthy, with its event.
+    expect(writesBeforeDelete).toEqual([1]);
+    expect(writesToSharer()).toBe(1);
+    expect(await recordOf('user-7')).toMatchObject({ status: 'unhealthy', recallCredentialId: 'cred-old' });
+    expect(publishedTypes()).toEqual(['unhealthy user-7', 'connected user-42']);
   });
 
   it('calls Recall with the configured retry budget (RECALL_MAX_ATTEMPTS)', async () => {
     // Prepare: one attempt per call; Recall rate-limits the first create.
-    process.env.RECALL_MAX_ATTEMPTS = '1';
-    let cold: typeof handler;
-    try {
-      cold = await coldHandler();
-    } finally {
-      delete process.env.RECALL_MAX_ATTEMPTS;
-    }
+    const cold = await coldHandler({ RECALL_MAX_ATTEMPTS: '1' });
     scriptRateLimitedOnce();
 
     // Act
-    const response = (await cold(httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [cookie] }), context)) as APIGatewayProxyStructuredResultV2;
+    const response = await callback({ code: CODE, state: STATE }, [cookie], cold);
 
     // Assess
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'recall_unavailable' });
@@ -799,10 +712,9 @@ describe('GET /zoom/callback: faults, races and crashes', () => {
   });
 
   it('ends with reason=recall_unavailable without calling Recall when Lambda leaves too little time to finish a create', async () => {
-    const hurried = { ...context, getRemainingTimeInMillis: () => 4_000 };
     createdAtRecall();
 
-    const response = (await handler(httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [cookie] }), hurried)) as APIGatewayProxyStructuredResultV2;
+    const response = await callback({ code: CODE, state: STATE }, [cookie], h.handler, h.context({ getRemainingTimeInMillis: () => 4_000 }));
 
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'recall_unavailable' });
     expect(recall.requests).toHaveLength(0);
@@ -834,34 +746,17 @@ describe('GET /zoom/callback: metrics', () => {
     expect(metricSum(emitted(), 'RecallCall')).toBe(0);
   });
 
-  it('counts ConflictResolved for a conflict deleted and created again', async () => {
-    scriptConflictResolved();
-
-    await callback({ code: CODE, state: STATE });
-
-    expect(metricSum(emitted(), 'ConflictResolved')).toBe(1);
-    expect(metricSum(emitted(), 'ConnectCompleted')).toBe(1);
-    expect(metricSum(emitted(), 'RecallCall')).toBe(4);
-  });
-
-  it('counts a Reauthorization when the code was spent resolving a conflict', async () => {
-    scriptConflictThenSpentCode();
+  it.each([
+    ['ConflictResolved for a conflict deleted and created again', scriptConflictResolved, /zoom_connect=connected$/, { ConflictResolved: 1, ConnectCompleted: 1, RecallCall: 4 }],
+    ['a Reauthorization when the code was spent resolving a conflict', () => scriptConflictThenSpentCode(), /^https:\/\/zoom\.us\//, { Reauthorization: 1, ConnectFailed: 0 }],
+    ['RecallRetry for a 429 that was retried', scriptRateLimitedOnce, /zoom_connect=connected$/, { RecallRetry: 1, RecallCall: 2, RecallFailure: 0 }],
+  ])('counts %s', async (_case, script, lands, counts) => {
+    script();
 
     const response = await callback({ code: CODE, state: STATE });
 
-    expect(String(response.headers?.location)).toMatch(/^https:\/\/zoom\.us\//);
-    expect(metricSum(emitted(), 'Reauthorization')).toBe(1);
-    expect(metricSum(emitted(), 'ConnectFailed')).toBe(0);
-  });
-
-  it('counts RecallRetry for a 429 that was retried', async () => {
-    scriptRateLimitedOnce();
-
-    await callback({ code: CODE, state: STATE });
-
-    expect(metricSum(emitted(), 'RecallRetry')).toBe(1);
-    expect(metricSum(emitted(), 'RecallCall')).toBe(2);
-    expect(metricSum(emitted(), 'RecallFailure')).toBe(0);
+    expect(String(response.headers?.location)).toMatch(lands);
+    expect(Object.fromEntries(Object.keys(counts).map((name) => [name, metricSum(emitted(), name)]))).toEqual(counts);
   });
 
   const failures: Array<[string, () => void | Promise<void>, string]> = [
@@ -920,7 +815,7 @@ describe('GET /zoom/callback: metrics', () => {
     ['a replayed state', () => alreadyUsed(), [cookie]],
     ['a browser without the attempt\'s cookie', () => undefined, []],
   ])('counts nothing for %s (a 400 page, not an attempt)', async (_case, prepare, cookies) => {
-    prepare();
+    await prepare();
 
     const response = await callback({ code: CODE, state: STATE }, cookies.length > 0 ? [cookie] : []);
 
@@ -941,17 +836,14 @@ describe('GET /zoom/callback: metrics', () => {
 describe('GET /zoom/callback before ops filled in the secrets', () => {
   it('lands on reason=misconfigured with one clear log line when the Recall API key is a placeholder', async () => {
     // Prepare
-    secretsManager.reset();
-    filledSecret(secretsManager, 'recallApiKey', 'REPLACE_ME');
-    filledSecret(secretsManager, 'zoomClientId', SECRETS.zoomClientId);
-    generatedKey(secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, SECRETS.stateKey);
+    h.secretsManager.reset();
+    filledSecret(h.secretsManager, 'recallApiKey', 'REPLACE_ME');
+    filledSecret(h.secretsManager, 'zoomClientId', SECRETS.zoomClientId);
+    generatedKey(h.secretsManager, AWS_FUNCTION_ENV.STATE_KEY_SECRET_ID, SECRETS.stateKey);
     const cold = await coldHandler();
 
     // Act
-    const response = (await cold(
-      httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [cookie] }),
-      context,
-    )) as APIGatewayProxyStructuredResultV2;
+    const response = await callback({ code: CODE, state: STATE }, [cookie], cold);
 
     // Assess
     expect(response.statusCode).toBe(302);
@@ -974,19 +866,19 @@ describe('GET /zoom/callback across a Recall API key rotation', () => {
   it('reads the API key again after Recall refuses it (401), so the next callback uses the rotated key', async () => {
     // Prepare: a warm container holds the old key; ops have rotated it and Recall revoked the old one.
     const cold = await coldHandler();
-    // The same attempt twice: the state is used by the first callback only as far as this fake table knows.
-    const event = () => httpEvent({ path: '/zoom/callback', query: { code: CODE, state: STATE }, cookies: [cookie] });
     recall.on((r) =>
       r.authorization === `Token ${SECRETS.recallApiKey}`
         ? { status: 401, body: { detail: 'Invalid token.' } }
         : { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) },
     );
     const rotated = 'recall-api-key-after-the-rotation-42';
-    const first = (await cold(event(), context)) as APIGatewayProxyStructuredResultV2;
-    filledSecret(secretsManager, 'recallApiKey', rotated);
+    const first = await callback({ code: CODE, state: STATE }, [cookie], cold);
+    filledSecret(h.secretsManager, 'recallApiKey', rotated);
+    // The same attempt again: as far as the table knows, its state was never used.
+    await h.table.reset();
 
     // Act: the next callback, well within the 5-minute secrets cache.
-    const second = (await cold(event(), context)) as APIGatewayProxyStructuredResultV2;
+    const second = await callback({ code: CODE, state: STATE }, [cookie], cold);
 
     // Assess
     expect(outcomeOf(first)).toMatchObject({ connect: 'error', reason: 'recall_rejected' });
@@ -1002,14 +894,12 @@ describe('GET /zoom/callback across a Recall API key rotation', () => {
 
 describe('GET /zoom/callback: connect links, and callbacks without a state', () => {
   const LINK = { id: 'c'.repeat(64), expiresAt: Math.floor(Date.now() / 1000) + 600 };
-  const cancelledBy = (...codes: string[]) =>
-    new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons: codes.map((Code) => ({ Code })) });
   const transactions = () => ddb.commandCalls(TransactWriteItemsCommand).map((c) => c.args[0].input);
+  const linkUsed = () => h.table.put(usedLinkItem(LINK.id, LINK.expiresAt));
 
   it('uses the state and the link up in one transaction before Recall: two DynamoDB calls on the way to connected', async () => {
     // Prepare
     cookie = await sealedCookie({ link: LINK });
-    ddb.on(TransactWriteItemsCommand).resolves({});
     recall.on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined));
 
     // Act
@@ -1017,28 +907,31 @@ describe('GET /zoom/callback: connect links, and callbacks without a state', () 
 
     // Assess: the transaction, then the record write; nothing else before the redirect
     expect(outcomeOf(response).connect).toBe('connected');
-    expect(transactions().map((input) => input.TransactItems?.map((item) => item.Put?.Item?.pk?.S))).toEqual([
-      [`STATE#${STATE_ID}`, `TOKEN#${LINK.id}`],
-    ]);
+    expect(transactions()).toHaveLength(1);
+    expect(await h.table.get(usedStateKey(STATE_ID))).toBeDefined();
+    expect(await h.table.get(usedLinkKey(LINK.id))).toEqual(usedLinkItem(LINK.id, LINK.expiresAt));
     expect(consumes()).toHaveLength(0);
     expect(ddb.calls().map((call) => call.args[0].constructor.name)).toEqual(['TransactWriteItemsCommand', 'UpdateItemCommand']);
   });
 
   it('lands a second completion of the same link on reason=link_used, clears the cookie and never calls Recall', async () => {
     cookie = await sealedCookie({ link: LINK });
-    ddb.on(TransactWriteItemsCommand).rejects(cancelledBy('None', 'ConditionalCheckFailed'));
+    await linkUsed();
 
     const response = await callback({ code: CODE, state: STATE });
 
     expect(outcomeOf(response).url.href).toBe(`${RETURN_TO}&zoom_connect=error&reason=link_used`);
     expect(response.cookies).toEqual([expect.stringMatching(new RegExp(`^${COOKIE_NAME}=; Max-Age=0;`))]);
     expect(recall.requests).toHaveLength(0);
-    expect(recordWrites()).toHaveLength(0);
+    expect(await storedRecord()).toBeUndefined();
+    // Both or neither: the state of this attempt was not used up either.
+    expect(await h.table.get(usedStateKey(STATE_ID))).toBeUndefined();
   });
 
   it('gives the 400 page for a replayed state even when its link is also used', async () => {
     cookie = await sealedCookie({ link: LINK });
-    ddb.on(TransactWriteItemsCommand).rejects(cancelledBy('ConditionalCheckFailed', 'ConditionalCheckFailed'));
+    await linkUsed();
+    await alreadyUsed();
 
     const response = await callback({ code: CODE, state: STATE });
 
@@ -1054,7 +947,8 @@ describe('GET /zoom/callback: connect links, and callbacks without a state', () 
 
     expect(outcomeOf(response).connect).toBe('connected');
     expect(transactions()).toHaveLength(0);
-    expect(consumes().map((input) => input.Item?.pk?.S)).toEqual([`STATE#${STATE_ID}`]);
+    expect(consumes().map((input) => input.Item?.pk?.S)).toEqual([usedStateKey(STATE_ID)]);
+    expect(await h.table.get(usedLinkKey(LINK.id))).toBeUndefined();
   });
 
   it('does not use the link up for a decline at Zoom', async () => {
@@ -1065,6 +959,7 @@ describe('GET /zoom/callback: connect links, and callbacks without a state', () 
     expect(outcomeOf(response).connect).toBe('denied');
     expect(transactions()).toHaveLength(0);
     expect(consumes()).toHaveLength(1);
+    expect(await h.table.get(usedLinkKey(LINK.id))).toBeUndefined();
   });
 
   it('shows the 400 page when the sealed return URL is no longer on the allow-list, and calls nobody', async () => {
@@ -1096,8 +991,7 @@ describe('GET /zoom/callback: connect links, and callbacks without a state', () 
     const response = await callback({ code: CODE, state: STATE });
 
     expect(outcomeOf(response)).toMatchObject({ connect: 'error', reason: 'credential_unhealthy' });
-    const [write] = recordWrites();
-    expect(write?.ExpressionAttributeValues).toMatchObject({ ':connected': { S: 'unhealthy' }, ':cred': { S: 'cred-sick' } });
+    expect(await recordOf('user-42')).toMatchObject({ status: 'unhealthy', recallCredentialId: 'cred-sick' });
     expect(publishedTypes()).toEqual(['unhealthy user-42']);
   });
 
@@ -1110,7 +1004,7 @@ describe('GET /zoom/callback: connect links, and callbacks without a state', () 
       const response = await callback({ error: 'access_denied' }, [cookie]);
 
       expect(outcomeOf(response).url.href).toBe(`${RETURN_TO}&zoom_connect=denied`);
-      expect(consumes().map((input) => input.Item?.pk?.S)).toEqual([`STATE#${STATE_ID}`]);
+      expect(consumes().map((input) => input.Item?.pk?.S)).toEqual([usedStateKey(STATE_ID)]);
       expect(response.cookies).toEqual([expect.stringMatching(new RegExp(`^${COOKIE_NAME}=; Max-Age=0; Path=/zoom;`))]);
       expect(recall.requests).toHaveLength(0);
     });
@@ -1145,26 +1039,21 @@ describe('GET /zoom/callback: connect links, and callbacks without a state', () 
   });
 
   it('a code without a state, with an install landing URL: redirected there with zoom_connect=install; never exchanged', async () => {
-    process.env.INSTALL_LANDING_URL = 'https://app.example.com/settings/zoom-install';
-    try {
-      const cold = await coldHandler();
+    const cold = await coldHandler({ INSTALL_LANDING_URL: 'https://app.example.com/settings/zoom-install' });
 
-      const response = (await cold(httpEvent({ path: '/zoom/callback', query: { code: CODE } }), context)) as APIGatewayProxyStructuredResultV2;
+    const response = await callback({ code: CODE }, undefined, cold);
 
-      expect(response.statusCode).toBe(302);
-      expect(String(response.headers?.location)).toBe('https://app.example.com/settings/zoom-install?zoom_connect=install');
-      expect(ddb.calls()).toHaveLength(0);
-      expect(recall.requests).toHaveLength(0);
-    } finally {
-      delete process.env.INSTALL_LANDING_URL;
-    }
+    expect(response.statusCode).toBe(302);
+    expect(String(response.headers?.location)).toBe('https://app.example.com/settings/zoom-install?zoom_connect=install');
+    expect(ddb.calls()).toHaveLength(0);
+    expect(recall.requests).toHaveLength(0);
   });
 });
 
 describe('callback bundle', () => {
   it('leaves the EventBridge client out of the deployed bundle: its events go through the outbox', async () => {
     // Act: the stack's bundling settings (lib/constructs/service-function.ts)
-    const { included } = await bundleHandler('functions/handlers/callback/handler.ts');
+    const { included } = await bundleHandler(handlerEntry('callback'));
 
     // Assess
     expect(included.some((path) => path.includes('functions/adapters/outbox.ts'))).toBe(true);

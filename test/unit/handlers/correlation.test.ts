@@ -1,96 +1,52 @@
-import {
-  ConditionalCheckFailedException,
-  DynamoDBClient,
-  PutItemCommand,
-  type PutItemCommandInput,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signConnectToken } from '../../../functions/connect/connect-token.js';
-import { fakeFirstUses, mockSecretsManager } from '../../helpers/aws.js';
 import { context } from '../../helpers/context.js';
-import { SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
+import { SECRETS } from '../../helpers/env.js';
 import { httpEvent } from '../../helpers/events.js';
-import { credential, FakeRecallFetch } from '../../helpers/fake-recall-fetch.js';
-import { outboxEventsOf } from '../../helpers/outbox.js';
-import { type CapturedOutput, captureOutput, type LogLine, metricsOf } from '../../helpers/output.js';
-import { type SecretsExtensionStandIn, startSecretsExtension } from '../../helpers/secrets-extension.js';
+import { credential } from '../../helpers/fake-recall-fetch.js';
+import { handlerHarness, type HandlerOf, importHandler } from '../../helpers/handler-harness.js';
+import type { LogLine } from '../../helpers/output.js';
 
 /*
  * One connect attempt, authorize to callback, through both handlers in one warm container each: every log line
  * and metric of the attempt carries the same correlation id, and the next invocation carries none of it.
  */
 
-useAwsFunctionEnv();
-process.env.EVENT_BUS_NAME = 'recall-zoom-connect-events';
-// Every line, debug included, so no line of the attempt escapes the check.
-process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
-process.env.POWERTOOLS_METRICS_DISABLED = 'false';
-const recall = new FakeRecallFetch();
-vi.stubGlobal('fetch', recall.fetch);
-const ddb = mockClient(DynamoDBClient);
-const eventBridge = mockClient(EventBridgeClient);
-let extension: SecretsExtensionStandIn;
-let authorize: (typeof import('../../../functions/handlers/authorize/handler.js'))['handler'];
-let callback: (typeof import('../../../functions/handlers/callback/handler.js'))['handler'];
-let output: CapturedOutput;
-
+// Every line, debug included, so no line of the attempt escapes the check. Authorize reads its secrets through the
+// Parameters and Secrets extension (a stand-in over the same mock); the callback uses states up in the table.
+const h = handlerHarness('callback', {
+  env: { EVENT_BUS_NAME: 'recall-zoom-connect-events' },
+  logLevel: 'DEBUG',
+  metrics: true,
+  secretsExtension: true,
+  table: true,
+});
+let authorize: HandlerOf<'authorize'>;
 const RETURN_TO = 'https://app.example.com/settings/';
-/** The table's used states: the callback's conditional put succeeds once per state, as DynamoDB's would. */
-const usedStates = new Set<string>();
 
 beforeAll(async () => {
-  // Authorize reads its secrets through the Parameters and Secrets extension: a stand-in over the same mock.
-  extension = await startSecretsExtension();
-  extension.useEnv();
-  ({ handler: authorize } = await import('../../../functions/handlers/authorize/handler.js'));
-  ({ handler: callback } = await import('../../../functions/handlers/callback/handler.js'));
-});
-afterAll(async () => {
-  await extension.close();
-  delete process.env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT;
-  delete process.env.AWS_SESSION_TOKEN;
-  delete process.env.EVENT_BUS_NAME;
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  authorize = await importHandler('authorize');
 });
 beforeEach(() => {
-  usedStates.clear();
-  ddb.reset();
-  fakeFirstUses(ddb, usedStates);
-  // The connection record: a conditional update that answers the item as it was (none: a first connect).
-  ddb.on(UpdateItemCommand).resolves({});
-  eventBridge.reset();
-  eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0 });
-  mockSecretsManager();
-  recall.reset();
-  recall.on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined));
-  output = captureOutput();
+  h.recall.on((r) => (r.method === 'POST' ? { status: 201, body: credential('cred-1', { user_id: 'zu-1' }) } : undefined));
 });
-afterEach(() => {
-  output.restore();
-});
+const correlationIds = () => h.emitted().map((m) => m.metadata.correlationId);
 
 async function startAttempt(): Promise<{ state: string; cookie: string; lines: LogLine[]; correlationIds: unknown[] }> {
-  output.clear();
+  h.output.clear();
   const token = await signConnectToken({ userId: 'user-42', returnTo: RETURN_TO }, SECRETS.signingKey);
-  const response = (await authorize(httpEvent({ path: '/zoom/authorize', query: { connect_token: token } }), context)) as APIGatewayProxyStructuredResultV2;
+  const response = await authorize(httpEvent({ path: '/zoom/authorize', query: { connect_token: token } }));
   expect(response.statusCode).toBe(302);
   const state = new URL(String(response.headers?.location)).searchParams.get('state') ?? '';
   const cookie = (response.cookies?.[0] ?? '').split(';')[0] ?? '';
-  return { state, cookie, lines: output.logs(), correlationIds: metricsOf(output.emf()).map((m) => m.metadata.correlationId) };
+  return { state, cookie, lines: h.output.logs(), correlationIds: correlationIds() };
 }
 
 async function finishAttempt(state: string, cookie: string): Promise<{ response: APIGatewayProxyStructuredResultV2; lines: LogLine[]; correlationIds: unknown[] }> {
-  output.clear();
-  const response = (await callback(
-    httpEvent({ path: '/zoom/callback', query: { code: 'zoom-code-1', state }, cookies: [cookie] }),
-    context,
-  )) as APIGatewayProxyStructuredResultV2;
-  return { response, lines: output.logs(), correlationIds: metricsOf(output.emf()).map((m) => m.metadata.correlationId) };
+  h.output.clear();
+  const response = await h.handler(httpEvent({ path: '/zoom/callback', query: { code: 'zoom-code-1', state }, cookies: [cookie] }));
+  return { response, lines: h.output.logs(), correlationIds: correlationIds() };
 }
 
 describe('correlation id', () => {
@@ -113,7 +69,7 @@ describe('correlation id', () => {
     expect(finished.correlationIds.length).toBeGreaterThan(0);
     expect(finished.correlationIds.every((value) => value === id)).toBe(true);
     // The `connected` event, in the record write's outbox entry, carries it as well.
-    const [detail] = outboxEventsOf(ddb.commandCalls(UpdateItemCommand).map((call) => call.args[0].input));
+    const [detail] = h.table.outboxEvents();
     expect(detail?.correlationId).toBe(id);
     // Lambda's request id travels too, so one attempt's lines can be joined with the platform's.
     expect(finished.lines.every((line) => line.function_request_id === context.awsRequestId)).toBe(true);

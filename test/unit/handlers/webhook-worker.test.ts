@@ -1,39 +1,27 @@
-import {
-  type AttributeValue,
-  DynamoDBClient,
-  QueryCommand,
-  type UpdateItemCommandInput,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import type { SQSBatchResponse } from 'aws-lambda';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { logger } from '../../../functions/core/logger.js';
+import { QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { detailTypeOf } from '../../../functions/adapters/event-publisher.js';
-import { mockSecretsManager } from '../../helpers/aws.js';
-import { context } from '../../helpers/context.js';
-import { AWS_FUNCTION_ENV, useAwsFunctionEnv } from '../../helpers/env.js';
-import { type Answer, credential as recallCredential, FakeRecallFetch, type RecordedRequest } from '../../helpers/fake-recall-fetch.js';
-import { outboxEventsOf } from '../../helpers/outbox.js';
-import { type CapturedOutput, captureOutput, metricSum, metricsOf } from '../../helpers/output.js';
+import { logger } from '../../../functions/core/logger.js';
+import { connectionKey } from '../../../functions/core/table-schema.js';
+import { AWS_FUNCTION_ENV } from '../../helpers/env.js';
+import { type Answer, credential as recallCredential, type RecordedRequest } from '../../helpers/fake-recall-fetch.js';
+import { handlerHarness, type HandlerOf } from '../../helpers/handler-harness.js';
+import { metricSum } from '../../helpers/output.js';
+import { recordItem, storedConnection } from '../../helpers/records.js';
 import { queueMessageBody, recordRawRequests, sqsEvent } from '../../helpers/zoom-webhook.js';
 
-useAwsFunctionEnv();
-// Metrics on: some tests assert on them; the capture keeps them out of the test output.
-process.env.POWERTOOLS_METRICS_DISABLED = 'false';
-delete process.env.SIGNING_KEY_SECRET_ID;
-process.env.EVENT_BUS_NAME = 'recall-zoom-connect';
-const recall = new FakeRecallFetch();
-const raw = recordRawRequests(recall.fetch);
-vi.stubGlobal('fetch', raw.fetch);
-const ddb = mockClient(DynamoDBClient);
-const eventBridge = mockClient(EventBridgeClient);
-let handler: (typeof import('../../../functions/handlers/webhook-worker/handler.js'))['handler'];
-
-beforeAll(async () => {
-  ({ handler } = await import('../../../functions/handlers/webhook-worker/handler.js'));
+// Metrics on: some tests assert on them. The worker is not given the signing key; it publishes through the outbox.
+let raw!: ReturnType<typeof recordRawRequests>;
+const h = handlerHarness('webhook-worker', {
+  env: { SIGNING_KEY_SECRET_ID: undefined, EVENT_BUS_NAME: 'recall-zoom-connect' },
+  metrics: true,
+  table: true,
+  fetch: (recallFetch) => (raw = recordRawRequests(recallFetch)).fetch,
+});
+const { ddb, eventBridge, recall } = h;
+beforeEach(() => {
+  raw.requests.length = 0;
 });
 
 const APP = AWS_FUNCTION_ENV.RECALL_ZOOM_OAUTH_APP_ID;
@@ -44,57 +32,30 @@ const RECEIVED_AT = '2026-11-30T18:00:00.000Z';
 const BEFORE = '2026-11-01T00:00:00.000Z';
 const AFTER = '2026-11-30T18:05:00.000Z';
 
-type Item = Record<string, AttributeValue>;
-
 /** A Recall credential created before the deauthorization (unless `createdAt` says otherwise). */
 const credential = (id: string, identity: { user_id?: string; account_id?: string }, createdAt = BEFORE) => ({
   ...recallCredential(id, identity),
   created_at: createdAt,
 });
 
-function item(
+/** A record of Zoom account za-1, for `identity` (`user#zu-1` by default), connected before the deauthorization. */
+const item = (
   userId: string,
-  status: string,
+  status: 'connected' | 'unhealthy' | 'revoked' | 'disconnected',
   credentialId: string,
   { identity = 'user#zu-1', connectedAt = BEFORE }: { identity?: string; connectedAt?: string } = {},
-): Item {
-  return {
-    pk: { S: `USER#${userId}` },
-    userId: { S: userId },
-    status: { S: status },
-    recallCredentialId: { S: credentialId },
-    zoomAccountId: { S: 'za-1' },
-    zoomUserId: identity.startsWith('user#') ? { S: identity.slice(5) } : { NULL: true },
-    zoomIdentity: { S: identity },
-    oauthAppId: { S: APP },
-    connectedAt: { S: connectedAt },
-    updatedAt: { S: connectedAt },
-  };
-}
-
-/**
- * The table as the worker sees it: `byZoomIdentity` answers from `items`, and UpdateItem applies what it was
- * asked (status, removals) to the stored item and answers ALL_NEW.
- */
-function table(items: Item[]): void {
-  const stored = new Map(items.map((it) => [it.pk?.S ?? '', { ...it }]));
-  ddb.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: Record<string, AttributeValue> }) => ({
-    Items: [...stored.values()].filter((it) => it.zoomIdentity?.S === input.ExpressionAttributeValues[':value']?.S),
-  }));
-  ddb.on(UpdateItemCommand).callsFake((input: UpdateItemCommandInput) => {
-    const current = { ...stored.get(input.Key?.pk?.S ?? '') };
-    const values = input.ExpressionAttributeValues ?? {};
-    if (input.UpdateExpression?.includes('#status = :revoked')) current.status = { S: 'revoked' };
-    current.updatedAt = values[':now'] ?? { S: '' };
-    if (input.UpdateExpression?.includes('REMOVE')) {
-      for (const [placeholder, name] of Object.entries(input.ExpressionAttributeNames ?? {})) {
-        if (placeholder.startsWith('#zoom')) delete current[name];
-      }
-    }
-    stored.set(input.Key?.pk?.S ?? '', current);
-    return { Attributes: current };
+) =>
+  recordItem(userId, status, credentialId, {
+    zoomUserId: identity.startsWith('user#') ? identity.slice('user#'.length) : null,
+    zoomIdentity: identity,
+    connectedAt,
+    updatedAt: connectedAt,
   });
-}
+/** The table holds these records. */
+const table = (...items: ReturnType<typeof item>[]) => h.table.put(...items);
+const stored = async (userId: string) => storedConnection(await h.table.get(connectionKey(userId)));
+const storedAttributes = async (userId: string) => Object.keys((await h.table.get(connectionKey(userId))) ?? {});
+const ZOOM_DATA = ['zoomAccountId', 'zoomUserId', 'zoomIdentity'];
 
 const list = (results: unknown[]): Answer => ({ status: 200, body: { next: null, results } });
 const isList = (r: RecordedRequest, filter: string) =>
@@ -133,49 +94,25 @@ function deauthBody({
   });
 }
 
-async function run(...bodies: string[]): Promise<SQSBatchResponse> {
-  const event = sqsEvent(bodies.map((body, i) => ({ messageId: `msg-${i + 1}`, body })));
-  return (await handler(event, context)) as SQSBatchResponse;
-}
+const run = (...bodies: string[]) => runWith(h.handler, ...bodies);
+const runWith = (handler: HandlerOf<'webhook-worker'>, ...bodies: string[]) =>
+  handler(sqsEvent(bodies.map((body, i) => ({ messageId: `msg-${i + 1}`, body }))));
 
-const updates = () => ddb.commandCalls(UpdateItemCommand).map((c) => c.args[0].input);
+/** The records the worker wrote to. */
+const updated = () => ddb.commandCalls(UpdateItemCommand).map((c) => c.args[0].input.Key?.pk?.S);
 const deletes = () => recall.requests.filter((r) => r.method === 'DELETE').map((r) => r.path);
 const forwards = () => raw.requests.filter((r) => r.method === 'POST' && new URL(r.url).pathname === FORWARD_PATH);
-/**
- * The events the revoke writes hold in the outbox (each write finds the record as the table held it); the worker
- * itself never calls EventBridge.
- */
+/** The events the revoke writes stored in the outbox; the worker itself never calls EventBridge. */
 const published = () => {
   expect(eventBridge.calls()).toHaveLength(0);
-  return outboxEventsOf(updates(), (input) => item(String(input.Key?.pk?.S).slice('USER#'.length), 'connected', 'cred')).map(
-    (detail) => ({ DetailType: detailTypeOf(detail.type), Detail: detail }),
-  );
+  return h.table.outboxEvents().map((detail) => ({ DetailType: detailTypeOf(detail.type), Detail: detail }));
 };
-
-beforeEach(() => {
-  recall.reset();
-  raw.requests.length = 0;
-  ddb.reset();
-  eventBridge.reset();
-  eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [] });
-  secretsManager = mockSecretsManager();
-  output = captureOutput();
-});
-afterEach(() => {
-  output.restore();
-});
-afterAll(() => {
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-});
-
-let secretsManager: ReturnType<typeof mockSecretsManager>;
-let output: CapturedOutput;
-const emitted = () => metricsOf(output.emf());
+const emitted = () => h.emitted();
 
 describe('app_deauthorized from a user-level app', () => {
   it('revokes every connection of the Zoom user, publishes revoked, deletes the credential, and forwards', async () => {
     // Prepare: two product users share the Zoom user's credential; a Zoom account colleague has their own
-    table([item('user-42', 'connected', 'cred-1'), item('user-7', 'unhealthy', 'cred-1'), item('user-9', 'connected', 'cred-9', { identity: 'user#zu-2' })]);
+    await table(item('user-42', 'connected', 'cred-1'), item('user-7', 'unhealthy', 'cred-1'), item('user-9', 'connected', 'cred-9', { identity: 'user#zu-2' }));
     recallAnswers({
       byUser: [credential('cred-1', { user_id: 'zu-1', account_id: 'za-1' })],
       // Listing by account in a user-level app also returns the colleague's credential: it must survive.
@@ -190,15 +127,12 @@ describe('app_deauthorized from a user-level app', () => {
 
     // Assess
     expect(result).toEqual({ batchItemFailures: [] });
-    expect(updates().map((u) => u.Key?.pk?.S).sort()).toEqual(['USER#user-42', 'USER#user-7']);
-    for (const update of updates()) {
-      expect(update.UpdateExpression).toMatch(/^SET #status = :revoked, #updated = :now, #obEntry = :obEntry, .* ADD #obSeq :obOne$/);
-      expect(update.ConditionExpression).toBe(
-        '#cred = :cred AND #status IN (:connected, :unhealthy) AND #connectedAt <= :cutoff',
-      );
-      expect(update.ExpressionAttributeValues?.[':cred']).toEqual({ S: 'cred-1' });
-      expect(update.ExpressionAttributeValues?.[':cutoff']).toEqual({ S: DEAUTHORIZED_AT });
+    expect(updated().sort()).toEqual([connectionKey('user-42'), connectionKey('user-7')]);
+    for (const userId of ['user-42', 'user-7']) {
+      // With retention, revoked and nothing else: the Zoom ids stay.
+      expect(await stored(userId)).toMatchObject({ status: 'revoked', recallCredentialId: 'cred-1', zoomUserId: 'zu-1', zoomAccountId: 'za-1' });
     }
+    expect(await stored('user-9')).toMatchObject({ status: 'connected', recallCredentialId: 'cred-9' });
     expect(published().map((e) => [e.DetailType, e.Detail.userId, e.Detail.status, e.Detail.zoomUserId])).toEqual(
       expect.arrayContaining([
         ['Zoom connection revoked.v1', 'user-42', 'revoked', 'zu-1'],
@@ -220,21 +154,18 @@ describe('app_deauthorized from a user-level app', () => {
     ['absent', undefined],
     ['"no"', 'no'],
   ])('removes the Zoom ids from the records when user_data_retention is %s', async (_label, retention) => {
-    table([item('user-42', 'connected', 'cred-1'), item('user-5', 'disconnected', 'cred-0')]);
+    await table(item('user-42', 'connected', 'cred-1'), item('user-5', 'disconnected', 'cred-0'));
     recallAnswers({ byUser: [credential('cred-1', { user_id: 'zu-1' })] });
 
     const result = await run(queueMessageBody(deauthBody({ retention })));
 
     expect(result.batchItemFailures).toEqual([]);
-    const [revoke, scrub] = [
-      updates().find((u) => u.Key?.pk?.S === 'USER#user-42'),
-      updates().find((u) => u.Key?.pk?.S === 'USER#user-5'),
-    ];
-    expect(revoke?.UpdateExpression).toMatch(/^SET #status = :revoked, #updated = :now, .* REMOVE #zoom0, #zoom1, #zoom2 ADD #obSeq :obOne$/);
-    expect(scrub?.UpdateExpression).toBe('SET #updated = :now REMOVE #zoom0, #zoom1, #zoom2');
-    expect(Object.values(revoke?.ExpressionAttributeNames ?? {})).toEqual(
-      expect.arrayContaining(['zoomAccountId', 'zoomUserId', 'zoomIdentity']),
-    );
+    // The connected record is revoked, the disconnected one stays so: both without their Zoom ids.
+    expect(await stored('user-42')).toMatchObject({ status: 'revoked', updatedAt: expect.not.stringMatching(BEFORE) });
+    expect(await stored('user-5')).toMatchObject({ status: 'disconnected', updatedAt: expect.not.stringMatching(BEFORE) });
+    for (const userId of ['user-42', 'user-5']) {
+      expect((await storedAttributes(userId)).filter((name) => ZOOM_DATA.includes(name))).toEqual([]);
+    }
     // The event tells the product who was revoked, without the Zoom ids it must no longer keep.
     expect(published().map((e) => e.Detail)).toEqual([
       expect.objectContaining({ userId: 'user-42', status: 'revoked', zoomAccountId: null, zoomUserId: null }),
@@ -247,13 +178,13 @@ describe('app_deauthorized from a user-level app', () => {
     ['the string "true"', 'true'],
     ['the boolean true', true],
   ])('keeps the Zoom ids when user_data_retention is %s', async (_label, retention) => {
-    table([item('user-42', 'connected', 'cred-1'), item('user-5', 'disconnected', 'cred-0')]);
+    await table(item('user-42', 'connected', 'cred-1'), item('user-5', 'disconnected', 'cred-0'));
     recallAnswers();
 
     await run(queueMessageBody(deauthBody({ retention })));
 
-    expect(updates().map((u) => u.Key?.pk?.S)).toEqual(['USER#user-42']);
-    expect(updates()[0]?.UpdateExpression).not.toContain('REMOVE');
+    expect(updated()).toEqual([connectionKey('user-42')]);
+    expect(await stored('user-42')).toMatchObject({ status: 'revoked', zoomAccountId: 'za-1', zoomUserId: 'zu-1', zoomIdentity: 'user#zu-1' });
     // The `revoked` event keeps them too: copied from the record by the write.
     expect(published().map((e) => [e.Detail.userId, e.Detail.zoomUserId])).toEqual([['user-42', 'zu-1']]);
   });
@@ -261,10 +192,10 @@ describe('app_deauthorized from a user-level app', () => {
 
 describe('app_deauthorized from an account-level app', () => {
   it('revokes the connections keyed by the Zoom account and deletes its credential', async () => {
-    table([
+    await table(
       item('user-42', 'connected', 'cred-a', { identity: 'account#za-1' }),
       item('user-8', 'connected', 'cred-a', { identity: 'account#za-1' }),
-    ]);
+    );
     recallAnswers({ byAccount: [credential('cred-a', { account_id: 'za-1' })] });
 
     // The admin who removed the app is the event's user_id; the account is what the records are keyed by.
@@ -275,7 +206,8 @@ describe('app_deauthorized from an account-level app', () => {
       'user#zu-admin',
       'account#za-1',
     ]);
-    expect(updates().map((u) => u.Key?.pk?.S).sort()).toEqual(['USER#user-42', 'USER#user-8']);
+    expect(updated().sort()).toEqual([connectionKey('user-42'), connectionKey('user-8')]);
+    expect((await stored('user-8')).status).toBe('revoked');
     expect(published().map((e) => e.Detail.userId).sort()).toEqual(['user-42', 'user-8']);
     expect(deletes()).toEqual([`${CREDENTIALS}cred-a/`]);
     expect(forwards()).toHaveLength(1);
@@ -283,37 +215,25 @@ describe('app_deauthorized from an account-level app', () => {
 });
 
 describe('redelivery (Zoom retries, SQS redelivers)', () => {
-  it('changes nothing more once the event was applied with retention: deletes meet 404, the forward repeats', async () => {
-    // Prepare: the state the first delivery left
-    table([item('user-42', 'revoked', 'cred-1'), item('user-7', 'revoked', 'cred-1')]);
+  it.each([
+    // The records the first delivery left revoked, and Recall's credential already deleted.
+    ['with retention: deletes meet 404, the forward repeats', 'true', [item('user-42', 'revoked', 'cred-1'), item('user-7', 'revoked', 'cred-1')], [`${CREDENTIALS}cred-1/`]],
+    // The records left every index with their Zoom ids: the worker finds nothing to change.
+    ['without retention (the records left every index)', 'false', [], []],
+  ])('changes nothing more once the event was applied %s', async (_case, retention, records, deleted) => {
+    await table(...records);
     recallAnswers({ deleteStatus: 404 });
 
-    // Act
-    const result = await run(queueMessageBody(deauthBody({ retention: 'true' })));
-
-    // Assess
-    expect(result.batchItemFailures).toEqual([]);
-    expect(updates()).toEqual([]);
-    expect(published()).toEqual([]);
-    expect(deletes()).toEqual([`${CREDENTIALS}cred-1/`]);
-    expect(forwards()).toHaveLength(1);
-  });
-
-  it('changes nothing more once the event was applied without retention (the records left every index)', async () => {
-    table([]);
-    recallAnswers({ deleteStatus: 404 });
-
-    const result = await run(queueMessageBody(deauthBody({ retention: 'false' })));
+    const result = await run(queueMessageBody(deauthBody({ retention })));
 
     expect(result.batchItemFailures).toEqual([]);
-    expect(updates()).toEqual([]);
+    expect(updated()).toEqual([]);
     expect(published()).toEqual([]);
-    expect(deletes()).toEqual([]);
+    expect(deletes()).toEqual(deleted);
     expect(forwards()).toHaveLength(1);
   });
 
   it('still deletes a credential the first delivery left behind (it failed between the records and Recall)', async () => {
-    table([]);
     recallAnswers({ byUser: [credential('cred-1', { user_id: 'zu-1' })] });
 
     await run(queueMessageBody(deauthBody({ retention: 'false' })));
@@ -323,20 +243,20 @@ describe('redelivery (Zoom retries, SQS redelivers)', () => {
 
   it('leaves a connection made after the deauthorization alone, however late the event is redelivered', async () => {
     // The user connected again after revoking: a new credential, a new record.
-    table([item('user-42', 'connected', 'cred-2', { connectedAt: AFTER })]);
+    await table(item('user-42', 'connected', 'cred-2', { connectedAt: AFTER }));
     recallAnswers({ byUser: [credential('cred-2', { user_id: 'zu-1' }, AFTER)] });
 
     const result = await run(queueMessageBody(deauthBody({ retention: 'false' })));
 
     expect(result.batchItemFailures).toEqual([]);
-    expect(updates()).toEqual([]);
+    expect(await stored('user-42')).toMatchObject({ status: 'connected', recallCredentialId: 'cred-2', zoomUserId: 'zu-1' });
     expect(deletes()).toEqual([]);
     expect(published()).toEqual([]);
     expect(forwards()).toHaveLength(1);
   });
 
   it('fails the record (for SQS to retry) and does not forward when the table cannot be updated', async () => {
-    table([item('user-42', 'connected', 'cred-1')]);
+    await table(item('user-42', 'connected', 'cred-1'));
     ddb.on(UpdateItemCommand).rejects(new Error('ProvisionedThroughputExceeded'));
     recallAnswers();
 
@@ -462,7 +382,7 @@ describe('unusable messages', () => {
 
 describe('metrics', () => {
   it('counts DeauthorizationProcessed once the deauthorization is applied, even when the forward then fails', async () => {
-    table([item('user-42', 'connected', 'cred-1')]);
+    await table(item('user-42', 'connected', 'cred-1'));
     recallAnswers({ byUser: [credential('cred-1', { user_id: 'zu-1' })], forward: { status: 503, body: {}, headers: { 'retry-after': '0' } } });
 
     const result = await run(queueMessageBody(deauthBody()));
@@ -487,10 +407,10 @@ describe('metrics', () => {
 
   it('keeps the cached API key when Recall refuses a forward (a 401 there is about the webhook secret)', async () => {
     // Prepare: a deauthorization has the key read and cached.
-    table([item('user-42', 'connected', 'cred-1')]);
+    await table(item('user-42', 'connected', 'cred-1'));
     recallAnswers({ byUser: [credential('cred-1', { user_id: 'zu-1' })] });
     await run(queueMessageBody(deauthBody()));
-    const readsBefore = secretsManager.commandCalls(GetSecretValueCommand).length;
+    const readsBefore = h.secretsManager.commandCalls(GetSecretValueCommand).length;
     recall.reset();
     recallAnswers({ byUser: [credential('cred-1', { user_id: 'zu-1' })], forward: { status: 401, body: { detail: 'Invalid signature' } } });
 
@@ -499,38 +419,31 @@ describe('metrics', () => {
     await run(queueMessageBody(deauthBody()));
 
     // Assess
-    expect(secretsManager.commandCalls(GetSecretValueCommand).length).toBe(readsBefore);
+    expect(h.secretsManager.commandCalls(GetSecretValueCommand).length).toBe(readsBefore);
   });
 });
 
 describe('before ops filled in the secrets', () => {
   it('fails a deauthorization with one Service misconfigured line while the Recall API key is a placeholder', async () => {
-    // Prepare: a cold worker (nothing cached) and a Recall API key secret that is still the placeholder.
-    process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
-    vi.resetModules();
-    const cold = (await import('../../../functions/handlers/webhook-worker/handler.js')).handler;
-    secretsManager.reset();
-    secretsManager.on(GetSecretValueCommand).resolves({ SecretString: 'REPLACE_ME' });
-    table([item('user-42', 'connected', 'cred-1')]);
+    // Prepare: a cold worker (nothing cached, logging errors) and a Recall API key secret that is still the placeholder.
+    const cold = await h.cold({ POWERTOOLS_LOG_LEVEL: 'INFO' });
+    h.secretsManager.reset();
+    h.secretsManager.on(GetSecretValueCommand).resolves({ SecretString: 'REPLACE_ME' });
+    await table(item('user-42', 'connected', 'cred-1'));
     recallAnswers();
 
-    try {
-      // Act
-      const result = (await cold(sqsEvent([{ messageId: 'msg-1', body: queueMessageBody(deauthBody()) }]), context)) as SQSBatchResponse;
+    // Act
+    const result = await runWith(cold, queueMessageBody(deauthBody()));
 
-      // Assess: SQS retries it (and dead-letters it in the end); the log says exactly what to fix.
-      expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }]);
-      const errors = output.logs().filter((line) => line.level === 'ERROR');
-      expect(errors).toEqual([
-        expect.objectContaining({
-          message: 'Service misconfigured',
-          secret: AWS_FUNCTION_ENV.RECALL_API_KEY_SECRET_ID,
-          fields: ['recallApiKey'],
-          messageId: 'msg-1',
-        }),
-      ]);
-    } finally {
-      process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-    }
+    // Assess: SQS retries it (and dead-letters it in the end); the log says exactly what to fix.
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }]);
+    expect(h.output.logs().filter((line) => line.level === 'ERROR')).toEqual([
+      expect.objectContaining({
+        message: 'Service misconfigured',
+        secret: AWS_FUNCTION_ENV.RECALL_API_KEY_SECRET_ID,
+        fields: ['recallApiKey'],
+        messageId: 'msg-1',
+      }),
+    ]);
   });
 });

@@ -1,60 +1,35 @@
 import { createHmac } from 'node:crypto';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { bundleHandler } from '../../helpers/bundle.js';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { logger } from '../../../functions/core/logger.js';
-import { mockSecretsManager } from '../../helpers/aws.js';
-import { context } from '../../helpers/context.js';
-import { SECRETS, useAwsFunctionEnv } from '../../helpers/env.js';
-import { type CapturedOutput, captureOutput, metricSum, metricsOf } from '../../helpers/output.js';
+import { bundleHandler } from '../../helpers/bundle.js';
+import { SECRETS } from '../../helpers/env.js';
+import { handlerEntry, handlerHarness } from '../../helpers/handler-harness.js';
+import { metricSum } from '../../helpers/output.js';
 import { signedWebhookEvent, WEBHOOK_QUEUE_URL, webhookHttpEvent, zoomSign } from '../../helpers/zoom-webhook.js';
 
-useAwsFunctionEnv();
-// Metrics on: some tests assert on them; the capture keeps them out of the test output.
-process.env.POWERTOOLS_METRICS_DISABLED = 'false';
-// The webhook function is given the base environment and its queue; it never verifies connect tokens.
-delete process.env.SIGNING_KEY_SECRET_ID;
-process.env.WEBHOOK_QUEUE_URL = WEBHOOK_QUEUE_URL;
-
-const sqs = mockClient(SQSClient);
-let secretsManager: ReturnType<typeof mockSecretsManager>;
-let handler: (typeof import('../../../functions/handlers/webhook/handler.js'))['handler'];
+// Metrics on: some tests assert on them. The webhook function is given the base environment and its queue; it never
+// verifies connect tokens.
+const h = handlerHarness('webhook', { env: { SIGNING_KEY_SECRET_ID: undefined, WEBHOOK_QUEUE_URL }, metrics: true });
+const { sqs } = h;
+const output = { emf: () => h.output.emf(), text: () => h.output.text() };
+const emitted = () => h.emitted();
 
 const TOKEN = SECRETS.zoomWebhookSecretToken;
 const NOW_MS = Date.parse('2026-11-30T18:00:00.000Z');
 const NOW_S = String(NOW_MS / 1000);
 const MEETING_STARTED = '{"event":"meeting.started","event_ts":1796061600000,"payload":{"account_id":"za-1"}}';
 
-beforeAll(async () => {
-  ({ handler } = await import('../../../functions/handlers/webhook/handler.js'));
-});
-
 beforeEach(() => {
   // Only the clock is fake: the signature window is checked against a fixed "now".
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(NOW_MS);
-  sqs.reset();
-  sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
-  secretsManager = mockSecretsManager();
-  output = captureOutput();
 });
-
-afterEach(() => {
-  output.restore();
-});
-
-afterAll(() => {
-  vi.useRealTimers();
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-});
-
-let output: CapturedOutput;
 
 async function call(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2 & { json: unknown }> {
-  const response = (await handler(event, context)) as APIGatewayProxyStructuredResultV2;
+  const response = await h.handler(event);
   return { ...response, json: JSON.parse(String(response.body)) };
 }
 
@@ -154,7 +129,7 @@ describe('POST /zoom/webhook: verified events', () => {
     await call(signedWebhookEvent(TOKEN, MEETING_STARTED, NOW_S));
 
     // The store may have been warmed by an earlier test in this file: at most one read, never one per request.
-    expect(secretsManager.commandCalls(GetSecretValueCommand).length).toBeLessThanOrEqual(1);
+    expect(h.secretsManager.commandCalls(GetSecretValueCommand).length).toBeLessThanOrEqual(1);
   });
 });
 
@@ -257,7 +232,7 @@ describe('POST /zoom/webhook: metrics', () => {
 
     await call(event);
 
-    const metrics = metricsOf(output.emf());
+    const metrics = emitted();
     expect(metricSum(metrics, 'WebhookAccepted')).toBe(1);
     expect(metricSum(metrics, 'WebhookRejected')).toBe(0);
     expect(output.text()).not.toContain(String(event.headers['x-zm-signature']));
@@ -266,8 +241,8 @@ describe('POST /zoom/webhook: metrics', () => {
   it('counts WebhookRejected for a 401', async () => {
     await call(signedWebhookEvent('someone-elses-token', MEETING_STARTED, NOW_S));
 
-    expect(metricSum(metricsOf(output.emf()), 'WebhookRejected')).toBe(1);
-    expect(metricSum(metricsOf(output.emf()), 'WebhookAccepted')).toBe(0);
+    expect(metricSum(emitted(), 'WebhookRejected')).toBe(1);
+    expect(metricSum(emitted(), 'WebhookAccepted')).toBe(0);
   });
 
   it('does not count a signed body that is not an event as rejected (a 400, not a signature failure)', async () => {
@@ -303,10 +278,10 @@ describe('POST /zoom/webhook: failures make Zoom retry', () => {
 describe('webhook bundle', () => {
   it('leaves DynamoDB and the Recall client out of the deployed bundle (verify and enqueue only)', async () => {
     // Act: the stack's bundling settings (lib/constructs/service-function.ts)
-    const { included } = await bundleHandler('functions/handlers/webhook/handler.ts');
+    const { included } = await bundleHandler(handlerEntry('webhook'));
 
     // Assess
-    expect(included.some((path) => path.includes('functions/handlers/webhook/handler.ts'))).toBe(true);
+    expect(included.some((path) => path.includes(handlerEntry('webhook')))).toBe(true);
     expect(included.some((path) => path.includes('@aws-sdk/client-sqs'))).toBe(true);
     expect(included.filter((path) => path.includes('@aws-sdk/client-dynamodb'))).toEqual([]);
     expect(
