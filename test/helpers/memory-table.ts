@@ -1,10 +1,8 @@
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
-  CreateTableCommand,
   DeleteItemCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   type PutItemCommandInput,
@@ -19,14 +17,15 @@ import type { AwsClientStub } from 'aws-sdk-client-mock';
 import type { ConnectionEventDetail } from '../../functions/adapters/event-publisher.js';
 import { eventsOf, outboxEntriesOf } from '../../functions/adapters/outbox.js';
 import { itemKey, TABLE_SCHEMA } from '../../functions/core/table-schema.js';
-import { createServiceTable, LOCAL_AWS_CREDENTIALS, startLocalDynamoDb } from '../../local/local-table.js';
+import { inMemoryServiceTable } from './fakes/dynamodb-table.js';
 
 type Item = Record<string, AttributeValue>;
 
 /**
  * The service table in memory behind the DynamoDB mock: every command the code under test sends reaches the mock
  * (so tests still count calls and inject faults with `ddb.on(...)`), and what is not stubbed otherwise is answered
- * by dynalite, with DynamoDB's own conditions, update expressions, indexes and transactions. Tests then assert on
+ * by the unit tests' one in-memory table (`fakes/dynamodb-table.ts`: dynalite's engine, in-process), with DynamoDB's
+ * own conditions, update expressions and indexes; transactions of puts are run here. Tests then assert on
  * what is stored, not on how a write was spelled.
  */
 export interface MemoryTable {
@@ -48,22 +47,14 @@ export interface MemoryTable {
   close(): Promise<void>;
 }
 
-/**
- * The SDK's own `send`: aws-sdk-client-mock stubs `send` on `DynamoDBClient.prototype`, and the table's client calls
- * the method below it, so its calls reach dynalite instead of coming back to the mock.
- */
-const unmockedSend = (Object.getPrototypeOf(DynamoDBClient.prototype) as { send: (command: unknown) => Promise<unknown> }).send;
-
 const FORWARDED = [GetItemCommand, PutItemCommand, UpdateItemCommand, DeleteItemCommand, QueryCommand];
 const WRITES = new Set<unknown>([PutItemCommand, UpdateItemCommand]);
 
-/** Starts the table (dynalite on a loopback port) and answers `ddb`'s commands from it. */
+/** Creates the table in memory and answers `ddb`'s commands from it. */
 export async function memoryTable(ddb: AwsClientStub<DynamoDBClient>, tableName: string): Promise<MemoryTable> {
-  const dynamo = await startLocalDynamoDb();
-  const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_AWS_CREDENTIALS });
-  const send = <T>(command: unknown): Promise<T> => unmockedSend.call(client, command) as Promise<T>;
+  const { send } = await inMemoryServiceTable(tableName);
   const answerFromTable = () => {
-    // Transactions of conditional puts, all or nothing, here: local mode's (over HTTP) would call the mock again.
+    // Transactions of conditional puts, all or nothing, here: dynalite has none.
     ddb.on(TransactWriteItemsCommand).callsFake(async (input: TransactWriteItemsCommandInput) => {
       const puts = (input.TransactItems ?? []).map((item) => item.Put);
       if (puts.some((put) => put === undefined)) throw new Error('The in-memory table runs transactions of puts only.');
@@ -89,7 +80,7 @@ export async function memoryTable(ddb: AwsClientStub<DynamoDBClient>, tableName:
       );
       throw new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons: reasons });
     });
-    for (const Command of [...FORWARDED, CreateTableCommand, DescribeTableCommand]) {
+    for (const Command of FORWARDED) {
       ddb.on(Command as never).callsFake(async (input: Record<string, unknown>) => {
         if (WRITES.has(Command)) await interleaved.shift()?.();
         const output = await send<object>(new (Command as new (input: object) => object)(input));
@@ -116,8 +107,6 @@ export async function memoryTable(ddb: AwsClientStub<DynamoDBClient>, tableName:
   };
 
   answerFromTable();
-  // The stack's table, created by local mode's own code: its client is mocked too, so it comes through here.
-  await createServiceTable(dynamo.endpoint, tableName);
   const all = async () => (await send<{ Items?: Item[] }>(new ScanCommand({ TableName: tableName, ConsistentRead: true }))).Items ?? [];
   return {
     get,
@@ -136,10 +125,8 @@ export async function memoryTable(ddb: AwsClientStub<DynamoDBClient>, tableName:
       events.length = 0;
       answerFromTable();
     },
-    close: async () => {
-      client.destroy();
-      await dynamo.close();
-    },
+    // Nothing to stop: the table lives in this process's memory and goes with the test file.
+    close: async () => {},
   };
 }
 

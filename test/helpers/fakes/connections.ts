@@ -1,12 +1,12 @@
-import { type AttributeValue, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   type Connection,
+  connectionItem,
   ConnectionRepository,
   type ConnectionStatus,
   type RevokeOptions,
 } from '../../../functions/adapters/connection-repository.js';
 import type { RecallCredential } from '../../../functions/adapters/recall-client.js';
-import { connectionKey, TABLE_SCHEMA } from '../../../functions/core/table-schema.js';
 import { inMemoryServiceTable } from './dynamodb-table.js';
 import { TEST_OAUTH_APP, TEST_ZOOM_ACCOUNT, TEST_ZOOM_USER } from './fixtures.js';
 
@@ -153,23 +153,6 @@ export class FakeConnections extends ConnectionRepository {
     if (record) this.#records.set(userId, record);
     else this.#records.delete(userId);
   }
-}
-
-/** A connection record's item, as the repository stores it (`zoomIdentity` only when set: it keys a sparse index). */
-function connectionItem(record: Connection): Record<string, AttributeValue> {
-  const nullable = (value: string | null): AttributeValue => (value === null ? { NULL: true } : { S: value });
-  return {
-    [TABLE_SCHEMA.partitionKey]: { S: connectionKey(record.userId) },
-    userId: { S: record.userId },
-    status: { S: record.status },
-    recallCredentialId: { S: record.recallCredentialId },
-    zoomAccountId: nullable(record.zoomAccountId),
-    zoomUserId: nullable(record.zoomUserId),
-    ...(record.zoomIdentity ? { [TABLE_SCHEMA.zoomIdentityIndex.partitionKey]: { S: record.zoomIdentity } } : {}),
-    oauthAppId: { S: record.oauthAppId },
-    connectedAt: { S: record.connectedAt },
-    updatedAt: { S: record.updatedAt },
-  };
 }
 
 /**

@@ -53,9 +53,11 @@ const COMMANDS = {
 } as const;
 
 export interface InMemoryTable {
-  /** A DynamoDB client whose item and query calls the in-memory table answers. */
+  /** A DynamoDB client of its own whose item and query calls the in-memory table answers. */
   client: DynamoDBClient;
   tableName: string;
+  /** Runs one item or query command against the table directly, past any mock (the SDK's output shape). */
+  send<T>(command: object): Promise<T>;
 }
 
 /** Calls one dynalite action as its HTTP handler would: types, validation (which parses expressions), the action. */
@@ -83,8 +85,9 @@ function serviceError(error: DynaliteError): Error {
 }
 
 /**
- * Creates the service table in memory and a client that reaches it.
- * @returns the client (a new `DynamoDBClient` whose `send` goes to the table) and the table's name
+ * Creates the service table in memory (the key and indexes local mode and the stack declare) and a client that
+ * reaches it. The one engine behind the unit tests' tables: `FakeConnections` uses the client, and the handler
+ * tests' `memoryTable` answers the shared DynamoDB mock with `send`.
  */
 export async function inMemoryServiceTable(tableName = 'connections'): Promise<InMemoryTable> {
   const store = dynalite.db.create({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
@@ -93,10 +96,15 @@ export async function inMemoryServiceTable(tableName = 'connections'): Promise<I
   while (((await call(store, 'describeTable', { TableName: tableName })) as { Table: { TableStatus: string } }).Table.TableStatus !== 'ACTIVE') {
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
+  const send = <T>(command: object): Promise<T> => {
+    const entry = Object.entries(COMMANDS).find(([, Command]) => command instanceof Command);
+    if (!entry) throw new Error(`The in-memory table does not run ${command.constructor.name}.`);
+    return call(store, entry[0], (command as { input: object }).input) as Promise<T>;
+  };
   const client = new DynamoDBClient({ region: 'us-east-1' });
   const mock = mockClient(client);
   for (const [name, command] of Object.entries(COMMANDS)) {
     mock.on(command as typeof GetItemCommand).callsFake((input: object) => call(store, name, input));
   }
-  return { client, tableName };
+  return { client, tableName, send };
 }
