@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as z from 'zod/mini';
 import { signConnectToken } from '../client/token.js';
-import { OUTCOME_REASONS, type OutcomeReason } from '../functions/core/errors.js';
+import { OUTCOME_REASONS, type OutcomeReason } from '../functions/core/outcome-reasons.js';
 import type { HttpApi, HttpApiResponse } from './api-gateway.js';
 import { html, type SafeHtml, sendPage, sendProblemPage } from './html.js';
 import { parseForm, readBody, sendRedirect } from './http-util.js';

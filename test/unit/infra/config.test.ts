@@ -12,6 +12,10 @@ import {
   RUNTIME_SETTINGS,
 } from '../../../lib/config.js';
 import { projectPath } from '../../../lib/constructs/service-function.js';
+import { SETTING_TABLE } from '../../../functions/core/settings.js';
+
+/** The deploy keys of the settings table (nested ones by their top-level key's own rows only). */
+const SETTING_KEYS = new Set(SETTING_TABLE.flatMap((setting) => (setting.key && !setting.key.includes('.') ? [setting.key] : [])));
 
 const CDK_JSON_CONTEXT = JSON.parse(readFileSync(projectPath('cdk.json'), 'utf8')).context as Record<string, unknown>;
 
@@ -73,11 +77,17 @@ describe('parseDeployConfig', () => {
     });
   });
 
-  it('documents every key it reads in cdk.json, each with a "//" note', () => {
-    for (const key of Object.keys(DeployConfigSchema.shape)) {
+  it('documents in cdk.json, each with a "//" note, every key it reads but those of the settings table', () => {
+    for (const key of Object.keys(DeployConfigSchema.shape).filter((key) => !SETTING_KEYS.has(key))) {
       expect(CDK_JSON_CONTEXT).toHaveProperty([key]);
       expect(CDK_JSON_CONTEXT).toHaveProperty([`//${key}`]);
     }
+    expect(CDK_JSON_CONTEXT).toHaveProperty(['//settings']);
+  });
+
+  it('keeps no copy of a setting of the table in cdk.json: its defaults live in functions/core/settings.ts alone', () => {
+    expect(SETTING_KEYS.size).toBeGreaterThan(10);
+    expect(Object.keys(CDK_JSON_CONTEXT).filter((key) => SETTING_KEYS.has(key.replace(/^\/\//, '')))).toEqual([]);
   });
 
   it('fills in a default for every key but the app id and the allow-list', () => {
@@ -221,6 +231,36 @@ describe('parseDeployConfig', () => {
         expect(runtime(value)).toThrow(setting.variable);
       }
     });
+  });
+
+  // Every deploy key of the settings table, driven from the table: its default when left out, its bounds or choices
+  // accepted, a value just outside refused with a message naming the key.
+  describe.each(SETTING_TABLE.flatMap((setting) => (setting.key ? [[setting.key, setting] as const] : [])))('setting %s', (key, setting) => {
+    /** The context with `key` (a dotted path for a nested key) set to `value`, beside what a nested key needs. */
+    const withValue = (value: unknown) => {
+      const [top = '', ...rest] = key.split('.');
+      const nested = rest.reduceRight<unknown>((inner, part) => ({ [part]: inner }), value);
+      const beside = top === 'eventsEndpoint' ? { url: 'https://api.example.com/hooks/zoom-connect' } : {};
+      return { ...REQUIRED, [top]: rest.length > 0 ? { ...beside, ...(nested as object) } : nested };
+    };
+    const parsed = (value: unknown) =>
+      key.split('.').reduce<unknown>((at, part) => (at as Record<string, unknown>)[part], parseDeployConfig(withValue(value)));
+    const accepted = setting.kind === 'whole' ? [setting.min, setting.max ?? setting.min * 1000] : setting.kind === 'fraction' ? [0.01, 1] : setting.choices;
+    const refused = setting.kind === 'whole' ? [setting.min - 1, ...(setting.max === undefined ? [] : [setting.max + 1])] : setting.kind === 'fraction' ? [0, 1.5] : ['none of these'];
+
+    it('defaults to the value of the table', () => {
+      expect(parsed(undefined)).toBe(setting.default);
+    });
+
+    it('accepts the bounds or choices of the table, and refuses a value outside them, naming the key', () => {
+      for (const value of accepted) expect(parsed(value)).toBe(value);
+      for (const value of refused) expect(problemsWith(withValue(value))).toContain(key);
+    });
+  });
+
+  it('hands every runtime setting with a deploy key to the functions, and only those', () => {
+    const runtimeKeys = SETTING_TABLE.flatMap((setting) => (setting.scope === 'runtime' && setting.key ? [setting.key] : []));
+    expect(Object.keys(RUNTIME_SETTINGS).sort()).toEqual(runtimeKeys.sort());
   });
 
   it('bounds connectTokenMaxTtlSeconds to 60-3600 seconds, as the runtime does', () => {
