@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { CONNECT_TOKEN_MAX_TTL, RECALL_REGIONS, recallBaseUrlFor } from '../functions/core/config.js';
 import { SETTINGS } from '../functions/core/settings.js';
 import { allowedReturnUrl } from '../functions/core/return-url.js';
+import { CALLBACK_PATH } from '../functions/core/routes.js';
 import { DEFAULT_EVENTS_HEADER_NAME } from '../lib/config.js';
 import { LOCAL_ACCOUNT_ID } from './api-gateway.js';
 
@@ -217,7 +218,7 @@ function localEventsEndpoint(env: LocalEnv): LocalEventsEndpoint | undefined {
  */
 export function resolveLocalSettings(env: LocalEnv, port: number): LocalSettings {
   const baseUrl = `http://localhost:${port}`;
-  const zoomRedirectUri = env.ZOOM_REDIRECT_URI ?? `${baseUrl}/zoom/callback`;
+  const zoomRedirectUri = env.ZOOM_REDIRECT_URI ?? `${baseUrl}${CALLBACK_PATH}`;
   const zoomAuthorizeUrl = env.ZOOM_AUTHORIZE_URL ?? `${baseUrl}${SANDBOX_ZOOM_AUTHORIZE_PATH}`;
   const recall: RecallTarget = env.RECALL_API_BASE_URL
     ? { kind: 'external', baseUrl: env.RECALL_API_BASE_URL, chosenBy: 'RECALL_API_BASE_URL' }

@@ -11,16 +11,16 @@ import {
   resolveDeployConfig,
   RUNTIME_SETTINGS,
 } from '../../../lib/config.js';
-import { projectPath } from '../../../lib/constructs/service-function.js';
 import { SETTING_TABLE } from '../../../functions/core/settings.js';
+import { projectPath } from '../../../lib/constructs/service-function.js';
+import { CDK_JSON_CONTEXT, problemsWith, REQUIRED_CONTEXT } from './helpers.js';
 
 /** The deploy keys of the settings table (nested ones by their top-level key's own rows only). */
 const SETTING_KEYS = new Set(SETTING_TABLE.flatMap((setting) => (setting.key && !setting.key.includes('.') ? [setting.key] : [])));
 
-const CDK_JSON_CONTEXT = JSON.parse(readFileSync(projectPath('cdk.json'), 'utf8')).context as Record<string, unknown>;
 
-const APP_ID = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
-const REQUIRED = { recallZoomOAuthAppId: APP_ID, returnUrlAllowlist: ['https://app.example.com/settings/'] };
+const REQUIRED = REQUIRED_CONTEXT;
+const APP_ID = REQUIRED.recallZoomOAuthAppId;
 
 /** What every key but the two required ones defaults to. */
 const DEFAULTS = {
@@ -57,16 +57,6 @@ const DEFAULTS = {
 };
 const CERTIFICATE = 'arn:aws:acm:us-east-1:123456789012:certificate/abc';
 
-/** The error message parseDeployConfig throws for this context (on top of the required keys). */
-function problemsWith(context: Record<string, unknown>): string {
-  try {
-    parseDeployConfig({ ...REQUIRED, ...context });
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidDeployConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('expected the configuration to be rejected');
-}
 
 describe('parseDeployConfig', () => {
   it('parses the context cdk.json ships with', () => {
@@ -425,6 +415,12 @@ describe('deploy config files', () => {
 
   it('knows every schema key, and nothing else, as a file key', () => {
     expect([...DEPLOY_CONFIG_KEYS].sort()).toEqual(Object.keys(DeployConfigSchema.shape).sort());
+  });
+
+  it('ships an example without copies of the settings table: a setting it names differs from its default', () => {
+    const example = JSON.parse(readFileSync(projectPath('deploy/example.config.json'), 'utf8')) as Record<string, unknown>;
+    expect([...SETTING_KEYS].filter((key) => key in example)).not.toEqual([]);
+    expect([...SETTING_KEYS].filter((key) => example[key] === SETTING_TABLE.find((setting) => setting.key === key)?.default)).toEqual([]);
   });
 
   it('ships an example that validates as a realistic deployment', () => {

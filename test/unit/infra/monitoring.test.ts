@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_NAMES } from '../../../functions/core/metric-names.js';
 import {
   actionsOf,
-  defaultStack,
+  cdkJsonStack,
   DEPLOYABLE,
   flatten,
   functionIds,
@@ -80,11 +80,9 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
   let fns: Record<FunctionName, string>;
 
   beforeAll(() => {
-    synthesized = defaultStack();
-    ({ template } = synthesized);
+    ({ synthesized, template, fns } = cdkJsonStack());
     alarms = alarmsOf(template);
     topic = logicalId(synthesized.stack.monitoring.alarmTopic);
-    fns = functionIds(synthesized.stack);
   }, SYNTH_TIMEOUT_MS);
 
   it('watches every metric the runtime writes, and only those, in the runtime namespace', () => {

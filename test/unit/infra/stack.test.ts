@@ -20,10 +20,9 @@ import {
   actionsOf,
   acknowledgments,
   CDK_JSON_CONTEXT,
-  defaultStack,
+  cdkJsonStack,
   type FunctionName,
   functionBehindRoute,
-  functionIds,
   findingsIgnoringAcknowledgements,
   functionProperties,
   logicalId,
@@ -89,10 +88,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
   // Synth bundles every function with esbuild: generous, for a machine busy with the integration tests.
   beforeAll(() => {
-    synthesized = defaultStack();
-    ({ template } = synthesized);
+    ({ synthesized, template, fns } = cdkJsonStack());
     const { state, messaging } = synthesized.stack;
-    fns = functionIds(synthesized.stack);
     table = logicalId(state.table);
     filled = {
       recallApiKey: logicalId(state.secrets.recallApiKey),
@@ -795,6 +792,9 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         'xray:PutTelemetryRecords': ['"*"'],
       };
     };
+    /** The function's role allows exactly `own`, besides the baseline every role has. */
+    const expectGrants = (fn: FunctionName, own: Record<string, string[]>) =>
+      expect(grantsOf(template, roleOf(template, fns[fn]))).toEqual({ ...baseline(fns[fn]), ...own });
 
     it('gives each of the eight functions a role of its own, assumable by Lambda only, with no managed policy', () => {
       const roles = Object.values(fns).map((fn) => roleOf(template, fn));
@@ -810,16 +810,14 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('authorize: reads the Zoom client id, the signing key and the state key, and nothing else (no table, no Recall key)', () => {
-      expect(grantsOf(template, roleOf(template, fns.authorize))).toEqual({
-        ...baseline(fns.authorize),
+      expectGrants('authorize', {
         'secretsmanager:GetSecretValue': [zoomClientIdRef, signingKeyRef, stateKeyRef].sort(),
       });
     });
 
     it('callback: uses a state once (put), reads and records connections under the identity lock, publishes nothing', () => {
       // It deletes nothing but its own lock: a used state is a conditional put, a record is updated, never removed.
-      expect(grantsOf(template, roleOf(template, fns.callback))).toEqual({
-        ...baseline(fns.callback),
+      expectGrants('callback', {
         'dynamodb:GetItem': [tableArn],
         'dynamodb:PutItem': [tableArn],
         'dynamodb:UpdateItem': [tableArn],
@@ -875,8 +873,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('connections: reads and ends a connection, checks who else shares its credential, publishes nothing', () => {
-      expect(grantsOf(template, roleOf(template, fns.connections))).toEqual({
-        ...baseline(fns.connections),
+      expectGrants('connections', {
         'dynamodb:GetItem': [tableArn],
         'dynamodb:UpdateItem': [tableArn],
         'dynamodb:Query': [index('byZoomIdentity')],
@@ -885,16 +882,14 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('webhook: reads the webhook Secret Token alone and sends to the webhook queue, with no table access at all', () => {
-      expect(grantsOf(template, roleOf(template, fns.webhook))).toEqual({
-        ...baseline(fns.webhook),
+      expectGrants('webhook', {
         'secretsmanager:GetSecretValue': [webhookTokenRef],
         'sqs:SendMessage': [webhookQueueArn],
       });
     });
 
     it('webhook worker: consumes the webhook queue, revokes by Zoom identity, publishes nothing', () => {
-      expect(grantsOf(template, roleOf(template, fns.webhookWorker))).toEqual({
-        ...baseline(fns.webhookWorker),
+      expectGrants('webhookWorker', {
         'sqs:ReceiveMessage': [webhookQueueArn],
         'sqs:DeleteMessage': [webhookQueueArn],
         'sqs:GetQueueAttributes': [webhookQueueArn],
@@ -905,8 +900,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('health sync: queries by status and identity, updates statuses, publishes nothing, and may dead-letter its run', () => {
-      expect(grantsOf(template, roleOf(template, fns.healthSync))).toEqual({
-        ...baseline(fns.healthSync),
+      expectGrants('healthSync', {
         'dynamodb:UpdateItem': [tableArn],
         'dynamodb:Query': [index('byStatus'), index('byZoomIdentity')].sort(),
         'secretsmanager:GetSecretValue': [recallApiKeyRef],
@@ -916,8 +910,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
     it('reconcile: queries by status and identity, updates records, takes and releases locks only, may dead-letter its run', () => {
       const reconcileDeadLetterQueueArn = arn(logicalId(synthesized.stack.jobs.reconcile.deadLetterQueue));
-      expect(grantsOf(template, roleOf(template, fns.reconcile))).toEqual({
-        ...baseline(fns.reconcile),
+      expectGrants('reconcile', {
         'dynamodb:UpdateItem': [tableArn],
         // A lock is a put and a delete of LOCK#<identity>; no connection record can be put or deleted with them.
         'dynamodb:PutItem': [`${tableArn}${LOCKS_ONLY}`],
@@ -931,8 +924,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     it('outbox publisher: reads its stream, publishes, removes entries, moves records under the identity lock, may dead-letter', () => {
       const { stack } = synthesized;
       const streamArn = JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.state.table), 'StreamArn'] });
-      expect(grantsOf(template, roleOf(template, fns.outboxPublisher))).toEqual({
-        ...baseline(fns.outboxPublisher),
+      expectGrants('outboxPublisher', {
         'dynamodb:DescribeStream': [streamArn],
         'dynamodb:GetRecords': [streamArn],
         'dynamodb:GetShardIterator': [streamArn],
