@@ -286,14 +286,12 @@ export const ROUTE_THROTTLE_DEFAULTS: Readonly<Record<ThrottledRoute, { rateLimi
     ]),
   ) as Record<ThrottledRoute, { rateLimit: number; burstLimit: number }>;
 
-const Limit = (key: string) =>
-  z.coerce.number({ error: `${key} must be a number` }).int(`${key} must be a whole number`).positive(`${key} must be greater than 0`);
-
-const RouteThrottle = (route: string) =>
+/** One route's limits, each defaulting to the settings table's. */
+const RouteThrottle = (route: ThrottledRoute) =>
   z.strictObject(
     {
-      rateLimit: Limit(`routeThrottling.${route}.rateLimit`).optional(),
-      burstLimit: Limit(`routeThrottling.${route}.burstLimit`).optional(),
+      rateLimit: WholeNumber(ROUTE_THROTTLE_SETTINGS[route].rateLimit),
+      burstLimit: WholeNumber(ROUTE_THROTTLE_SETTINGS[route].burstLimit),
     },
     { error: `routeThrottling.${route} must be an object {"rateLimit": <requests per second>, "burstLimit": <requests>}` },
   );
@@ -304,7 +302,9 @@ const RouteThrottling = z
     (value) => (value === null || value === '' ? undefined : parseJsonIfString(value)),
     z
       .strictObject(
-        Object.fromEntries(Object.keys(THROTTLED_ROUTES).map((route) => [route, RouteThrottle(route).optional()])) as Record<
+        Object.fromEntries(
+          (Object.keys(THROTTLED_ROUTES) as ThrottledRoute[]).map((route) => [route, RouteThrottle(route).optional()]),
+        ) as Record<
           ThrottledRoute,
           z.ZodOptional<ReturnType<typeof RouteThrottle>>
         >,
@@ -321,10 +321,7 @@ const RouteThrottling = z
     Object.fromEntries(
       (Object.keys(THROTTLED_ROUTES) as ThrottledRoute[]).map((route) => [
         route,
-        {
-          rateLimit: overrides?.[route]?.rateLimit ?? ROUTE_THROTTLE_DEFAULTS[route].rateLimit,
-          burstLimit: overrides?.[route]?.burstLimit ?? ROUTE_THROTTLE_DEFAULTS[route].burstLimit,
-        },
+        overrides?.[route] ?? { ...ROUTE_THROTTLE_DEFAULTS[route] },
       ]),
     ) as Record<ThrottledRoute, { rateLimit: number; burstLimit: number }>,
   );
