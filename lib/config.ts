@@ -7,7 +7,6 @@ import {
   type ChoiceSetting,
   type FractionSetting,
   LOG_LEVELS,
-  LOG_RETENTION_DAYS,
   ROUTE_THROTTLE_SETTINGS,
   SETTINGS,
   type WholeNumberSetting,
@@ -15,13 +14,14 @@ import {
 import { allowedReturnUrl } from '../functions/core/return-url.js';
 import { CALLBACK_PATH, type RouteHandler, routeKeysOf } from '../functions/core/routes.js';
 
-export { CALLBACK_ANSWER_MARGIN_MS, CALLBACK_TIMEOUT_SECONDS, LOG_RETENTION_DAYS } from '../functions/core/settings.js';
+export { CALLBACK_ANSWER_MARGIN_MS, CALLBACK_TIMEOUT_SECONDS } from '../functions/core/settings.js';
 
 /**
  * Deploy-time configuration: the CDK context keys this app reads, validated once at synth. The numbers and choices
- * (defaults, bounds, units) come from the settings table, functions/core/settings.ts, which the runtime and the docs
- * read too; cdk.json's `context` holds only the keys without a default there. A deployment keeps its own values in a config file (`npm run deploy -- --config deploy/prod.json`,
- * see `resolveDeployConfig`), which overrides cdk.json; `-c key=value` works for a one-off synth.
+ * (defaults, bounds, units, messages) come from the settings table, functions/core/settings.ts, which the runtime and
+ * the docs read too; cdk.json's `context` holds none of them, only the other keys. A deployment keeps its own values
+ * in a config file (`npm run deploy -- --config deploy/prod.json`, see `resolveDeployConfig`), which overrides
+ * cdk.json; `-c key=value` works for a one-off synth.
  */
 
 /** The clearly fake Recall Zoom OAuth App id cdk.json ships with, so `cdk synth` works before it is set. */
@@ -239,11 +239,6 @@ const WholeNumber = (setting: WholeNumberSetting & { key: string }) => {
     .default(setting.default);
 };
 
-/** How often the health sync polls Recall. Each run makes one listing call to a 60/min endpoint. */
-export const HEALTH_SYNC_MINUTES = SETTINGS.healthSyncMinutes;
-/** How often reconcile runs (runs never overlap: see the settings table). */
-export const RECONCILE_MINUTES = SETTINGS.reconcileMinutes;
-
 /**
  * Runtime settings the stack hands to the functions as they are, each with the variable it becomes and the bounds
  * functions/core/config.ts enforces at init (both built from the settings table): a value the runtime would refuse
@@ -379,9 +374,6 @@ const HeaderName = z
     error: 'eventsEndpoint.headerName is a header HTTP, proxies or AWS set themselves; choose your own, such as x-zoom-connect-secret',
   });
 
-/** API destinations accept 1 to 300 invocations per second. */
-export const EVENTS_RATE_LIMIT = SETTINGS.eventsRateLimitPerSecond;
-
 /**
  * The product's HTTPS endpoint for lifecycle events: an EventBridge API destination delivers each event's detail
  * there, with a generated shared secret in `headerName`.
@@ -395,7 +387,7 @@ const EventsEndpoint = z.preprocess(
         // An API destination would read `*` as a path parameter this service never fills in.
         .refine((value) => !value.includes('*'), 'eventsEndpoint.url must not contain "*"'),
       headerName: HeaderName.default(DEFAULT_EVENTS_HEADER_NAME),
-      rateLimitPerSecond: WholeNumber(EVENTS_RATE_LIMIT),
+      rateLimitPerSecond: WholeNumber(SETTINGS.eventsRateLimitPerSecond),
     },
     {
       error: (issue) =>

@@ -218,6 +218,7 @@ export const SETTINGS = {
     kind: 'whole',
     key: 'healthSyncMinutes',
     scope: 'deploy',
+    // Each run makes one listing call to a 60-a-minute endpoint.
     default: 15,
     min: 1,
     max: 1_440,
