@@ -3,7 +3,7 @@ import { App, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { expect } from 'vitest';
+import { beforeAll, expect } from 'vitest';
 import { InvalidDeployConfigError, parseDeployConfig, resolveDeployConfig } from '../../../lib/config.js';
 import { projectPath } from '../../../lib/constructs/service-function.js';
 import { RecallZoomConnectStack } from '../../../lib/recall-zoom-connect-stack.js';
@@ -54,9 +54,23 @@ export function defaultStack(): Synthesized {
 }
 
 /** The cdk.json stack (`defaultStack()`) with what most of its tests read first: its template and each function's id. */
-export function cdkJsonStack(): { synthesized: Synthesized; template: Template; fns: Record<FunctionName, string> } {
-  const synthesized = defaultStack();
-  return { synthesized, template: synthesized.template, fns: functionIds(synthesized.stack) };
+export interface CdkJsonStack {
+  readonly synthesized: Synthesized;
+  readonly template: Template;
+  readonly fns: Record<FunctionName, string>;
+}
+
+/**
+ * The cdk.json stack for the tests of the calling `describe`: a `beforeAll` (with the synth timeout) fills the object
+ * it returns, so read it in tests and hooks, never while the tests are being collected.
+ */
+export function useCdkJsonStack(): CdkJsonStack {
+  const fixture: { -readonly [K in keyof CdkJsonStack]?: CdkJsonStack[K] } = {};
+  beforeAll(() => {
+    const synthesized = defaultStack();
+    Object.assign(fixture, { synthesized, template: synthesized.template, fns: functionIds(synthesized.stack) });
+  }, SYNTH_TIMEOUT_MS);
+  return fixture as CdkJsonStack;
 }
 
 /** The two keys without a default: a context of only these is the smallest valid deploy config. */
