@@ -35,15 +35,15 @@ const localEnv = (): NodeJS.ProcessEnv => ({
   CONNECT_SIGNING_KEY: LOCAL_SIGNING_KEY,
 });
 
+/** The error loadConfig refuses `env` with, which must be a MisconfiguredError. */
 function misconfiguration(env: NodeJS.ProcessEnv): MisconfiguredError {
-  let error: unknown;
   try {
     loadConfig(env);
-  } catch (thrown) {
-    error = thrown;
+  } catch (error) {
+    if (error instanceof MisconfiguredError) return error;
+    throw error;
   }
-  expect(error).toBeInstanceOf(MisconfiguredError);
-  return error as MisconfiguredError;
+  throw new Error('expected loadConfig to refuse this environment');
 }
 
 describe('loadConfig', () => {
