@@ -2,20 +2,26 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Fact, FactName, RegionInfo } from 'aws-cdk-lib/region-info';
 import { z } from 'zod';
+import { RECALL_REGIONS } from '../functions/core/config.js';
 import {
-  CONNECT_TOKEN_MAX_TTL,
-  MAX_CALLBACK_DEADLINE_MS,
-  MIN_CALLBACK_DEADLINE_MS,
-  RECALL_REGIONS,
-} from '../functions/core/config.js';
+  type ChoiceSetting,
+  type FractionSetting,
+  LOG_LEVELS,
+  ROUTE_THROTTLE_SETTINGS,
+  SETTINGS,
+  type WholeNumberSetting,
+} from '../functions/core/settings.js';
 import { allowedReturnUrl } from '../functions/core/return-url.js';
 import { CALLBACK_PATH, type RouteHandler, routeKeysOf } from '../functions/core/routes.js';
 
+export { CALLBACK_ANSWER_MARGIN_MS, CALLBACK_TIMEOUT_SECONDS } from '../functions/core/settings.js';
+
 /**
- * Deploy-time configuration: the CDK context keys this app reads, validated once at synth. Defaults live both
- * here (so a key left out still means something) and in cdk.json's `context` (so ops see every option in one
- * place). A deployment keeps its own values in a config file (`npm run deploy -- --config deploy/prod.json`,
- * see `resolveDeployConfig`), which overrides cdk.json; `-c key=value` works for a one-off synth.
+ * Deploy-time configuration: the CDK context keys this app reads, validated once at synth. The numbers and choices
+ * (defaults, bounds, units, messages) come from the settings table, functions/core/settings.ts, which the runtime and
+ * the docs read too; cdk.json's `context` holds none of them, only the other keys. A deployment keeps its own values
+ * in a config file (`npm run deploy -- --config deploy/prod.json`, see `resolveDeployConfig`), which overrides
+ * cdk.json; `-c key=value` works for a one-off synth.
  */
 
 /** The clearly fake Recall Zoom OAuth App id cdk.json ships with, so `cdk synth` works before it is set. */
@@ -148,24 +154,23 @@ const AlarmTopicArn = z
   .refine((arn) => !arn.endsWith('.fifo'), 'alarmTopicArn is a FIFO topic; CloudWatch alarms can only notify standard topics');
 
 /** A fraction of events over an alarm's window, e.g. 0.2 for 20%. */
-const Rate = (key: string, fallback: number) =>
-  z.coerce
+const Fraction = (setting: FractionSetting & { key: string }) => {
+  const { key } = setting;
+  return z.coerce
     .number({ error: `${key} must be a number: a fraction such as 0.2 for 20%` })
     .gt(0, `${key} must be a fraction above 0 and at most 1, such as 0.2 for 20%`)
     .lte(1, `${key} must be a fraction above 0 and at most 1, such as 0.2 for 20% (not a percentage)`)
-    .default(fallback);
+    .default(setting.default);
+};
 
-/** The retention periods CloudWatch Logs accepts, in days. */
-export const LOG_RETENTION_DAYS = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-] as const;
-
-const LogRetentionDays = z.coerce
-  .number({ error: 'logRetentionDays must be a number of days' })
-  .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
-    error: `logRetentionDays must be one of the periods CloudWatch Logs accepts: ${LOG_RETENTION_DAYS.join(', ')}`,
-  })
-  .default(30);
+/** One of a setting's choices, numbers also as `-c key=value` passes them (a string). */
+const LogRetentionDays = (setting: ChoiceSetting & { key: string; default: number }) =>
+  z.coerce
+    .number({ error: `${setting.key} must be a number of days` })
+    .refine((days) => setting.choices.includes(days), {
+      error: `${setting.key} must be one of the periods CloudWatch Logs accepts: ${setting.choices.join(', ')}`,
+    })
+    .default(setting.default);
 
 const STACK_NAME_RULE = 'stackName must start with a letter and hold only letters, digits and hyphens (at most 128)';
 const StackName = z.string({ error: STACK_NAME_RULE }).regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, STACK_NAME_RULE).default('RecallZoomConnect');
@@ -212,85 +217,45 @@ const AwsRegion = z
   .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'awsRegion must be an AWS region such as us-east-1')
   .refine((region) => SUPPORTED_REGIONS.includes(region), { error: (issue) => unsupportedRegion(String(issue.input), 'awsRegion') });
 
-const PositiveInt = (key: string, fallback: number) =>
-  z.coerce
-    .number({ error: `${key} must be a number` })
-    .int(`${key} must be a whole number`)
-    .positive(`${key} must be greater than 0`)
-    .default(fallback);
-
-/** A whole number of `unit` within bounds; `why` ends the range message with the reason for it. */
-interface Bounds {
-  readonly default: number;
-  readonly min: number;
-  readonly max: number;
-  readonly unit: string;
-  readonly why?: string;
-}
-
-const WholeNumber = (key: string, bounds: Bounds) => {
-  const range = `${key} must be between ${bounds.min} and ${bounds.max} ${bounds.unit}${bounds.why ?? ''}`;
-  return z.coerce
-    .number({ error: `${key} must be a number of ${bounds.unit}` })
-    .int(`${key} must be a whole number of ${bounds.unit}`)
-    .min(bounds.min, range)
-    .max(bounds.max, range)
-    .default(bounds.default);
-};
-
-/** How often the health sync polls Recall. Each run makes one listing call to a 60/min endpoint. */
-export const HEALTH_SYNC_MINUTES = { default: 15, min: 1, max: 1440, unit: 'minutes', why: ' (a day)' } as const;
-
 /**
- * How often reconcile runs. Each run lists the OAuth app's credentials (paced to 30 list calls a minute) and may take
- * up to its 5-minute timeout, so runs are at least 10 minutes apart and never overlap.
+ * A whole number within its setting's bounds, named by `key` in every message; a setting without an upper bound
+ * is a count or a limit, greater than 0.
  */
-export const RECONCILE_MINUTES = { default: 60, min: 10, max: 1440, unit: 'minutes', why: ' (a day)' } as const;
-
-/** API Gateway cuts every integration off at 30 s; the callback's Lambda timeout stays below it. */
-export const CALLBACK_TIMEOUT_SECONDS = 25;
-/** What the callback needs after its own deadline to record the outcome and answer the browser. */
-export const CALLBACK_ANSWER_MARGIN_MS = 3_000;
+const WholeNumber = (setting: WholeNumberSetting & { key: string }) => {
+  const { key, min, max, unit } = setting;
+  if (max === undefined) {
+    return z.coerce
+      .number({ error: `${key} must be a number` })
+      .int(`${key} must be a whole number`)
+      .min(min, min === 1 ? `${key} must be greater than 0` : `${key} must be at least ${min}`)
+      .default(setting.default);
+  }
+  const range = `${key} must be between ${min} and ${max} ${unit}${setting.why ?? ''}`;
+  return z.coerce
+    .number({ error: `${key} must be a number of ${unit}` })
+    .int(`${key} must be a whole number of ${unit}`)
+    .min(min, range)
+    .max(max, range)
+    .default(setting.default);
+};
 
 /**
  * Runtime settings the stack hands to the functions as they are, each with the variable it becomes and the bounds
- * functions/core/config.ts enforces at init (a test holds both ends to the same values): a value the runtime
- * would refuse fails here, at synth, instead of failing every cold start.
+ * functions/core/config.ts enforces at init (both built from the settings table): a value the runtime would refuse
+ * fails here, at synth, instead of failing every cold start.
  */
 export const RUNTIME_SETTINGS = {
-  /** Per Recall HTTP attempt. */
-  recallTimeoutMs: { variable: 'RECALL_TIMEOUT_MS', default: 5_000, min: 100, max: 15_000, unit: 'milliseconds' },
-  /** Attempts per Recall call, the first included. */
-  recallMaxAttempts: { variable: 'RECALL_MAX_ATTEMPTS', default: 3, min: 1, max: 6, unit: 'attempts' },
-  /** Base of the exponential backoff between attempts. */
-  recallBackoffBaseMs: { variable: 'RECALL_BACKOFF_BASE_MS', default: 200, min: 1, max: 5_000, unit: 'milliseconds' },
-  /** Cap of any single wait between attempts, Retry-After included. */
-  recallBackoffMaxMs: { variable: 'RECALL_BACKOFF_MAX_MS', default: 4_000, min: 1, max: 10_000, unit: 'milliseconds' },
-  /** Everything one callback does with Recall ends by then (callback only). */
-  callbackDeadlineMs: {
-    variable: 'CALLBACK_DEADLINE_MS',
-    default: 20_000,
-    min: MIN_CALLBACK_DEADLINE_MS,
-    max: Math.min(MAX_CALLBACK_DEADLINE_MS, CALLBACK_TIMEOUT_SECONDS * 1000 - CALLBACK_ANSWER_MARGIN_MS),
-    unit: 'milliseconds',
-    why: `: the callback's Lambda timeout is ${CALLBACK_TIMEOUT_SECONDS} s, and it needs ${CALLBACK_ANSWER_MARGIN_MS / 1000} s after its deadline to answer`,
-  },
-  /** The longest a connect token may still have to live, `exp` − now (authorize only). */
-  connectTokenMaxTtlSeconds: {
-    variable: 'CONNECT_TOKEN_MAX_TTL_SECONDS',
-    ...CONNECT_TOKEN_MAX_TTL,
-    unit: 'seconds',
-    why: ': a connect link is a bearer credential, minted at click time',
-  },
-  /** Reconcile never treats a credential younger than this as an orphan (reconcile only). */
-  reconcileOrphanGraceSeconds: {
-    variable: 'RECONCILE_ORPHAN_GRACE_SECONDS',
-    default: 900,
-    min: 120,
-    max: 86_400,
-    unit: 'seconds',
-  },
-} as const satisfies Record<string, Bounds & { variable: string }>;
+  recallTimeoutMs: SETTINGS.recallTimeoutMs,
+  recallMaxAttempts: SETTINGS.recallMaxAttempts,
+  recallBackoffBaseMs: SETTINGS.recallBackoffBaseMs,
+  recallBackoffMaxMs: SETTINGS.recallBackoffMaxMs,
+  /** Callback only. */
+  callbackDeadlineMs: SETTINGS.callbackDeadlineMs,
+  /** Authorize only. */
+  connectTokenMaxTtlSeconds: SETTINGS.connectTokenMaxTtlSeconds,
+  /** Reconcile only. */
+  reconcileOrphanGraceSeconds: SETTINGS.reconcileOrphanGraceSeconds,
+} as const;
 
 /** The settings of every call to Recall: every function that calls Recall gets them. */
 export const RECALL_CALL_SETTINGS = ['recallTimeoutMs', 'recallMaxAttempts', 'recallBackoffBaseMs', 'recallBackoffMaxMs'] as const;
@@ -307,26 +272,21 @@ export const THROTTLED_ROUTES: Readonly<Record<ThrottledRoute, readonly string[]
   connections: routeKeysOf('connections'),
 };
 
-/**
- * Each route's own token bucket, requests per second and burst. A user's connect is one authorize and one callback;
- * Zoom's webhook deliveries and the product backend's calls come in their own rhythm. API Gateway answers 429 above
- * a route's limit, whatever the other routes see.
- */
-export const ROUTE_THROTTLE_DEFAULTS: Readonly<Record<ThrottledRoute, { rateLimit: number; burstLimit: number }>> = {
-  authorize: { rateLimit: 25, burstLimit: 50 },
-  callback: { rateLimit: 25, burstLimit: 50 },
-  webhook: { rateLimit: 50, burstLimit: 100 },
-  connections: { rateLimit: 25, burstLimit: 50 },
-};
+/** Each route's own token bucket, requests per second and burst (the settings table's `routeThrottling` rows). */
+export const ROUTE_THROTTLE_DEFAULTS: Readonly<Record<ThrottledRoute, { rateLimit: number; burstLimit: number }>> =
+  Object.fromEntries(
+    Object.entries(ROUTE_THROTTLE_SETTINGS).map(([route, limits]) => [
+      route,
+      { rateLimit: limits.rateLimit.default, burstLimit: limits.burstLimit.default },
+    ]),
+  ) as Record<ThrottledRoute, { rateLimit: number; burstLimit: number }>;
 
-const Limit = (key: string) =>
-  z.coerce.number({ error: `${key} must be a number` }).int(`${key} must be a whole number`).positive(`${key} must be greater than 0`);
-
-const RouteThrottle = (route: string) =>
+/** One route's limits, each defaulting to the settings table's. */
+const RouteThrottle = (route: ThrottledRoute) =>
   z.strictObject(
     {
-      rateLimit: Limit(`routeThrottling.${route}.rateLimit`).optional(),
-      burstLimit: Limit(`routeThrottling.${route}.burstLimit`).optional(),
+      rateLimit: WholeNumber(ROUTE_THROTTLE_SETTINGS[route].rateLimit),
+      burstLimit: WholeNumber(ROUTE_THROTTLE_SETTINGS[route].burstLimit),
     },
     { error: `routeThrottling.${route} must be an object {"rateLimit": <requests per second>, "burstLimit": <requests>}` },
   );
@@ -337,7 +297,9 @@ const RouteThrottling = z
     (value) => (value === null || value === '' ? undefined : parseJsonIfString(value)),
     z
       .strictObject(
-        Object.fromEntries(Object.keys(THROTTLED_ROUTES).map((route) => [route, RouteThrottle(route).optional()])) as Record<
+        Object.fromEntries(
+          (Object.keys(THROTTLED_ROUTES) as ThrottledRoute[]).map((route) => [route, RouteThrottle(route).optional()]),
+        ) as Record<
           ThrottledRoute,
           z.ZodOptional<ReturnType<typeof RouteThrottle>>
         >,
@@ -354,10 +316,7 @@ const RouteThrottling = z
     Object.fromEntries(
       (Object.keys(THROTTLED_ROUTES) as ThrottledRoute[]).map((route) => [
         route,
-        {
-          rateLimit: overrides?.[route]?.rateLimit ?? ROUTE_THROTTLE_DEFAULTS[route].rateLimit,
-          burstLimit: overrides?.[route]?.burstLimit ?? ROUTE_THROTTLE_DEFAULTS[route].burstLimit,
-        },
+        overrides?.[route] ?? { ...ROUTE_THROTTLE_DEFAULTS[route] },
       ]),
     ) as Record<ThrottledRoute, { rateLimit: number; burstLimit: number }>,
   );
@@ -415,9 +374,6 @@ const HeaderName = z
     error: 'eventsEndpoint.headerName is a header HTTP, proxies or AWS set themselves; choose your own, such as x-zoom-connect-secret',
   });
 
-/** API destinations accept 1 to 300 invocations per second. */
-export const EVENTS_RATE_LIMIT = { default: 10, min: 1, max: 300, unit: 'invocations per second' } as const;
-
 /**
  * The product's HTTPS endpoint for lifecycle events: an EventBridge API destination delivers each event's detail
  * there, with a generated shared secret in `headerName`.
@@ -431,7 +387,7 @@ const EventsEndpoint = z.preprocess(
         // An API destination would read `*` as a path parameter this service never fills in.
         .refine((value) => !value.includes('*'), 'eventsEndpoint.url must not contain "*"'),
       headerName: HeaderName.default(DEFAULT_EVENTS_HEADER_NAME),
-      rateLimitPerSecond: WholeNumber('eventsEndpoint.rateLimitPerSecond', EVENTS_RATE_LIMIT),
+      rateLimitPerSecond: WholeNumber(SETTINGS.eventsRateLimitPerSecond),
     },
     {
       error: (issue) =>
@@ -538,48 +494,48 @@ const DeployConfigFields = z.object({
   /** Powertools log level of every function. */
   logLevel: z.preprocess(
     (value) => (typeof value === 'string' ? value.toUpperCase() : value),
-    z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'logLevel must be one of DEBUG, INFO, WARN, ERROR' }).default('INFO'),
+    z.enum(LOG_LEVELS, { error: `logLevel must be one of ${LOG_LEVELS.join(', ')}` }).default(SETTINGS.logLevel.default),
   ),
   /** Steady-state requests per second across the API. */
-  throttleRateLimit: PositiveInt('throttleRateLimit', 50),
+  throttleRateLimit: WholeNumber(SETTINGS.throttleRateLimit),
   /** Requests the API absorbs in a burst above the rate. */
-  throttleBurstLimit: PositiveInt('throttleBurstLimit', 100),
+  throttleBurstLimit: WholeNumber(SETTINGS.throttleBurstLimit),
   /** Each route's own rate and burst, so that no route's flood starves another. */
   routeThrottling: RouteThrottling,
   /** With a custom domain, keep the execute-api endpoint reachable as well (by default the domain is the only way in). */
   keepExecuteApiEndpoint: Flag('keepExecuteApiEndpoint'),
   /** Minutes between two runs of the health sync, which marks connections of unhealthy Recall credentials. */
-  healthSyncMinutes: WholeNumber('healthSyncMinutes', HEALTH_SYNC_MINUTES),
+  healthSyncMinutes: WholeNumber(SETTINGS.healthSyncMinutes),
   /** Minutes between two runs of reconcile, which compares Recall's credentials with the connection records. */
-  reconcileMinutes: WholeNumber('reconcileMinutes', RECONCILE_MINUTES),
+  reconcileMinutes: WholeNumber(SETTINGS.reconcileMinutes),
   /** Whether the scheduled reconcile repairs what it finds, or only reports it. */
   reconcileFix: Flag('reconcileFix'),
-  reconcileOrphanGraceSeconds: WholeNumber('reconcileOrphanGraceSeconds', RUNTIME_SETTINGS.reconcileOrphanGraceSeconds),
-  recallTimeoutMs: WholeNumber('recallTimeoutMs', RUNTIME_SETTINGS.recallTimeoutMs),
-  recallMaxAttempts: WholeNumber('recallMaxAttempts', RUNTIME_SETTINGS.recallMaxAttempts),
-  recallBackoffBaseMs: WholeNumber('recallBackoffBaseMs', RUNTIME_SETTINGS.recallBackoffBaseMs),
-  recallBackoffMaxMs: WholeNumber('recallBackoffMaxMs', RUNTIME_SETTINGS.recallBackoffMaxMs),
-  callbackDeadlineMs: WholeNumber('callbackDeadlineMs', RUNTIME_SETTINGS.callbackDeadlineMs),
-  connectTokenMaxTtlSeconds: WholeNumber('connectTokenMaxTtlSeconds', RUNTIME_SETTINGS.connectTokenMaxTtlSeconds),
+  reconcileOrphanGraceSeconds: WholeNumber(SETTINGS.reconcileOrphanGraceSeconds),
+  recallTimeoutMs: WholeNumber(SETTINGS.recallTimeoutMs),
+  recallMaxAttempts: WholeNumber(SETTINGS.recallMaxAttempts),
+  recallBackoffBaseMs: WholeNumber(SETTINGS.recallBackoffBaseMs),
+  recallBackoffMaxMs: WholeNumber(SETTINGS.recallBackoffMaxMs),
+  callbackDeadlineMs: WholeNumber(SETTINGS.callbackDeadlineMs),
+  connectTokenMaxTtlSeconds: WholeNumber(SETTINGS.connectTokenMaxTtlSeconds),
   /**
    * A product page where installs started from the Zoom Marketplace (a code without a state) are sent with
    * `zoom_connect=install`, to sign the user in and start a connect link; on `returnUrlAllowlist`.
    */
   installLandingUrl: z.preprocess(unsetIfEmpty, z.url({ protocol: /^https$/, error: 'installLandingUrl must be an https URL of a product page' }).optional()),
   /** Days every log group (functions, API access logs) keeps events. */
-  logRetentionDays: LogRetentionDays,
+  logRetentionDays: LogRetentionDays(SETTINGS.logRetentionDays),
   /** Email address subscribed to the alarm topic the stack creates. */
   alarmEmail: z.preprocess(unsetIfEmpty, AlarmEmail.optional()),
   /** An existing SNS topic the alarms notify instead of one the stack creates. */
   alarmTopicArn: z.preprocess(unsetIfEmpty, AlarmTopicArn.optional()),
   /** Share of callbacks ending in an error, over 15 minutes, at which the callback error-rate alarm fires. */
-  callbackErrorRateThreshold: Rate('callbackErrorRateThreshold', 0.2),
+  callbackErrorRateThreshold: Fraction(SETTINGS.callbackErrorRateThreshold),
   /** Fewest callbacks in 15 minutes for the error rate to count: a single failure among two is not an incident. */
-  callbackErrorRateMinCallbacks: PositiveInt('callbackErrorRateMinCallbacks', 5),
+  callbackErrorRateMinCallbacks: WholeNumber(SETTINGS.callbackErrorRateMinCallbacks),
   /** Share of Recall calls ending unavailable (after retries), over 15 minutes, at which its alarm fires. */
-  recallFailureRateThreshold: Rate('recallFailureRateThreshold', 0.1),
+  recallFailureRateThreshold: Fraction(SETTINGS.recallFailureRateThreshold),
   /** Fewest Recall call attempts in 15 minutes for the failure rate to count. */
-  recallFailureRateMinCalls: PositiveInt('recallFailureRateMinCalls', 5),
+  recallFailureRateMinCalls: WholeNumber(SETTINGS.recallFailureRateMinCalls),
   /** CloudFormation stack name; one per deployment (e.g. staging and production in one account). */
   stackName: StackName,
   /** Pins the stack to an account: deploying with credentials of another account fails instead of landing there. */

@@ -2,6 +2,7 @@ import { Annotations, CfnOutput, Stack, type StackProps, Token } from 'aws-cdk-l
 import type { Construct } from 'constructs';
 import { assertSupportedRegion, PLACEHOLDER_RECALL_ZOOM_OAUTH_APP_ID, PLACEHOLDER_RETURN_URL, type DeployConfig } from './config.js';
 import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../functions/core/filled-secrets.js';
+import { AUTHORIZE_PATH, CONNECTIONS_PATH } from '../functions/core/routes.js';
 import { ConnectApi } from './constructs/connect-api.js';
 import { describeConnectionsAuth } from './constructs/connections-auth.js';
 import { EventsEndpoint } from './constructs/events-endpoint.js';
@@ -112,116 +113,118 @@ export class RecallZoomConnectStack extends Stack {
       );
     }
 
-    new CfnOutput(this, 'ZoomRedirectUri', {
-      description: 'Paste byte for byte into the Zoom app: OAuth Redirect URL and OAuth Allow List (a trailing slash would make it another URI).',
-      value: this.api.zoomRedirectUri,
-    });
-    new CfnOutput(this, 'ZoomWebhookUrl', {
-      description:
-        "Paste into the Zoom app as both the Event notification endpoint URL (event subscription) and the Deauthorization endpoint URL. Zoom validates it with the app's Secret Token, so put that token in the app secret (zoomWebhookSecretToken) first.",
-      value: this.api.zoomWebhookUrl,
-    });
-    new CfnOutput(this, 'ApiUrl', {
-      description: config.zoomRedirectUri
-        ? "The API's own base URL (for the /connections routes). Connect links go through your front host instead: see ConnectUrl."
-        : 'Base URL of the service. Connect links point at <ApiUrl>/zoom/authorize?connect_token=...',
-      value: this.api.baseUrl,
-    });
-    new CfnOutput(this, 'ConnectUrl', {
-      description:
-        'Connect links: <ConnectUrl>?connect_token=<JWT>. Same host and path prefix as ZoomRedirectUri, where the browser-binding cookie set here is sent back.',
-      value: this.api.connectUrl,
-    });
-    new CfnOutput(this, 'ConnectionsEndpoint', {
-      description: `GET|DELETE <this>/{userId}. ${describeConnectionsAuth(config.connectionsAuth)}.`,
-      value: `${this.api.baseUrl}/connections`,
-    });
-    if (config.connectionsAuth.type === 'iam') {
-      new CfnOutput(this, 'ConnectionsInvokeArn', {
-        description: 'Resource for the execute-api:Invoke statement in the IAM policy of the product backend.',
-        value: this.api.httpApi.arnForExecuteApi('*', '/connections/*', '$default'),
-      });
-    }
     // One output per secret ops fill in, each with the bare value it must hold and who reads it.
     const filledSecretOutputs: Record<FilledSecret, { output: string; readBy: string }> = {
       recallApiKey: { output: 'RecallApiKeySecretName', readBy: 'the functions that call Recall' },
       zoomClientId: { output: 'ZoomClientIdSecretName', readBy: 'authorize and the callback' },
       zoomWebhookSecretToken: { output: 'ZoomWebhookSecretTokenSecretName', readBy: 'the webhook only' },
     };
-    for (const name of FILLED_SECRET_NAMES) {
-      new CfnOutput(this, filledSecretOutputs[name].output, {
-        description: `Secrets Manager secret to fill in with ${FILLED_SECRETS[name].what} alone (a bare string, no JSON). Read by ${filledSecretOutputs[name].readBy}.`,
-        value: this.state.secretNames[name],
-      });
-    }
-    new CfnOutput(this, 'SigningKeySecretArn', {
-      description: 'Secrets Manager secret holding the connect-token HS256 key; the product backend reads it to sign links.',
-      value: this.state.signingKeySecret.secretArn,
-    });
-    new CfnOutput(this, 'StateKeySecretArn', {
-      description:
+    // The outputs ops and scripts read, by their fixed names, each with what to do with it.
+    const outputs: Record<string, readonly [description: string, value: string]> = {
+      ZoomRedirectUri: [
+        'Paste byte for byte into the Zoom app: OAuth Redirect URL and OAuth Allow List (a trailing slash would make it another URI).',
+        this.api.zoomRedirectUri,
+      ],
+      ZoomWebhookUrl: [
+        "Paste into the Zoom app as both the Event notification endpoint URL (event subscription) and the Deauthorization endpoint URL. Zoom validates it with the app's Secret Token, so put that token in the app secret (zoomWebhookSecretToken) first.",
+        this.api.zoomWebhookUrl,
+      ],
+      ApiUrl: [
+        config.zoomRedirectUri
+          ? `The API's own base URL (for the ${CONNECTIONS_PATH} routes). Connect links go through your front host instead: see ConnectUrl.`
+          : `Base URL of the service. Connect links point at <ApiUrl>${AUTHORIZE_PATH}?connect_token=...`,
+        this.api.baseUrl,
+      ],
+      ConnectUrl: [
+        'Connect links: <ConnectUrl>?connect_token=<JWT>. Same host and path prefix as ZoomRedirectUri, where the browser-binding cookie set here is sent back.',
+        this.api.connectUrl,
+      ],
+      ConnectionsEndpoint: [
+        `GET|DELETE <this>/{userId}. ${describeConnectionsAuth(config.connectionsAuth)}.`,
+        `${this.api.baseUrl}${CONNECTIONS_PATH}`,
+      ],
+      ...(config.connectionsAuth.type === 'iam'
+        ? {
+            ConnectionsInvokeArn: [
+              'Resource for the execute-api:Invoke statement in the IAM policy of the product backend.',
+              this.api.httpApi.arnForExecuteApi('*', `${CONNECTIONS_PATH}/*`, '$default'),
+            ] as const,
+          }
+        : {}),
+      ...Object.fromEntries(
+        FILLED_SECRET_NAMES.map((name) => [
+          filledSecretOutputs[name].output,
+          [
+            `Secrets Manager secret to fill in with ${FILLED_SECRETS[name].what} alone (a bare string, no JSON). Read by ${filledSecretOutputs[name].readBy}.`,
+            this.state.secretNames[name],
+          ] as const,
+        ]),
+      ),
+      SigningKeySecretArn: [
+        'Secrets Manager secret holding the connect-token HS256 key; the product backend reads it to sign links.',
+        this.state.signingKeySecret.secretArn,
+      ],
+      StateKeySecretArn: [
         'Secrets Manager secret holding the key that seals connect attempts into their cookies; only the authorize and callback functions read it. To rotate: put-secret-value with a fresh random key of 64 letters and digits (attempts started before still finish).',
-      value: this.state.stateKeySecret.secretArn,
-    });
-    new CfnOutput(this, 'EventBusName', {
-      description:
+        this.state.stateKeySecret.secretArn,
+      ],
+      EventBusName: [
         'EventBridge bus of connection lifecycle events (source recall-zoom-connect, detail-type "Zoom connection <type>.v1"); create rules on it to subscribe.',
-      value: this.messaging.eventBus.eventBusName,
-    });
-    new CfnOutput(this, 'EventBusArn', {
-      description: 'ARN of the lifecycle event bus, for rules and IAM policies in the product account.',
-      value: this.messaging.eventBus.eventBusArn,
-    });
-    new CfnOutput(this, 'OutboxDeadLetterQueueUrl', {
-      description:
+        this.messaging.eventBus.eventBusName,
+      ],
+      EventBusArn: [
+        'ARN of the lifecycle event bus, for rules and IAM policies in the product account.',
+        this.messaging.eventBus.eventBusArn,
+      ],
+      OutboxDeadLetterQueueUrl: [
         'Lifecycle event batches the outbox publisher failed to publish for an hour (and sweep runs that never completed); the OutboxDeadLetters alarm fires. The events themselves wait in the table: fix the cause from the OutboxPublisher logs, then purge this queue; the sweep publishes what is waiting within 5 minutes.',
-      value: this.outbox.deadLetterQueue.queueUrl,
-    });
-    new CfnOutput(this, 'WebhookDeadLetterQueueUrl', {
-      description:
+        this.outbox.deadLetterQueue.queueUrl,
+      ],
+      WebhookDeadLetterQueueUrl: [
         'Zoom events that failed processing or forwarding to Recall 5 times (the dead-letter alarm fires). Fix the cause, then redrive them to the webhook queue: see WebhookDeadLetterQueueArn.',
-      value: this.messaging.webhookDeadLetterQueue.queueUrl,
-    });
-    new CfnOutput(this, 'WebhookDeadLetterQueueArn', {
-      description:
+        this.messaging.webhookDeadLetterQueue.queueUrl,
+      ],
+      WebhookDeadLetterQueueArn: [
         'To redrive the dead-lettered Zoom events to the webhook queue once the cause is fixed: aws sqs start-message-move-task --source-arn <this> (they go back to the queue they came from).',
-      value: this.messaging.webhookDeadLetterQueue.queueArn,
-    });
-    new CfnOutput(this, 'HealthSyncDeadLetterQueueUrl', {
-      description:
+        this.messaging.webhookDeadLetterQueue.queueArn,
+      ],
+      HealthSyncDeadLetterQueueUrl: [
         'Health sync runs that never completed (the dead-letter alarm fires). Fix the cause from the HealthSync logs, then purge it: the next run does the work.',
-      value: this.jobs.healthSyncDeadLetterQueue.queueUrl,
-    });
-    new CfnOutput(this, 'ReconcileFunctionName', {
-      description: config.reconcileFix
-        ? 'Reconcile, scheduled; it repairs what it finds (reconcileFix). To run it now: aws lambda invoke --function-name <this> out.json. To report without repairing, run npm run reconcile (see npm run reconcile -- --help).'
-        : 'Reconcile, scheduled; it only reports (reconcileFix is false). To run it now: aws lambda invoke --function-name <this> out.json. To repair, run npm run reconcile -- --fix with TABLE_NAME, RECALL_API_KEY_SECRET_ID (RecallApiKeySecretName) and RECALL_ZOOM_OAUTH_APP_ID set (see --help).',
-      value: this.jobs.reconcile.fn.functionName,
-    });
-    new CfnOutput(this, 'ReconcileDeadLetterQueueUrl', {
-      description:
+        this.jobs.healthSyncDeadLetterQueue.queueUrl,
+      ],
+      ReconcileFunctionName: [
+        config.reconcileFix
+          ? 'Reconcile, scheduled; it repairs what it finds (reconcileFix). To run it now: aws lambda invoke --function-name <this> out.json. To report without repairing, run npm run reconcile (see npm run reconcile -- --help).'
+          : 'Reconcile, scheduled; it only reports (reconcileFix is false). To run it now: aws lambda invoke --function-name <this> out.json. To repair, run npm run reconcile -- --fix with TABLE_NAME, RECALL_API_KEY_SECRET_ID (RecallApiKeySecretName) and RECALL_ZOOM_OAUTH_APP_ID set (see --help).',
+        this.jobs.reconcile.fn.functionName,
+      ],
+      ReconcileDeadLetterQueueUrl: [
         'Reconcile runs that never completed (the dead-letter alarm fires). Fix the cause from the Reconcile logs, then purge it: the next run does the work.',
-      value: this.jobs.reconcile.deadLetterQueue.queueUrl,
-    });
-    new CfnOutput(this, 'AlarmTopicArn', {
-      description: config.alarmTopicArn
-        ? 'The existing SNS topic every alarm notifies (alarmTopicArn).'
-        : 'SNS topic every alarm notifies (KMS-encrypted). alarmEmail subscribes one address; confirm the email SNS sends, or add subscribers here.',
-      value: this.monitoring.alarmTopic.topicArn,
-    });
-    new CfnOutput(this, 'DashboardUrl', {
-      description: 'CloudWatch dashboard: connect funnel, failures by reason, Recall latency and retries, webhook, dead letters, functions.',
-      value: this.monitoring.dashboardUrl,
-    });
-    new CfnOutput(this, 'TableName', {
-      description: 'DynamoDB table of connections, and of used OAuth states until they expire.',
-      value: this.state.table.tableName,
-    });
-    if (this.api.customDomain) {
-      new CfnOutput(this, 'CustomDomainTarget', {
-        description: `Point a CNAME (or alias) record for ${config.customDomain?.domainName} at this host.`,
-        value: this.api.customDomain.regionalDomainName,
-      });
-    }
+        this.jobs.reconcile.deadLetterQueue.queueUrl,
+      ],
+      AlarmTopicArn: [
+        config.alarmTopicArn
+          ? 'The existing SNS topic every alarm notifies (alarmTopicArn).'
+          : 'SNS topic every alarm notifies (KMS-encrypted). alarmEmail subscribes one address; confirm the email SNS sends, or add subscribers here.',
+        this.monitoring.alarmTopic.topicArn,
+      ],
+      DashboardUrl: [
+        'CloudWatch dashboard: connect funnel, failures by reason, Recall latency and retries, webhook, dead letters, functions.',
+        this.monitoring.dashboardUrl,
+      ],
+      TableName: [
+        'DynamoDB table of connections, and of used OAuth states until they expire.',
+        this.state.table.tableName,
+      ],
+      ...(this.api.customDomain
+        ? {
+            CustomDomainTarget: [
+              `Point a CNAME (or alias) record for ${config.customDomain?.domainName} at this host.`,
+              this.api.customDomain.regionalDomainName,
+            ] as const,
+          }
+        : {}),
+    };
+    for (const [name, [description, value]] of Object.entries(outputs)) new CfnOutput(this, name, { description, value });
   }
 }

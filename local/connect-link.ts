@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MAX_CONNECT_TOKEN_TTL_SECONDS, signConnectToken } from '../client/token.js';
 import { allowedReturnUrl } from '../functions/core/return-url.js';
+import { AUTHORIZE_PATH } from '../functions/core/routes.js';
 import { LOCAL_DEFAULTS } from './local-settings.js';
 import { type RunningServer, runningServers } from './server-registry.js';
 
@@ -183,7 +184,7 @@ export async function connectLink(request: LinkRequest): Promise<string> {
     { userId: request.userId, returnTo: request.returnTo, ttlSeconds: request.ttlSeconds },
     signingKey,
   );
-  return `${request.apiUrl.replace(/\/+$/, '')}/zoom/authorize?connect_token=${encodeURIComponent(token)}`;
+  return `${request.apiUrl.replace(/\/+$/, '')}${AUTHORIZE_PATH}?connect_token=${encodeURIComponent(token)}`;
 }
 
 async function main(): Promise<number> {

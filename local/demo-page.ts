@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as z from 'zod/mini';
 import { signConnectToken } from '../client/token.js';
-import { OUTCOME_REASONS, type OutcomeReason } from '../functions/core/errors.js';
+import { OUTCOME_REASONS, type OutcomeReason } from '../functions/core/outcome-reasons.js';
+import { AUTHORIZE_PATH, connectionPath } from '../functions/core/routes.js';
 import type { HttpApi, HttpApiResponse } from './api-gateway.js';
 import { html, type SafeHtml, sendPage, sendProblemPage } from './html.js';
 import { parseForm, readBody, sendRedirect } from './http-util.js';
@@ -322,7 +323,7 @@ ${this.#lifecycleControls(userId, connection)}
     if (!USER_ID.test(userId)) return sendProblemPage(res, INVALID_USER);
     const returnTo = `${this.options.baseUrl}/?user=${encodeURIComponent(userId)}`;
     const token = await signConnectToken({ userId, returnTo }, this.options.signingKey);
-    sendRedirect(res, `${this.options.apiBaseUrl}/zoom/authorize?connect_token=${encodeURIComponent(token)}`);
+    sendRedirect(res, `${this.options.apiBaseUrl}${AUTHORIZE_PATH}?connect_token=${encodeURIComponent(token)}`);
   }
 
   async #disconnect(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -486,7 +487,7 @@ ${
     const host = new URL(this.options.apiBaseUrl).host;
     return this.options.api.invoke({
       method,
-      target: `/connections/${encodeURIComponent(userId)}`,
+      target: connectionPath(userId),
       rawHeaders: ['Host', host, 'User-Agent', 'recall-zoom-connect-demo-page', 'Accept', 'application/json'],
       body: Buffer.alloc(0),
       sourceIp: '127.0.0.1',

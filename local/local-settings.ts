@@ -1,6 +1,8 @@
 import * as z from 'zod/mini';
 import { CONNECT_TOKEN_MAX_TTL, RECALL_REGIONS, recallBaseUrlFor } from '../functions/core/config.js';
+import { SETTINGS } from '../functions/core/settings.js';
 import { allowedReturnUrl } from '../functions/core/return-url.js';
+import { CALLBACK_PATH } from '../functions/core/routes.js';
 import { DEFAULT_EVENTS_HEADER_NAME } from '../lib/config.js';
 import { LOCAL_ACCOUNT_ID } from './api-gateway.js';
 
@@ -21,13 +23,13 @@ export const LOCAL_DEFAULTS = {
   connectSigningKey: 'local-development-connect-signing-key-not-a-secret',
   /** Seals connect attempts into their cookies; public on purpose, like the signing key (32+ characters). */
   stateEncryptionKey: 'local-development-state-cookie-key-not-a-secret',
-  healthSyncIntervalSeconds: 900,
+  healthSyncIntervalSeconds: SETTINGS.healthSyncIntervalSeconds.default,
   /** Lifecycle events to the product's endpoint (only with EVENTS_ENDPOINT_URL): the header, as on AWS by default. */
   eventsEndpointHeaderName: DEFAULT_EVENTS_HEADER_NAME,
   /** The header's value; public on purpose: a deployed stack generates its own into Secrets Manager. */
   eventsEndpointSecret: 'local-development-events-endpoint-secret',
-  eventsEndpointMaxAttempts: 5,
-  eventsEndpointBackoffMs: 1_000,
+  eventsEndpointMaxAttempts: SETTINGS.eventsEndpointMaxAttempts.default,
+  eventsEndpointBackoffMs: SETTINGS.eventsEndpointBackoffMs.default,
 } as const;
 
 export const SANDBOX_RECALL_PATH = '/sandbox/recall';
@@ -81,7 +83,7 @@ const LocalEnvSchema = z.object({
   CONNECT_SIGNING_KEY: optionalText(),
   STATE_ENCRYPTION_KEY: optionalText(),
   RETURN_URL_ALLOWLIST: optionalText(),
-  HEALTH_SYNC_INTERVAL_SECONDS: integer(1, 86_400),
+  HEALTH_SYNC_INTERVAL_SECONDS: integer(SETTINGS.healthSyncIntervalSeconds.min, SETTINGS.healthSyncIntervalSeconds.max),
   RECONCILE_FIX_EXTERNAL_RECALL: flag(),
   CONNECT_TOKEN_MAX_TTL_SECONDS: integer(CONNECT_TOKEN_MAX_TTL.min, CONNECT_TOKEN_MAX_TTL.max),
   INSTALL_LANDING_URL: optionalUrl(),
@@ -102,8 +104,8 @@ const LocalEnvSchema = z.object({
   EVENTS_ENDPOINT_SECRET: z.optional(
     z.string().check(z.regex(/^[\x21-\x7E]([\x20-\x7E]{0,510}[\x21-\x7E])?$/, 'must be printable ASCII (a header value), at most 512 characters')),
   ),
-  EVENTS_ENDPOINT_MAX_ATTEMPTS: integer(1, 20),
-  EVENTS_ENDPOINT_BACKOFF_MS: integer(1, 60_000),
+  EVENTS_ENDPOINT_MAX_ATTEMPTS: integer(SETTINGS.eventsEndpointMaxAttempts.min, SETTINGS.eventsEndpointMaxAttempts.max),
+  EVENTS_ENDPOINT_BACKOFF_MS: integer(SETTINGS.eventsEndpointBackoffMs.min, SETTINGS.eventsEndpointBackoffMs.max),
 });
 export type LocalEnv = z.infer<typeof LocalEnvSchema>;
 
@@ -216,7 +218,7 @@ function localEventsEndpoint(env: LocalEnv): LocalEventsEndpoint | undefined {
  */
 export function resolveLocalSettings(env: LocalEnv, port: number): LocalSettings {
   const baseUrl = `http://localhost:${port}`;
-  const zoomRedirectUri = env.ZOOM_REDIRECT_URI ?? `${baseUrl}/zoom/callback`;
+  const zoomRedirectUri = env.ZOOM_REDIRECT_URI ?? `${baseUrl}${CALLBACK_PATH}`;
   const zoomAuthorizeUrl = env.ZOOM_AUTHORIZE_URL ?? `${baseUrl}${SANDBOX_ZOOM_AUTHORIZE_PATH}`;
   const recall: RecallTarget = env.RECALL_API_BASE_URL
     ? { kind: 'external', baseUrl: env.RECALL_API_BASE_URL, chosenBy: 'RECALL_API_BASE_URL' }

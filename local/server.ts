@@ -28,6 +28,7 @@ import {
 } from './local-settings.js';
 import { createServiceTable, LOCAL_AWS_CREDENTIALS, startLocalDynamoDb } from './local-table.js';
 import { HEALTH_SYNC, LAMBDA_ROUTES, OUTBOX_PUBLISHER, RECONCILE, WEBHOOK_WORKER } from './routes.js';
+import { WEBHOOK_PATH } from '../functions/core/routes.js';
 import { SandboxRecall, type SandboxRecallBehaviour } from './sandbox-recall.js';
 import { SandboxZoom } from './sandbox-zoom.js';
 import { registerServer } from './server-registry.js';
@@ -281,7 +282,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
               recall: sandboxRecall,
               webhookSecretToken: settings.zoomWebhookSecretToken,
               zoomClientId: settings.zoomClientId,
-              webhookUrl: `${settings.baseUrl}/zoom/webhook`,
+              webhookUrl: `${settings.baseUrl}${WEBHOOK_PATH}`,
             },
           }
         : {}),
@@ -414,7 +415,7 @@ function banner({ settings, dynamoDbEndpoint }: LocalServer, dualStack: boolean)
     `  Zoom:              ${zoom}`,
     `  Recall:            ${recall}`,
     `  DynamoDB:          dynalite in memory at ${dynamoDbEndpoint}, table ${settings.tableName}`,
-    `  Zoom webhook:      ${settings.apiBaseUrl}/zoom/webhook (queue ${settings.webhookQueueUrl}, DLQ at /_local/dlq)`,
+    `  Zoom webhook:      ${settings.apiBaseUrl}${WEBHOOK_PATH} (queue ${settings.webhookQueueUrl}, DLQ at /_local/dlq)`,
     `  Events:            bus ${settings.eventBusName}, from the outbox every 250 ms (now: POST ${settings.baseUrl}${OUTBOX_PATH}), last ones at ${settings.baseUrl}/_local/events`,
     ...(settings.eventsEndpoint
       ? [

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { MisconfiguredError } from './errors.js';
 import { allowedReturnUrl } from './return-url.js';
 import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from './filled-secrets.js';
+import { RUNTIME_VARIABLE_SETTINGS, type RuntimeVariable, SETTINGS, type WholeNumberSetting } from './settings.js';
 
 export const RECALL_REGIONS = ['us-east-1', 'us-west-2', 'eu-central-1', 'ap-northeast-1'] as const;
 export type RecallRegion = (typeof RECALL_REGIONS)[number];
@@ -11,11 +12,17 @@ export const recallBaseUrlFor = (region: RecallRegion): string => `https://${reg
 
 const nonEmpty = () => z.string().check(z.trim(), z.minLength(1));
 const optionalNonEmpty = () => z.optional(nonEmpty());
-const seconds = (fallback: number) =>
-  z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
-/** A whole number within bounds: every retry count, delay and timeout is bounded, whatever ops configure. */
-const bounded = (fallback: number, min: number, max: number) =>
-  z._default(z.coerce.number().check(z.int(), z.gte(min), z.lte(max)), fallback);
+/**
+ * A whole number within the bounds of its setting (functions/core/settings.ts): every retry count, delay, timeout
+ * and lifetime is bounded, whatever ops configure.
+ */
+const bounded = (setting: WholeNumberSetting) =>
+  z._default(
+    z.coerce
+      .number()
+      .check(z.int(), z.gte(setting.min), ...(setting.max === undefined ? [] : [z.lte(setting.max)])),
+    setting.default,
+  );
 const flag = (fallback: boolean) =>
   z.pipe(
     z._default(z.enum(['true', 'false']), fallback ? 'true' : 'false'),
@@ -23,15 +30,20 @@ const flag = (fallback: boolean) =>
   );
 
 /** The default and bounds of the longest a connect token may still have to live (`CONNECT_TOKEN_MAX_TTL_SECONDS`). */
-export const CONNECT_TOKEN_MAX_TTL = { default: 900, min: 60, max: 3600 } as const;
+export const CONNECT_TOKEN_MAX_TTL = SETTINGS.connectTokenMaxTtlSeconds;
 
-/** Lambda's timeout for the callback is 25 s and API Gateway's 30 s: the callback's own deadline stays below both. */
-export const MAX_CALLBACK_DEADLINE_MS = 22_000;
+/** The bounds of the callback's own deadline, below the callback Lambda's timeout (25 s) and API Gateway's (30 s). */
+export const MAX_CALLBACK_DEADLINE_MS = SETTINGS.callbackDeadlineMs.max;
 /**
  * The create keeps 2.5 s of the deadline back to find out its fate when its answer is lost (`credential-exchange.ts`): a
  * shorter deadline would leave the create no time at all.
  */
-export const MIN_CALLBACK_DEADLINE_MS = 5_000;
+export const MIN_CALLBACK_DEADLINE_MS = SETTINGS.callbackDeadlineMs.min;
+
+/** Every bounded setting the functions read, by its variable, each schema built from its row of the table. */
+const BoundedSettings = Object.fromEntries(
+  RUNTIME_VARIABLE_SETTINGS.map((setting) => [setting.variable, bounded(setting)]),
+) as Record<RuntimeVariable, ReturnType<typeof bounded>>;
 
 /**
  * Runtime configuration of every function, parsed from the environment once at init. The CDK stack sets these
@@ -64,33 +76,17 @@ const EnvSchema = z.object({
   STATE_ENCRYPTION_KEY: optionalNonEmpty(),
   /** The EventBridge bus lifecycle events go to (the outbox publisher is the only function given it). */
   EVENT_BUS_NAME: optionalNonEmpty(),
-  /** Outbox sweep: entries waiting this long are republished (the stream normally takes them within a second). */
-  OUTBOX_SWEEP_MIN_AGE_SECONDS: bounded(180, 0, 3_600),
   /** The SQS queue verified Zoom webhooks are handed to (webhook function only). */
   WEBHOOK_QUEUE_URL: z.optional(z.url()),
-  SECRETS_CACHE_SECONDS: seconds(300),
-  OAUTH_STATE_TTL_SECONDS: seconds(600),
-  /** The longest a connect token may still have to live (`exp` − now); a link is a bearer credential. */
-  CONNECT_TOKEN_MAX_TTL_SECONDS: bounded(CONNECT_TOKEN_MAX_TTL.default, CONNECT_TOKEN_MAX_TTL.min, CONNECT_TOKEN_MAX_TTL.max),
   /**
    * Where a Zoom Marketplace install (a callback with a code and no state) is sent, with `zoom_connect=install`;
    * on the return URL allow-list. Unset: such a callback gets the 400 page.
    */
   INSTALL_LANDING_URL: z.optional(z.url()),
-  /** Per Recall HTTP attempt. */
-  RECALL_TIMEOUT_MS: bounded(5_000, 100, 15_000),
-  /** Attempts per Recall call, the first included. */
-  RECALL_MAX_ATTEMPTS: bounded(3, 1, 6),
-  /** Base of the exponential backoff (full jitter). */
-  RECALL_BACKOFF_BASE_MS: bounded(200, 1, 5_000),
-  /** Cap of any single wait between attempts, `Retry-After` included. */
-  RECALL_BACKOFF_MAX_MS: bounded(4_000, 1, 10_000),
-  /** Everything one callback does with Recall ends by then; the user lands on `reason=recall_unavailable`. */
-  CALLBACK_DEADLINE_MS: bounded(20_000, MIN_CALLBACK_DEADLINE_MS, MAX_CALLBACK_DEADLINE_MS),
   /** Reconcile: repair what it finds (delete orphans, repoint or flag dangling records), not only report it. */
   RECONCILE_FIX: flag(false),
-  /** Reconcile: a credential younger than this may belong to a callback still running; it is never an orphan. */
-  RECONCILE_ORPHAN_GRACE_SECONDS: bounded(900, 120, 86_400),
+  /** Timeouts, retries, lifetimes and ages: see functions/core/settings.ts for each one's meaning and bounds. */
+  ...BoundedSettings,
 });
 
 export interface ServiceConfig {

@@ -3,6 +3,11 @@
  * 4xx errors, and no message here ever includes a code, state, token or secret.
  */
 
+import type { OutcomeReason } from './outcome-reasons.js';
+
+/** The `reason=` codes, defined with their meanings in outcome-reasons.ts; re-exported for the modules that import them here. */
+export { OUTCOME_REASONS, type OutcomeReason } from './outcome-reasons.js';
+
 /** A request the service refuses with a 4xx; `message` is safe to show to the user. */
 export class RequestError extends Error {
   override readonly name: string = 'RequestError';
@@ -36,31 +41,6 @@ export class InvalidConnectTokenError extends RequestError {
     super(400, problem === 'expired' ? 'This connect link has expired.' : 'This connect link is not valid.', options);
   }
 }
-
-/**
- * Stable `reason=` codes on the return URL. Documented in docs/integrating.md; products may switch on them, so a code is
- * never taken away once published.
- */
-export const OUTCOME_REASONS = [
-  'state_expired',
-  /**
-   * No longer sent: the attempt now travels in the browser's cookie, so a callback in another browser finds no
-   * attempt at all and gets the 400 page ("start again from the app in the browser you began in"), like an
-   * unknown or used state. Kept because products may still switch on it.
-   */
-  'browser_mismatch',
-  'code_rejected',
-  'conflict_unresolved',
-  'recall_rejected',
-  'recall_unavailable',
-  'misconfigured',
-  'internal',
-  /** The connect link already completed a connection: each link is good for one (mint a new one per click). */
-  'link_used',
-  /** Recall returned the credential as `unhealthy`: Zoom refuses its tokens, so it is no working connection. */
-  'credential_unhealthy',
-] as const;
-export type OutcomeReason = (typeof OUTCOME_REASONS)[number];
 
 /** The connect flow failed after the user came back from Zoom; the user lands on `error&reason=<reason>`. */
 export class ConnectError extends Error {

@@ -32,7 +32,12 @@ export const AUTHORIZE_PATH = '/zoom/authorize';
 /** The path of the redirect URI registered at Zoom. */
 export const CALLBACK_PATH = '/zoom/callback';
 export const WEBHOOK_PATH = '/zoom/webhook';
-const CONNECTION_PATH = '/connections/{userId}';
+/** Where the product's backend reads and ends connections. */
+export const CONNECTIONS_PATH = '/connections';
+export const CONNECTION_PATH = `${CONNECTIONS_PATH}/{userId}`;
+
+/** The path of one user's connection, `/connections/<userId>` (encoded). */
+export const connectionPath = (userId: string): string => `${CONNECTIONS_PATH}/${encodeURIComponent(userId)}`;
 
 /** Every route, in the order the stack creates them. One route per method, so each can require its own scope. */
 export const HTTP_ROUTES = [
@@ -45,6 +50,12 @@ export const HTTP_ROUTES = [
 
 /** `METHOD /path`, API Gateway's route key. */
 export const routeKey = (route: Pick<HttpRoute, 'method' | 'path'>): string => `${route.method} ${route.path}`;
+
+/** A function's routes for a reader, e.g. `connections` → `GET|DELETE /connections/{userId}` (its routes share one path). */
+export function routeLabel(handler: RouteHandler): string {
+  const routes = HTTP_ROUTES.filter((route) => route.handler === handler);
+  return `${routes.map((route) => route.method).join('|')} ${routes[0]?.path ?? ''}`;
+}
 
 /** The route keys of each function, e.g. `connections` → `GET /connections/{userId}`, `DELETE /connections/{userId}`. */
 export function routeKeysOf(handler: RouteHandler): string[] {

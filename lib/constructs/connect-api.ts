@@ -10,7 +10,15 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FilledSecret } from '../../functions/core/filled-secrets.js';
 import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
-import { AUTHORIZE_PATH, CALLBACK_PATH, HTTP_ROUTES, type RouteCaller, type RouteHandler, WEBHOOK_PATH } from '../../functions/core/routes.js';
+import {
+  AUTHORIZE_PATH,
+  CALLBACK_PATH,
+  HTTP_ROUTES,
+  type RouteCaller,
+  type RouteHandler,
+  routeLabel,
+  WEBHOOK_PATH,
+} from '../../functions/core/routes.js';
 import { CALLBACK_TIMEOUT_SECONDS, type DeployConfig, THROTTLED_ROUTES, type ThrottledRoute } from '../config.js';
 import { bindFilledSecret, bindQueue, bindSecret, bindTable } from './bindings.js';
 import { connectionsRouteAuth } from './connections-auth.js';
@@ -157,7 +165,7 @@ export class ConnectApi extends Construct {
     this.authorizeFunction = new ServiceFunction(this, 'Authorize', {
       ...functionDefaults,
       entry: projectPath('functions/handlers/authorize/handler.ts'),
-      description: 'GET /zoom/authorize: checks the connect token, seals a one-time state in a cookie, redirects to Zoom',
+      description: `${routeLabel('authorize')}: checks the connect token, seals a one-time state in a cookie, redirects to Zoom`,
       // The one function that needs no AWS service but Secrets Manager: it reads its secrets through the extension,
       // so its bundle carries no AWS SDK, the largest part of a cold start.
       paramsAndSecrets: secretsExtension(),
@@ -175,19 +183,19 @@ export class ConnectApi extends Construct {
         ...(config.installLandingUrl ? { INSTALL_LANDING_URL: config.installLandingUrl } : {}),
       },
       entry: projectPath('functions/handlers/callback/handler.ts'),
-      description: 'GET /zoom/callback: uses the state once, creates the Recall credential, records the connection',
+      description: `${routeLabel('callback')}: uses the state once, creates the Recall credential, records the connection`,
       timeout: CALLBACK_TIMEOUT,
       memorySize: INTERACTIVE_MEMORY_MB,
     });
     this.connectionsFunction = new ServiceFunction(this, 'Connections', {
       ...functionDefaults,
       entry: projectPath('functions/handlers/connections/handler.ts'),
-      description: `GET|DELETE /connections/{userId}: reads or ends a user connection (${config.connectionsAuth.type === 'jwt' ? 'JWT' : 'IAM'}-authorized)`,
+      description: `${routeLabel('connections')}: reads or ends a user connection (${config.connectionsAuth.type === 'jwt' ? 'JWT' : 'IAM'}-authorized)`,
     });
     this.webhookFunction = new ServiceFunction(this, 'Webhook', {
       ...functionDefaults,
       entry: projectPath('functions/handlers/webhook/handler.ts'),
-      description: "POST /zoom/webhook: verifies Zoom's signature, answers URL validation, queues the event for the worker",
+      description: `${routeLabel('webhook')}: verifies Zoom's signature, answers URL validation, queues the event for the worker`,
       timeout: WEBHOOK_TIMEOUT,
     });
 

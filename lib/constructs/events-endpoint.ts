@@ -1,13 +1,14 @@
-import { type CfnResource, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DeployConfig } from '../config.js';
+import { deadLetterAlarmProps, deadLetterQueue, notifyingAlarm } from './dead-letters.js';
+import { generatedSecret } from './stateful-resources.js';
 
 /**
  * The `source` of every lifecycle event (functions/adapters/event-publisher.ts `EVENT_SOURCE`; a unit test holds the two
@@ -60,14 +61,9 @@ export class EventsEndpoint extends Construct {
 
     // Deleted with the stack, like the other generated keys: a new stack generates a new one, which the product
     // then has to be given anyway.
-    this.headerSecret = new secretsmanager.Secret(this, 'HeaderSecret', {
+    this.headerSecret = generatedSecret(this, 'HeaderSecret', {
       description: `recall-zoom-connect: the value of the ${endpoint.headerName} header on every lifecycle event POSTed to the product's endpoint (the SecretString is the value itself).`,
-      generateSecretString: { passwordLength: 64, excludePunctuation: true },
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    Validations.of(this.headerSecret.node.defaultChild as CfnResource).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
+      whyNoRotationLambda:
         "Shared with the product's endpoint, which runs outside AWS and must accept the new value before EventBridge sends it; rotating it is the coordinated change docs/integrating.md describes (put-secret-value, let the endpoint accept both, update-connection), which a rotation Lambda cannot make on the product's side.",
     });
 
@@ -85,19 +81,15 @@ export class EventsEndpoint extends Construct {
       rateLimitPerSecond: endpoint.rateLimitPerSecond,
     });
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue', {
       // The longest SQS keeps anything: time for ops to notice the alarm, fix the endpoint and send them again.
       retentionPeriod: Duration.days(14),
-    });
-    for (const ruleId of ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy']) {
-      Validations.of(this.deadLetterQueue.node.defaultChild as CfnResource).acknowledge({
-        id: ruleId,
+      acknowledge: {
+        rules: ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'],
         reason:
           "This is the dead-letter queue of the API destination target (EventBridge writes to it, not an SQS redrive, so cdk-nag cannot tell); a dead-letter queue of its own would only move failed events to yet another queue. Its depth is alarmed.",
-      });
-    }
+      },
+    });
 
     this.rule = new events.Rule(this, 'Rule', {
       description: "recall-zoom-connect: every lifecycle event to the product's HTTPS endpoint",
@@ -115,23 +107,17 @@ export class EventsEndpoint extends Construct {
     });
 
     // Named under the stack's prefix, which the alarm topic's policies admit.
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-      alarmName: `${stackName}-EventsEndpointDeadLetters`,
-      alarmDescription:
+    this.deadLetterAlarm = notifyingAlarm(
+      this,
+      'DeadLetterAlarm',
+      props.alarmTopic,
+      deadLetterAlarmProps(
+        this.deadLetterQueue,
+        `${stackName}-EventsEndpointDeadLetters`,
         "Lifecycle events could not be delivered to the product's endpoint (eventsEndpoint) within 24 hours and 185 tries, or it answered a 4xx other than 401/407/409/429; they wait in the events dead-letter queue (EventsDeadLetterQueueUrl output), each with ERROR_CODE and ERROR_MESSAGE attributes. " +
-        'Read those, fix the endpoint (reachable, valid certificate, answers 2xx within 5 s, accepts the header secret), then have the product catch up: re-read the users named in the messages with GET /connections/{userId}, or POST the detail of each message to the endpoint again. Purge the queue after that; the alarm clears when it is empty.',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    const notify = new cloudwatchActions.SnsAction(props.alarmTopic);
-    this.deadLetterAlarm.addAlarmAction(notify);
-    this.deadLetterAlarm.addOkAction(notify);
+          'Read those, fix the endpoint (reachable, valid certificate, answers 2xx within 5 s, accepts the header secret), then have the product catch up: re-read the users named in the messages with GET /connections/{userId}, or POST the detail of each message to the endpoint again. Purge the queue after that; the alarm clears when it is empty.',
+      ),
+    );
 
     // Fixed output names (not derived from this construct's path), as ops and scripts read them.
     const output = (name: string, description: string, value: string) =>

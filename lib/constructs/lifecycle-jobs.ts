@@ -4,12 +4,13 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FILLED_SECRETS } from '../../functions/core/filled-secrets.js';
 import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
 import type { DeployConfig } from '../config.js';
 import { bindQueue, bindSecret, bindTable } from './bindings.js';
+import { deadLetterQueue as newDeadLetterQueue } from './dead-letters.js';
 import { runtimeEnvironment, runtimeSettings } from './runtime-environment.js';
 import { projectPath, ServiceFunction, type ServiceFunctionProps } from './service-function.js';
 
@@ -178,15 +179,13 @@ export class LifecycleJobs extends Construct {
     job: { name: string; entry: string; description: string; timeout: Duration; minutes: number; environment?: Record<string, string> },
   ): ScheduledJob {
     const interval = Duration.minutes(job.minutes);
-    const deadLetterQueue = new sqs.Queue(this, `${id}DeadLetterQueue`, {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
+    const deadLetterQueue = newDeadLetterQueue(this, `${id}DeadLetterQueue`, {
       // Long enough to read over a weekend; what it holds is only evidence (a run's schedule event).
       retentionPeriod: Duration.days(4),
-    });
-    Validations.of(deadLetterQueue.node.defaultChild as CfnResource).acknowledge({
-      id: 'Serverless-SQSRedrivePolicy',
-      reason: `This is a dead-letter queue (of the ${job.name} schedule target and function); a redrive policy of its own would only move its messages to yet another queue. Its depth is alarmed.`,
+      acknowledge: {
+        rules: ['Serverless-SQSRedrivePolicy'],
+        reason: `This is a dead-letter queue (of the ${job.name} schedule target and function); a redrive policy of its own would only move its messages to yet another queue. Its depth is alarmed.`,
+      },
     });
 
     const fn = new ServiceFunction(this, id, {

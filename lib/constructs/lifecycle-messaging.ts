@@ -1,7 +1,8 @@
-import { type CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { deadLetterQueue } from './dead-letters.js';
 
 /** Receives after which a webhook event stops being retried and waits in the dead-letter queue. */
 export const WEBHOOK_MAX_RECEIVE_COUNT = 5;
@@ -39,17 +40,15 @@ export class LifecycleMessaging extends Construct {
       description: 'recall-zoom-connect: Zoom connection lifecycle events (connected, replaced, revoked, ...)',
     });
 
-    this.webhookDeadLetterQueue = new sqs.Queue(this, 'WebhookDeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
+    this.webhookDeadLetterQueue = deadLetterQueue(this, 'WebhookDeadLetterQueue', {
       // A standard queue keeps a message's first enqueue time when it moves to the dead-letter queue, so this must
       // outlast the source queue's retention by the time ops need to notice the alarm and redrive.
       retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.webhookDeadLetterQueue.node.defaultChild as CfnResource).acknowledge({
-      id: 'Serverless-SQSRedrivePolicy',
-      reason:
-        "This is the webhook queue's dead-letter queue; a redrive policy of its own would only move failed events to yet another queue. Its depth is alarmed, and ops redrive it to the webhook queue once the cause is fixed.",
+      acknowledge: {
+        rules: ['Serverless-SQSRedrivePolicy'],
+        reason:
+          "This is the webhook queue's dead-letter queue; a redrive policy of its own would only move failed events to yet another queue. Its depth is alarmed, and ops redrive it to the webhook queue once the cause is fixed.",
+      },
     });
 
     const { timeout, maxBatchingWindow } = props.webhookConsumer;

@@ -1,6 +1,5 @@
 import { Aws, type CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -9,11 +8,11 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DeployConfig } from '../config.js';
 import { type MetricName, METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/core/metric-names.js';
+import { AT_LEAST_ONCE, COUNT_ALARM_PERIOD, deadLetterAlarmProps, notifyingAlarm, visibleMessages } from './dead-letters.js';
 
 /** The window of the two rate alarms: long enough to hold a handful of connects on a quiet day. */
 export const RATE_ALARM_PERIOD = Duration.minutes(15);
-/** The window of the count alarms (function errors and throttles, dead letters, lost events). */
-export const COUNT_ALARM_PERIOD = Duration.minutes(5);
+export { COUNT_ALARM_PERIOD } from './dead-letters.js';
 
 export interface MonitoringProps {
   readonly config: DeployConfig;
@@ -42,16 +41,12 @@ export class Monitoring extends Construct {
   public readonly alarmTopic: sns.ITopic;
   /** The key of the created topic; none with `alarmTopicArn`. */
   public readonly alarmTopicKey?: kms.Key;
-  public readonly callbackErrorRateAlarm: cloudwatch.Alarm;
-  public readonly recallFailureRateAlarm: cloudwatch.Alarm;
-  public readonly webhookDeadLetterAlarm: cloudwatch.Alarm;
-  public readonly healthSyncDeadLetterAlarm: cloudwatch.Alarm;
-  public readonly reconcileDeadLetterAlarm: cloudwatch.Alarm;
-  public readonly outboxDeadLetterAlarm: cloudwatch.Alarm;
-  public readonly eventPublishFailedAlarm: cloudwatch.Alarm;
   /** `Errors` and `Throttles` alarms of each function, by the names in `props.functions`. */
   public readonly functionAlarms: Readonly<Record<string, { errors: cloudwatch.Alarm; throttles: cloudwatch.Alarm }>>;
-  /** Every alarm above. */
+  /**
+   * Every alarm: the callback error rate, the Recall failure rate, one per dead-letter queue, lost events, and each
+   * function's errors and throttles.
+   */
   public readonly alarms: readonly cloudwatch.Alarm[];
   public readonly dashboard: cloudwatch.Dashboard;
   /** The dashboard in the CloudWatch console. */
@@ -65,22 +60,16 @@ export class Monitoring extends Construct {
     const alarmName = (name: string) => `${stackName}-${name}`;
 
     ({ topic: this.alarmTopic, key: this.alarmTopicKey } = this.#alarmTopic(config, `${stackName}-*`));
-    const notify = new cloudwatchActions.SnsAction(this.alarmTopic);
     const alarms: cloudwatch.Alarm[] = [];
     const alarm = (alarmId: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm => {
-      const created = new cloudwatch.Alarm(this, alarmId, {
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        ...props,
-      });
-      created.addAlarmAction(notify);
-      created.addOkAction(notify);
+      const created = notifyingAlarm(this, alarmId, this.alarmTopic, props);
       alarms.push(created);
       return created;
     };
 
     const m = serviceMetrics(RATE_ALARM_PERIOD);
     const callbackPercent = Math.round(config.callbackErrorRateThreshold * 100);
-    this.callbackErrorRateAlarm = alarm('CallbackErrorRateAlarm', {
+    alarm('CallbackErrorRateAlarm', {
       alarmName: alarmName('CallbackErrorRate'),
       alarmDescription:
         `Users cannot connect Zoom: at least ${callbackPercent}% of Zoom callbacks ended in zoom_connect=error over 15 minutes ` +
@@ -101,7 +90,7 @@ export class Monitoring extends Construct {
     });
 
     const recallPercent = Math.round(config.recallFailureRateThreshold * 100);
-    this.recallFailureRateAlarm = alarm('RecallFailureRateAlarm', {
+    alarm('RecallFailureRateAlarm', {
       alarmName: alarmName('RecallFailureRate'),
       alarmDescription:
         `Recall is failing: RecallFailure / RecallCall reached ${recallPercent}% over 15 minutes (counted once ${config.recallFailureRateMinCalls} or more attempts were made). ` +
@@ -121,16 +110,9 @@ export class Monitoring extends Construct {
 
     /** Fires while a dead-letter queue holds a message: each one is a failure nothing retries any more. */
     const deadLetterAlarm = (alarmId: string, name: string, queue: sqs.IQueue, alarmDescription: string) =>
-      alarm(alarmId, {
-        alarmName: alarmName(name),
-        alarmDescription,
-        metric: queue.metricApproximateNumberOfMessagesVisible({ period: COUNT_ALARM_PERIOD, statistic: cloudwatch.Stats.MAXIMUM }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      });
+      alarm(alarmId, deadLetterAlarmProps(queue, alarmName(name), alarmDescription));
 
-    this.webhookDeadLetterAlarm = deadLetterAlarm(
+    deadLetterAlarm(
       'WebhookDeadLetterAlarm',
       'WebhookDeadLetters',
       props.webhookDeadLetterQueue,
@@ -139,7 +121,7 @@ export class Monitoring extends Construct {
         'Read the WebhookWorker logs (level ERROR), fix the cause (often the app secret, or Recall being down), then redrive the queue to the webhook queue (SQS console: Start DLQ redrive, or aws sqs start-message-move-task). It clears when the queue is empty.',
     );
 
-    this.healthSyncDeadLetterAlarm = deadLetterAlarm(
+    deadLetterAlarm(
       'HealthSyncDeadLetterAlarm',
       'HealthSyncDeadLetters',
       props.healthSyncDeadLetterQueue,
@@ -148,7 +130,7 @@ export class Monitoring extends Construct {
         '(aws sqs purge-queue): the events carry no data, and the next run does the work. It clears when the queue is empty.',
     );
 
-    this.reconcileDeadLetterAlarm = deadLetterAlarm(
+    deadLetterAlarm(
       'ReconcileDeadLetterAlarm',
       'ReconcileDeadLetters',
       props.reconcileDeadLetterQueue,
@@ -157,7 +139,7 @@ export class Monitoring extends Construct {
         'then purge the queue (aws sqs purge-queue): the next run does the work, and npm run reconcile runs one by hand. It clears when the queue is empty.',
     );
 
-    this.outboxDeadLetterAlarm = deadLetterAlarm(
+    deadLetterAlarm(
       'OutboxDeadLetterAlarm',
       'OutboxDeadLetters',
       props.outboxDeadLetterQueue,
@@ -167,15 +149,13 @@ export class Monitoring extends Construct {
         'the sweep publishes what is waiting. It clears when the queue is empty.',
     );
 
-    this.eventPublishFailedAlarm = alarm('EventPublishFailedAlarm', {
+    alarm('EventPublishFailedAlarm', {
       alarmName: alarmName('EventPublishFailed'),
       alarmDescription:
         'The outbox publisher could not put lifecycle events on the event bus (EventPublishFailed >= 1 in 5 minutes). Nothing is lost: the events stay in the table and are retried (the stream, then the sweep every 5 minutes), but the product hears of them late. ' +
         'Read the OutboxPublisher logs (level ERROR, "Publishing outbox entries failed") for the cause (EventBridge throttling, a deleted bus, a missing permission) and fix it; it clears once publishing succeeds.',
       metric: serviceMetrics(COUNT_ALARM_PERIOD)('EventPublishFailed'),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      ...AT_LEAST_ONCE,
     });
 
     // One error is enough: the handlers turn every expected failure into a response (an error page, a 4xx, a
@@ -190,9 +170,7 @@ export class Monitoring extends Construct {
             `The ${name} function failed (Errors >= 1 in 5 minutes): an unhandled exception, a timeout or an init failure, which its handler never returns on purpose. ` +
             `Open its log group (filter level ERROR, or "Task timed out"/"INIT"), fix the cause (a bad environment or secret fails init), and redeploy or roll back. It clears after 5 quiet minutes.`,
           metric: fn.metricErrors({ period: COUNT_ALARM_PERIOD, statistic: cloudwatch.Stats.SUM }),
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          ...AT_LEAST_ONCE,
         }),
         throttles: alarm(`${name}ThrottlesAlarm`, {
           alarmName: alarmName(`${name}-Throttles`),
@@ -200,9 +178,7 @@ export class Monitoring extends Construct {
             `Lambda refused to run the ${name} function for lack of concurrency (Throttles >= 1 in 5 minutes): API requests got errors, or a run was delayed. ` +
             'Check the account\'s concurrent executions (Lambda console, or the dashboard\'s duration panel for a slow dependency holding instances), raise the account concurrency quota or lower the API throttle (throttleRateLimit/throttleBurstLimit).',
           metric: fn.metricThrottles({ period: COUNT_ALARM_PERIOD, statistic: cloudwatch.Stats.SUM }),
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          ...AT_LEAST_ONCE,
         }),
       };
     }
@@ -281,8 +257,10 @@ export class Monitoring extends Construct {
   }
 }
 
+/** The metric the callback emits a second time with a `reason` dimension, one series per reason. */
+const CONNECT_FAILED: MetricName = 'ConnectFailed';
 /** The connect funnel's steps, as the dashboard shows them. */
-const CONNECT_FUNNEL: readonly MetricName[] = ['ConnectStarted', 'ConnectCompleted', 'ConnectDenied', 'ConnectFailed'];
+const CONNECT_FUNNEL: readonly MetricName[] = ['ConnectStarted', 'ConnectCompleted', 'ConnectDenied', CONNECT_FAILED];
 
 /** A metric of the service over `period` (sums unless told), with the one `service` dimension every metric has. */
 function serviceMetrics(period: Duration) {
@@ -337,7 +315,7 @@ function dashboardRows(props: MonitoringProps, alarms: readonly cloudwatch.Alarm
         left: [
           new cloudwatch.MathExpression({
             // Every reason the runtime reports, including ones added later, without listing them here.
-            expression: `SEARCH('{${METRICS_NAMESPACE},reason,service} MetricName="ConnectFailed" service="${SERVICE_NAME}"', 'Sum', ${period.toSeconds()})`,
+            expression: `SEARCH('{${METRICS_NAMESPACE},reason,service} MetricName="${CONNECT_FAILED}" service="${SERVICE_NAME}"', 'Sum', ${period.toSeconds()})`,
             usingMetrics: {},
             label: '',
             period,
@@ -377,20 +355,14 @@ function dashboardRows(props: MonitoringProps, alarms: readonly cloudwatch.Alarm
       }),
       new cloudwatch.GraphWidget({
         title: 'Dead-letter queues (messages waiting)',
-        left: [
-          props.webhookDeadLetterQueue
-            .metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM })
-            .with({ label: 'Webhook events' }),
-          props.healthSyncDeadLetterQueue
-            .metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM })
-            .with({ label: 'Health sync runs' }),
-          props.reconcileDeadLetterQueue
-            .metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM })
-            .with({ label: 'Reconcile runs' }),
-          props.outboxDeadLetterQueue
-            .metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM })
-            .with({ label: 'Outbox batches' }),
-        ],
+        left: (
+          [
+            [props.webhookDeadLetterQueue, 'Webhook events'],
+            [props.healthSyncDeadLetterQueue, 'Health sync runs'],
+            [props.reconcileDeadLetterQueue, 'Reconcile runs'],
+            [props.outboxDeadLetterQueue, 'Outbox batches'],
+          ] as const
+        ).map(([queue, label]) => visibleMessages(queue, period).with({ label })),
         width: 8,
         height: 6,
       }),

@@ -1,4 +1,4 @@
-import { type CfnResource, Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -7,12 +7,14 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FILLED_SECRETS } from '../../functions/core/filled-secrets.js';
+import { SETTINGS } from '../../functions/core/settings.js';
 import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
 import type { DeployConfig } from '../config.js';
 import { bindEventBus, bindSecret, bindTable } from './bindings.js';
+import { deadLetterQueue } from './dead-letters.js';
 import { runtimeEnvironment } from './runtime-environment.js';
 import { projectPath, ServiceFunction } from './service-function.js';
 
@@ -33,7 +35,10 @@ export const OUTBOX_STREAM = {
   maxRecordAge: Duration.hours(1),
   parallelizationFactor: 1,
 } as const;
-export const OUTBOX_SWEEP = { every: Duration.minutes(5), minAge: Duration.minutes(3) } as const;
+export const OUTBOX_SWEEP = {
+  every: Duration.minutes(5),
+  minAge: Duration.seconds(SETTINGS.outboxSweepMinAgeSeconds.default),
+} as const;
 /** A batch publishes a few PutEvents calls and, for a connect, moves a few records under a short identity lock. */
 const PUBLISHER_TIMEOUT = Duration.seconds(60);
 
@@ -70,15 +75,13 @@ export class OutboxPublisher extends Construct {
     const streamArn = table.tableStreamArn;
     if (!streamArn) throw new Error('The outbox publisher needs the table stream (StatefulResources enables it).');
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue', {
       retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue.node.defaultChild as CfnResource).acknowledge({
-      id: 'Serverless-SQSRedrivePolicy',
-      reason:
-        "This is the outbox publisher's dead-letter queue (stream batches that failed every retry, sweep runs that never completed); a redrive policy of its own would only move them to yet another queue. Its depth is alarmed.",
+      acknowledge: {
+        rules: ['Serverless-SQSRedrivePolicy'],
+        reason:
+          "This is the outbox publisher's dead-letter queue (stream batches that failed every retry, sweep runs that never completed); a redrive policy of its own would only move them to yet another queue. Its depth is alarmed.",
+      },
     });
 
     this.fn = new ServiceFunction(this, 'Function', {

@@ -118,33 +118,36 @@ export class StatefulResources extends Construct {
     // Secrets Manager made them, nobody entered them, and each only protects something short-lived (a connect link
     // lives minutes, an attempt sealed in a cookie 10 minutes), so a new stack simply generates new ones. Only the
     // app secret, which ops fill in by hand, is retained.
-    this.signingKeySecret = new secretsmanager.Secret(this, 'SigningKey', {
+    this.signingKeySecret = generatedSecret(this, 'SigningKey', {
       description: 'recall-zoom-connect: HS256 key of connect tokens (the SecretString is the key itself).',
-      generateSecretString: {
-        passwordLength: 64,
-        excludePunctuation: true,
-      },
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    Validations.of(this.signingKeySecret.node.defaultChild as CfnResource).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
+      whyNoRotationLambda:
         'Shared HS256 key the product backend also holds to sign connect links, which live minutes; rotating it is a coordinated change with the product (regenerate, then redeploy the product) documented in the runbook, not an automatic Lambda rotation.',
     });
-
-    this.stateKeySecret = new secretsmanager.Secret(this, 'StateKey', {
+    this.stateKeySecret = generatedSecret(this, 'StateKey', {
       description:
         'recall-zoom-connect: key that seals each connect attempt into its cookie (the SecretString is the key itself; read by the authorize and callback functions only).',
-      generateSecretString: {
-        passwordLength: 64,
-        excludePunctuation: true,
-      },
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    Validations.of(this.stateKeySecret.node.defaultChild as CfnResource).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
+      whyNoRotationLambda:
         'Protects only connect attempts, each sealed in a cookie for 10 minutes. Ops rotate it per the runbook with put-secret-value of a fresh random key: the functions read both AWSCURRENT and AWSPREVIOUS, so attempts started before a rotation still finish, and a rotation Lambda would add nothing but moving parts.',
     });
   }
+}
+
+/**
+ * A key Secrets Manager generates (64 letters and digits; the SecretString is the key itself), deleted with the
+ * stack: nobody entered it, so a new stack simply generates a new one. Every such key is rotated by hand, in step
+ * with whoever else holds it, so cdk-nag's rule for a rotation Lambda is acknowledged with `whyNoRotationLambda`.
+ * Created in `scope` under `id`.
+ */
+export function generatedSecret(
+  scope: Construct,
+  id: string,
+  props: { readonly description: string; readonly whyNoRotationLambda: string },
+): secretsmanager.Secret {
+  const secret = new secretsmanager.Secret(scope, id, {
+    description: props.description,
+    generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  Validations.of(secret.node.defaultChild as CfnResource).acknowledge({ id: 'AwsSolutions-SMG4', reason: props.whyNoRotationLambda });
+  return secret;
 }

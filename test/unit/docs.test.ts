@@ -2,6 +2,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { SETTING_TABLE } from '../../functions/core/settings.js';
+import { GENERATED_TABLES, generatedSection, withGeneratedSection } from '../../scripts/docs-tables.js';
 
 /**
  * The documentation stands on its own: a short README that maps docs/, and links between the files that lead
@@ -119,5 +121,83 @@ describe('the link checker itself', () => {
   it('slugs headings as GitHub does, repeats numbered', () => {
     const markdown = ('## Local mode (`npm start`)\n### Events\n## Events\n## The invariants ([x](y.md), 4 and 6)\n');
     expect([...anchors(markdown)]).toEqual(['local-mode-npm-start', 'events', 'events-1', 'the-invariants-x-4-and-6']);
+  });
+});
+
+/**
+ * The tables that copy a source of the code are rendered from it (`npm run docs:tables`), and every other mention of
+ * a setting's default or bounds in the documents agrees with the settings table.
+ */
+describe('the documentation and the code it describes', () => {
+  it.each(GENERATED_TABLES.map((table) => [table.name, table] as const))(
+    'the %s table is rendered from its source, unchanged by hand',
+    (_name, table) => {
+      expect(generatedSection(read(table.document), table)).toBe(table.render());
+    },
+  );
+
+  it.each(DOCUMENTS)('%s: a default or range written next to a setting is the one of the settings table', (document) => {
+    expect(settingsMisquoted(read(document))).toEqual([]);
+  });
+});
+
+/** A Markdown table row's cells, or undefined for a line that is no row. */
+const cells = (line: string): string[] | undefined =>
+  line.startsWith('|') ? line.slice(1, -1).split(/(?<!\\)\|/).map((cell) => cell.trim()) : undefined;
+
+const number = (text: string) => Number(text.replace(/,/g, ''));
+
+/**
+ * The places in `markdown` where a setting of the table is named (by key or variable) with a default or a range
+ * that is not its own: a table row that starts with the setting and ends with a default in code, and prose that
+ * follows the name, before the sentence or the next name in code ends, with `default N` or `N to M`.
+ */
+function settingsMisquoted(markdown: string): string[] {
+  const found: string[] = [];
+  for (const setting of SETTING_TABLE) {
+    for (const name of [setting.key, setting.variable].filter((name): name is string => name !== undefined)) {
+      for (const line of markdown.split('\n')) {
+        const row = cells(line);
+        if (row?.[0] === `\`${name}\`` && /^`[\d.]+`$/.test(row.at(-1) ?? '') && row.at(-1) !== `\`${setting.default}\``) {
+          found.push(`${name}: default ${row.at(-1)} in a table, not ${setting.default}`);
+        }
+      }
+      for (const [, after = ''] of markdown.matchAll(new RegExp(`\`${name.replace(/\./g, '\\.')}\`([^.|\\x60]{0,120})`, 'g'))) {
+        const stated = /default\s+(\d+(?:,\d{3})*)/.exec(after);
+        if (stated && number(stated[1] as string) !== setting.default) found.push(`${name}: default ${stated[1]}, not ${setting.default}`);
+        const range = /(\d+(?:,\d{3})*)\s+(?:to|-|–)\s+(\d+(?:,\d{3})*)/.exec(after);
+        if (range && setting.kind === 'whole' && (number(range[1] as string) !== setting.min || number(range[2] as string) !== setting.max)) {
+          found.push(`${name}: ${range[1]} to ${range[2]}, not ${setting.min} to ${setting.max ?? 'unbounded'}`);
+        }
+      }
+    }
+  }
+  return found;
+}
+
+describe('the checks of the documentation', () => {
+  const table = GENERATED_TABLES[0]!;
+  const markers = (inside: string) =>
+    `Intro.\n\n${read(table.document).match(/<!-- BEGIN GENERATED: [^>]*-->/)?.[0]}\n${inside}\n<!-- END GENERATED: ${table.name} -->\n\nAfter.\n`;
+
+  it('renders a generated table between its markers only, and refuses a document without them', () => {
+    const rendered = withGeneratedSection(markers('| stale | table |'), table);
+    expect(rendered.startsWith('Intro.\n\n<!-- BEGIN GENERATED')).toBe(true);
+    expect(rendered.endsWith('<!-- END GENERATED: settings -->\n\nAfter.\n')).toBe(true);
+    expect(generatedSection(rendered, table)).toBe(table.render());
+    expect(withGeneratedSection(rendered, table)).toBe(rendered);
+    expect(() => withGeneratedSection('no markers here', table)).toThrow('no markers for the generated settings table');
+  });
+
+  it('finds a default or range that differs from the settings table, and passes the right ones', () => {
+    const markdown = [
+      '| `CONNECT_TOKEN_MAX_TTL_SECONDS` | lifetime | `600` |',
+      '| `RECALL_TIMEOUT_MS` | timeout | `5000` |',
+      'Set `connectTokenMaxTtlSeconds` (60 to 7,200, default 900) and `recallMaxAttempts` (1 to 6, default 3).',
+    ].join('\n');
+    expect(settingsMisquoted(markdown)).toEqual([
+      'connectTokenMaxTtlSeconds: 60 to 7,200, not 60 to 3600',
+      'CONNECT_TOKEN_MAX_TTL_SECONDS: default `600` in a table, not 900',
+    ]);
   });
 });

@@ -7,6 +7,7 @@ import {
   requireTableName,
 } from '../../../functions/core/config.js';
 import { MisconfiguredError } from '../../../functions/core/errors.js';
+import { RUNTIME_VARIABLE_SETTINGS } from '../../../functions/core/settings.js';
 
 const LOCAL_API_KEY = 'local-recall-api-key-0123456789';
 const LOCAL_SIGNING_KEY = 'local-signing-key-0123456789-abcdefghijklmnop';
@@ -34,15 +35,15 @@ const localEnv = (): NodeJS.ProcessEnv => ({
   CONNECT_SIGNING_KEY: LOCAL_SIGNING_KEY,
 });
 
+/** The error loadConfig refuses `env` with, which must be a MisconfiguredError. */
 function misconfiguration(env: NodeJS.ProcessEnv): MisconfiguredError {
-  let error: unknown;
   try {
     loadConfig(env);
-  } catch (thrown) {
-    error = thrown;
+  } catch (error) {
+    if (error instanceof MisconfiguredError) return error;
+    throw error;
   }
-  expect(error).toBeInstanceOf(MisconfiguredError);
-  return error as MisconfiguredError;
+  throw new Error('expected loadConfig to refuse this environment');
 }
 
 describe('loadConfig', () => {
@@ -307,19 +308,18 @@ describe('loadConfig: how Recall is called, and how long a callback may take', (
     });
   });
 
-  it.each([
-    ['RECALL_TIMEOUT_MS', '100', '15000'],
-    ['RECALL_MAX_ATTEMPTS', '1', '6'],
-    ['RECALL_BACKOFF_BASE_MS', '1', '5000'],
-    ['RECALL_BACKOFF_MAX_MS', '1', '10000'],
-    ['CALLBACK_DEADLINE_MS', '5000', '22000'],
-    ['RECONCILE_ORPHAN_GRACE_SECONDS', '120', '86400'],
-  ])('accepts %s from %s to %s, and nothing outside', (variable, min, max) => {
-    for (const value of [min, max]) expect(() => loadConfig({ ...awsEnv(), [variable]: value })).not.toThrow();
-    for (const value of [String(Number(min) - 1), String(Number(max) + 1), '1.5', 'many']) {
-      expect(misconfiguration({ ...awsEnv(), [variable]: value }).message).toContain(variable);
-    }
-  });
+  // Every bounded variable of the settings table (functions/core/settings.ts), driven from the table itself.
+  it.each(RUNTIME_VARIABLE_SETTINGS.map((setting) => [setting.variable, setting] as const))(
+    'accepts %s within the bounds of the settings table, and nothing outside',
+    (variable, setting) => {
+      const inside = [setting.min, setting.max ?? setting.min + 1_000_000].map(String);
+      for (const value of inside) expect(() => loadConfig({ ...awsEnv(), [variable]: value })).not.toThrow();
+      const outside = [setting.min - 1, ...(setting.max === undefined ? [] : [setting.max + 1])].map(String);
+      for (const value of [...outside, '1.5', 'many']) {
+        expect(misconfiguration({ ...awsEnv(), [variable]: value }).message).toContain(variable);
+      }
+    },
+  );
 
   it('keeps the callback deadline below the callback Lambda\'s 25 s timeout and API Gateway\'s 30 s', () => {
     expect(misconfiguration({ ...awsEnv(), CALLBACK_DEADLINE_MS: '25000' }).message).toContain('CALLBACK_DEADLINE_MS');

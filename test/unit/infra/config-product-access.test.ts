@@ -1,22 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_EVENTS_HEADER_NAME, InvalidDeployConfigError, parseDeployConfig } from '../../../lib/config.js';
+import { DEFAULT_EVENTS_HEADER_NAME, parseDeployConfig } from '../../../lib/config.js';
+import { problemsWith, REQUIRED_CONTEXT } from './helpers.js';
 
-const REQUIRED = {
-  recallZoomOAuthAppId: '2d40abfe-c692-4723-b26f-869ebfbde4cf',
-  returnUrlAllowlist: ['https://app.example.com/settings/'],
-};
-
-const parse = (context: Record<string, unknown>) => parseDeployConfig({ ...REQUIRED, ...context });
-
-function problemsWith(context: Record<string, unknown>): string {
-  try {
-    parse(context);
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidDeployConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('expected the configuration to be rejected');
-}
+const parse = (context: Record<string, unknown>) => parseDeployConfig({ ...REQUIRED_CONTEXT, ...context });
 
 describe('eventsEndpoint', () => {
   it('is off by default, and null or an empty -c value mean off', () => {

@@ -11,12 +11,16 @@ import {
   resolveDeployConfig,
   RUNTIME_SETTINGS,
 } from '../../../lib/config.js';
+import { SETTING_TABLE } from '../../../functions/core/settings.js';
 import { projectPath } from '../../../lib/constructs/service-function.js';
+import { CDK_JSON_CONTEXT, problemsWith, REQUIRED_CONTEXT } from './helpers.js';
 
-const CDK_JSON_CONTEXT = JSON.parse(readFileSync(projectPath('cdk.json'), 'utf8')).context as Record<string, unknown>;
+/** The deploy keys of the settings table (nested ones by their top-level key's own rows only). */
+const SETTING_KEYS = new Set(SETTING_TABLE.flatMap((setting) => (setting.key && !setting.key.includes('.') ? [setting.key] : [])));
 
-const APP_ID = '2d40abfe-c692-4723-b26f-869ebfbde4cf';
-const REQUIRED = { recallZoomOAuthAppId: APP_ID, returnUrlAllowlist: ['https://app.example.com/settings/'] };
+
+const REQUIRED = REQUIRED_CONTEXT;
+const APP_ID = REQUIRED.recallZoomOAuthAppId;
 
 /** What every key but the two required ones defaults to. */
 const DEFAULTS = {
@@ -53,16 +57,6 @@ const DEFAULTS = {
 };
 const CERTIFICATE = 'arn:aws:acm:us-east-1:123456789012:certificate/abc';
 
-/** The error message parseDeployConfig throws for this context (on top of the required keys). */
-function problemsWith(context: Record<string, unknown>): string {
-  try {
-    parseDeployConfig({ ...REQUIRED, ...context });
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidDeployConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('expected the configuration to be rejected');
-}
 
 describe('parseDeployConfig', () => {
   it('parses the context cdk.json ships with', () => {
@@ -73,11 +67,17 @@ describe('parseDeployConfig', () => {
     });
   });
 
-  it('documents every key it reads in cdk.json, each with a "//" note', () => {
-    for (const key of Object.keys(DeployConfigSchema.shape)) {
+  it('documents in cdk.json, each with a "//" note, every key it reads but those of the settings table', () => {
+    for (const key of Object.keys(DeployConfigSchema.shape).filter((key) => !SETTING_KEYS.has(key))) {
       expect(CDK_JSON_CONTEXT).toHaveProperty([key]);
       expect(CDK_JSON_CONTEXT).toHaveProperty([`//${key}`]);
     }
+    expect(CDK_JSON_CONTEXT).toHaveProperty(['//settings']);
+  });
+
+  it('keeps no copy of a setting of the table in cdk.json: its defaults live in functions/core/settings.ts alone', () => {
+    expect(SETTING_KEYS.size).toBeGreaterThan(10);
+    expect(Object.keys(CDK_JSON_CONTEXT).filter((key) => SETTING_KEYS.has(key.replace(/^\/\//, '')))).toEqual([]);
   });
 
   it('fills in a default for every key but the app id and the allow-list', () => {
@@ -221,6 +221,36 @@ describe('parseDeployConfig', () => {
         expect(runtime(value)).toThrow(setting.variable);
       }
     });
+  });
+
+  // Every deploy key of the settings table, driven from the table: its default when left out, its bounds or choices
+  // accepted, a value just outside refused with a message naming the key.
+  describe.each(SETTING_TABLE.flatMap((setting) => (setting.key ? [[setting.key, setting] as const] : [])))('setting %s', (key, setting) => {
+    /** The context with `key` (a dotted path for a nested key) set to `value`, beside what a nested key needs. */
+    const withValue = (value: unknown) => {
+      const [top = '', ...rest] = key.split('.');
+      const nested = rest.reduceRight<unknown>((inner, part) => ({ [part]: inner }), value);
+      const beside = top === 'eventsEndpoint' ? { url: 'https://api.example.com/hooks/zoom-connect' } : {};
+      return { ...REQUIRED, [top]: rest.length > 0 ? { ...beside, ...(nested as object) } : nested };
+    };
+    const parsed = (value: unknown) =>
+      key.split('.').reduce<unknown>((at, part) => (at as Record<string, unknown>)[part], parseDeployConfig(withValue(value)));
+    const accepted = setting.kind === 'whole' ? [setting.min, setting.max ?? setting.min * 1000] : setting.kind === 'fraction' ? [0.01, 1] : setting.choices;
+    const refused = setting.kind === 'whole' ? [setting.min - 1, ...(setting.max === undefined ? [] : [setting.max + 1])] : setting.kind === 'fraction' ? [0, 1.5] : ['none of these'];
+
+    it('defaults to the value of the table', () => {
+      expect(parsed(undefined)).toBe(setting.default);
+    });
+
+    it('accepts the bounds or choices of the table, and refuses a value outside them, naming the key', () => {
+      for (const value of accepted) expect(parsed(value)).toBe(value);
+      for (const value of refused) expect(problemsWith(withValue(value))).toContain(key);
+    });
+  });
+
+  it('hands every runtime setting with a deploy key to the functions, and only those', () => {
+    const runtimeKeys = SETTING_TABLE.flatMap((setting) => (setting.scope === 'runtime' && setting.key ? [setting.key] : []));
+    expect(Object.keys(RUNTIME_SETTINGS).sort()).toEqual(runtimeKeys.sort());
   });
 
   it('bounds connectTokenMaxTtlSeconds to 60-3600 seconds, as the runtime does', () => {
@@ -385,6 +415,12 @@ describe('deploy config files', () => {
 
   it('knows every schema key, and nothing else, as a file key', () => {
     expect([...DEPLOY_CONFIG_KEYS].sort()).toEqual(Object.keys(DeployConfigSchema.shape).sort());
+  });
+
+  it('ships an example without copies of the settings table: a setting it names differs from its default', () => {
+    const example = JSON.parse(readFileSync(projectPath('deploy/example.config.json'), 'utf8')) as Record<string, unknown>;
+    expect([...SETTING_KEYS].filter((key) => key in example)).not.toEqual([]);
+    expect([...SETTING_KEYS].filter((key) => example[key] === SETTING_TABLE.find((setting) => setting.key === key)?.default)).toEqual([]);
   });
 
   it('ships an example that validates as a realistic deployment', () => {

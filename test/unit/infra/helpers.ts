@@ -3,7 +3,8 @@ import { App, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { resolveDeployConfig } from '../../../lib/config.js';
+import { beforeAll, expect } from 'vitest';
+import { InvalidDeployConfigError, parseDeployConfig, resolveDeployConfig } from '../../../lib/config.js';
 import { projectPath } from '../../../lib/constructs/service-function.js';
 import { RecallZoomConnectStack } from '../../../lib/recall-zoom-connect-stack.js';
 
@@ -50,6 +51,43 @@ let sharedDefault: Synthesized | undefined;
 export function defaultStack(): Synthesized {
   sharedDefault ??= synthesize();
   return sharedDefault;
+}
+
+/** The cdk.json stack (`defaultStack()`) with what most of its tests read first: its template and each function's id. */
+export interface CdkJsonStack {
+  readonly synthesized: Synthesized;
+  readonly template: Template;
+  readonly fns: Record<FunctionName, string>;
+}
+
+/**
+ * The cdk.json stack for the tests of the calling `describe`: a `beforeAll` (with the synth timeout) fills the object
+ * it returns, so read it in tests and hooks, never while the tests are being collected.
+ */
+export function useCdkJsonStack(): CdkJsonStack {
+  const fixture: { -readonly [K in keyof CdkJsonStack]?: CdkJsonStack[K] } = {};
+  beforeAll(() => {
+    const synthesized = defaultStack();
+    Object.assign(fixture, { synthesized, template: synthesized.template, fns: functionIds(synthesized.stack) });
+  }, SYNTH_TIMEOUT_MS);
+  return fixture as CdkJsonStack;
+}
+
+/** The two keys without a default: a context of only these is the smallest valid deploy config. */
+export const REQUIRED_CONTEXT = {
+  recallZoomOAuthAppId: '2d40abfe-c692-4723-b26f-869ebfbde4cf',
+  returnUrlAllowlist: ['https://app.example.com/settings/'],
+};
+
+/** The error message parseDeployConfig throws for this context (on top of the required keys). */
+export function problemsWith(context: Record<string, unknown>): string {
+  try {
+    parseDeployConfig({ ...REQUIRED_CONTEXT, ...context });
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidDeployConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected the configuration to be rejected');
 }
 
 /** Unacknowledged findings of both cdk-nag packs bin/app.ts runs, over the whole app. */

@@ -3,7 +3,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { METRIC_NAMES } from '../../../functions/core/metric-names.js';
 import {
   actionsOf,
-  defaultStack,
   DEPLOYABLE,
   flatten,
   functionIds,
@@ -17,6 +16,7 @@ import {
   SYNTH_TIMEOUT_MS,
   synthesize,
   type Synthesized,
+  useCdkJsonStack,
 } from './helpers.js';
 
 interface AlarmProperties {
@@ -73,18 +73,13 @@ function mathOf(alarm: AlarmProperties | undefined) {
 }
 
 describe('alarms and dashboard with the cdk.json configuration', () => {
-  let synthesized: Synthesized;
-  let template: Template;
+  const cdk = useCdkJsonStack();
   let alarms: Record<string, AlarmProperties>;
   let topic: string;
-  let fns: Record<FunctionName, string>;
 
   beforeAll(() => {
-    synthesized = defaultStack();
-    ({ template } = synthesized);
-    alarms = alarmsOf(template);
-    topic = logicalId(synthesized.stack.monitoring.alarmTopic);
-    fns = functionIds(synthesized.stack);
+    alarms = alarmsOf(cdk.template);
+    topic = logicalId(cdk.synthesized.stack.monitoring.alarmTopic);
   }, SYNTH_TIMEOUT_MS);
 
   it('watches every metric the runtime writes, and only those, in the runtime namespace', () => {
@@ -92,7 +87,7 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
       ...(alarm.Namespace === 'RecallZoomConnect' && alarm.MetricName ? [alarm.MetricName] : []),
       ...(alarm.Metrics ?? []).flatMap((metric) => (metric.MetricStat ? [metric.MetricStat.Metric.MetricName] : [])),
     ]);
-    const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    const [dashboard] = Object.values(cdk.template.findResources('AWS::CloudWatch::Dashboard'));
     const fromDashboard = [...flatten(dashboard?.Properties.DashboardBody).matchAll(/"RecallZoomConnect","([A-Za-z]+)"/g)].map(
       (match) => match[1] as string,
     );
@@ -167,7 +162,7 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
         expect(alarms[`Test-${name}-${metric}`]).toMatchObject({
           Namespace: 'AWS/Lambda',
           MetricName: metric,
-          Dimensions: [{ Name: 'FunctionName', Value: { Ref: fns[key as FunctionName] } }],
+          Dimensions: [{ Name: 'FunctionName', Value: { Ref: cdk.fns[key as FunctionName] } }],
           Statistic: 'Sum',
           Period: 300,
           Threshold: 1,
@@ -177,7 +172,7 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
   });
 
   it('fires as soon as one message waits in any dead-letter queue', () => {
-    const { messaging, jobs } = synthesized.stack;
+    const { messaging, jobs } = cdk.synthesized.stack;
     for (const [name, queue] of [
       ['Test-WebhookDeadLetters', logicalId(messaging.webhookDeadLetterQueue)],
       ['Test-HealthSyncDeadLetters', logicalId(jobs.healthSyncDeadLetterQueue)],
@@ -209,10 +204,10 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
   });
 
   it('encrypts the alarm topic with its own rotating key, and refuses publishing without TLS', () => {
-    const key = logicalId(synthesized.stack.monitoring.alarmTopicKey!);
-    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [key, 'Arn'] } });
-    template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Delete', Properties: Match.objectLike({ EnableKeyRotation: true }) });
-    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+    const key = logicalId(cdk.synthesized.stack.monitoring.alarmTopicKey!);
+    cdk.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [key, 'Arn'] } });
+    cdk.template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Delete', Properties: Match.objectLike({ EnableKeyRotation: true }) });
+    cdk.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       Topics: [{ Ref: topic }],
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -223,8 +218,8 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
   });
 
   it('lets only this stack\'s alarms publish to the topic, and only this account\'s CloudWatch use its key', () => {
-    const topicPolicy = Object.values(template.findResources('AWS::SNS::TopicPolicy'))[0]?.Properties.PolicyDocument.Statement;
-    const keyPolicy = Object.values(template.findResources('AWS::KMS::Key'))[0]?.Properties.KeyPolicy.Statement;
+    const topicPolicy = Object.values(cdk.template.findResources('AWS::SNS::TopicPolicy'))[0]?.Properties.PolicyDocument.Statement;
+    const keyPolicy = Object.values(cdk.template.findResources('AWS::KMS::Key'))[0]?.Properties.KeyPolicy.Statement;
     const forCloudWatch = (statements: { Principal?: { Service?: string } }[]) =>
       statements.filter((statement) => statement.Principal?.Service === 'cloudwatch.amazonaws.com');
     const [publish] = forCloudWatch(topicPolicy) as { Action: string; Resource: unknown; Condition: { ArnLike: Record<string, unknown> } }[];
@@ -246,9 +241,9 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
   });
 
   it('creates no subscription without alarmEmail, says so at synth, and prints the topic', () => {
-    template.resourceCountIs('AWS::SNS::Subscription', 0);
-    Annotations.fromStack(synthesized.stack).hasWarning('/Test', Match.stringLikeRegexp('Neither alarmEmail nor alarmTopicArn'));
-    template.hasOutput('AlarmTopicArn', { Value: { Ref: topic } });
+    cdk.template.resourceCountIs('AWS::SNS::Subscription', 0);
+    Annotations.fromStack(cdk.synthesized.stack).hasWarning('/Test', Match.stringLikeRegexp('Neither alarmEmail nor alarmTopicArn'));
+    cdk.template.hasOutput('AlarmTopicArn', { Value: { Ref: topic } });
   });
 
   describe('dashboard', () => {
@@ -256,7 +251,7 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
     let text: string;
 
     beforeAll(() => {
-      const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+      const [dashboard] = Object.values(cdk.template.findResources('AWS::CloudWatch::Dashboard'));
       // Intrinsics inside the JSON body become placeholders without quotes, so the body still parses.
       text = flatten(dashboard?.Properties.DashboardBody);
       body = JSON.parse(text);
@@ -299,7 +294,7 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
     });
 
     it('shows every dead-letter queue and every function\'s errors, throttles and duration', () => {
-      const { messaging, jobs } = synthesized.stack;
+      const { messaging, jobs } = cdk.synthesized.stack;
       const queues = graph('Dead-letter queues (messages waiting)');
       expect(queues).toContain(`<${logicalId(messaging.webhookDeadLetterQueue)}.QueueName>`);
       expect(queues).toContain(`<${logicalId(jobs.healthSyncDeadLetterQueue)}.QueueName>`);
@@ -310,7 +305,7 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
         ['Lambda duration p99 (ms)', 'Duration'],
       ] as const) {
         const metrics = graph(title);
-        for (const fn of Object.values(fns)) expect(metrics).toContain(`"AWS/Lambda","${metric}","FunctionName","<${fn}>"`);
+        for (const fn of Object.values(cdk.fns)) expect(metrics).toContain(`"AWS/Lambda","${metric}","FunctionName","<${fn}>"`);
       }
     });
 
@@ -326,8 +321,8 @@ describe('alarms and dashboard with the cdk.json configuration', () => {
     });
 
     it('is linked from an output', () => {
-      template.hasOutput('DashboardUrl', { Value: Match.anyValue() });
-      expect(flatten(template.toJSON().Outputs.DashboardUrl.Value)).toBe(
+      cdk.template.hasOutput('DashboardUrl', { Value: Match.anyValue() });
+      expect(flatten(cdk.template.toJSON().Outputs.DashboardUrl.Value)).toBe(
         'https://<AWS::Region>.console.aws.amazon.com/cloudwatch/home?region=<AWS::Region>#dashboards:name=Test-<AWS::Region>',
       );
     });

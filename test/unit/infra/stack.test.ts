@@ -20,10 +20,8 @@ import {
   actionsOf,
   acknowledgments,
   CDK_JSON_CONTEXT,
-  defaultStack,
   type FunctionName,
   functionBehindRoute,
-  functionIds,
   findingsIgnoringAcknowledgements,
   functionProperties,
   logicalId,
@@ -35,8 +33,8 @@ import {
   type Statement,
   stringsIn,
   SYNTH_TIMEOUT_MS,
-  type Synthesized,
   synthesize,
+  useCdkJsonStack,
 } from './helpers.js';
 import { OUTBOX_STREAM } from '../../../lib/constructs/outbox-publisher.js';
 
@@ -75,9 +73,7 @@ function grantsOf(template: Template, role: string): Record<string, string[]> {
  * files.
  */
 describe('RecallZoomConnectStack with the cdk.json configuration', () => {
-  let synthesized: Synthesized;
-  let template: Template;
-  let fns: Record<FunctionName, string>;
+  const cdk = useCdkJsonStack();
   let table: string;
   /** The secrets ops fill in, by name. */
   let filled: Record<FilledSecret, string>;
@@ -89,10 +85,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
   // Synth bundles every function with esbuild: generous, for a machine busy with the integration tests.
   beforeAll(() => {
-    synthesized = defaultStack();
-    ({ template } = synthesized);
-    const { state, messaging } = synthesized.stack;
-    fns = functionIds(synthesized.stack);
+    const { state, messaging } = cdk.synthesized.stack;
     table = logicalId(state.table);
     filled = {
       recallApiKey: logicalId(state.secrets.recallApiKey),
@@ -108,7 +101,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
   describe('HTTP API', () => {
     it('exposes exactly the five routes of the design', () => {
-      const routeKeys = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map(
+      const routeKeys = Object.values(cdk.template.findResources('AWS::ApiGatewayV2::Route')).map(
         (route) => route.Properties.RouteKey as string,
       );
       expect(routeKeys.sort()).toEqual([
@@ -122,12 +115,12 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
     it('leaves the browser routes /zoom/authorize and /zoom/callback open to unauthenticated callers', () => {
       for (const routeKey of ['GET /zoom/authorize', 'GET /zoom/callback']) {
-        template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, AuthorizationType: 'NONE' });
+        cdk.template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, AuthorizationType: 'NONE' });
       }
     });
 
     it('leaves POST /zoom/webhook without an authorizer, since Zoom signs its requests instead', () => {
-      template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      cdk.template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
         RouteKey: 'POST /zoom/webhook',
         AuthorizationType: 'NONE',
         AuthorizerId: Match.absent(),
@@ -136,24 +129,24 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
     it('requires IAM (SigV4) authorization on GET and DELETE /connections/{userId}', () => {
       for (const routeKey of ['GET /connections/{userId}', 'DELETE /connections/{userId}']) {
-        template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, AuthorizationType: 'AWS_IAM' });
+        cdk.template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, AuthorizationType: 'AWS_IAM' });
       }
     });
 
     it('sends each route to its own function', () => {
-      expect(functionBehindRoute(template, 'GET /zoom/authorize')).toBe(fns.authorize);
-      expect(functionBehindRoute(template, 'GET /zoom/callback')).toBe(fns.callback);
-      expect(functionBehindRoute(template, 'GET /connections/{userId}')).toBe(fns.connections);
-      expect(functionBehindRoute(template, 'DELETE /connections/{userId}')).toBe(fns.connections);
-      expect(functionBehindRoute(template, 'POST /zoom/webhook')).toBe(fns.webhook);
+      expect(functionBehindRoute(cdk.template, 'GET /zoom/authorize')).toBe(cdk.fns.authorize);
+      expect(functionBehindRoute(cdk.template, 'GET /zoom/callback')).toBe(cdk.fns.callback);
+      expect(functionBehindRoute(cdk.template, 'GET /connections/{userId}')).toBe(cdk.fns.connections);
+      expect(functionBehindRoute(cdk.template, 'DELETE /connections/{userId}')).toBe(cdk.fns.connections);
+      expect(functionBehindRoute(cdk.template, 'POST /zoom/webhook')).toBe(cdk.fns.webhook);
     });
 
     it('does not enable CORS', () => {
-      template.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.absent() });
+      cdk.template.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.absent() });
     });
 
     it('throttles each of the five routes with its own bucket, at the defaults, over the stage default', () => {
-      const stages = Object.entries(template.findResources('AWS::ApiGatewayV2::Stage'));
+      const stages = Object.entries(cdk.template.findResources('AWS::ApiGatewayV2::Stage'));
       expect(stages).toHaveLength(1);
       const [stageId, stage] = stages[0] as [string, { Properties: Record<string, unknown>; DependsOn?: string[] }];
       expect(stage.Properties).toMatchObject({
@@ -161,7 +154,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         AutoDeploy: true,
         DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
       });
-      const routes = template.findResources('AWS::ApiGatewayV2::Route');
+      const routes = cdk.template.findResources('AWS::ApiGatewayV2::Route');
       const routeKeys = Object.values(routes).map((route) => route.Properties.RouteKey as string);
       expect(Object.keys(stage.Properties.RouteSettings as object).sort()).toEqual(routeKeys.sort());
       expect(stage.Properties.RouteSettings).toEqual(
@@ -179,11 +172,11 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('keeps the execute-api endpoint, the only way in without a custom domain', () => {
-      template.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: false });
+      cdk.template.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: false });
     });
 
     it('writes JSON access logs that never contain paths or query strings (codes, states, user ids)', () => {
-      const [stage] = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'));
+      const [stage] = Object.values(cdk.template.findResources('AWS::ApiGatewayV2::Stage'));
       const format = stage?.Properties.AccessLogSettings.Format as string;
       const fields = JSON.parse(format) as Record<string, string>;
       expect(fields).toMatchObject({ requestId: '$context.requestId', routeKey: '$context.routeKey' });
@@ -193,14 +186,14 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('sends the access logs to their own log group, kept the configured 30 days', () => {
-      const [stage] = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'));
-      const accessLogs = logicalId(synthesized.stack.api.accessLogs);
+      const [stage] = Object.values(cdk.template.findResources('AWS::ApiGatewayV2::Stage'));
+      const accessLogs = logicalId(cdk.synthesized.stack.api.accessLogs);
       expect(stage?.Properties.AccessLogSettings.DestinationArn).toEqual({ 'Fn::GetAtt': [accessLogs, 'Arn'] });
-      expect(template.findResources('AWS::Logs::LogGroup')[accessLogs]?.Properties.RetentionInDays).toBe(30);
+      expect(cdk.template.findResources('AWS::Logs::LogGroup')[accessLogs]?.Properties.RetentionInDays).toBe(30);
     });
 
     it('keeps every log group, the eight functions\' and the access logs, for the configured 30 days', () => {
-      const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
+      const groups = Object.values(cdk.template.findResources('AWS::Logs::LogGroup'));
       expect(groups).toHaveLength(9);
       for (const group of groups) expect(group.Properties.RetentionInDays).toBe(30);
     });
@@ -208,8 +201,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
   describe('functions', () => {
     it('runs every function on Node.js 24, ARM64, with active tracing and JSON logs to its own log group', () => {
-      const functions = template.findResources('AWS::Lambda::Function');
-      expect(Object.keys(functions).sort()).toEqual(Object.values(fns).sort());
+      const functions = cdk.template.findResources('AWS::Lambda::Function');
+      expect(Object.keys(functions).sort()).toEqual(Object.values(cdk.fns).sort());
       for (const fn of Object.values(functions)) {
         expect(fn.Properties).toMatchObject({
           Runtime: 'nodejs24.x',
@@ -217,14 +210,14 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
           TracingConfig: { Mode: 'Active' },
           LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO', LogGroup: { Ref: expect.any(String) } },
         });
-        const logGroup = template.findResources('AWS::Logs::LogGroup')[fn.Properties.LoggingConfig.LogGroup.Ref];
+        const logGroup = cdk.template.findResources('AWS::Logs::LogGroup')[fn.Properties.LoggingConfig.LogGroup.Ref];
         expect(logGroup?.Properties.RetentionInDays).toBe(30);
       }
     });
 
     it('gives the two functions a user waits on 1,024 MB (CPU-bound cold starts) and the others 512 MB', () => {
       const memory = Object.fromEntries(
-        Object.entries(fns).map(([name, id]) => [name, functionProperties(template, id).MemorySize]),
+        Object.entries(cdk.fns).map(([name, id]) => [name, functionProperties(cdk.template, id).MemorySize]),
       );
       expect(memory).toEqual({
         authorize: 1024,
@@ -239,27 +232,27 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('ends every API-facing function inside API Gateway’s 30 s integration timeout', () => {
-      for (const id of [fns.authorize, fns.callback, fns.connections, fns.webhook]) {
-        expect(functionProperties(template, id).Timeout).toBeLessThan(30);
+      for (const id of [cdk.fns.authorize, cdk.fns.callback, cdk.fns.connections, cdk.fns.webhook]) {
+        expect(functionProperties(cdk.template, id).Timeout).toBeLessThan(30);
       }
-      expect(functionProperties(template, fns.callback).Timeout).toBeGreaterThanOrEqual(20);
-      for (const id of [fns.authorize, fns.connections]) {
-        expect(functionProperties(template, id).Timeout).toBeLessThanOrEqual(10);
+      expect(functionProperties(cdk.template, cdk.fns.callback).Timeout).toBeGreaterThanOrEqual(20);
+      for (const id of [cdk.fns.authorize, cdk.fns.connections]) {
+        expect(functionProperties(cdk.template, id).Timeout).toBeLessThanOrEqual(10);
       }
     });
 
     it('gives up on a webhook delivery soon after Zoom has (Zoom waits 3 s, then retries)', () => {
-      const timeout = functionProperties(template, fns.webhook).Timeout;
+      const timeout = functionProperties(cdk.template, cdk.fns.webhook).Timeout;
       expect(timeout).toBeGreaterThanOrEqual(3);
       expect(timeout).toBeLessThanOrEqual(5);
     });
 
     it('gives the background jobs a minute, which the queue and the schedule are sized for, and reconcile five', () => {
-      expect(functionProperties(template, fns.webhookWorker).Timeout).toBe(WEBHOOK_WORKER.timeout.toSeconds());
-      expect(functionProperties(template, fns.healthSync).Timeout).toBe(60);
+      expect(functionProperties(cdk.template, cdk.fns.webhookWorker).Timeout).toBe(WEBHOOK_WORKER.timeout.toSeconds());
+      expect(functionProperties(cdk.template, cdk.fns.healthSync).Timeout).toBe(60);
       // A listing paced to 30 calls a minute, confirmations and repairs: minutes, not seconds, and never overlapping
       // the next run (at least 10 minutes apart).
-      expect(functionProperties(template, fns.reconcile).Timeout).toBe(RECONCILE_TIMEOUT.toSeconds());
+      expect(functionProperties(cdk.template, cdk.fns.reconcile).Timeout).toBe(RECONCILE_TIMEOUT.toSeconds());
       expect(RECONCILE_TIMEOUT.toMinutes()).toBe(5);
     });
 
@@ -280,8 +273,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     const isAwsSdk = (source: string) => /node_modules\/@(aws-sdk|smithy)\//.test(source);
 
     it('bundles each handler as a minified ESM module, names kept, with a source map beside it and the AWS SDK inside', () => {
-      for (const id of Object.values(fns)) {
-        expect(functionProperties(template, id).Handler).toBe('index.handler');
+      for (const id of Object.values(cdk.fns)) {
+        expect(functionProperties(cdk.template, id).Handler).toBe('index.handler');
         const { files, bundle, map } = assetOf(id);
         expect(files).toEqual(['index.mjs', 'index.mjs.map']);
         // For offline symbolication: file names and lines, not the sources.
@@ -296,24 +289,24 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('starts Node without --enable-source-maps, which parses the map on every cold start', () => {
-      for (const id of Object.values(fns)) {
-        expect(functionProperties(template, id).Environment.Variables).not.toHaveProperty('NODE_OPTIONS');
+      for (const id of Object.values(cdk.fns)) {
+        expect(functionProperties(cdk.template, id).Environment.Variables).not.toHaveProperty('NODE_OPTIONS');
       }
     });
 
     it('leaves the AWS SDK out of authorize entirely (secrets come through the extension), and in the others', () => {
-      expect(assetOf(fns.authorize).map.sources.filter(isAwsSdk)).toEqual([]);
+      expect(assetOf(cdk.fns.authorize).map.sources.filter(isAwsSdk)).toEqual([]);
       for (const name of ['callback', 'connections', 'webhook', 'webhookWorker', 'healthSync', 'reconcile'] as const) {
-        expect(assetOf(fns[name]).map.sources.some(isAwsSdk), name).toBe(true);
+        expect(assetOf(cdk.fns[name]).map.sources.some(isAwsSdk), name).toBe(true);
       }
     });
 
     it('attaches the Parameters and Secrets extension to authorize only, on the port its runtime reads', () => {
-      const authorize = functionProperties(template, fns.authorize);
+      const authorize = functionProperties(cdk.template, cdk.fns.authorize);
       // The pinned version 1.0.103, for ARM64, in the stack's region (CDK maps each region to AWS's layer there).
       expect(authorize.Layers).toEqual([{ 'Fn::FindInMap': [expect.any(String), { Ref: 'AWS::Region' }, '1x0x103xarm64'] }]);
       const [layerMap] = (authorize.Layers?.[0] as { 'Fn::FindInMap': [string] })['Fn::FindInMap'];
-      const layerArns = (template.toJSON().Mappings as Record<string, Record<string, Record<string, string>>>)[layerMap];
+      const layerArns = (cdk.template.toJSON().Mappings as Record<string, Record<string, Record<string, string>>>)[layerMap];
       for (const region of ['us-east-1', 'us-west-2', 'eu-central-1', 'ap-northeast-1']) {
         expect(layerArns?.[region]?.['1x0x103xarm64']).toMatch(
           new RegExp(`^arn:aws:lambda:${region}:\\d{12}:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:\\d+$`),
@@ -329,7 +322,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       // The token the extension requires is the function's own AWS_SESSION_TOKEN, which Lambda sets: never the stack.
       expect(authorize.Environment.Variables).not.toHaveProperty('AWS_SESSION_TOKEN');
       for (const name of ['callback', 'connections', 'webhook', 'webhookWorker', 'healthSync', 'reconcile'] as const) {
-        const { Layers, Environment } = functionProperties(template, fns[name]);
+        const { Layers, Environment } = functionProperties(cdk.template, cdk.fns[name]);
         expect(Layers, name).toBeUndefined();
         const extensionVariables = Object.keys(Environment.Variables).filter((key) =>
           /^(PARAMETERS_SECRETS|SECRETS_MANAGER|SSM_PARAMETER)/.test(key),
@@ -339,9 +332,9 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('gives every function the runtime configuration it reads, with one redirect URI', () => {
-      const redirectUri = template.toJSON().Outputs.ZoomRedirectUri.Value;
-      for (const id of Object.values(fns)) {
-        expect(functionProperties(template, id).Environment.Variables).toMatchObject({
+      const redirectUri = cdk.template.toJSON().Outputs.ZoomRedirectUri.Value;
+      for (const id of Object.values(cdk.fns)) {
+        expect(functionProperties(cdk.template, id).Environment.Variables).toMatchObject({
           ZOOM_REDIRECT_URI: redirectUri,
           ZOOM_AUTHORIZE_URL: 'https://zoom.us/oauth/authorize',
           RECALL_REGION: 'us-east-1',
@@ -359,8 +352,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('gives the callback its deadline and reconcile its settings, and no other function either', () => {
-      const variables = (name: FunctionName) => functionProperties(template, fns[name]).Environment.Variables;
-      for (const [name, id] of Object.entries(fns)) {
+      const variables = (name: FunctionName) => functionProperties(cdk.template, cdk.fns[name]).Environment.Variables;
+      for (const [name, id] of Object.entries(cdk.fns)) {
         const own = Object.keys(variables(name as FunctionName)).filter((key) =>
           ['CALLBACK_DEADLINE_MS', 'RECONCILE_FIX', 'RECONCILE_ORPHAN_GRACE_SECONDS'].includes(key),
         );
@@ -374,15 +367,15 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('gives authorize, and only authorize, the connect token lifetime cap; the callback no install landing unless configured', () => {
-      const variables = (name: FunctionName) => functionProperties(template, fns[name]).Environment.Variables;
-      for (const name of Object.keys(fns) as FunctionName[]) {
+      const variables = (name: FunctionName) => functionProperties(cdk.template, cdk.fns[name]).Environment.Variables;
+      for (const name of Object.keys(cdk.fns) as FunctionName[]) {
         expect(variables(name).CONNECT_TOKEN_MAX_TTL_SECONDS, name).toBe(name === 'authorize' ? '900' : undefined);
         expect(variables(name).INSTALL_LANDING_URL, name).toBeUndefined();
       }
     });
 
     it('ends the callback\'s own deadline early enough to answer before its Lambda timeout', () => {
-      const { Timeout, Environment } = functionProperties(template, fns.callback);
+      const { Timeout, Environment } = functionProperties(cdk.template, cdk.fns.callback);
       expect(Number(Environment.Variables.CALLBACK_DEADLINE_MS)).toBeLessThanOrEqual(Timeout * 1000 - CALLBACK_ANSWER_MARGIN_MS);
       expect(RUNTIME_SETTINGS.callbackDeadlineMs.max).toBeLessThanOrEqual(Timeout * 1000 - CALLBACK_ANSWER_MARGIN_MS);
     });
@@ -390,7 +383,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     it('binds to each function exactly the table, keys, bus and queue it uses', () => {
       const bound = (name: FunctionName) =>
         ['TABLE_NAME', 'SIGNING_KEY_SECRET_ID', 'STATE_KEY_SECRET_ID', 'EVENT_BUS_NAME', 'WEBHOOK_QUEUE_URL'].filter(
-          (variable) => variable in functionProperties(template, fns[name]).Environment.Variables,
+          (variable) => variable in functionProperties(cdk.template, cdk.fns[name]).Environment.Variables,
         );
       // Authorize keeps nothing server-side (the attempt is sealed in its cookie) and the webhook only queues: no table.
       expect(bound('authorize')).toEqual(['SIGNING_KEY_SECRET_ID', 'STATE_KEY_SECRET_ID']);
@@ -403,7 +396,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       expect(bound('reconcile')).toEqual(['TABLE_NAME']);
       expect(bound('outboxPublisher')).toEqual(['TABLE_NAME', 'EVENT_BUS_NAME']);
 
-      const variables = (name: FunctionName) => functionProperties(template, fns[name]).Environment.Variables;
+      const variables = (name: FunctionName) => functionProperties(cdk.template, cdk.fns[name]).Environment.Variables;
       for (const name of ['callback', 'connections', 'webhookWorker', 'healthSync', 'reconcile', 'outboxPublisher'] as const) {
         expect(variables(name).TABLE_NAME).toEqual({ Ref: table });
       }
@@ -430,8 +423,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         EVENT_BUS_NAME: 'Test-connections',
         WEBHOOK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/Test-WebhookQueue-ABC',
       };
-      for (const [name, id] of Object.entries(fns)) {
-        const variables = functionProperties(template, id).Environment.Variables;
+      for (const [name, id] of Object.entries(cdk.fns)) {
+        const variables = functionProperties(cdk.template, id).Environment.Variables;
         const env = Object.fromEntries(
           Object.entries(variables).map(([key, value]) => [key, typeof value === 'string' ? value : deployed[key]]),
         );
@@ -475,7 +468,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       };
       for (const [name, directory] of Object.entries(directories) as [FunctionName, string][]) {
         const source = withCompositionRoots(projectPath(`functions/handlers/${directory}/handler.ts`));
-        const { Environment, Layers } = functionProperties(template, fns[name]);
+        const { Environment, Layers } = functionProperties(cdk.template, cdk.fns[name]);
         const has = (variable: string) => variable in Environment.Variables;
         expect(has('TABLE_NAME'), `${name}: TABLE_NAME`).toBe(source.includes('requireTableName(config)'));
         expect(has('STATE_KEY_SECRET_ID'), `${name}: STATE_KEY_SECRET_ID`).toBe(/requireStateKey\(config/.test(source));
@@ -494,8 +487,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     }
 
     it('never puts a secret value in a function environment', () => {
-      for (const id of Object.values(fns)) {
-        const variables = functionProperties(template, id).Environment.Variables;
+      for (const id of Object.values(cdk.fns)) {
+        const variables = functionProperties(cdk.template, id).Environment.Variables;
         const localOnly = ['RECALL_API_KEY', 'ZOOM_CLIENT_ID', 'ZOOM_WEBHOOK_SECRET_TOKEN', 'CONNECT_SIGNING_KEY', 'STATE_ENCRYPTION_KEY'];
         for (const name of localOnly) {
           expect(variables).not.toHaveProperty(name);
@@ -507,8 +500,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
   describe('table', () => {
     it('is on-demand, expires items by TTL, keeps point-in-time recovery and is protected from deletion', () => {
-      template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
-      template.hasResource('AWS::DynamoDB::GlobalTable', {
+      cdk.template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
+      cdk.template.hasResource('AWS::DynamoDB::GlobalTable', {
         DeletionPolicy: 'RetainExceptOnCreate',
         UpdateReplacePolicy: 'Retain',
         Properties: Match.objectLike({
@@ -529,12 +522,12 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     it('indexes connections by Zoom identity and by status, and waiting outbox entries by age, as the repositories expect', () => {
       const indexes = [TABLE_SCHEMA.zoomIdentityIndex, TABLE_SCHEMA.statusIndex, TABLE_SCHEMA.outboxIndex];
       expect(indexes.map(({ name }) => name)).toEqual(['byZoomIdentity', 'byStatus', 'byOutbox']);
-      const [globalTable] = Object.values(template.findResources('AWS::DynamoDB::GlobalTable'));
+      const [globalTable] = Object.values(cdk.template.findResources('AWS::DynamoDB::GlobalTable'));
       const attributes = globalTable?.Properties.AttributeDefinitions as { AttributeName: string; AttributeType: string }[];
       expect(attributes.sort((a, b) => a.AttributeName.localeCompare(b.AttributeName))).toEqual(
         ['outboxPending', 'outboxSince', 'pk', 'status', 'zoomIdentity'].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
       );
-      template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      cdk.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
         GlobalSecondaryIndexes: indexes.map((index) => ({
           IndexName: index.name,
           KeySchema: [
@@ -548,10 +541,10 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
   });
 
   describe('webhook queue', () => {
-    const queueProperties = (id: string) => template.findResources('AWS::SQS::Queue')[id]?.Properties;
+    const queueProperties = (id: string) => cdk.template.findResources('AWS::SQS::Queue')[id]?.Properties;
 
     it('keeps verified events for the worker four days, encrypted, and dead-letters them after 5 receives', () => {
-      template.resourceCountIs('AWS::SQS::Queue', 5);
+      cdk.template.resourceCountIs('AWS::SQS::Queue', 5);
       expect(queueProperties(webhookQueue)).toMatchObject({
         SqsManagedSseEnabled: true,
         MessageRetentionPeriod: 4 * 24 * 3600,
@@ -562,9 +555,9 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     it('hides a record in flight for at least six worker timeouts plus the batching window', () => {
       const { timeout, maxBatchingWindow } = WEBHOOK_WORKER;
       expect(queueProperties(webhookQueue)?.VisibilityTimeout).toBeGreaterThanOrEqual(
-        6 * functionProperties(template, fns.webhookWorker).Timeout + maxBatchingWindow.toSeconds(),
+        6 * functionProperties(cdk.template, cdk.fns.webhookWorker).Timeout + maxBatchingWindow.toSeconds(),
       );
-      expect(functionProperties(template, fns.webhookWorker).Timeout).toBe(timeout.toSeconds());
+      expect(functionProperties(cdk.template, cdk.fns.webhookWorker).Timeout).toBe(timeout.toSeconds());
     });
 
     it('keeps dead letters 14 days, longer than the source queue (their age counts from the first enqueue)', () => {
@@ -577,7 +570,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
     it('refuses any request to either queue that is not over TLS', () => {
       for (const queue of [webhookQueue, deadLetterQueue]) {
-        template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        cdk.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
           Queues: [{ Ref: queue }],
           PolicyDocument: {
             Statement: Match.arrayWith([
@@ -595,10 +588,10 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('feeds the worker batches of 10 with partial batch failures, at bounded concurrency', () => {
-      template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
-      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      cdk.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+      cdk.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
         EventSourceArn: { 'Fn::GetAtt': [webhookQueue, 'Arn'] },
-        FunctionName: { Ref: fns.webhookWorker },
+        FunctionName: { Ref: cdk.fns.webhookWorker },
         BatchSize: 10,
         MaximumBatchingWindowInSeconds: WEBHOOK_WORKER.maxBatchingWindow.toSeconds(),
         FunctionResponseTypes: ['ReportBatchItemFailures'],
@@ -610,16 +603,16 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
   describe('lifecycle events: the outbox', () => {
     it('streams every table write with its old and new image, for the publisher to tell the entries a write added', () => {
-      template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      cdk.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
         StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
       });
     });
 
     it('feeds the stream to the publisher with bisect on error, partial batch failures, bounded retry and an on-failure DLQ', () => {
-      const { stack } = synthesized;
-      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      const { stack } = cdk.synthesized;
+      cdk.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
         EventSourceArn: { 'Fn::GetAtt': [table, 'StreamArn'] },
-        FunctionName: { Ref: fns.outboxPublisher },
+        FunctionName: { Ref: cdk.fns.outboxPublisher },
         StartingPosition: 'TRIM_HORIZON',
         BatchSize: OUTBOX_STREAM.batchSize,
         BisectBatchOnFunctionError: true,
@@ -635,25 +628,25 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('sweeps every 5 minutes for entries the stream left 3 minutes or more, with the same dead-letter queue', () => {
-      const { stack } = synthesized;
+      const { stack } = cdk.synthesized;
       const queue = logicalId(stack.outbox.deadLetterQueue);
-      template.hasResourceProperties('AWS::Events::Rule', {
+      cdk.template.hasResourceProperties('AWS::Events::Rule', {
         ScheduleExpression: 'rate(5 minutes)',
         Targets: [
           Match.objectLike({
-            Arn: { 'Fn::GetAtt': [fns.outboxPublisher, 'Arn'] },
+            Arn: { 'Fn::GetAtt': [cdk.fns.outboxPublisher, 'Arn'] },
             DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queue, 'Arn'] } },
             RetryPolicy: { MaximumEventAgeInSeconds: 300, MaximumRetryAttempts: 2 },
           }),
         ],
       });
-      expect(functionProperties(template, fns.outboxPublisher).Environment.Variables.OUTBOX_SWEEP_MIN_AGE_SECONDS).toBe('180');
-      expect(functionProperties(template, fns.outboxPublisher).DeadLetterConfig).toEqual({ TargetArn: { 'Fn::GetAtt': [queue, 'Arn'] } });
+      expect(functionProperties(cdk.template, cdk.fns.outboxPublisher).Environment.Variables.OUTBOX_SWEEP_MIN_AGE_SECONDS).toBe('180');
+      expect(functionProperties(cdk.template, cdk.fns.outboxPublisher).DeadLetterConfig).toEqual({ TargetArn: { 'Fn::GetAtt': [queue, 'Arn'] } });
     });
 
     it('alarms while the outbox dead-letter queue holds anything', () => {
-      const { stack } = synthesized;
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      const { stack } = cdk.synthesized;
+      cdk.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmName: 'Test-OutboxDeadLetters',
         MetricName: 'ApproximateNumberOfMessagesVisible',
         Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.outbox.deadLetterQueue), 'QueueName'] } }],
@@ -665,14 +658,14 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
   describe('events and schedules', () => {
     it('creates one lifecycle event bus, named after the stack', () => {
-      template.resourceCountIs('AWS::Events::EventBus', 1);
-      template.hasResourceProperties('AWS::Events::EventBus', { Name: 'Test-connections' });
+      cdk.template.resourceCountIs('AWS::Events::EventBus', 1);
+      cdk.template.hasResourceProperties('AWS::Events::EventBus', { Name: 'Test-connections' });
     });
 
     it('schedules exactly the two jobs and the outbox sweep, and gives only them a dead-letter queue (the others are invoked synchronously)', () => {
-      template.resourceCountIs('AWS::Events::Rule', 3);
+      cdk.template.resourceCountIs('AWS::Events::Rule', 3);
       for (const name of ['authorize', 'callback', 'connections', 'webhook', 'webhookWorker'] as const) {
-        expect(functionProperties(template, fns[name]).DeadLetterConfig).toBeUndefined();
+        expect(functionProperties(cdk.template, cdk.fns[name]).DeadLetterConfig).toBeUndefined();
       }
     });
 
@@ -681,39 +674,39 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       { job: 'reconcile', name: 'reconcile', rule: 'ReconcileSchedule', minutes: 60, expression: 'rate(1 hour)' },
     ] as const)('the $job', ({ name, rule, minutes, expression }) => {
       const queueOf = () => {
-        const { jobs } = synthesized.stack;
+        const { jobs } = cdk.synthesized.stack;
         return logicalId(name === 'healthSync' ? jobs.healthSyncDeadLetterQueue : jobs.reconcile.deadLetterQueue);
       };
 
       it(`runs every ${minutes} minutes by default, retries delivery within the interval, then dead-letters`, () => {
-        template.hasResourceProperties('AWS::Events::Rule', {
+        cdk.template.hasResourceProperties('AWS::Events::Rule', {
           ScheduleExpression: expression,
           State: 'ENABLED',
           Targets: [
             Match.objectLike({
-              Arn: { 'Fn::GetAtt': [fns[name], 'Arn'] },
+              Arn: { 'Fn::GetAtt': [cdk.fns[name], 'Arn'] },
               RetryPolicy: { MaximumEventAgeInSeconds: minutes * 60, MaximumRetryAttempts: SCHEDULED_DELIVERY_RETRIES },
               DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueOf(), 'Arn'] } },
             }),
           ],
         });
-        template.hasResourceProperties('AWS::Lambda::Permission', {
+        cdk.template.hasResourceProperties('AWS::Lambda::Permission', {
           Action: 'lambda:InvokeFunction',
-          FunctionName: { 'Fn::GetAtt': [fns[name], 'Arn'] },
+          FunctionName: { 'Fn::GetAtt': [cdk.fns[name], 'Arn'] },
           Principal: 'events.amazonaws.com',
           SourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp(rule), 'Arn'] },
         });
       });
 
       it('dead-letters a run that failed Lambda\'s asynchronous retries into the same queue', () => {
-        expect(functionProperties(template, fns[name]).DeadLetterConfig).toEqual({
+        expect(functionProperties(cdk.template, cdk.fns[name]).DeadLetterConfig).toEqual({
           TargetArn: { 'Fn::GetAtt': [queueOf(), 'Arn'] },
         });
       });
 
       it('lets only its schedule put into its dead-letter queue, over TLS, encrypted', () => {
-        expect(template.findResources('AWS::SQS::Queue')[queueOf()]?.Properties).toMatchObject({ SqsManagedSseEnabled: true });
-        template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        expect(cdk.template.findResources('AWS::SQS::Queue')[queueOf()]?.Properties).toMatchObject({ SqsManagedSseEnabled: true });
+        cdk.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
           Queues: [{ Ref: queueOf() }],
           PolicyDocument: {
             Statement: Match.arrayWith([
@@ -733,7 +726,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
   describe('secrets', () => {
     it('creates one secret per value ops fill in, named under the prefix, holding only the placeholder, kept on deletion', () => {
-      const secrets = template.findResources('AWS::SecretsManager::Secret');
+      const secrets = cdk.template.findResources('AWS::SecretsManager::Secret');
       const names = Object.fromEntries(
         Object.entries(filled).map(([name, id]) => [name, secrets[id]?.Properties.Name as string]),
       );
@@ -750,7 +743,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('generates the signing key and the state key: 64 letters and digits, the secret string the key itself', () => {
-      const secrets = template.findResources('AWS::SecretsManager::Secret');
+      const secrets = cdk.template.findResources('AWS::SecretsManager::Secret');
       expect(Object.keys(secrets).sort()).toEqual([...Object.values(filled), signingKey, stateKey].sort());
       for (const key of [signingKey, stateKey]) {
         // Exactly these settings: no template or key, so the SecretString is the 64 characters themselves.
@@ -760,7 +753,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('deletes the generated keys with the stack (a new stack generates new ones)', () => {
-      const secrets = template.findResources('AWS::SecretsManager::Secret');
+      const secrets = cdk.template.findResources('AWS::SecretsManager::Secret');
       for (const key of [signingKey, stateKey]) {
         expect(secrets[key]).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
       }
@@ -782,7 +775,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     let eventBusArn: string;
 
     beforeAll(() => {
-      const { stack } = synthesized;
+      const { stack } = cdk.synthesized;
       tableArn = arn(logicalId(stack.state.table));
       index = (name) =>
         JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(stack.state.table), 'Arn'] }, `/index/${name}`]] });
@@ -798,7 +791,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
     /** What every function's role holds besides its own grants: its own log group, and X-Ray. */
     const baseline = (fn: string) => {
-      const logGroup = arn(functionProperties(template, fn).LoggingConfig.LogGroup.Ref);
+      const logGroup = arn(functionProperties(cdk.template, fn).LoggingConfig.LogGroup.Ref);
       return {
         'logs:CreateLogStream': [logGroup],
         'logs:PutLogEvents': [logGroup],
@@ -806,11 +799,14 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         'xray:PutTelemetryRecords': ['"*"'],
       };
     };
+    /** The function's role allows exactly `own`, besides the baseline every role has. */
+    const expectGrants = (fn: FunctionName, own: Record<string, string[]>) =>
+      expect(grantsOf(cdk.template, roleOf(cdk.template, cdk.fns[fn]))).toEqual({ ...baseline(cdk.fns[fn]), ...own });
 
     it('gives each of the eight functions a role of its own, assumable by Lambda only, with no managed policy', () => {
-      const roles = Object.values(fns).map((fn) => roleOf(template, fn));
+      const roles = Object.values(cdk.fns).map((fn) => roleOf(cdk.template, fn));
       expect(new Set(roles).size).toBe(8);
-      const allRoles = template.findResources('AWS::IAM::Role');
+      const allRoles = cdk.template.findResources('AWS::IAM::Role');
       expect(Object.keys(allRoles).sort()).toEqual([...roles].sort());
       for (const role of Object.values(allRoles)) {
         expect(role.Properties.ManagedPolicyArns).toBeUndefined();
@@ -821,16 +817,14 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('authorize: reads the Zoom client id, the signing key and the state key, and nothing else (no table, no Recall key)', () => {
-      expect(grantsOf(template, roleOf(template, fns.authorize))).toEqual({
-        ...baseline(fns.authorize),
+      expectGrants('authorize', {
         'secretsmanager:GetSecretValue': [zoomClientIdRef, signingKeyRef, stateKeyRef].sort(),
       });
     });
 
     it('callback: uses a state once (put), reads and records connections under the identity lock, publishes nothing', () => {
       // It deletes nothing but its own lock: a used state is a conditional put, a record is updated, never removed.
-      expect(grantsOf(template, roleOf(template, fns.callback))).toEqual({
-        ...baseline(fns.callback),
+      expectGrants('callback', {
         'dynamodb:GetItem': [tableArn],
         'dynamodb:PutItem': [tableArn],
         'dynamodb:UpdateItem': [tableArn],
@@ -842,8 +836,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
     it('lets each secret be read by exactly the functions that read it, and the Recall API key by none that never call Recall', () => {
       const readers = (secret: string) =>
-        Object.entries(fns)
-          .filter(([, fn]) => (grantsOf(template, roleOf(template, fn))['secretsmanager:GetSecretValue'] ?? []).includes(ref(secret)))
+        Object.entries(cdk.fns)
+          .filter(([, fn]) => (grantsOf(cdk.template, roleOf(cdk.template, fn))['secretsmanager:GetSecretValue'] ?? []).includes(ref(secret)))
           .map(([name]) => name)
           .sort();
       expect({
@@ -860,11 +854,11 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         stateKey: ['authorize', 'callback'],
       });
       // Each function is told the id of exactly the secrets it may read, under the variable the runtime reads.
-      for (const [name, fn] of Object.entries(fns)) {
-        const variables = functionProperties(template, fn).Environment.Variables;
+      for (const [name, fn] of Object.entries(cdk.fns)) {
+        const variables = functionProperties(cdk.template, fn).Environment.Variables;
         const told = FILLED_SECRET_NAMES.filter((secret) => FILLED_SECRETS[secret].variable in variables);
         const allowed = FILLED_SECRET_NAMES.filter((secret) =>
-          (grantsOf(template, roleOf(template, fn))['secretsmanager:GetSecretValue'] ?? []).includes(ref(filled[secret])),
+          (grantsOf(cdk.template, roleOf(cdk.template, fn))['secretsmanager:GetSecretValue'] ?? []).includes(ref(filled[secret])),
         );
         expect(told, name).toEqual(allowed);
         for (const secret of told) expect(variables[FILLED_SECRETS[secret].variable]).toEqual({ Ref: filled[secret] });
@@ -872,11 +866,11 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('lets only authorize and the callback read the state key, every version stage of it (no condition)', () => {
-      const readers = policyStatements(template).filter(
+      const readers = policyStatements(cdk.template).filter(
         ({ statement }) =>
           actionsOf(statement).includes('secretsmanager:GetSecretValue') && JSON.stringify(statement.Resource).includes(stateKey),
       );
-      const authorizeAndCallback = [roleOf(template, fns.authorize), roleOf(template, fns.callback)];
+      const authorizeAndCallback = [roleOf(cdk.template, cdk.fns.authorize), roleOf(cdk.template, cdk.fns.callback)];
       expect(readers.map(({ role }) => role).sort()).toEqual(authorizeAndCallback.sort());
       for (const { statement } of readers) {
         // The secret's own ARN: GetSecretValue on it covers AWSCURRENT and AWSPREVIOUS alike.
@@ -886,8 +880,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('connections: reads and ends a connection, checks who else shares its credential, publishes nothing', () => {
-      expect(grantsOf(template, roleOf(template, fns.connections))).toEqual({
-        ...baseline(fns.connections),
+      expectGrants('connections', {
         'dynamodb:GetItem': [tableArn],
         'dynamodb:UpdateItem': [tableArn],
         'dynamodb:Query': [index('byZoomIdentity')],
@@ -896,16 +889,14 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('webhook: reads the webhook Secret Token alone and sends to the webhook queue, with no table access at all', () => {
-      expect(grantsOf(template, roleOf(template, fns.webhook))).toEqual({
-        ...baseline(fns.webhook),
+      expectGrants('webhook', {
         'secretsmanager:GetSecretValue': [webhookTokenRef],
         'sqs:SendMessage': [webhookQueueArn],
       });
     });
 
     it('webhook worker: consumes the webhook queue, revokes by Zoom identity, publishes nothing', () => {
-      expect(grantsOf(template, roleOf(template, fns.webhookWorker))).toEqual({
-        ...baseline(fns.webhookWorker),
+      expectGrants('webhookWorker', {
         'sqs:ReceiveMessage': [webhookQueueArn],
         'sqs:DeleteMessage': [webhookQueueArn],
         'sqs:GetQueueAttributes': [webhookQueueArn],
@@ -916,8 +907,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('health sync: queries by status and identity, updates statuses, publishes nothing, and may dead-letter its run', () => {
-      expect(grantsOf(template, roleOf(template, fns.healthSync))).toEqual({
-        ...baseline(fns.healthSync),
+      expectGrants('healthSync', {
         'dynamodb:UpdateItem': [tableArn],
         'dynamodb:Query': [index('byStatus'), index('byZoomIdentity')].sort(),
         'secretsmanager:GetSecretValue': [recallApiKeyRef],
@@ -926,9 +916,8 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('reconcile: queries by status and identity, updates records, takes and releases locks only, may dead-letter its run', () => {
-      const reconcileDeadLetterQueueArn = arn(logicalId(synthesized.stack.jobs.reconcile.deadLetterQueue));
-      expect(grantsOf(template, roleOf(template, fns.reconcile))).toEqual({
-        ...baseline(fns.reconcile),
+      const reconcileDeadLetterQueueArn = arn(logicalId(cdk.synthesized.stack.jobs.reconcile.deadLetterQueue));
+      expectGrants('reconcile', {
         'dynamodb:UpdateItem': [tableArn],
         // A lock is a put and a delete of LOCK#<identity>; no connection record can be put or deleted with them.
         'dynamodb:PutItem': [`${tableArn}${LOCKS_ONLY}`],
@@ -940,10 +929,9 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('outbox publisher: reads its stream, publishes, removes entries, moves records under the identity lock, may dead-letter', () => {
-      const { stack } = synthesized;
+      const { stack } = cdk.synthesized;
       const streamArn = JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.state.table), 'StreamArn'] });
-      expect(grantsOf(template, roleOf(template, fns.outboxPublisher))).toEqual({
-        ...baseline(fns.outboxPublisher),
+      expectGrants('outboxPublisher', {
         'dynamodb:DescribeStream': [streamArn],
         'dynamodb:GetRecords': [streamArn],
         'dynamodb:GetShardIterator': [streamArn],
@@ -964,22 +952,22 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('lets only the outbox publisher put events on the bus, and gives the bus no resource policy', () => {
-      expect([...rolesAllowed(template, 'events:PutEvents').keys()]).toEqual([roleOf(template, fns.outboxPublisher)]);
-      template.resourceCountIs('AWS::Events::EventBusPolicy', 0);
-      expect(JSON.stringify(template.findResources('AWS::Events::EventBus'))).not.toContain('Policy');
+      expect([...rolesAllowed(cdk.template, 'events:PutEvents').keys()]).toEqual([roleOf(cdk.template, cdk.fns.outboxPublisher)]);
+      cdk.template.resourceCountIs('AWS::Events::EventBusPolicy', 0);
+      expect(JSON.stringify(cdk.template.findResources('AWS::Events::EventBus'))).not.toContain('Policy');
     });
 
     it('narrows only lock actions with a condition, and only to keys that lockKey builds', () => {
-      const conditioned = policyStatements(template).filter(({ statement }) => statement.Condition !== undefined);
+      const conditioned = policyStatements(cdk.template).filter(({ statement }) => statement.Condition !== undefined);
       expect([...new Set(conditioned.map(({ role }) => role))].sort()).toEqual(
-        [roleOf(template, fns.callback), roleOf(template, fns.reconcile), roleOf(template, fns.outboxPublisher)].sort(),
+        [roleOf(cdk.template, cdk.fns.callback), roleOf(cdk.template, cdk.fns.reconcile), roleOf(cdk.template, cdk.fns.outboxPublisher)].sort(),
       );
       expect(lockKey('user#zu-1')).toBe('LOCK#user#zu-1');
       expect(lockKey('*')).toBe('LOCK#*');
     });
 
     it('has no "*" action and no wildcard resource anywhere but the X-Ray statement, which allows nothing narrower', () => {
-      const statements = policyStatements(template);
+      const statements = policyStatements(cdk.template);
       expect(statements.length).toBeGreaterThan(30);
       let xray = 0;
       for (const { statement } of statements) {
@@ -995,79 +983,79 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     });
 
     it('never grants anything on the webhook dead-letter queue: only SQS redrive and ops touch it', () => {
-      const deadLetterQueue = logicalId(synthesized.stack.messaging.webhookDeadLetterQueue);
-      expect(JSON.stringify(policyStatements(template))).not.toContain(deadLetterQueue);
+      const deadLetterQueue = logicalId(cdk.synthesized.stack.messaging.webhookDeadLetterQueue);
+      expect(JSON.stringify(policyStatements(cdk.template))).not.toContain(deadLetterQueue);
     });
   });
 
   describe('outputs', () => {
     it('prints the redirect URI derived from the API endpoint', () => {
-      template.hasOutput('ZoomRedirectUri', {
+      cdk.template.hasOutput('ZoomRedirectUri', {
         Value: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('HttpApi'), 'ApiEndpoint'] }, '/zoom/callback']] },
       });
     });
 
     it('prints where connect links point: /zoom/authorize beside the redirect URI', () => {
-      template.hasOutput('ConnectUrl', {
+      cdk.template.hasOutput('ConnectUrl', {
         Value: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('HttpApi'), 'ApiEndpoint'] }, '/zoom/authorize']] },
       });
     });
 
     it('prints the webhook URL and which two Zoom console fields it goes in', () => {
-      template.hasOutput('ZoomWebhookUrl', {
+      cdk.template.hasOutput('ZoomWebhookUrl', {
         Description: Match.stringLikeRegexp('Event notification endpoint URL.*Deauthorization endpoint URL'),
         Value: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('HttpApi'), 'ApiEndpoint'] }, '/zoom/webhook']] },
       });
     });
 
     it('prints the event bus the product subscribes to and the dead-letter queue ops watch', () => {
-      template.hasOutput('EventBusName', { Value: { Ref: eventBus } });
-      template.hasOutput('EventBusArn', { Value: { 'Fn::GetAtt': [eventBus, 'Arn'] } });
-      template.hasOutput('WebhookDeadLetterQueueUrl', {
+      cdk.template.hasOutput('EventBusName', { Value: { Ref: eventBus } });
+      cdk.template.hasOutput('EventBusArn', { Value: { 'Fn::GetAtt': [eventBus, 'Arn'] } });
+      cdk.template.hasOutput('WebhookDeadLetterQueueUrl', {
         Description: Match.stringLikeRegexp('redrive'),
         Value: { Ref: deadLetterQueue },
       });
       // The redrive command docs/operating.md gives reads this output.
-      template.hasOutput('WebhookDeadLetterQueueArn', {
+      cdk.template.hasOutput('WebhookDeadLetterQueueArn', {
         Description: Match.stringLikeRegexp('aws sqs start-message-move-task --source-arn <this>'),
         Value: { 'Fn::GetAtt': [deadLetterQueue, 'Arn'] },
       });
     });
 
     it('prints the reconcile function to invoke by hand, how to repair, and its dead-letter queue', () => {
-      template.hasOutput('ReconcileFunctionName', {
+      cdk.template.hasOutput('ReconcileFunctionName', {
         Description: Match.stringLikeRegexp('only reports.*npm run reconcile -- --fix'),
-        Value: { Ref: fns.reconcile },
+        Value: { Ref: cdk.fns.reconcile },
       });
-      template.hasOutput('ReconcileDeadLetterQueueUrl', {
+      cdk.template.hasOutput('ReconcileDeadLetterQueueUrl', {
         Description: Match.stringLikeRegexp('purge'),
-        Value: { Ref: logicalId(synthesized.stack.jobs.reconcile.deadLetterQueue) },
+        Value: { Ref: logicalId(cdk.synthesized.stack.jobs.reconcile.deadLetterQueue) },
       });
     });
 
     it('prints where ops find the secrets and the IAM-authorized connections endpoint, but no secret value', () => {
-      template.hasOutput('RecallApiKeySecretName', { Value: 'recall-zoom-connect/recall-api-key' });
-      template.hasOutput('ZoomClientIdSecretName', { Value: 'recall-zoom-connect/zoom-client-id' });
-      template.hasOutput('ZoomWebhookSecretTokenSecretName', { Value: 'recall-zoom-connect/zoom-webhook-secret-token' });
-      template.hasOutput('SigningKeySecretArn', { Value: { Ref: signingKey } });
-      template.hasOutput('StateKeySecretArn', {
+      cdk.template.hasOutput('RecallApiKeySecretName', { Value: 'recall-zoom-connect/recall-api-key' });
+      cdk.template.hasOutput('ZoomClientIdSecretName', { Value: 'recall-zoom-connect/zoom-client-id' });
+      cdk.template.hasOutput('ZoomWebhookSecretTokenSecretName', { Value: 'recall-zoom-connect/zoom-webhook-secret-token' });
+      cdk.template.hasOutput('SigningKeySecretArn', { Value: { Ref: signingKey } });
+      cdk.template.hasOutput('StateKeySecretArn', {
         Description: Match.stringLikeRegexp('put-secret-value'),
         Value: { Ref: stateKey },
       });
-      template.hasOutput('ApiUrl', { Value: { 'Fn::GetAtt': [Match.anyValue(), 'ApiEndpoint'] } });
-      template.hasOutput('ConnectionsEndpoint', {
+      cdk.template.hasOutput('ApiUrl', { Value: { 'Fn::GetAtt': [Match.anyValue(), 'ApiEndpoint'] } });
+      cdk.template.hasOutput('ConnectionsEndpoint', {
         Description: Match.stringLikeRegexp('IAM-authorized.*SigV4'),
         Value: { 'Fn::Join': ['', [Match.anyValue(), '/connections']] },
       });
-      template.hasOutput('ConnectionsInvokeArn', {
+      cdk.template.hasOutput('ConnectionsInvokeArn', {
         Value: { 'Fn::Join': ['', Match.arrayWith([':execute-api:', '/$default/*/connections/*'])] },
       });
-      expect(JSON.stringify(template.toJSON().Outputs)).not.toContain('REPLACE_ME');
+      expect(JSON.stringify(cdk.template.toJSON().Outputs)).not.toContain('REPLACE_ME');
     });
   });
 
   it('warns at synth while the cdk.json placeholders are still in place', () => {
-    const annotations = Annotations.fromStack(synthesized.stack);
+    const annotations = Annotations.fromStack(cdk.synthesized.stack);
     annotations.hasWarning('/Test', Match.stringLikeRegexp('recallZoomOAuthAppId is still the placeholder'));
     annotations.hasWarning('/Test', Match.stringLikeRegexp('returnUrlAllowlist still contains the example'));
     annotations.hasWarning('/Test', Match.stringLikeRegexp('Neither alarmEmail nor alarmTopicArn is set'));
@@ -1075,23 +1063,23 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
 
   describe('cdk-nag', () => {
     it('passes the AwsSolutions and Serverless checks over the whole app with nothing unacknowledged', () => {
-      expect(nagViolations(synthesized.app)).toEqual([]);
+      expect(nagViolations(cdk.synthesized.app)).toEqual([]);
     });
 
     it('acknowledges exactly the findings there are, each on the one resource flagged', () => {
-      const acknowledged = acknowledgments(synthesized.app).map(({ id, path }) => ({ id, path }));
-      const findings = findingsIgnoringAcknowledgements(synthesized.app);
+      const acknowledged = acknowledgments(cdk.synthesized.app).map(({ id, path }) => ({ id, path }));
+      const findings = findingsIgnoringAcknowledgements(cdk.synthesized.app);
       const order = (a: { id: string; path: string }, b: { id: string; path: string }) =>
         `${a.id} ${a.path}`.localeCompare(`${b.id} ${b.path}`);
       expect(acknowledged.sort(order)).toEqual(findings.sort(order));
     });
 
     it('acknowledges only these rules, each with a reason a reviewer can check', () => {
-      const acknowledged = acknowledgments(synthesized.app);
+      const acknowledged = acknowledgments(cdk.synthesized.app);
       expect(acknowledged.map(({ id }) => id).sort()).toEqual(
         [
           // X-Ray, in the policy of every function's role.
-          ...Object.keys(fns).map(() => 'AwsSolutions-IAM5[Resource::*]'),
+          ...Object.keys(cdk.fns).map(() => 'AwsSolutions-IAM5[Resource::*]'),
           // The three routes that cannot carry AWS credentials: the browser's two, and Zoom's.
           ...['authorize', 'callback', 'webhook'].map(() => 'AwsSolutions-APIG4'),
           // The three third-party values, the shared link-signing key and the state key: rotated by the runbook, not a Lambda.
