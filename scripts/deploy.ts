@@ -17,6 +17,7 @@ import {
   resolveDeployConfig,
 } from '../lib/config.js';
 import { FILLED_SECRET_NAMES, FILLED_SECRETS } from '../functions/core/filled-secrets.js';
+import { CALLBACK_PATH } from '../functions/core/routes.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -115,7 +116,7 @@ export function describeDeployment(config: DeployConfig): string {
     ? ` to ${config.awsAccountId ?? 'the profile\'s account'} / ${config.awsRegion ?? 'the profile\'s region'}`
     : ' to the account and region of your AWS profile';
   return `Deploying stack ${config.stackName}${target}: Recall ${config.recallRegion}, OAuth App ${config.recallZoomOAuthAppId}, ` +
-    `redirect URI ${config.zoomRedirectUri ?? (config.customDomain ? `https://${config.customDomain.domainName}/zoom/callback` : 'on the execute-api URL')}, ` +
+    `redirect URI ${config.zoomRedirectUri ?? (config.customDomain ? `https://${config.customDomain.domainName}${CALLBACK_PATH}` : 'on the execute-api URL')}, ` +
     `alarms to ${config.alarmTopicArn ?? config.alarmEmail ?? 'a topic with no subscriber'}.`;
 }
 

@@ -11,6 +11,7 @@ import * as z from 'zod/mini';
 import { recallBaseUrlFor } from '../functions/core/config.js';
 import { SECRET_PLACEHOLDER } from '../functions/adapters/secrets.js';
 import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../functions/core/filled-secrets.js';
+import { CALLBACK_PATH, WEBHOOK_PATH } from '../functions/core/routes.js';
 import { type DeployConfig, InvalidDeployConfigError } from '../lib/config.js';
 import { LocalConfigError, parseLocalEnv, resolveLocalSettings } from '../local/local-settings.js';
 import { startFakeRecall } from '../local/sandbox-recall.js';
@@ -282,7 +283,7 @@ export async function localTarget(env: NodeJS.ProcessEnv): Promise<{ target: Doc
       recallChosenBy: settings.recall.kind === 'sandbox' ? 'the built-in sandbox' : settings.recall.chosenBy,
       recallAppId: settings.recallOAuthAppId,
       redirectUri: settings.zoomRedirectUri,
-      webhookUrl: `${settings.apiBaseUrl}/zoom/webhook`,
+      webhookUrl: `${settings.apiBaseUrl}${WEBHOOK_PATH}`,
       returnUrlAllowlist: settings.returnUrlAllowlist.split(',').map((entry) => entry.trim()).filter(Boolean),
       allowLoopbackHttp: true,
       externalRecall: settings.recall.kind === 'external',
@@ -368,7 +369,7 @@ export async function deployedTarget(config: DeployConfig, aws: DeployedStackRea
     }
   }
   const notDeployed = (what: string) => ({ unknown: `not known: ${what} comes from the deployed stack, which could not be read.` });
-  const derivedRedirect = config.zoomRedirectUri ?? (config.customDomain ? `https://${config.customDomain.domainName}/zoom/callback` : undefined);
+  const derivedRedirect = config.zoomRedirectUri ?? (config.customDomain ? `https://${config.customDomain.domainName}${CALLBACK_PATH}` : undefined);
   return {
     secretSource,
     secrets,

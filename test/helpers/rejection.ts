@@ -12,3 +12,18 @@ export async function rejectionOf<E extends Error>(promise: Promise<unknown>, ty
   expect(error).toBeInstanceOf(type);
   return error as E;
 }
+
+/**
+ * Runs `action`, which must throw an instance of `type`, and hands back the error for further assertions (a test
+ * fails when it returns, or throws anything else).
+ */
+export function thrownBy<E extends Error>(action: () => unknown, type: abstract new (...args: never[]) => E): E {
+  let error: unknown;
+  try {
+    action();
+  } catch (thrown) {
+    error = thrown;
+  }
+  expect(error).toBeInstanceOf(type);
+  return error as E;
+}

@@ -15,21 +15,14 @@ import {
   zoomSignature,
 } from '../../../functions/adapters/zoom-webhook.js';
 import { queueMessageBody, zoomSign } from '../../helpers/zoom-webhook.js';
+import { thrownBy } from '../../helpers/rejection.js';
 
 const TOKEN = 'zoom-secret-token-abc';
 const NOW_MS = Date.parse('2026-11-30T18:00:00.000Z');
 const NOW_S = NOW_MS / 1000;
 const BODY = new TextEncoder().encode('{"event":"meeting.started","payload":{"object":{"id":"1"}}}');
 
-function rejection(action: () => unknown): WebhookRejectedError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof WebhookRejectedError) return error;
-    throw error;
-  }
-  throw new Error('expected a WebhookRejectedError');
-}
+const rejection = (action: () => unknown): WebhookRejectedError => thrownBy(action, WebhookRejectedError);
 
 describe('zoomSignature', () => {
   it('matches Zoom sample: v0= + hex HMAC-SHA256 of v0:{timestamp}:{body}', () => {

@@ -8,6 +8,7 @@ import {
 } from '../../../functions/core/config.js';
 import { MisconfiguredError } from '../../../functions/core/errors.js';
 import { RUNTIME_VARIABLE_SETTINGS } from '../../../functions/core/settings.js';
+import { thrownBy } from '../../helpers/rejection.js';
 
 const LOCAL_API_KEY = 'local-recall-api-key-0123456789';
 const LOCAL_SIGNING_KEY = 'local-signing-key-0123456789-abcdefghijklmnop';
@@ -36,15 +37,7 @@ const localEnv = (): NodeJS.ProcessEnv => ({
 });
 
 /** The error loadConfig refuses `env` with, which must be a MisconfiguredError. */
-function misconfiguration(env: NodeJS.ProcessEnv): MisconfiguredError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof MisconfiguredError) return error;
-    throw error;
-  }
-  throw new Error('expected loadConfig to refuse this environment');
-}
+const misconfiguration = (env: NodeJS.ProcessEnv): MisconfiguredError => thrownBy(() => loadConfig(env), MisconfiguredError);
 
 describe('loadConfig', () => {
   it('accepts an environment without TABLE_NAME (authorize keeps nothing server-side), and requireTableName refuses it', () => {
