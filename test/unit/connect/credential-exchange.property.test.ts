@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ExchangeDeps, type ExchangeResult, exchangeCodeForCredential, FRESH_CREDENTIAL_MS } from '../../../functions/connect/credential-exchange.js';
 import { ConnectError, type OutcomeReason } from '../../../functions/core/errors.js';
-import { DynamoIdentityLock, lockKey } from '../../../functions/adapters/identity-lock.js';
+import { DynamoIdentityLock, lockItem, lockKey } from '../../../functions/adapters/identity-lock.js';
 import type { HttpFetch, HttpResponse } from '../../../functions/adapters/node-fetch.js';
 import { RecallClient, type RecallCredential } from '../../../functions/adapters/recall-client.js';
 import { zoomIdentityOf } from '../../../functions/adapters/zoom-identity.js';
@@ -387,7 +387,7 @@ async function run(world: World): Promise<void> {
   const identityKey = world.accountLevel ? `account#${IDENTITY.account_id}` : `user#${IDENTITY.user_id}`;
   const crashedLeaseUntil = T0 + world.crashedLeaseMs;
   if (world.crashedLeaseMs > 0) {
-    table.locks.set(lockKey(identityKey), { pk: { S: lockKey(identityKey) }, owner: { S: 'crashed' }, leaseUntil: { N: String(crashedLeaseUntil) } });
+    table.locks.set(lockKey(identityKey), lockItem({ identity: identityKey, owner: 'crashed', leaseUntil: crashedLeaseUntil }));
   }
 
   const client = new RecallClient({

@@ -1,32 +1,43 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import type { ConnectionEventDetail, EventPublisher } from '../../../functions/adapters/event-publisher.js';
-import { eventsOf, type OutboxEntry, outboxEntriesOf, outboxWrite } from '../../../functions/adapters/outbox.js';
+import { eventsOf, type OutboxEntry, outboxEntriesOf, outboxItem, outboxWrite, withOutbox } from '../../../functions/adapters/outbox.js';
+import { connectionKey, itemKey } from '../../../functions/core/table-schema.js';
 import {
   type OutboxPublisherDeps,
   type OutboxStreamRecord,
   publishStreamRecords,
   sweepOutbox,
 } from '../../../functions/lifecycle/outbox-publisher.js';
+import { inMemoryServiceTable } from '../../helpers/fakes/dynamodb-table.js';
 
 const NOW = '2026-12-06T18:00:00.000Z';
 
-/** An item as DynamoDB would hold it after `writes` (each an outbox write, its copies filled from `before`). */
-function itemWith(userId: string, writes: { eventId: string; type?: OutboxEntry['type']; before?: Record<string, AttributeValue> }[], seq = writes.length) {
-  const item: Record<string, AttributeValue> = { pk: { S: `USER#${userId}` }, outboxSeq: { N: String(seq) }, outboxPending: { S: 'pending' } };
-  for (const { eventId, type = 'connected', before = {} } of writes) {
+const table = inMemoryServiceTable();
+
+/**
+ * The item of `userId`'s record after `writes`, each an outbox write made as the writers make it (a real UpdateItem
+ * on the in-memory table), starting from the record as it was (`before`: what the writes copy as `prior…`).
+ * @param seq - overrides the write count (`outboxSeq`) the writes leave
+ */
+async function itemWith(
+  userId: string,
+  writes: { eventId: string; type?: OutboxEntry['type'] }[],
+  { before = {}, seq }: { before?: Record<string, AttributeValue>; seq?: number } = {},
+): Promise<Record<string, AttributeValue>> {
+  const { send, tableName: TableName } = await table;
+  const Key = itemKey(connectionKey(userId));
+  await send(new PutItemCommand({ TableName, Item: { ...Key, ...before } }));
+  for (const { eventId, type = 'connected' } of writes) {
     const write = outboxWrite(
       { type, userId, status: type === 'connected' ? 'connected' : 'unhealthy', recallCredentialId: 'cred-2', occurredAt: NOW, zoomAccountId: null, zoomUserId: 'zu-1' },
       type === 'connected' ? ['priorRecallCredentialId', 'priorStatus', 'priorZoomIdentity'] : [],
       eventId,
     );
-    item[write.names['#obEntry'] as string] = write.values[':obEntry'] as AttributeValue;
-    for (const [placeholder, name] of Object.entries(write.names)) {
-      const index = /^#obCap(\d+)$/.exec(placeholder)?.[1];
-      if (index !== undefined) item[name] = before[write.names[`#obSrc${index}`] as string] ?? { NULL: true };
-    }
+    await send(new UpdateItemCommand({ TableName, Key, ...withOutbox({ set: [], names: {}, values: {} }, write) }));
   }
-  return item;
+  const { Item = {} } = await send<{ Item?: Record<string, AttributeValue> }>(new GetItemCommand({ TableName, Key, ConsistentRead: true }));
+  return seq === undefined ? Item : { ...Item, ...outboxItem([], seq) };
 }
 
 /** A bus that records what it was given, and fails while told to. */
@@ -70,9 +81,9 @@ const streamRecord = (sequence: string, newImage: Record<string, AttributeValue>
 });
 
 describe('eventsOf', () => {
-  it('gives a connect that replaced a credential the record relied on a `replaced` event, with an id derived from the entry', () => {
+  it('gives a connect that replaced a credential the record relied on a `replaced` event, with an id derived from the entry', async () => {
     const before = { recallCredentialId: { S: 'cred-1' }, status: { S: 'unhealthy' }, zoomIdentity: { S: 'user#zu-1' } };
-    const [entry] = outboxEntriesOf(itemWith('user-42', [{ eventId: 'e-1', before }])).entries;
+    const [entry] = outboxEntriesOf(await itemWith('user-42', [{ eventId: 'e-1' }], { before })).entries;
 
     const events = eventsOf(entry as OutboxEntry);
 
@@ -86,14 +97,14 @@ describe('eventsOf', () => {
     ['a first connect', {}],
     ['a reconnect after a disconnect', { recallCredentialId: { S: 'cred-1' }, status: { S: 'disconnected' } }],
     ['a reconnect Recall answered in place', { recallCredentialId: { S: 'cred-2' }, status: { S: 'connected' } }],
-  ])('gives %s only `connected`', (_case, before) => {
-    const [entry] = outboxEntriesOf(itemWith('user-42', [{ eventId: 'e-1', before }])).entries;
+  ])('gives %s only `connected`', async (_case, before) => {
+    const [entry] = outboxEntriesOf(await itemWith('user-42', [{ eventId: 'e-1' }], { before })).entries;
 
     expect(eventsOf(entry as OutboxEntry).map((event) => event.type)).toEqual(['connected']);
   });
 
-  it('lists an entry it cannot read apart, instead of failing the item', () => {
-    const item = { ...itemWith('user-42', [{ eventId: 'e-1' }]), outbox_broken: { S: '{not json' } };
+  it('lists an entry it cannot read apart, instead of failing the item', async () => {
+    const item = { ...(await itemWith('user-42', [{ eventId: 'e-1' }])), outbox_broken: { S: '{not json' } };
 
     expect(outboxEntriesOf(item)).toMatchObject({ entries: [{ eventId: 'e-1' }], unreadable: ['outbox_broken'] });
   });
@@ -102,8 +113,8 @@ describe('eventsOf', () => {
 describe('publishStreamRecords', () => {
   it('publishes the entries a write added (in the new image, not the old), runs their follow-up, then removes them', async () => {
     const { bus, acks, followed, deps } = harness();
-    const old = itemWith('user-42', [{ eventId: 'e-1' }], 1);
-    const next = itemWith('user-42', [{ eventId: 'e-1' }, { eventId: 'e-2', type: 'unhealthy' }], 2);
+    const old = await itemWith('user-42', [{ eventId: 'e-1' }]);
+    const next = await itemWith('user-42', [{ eventId: 'e-1' }, { eventId: 'e-2', type: 'unhealthy' }]);
 
     const result = await publishStreamRecords([streamRecord('100', next, old)], deps);
 
@@ -111,17 +122,17 @@ describe('publishStreamRecords', () => {
     expect(bus.published.map((event) => event.eventId)).toEqual(['e-2']);
     expect(followed).toEqual(['e-2']);
     // Another entry (e-1) is still on the item: only e-2's attributes go, and the item stays in the index.
-    expect(acks).toEqual([{ key: 'USER#user-42', attributes: ['outbox_e-2'], ifSeq: undefined }]);
+    expect(acks).toEqual([{ key: connectionKey('user-42'), attributes: ['outbox_e-2'], ifSeq: undefined }]);
   });
 
   it("takes the item out of the index with the entries when they are all it holds, on the write's sequence", async () => {
     const { acks, deps } = harness();
 
-    await publishStreamRecords([streamRecord('100', itemWith('user-42', [{ eventId: 'e-1' }], 7))], deps);
+    await publishStreamRecords([streamRecord('100', await itemWith('user-42', [{ eventId: 'e-1' }], { seq: 7 }))], deps);
 
     expect(acks).toEqual([
       {
-        key: 'USER#user-42',
+        key: connectionKey('user-42'),
         attributes: ['outbox_e-1', 'outbox_e-1~priorRecallCredentialId', 'outbox_e-1~priorStatus', 'outbox_e-1~priorZoomIdentity'],
         ifSeq: 7,
       },
@@ -130,7 +141,7 @@ describe('publishStreamRecords', () => {
 
   it('skips writes that added no entry (a removal, a lock) without calling the bus', async () => {
     const { bus, acks, deps } = harness();
-    const item = itemWith('user-42', [{ eventId: 'e-1' }]);
+    const item = await itemWith('user-42', [{ eventId: 'e-1' }]);
 
     await publishStreamRecords([streamRecord('100', item, item), { eventName: 'REMOVE', dynamodb: { SequenceNumber: '101' } }], deps);
 
@@ -147,13 +158,14 @@ describe('publishStreamRecords', () => {
         await bus.publish(events);
       },
     };
-    const records = ['a', 'b', 'c'].map((user, i) => streamRecord(String(100 + i), itemWith(user, [{ eventId: `e-${user}` }])));
+    const records = [];
+    for (const [i, user] of ['a', 'b', 'c'].entries()) records.push(streamRecord(String(100 + i), await itemWith(user, [{ eventId: `e-${user}` }])));
 
     const result = await publishStreamRecords(records, deps);
 
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: '101' }] });
     expect(bus.published.map((event) => event.eventId)).toEqual(['e-a']);
-    expect(acks.map((ack) => ack.key)).toEqual(['USER#a']);
+    expect(acks.map((ack) => ack.key)).toEqual([connectionKey('a')]);
   });
 
   it('keeps the entry when its follow-up fails (the lock is busy): published again later with the same id', async () => {
@@ -161,7 +173,7 @@ describe('publishStreamRecords', () => {
     deps.followUp = async () => {
       throw new Error('IdentityBusyError');
     };
-    const record = streamRecord('100', itemWith('user-42', [{ eventId: 'e-1' }]));
+    const record = streamRecord('100', await itemWith('user-42', [{ eventId: 'e-1' }]));
 
     expect(await publishStreamRecords([record], deps)).toEqual({ batchItemFailures: [{ itemIdentifier: '100' }] });
     deps.followUp = async () => undefined;
@@ -173,7 +185,7 @@ describe('publishStreamRecords', () => {
 
   it('removes an entry it cannot read, so it does not block the item forever', async () => {
     const { acks, deps } = harness();
-    const item = { ...itemWith('user-42', [{ eventId: 'e-1' }]), outbox_broken: { S: '{' } };
+    const item = { ...(await itemWith('user-42', [{ eventId: 'e-1' }])), outbox_broken: { S: '{' } };
 
     await publishStreamRecords([streamRecord('100', item)], deps);
 
@@ -183,7 +195,11 @@ describe('publishStreamRecords', () => {
 
 describe('sweepOutbox', () => {
   it('publishes every waiting entry of every item, and goes on past an item that fails', async () => {
-    const items = [itemWith('a', [{ eventId: 'e-a' }]), itemWith('b', [{ eventId: 'e-b' }]), itemWith('c', [{ eventId: 'e-c1' }, { eventId: 'e-c2', type: 'unhealthy' }])];
+    const items = [
+      await itemWith('a', [{ eventId: 'e-a' }]),
+      await itemWith('b', [{ eventId: 'e-b' }]),
+      await itemWith('c', [{ eventId: 'e-c1' }, { eventId: 'e-c2', type: 'unhealthy' }]),
+    ];
     const { bus, acks, deps } = harness(items);
     bus.failing = 1;
 
@@ -192,8 +208,8 @@ describe('sweepOutbox', () => {
     expect(summary).toEqual({ items: 3, published: 3, failed: 1 });
     expect(bus.published.map((event) => event.eventId)).toEqual(['e-b', 'e-c1', 'e-c2']);
     expect(acks.map((ack) => [ack.key, ack.ifSeq])).toEqual([
-      ['USER#b', 1],
-      ['USER#c', 2],
+      [connectionKey('b'), 1],
+      [connectionKey('c'), 2],
     ]);
   });
 
