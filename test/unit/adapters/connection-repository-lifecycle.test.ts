@@ -208,12 +208,12 @@ describe('ConnectionRepository.scrubZoomData', () => {
   const CUTOFF = '2026-11-30T17:59:58.000Z';
 
   it.each([
-    ['a revoked record of that identity connected before the cutoff', { status: 'revoked' }, true],
-    ['a disconnected one', { status: 'disconnected' }, true],
-    ['a record that still relies on its credential', { status: 'connected' }, false],
-    ['a record of another identity', { status: 'revoked', zoomIdentity: 'user#zu-2' }, false],
-    ['a record connected after the cutoff', { status: 'revoked', connectedAt: NOW }, false],
-  ] as const)('removes the Zoom ids, and only them, from %s', async (_case, overrides, scrubbed) => {
+    ['a revoked record of that identity, connected before the cutoff, loses its Zoom ids and only them', { status: 'revoked' }, true],
+    ['a disconnected one loses them too', { status: 'disconnected' }, true],
+    ['a record that still relies on its credential keeps them', { status: 'connected' }, false],
+    ['a record of another identity keeps them', { status: 'revoked', zoomIdentity: 'user#zu-2' }, false],
+    ['a record connected after the cutoff keeps them', { status: 'revoked', connectedAt: NOW }, false],
+  ] as const)('%s', async (_case, overrides, scrubbed) => {
     await table.put(connectionItem(aConnection('user-42', overrides)));
 
     const result = await repository.scrubZoomData('user-42', 'user#zu-1', NOW, { connectedNoLaterThan: CUTOFF });
