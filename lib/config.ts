@@ -3,14 +3,8 @@ import * as path from 'node:path';
 import { Fact, FactName, RegionInfo } from 'aws-cdk-lib/region-info';
 import { z } from 'zod';
 import { RECALL_REGIONS } from '../functions/core/config.js';
-import {
-  type ChoiceSetting,
-  type FractionSetting,
-  LOG_LEVELS,
-  ROUTE_THROTTLE_SETTINGS,
-  SETTINGS,
-  type WholeNumberSetting,
-} from '../functions/core/settings.js';
+import { ROUTE_THROTTLE_SETTINGS, SETTINGS } from '../functions/core/setting-table.js';
+import { type ChoiceSetting, type FractionSetting, LOG_LEVELS, type WholeNumberSetting } from '../functions/core/settings.js';
 import { allowedReturnUrl } from '../functions/core/return-url.js';
 import { CALLBACK_PATH, type RouteHandler, routeKeysOf } from '../functions/core/routes.js';
 
@@ -18,7 +12,7 @@ export { CALLBACK_ANSWER_MARGIN_MS, CALLBACK_TIMEOUT_SECONDS } from '../function
 
 /**
  * Deploy-time configuration: the CDK context keys this app reads, validated once at synth. The numbers and choices
- * (defaults, bounds, units, messages) come from the settings table, functions/core/settings.ts, which the runtime and
+ * (defaults, bounds, units, messages) come from the settings table, functions/core/setting-table.ts, which the runtime and
  * the docs read too; cdk.json's `context` holds none of them, only the other keys. A deployment keeps its own values
  * in a config file (`npm run deploy -- --config deploy/prod.json`, see `resolveDeployConfig`), which overrides
  * cdk.json; `-c key=value` works for a one-off synth.

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { CONNECT_TOKEN_MAX_TTL, RECALL_REGIONS, recallBaseUrlFor } from '../functions/core/config.js';
-import { SETTINGS } from '../functions/core/settings.js';
+import { SETTINGS } from '../functions/core/setting-table.js';
 import { allowedReturnUrl } from '../functions/core/return-url.js';
 import { CALLBACK_PATH } from '../functions/core/routes.js';
 import { DEFAULT_EVENTS_HEADER_NAME } from '../lib/config.js';

@@ -1,7 +1,7 @@
 /**
  * `npm run docs:tables`: renders the documentation's tables that copy a source of the code, and writes them into
  * their documents between their markers:
- * - docs/operating.md, "Bounds and defaults": every setting of functions/core/settings.ts;
+ * - docs/operating.md, "Bounds and defaults": every setting of functions/core/setting-table.ts;
  * - docs/integrating.md, "Outcomes on the return URL": every outcome and reason of functions/core/outcome-reasons.ts.
  *
  * `npm run docs:tables -- --check` writes nothing and exits 1 when a document differs from what it would write; the
@@ -12,7 +12,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CONNECT_OUTCOMES, OUTCOME_REASON_DESCRIPTIONS, type OutcomeDescription } from '../functions/core/outcome-reasons.js';
-import { type Setting, SETTING_TABLE } from '../functions/core/settings.js';
+import { SETTING_TABLE } from '../functions/core/setting-table.js';
+import type { Setting } from '../functions/core/settings.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -73,7 +74,7 @@ export interface GeneratedTable {
 }
 
 export const GENERATED_TABLES: readonly GeneratedTable[] = [
-  { name: 'settings', document: 'docs/operating.md', source: 'functions/core/settings.ts', render: () => renderSettingsTable() },
+  { name: 'settings', document: 'docs/operating.md', source: 'functions/core/setting-table.ts', render: () => renderSettingsTable() },
   { name: 'outcomes', document: 'docs/integrating.md', source: 'functions/core/outcome-reasons.ts', render: renderOutcomesTable },
 ];
 

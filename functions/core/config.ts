@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import { MisconfiguredError } from './errors.js';
 import { allowedReturnUrl } from './return-url.js';
 import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from './filled-secrets.js';
-import { RUNTIME_VARIABLE_SETTINGS, type RuntimeVariable, SETTINGS, type WholeNumberSetting } from './settings.js';
+import { FUNCTION_SETTINGS, RUNTIME_VARIABLE_SETTINGS, type RuntimeVariable, type WholeNumberSetting } from './settings.js';
 
 export const RECALL_REGIONS = ['us-east-1', 'us-west-2', 'eu-central-1', 'ap-northeast-1'] as const;
 export type RecallRegion = (typeof RECALL_REGIONS)[number];
@@ -30,15 +30,15 @@ const flag = (fallback: boolean) =>
   );
 
 /** The default and bounds of the longest a connect token may still have to live (`CONNECT_TOKEN_MAX_TTL_SECONDS`). */
-export const CONNECT_TOKEN_MAX_TTL = SETTINGS.connectTokenMaxTtlSeconds;
+export const CONNECT_TOKEN_MAX_TTL = FUNCTION_SETTINGS.connectTokenMaxTtlSeconds;
 
 /** The bounds of the callback's own deadline, below the callback Lambda's timeout (25 s) and API Gateway's (30 s). */
-export const MAX_CALLBACK_DEADLINE_MS = SETTINGS.callbackDeadlineMs.max;
+export const MAX_CALLBACK_DEADLINE_MS = FUNCTION_SETTINGS.callbackDeadlineMs.max;
 /**
  * The create keeps 2.5 s of the deadline back to find out its fate when its answer is lost (`credential-exchange.ts`): a
  * shorter deadline would leave the create no time at all.
  */
-export const MIN_CALLBACK_DEADLINE_MS = SETTINGS.callbackDeadlineMs.min;
+export const MIN_CALLBACK_DEADLINE_MS = FUNCTION_SETTINGS.callbackDeadlineMs.min;
 
 /** Every bounded setting the functions read, by its variable, each schema built from its row of the table. */
 const BoundedSettings = Object.fromEntries(

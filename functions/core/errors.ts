@@ -5,8 +5,11 @@
 
 import type { OutcomeReason } from './outcome-reasons.js';
 
-/** The `reason=` codes, defined with their meanings in outcome-reasons.ts; re-exported for the modules that import them here. */
-export { OUTCOME_REASONS, type OutcomeReason } from './outcome-reasons.js';
+/**
+ * The type of the `reason=` codes, defined with their meanings in outcome-reasons.ts. Only the type: a function
+ * never needs the list, and importing it would carry every code's explanation into each bundle.
+ */
+export type { OutcomeReason } from './outcome-reasons.js';
 
 /** A request the service refuses with a 4xx; `message` is safe to show to the user. */
 export class RequestError extends Error {

@@ -8,7 +8,7 @@
  * Plain constants only: the stack loads this module at synth and every handler bundles it.
  */
 
-import { SETTINGS } from './settings.js';
+import { FUNCTION_SETTINGS } from './settings.js';
 
 /** One outcome or reason, as the documentation explains it. */
 export interface OutcomeDescription {
@@ -38,8 +38,8 @@ export const CONNECT_OUTCOMES = {
 
 export type ConnectOutcomeName = keyof typeof CONNECT_OUTCOMES | 'error';
 
-const ATTEMPT_MINUTES = SETTINGS.oauthStateTtlSeconds.default / 60;
-const DEADLINE_SECONDS = SETTINGS.callbackDeadlineMs.default / 1000;
+const ATTEMPT_MINUTES = FUNCTION_SETTINGS.oauthStateTtlSeconds.default / 60;
+const DEADLINE_SECONDS = FUNCTION_SETTINGS.callbackDeadlineMs.default / 1000;
 
 /** The `reason=` codes of `zoom_connect=error`, in the order they were published. */
 export const OUTCOME_REASON_DESCRIPTIONS = {

@@ -10,7 +10,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FILLED_SECRETS } from '../../functions/core/filled-secrets.js';
-import { SETTINGS } from '../../functions/core/settings.js';
+import { SETTINGS } from '../../functions/core/setting-table.js';
 import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
 import type { DeployConfig } from '../config.js';
 import { bindEventBus, bindSecret, bindTable } from './bindings.js';

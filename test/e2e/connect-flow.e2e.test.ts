@@ -4,7 +4,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page, type Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OUTCOME_REASONS } from '../../functions/core/errors.js';
+import { OUTCOME_REASONS } from '../../functions/core/outcome-reasons.js';
 import {
   CONNECT_ERROR_MESSAGES,
   CONNECT_OUTCOME_MESSAGES,

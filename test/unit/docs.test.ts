@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { SETTING_TABLE } from '../../functions/core/settings.js';
+import { SETTING_TABLE } from '../../functions/core/setting-table.js';
 import { GENERATED_TABLES, generatedSection, withGeneratedSection } from '../../scripts/docs-tables.js';
 
 /**

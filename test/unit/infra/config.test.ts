@@ -11,7 +11,7 @@ import {
   resolveDeployConfig,
   RUNTIME_SETTINGS,
 } from '../../../lib/config.js';
-import { SETTING_TABLE } from '../../../functions/core/settings.js';
+import { SETTING_TABLE } from '../../../functions/core/setting-table.js';
 import { projectPath } from '../../../lib/constructs/service-function.js';
 import { CDK_JSON_CONTEXT, problemsWith, REQUIRED_CONTEXT } from './helpers.js';
 
@@ -75,7 +75,7 @@ describe('parseDeployConfig', () => {
     expect(CDK_JSON_CONTEXT).toHaveProperty(['//settings']);
   });
 
-  it('keeps no copy of a setting of the table in cdk.json: its defaults live in functions/core/settings.ts alone', () => {
+  it('keeps no copy of a setting of the table in cdk.json: its defaults live in functions/core/setting-table.ts alone', () => {
     expect(SETTING_KEYS.size).toBeGreaterThan(10);
     expect(Object.keys(CDK_JSON_CONTEXT).filter((key) => SETTING_KEYS.has(key.replace(/^\/\//, '')))).toEqual([]);
   });
