@@ -501,12 +501,13 @@ const MIN_SECRET_PIECE = 8;
 const KNOWN_ERROR_CODE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 /**
- * What a log line may say of a Recall error: its error code when it is a plain identifier, and at most
- * `MAX_RECALL_DETAIL_LENGTH` characters of its `detail`, cleaned before it is cut (a cut could leave a piece of a
- * secret that no longer matches).
+ * What a log line may say of a Recall error: its error code when it is a plain identifier that holds no secret (a
+ * one-time code or an API key looks like one too), and at most `MAX_RECALL_DETAIL_LENGTH` characters of its
+ * `detail`, cleaned before it is cut (a cut could leave a piece of a secret that no longer matches).
  */
 function describeRecallError(data: { detail?: string | undefined; code?: unknown }, clean: (text: string) => string): string {
-  const code = typeof data.code === 'string' && KNOWN_ERROR_CODE.test(data.code) ? `${data.code}: ` : '';
+  const plain = typeof data.code === 'string' && KNOWN_ERROR_CODE.test(data.code) && clean(data.code) === data.code;
+  const code = plain ? `${data.code}: ` : '';
   return `${code}${clean(data.detail ?? 'Recall rejected the request.').slice(0, MAX_RECALL_DETAIL_LENGTH)}`;
 }
 

@@ -1,6 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod/mini';
-import { MisconfiguredError } from '../core/errors.js';
 import { WebhookRejectedError } from './zoom-webhook-refusals.js';
 
 export { type WebhookProblem, WebhookRejectedError } from './zoom-webhook-refusals.js';
@@ -235,8 +234,8 @@ export interface ZoomWebhookRequest {
 }
 
 export interface AcceptWebhookDeps {
-  /** The Zoom app's Secret Token; `undefined` while ops have not filled it in. */
-  secretToken: () => Promise<string | undefined>;
+  /** The Zoom app's Secret Token; rejects with `MisconfiguredError`, naming the secret, while it is not filled in. */
+  secretToken: () => Promise<string>;
   enqueue: (message: WebhookQueueMessage) => Promise<void>;
   now: () => number;
 }
@@ -258,12 +257,6 @@ export async function acceptZoomWebhook(request: ZoomWebhookRequest, deps: Accep
   const timestamp = request.headers[ZOOM_TIMESTAMP_HEADER];
   if (!signature || !timestamp) throw new WebhookRejectedError('missing_signature');
   const secretToken = await deps.secretToken();
-  if (!secretToken) {
-    throw new MisconfiguredError(
-      'The Zoom webhook Secret Token is not set (zoomWebhookSecretToken in the app secret; ZOOM_WEBHOOK_SECRET_TOKEN in local mode). Every webhook is refused until it is.',
-      { fields: ['zoomWebhookSecretToken'] },
-    );
-  }
   const now = deps.now();
   verifyZoomSignature({ rawBody: request.body, signature, timestamp }, secretToken, now);
   const event = parseZoomEvent(request.body);

@@ -746,7 +746,7 @@ describe('RecallClient: redaction of what Recall echoes', () => {
     const error = await rejection(client.listCredentials({ oauth_app: OAUTH_APP }));
 
     expect(error.message).not.toContain(API_KEY);
-    // Cleaned before it is cut to 300 characters: no half of the key is left either.
+    // Cleaned before it is cut to MAX_RECALL_DETAIL_LENGTH characters: no half of the key is left either.
     expect(error.message).not.toContain(API_KEY.slice(0, 10));
   });
 
@@ -765,6 +765,24 @@ describe('RecallClient: redaction of what Recall echoes', () => {
     expect(error).toBeInstanceOf(RecallRejectedError);
     expect(error.message).not.toContain(signature);
     expect(error.message).toContain('does not verify');
+  });
+
+  it('keeps a secret out of the error code field too, in a 400 detail and in an error', async () => {
+    // Recall's `code` is kept only as a plain identifier, and a one-time code or an API key can look like one.
+    const { client } = harness([json(400, { code: CODE, detail: 'invalid grant' }), json(403, { code: API_KEY })]);
+
+    const result = await client.createCredential(CREATE_INPUT);
+    const error = await rejection(client.listCredentials({ oauth_app: OAUTH_APP }));
+
+    expect(result).toEqual({ kind: 'bad_request', detail: 'invalid grant' });
+    expect(error.message).not.toContain(API_KEY);
+    expect(error.message).not.toContain(API_KEY.slice(0, 10));
+  });
+
+  it('keeps a plain error code that is no secret', async () => {
+    const { client } = harness([json(400, { code: 'invalid_grant', detail: 'expired' })]);
+
+    expect(await client.createCredential(CREATE_INPUT)).toEqual({ kind: 'bad_request', detail: 'invalid_grant: expired' });
   });
 
   it('redacts the verifier from the error of a refused create', async () => {

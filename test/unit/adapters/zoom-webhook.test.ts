@@ -234,7 +234,7 @@ describe('acceptZoomWebhook', () => {
     'content-type': 'application/json',
   });
   const deps = (overrides: Partial<Parameters<typeof acceptZoomWebhook>[1]> = {}) => ({
-    secretToken: vi.fn(async () => TOKEN as string | undefined),
+    secretToken: vi.fn(async () => TOKEN),
     enqueue: vi.fn(async (_message: WebhookQueueMessage) => undefined),
     now: () => NOW_MS,
     ...overrides,
@@ -248,10 +248,11 @@ describe('acceptZoomWebhook', () => {
     expect(d.enqueue).not.toHaveBeenCalled();
   });
 
-  it('throws MisconfiguredError, queueing nothing, while the Secret Token is not set', async () => {
-    const d = deps({ secretToken: vi.fn(async () => undefined) });
+  it("lets the store's MisconfiguredError through, queueing nothing, while the Secret Token is not set", async () => {
+    const unset = new MisconfiguredError('ZOOM_WEBHOOK_SECRET_TOKEN is not set.', { fields: ['ZOOM_WEBHOOK_SECRET_TOKEN'] });
+    const d = deps({ secretToken: vi.fn(async () => Promise.reject(unset)) });
 
-    await expect(acceptZoomWebhook(request(BODY, signedHeaders(BODY)), d)).rejects.toBeInstanceOf(MisconfiguredError);
+    await expect(acceptZoomWebhook(request(BODY, signedHeaders(BODY)), d)).rejects.toBe(unset);
     expect(d.enqueue).not.toHaveBeenCalled();
   });
 

@@ -1,8 +1,9 @@
 import { type AttributeValue, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import type { ConnectionEventDetail, EventPublisher } from '../../../functions/adapters/event-publisher.js';
-import { eventsOf, type OutboxEntry, outboxEntriesOf, outboxItem, outboxWrite, withOutbox } from '../../../functions/adapters/outbox.js';
-import { connectionKey, itemKey } from '../../../functions/core/table-schema.js';
+import { ConnectionRepository } from '../../../functions/adapters/connection-repository.js';
+import { eventsOf, OUTBOX_PENDING, type OutboxEntry, outboxEntriesOf, outboxItem, outboxWrite, withOutbox } from '../../../functions/adapters/outbox.js';
+import { connectionKey, itemKey, TABLE_SCHEMA } from '../../../functions/core/table-schema.js';
 import {
   type OutboxPublisherDeps,
   type OutboxStreamRecord,
@@ -211,6 +212,24 @@ describe('sweepOutbox', () => {
       [connectionKey('b'), 1],
       [connectionKey('c'), 2],
     ]);
+  });
+
+  it('removes only what it published when a write added an entry after the sweep read the item: the newer one waits', async () => {
+    const { client, tableName, send } = await table;
+    const repository = new ConnectionRepository(client, tableName);
+    const seen = await itemWith('late', [{ eventId: 'e-1' }]);
+    const { deps, bus } = harness([seen]);
+    deps.connections.acknowledgeOutbox = repository.acknowledgeOutbox.bind(repository);
+    const Key = itemKey(connectionKey('late'));
+    const later = outboxWrite({ type: 'unhealthy', userId: 'late', status: 'unhealthy', recallCredentialId: 'cred-2', occurredAt: NOW }, [], 'e-2');
+    await send(new UpdateItemCommand({ TableName: tableName, Key, ...withOutbox({ set: [], names: {}, values: {} }, later) }));
+
+    await sweepOutbox(deps, { minAgeMs: 0, now: () => Date.parse(NOW) });
+
+    const { Item } = await send<{ Item?: Record<string, AttributeValue> }>(new GetItemCommand({ TableName: tableName, Key, ConsistentRead: true }));
+    expect(bus.published.map((event) => event.eventId)).toEqual(['e-1']);
+    expect(outboxEntriesOf(Item).entries.map((entry) => entry.eventId)).toEqual(['e-2']);
+    expect(Item?.[TABLE_SCHEMA.outboxIndex.partitionKey]).toEqual({ S: OUTBOX_PENDING });
   });
 
   it('asks only for entries older than the minimum age', async () => {
