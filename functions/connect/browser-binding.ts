@@ -41,22 +41,21 @@ export function clearedBindingCookie(stateId: string, path: string): string {
 export const clearedCookie = (name: string, path: string): string =>
   `${name}=; Max-Age=0; Path=${path}; HttpOnly; Secure; SameSite=Lax`;
 
-/** Reads a cookie from API Gateway payload 2.0's `cookies` array (not the Cookie header). */
-export function readCookie(cookies: readonly string[] | undefined, name: string): string | undefined {
+/** The `name=value` pairs of API Gateway payload 2.0's `cookies` array (not the Cookie header), trimmed. */
+function* cookiePairs(cookies: readonly string[] | undefined): Generator<{ name: string; value: string }> {
   for (const cookie of cookies ?? []) {
     const eq = cookie.indexOf('=');
-    if (eq > 0 && cookie.slice(0, eq).trim() === name) return cookie.slice(eq + 1).trim();
+    if (eq > 0) yield { name: cookie.slice(0, eq).trim(), value: cookie.slice(eq + 1).trim() };
   }
+}
+
+/** Reads a cookie from API Gateway payload 2.0's `cookies` array. */
+export function readCookie(cookies: readonly string[] | undefined, name: string): string | undefined {
+  for (const pair of cookiePairs(cookies)) if (pair.name === name) return pair.value;
   return undefined;
 }
 
 /** Every binding cookie the browser sent, by name. */
 export function bindingCookies(cookies: readonly string[] | undefined): { name: string; value: string }[] {
-  const found: { name: string; value: string }[] = [];
-  for (const cookie of cookies ?? []) {
-    const eq = cookie.indexOf('=');
-    const name = eq > 0 ? cookie.slice(0, eq).trim() : '';
-    if (name.startsWith(COOKIE_PREFIX)) found.push({ name, value: cookie.slice(eq + 1).trim() });
-  }
-  return found;
+  return [...cookiePairs(cookies)].filter(({ name }) => name.startsWith(COOKIE_PREFIX));
 }

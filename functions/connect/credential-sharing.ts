@@ -53,10 +53,7 @@ export async function repointSharers(
   const moved: RepointedConnection[] = [];
   for (const other of await connections.listByZoomIdentity(zoomIdentity)) {
     if (
-      other.userId !== userId &&
-      other.oauthAppId === oauthAppId &&
-      other.recallCredentialId !== credential.id &&
-      RELYING.has(other.status) &&
+      reliesOnAnother(other, userId, oauthAppId, credential.id) &&
       (await connections.repoint(other.userId, other.recallCredentialId, credential, now, correlationId))
     ) {
       moved.push({
@@ -68,6 +65,18 @@ export async function repointSharers(
   }
   return moved;
 }
+
+/** Another user's record of the same OAuth app that still relies on a credential other than `credentialId`. */
+const reliesOnAnother = (
+  other: Pick<Connection, 'userId' | 'oauthAppId' | 'recallCredentialId' | 'status'>,
+  userId: string,
+  oauthAppId: string,
+  credentialId: string,
+): boolean =>
+  other.userId !== userId &&
+  other.oauthAppId === oauthAppId &&
+  other.recallCredentialId !== credentialId &&
+  RELYING.has(other.status);
 
 /** Writes a status only while the record still points at its credential (and is in the expected status). */
 export type StatusWriter = Pick<ConnectionRepository, 'setStatus'>;
@@ -139,13 +148,7 @@ export async function followUpConnect(entry: OutboxEntry, deps: ConnectFollowUpD
   if (entry.type !== 'connected' || !entry.zoomIdentity || !entry.oauthAppId) return;
   const { userId, zoomIdentity, oauthAppId, recallCredentialId } = entry;
   const others = await deps.connections.listByZoomIdentity(zoomIdentity);
-  const stale = others.some(
-    (other) =>
-      other.userId !== userId &&
-      other.oauthAppId === oauthAppId &&
-      other.recallCredentialId !== recallCredentialId &&
-      RELYING.has(other.status),
-  );
+  const stale = others.some((other) => reliesOnAnother(other, userId, oauthAppId, recallCredentialId));
   if (stale) {
     const startedAt = deps.now();
     const lease = await deps.lock.acquire(zoomIdentity, {

@@ -6,15 +6,9 @@ import { ConsumedStateRepository } from '../../adapters/consumed-state-repositor
 import { count } from '../../adapters/metrics.js';
 import { requireStateKey } from '../../core/config.js';
 import { logger } from '../../core/logger.js';
+import { CALLBACK_ANSWER_MARGIN_MS } from '../../core/settings.js';
 import { correlate } from '../connect/outcome-metrics.js';
 import { storedServices } from './stored-services.js';
-
-/**
- * API Gateway gives up after 30 s and Lambda at its own timeout (25 s); the user must land on an outcome well before
- * either: everything with Recall ends by `CALLBACK_DEADLINE_MS` (20 s by default), and at least this long before
- * Lambda's timeout, which leaves time for the record write and the redirect.
- */
-const SAFETY_MARGIN_MS = 3_000;
 
 const log: CallbackLog = {
   info: (message, fields) => logger.info(message, fields ?? {}),
@@ -49,8 +43,11 @@ export function callbackServices(): (context: Context) => CallbackDeps {
     onConflictResolved: () => count('ConflictResolved'),
     onOutcomeUnknown: () => count('RecallOutcomeUnknown'),
   };
+  // API Gateway gives up after 30 s and Lambda at its own timeout; the user must land on an outcome well before
+  // either: everything with Recall ends by `CALLBACK_DEADLINE_MS`, and at least `CALLBACK_ANSWER_MARGIN_MS` before
+  // Lambda's timeout, which leaves time for the record write and the redirect.
   return (context) => {
-    const remaining = context.getRemainingTimeInMillis?.() ?? config.callbackDeadlineMs + SAFETY_MARGIN_MS;
-    return { ...deps, deadlineMs: Date.now() + Math.min(config.callbackDeadlineMs, remaining - SAFETY_MARGIN_MS) };
+    const remaining = context.getRemainingTimeInMillis?.() ?? config.callbackDeadlineMs + CALLBACK_ANSWER_MARGIN_MS;
+    return { ...deps, deadlineMs: Date.now() + Math.min(config.callbackDeadlineMs, remaining - CALLBACK_ANSWER_MARGIN_MS) };
   };
 }

@@ -12,6 +12,9 @@ import { ConnectionPathSchema } from './schema.js';
 
 const { secrets, connections, recall } = storedServices();
 
+/** A user without a connection record, for either method. */
+const noConnection = (): HttpResult => json(404, { error: 'No connection for this user.' });
+
 /** The product backend reads (`GET`) or ends (`DELETE`) a user's connection. IAM-authorized on AWS. */
 async function connectionsApi(event: APIGatewayProxyEventV2): Promise<HttpResult> {
   const path = ConnectionPathSchema.safeParse(event.pathParameters ?? {});
@@ -20,14 +23,14 @@ async function connectionsApi(event: APIGatewayProxyEventV2): Promise<HttpResult
   switch (event.requestContext.http.method) {
     case 'GET': {
       const connection = await connections.get(userId);
-      return connection ? json(200, view(connection)) : json(404, { error: 'No connection for this user.' });
+      return connection ? json(200, view(connection)) : noConnection();
     }
     case 'DELETE': {
       // Before any write: with no usable Recall key the record would end but its credential stay behind. The
       // error middleware answers 503 and the product can simply try again.
       await secrets.recallApiKey();
       const ended = await disconnectUser(userId, { connections, recall, now: Date.now });
-      if (!ended) return json(404, { error: 'No connection for this user.' });
+      if (!ended) return noConnection();
       logger.info('Connection ended', { recallCredentialId: ended.recallCredentialId, status: ended.status });
       return json(200, view(ended));
     }

@@ -12,8 +12,6 @@ const { config, connections, recall } = storedServices();
 
 /** Stop starting new work this long before Lambda's timeout, so the summary is always logged and returned. */
 const SAFETY_MARGIN_MS = 10_000;
-/** Used when the context cannot tell the remaining time (local mode may call the handler directly). */
-const DEFAULT_BUDGET_MS = 60_000;
 
 /** The schedule's tick (EventBridge, every 15 minutes by default): one health sync run. */
 async function healthSync(_event: ScheduledEvent, context: Context): Promise<HealthSyncSummary> {
@@ -22,7 +20,7 @@ async function healthSync(_event: ScheduledEvent, context: Context): Promise<Hea
     connections,
     oauthAppId: config.recallOAuthAppId,
     now: Date.now,
-    deadlineMs: runDeadline(context, SAFETY_MARGIN_MS, DEFAULT_BUDGET_MS),
+    deadlineMs: runDeadline(context, SAFETY_MARGIN_MS),
     log: logger,
   });
   // Zeros too: a run that changed nothing is a data point, and the dashboard shows the schedule is alive.

@@ -18,8 +18,6 @@ const { config, connections, recall, lock } = storedServices({ listsPerMinute: R
 
 /** Stop starting new work this long before Lambda's timeout, so the report is always logged and returned. */
 const SAFETY_MARGIN_MS = 15_000;
-/** Used when the context cannot tell the remaining time (local mode may call the handler directly). */
-const DEFAULT_BUDGET_MS = 60_000;
 
 /** The schedule's tick (EventBridge, hourly by default): one reconcile run, repairing only with RECONCILE_FIX. */
 async function reconcileRun(_event: ScheduledEvent, context: Context): Promise<ReconcileReport> {
@@ -31,7 +29,7 @@ async function reconcileRun(_event: ScheduledEvent, context: Context): Promise<R
     fix: config.reconcile.fix,
     orphanGraceMs: config.reconcile.orphanGraceSeconds * 1000,
     now: Date.now,
-    deadlineMs: runDeadline(context, SAFETY_MARGIN_MS, DEFAULT_BUDGET_MS),
+    deadlineMs: runDeadline(context, SAFETY_MARGIN_MS),
     log: logger,
   });
   // Zeros too: a clean run is a data point, and the dashboard shows the schedule is alive.
