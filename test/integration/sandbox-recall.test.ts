@@ -21,11 +21,19 @@ let fake: Awaited<ReturnType<typeof startFakeRecall>>;
 let state: SandboxRecallState;
 const zoom = new SandboxZoom({ clientId: APP.clientId, redirectUri: REDIRECT_URI });
 
+/** Told when a request with latency starts waiting it out: after its idempotency key is taken, before it is performed. */
+let onLatency: (() => void) | undefined;
+
 beforeAll(async () => {
-  fake = await startFakeRecall({ apiKey: API_KEY, oauthApp: APP, zoom });
+  const random = () => {
+    onLatency?.();
+    return Math.random();
+  };
+  fake = await startFakeRecall({ apiKey: API_KEY, oauthApp: APP, zoom, random });
   state = fake.state;
 });
 afterEach(() => {
+  onLatency = undefined;
   fake.sandbox.configure(DEFAULT_BEHAVIOUR);
   state.faults.length = 0;
 });
@@ -576,10 +584,12 @@ describe('sandbox Recall: Idempotency-Key, as Recall documents it', () => {
     const who = identity('running');
     const grant = consent(who);
     const key = randomKey();
+    const processing = new Promise<void>((resolve) => (onLatency = resolve));
 
-    // Act
+    // Act: the repeat is sent once the first is being processed, not after a guessed pause
     const first = post(grant, key);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await processing;
+    onLatency = undefined;
     const repeat = await post(grant, key);
 
     // Assess

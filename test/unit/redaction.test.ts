@@ -154,7 +154,9 @@ async function rememberRedirect(response: APIGatewayProxyStructuredResultV2): Pr
     const sealed = cookie.slice(cookie.indexOf('=') + 1, cookie.indexOf(';'));
     remember(sealed || undefined, ...sealed.split('.').filter((part) => part.length > 8));
     if (sealed && state) {
+      // It must open: a verifier not remembered would go unchecked by every test here.
       const opened = await openOAuthState(sealed, sha256Hex(state), [KNOWN.stateKey, KNOWN.previousStateKey]);
+      expect(opened.status, 'the redirect\'s cookie opens with its state').toBe('opened');
       if (opened.status === 'opened') remember(opened.state.codeVerifier);
     }
   }

@@ -9,7 +9,9 @@ import {
   parseConnectionEvent,
   signConnectToken,
 } from '../../../client/index.js';
-import { verifyConnectToken } from '../../../functions/connect/connect-token.js';
+import { MAX_USER_ID_LENGTH } from '../../../client/token.js';
+import { MAX_USER_ID_LENGTH as SERVICE_MAX_USER_ID_LENGTH, verifyConnectToken } from '../../../functions/connect/connect-token.js';
+import { CONNECT_TOKEN_MAX_TTL } from '../../../functions/core/config.js';
 import { eventsOf } from '../../../functions/adapters/outbox.js';
 
 const KEY = 'a-64-character-signing-key-for-tests-0123456789abcdefghijklmnopq';
@@ -48,10 +50,14 @@ describe('signConnectToken (the package\'s)', () => {
   });
 
   it('allows up to the service\'s default maximum lifetime, and no more', async () => {
+    // The package cannot import the service, so it keeps copies of its limits: they must stay the service's own.
+    expect(MAX_CONNECT_TOKEN_TTL_SECONDS).toBe(CONNECT_TOKEN_MAX_TTL.default);
+    expect(MAX_USER_ID_LENGTH).toBe(SERVICE_MAX_USER_ID_LENGTH);
     const token = await signConnectToken({ userId: 'u', returnTo: RETURN_TO, ttlSeconds: MAX_CONNECT_TOKEN_TTL_SECONDS }, KEY);
     const { exp, iat } = decodeJwt(token);
-    expect((exp ?? 0) - (iat ?? 0)).toBe(900);
-    await expect(signConnectToken({ userId: 'u', returnTo: RETURN_TO, ttlSeconds: 901 }, KEY)).rejects.toThrow(TypeError);
+    expect((exp ?? 0) - (iat ?? 0)).toBe(CONNECT_TOKEN_MAX_TTL.default);
+    const longer = { userId: 'u', returnTo: RETURN_TO, ttlSeconds: CONNECT_TOKEN_MAX_TTL.default + 1 };
+    await expect(signConnectToken(longer, KEY)).rejects.toThrow(TypeError);
   });
 
   it.each([

@@ -802,6 +802,11 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
     /** The function's role allows exactly `own`, besides the baseline every role has. */
     const expectGrants = (fn: FunctionName, own: Record<string, string[]>) =>
       expect(grantsOf(cdk.template, roleOf(cdk.template, cdk.fns[fn]))).toEqual({ ...baseline(cdk.fns[fn]), ...own });
+    /** Taking and releasing identity locks: a put and a delete of LOCK#<identity>, never of a connection record. */
+    const identityLocks = () => ({
+      'dynamodb:PutItem': [`${tableArn}${LOCKS_ONLY}`],
+      'dynamodb:DeleteItem': [`${tableArn}${LOCKS_ONLY}`],
+    });
 
     it('gives each of the eight functions a role of its own, assumable by Lambda only, with no managed policy', () => {
       const roles = Object.values(cdk.fns).map((fn) => roleOf(cdk.template, fn));
@@ -919,9 +924,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
       const reconcileDeadLetterQueueArn = arn(logicalId(cdk.synthesized.stack.jobs.reconcile.deadLetterQueue));
       expectGrants('reconcile', {
         'dynamodb:UpdateItem': [tableArn],
-        // A lock is a put and a delete of LOCK#<identity>; no connection record can be put or deleted with them.
-        'dynamodb:PutItem': [`${tableArn}${LOCKS_ONLY}`],
-        'dynamodb:DeleteItem': [`${tableArn}${LOCKS_ONLY}`],
+        ...identityLocks(),
         'dynamodb:Query': [index('byStatus'), index('byZoomIdentity')].sort(),
         'secretsmanager:GetSecretValue': [recallApiKeyRef],
         'sqs:SendMessage': [reconcileDeadLetterQueueArn],
@@ -938,8 +941,7 @@ describe('RecallZoomConnectStack with the cdk.json configuration', () => {
         'dynamodb:ListStreams': [streamArn],
         'dynamodb:GetItem': [tableArn],
         'dynamodb:UpdateItem': [tableArn],
-        'dynamodb:PutItem': [`${tableArn}${LOCKS_ONLY}`],
-        'dynamodb:DeleteItem': [`${tableArn}${LOCKS_ONLY}`],
+        ...identityLocks(),
         'dynamodb:Query': [index('byOutbox'), index('byZoomIdentity')].sort(),
         'secretsmanager:GetSecretValue': [recallApiKeyRef],
         'events:PutEvents': [eventBusArn],
