@@ -14,6 +14,7 @@ import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
 import type { DeployConfig } from '../config.js';
 import { bindEventBus, bindSecret, bindTable } from './bindings.js';
 import { deadLetterQueue } from './dead-letters.js';
+import { SCHEDULED_DELIVERY_RETRIES } from './lifecycle-jobs.js';
 import { serviceFunctionDefaults } from './runtime-environment.js';
 import { projectPath, ServiceFunction } from './service-function.js';
 
@@ -138,7 +139,7 @@ export class OutboxPublisher extends Construct {
       targets: [
         new targets.LambdaFunction(this.fn, {
           maxEventAge: OUTBOX_SWEEP.every,
-          retryAttempts: 2,
+          retryAttempts: SCHEDULED_DELIVERY_RETRIES,
           deadLetterQueue: this.deadLetterQueue,
         }),
       ],
