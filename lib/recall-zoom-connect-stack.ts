@@ -127,7 +127,7 @@ export class RecallZoomConnectStack extends Stack {
         this.api.zoomRedirectUri,
       ],
       ZoomWebhookUrl: [
-        "Paste into the Zoom app as both the Event notification endpoint URL (event subscription) and the Deauthorization endpoint URL. Zoom validates it with the app's Secret Token, so put that token in the app secret (zoomWebhookSecretToken) first.",
+        "Paste into the Zoom app as both the Event notification endpoint URL (event subscription) and the Deauthorization endpoint URL. Zoom validates it with the app's Secret Token, so put that token in its secret (the ZoomWebhookSecretTokenSecretName output) first.",
         this.api.zoomWebhookUrl,
       ],
       ApiUrl: [

@@ -118,7 +118,7 @@ export class StatefulResources extends Construct {
     // The two generated keys are deleted with the stack (CloudFormation's default for a secret, made explicit):
     // Secrets Manager made them, nobody entered them, and each only protects something short-lived (a connect link
     // lives minutes, an attempt sealed in a cookie 10 minutes), so a new stack simply generates new ones. Only the
-    // app secret, which ops fill in by hand, is retained.
+    // secrets ops fill in by hand are retained.
     this.signingKeySecret = generatedSecret(this, 'SigningKey', {
       description: 'recall-zoom-connect: HS256 key of connect tokens (the SecretString is the key itself).',
       whyNoRotationLambda:
