@@ -11,6 +11,7 @@ import { LifecycleMessaging } from './constructs/lifecycle-messaging.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { OutboxPublisher } from './constructs/outbox-publisher.js';
 import { StatefulResources } from './constructs/stateful-resources.js';
+import { FILLED_SECRET_OUTPUTS } from './stack-outputs.js';
 
 export interface RecallZoomConnectStackProps extends StackProps {
   /** Validated deploy configuration, see `parseDeployConfig`. */
@@ -114,10 +115,10 @@ export class RecallZoomConnectStack extends Stack {
     }
 
     // One output per secret ops fill in, each with the bare value it must hold and who reads it.
-    const filledSecretOutputs: Record<FilledSecret, { output: string; readBy: string }> = {
-      recallApiKey: { output: 'RecallApiKeySecretName', readBy: 'the functions that call Recall' },
-      zoomClientId: { output: 'ZoomClientIdSecretName', readBy: 'authorize and the callback' },
-      zoomWebhookSecretToken: { output: 'ZoomWebhookSecretTokenSecretName', readBy: 'the webhook only' },
+    const filledSecretReaders: Record<FilledSecret, string> = {
+      recallApiKey: 'the functions that call Recall',
+      zoomClientId: 'authorize and the callback',
+      zoomWebhookSecretToken: 'the webhook only',
     };
     // The outputs ops and scripts read, by their fixed names, each with what to do with it.
     const outputs: Record<string, readonly [description: string, value: string]> = {
@@ -126,7 +127,7 @@ export class RecallZoomConnectStack extends Stack {
         this.api.zoomRedirectUri,
       ],
       ZoomWebhookUrl: [
-        "Paste into the Zoom app as both the Event notification endpoint URL (event subscription) and the Deauthorization endpoint URL. Zoom validates it with the app's Secret Token, so put that token in the app secret (zoomWebhookSecretToken) first.",
+        "Paste into the Zoom app as both the Event notification endpoint URL (event subscription) and the Deauthorization endpoint URL. Zoom validates it with the app's Secret Token, so put that token in its secret (the ZoomWebhookSecretTokenSecretName output) first.",
         this.api.zoomWebhookUrl,
       ],
       ApiUrl: [
@@ -153,9 +154,9 @@ export class RecallZoomConnectStack extends Stack {
         : {}),
       ...Object.fromEntries(
         FILLED_SECRET_NAMES.map((name) => [
-          filledSecretOutputs[name].output,
+          FILLED_SECRET_OUTPUTS[name],
           [
-            `Secrets Manager secret to fill in with ${FILLED_SECRETS[name].what} alone (a bare string, no JSON). Read by ${filledSecretOutputs[name].readBy}.`,
+            `Secrets Manager secret to fill in with ${FILLED_SECRETS[name].what} alone (a bare string, no JSON). Read by ${filledSecretReaders[name]}.`,
             this.state.secretNames[name],
           ] as const,
         ]),

@@ -18,6 +18,7 @@ import {
 } from '../lib/config.js';
 import { FILLED_SECRET_NAMES, FILLED_SECRETS } from '../functions/core/filled-secrets.js';
 import { CALLBACK_PATH } from '../functions/core/routes.js';
+import { filledSecretName } from '../lib/stack-outputs.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -168,7 +169,7 @@ export function deploy(argv: readonly string[], io: DeployIo): number {
  */
 export function secretsToFill(config: Pick<DeployConfig, 'secretNamePrefix'>): string {
   const lines = FILLED_SECRET_NAMES.map(
-    (name) => `  ${config.secretNamePrefix}/${FILLED_SECRETS[name].nameSuffix}: ${FILLED_SECRETS[name].what}`,
+    (name) => `  ${filledSecretName(config.secretNamePrefix, name)}: ${FILLED_SECRETS[name].what}`,
   );
   return [
     'Secrets to fill in once, each with its bare value (docs/operating.md, Deploy, step 6); until then they hold REPLACE_ME:',

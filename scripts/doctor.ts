@@ -10,9 +10,10 @@ import { parseArgs } from 'node:util';
 import * as z from 'zod/mini';
 import { recallBaseUrlFor } from '../functions/core/config.js';
 import { SECRET_PLACEHOLDER } from '../functions/adapters/secrets.js';
-import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../functions/core/filled-secrets.js';
+import { FILLED_SECRET_NAMES, type FilledSecret } from '../functions/core/filled-secrets.js';
 import { CALLBACK_PATH, WEBHOOK_PATH } from '../functions/core/routes.js';
 import { type DeployConfig, InvalidDeployConfigError } from '../lib/config.js';
+import { FILLED_SECRET_OUTPUTS, filledSecretName } from '../lib/stack-outputs.js';
 import { LocalConfigError, parseLocalEnv, resolveLocalSettings } from '../local/local-settings.js';
 import { startFakeRecall } from '../local/sandbox-recall.js';
 import { runningServers } from '../local/server-registry.js';
@@ -329,13 +330,6 @@ export async function awsStackReader(region: string | undefined, profile: string
   };
 }
 
-/** The stack output that names each filled secret. */
-const SECRET_OUTPUTS: Record<FilledSecret, string> = {
-  recallApiKey: 'RecallApiKeySecretName',
-  zoomClientId: 'ZoomClientIdSecretName',
-  zoomWebhookSecretToken: 'ZoomWebhookSecretTokenSecretName',
-};
-
 /** A deployed stack's target: the config file's settings, the stack's outputs and its three filled secrets. */
 export async function deployedTarget(config: DeployConfig, aws: DeployedStackReader): Promise<DoctorTarget> {
   const gatherFailures: CheckResult[] = [];
@@ -351,7 +345,7 @@ export async function deployedTarget(config: DeployConfig, aws: DeployedStackRea
   const secretNames = Object.fromEntries(
     FILLED_SECRET_NAMES.map((name) => [
       name,
-      outputs?.[SECRET_OUTPUTS[name]] ?? `${config.secretNamePrefix}/${FILLED_SECRETS[name].nameSuffix}`,
+      outputs?.[FILLED_SECRET_OUTPUTS[name]] ?? filledSecretName(config.secretNamePrefix, name),
     ]),
   ) as Record<FilledSecret, string>;
   const secretSource = `the secrets ${config.secretNamePrefix}/*`;

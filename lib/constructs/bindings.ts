@@ -83,7 +83,7 @@ export function bindTable(fn: lambda.Function, table: dynamodb.ITable, access: T
  * `-??????` pattern that works in a policy but not as a `SecretId`).
  * @param fn - the function that reads the variable
  * @param secret - the secret it may read
- * @param envName - the variable the runtime reads, e.g. `APP_SECRET_ID`
+ * @param envName - the variable the runtime reads, e.g. `SIGNING_KEY_SECRET_ID`
  */
 export function bindSecret(fn: lambda.Function, secret: secretsmanager.ISecret, envName: string): void {
   fn.addEnvironment(envName, secret.secretFullArn ?? secret.secretName);

@@ -22,7 +22,7 @@ import {
 import { CALLBACK_TIMEOUT_SECONDS, type DeployConfig, THROTTLED_ROUTES, type ThrottledRoute } from '../config.js';
 import { bindFilledSecret, bindQueue, bindSecret, bindTable } from './bindings.js';
 import { connectionsRouteAuth } from './connections-auth.js';
-import { runtimeEnvironment, runtimeSettings } from './runtime-environment.js';
+import { runtimeSettings, serviceFunctionDefaults } from './runtime-environment.js';
 import { projectPath, secretsExtension, ServiceFunction } from './service-function.js';
 import { RETAINED } from './removal.js';
 
@@ -156,11 +156,7 @@ export class ConnectApi extends Construct {
       ),
     );
 
-    const functionDefaults = {
-      environment: runtimeEnvironment(config, this.zoomRedirectUri),
-      logLevel: config.logLevel,
-      logRetention,
-    };
+    const functionDefaults = serviceFunctionDefaults(config, this.zoomRedirectUri);
 
     this.authorizeFunction = new ServiceFunction(this, 'Authorize', {
       ...functionDefaults,

@@ -2,7 +2,6 @@ import { type CfnResource, Duration, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -11,7 +10,7 @@ import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
 import type { DeployConfig } from '../config.js';
 import { bindQueue, bindSecret, bindTable } from './bindings.js';
 import { deadLetterQueue as newDeadLetterQueue } from './dead-letters.js';
-import { runtimeEnvironment, runtimeSettings } from './runtime-environment.js';
+import { runtimeSettings, serviceFunctionDefaults } from './runtime-environment.js';
 import { projectPath, ServiceFunction, type ServiceFunctionProps } from './service-function.js';
 
 /**
@@ -94,11 +93,7 @@ export class LifecycleJobs extends Construct {
   constructor(scope: Construct, id: string, props: LifecycleJobsProps) {
     super(scope, id);
     const { config } = props;
-    this.#functionDefaults = {
-      environment: runtimeEnvironment(config, props.zoomRedirectUri),
-      logLevel: config.logLevel,
-      logRetention: config.logRetentionDays as logs.RetentionDays,
-    };
+    this.#functionDefaults = serviceFunctionDefaults(config, props.zoomRedirectUri);
 
     this.webhookWorkerFunction = new ServiceFunction(this, 'WebhookWorker', {
       ...this.#functionDefaults,

@@ -75,7 +75,7 @@ export class Monitoring extends Construct {
         `Users cannot connect Zoom: at least ${callbackPercent}% of Zoom callbacks ended in zoom_connect=error over 15 minutes ` +
         `(ConnectFailed / (ConnectCompleted + ConnectFailed + ConnectDenied), counted once ${config.callbackErrorRateMinCallbacks} or more callbacks arrived). ` +
         'Open the dashboard panel "Connect failures by reason": recall_unavailable -> Recall is down or rate-limiting (see the RecallFailureRate alarm, status.recall.ai); ' +
-        'misconfigured or recall_rejected -> the app secret holds a placeholder or a wrong Recall API key/region; code_rejected -> the Zoom app redirect URL differs from the ZoomRedirectUri output; ' +
+        'misconfigured or recall_rejected -> a secret ops fill in still holds REPLACE_ME, or the Recall API key is not a key of the Recall workspace in recallRegion; code_rejected -> the Zoom app redirect URL differs from the ZoomRedirectUri output; ' +
         'state_expired -> users came back after the 10-minute attempt window (stale links). Then read the callback logs (level ERROR) by correlationId.',
       metric: new cloudwatch.MathExpression({
         // FILL: a window with callbacks but no failures (or no denials) is 0, not missing.
@@ -118,7 +118,7 @@ export class Monitoring extends Construct {
       props.webhookDeadLetterQueue,
       'Zoom webhook events (deauthorizations among them) failed processing or forwarding to Recall 5 times and wait in the dead-letter queue (WebhookDeadLetterQueueUrl output). ' +
         'Until handled, a deauthorized user may still show as connected and Recall has not seen the event. ' +
-        'Read the WebhookWorker logs (level ERROR), fix the cause (often the app secret, or Recall being down), then redrive the queue to the webhook queue (SQS console: Start DLQ redrive, or aws sqs start-message-move-task). It clears when the queue is empty.',
+        'Read the WebhookWorker logs (level ERROR), fix the cause (often the Recall API key secret, or Recall being down), then redrive the queue to the webhook queue (SQS console: Start DLQ redrive, or aws sqs start-message-move-task). It clears when the queue is empty.',
     );
 
     deadLetterAlarm(
@@ -135,7 +135,7 @@ export class Monitoring extends Construct {
       'ReconcileDeadLetters',
       props.reconcileDeadLetterQueue,
       'A reconcile run never completed: EventBridge could not invoke the function, or the run failed all of Lambda\'s attempts; its schedule event waits in the reconcile dead-letter queue (ReconcileDeadLetterQueueUrl output). ' +
-        'Orphan credentials and dangling records are not being found meanwhile. Read the Reconcile logs (level ERROR, "Reconcile failed") and its Errors alarm, fix the cause (often the app secret, or Recall being down), ' +
+        'Orphan credentials and dangling records are not being found meanwhile. Read the Reconcile logs (level ERROR, "Reconcile failed") and its Errors alarm, fix the cause (often the Recall API key secret, or Recall being down), ' +
         'then purge the queue (aws sqs purge-queue): the next run does the work, and npm run reconcile runs one by hand. It clears when the queue is empty.',
     );
 

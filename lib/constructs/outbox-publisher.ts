@@ -5,7 +5,6 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -15,7 +14,8 @@ import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
 import type { DeployConfig } from '../config.js';
 import { bindEventBus, bindSecret, bindTable } from './bindings.js';
 import { deadLetterQueue } from './dead-letters.js';
-import { runtimeEnvironment } from './runtime-environment.js';
+import { SCHEDULED_DELIVERY_RETRIES } from './lifecycle-jobs.js';
+import { serviceFunctionDefaults } from './runtime-environment.js';
 import { projectPath, ServiceFunction } from './service-function.js';
 
 /**
@@ -84,13 +84,10 @@ export class OutboxPublisher extends Construct {
       },
     });
 
+    const defaults = serviceFunctionDefaults(config, props.zoomRedirectUri);
     this.fn = new ServiceFunction(this, 'Function', {
-      environment: {
-        ...runtimeEnvironment(config, props.zoomRedirectUri),
-        OUTBOX_SWEEP_MIN_AGE_SECONDS: String(OUTBOX_SWEEP.minAge.toSeconds()),
-      },
-      logLevel: config.logLevel,
-      logRetention: config.logRetentionDays as logs.RetentionDays,
+      ...defaults,
+      environment: { ...defaults.environment, OUTBOX_SWEEP_MIN_AGE_SECONDS: String(OUTBOX_SWEEP.minAge.toSeconds()) },
       entry: projectPath('functions/handlers/outbox-publisher/handler.ts'),
       description: 'Outbox publisher: puts the lifecycle events stored with each record write on the event bus',
       timeout: PUBLISHER_TIMEOUT,
@@ -142,7 +139,7 @@ export class OutboxPublisher extends Construct {
       targets: [
         new targets.LambdaFunction(this.fn, {
           maxEventAge: OUTBOX_SWEEP.every,
-          retryAttempts: 2,
+          retryAttempts: SCHEDULED_DELIVERY_RETRIES,
           deadLetterQueue: this.deadLetterQueue,
         }),
       ],

@@ -1,4 +1,6 @@
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import { type DeployConfig, RECALL_CALL_SETTINGS, RUNTIME_SETTINGS } from '../config.js';
+import type { ServiceFunctionProps } from './service-function.js';
 
 const ZOOM_AUTHORIZE_URL = 'https://zoom.us/oauth/authorize';
 
@@ -36,4 +38,21 @@ export function runtimeSettings(
   keys: readonly (keyof typeof RUNTIME_SETTINGS)[],
 ): Record<string, string> {
   return Object.fromEntries(keys.map((key) => [RUNTIME_SETTINGS[key].variable, String(config[key])]));
+}
+
+/**
+ * What every function of the service takes from the deploy config: the shared runtime environment, the log level and
+ * the log retention. A function adds its own settings to `environment`.
+ * @param config - validated deploy configuration
+ * @param zoomRedirectUri - the redirect URI registered at Zoom, byte for byte
+ */
+export function serviceFunctionDefaults(
+  config: DeployConfig,
+  zoomRedirectUri: string,
+): Required<Pick<ServiceFunctionProps, 'environment' | 'logLevel' | 'logRetention'>> {
+  return {
+    environment: runtimeEnvironment(config, zoomRedirectUri),
+    logLevel: config.logLevel,
+    logRetention: config.logRetentionDays as logs.RetentionDays,
+  };
 }

@@ -3,6 +3,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { RETAINED } from './removal.js';
+import { filledSecretName } from '../stack-outputs.js';
 import { TABLE_SCHEMA } from '../../functions/core/table-schema.js';
 import { SECRET_PLACEHOLDER } from '../../functions/adapters/secrets.js';
 import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from '../../functions/core/filled-secrets.js';
@@ -85,9 +86,9 @@ export class StatefulResources extends Construct {
     const secretNames: Partial<Record<FilledSecret, string>> = {};
     const created: secretsmanager.Secret[] = [];
     for (const name of FILLED_SECRET_NAMES) {
-      const { nameSuffix, what } = FILLED_SECRETS[name];
+      const { what } = FILLED_SECRETS[name];
       const id = SECRET_CONSTRUCT_IDS[name];
-      const secretName = `${props.secretNamePrefix}/${nameSuffix}`;
+      const secretName = filledSecretName(props.secretNamePrefix, name);
       secretNames[name] = secretName;
       if (props.useExistingSecrets) {
         secrets[name] = secretsmanager.Secret.fromSecretNameV2(this, id, secretName);
@@ -117,7 +118,7 @@ export class StatefulResources extends Construct {
     // The two generated keys are deleted with the stack (CloudFormation's default for a secret, made explicit):
     // Secrets Manager made them, nobody entered them, and each only protects something short-lived (a connect link
     // lives minutes, an attempt sealed in a cookie 10 minutes), so a new stack simply generates new ones. Only the
-    // app secret, which ops fill in by hand, is retained.
+    // secrets ops fill in by hand are retained.
     this.signingKeySecret = generatedSecret(this, 'SigningKey', {
       description: 'recall-zoom-connect: HS256 key of connect tokens (the SecretString is the key itself).',
       whyNoRotationLambda:
