@@ -157,18 +157,32 @@ describe('docs/integrating.md, "The connect link": the snippets', () => {
     ).resolves.toMatchObject({ userId: 'user-42', returnTo: 'https://app.example.com/settings/' });
   });
 
-  const python = ['python3', 'python'].find((name) =>
-    (process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(join(dir, name))),
-  );
+  // Interpreters on PATH, and Debian's own (CI installs its PyJWT package, python3-jwt, for it).
+  const pythons = [
+    ...['python3', 'python'].flatMap((name) =>
+      (process.env.PATH ?? '').split(':').flatMap((dir) => (dir && existsSync(join(dir, name)) ? [join(dir, name)] : [])),
+    ),
+    ...(existsSync('/usr/bin/python3') ? ['/usr/bin/python3'] : []),
+  ];
+  const python = pythons[0];
 
   it.skipIf(!python)('the Python one runs as written and mints a token the service verifies', async () => {
     writeFileSync(join(project, 'readme_snippet.py'), docSnippet('python'));
-    // The snippet signs with PyJWT. Where it is not installed, a stand-in writes the same HS256 token (the snippet's
-    // own claims, encoding and URL are still what is checked), so the check runs everywhere instead of passing unseen.
-    const hasPyJwt = await run(python as string, ['-c', 'import jwt'], { timeout: 20_000 }).then(
-      () => true,
-      () => false,
-    );
+    // The snippet signs with PyJWT: the first interpreter that has it runs the snippet. Where none has it, a stand-in
+    // writes the same HS256 token (the snippet's own claims, encoding and URL are still what is checked), so the check
+    // runs everywhere instead of passing unseen.
+    let withPyJwt: string | undefined;
+    for (const candidate of pythons) {
+      const has = await run(candidate, ['-c', 'import jwt'], { timeout: 20_000 }).then(
+        () => true,
+        () => false,
+      );
+      if (has) {
+        withPyJwt = candidate;
+        break;
+      }
+    }
+    const hasPyJwt = withPyJwt !== undefined;
     const standIn = join(project, 'pyjwt-stand-in');
     if (!hasPyJwt) {
       mkdirSync(standIn, { recursive: true });
@@ -176,7 +190,7 @@ describe('docs/integrating.md, "The connect link": the snippets', () => {
     }
 
     const { stdout } = await run(
-      python as string,
+      withPyJwt ?? (python as string),
       ['-c', `from readme_snippet import connect_link; print(connect_link("https://api.example.com/zoom/authorize", ${JSON.stringify(KEY)}, "user-42", "https://app.example.com/settings/"))`],
       { cwd: project, env: { ...process.env, ...(hasPyJwt ? {} : { PYTHONPATH: standIn }) }, timeout: 20_000 },
     );
