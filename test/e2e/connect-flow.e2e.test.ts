@@ -8,6 +8,7 @@ import { OUTCOME_REASONS } from '../../functions/core/outcome-reasons.js';
 import {
   CONNECT_ERROR_MESSAGES,
   CONNECT_OUTCOME_MESSAGES,
+  DEFAULT_DEMO_USER,
   NOT_RECORDED,
   type OutcomeMessage,
   UNKNOWN_ERROR_MESSAGE,
@@ -456,8 +457,20 @@ describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mo
       return detail(page, 'Recall credential id');
     };
 
-    // Act: switch user, by typing another product user id
+    // Act: switch to a user id the demo cannot use
     await page.goto(`${server.url}/`);
+    await page.getByRole('textbox', { name: 'Product user id' }).fill('not a user id!');
+    await page.getByRole('button', { name: 'Switch user' }).click();
+    await page.waitForURL((url) => url.searchParams.get('user') === 'not a user id!');
+
+    // Assess: an alert that says what to type instead, on the default user's page (nothing acted for the bad id)
+    await expectStrictAccessiblePage(t, t.documents.at(-1) ?? null);
+    expect(await page.getByRole('alert').innerText()).toContain('That user id can’t be used here');
+    expect(await page.getByRole('main').innerText()).toContain(`signed in to the demo product as ${DEFAULT_DEMO_USER}`);
+    expect(await page.getByRole('textbox', { name: 'Product user id' }).inputValue()).toBe(DEFAULT_DEMO_USER);
+    await screenshot(page, 'lifecycle-invalid-user');
+
+    // Act: switch user, by typing another product user id
     await page.getByRole('textbox', { name: 'Product user id' }).fill(lifecycleUser);
     await page.getByRole('button', { name: 'Switch user' }).click();
     await page.waitForURL((url) => url.searchParams.get('user') === lifecycleUser);
@@ -574,6 +587,14 @@ describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mo
     expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Cross-site request refused');
     await screenshot(page, 'cross-site-form-refused');
     expect((await connectionOf(server, firstUser)).body).toMatchObject({ status: 'connected' });
+
+    // Act: the refusal page's way back
+    await page.getByRole('link', { name: 'Back to the demo page' }).click();
+    await page.waitForURL(`${server.url}/`);
+
+    // Assess: the demo page itself, strict and clean
+    await expectStrictAccessiblePage(t, t.documents.at(-1) ?? null);
+    expect(await page.getByRole('heading', { level: 1 }).innerText()).toContain('Demo product');
   });
 
   it('reported no console error, CSP violation or page error on any page', () => {
