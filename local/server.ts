@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { HttpApi } from './api-gateway.js';
+import { describeError } from './aws-json.js';
 import { allowedHosts, isAllowedHost, isCrossSiteWrite, refuseCrossSite, refuseWrongHost } from './local-guard.js';
 import { DemoPage } from './demo-page.js';
 import { LocalEventsDeliverer } from './events-endpoint.js';
@@ -444,11 +445,6 @@ function banner({ settings, dynamoDbEndpoint }: LocalServer, dualStack: boolean)
 function redactQuery(url: string): string {
   const { origin, pathname } = new URL(url);
   return `${origin}${pathname}`;
-}
-
-/** Error name and message only: handler errors never carry secrets, but request data stays out of the log. */
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
 }
 
 async function main(): Promise<void> {
