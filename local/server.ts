@@ -5,7 +5,7 @@ import { HttpApi } from './api-gateway.js';
 import { describeError } from './aws-json.js';
 import { allowedHosts, isAllowedHost, isCrossSiteWrite, refuseCrossSite, refuseWrongHost } from './local-guard.js';
 import { DemoPage } from './demo-page.js';
-import { LocalEventsDeliverer } from './events-endpoint.js';
+import { LocalEventsDeliverer, withoutQuery } from './events-endpoint.js';
 import { sendJson } from './http-util.js';
 import { LocalEventBridge, LocalEventBus } from './local-eventbridge.js';
 import { LocalQueue, LocalSqs } from './local-sqs.js';
@@ -420,7 +420,7 @@ function banner({ settings, dynamoDbEndpoint }: LocalServer, dualStack: boolean)
     `  Events:            bus ${settings.eventBusName}, from the outbox every 250 ms (now: POST ${settings.baseUrl}${OUTBOX_PATH}), last ones at ${settings.baseUrl}/_local/events`,
     ...(settings.eventsEndpoint
       ? [
-          `  Events endpoint:   POST ${redactQuery(settings.eventsEndpoint.url)} with header ${settings.eventsEndpoint.headerName}, ` +
+          `  Events endpoint:   POST ${withoutQuery(settings.eventsEndpoint.url)} with header ${settings.eventsEndpoint.headerName}, ` +
             `${settings.eventsEndpoint.maxAttempts} attempts; failed ones at ${settings.baseUrl}/_local/events?delivery=failed`,
         ]
       : []),
@@ -439,12 +439,6 @@ function banner({ settings, dynamoDbEndpoint }: LocalServer, dualStack: boolean)
   if (!dualStack) lines.push('  (IPv6 loopback unavailable: listening on 127.0.0.1 only.)');
   lines.push('  Stop with Ctrl+C.', '');
   return lines.join('\n');
-}
-
-/** A URL without its query, which may carry a token of the product's. */
-function redactQuery(url: string): string {
-  const { origin, pathname } = new URL(url);
-  return `${origin}${pathname}`;
 }
 
 async function main(): Promise<void> {
