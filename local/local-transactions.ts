@@ -4,7 +4,7 @@ import {
   ConditionalCheckFailedException,
   DeleteItemCommand,
   DescribeTableCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -18,9 +18,9 @@ import {
  * `TransactionCanceledException` with one reason per item. Writes outside transactions are not held back meanwhile:
  * that is weaker isolation than DynamoDB's, enough for conditional puts of fresh keys (what the service does).
  * `Put` and `Delete` items are supported; anything else is refused as a validation error.
+ * @param client - a client of this dynalite, which applies the items; destroyed by the returned stop
  */
-export function serveTransactions(server: Server, endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string }): () => void {
-  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials });
+export function serveTransactions(server: Server, client: DynamoDBClient): () => void {
   const dynaliteListeners = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   server.removeAllListeners('request');
   let queue: Promise<unknown> = Promise.resolve();
