@@ -12,6 +12,7 @@ import { LocalQueue, LocalSqs } from './local-sqs.js';
 import {
   HEALTH_SYNC_PATH,
   HealthSyncSchedule,
+  LOCAL_OUTBOX_INTERVAL_SECONDS,
   OUTBOX_PATH,
   OutboxPublisherSchedule,
   RECONCILE_PATH,
@@ -417,7 +418,7 @@ function banner({ settings, dynamoDbEndpoint }: LocalServer, dualStack: boolean)
     `  Recall:            ${recall}`,
     `  DynamoDB:          dynalite in memory at ${dynamoDbEndpoint}, table ${settings.tableName}`,
     `  Zoom webhook:      ${settings.apiBaseUrl}${WEBHOOK_PATH} (queue ${settings.webhookQueueUrl}, DLQ at /_local/dlq)`,
-    `  Events:            bus ${settings.eventBusName}, from the outbox every 250 ms (now: POST ${settings.baseUrl}${OUTBOX_PATH}), last ones at ${settings.baseUrl}/_local/events`,
+    `  Events:            bus ${settings.eventBusName}, from the outbox every ${LOCAL_OUTBOX_INTERVAL_SECONDS * 1000} ms (now: POST ${settings.baseUrl}${OUTBOX_PATH}), last ones at ${settings.baseUrl}/_local/events`,
     ...(settings.eventsEndpoint
       ? [
           `  Events endpoint:   POST ${withoutQuery(settings.eventsEndpoint.url)} with header ${settings.eventsEndpoint.headerName}, ` +
