@@ -393,6 +393,28 @@ describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mo
     expect(await t.page.getByRole('main').innerText()).not.toMatch(/<b>|\bnew\b/);
   });
 
+  it('lands a Zoom Marketplace install (a code without a state) on the demo page, whose "Connect Zoom" then works', async () => {
+    const t = await tab(scriptless);
+    const { page } = t;
+
+    // Act: Zoom sends the browser to the callback with a code and no state, as after an install from its Marketplace
+    await page.goto(`${server.settings.zoomRedirectUri}?code=marketplace-install-code`);
+    await page.waitForURL((url) => url.origin === server.url && url.searchParams.get('zoom_connect') === 'install');
+
+    // Assess: what to do next, on a clean page
+    await expectStrictAccessiblePage(t, t.documents.at(-1) ?? null);
+    await expectOutcome(page, CONNECT_OUTCOME_MESSAGES.install);
+    await screenshot(page, 'demo-page-install');
+
+    // Act: the control the message names
+    await page.getByRole('link', { name: 'Connect Zoom' }).click();
+    await page.waitForURL((url) => url.href.startsWith(`${server.settings.zoomAuthorizeUrl}?`));
+
+    // Assess: the consent page, ready to choose a Zoom user
+    await expectStrictAccessiblePage(t, t.documents.at(-1) ?? null);
+    expect(await page.getByRole('button', { name: 'Allow' }).isVisible()).toBe(true);
+  });
+
   it('shows plain error pages under the CSP: the service\'s own (Lambda) and local mode\'s', async () => {
     const t = await tab(scriptless);
     const { page } = t;
