@@ -20,9 +20,10 @@ import { useLocalService } from '../integration/helpers/local-service.js';
 /**
  * The connect flow in a real browser: Debian's Chromium, headless, driven by playwright-core, against local mode
  * started in this process. A person's path through the pages: the demo page, "Connect Zoom", the sandbox Zoom
- * consent page, Allow or Decline, and back; then every other control on the demo page, clicked (switch user, mark
- * unhealthy, run the health sync, simulate a revoke with and without data retention, disconnect), and a form
- * another site aims at the demo, refused. It proves what fetch-based tests cannot: that Chromium keeps and sends
+ * consent page, Allow or Decline, and back; a Zoom Marketplace install's landing; then every other control on the
+ * demo page, clicked (switch user, to a usable id and to one it refuses, mark unhealthy, run the health sync,
+ * simulate a revoke with and without data retention, disconnect), and a form another site aims at the demo,
+ * refused, with the refusal page's way back. It proves what fetch-based tests cannot: that Chromium keeps and sends
  * the Secure browser-binding cookie over http://localhost, that the CSP's style hash matches what is served (the
  * styles apply, nothing is refused), and that every page works with JavaScript off.
  *
