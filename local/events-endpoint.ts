@@ -64,8 +64,7 @@ export class LocalEventsDeliverer implements EventDeliveries {
       ...options,
       fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
     };
-    const url = new URL(options.url);
-    this.#target = `${url.origin}${url.pathname}`;
+    this.#target = withoutQuery(options.url);
   }
 
   get failed(): readonly DeliveredBusEvent[] {
@@ -196,6 +195,12 @@ export class LocalEventsDeliverer implements EventDeliveries {
       if (delivery.status !== 'pending') this.#deliveries.delete(id);
     }
   }
+}
+
+/** An endpoint URL as the log and the banner show it: without its query, which may carry a token of the product's. */
+export function withoutQuery(url: string): string {
+  const { origin, pathname } = new URL(url);
+  return `${origin}${pathname}`;
 }
 
 /** ` eventId=<id>` when the detail carries one (the id the receiver de-duplicates by). */

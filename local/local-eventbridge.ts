@@ -34,6 +34,9 @@ export interface EventDelivery {
   settledAt?: string;
 }
 
+/** The `?delivery=` values `GET /_local/events` filters by. */
+const DELIVERY_STATUSES: readonly string[] = ['pending', 'delivered', 'failed'] satisfies EventDelivery['status'][];
+
 /** A bus event with its delivery, as the local routes list it. */
 export type DeliveredBusEvent = LocalBusEvent & { delivery: EventDelivery };
 
@@ -196,7 +199,9 @@ export class LocalEventBridge {
     }
     if (pathname === '/_local/events') {
       if (method !== 'GET') return methodNotAllowed(res, 'GET');
-      sendJson(res, 200, this.#eventList(req), { 'cache-control': 'no-store' });
+      const listed = this.#eventList(req);
+      if ('refused' in listed) sendJson(res, 400, { message: listed.refused });
+      else sendJson(res, 200, listed.events, { 'cache-control': 'no-store' });
       return true;
     }
     return false;
@@ -206,16 +211,21 @@ export class LocalEventBridge {
    * The bus's events, each with its `delivery` when an events endpoint is set; `?delivery=failed` lists the
    * deliveries given up on instead (kept even after the bus dropped their events).
    */
-  #eventList(req: IncomingMessage): readonly unknown[] {
+  #eventList(req: IncomingMessage): { events: readonly unknown[] } | { refused: string } {
     const deliveries = this.#deliveries;
-    if (!deliveries) return this.bus.events;
     const wanted = new URL(req.url ?? '/', 'http://localhost').searchParams.get('delivery');
-    if (wanted === 'failed') return deliveries.failed;
+    if (wanted !== null && !DELIVERY_STATUSES.includes(wanted)) {
+      return { refused: 'delivery must be pending, delivered or failed.' };
+    }
+    if (!deliveries) {
+      return wanted === null ? { events: this.bus.events } : { refused: 'No deliveries to filter by: EVENTS_ENDPOINT_URL is not set.' };
+    }
+    if (wanted === 'failed') return { events: deliveries.failed };
     const events = this.bus.events.map((event) => {
       const delivery = deliveries.statusOf(event.id);
       return delivery ? { ...event, delivery } : event;
     });
-    return wanted ? events.filter((event) => 'delivery' in event && event.delivery.status === wanted) : events;
+    return { events: wanted ? events.filter((event) => 'delivery' in event && event.delivery.status === wanted) : events };
   }
 
   #putEvents(res: ServerResponse, input: unknown): void {

@@ -37,7 +37,7 @@ export async function startLocalDynamoDb(): Promise<LocalDynamoDb> {
   });
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
-  const stopTransactions = serveTransactions(server, endpoint, LOCAL_AWS_CREDENTIALS);
+  const stopTransactions = serveTransactions(server, localDynamoDbClient(endpoint));
   return {
     endpoint,
     close: () =>

@@ -4,7 +4,7 @@ import {
   ConditionalCheckFailedException,
   DeleteItemCommand,
   DescribeTableCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -18,9 +18,9 @@ import {
  * `TransactionCanceledException` with one reason per item. Writes outside transactions are not held back meanwhile:
  * that is weaker isolation than DynamoDB's, enough for conditional puts of fresh keys (what the service does).
  * `Put` and `Delete` items are supported; anything else is refused as a validation error.
+ * @param client - a client of this dynalite, which applies the items; destroyed by the returned stop
  */
-export function serveTransactions(server: Server, endpoint: string, credentials: { accessKeyId: string; secretAccessKey: string }): () => void {
-  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials });
+export function serveTransactions(server: Server, client: DynamoDBClient): () => void {
   const dynaliteListeners = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   server.removeAllListeners('request');
   let queue: Promise<unknown> = Promise.resolve();
@@ -29,8 +29,13 @@ export function serveTransactions(server: Server, endpoint: string, credentials:
       for (const listener of dynaliteListeners) listener.call(server, req, res);
       return;
     }
-    const run = queue.then(() => transact(req, res, client));
-    queue = run.catch(() => undefined);
+    // Answered whatever happens: an unanswered request would hold the calling handler until its Lambda timeout.
+    queue = queue
+      .then(() => transact(req, res, client))
+      .catch((error: unknown) => {
+        if (!res.headersSent) answerError(res, error);
+        else res.end();
+      });
   });
   return () => client.destroy();
 }
@@ -60,29 +65,40 @@ async function transact(req: IncomingMessage, res: ServerResponse, client: Dynam
   const undo: (() => Promise<unknown>)[] = [];
   const reasons: { Code: string; Message?: string }[] = items.map(() => ({ Code: 'None' }));
   for (const [index, item] of items.entries()) {
-    const tableName = (item.Put ?? item.Delete)?.TableName as string;
-    const key = item.Put ? await keyOf(client, tableName, item.Put.Item) : (item.Delete?.Key as Record<string, AttributeValue>);
-    const { Item: before } = await client.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }));
     try {
+      const tableName = (item.Put ?? item.Delete)?.TableName as string;
+      const key = item.Put ? await keyOf(client, tableName, item.Put.Item) : (item.Delete?.Key as Record<string, AttributeValue>);
+      const { Item: before } = await client.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }));
       if (item.Put) await client.send(new PutItemCommand(item.Put));
       else if (item.Delete) await client.send(new DeleteItemCommand(item.Delete));
+      undo.push(() =>
+        before
+          ? client.send(new PutItemCommand({ TableName: tableName, Item: before }))
+          : client.send(new DeleteItemCommand({ TableName: tableName, Key: key })),
+      );
     } catch (error) {
+      // All or nothing, whichever item failed and however.
+      for (const restore of undo.reverse()) await restore();
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       reasons[index] = { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' };
-      for (const restore of undo.reverse()) await restore();
       return answer(res, 400, {
         __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
         message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(', ')}]`,
         CancellationReasons: reasons,
       });
     }
-    undo.push(() =>
-      before
-        ? client.send(new PutItemCommand({ TableName: tableName, Item: before }))
-        : client.send(new DeleteItemCommand({ TableName: tableName, Key: key })),
-    );
   }
   answer(res, 200, {});
+}
+
+/** DynamoDB's answer for an item it refused (a missing table, an invalid item), as dynalite gave it to us. */
+function answerError(res: ServerResponse, error: unknown): void {
+  const { name, message, $metadata } = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = $metadata?.httpStatusCode ?? 500;
+  answer(res, status, {
+    __type: `com.amazonaws.dynamodb.v20120810#${status < 500 && name ? name : 'InternalServerError'}`,
+    message: status < 500 && message ? message : 'Local mode could not apply the transaction.',
+  });
 }
 
 async function keyOf(client: DynamoDBClient, tableName: string, item: Record<string, AttributeValue>): Promise<Record<string, AttributeValue>> {

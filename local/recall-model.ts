@@ -334,23 +334,23 @@ export class RecallModel {
     if (this.behaviour.rejectLocalhostRedirect && LOCALHOST_IN_PAYLOAD.test(body.toString('utf8'))) return wafBlock();
 
     const webhook = APP_WEBHOOK.exec(path);
-    if (webhook) return this.#forwardedWebhook(method, decodeURIComponent(webhook[1] ?? ''), headers, body);
+    if (webhook) return this.#forwardedWebhook(method, pathSegment(webhook[1] ?? ''), headers, body);
     const control = SANDBOX_CREDENTIAL_STATUS.exec(path);
-    if (control) return this.#setStatusControl(method, decodeURIComponent(control[1] ?? ''), body);
+    if (control) return this.#setStatusControl(method, pathSegment(control[1] ?? ''), body);
     const item = ITEM.exec(path);
     const app = APP_ITEM.exec(path);
     if (path !== CREDENTIALS && !item && !app) return notFoundPage();
     if (headers.authorization !== `Token ${this.apiKey}`) return json(401, { detail: 'Invalid token.' });
     if (app) {
       if (method !== 'GET') return methodNotAllowed(method, 'GET');
-      return this.#retrieveApp(decodeURIComponent(app[1] ?? ''));
+      return this.#retrieveApp(pathSegment(app[1] ?? ''));
     }
     if (path === CREDENTIALS) {
       if (method === 'POST') return this.#create(headerValue(headers['content-type']), body);
       if (method === 'GET') return this.#list(query, publicBase);
       return methodNotAllowed(method, 'GET, POST');
     }
-    const id = decodeURIComponent(item?.[1] ?? '');
+    const id = pathSegment(item?.[1] ?? '');
     if (method === 'GET') return this.#retrieve(id);
     if (method === 'DELETE') return this.#delete(id);
     return methodNotAllowed(method, 'GET, DELETE');
@@ -593,8 +593,20 @@ export function operationOf(method: string, path: string): RecallOperation {
   return 'other';
 }
 
+/**
+ * A path segment decoded; one that is not valid percent-encoding stays as sent, so it names nothing and gets a 404
+ * rather than a URIError (a 500).
+ */
+function pathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 /** The credential id in a retrieve's or delete's path. */
-export const credentialIdOf = (path: string): string => decodeURIComponent(ITEM.exec(path)?.[1] ?? '');
+export const credentialIdOf = (path: string): string => pathSegment(ITEM.exec(path)?.[1] ?? '');
 
 /** The `Idempotency-Key` of a request that changes something (POST, PUT, PATCH); Recall ignores it on others. */
 export function idempotencyKeyOf(method: string, headers: RequestHeaders): string | undefined {

@@ -2,15 +2,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { HttpApi } from './api-gateway.js';
+import { describeError } from './aws-json.js';
 import { allowedHosts, isAllowedHost, isCrossSiteWrite, refuseCrossSite, refuseWrongHost } from './local-guard.js';
 import { DemoPage } from './demo-page.js';
-import { LocalEventsDeliverer } from './events-endpoint.js';
+import { LocalEventsDeliverer, withoutQuery } from './events-endpoint.js';
 import { sendJson } from './http-util.js';
 import { LocalEventBridge, LocalEventBus } from './local-eventbridge.js';
 import { LocalQueue, LocalSqs } from './local-sqs.js';
 import {
   HEALTH_SYNC_PATH,
   HealthSyncSchedule,
+  LOCAL_OUTBOX_INTERVAL_SECONDS,
   OUTBOX_PATH,
   OutboxPublisherSchedule,
   RECONCILE_PATH,
@@ -416,10 +418,10 @@ function banner({ settings, dynamoDbEndpoint }: LocalServer, dualStack: boolean)
     `  Recall:            ${recall}`,
     `  DynamoDB:          dynalite in memory at ${dynamoDbEndpoint}, table ${settings.tableName}`,
     `  Zoom webhook:      ${settings.apiBaseUrl}${WEBHOOK_PATH} (queue ${settings.webhookQueueUrl}, DLQ at /_local/dlq)`,
-    `  Events:            bus ${settings.eventBusName}, from the outbox every 250 ms (now: POST ${settings.baseUrl}${OUTBOX_PATH}), last ones at ${settings.baseUrl}/_local/events`,
+    `  Events:            bus ${settings.eventBusName}, from the outbox every ${LOCAL_OUTBOX_INTERVAL_SECONDS * 1000} ms (now: POST ${settings.baseUrl}${OUTBOX_PATH}), last ones at ${settings.baseUrl}/_local/events`,
     ...(settings.eventsEndpoint
       ? [
-          `  Events endpoint:   POST ${redactQuery(settings.eventsEndpoint.url)} with header ${settings.eventsEndpoint.headerName}, ` +
+          `  Events endpoint:   POST ${withoutQuery(settings.eventsEndpoint.url)} with header ${settings.eventsEndpoint.headerName}, ` +
             `${settings.eventsEndpoint.maxAttempts} attempts; failed ones at ${settings.baseUrl}/_local/events?delivery=failed`,
         ]
       : []),
@@ -438,17 +440,6 @@ function banner({ settings, dynamoDbEndpoint }: LocalServer, dualStack: boolean)
   if (!dualStack) lines.push('  (IPv6 loopback unavailable: listening on 127.0.0.1 only.)');
   lines.push('  Stop with Ctrl+C.', '');
   return lines.join('\n');
-}
-
-/** A URL without its query, which may carry a token of the product's. */
-function redactQuery(url: string): string {
-  const { origin, pathname } = new URL(url);
-  return `${origin}${pathname}`;
-}
-
-/** Error name and message only: handler errors never carry secrets, but request data stays out of the log. */
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
 }
 
 async function main(): Promise<void> {

@@ -8,6 +8,7 @@ import { OUTCOME_REASONS } from '../../functions/core/outcome-reasons.js';
 import {
   CONNECT_ERROR_MESSAGES,
   CONNECT_OUTCOME_MESSAGES,
+  DEFAULT_DEMO_USER,
   NOT_RECORDED,
   type OutcomeMessage,
   UNKNOWN_ERROR_MESSAGE,
@@ -19,9 +20,10 @@ import { useLocalService } from '../integration/helpers/local-service.js';
 /**
  * The connect flow in a real browser: Debian's Chromium, headless, driven by playwright-core, against local mode
  * started in this process. A person's path through the pages: the demo page, "Connect Zoom", the sandbox Zoom
- * consent page, Allow or Decline, and back; then every other control on the demo page, clicked (switch user, mark
- * unhealthy, run the health sync, simulate a revoke with and without data retention, disconnect), and a form
- * another site aims at the demo, refused. It proves what fetch-based tests cannot: that Chromium keeps and sends
+ * consent page, Allow or Decline, and back; a Zoom Marketplace install's landing; then every other control on the
+ * demo page, clicked (switch user, to a usable id and to one it refuses, mark unhealthy, run the health sync,
+ * simulate a revoke with and without data retention, disconnect), and a form another site aims at the demo,
+ * refused, with the refusal page's way back. It proves what fetch-based tests cannot: that Chromium keeps and sends
  * the Secure browser-binding cookie over http://localhost, that the CSP's style hash matches what is served (the
  * styles apply, nothing is refused), and that every page works with JavaScript off.
  *
@@ -392,6 +394,28 @@ describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mo
     expect(await t.page.getByRole('main').innerText()).not.toMatch(/<b>|\bnew\b/);
   });
 
+  it('lands a Zoom Marketplace install (a code without a state) on the demo page, whose "Connect Zoom" then works', async () => {
+    const t = await tab(scriptless);
+    const { page } = t;
+
+    // Act: Zoom sends the browser to the callback with a code and no state, as after an install from its Marketplace
+    await page.goto(`${server.settings.zoomRedirectUri}?code=marketplace-install-code`);
+    await page.waitForURL((url) => url.origin === server.url && url.searchParams.get('zoom_connect') === 'install');
+
+    // Assess: what to do next, on a clean page
+    await expectStrictAccessiblePage(t, t.documents.at(-1) ?? null);
+    await expectOutcome(page, CONNECT_OUTCOME_MESSAGES.install);
+    await screenshot(page, 'demo-page-install');
+
+    // Act: the control the message names
+    await page.getByRole('link', { name: 'Connect Zoom' }).click();
+    await page.waitForURL((url) => url.href.startsWith(`${server.settings.zoomAuthorizeUrl}?`));
+
+    // Assess: the consent page, ready to choose a Zoom user
+    await expectStrictAccessiblePage(t, t.documents.at(-1) ?? null);
+    expect(await page.getByRole('button', { name: 'Allow' }).isVisible()).toBe(true);
+  });
+
   it('shows plain error pages under the CSP: the service\'s own (Lambda) and local mode\'s', async () => {
     const t = await tab(scriptless);
     const { page } = t;
@@ -456,8 +480,20 @@ describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mo
       return detail(page, 'Recall credential id');
     };
 
-    // Act: switch user, by typing another product user id
+    // Act: switch to a user id the demo cannot use
     await page.goto(`${server.url}/`);
+    await page.getByRole('textbox', { name: 'Product user id' }).fill('not a user id!');
+    await page.getByRole('button', { name: 'Switch user' }).click();
+    await page.waitForURL((url) => url.searchParams.get('user') === 'not a user id!');
+
+    // Assess: an alert that says what to type instead, on the default user's page (nothing acted for the bad id)
+    await expectStrictAccessiblePage(t, t.documents.at(-1) ?? null);
+    expect(await page.getByRole('alert').innerText()).toContain('That user id can’t be used here');
+    expect(await page.getByRole('main').innerText()).toContain(`signed in to the demo product as ${DEFAULT_DEMO_USER}`);
+    expect(await page.getByRole('textbox', { name: 'Product user id' }).inputValue()).toBe(DEFAULT_DEMO_USER);
+    await screenshot(page, 'lifecycle-invalid-user');
+
+    // Act: switch user, by typing another product user id
     await page.getByRole('textbox', { name: 'Product user id' }).fill(lifecycleUser);
     await page.getByRole('button', { name: 'Switch user' }).click();
     await page.waitForURL((url) => url.searchParams.get('user') === lifecycleUser);
@@ -574,6 +610,14 @@ describe.skipIf(!chromiumPath)('the connect flow in Chromium (headless, local mo
     expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Cross-site request refused');
     await screenshot(page, 'cross-site-form-refused');
     expect((await connectionOf(server, firstUser)).body).toMatchObject({ status: 'connected' });
+
+    // Act: the refusal page's way back
+    await page.getByRole('link', { name: 'Back to the demo page' }).click();
+    await page.waitForURL(`${server.url}/`);
+
+    // Assess: the demo page itself, strict and clean
+    await expectStrictAccessiblePage(t, t.documents.at(-1) ?? null);
+    expect(await page.getByRole('heading', { level: 1 }).innerText()).toContain('Demo product');
   });
 
   it('reported no console error, CSP violation or page error on any page', () => {

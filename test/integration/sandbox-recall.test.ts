@@ -278,6 +278,20 @@ describe('sandbox Recall: list, retrieve, delete', () => {
     expect(await client().getCredential(id)).toBeUndefined();
   });
 
+  it('answers 404, not 500, for an id, app or control path that is not valid percent-encoding', async () => {
+    for (const [path, method] of [
+      ['/api/v2/zoom-oauth-credentials/%E0%A4%A/', 'GET'],
+      ['/api/v2/zoom-oauth-credentials/%E0%A4%A/', 'DELETE'],
+      ['/api/v2/zoom-oauth-apps/%E0%A4%A/', 'GET'],
+      ['/api/v2/zoom-oauth-apps/%E0%A4%A/webhook', 'POST'],
+      ['/_sandbox/credentials/%E0%A4%A/status', 'POST'],
+    ] as const) {
+      const body = method === 'POST' ? JSON.stringify({ status: 'unhealthy' }) : undefined;
+      const answer = await raw(path, { method, ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}) });
+      expect(answer.status, `${method} ${path}`).toBe(404);
+    }
+  });
+
   it('never keeps a code in its request log', async () => {
     const grant = consent(identity('secret'));
     await create(grant);

@@ -114,6 +114,22 @@ describe('local EventBridge: PutEvents over the AWS JSON protocol', () => {
     expect((await busEvents(local.url)).map((event) => event.detail)).toEqual([{ i: 3 }, { i: 4 }, { i: 5 }]);
   });
 
+  it('refuses a delivery filter it cannot answer (400), instead of listing every event as if it matched', async () => {
+    // Prepare: a bus with an event, and no events endpoint (so no deliveries)
+    const local = await startLocalEventBridge();
+    await local.events.send(new PutEventsCommand({ Entries: [entry({ i: 1 })] }));
+
+    for (const query of ['?delivery=failed', '?delivery=bogus']) {
+      // Act
+      const response = await fetch(`${local.url}/_local/events${query}`);
+
+      // Assess
+      expect(response.status, query).toBe(400);
+      expect(((await response.json()) as { message: string }).message, query).toMatch(/EVENTS_ENDPOINT_URL|pending, delivered or failed/);
+    }
+    expect(await busEvents(local.url)).toHaveLength(1);
+  });
+
   it('answers an unknown target with UnknownOperationException', async () => {
     const local = await startLocalEventBridge();
     const response = await fetch(`${local.url}${LOCAL_EVENTBRIDGE_PATH}/`, {
