@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MAX_CONNECT_TOKEN_TTL_SECONDS, signConnectToken } from '../client/token.js';
-import { allowedReturnUrl } from '../functions/core/return-url.js';
+import { allowedReturnUrl, allowlistEntries } from '../functions/core/return-url.js';
 import { AUTHORIZE_PATH } from '../functions/core/routes.js';
 import { LOCAL_DEFAULTS } from './local-settings.js';
 import { type RunningServer, runningServers } from './server-registry.js';
@@ -103,7 +103,7 @@ export function parseLinkRequest(
     : localTarget(env, servers, returnTo);
   const notes = [...target.notes];
   if (target.allowlist !== undefined) {
-    const entries = target.allowlist.split(',').map((entry) => entry.trim()).filter(Boolean);
+    const entries = allowlistEntries(target.allowlist);
     if (!allowedReturnUrl(returnTo, entries)) {
       notes.push(
         `Warning: --return-to ${returnTo} is not on the return-URL allow-list (${entries.join(', ')}), so the ` +

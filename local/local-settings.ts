@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { CONNECT_TOKEN_MAX_TTL, RECALL_REGIONS, recallBaseUrlFor } from '../functions/core/config.js';
 import { SETTINGS } from '../functions/core/setting-table.js';
-import { allowedReturnUrl } from '../functions/core/return-url.js';
+import { allowedReturnUrl, allowlistEntries } from '../functions/core/return-url.js';
 import { CALLBACK_PATH } from '../functions/core/routes.js';
 import { DEFAULT_EVENTS_HEADER_NAME } from '../lib/config.js';
 import { LOCAL_ACCOUNT_ID } from './api-gateway.js';
@@ -274,7 +274,7 @@ export function resolveLocalSettings(env: LocalEnv, port: number): LocalSettings
 
 function demoPageIfAllowed(baseUrl: string, allowlist: string): string | undefined {
   const demoPage = `${baseUrl}/`;
-  return allowedReturnUrl(demoPage, allowlist.split(',').map((entry) => entry.trim())) ? demoPage : undefined;
+  return allowedReturnUrl(demoPage, allowlistEntries(allowlist)) ? demoPage : undefined;
 }
 
 /**

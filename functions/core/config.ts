@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { MisconfiguredError } from './errors.js';
-import { allowedReturnUrl } from './return-url.js';
+import { allowedReturnUrl, allowlistEntries } from './return-url.js';
 import { FILLED_SECRET_NAMES, FILLED_SECRETS, type FilledSecret } from './filled-secrets.js';
 import { FUNCTION_SETTINGS, RUNTIME_VARIABLE_SETTINGS, type RuntimeVariable, type WholeNumberSetting } from './settings.js';
 
@@ -155,9 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig 
     throw new MisconfiguredError(`Invalid environment configuration:\n${z.prettifyError(parsed.error)}`);
   }
   const e = parsed.data;
-  const allowlist = e.RETURN_URL_ALLOWLIST.split(',')
-    .map((entry) => entry.trim())
-    .filter(Boolean);
+  const allowlist = allowlistEntries(e.RETURN_URL_ALLOWLIST);
   for (const entry of allowlist) {
     if (!URL.canParse(entry)) throw new MisconfiguredError(`RETURN_URL_ALLOWLIST entry is not a URL: ${entry}`);
   }

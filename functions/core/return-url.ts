@@ -4,6 +4,14 @@
  * `http://127.0.0.1:8080/` and `https://app.example/settings-evil` does not match `https://app.example/settings`.
  */
 
+/** The entries of `RETURN_URL_ALLOWLIST` as written: comma-separated, blanks around and empty entries ignored. */
+export function allowlistEntries(value: string): string[] {
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+}
+
 /**
  * @param candidate - the `return_to` a connect token carries
  * @param allowlist - configured entries (origin + path prefix)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allowedReturnUrl, withOutcome } from '../../../functions/core/return-url.js';
+import { allowedReturnUrl, allowlistEntries, withOutcome } from '../../../functions/core/return-url.js';
 
 describe('allowedReturnUrl', () => {
   describe('matches allow-list entries as URLs, not as string prefixes', () => {
@@ -125,6 +125,15 @@ describe('allowedReturnUrl', () => {
 
   it('refuses everything when the allow-list is empty', () => {
     expect(allowedReturnUrl('https://app.example/', [])).toBeUndefined();
+  });
+});
+
+describe('allowlistEntries', () => {
+  it('splits RETURN_URL_ALLOWLIST on commas, trimming blanks and dropping empty entries', () => {
+    expect(allowlistEntries(' https://app.example/settings/ ,,http://localhost:3000/ , ')).toEqual([
+      'https://app.example/settings/',
+      'http://localhost:3000/',
+    ]);
   });
 });
 
