@@ -211,7 +211,7 @@ export function eventsOf(entry: OutboxEntry): ConnectionEventDetail[] {
 }
 
 /** A connect replaced the record's credential while the record still relied on it. */
-export function replacedCredential(entry: OutboxEntry): boolean {
+function replacedCredential(entry: OutboxEntry): boolean {
   return (
     !!entry.priorRecallCredentialId &&
     entry.priorRecallCredentialId !== entry.recallCredentialId &&

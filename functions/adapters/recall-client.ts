@@ -145,7 +145,7 @@ const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETU
 
 const CREDENTIALS_PATH = '/api/v2/zoom-oauth-credentials/';
 /** Long enough that two exchanges never share one by chance. */
-export const MIN_IDEMPOTENCY_KEY_LENGTH = 16;
+const MIN_IDEMPOTENCY_KEY_LENGTH = 16;
 const MAX_LIST_PAGES = 20;
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 4_000 };
 const MINUTE_MS = 60_000;
@@ -516,7 +516,7 @@ function describeRecallError(data: { detail?: string | undefined; code?: unknown
  * base64url, upper and lower case), and any piece of those of `MIN_SECRET_PIECE` characters or more that begins
  * one of them (a truncated echo, a prefix quoted in an error).
  */
-export function redact(text: string, ...secrets: Array<string | undefined>): string {
+function redact(text: string, ...secrets: Array<string | undefined>): string {
   let result = text;
   for (const secret of secrets) {
     if (!secret) continue;
